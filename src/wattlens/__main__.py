@@ -1,0 +1,5 @@
+import sys
+
+from wattlens.cli.main import main
+
+sys.exit(main())
