@@ -1,0 +1,55 @@
+"""wattlens: see where the watts of AI go, and cut them.
+
+>>> import wattlens
+>>> with wattlens.measure("demo") as m:
+...     _ = sum(range(10_000))
+>>> m.result.measurement.source in ("measured", "integrated", "estimated")
+True
+
+Everything is exported lazily (module ``__getattr__``): ``import wattlens`` loads no torch, numpy,
+pandas or SQLAlchemy, and none of the meter code until a name is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "measure": "wattlens.api",
+    "measured": "wattlens.api",
+    "MeasuredFootprint": "wattlens.api",
+    "Monitor": "wattlens.tracking.monitor",
+    "Measurement": "wattlens.tracking.result",
+    "IdleBaseline": "wattlens.tracking.result",
+    "MeterError": "wattlens.meters.base",
+    "ComponentEnergy": "wattlens.meters.base",
+    "footprint": "wattlens.carbon",
+    "resolve_location": "wattlens.carbon",
+    "CarbonError": "wattlens.carbon",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+if TYPE_CHECKING:  # for type checkers and IDEs only
+    from wattlens.api import MeasuredFootprint, measure, measured
+    from wattlens.carbon import CarbonError, footprint, resolve_location
+    from wattlens.meters.base import ComponentEnergy, MeterError
+    from wattlens.tracking.monitor import Monitor
+    from wattlens.tracking.result import IdleBaseline, Measurement
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wattlens' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: the next access is a plain module attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,356 @@
+"""Run a suite cell by cell into the store: nothing lost, failures recorded, resumable.
+
+Per cell (each committed to the store the moment it finishes, with its raw timeline):
+
+1. idle baseline *before* (shared with the previous cell's *after*: the machine is idle between cells);
+2. model loading in its own ``load`` window (PHP's "load model" task, anchors §1.1), never mixed into
+   the query windows;
+3. ``measure_queries`` over the task's inputs (warm-up excluded, steady-state windows, repeats);
+4. for generation: prefill and decode in their own windows (``measure_decode``), not by subtraction;
+5. quality on the first pass's outputs, token counts;
+6. idle baseline *after*; J per query is restated against the mean of before and after, and a drift
+   between the two is shown as a warning;
+7. validity checks -> status ``ok`` or ``invalid`` (with reasons); an exception -> ``failed`` (with the
+   error) and the run goes on.
+
+Ctrl-C or kill -9 loses at most the cell in flight; ``resume_run`` skips the cells already stored.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wattlens.bench.runner import IdlePower, measure_decode, measure_queries, with_idle
+from wattlens.bench.suites import Cell, Suite
+from wattlens.bench.validity import STATUS_FAILED, check_cell
+
+RUN_KIND = "bench"
+RESULT_SCHEMA = 1
+
+
+# --- progress reporting (the CLI provides rich bars or plain lines) -------------------------------
+
+
+class Progress:
+    """No-op progress sink; subclasses draw. Calls never happen inside a measured window."""
+
+    def start(self, run_id: str, total: int, done: int) -> None: ...
+
+    def cell_start(self, index: int, cell: Cell) -> None: ...
+
+    def step(self, text: str) -> None: ...
+
+    def cell_done(self, index: int, cell: Cell, status: str, line: str) -> None: ...
+
+    def finish(self, status: str) -> None: ...
+
+
+# --- environment -------------------------------------------------------------------------------------
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(module: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:  # noqa: BLE001 - not installed
+        return None
+
+
+def environment(monitor: Any = None) -> dict[str, Any]:
+    """What a result needs to be compared across machines: versions, CPU, the meter set-up."""
+    env: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "versions": {m: _version(m) for m in ("wattlens", "torch", "transformers", "diffusers", "onnxruntime")},
+    }
+    if monitor is not None and hasattr(monitor, "describe"):
+        try:
+            env["monitor"] = monitor.describe()
+        except Exception:  # noqa: BLE001 - informative only
+            pass
+    return env
+
+
+# --- one cell ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CellOutcome:
+    cell: Cell
+    status: str
+    result: dict[str, Any]
+    error: str | None = None
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    idle_after: IdlePower | None = None
+
+
+def _measure_idle(monitor: Any, seconds: float, label: str, timeline: list[dict]) -> IdlePower | None:
+    if seconds <= 0 or not hasattr(monitor, "measure_idle"):
+        return None
+    t0 = time.time()
+    base = monitor.measure_idle(seconds)
+    idle = IdlePower.of(base)
+    timeline.append({"phase": f"idle-{label}", "repeat": 0, "sub": 0, "name": f"idle-{label}", "start_unix_s": t0,
+                     "duration_s": getattr(base, "duration_s", seconds),
+                     "energy_j": None if idle is None else idle.power_w * seconds,
+                     "low_j": None if idle is None else idle.low_w * seconds,
+                     "high_j": None if idle is None else idle.high_w * seconds,
+                     "idle_j": None, "net_j": None, "source": getattr(base, "source", "unknown"),
+                     "components": [{"domain": d, "power_w": w} for d, w in getattr(base, "power_w", {}).items()]})
+    return idle
+
+
+def _load(cell: Cell, monitor: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Load the model inside its own window; returns (workload, load stats, timeline row)."""
+    from wattlens.bench.runner import _window_row
+    from wattlens.workloads import load_workload
+
+    monitor.begin("load")
+    t0 = time.perf_counter()
+    try:
+        w = load_workload(task=cell.task, model=cell.model, batch=cell.batch, precision=cell.precision,
+                          threads=cell.threads or None, engine=cell.engine)
+    except BaseException:
+        _cancel(monitor, "load")
+        raise
+    m = monitor.end("load")
+    stats = {"duration_s": m.duration_s, "wall_s": time.perf_counter() - t0, "energy_j": m.energy_j,
+             "low_j": m.low_j, "high_j": m.high_j, "source": m.source}
+    return w, stats, _window_row("load", 0, m, 0, None)
+
+
+def _cancel(monitor: Any, name: str) -> None:
+    try:
+        cancel = getattr(monitor, "cancel", None)
+        cancel(name) if cancel is not None else monitor.end(name)
+    except Exception:  # noqa: BLE001 - the load error is the one to report
+        pass
+
+
+def _phase_dict(stats: Any) -> dict[str, Any]:
+    return stats.to_dict()
+
+
+def _per_unit(unit: str, q: Any, phases: dict[str, Any], tokens: tuple[int, int] | None, n_inputs: int) -> dict:
+    """J per output token / per image where the task's unit makes it meaningful."""
+    out: dict[str, Any] = {"unit": unit}
+    jpq = q.j_per_query
+    if tokens is not None and n_inputs:
+        in_per_q, out_per_q = tokens[0] / n_inputs, tokens[1] / n_inputs
+        out["input_tokens_per_query"] = in_per_q
+        out["output_tokens_per_query"] = out_per_q
+        if jpq is not None and out_per_q > 0:
+            out["j_per_output_token"] = jpq / out_per_q
+        pre, dec = phases.get("prefill"), phases.get("decode")
+        if pre is not None and pre.j_per_query is not None and in_per_q > 0:
+            out["prefill_j_per_input_token"] = pre.j_per_query / in_per_q
+        if dec is not None and dec.j_per_query is not None and out_per_q > 1:
+            # prefill already produced the first new token; decode produces the rest
+            out["decode_j_per_token"] = dec.j_per_query / (out_per_q - 1)
+    if unit == "image" and jpq is not None:
+        out["j_per_image"] = jpq  # one image per query (classified, detected, captioned or generated)
+    return out
+
+
+def run_cell(cell: Cell, monitor: Any, idle_before: IdlePower | None, idle_s: float,
+             progress: Progress | None = None) -> CellOutcome:
+    """Measure one cell; never raises for a model failure (returns a ``failed`` outcome instead)."""
+    progress = progress or Progress()
+    timeline: list[dict[str, Any]] = []
+    base: dict[str, Any] = {"schema": RESULT_SCHEMA, "task": cell.task, "model": cell.model, "config": cell.config,
+                            "cell": cell.to_dict()}
+    t_cell = time.time()
+    w = None
+    try:
+        progress.step("loading model")
+        w, load_stats, load_row = _load(cell, monitor)
+        timeline.append(load_row)
+        result = _measure_loaded(cell, w, monitor, idle_before, progress, timeline)
+        result["load"] = load_stats
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one model failing must not stop the run
+        tb = traceback.format_exc(limit=6)
+        idle_after = _measure_idle(monitor, idle_s, "after", timeline)
+        res = {**base, "error": f"{type(exc).__name__}: {exc}", "traceback": tb,
+               "cell_s": time.time() - t_cell}
+        return CellOutcome(cell, STATUS_FAILED, res, f"{type(exc).__name__}: {exc}", timeline, idle_after)
+    finally:
+        if w is not None:
+            w.close()
+    progress.step("idle baseline (after)")
+    idle_after = _measure_idle(monitor, idle_s, "after", timeline)
+    return _finish(cell, base, result, idle_before, idle_after, timeline, t_cell)
+
+
+def _measure_loaded(cell: Cell, w: Any, monitor: Any, idle: IdlePower | None, progress: Progress,
+                    timeline: list[dict]) -> dict[str, Any]:
+    from wattlens.workloads import get_task
+
+    task = get_task(cell.task)
+    inputs = task.inputs(cell.queries, cell.seed)
+    kw = dict(batch=cell.batch, monitor=monitor, repeats=cell.repeats, warmup=cell.warmup,
+              min_window_s=cell.min_window_s, idle=idle)
+    progress.step(f"querying ({cell.repeats} windows >= {cell.min_window_s:g} s)")
+    phases: dict[str, Any] = {"query": measure_queries(w.run, inputs, collect_outputs=True, **kw)}
+    if w.generative and cell.phases:
+        progress.step("prefill windows")
+        phases["prefill"] = measure_queries(w.prefill, inputs, phase="prefill", **kw)
+        progress.step("decode windows")
+        phases["decode"] = measure_decode(w.prefill, w.decode, inputs, **kw)
+    outputs = phases["query"].outputs or []
+    quality = None
+    if cell.quality:
+        progress.step("quality")
+        quality = w.quality(inputs, outputs)
+    tokens = w.count_tokens(inputs, outputs)
+    info = dict(getattr(w, "info", {}) or {})
+    return {"phases": phases, "quality": quality, "metric": info.get("metric") or task.metric or None,
+            "tokens": {"input_total": tokens[0], "output_total": tokens[1], "inputs": len(inputs)},
+            "weights": w.weights, "params": w.params, "generative": w.generative, "unit": task.unit,
+            "engine": w.engine, "precision": w.precision, "threads": w.threads, "info": info,
+            "input_description": task.input_description, "threads_used": _torch_threads()}
+
+
+def _torch_threads() -> int | None:
+    torch = sys.modules.get("torch")  # only if the workload imported it
+    try:
+        return int(torch.get_num_threads()) if torch is not None else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _finish(cell: Cell, base: dict, result: dict, before: IdlePower | None, after: IdlePower | None,
+            timeline: list[dict], t_cell: float) -> CellOutcome:
+    idle = IdlePower.mean_of(before, after)
+    phases = {k: (with_idle(v, idle) if idle is not None else v) for k, v in result.pop("phases").items()}
+    for p in phases.values():
+        timeline.extend(p.windows)
+    tokens = result["tokens"]
+    validity = check_cell(phases, generative=result["generative"], input_tokens=tokens["input_total"],
+                          output_tokens=tokens["output_total"] if result["generative"] else None,
+                          idle_before_w=None if before is None else before.power_w,
+                          idle_after_w=None if after is None else after.power_w)
+    q = phases["query"]
+    res = {
+        **base,
+        **result,
+        "status": validity.status,
+        "reasons": validity.reasons,
+        "warnings": validity.warnings,
+        "query": _phase_dict(q),
+        "phases": {k: _phase_dict(v) for k, v in phases.items() if k != "query"},
+        "per_unit": _per_unit(result["unit"], q, phases, (tokens["input_total"], tokens["output_total"]),
+                              tokens["inputs"]),
+        "idle": {"before": None if before is None else before.to_dict(),
+                 "after": None if after is None else after.to_dict(),
+                 "used": None if idle is None else idle.to_dict()},
+        "cell_s": time.time() - t_cell,
+    }
+    return CellOutcome(cell, validity.status, res, None, timeline, after)
+
+
+# --- a whole run -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    status: str
+    done: int
+    total: int
+    counts: dict[str, int]
+    duration_s: float
+
+
+def run_config(suite: Suite, carbon: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What is stored with the run: enough to resume it without the original suite file."""
+    return {"suite": suite.to_dict(), "carbon": dict(carbon or {}), "method": "wattlens-bench-1"}
+
+
+def start_run(store: Any, suite: Suite, *, carbon: dict[str, Any] | None = None, monitor: Any = None,
+              run_id: str | None = None) -> str:
+    return store.create_run(RUN_KIND, run_config(suite, carbon), run_id=run_id, environment=environment(monitor))
+
+
+def execute(store: Any, run_id: str, suite: Suite, *, monitor: Any = None, progress: Progress | None = None,
+            on_cell: Callable[[CellOutcome], None] | None = None) -> RunSummary:
+    """Run every cell of ``suite`` not yet stored for ``run_id`` (a fresh run or a resumed one)."""
+    progress = progress or Progress()
+    settings = suite.settings
+    idle_s = float(settings.get("idle_s", 2.0))
+    owned = monitor is None
+    if owned:
+        from wattlens.tracking import Monitor
+
+        monitor = Monitor(attribution=settings.get("attribution", "machine"))
+    t0 = time.time()
+    done_before = store.done_keys(run_id)
+    pending = [c for c in suite.cells if c.key not in done_before]
+    counts: dict[str, int] = {}
+    store.set_run_status(run_id, "running")
+    progress.start(run_id, len(suite.cells), len(suite.cells) - len(pending))
+    status = "done"
+    try:
+        timeline0: list[dict] = []
+        idle = _measure_idle(monitor, idle_s, "before", timeline0) if pending else None
+        for i, cell in enumerate(pending):
+            progress.cell_start(i, cell)
+            out = run_cell(cell, monitor, idle, idle_s, progress)
+            if i == 0:
+                out.timeline[:0] = timeline0
+            store.save_cell(run_id, cell.key, out.status, out.result, out.error)
+            store.save_timeline(run_id, cell.key, out.timeline)
+            counts[out.status] = counts.get(out.status, 0) + 1
+            idle = out.idle_after if out.idle_after is not None else idle
+            progress.cell_done(i, cell, out.status, summary_line(out))
+            if on_cell is not None:
+                on_cell(out)
+    except KeyboardInterrupt:
+        status = "interrupted"
+        store.set_run_status(run_id, status)
+        progress.finish(status)
+        raise
+    finally:
+        if owned:
+            monitor.close()
+    store.set_run_status(run_id, status)
+    progress.finish(status)
+    return RunSummary(run_id, status, len(suite.cells) - len(pending) + sum(counts.values()), len(suite.cells),
+                      counts, time.time() - t0)
+
+
+def summary_line(out: CellOutcome) -> str:
+    r = out.result
+    if out.status == STATUS_FAILED:
+        return f"failed: {out.error}"
+    q = r.get("query", {})
+    jpq = q.get("j_per_query")
+    txt = "energy unavailable" if jpq is None else f"{jpq:.4g} J/query [{q['j_per_query_low']:.3g}, " \
+          f"{q['j_per_query_high']:.3g}] {q['basis']}, CV {(q.get('cv') or 0):.1%}"
+    if q.get("p50_ms") is not None:
+        txt += f", p50 {q['p50_ms']:.1f} ms"
+    if out.status != "ok":
+        txt += f" — {out.status}: {'; '.join(r.get('reasons', []))}"
+    return txt

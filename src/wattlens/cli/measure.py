@@ -1,0 +1,372 @@
+"""``wattlens measure`` (wrap a command), ``wattlens sources`` (what can be read here), ``wattlens project``.
+
+Examples::
+
+    wattlens measure --country FR --pue 1.2 -- python train.py --epochs 1
+    wattlens measure --json --region aws:us-east-1 --price-per-kwh 0.2 --currency USD -- ./serve_batch.sh
+    wattlens sources
+    wattlens project --j-per-query 12.5 --rate 10M/day --country DE
+
+Exit codes: ``measure`` returns the command's own exit code (128+N when it was killed by signal N;
+127 when the command cannot be found, 126 when it cannot be executed); 2 for bad wattlens arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from typing import Any
+
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 127
+EXIT_NOT_EXECUTABLE = 126
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as ``wattlens <cmd>: error: ...`` and exit code 2."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# argument parsing
+# ---------------------------------------------------------------------------------------------------
+def _add_carbon_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("carbon and cost (offline tables; nothing given -> world average, stated)")
+    g.add_argument("--country", help="ISO code or name of the grid (FR, FRA, France)")
+    g.add_argument("--region", help="cloud region as provider:region, e.g. aws:us-east-1, gcp:europe-west1")
+    g.add_argument("--intensity", type=float, metavar="G_PER_KWH", help="your own carbon intensity, gCO2e/kWh")
+    g.add_argument("--pue", help="power usage effectiveness 1.0-3.0, or 'provider' with --region (default 1.0)")
+    g.add_argument("--price-per-kwh", type=float, metavar="PRICE", help="electricity price per kWh (cost shown only then)")
+    g.add_argument("--currency", help="currency of --price-per-kwh, e.g. EUR")
+    g.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of a table on stderr")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    m = subparsers.add_parser(
+        "measure",
+        help="run a command and measure its energy, carbon and cost",
+        description="Run COMMAND (stdio inherited), measure it (its CPU time and its children's count), print "
+        "energy per component with source and interval, carbon and cost, and exit with COMMAND's exit code.",
+    )
+    _add_carbon_args(m)
+    m.add_argument("--idle-baseline", type=float, metavar="SECONDS", help="measure the idle baseline first (net = gross - idle)")
+    m.add_argument("--attribution", choices=("machine", "process"), default="machine", help="default: machine")
+    m.add_argument("--sources", help="comma-separated sources to use (rapl,nvml,amd,apple,estimator); default: auto")
+    m.add_argument("--cpu-tdp-w", type=float, metavar="W", help="your CPU's TDP for the estimator (labelled user-given)")
+    m.add_argument("--name", default=None, help="name of the measurement (default: the command)")
+    m.add_argument("--db", metavar="URL", help="also save the record to this store (SQLite path or postgresql:// URL)")
+    m.add_argument("--csv", metavar="FILE", help="also append the record as one CSV row to FILE")
+    m.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]")
+    m.set_defaults(func=run_measure)
+
+    s = subparsers.add_parser("sources", help="show which energy sources work here, and why others do not")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("--cpu-tdp-w", type=float, metavar="W", help="as for measure: show the estimator with this TDP")
+    s.set_defaults(func=run_sources)
+
+    p = subparsers.add_parser(
+        "project",
+        help="yearly energy / CO2e / cost of a workload at a request rate",
+        description="Project a year of requests: energy per query x rate, x PUE, x carbon intensity (and price).",
+    )
+    p.add_argument("--j-per-query", type=float, required=True, metavar="J", help="energy per query in joules")
+    p.add_argument("--j-per-query-low", type=float, metavar="J", help="low end of the per-query interval")
+    p.add_argument("--j-per-query-high", type=float, metavar="J", help="high end of the per-query interval")
+    p.add_argument("--rate", required=True, help="request rate: 10M/day, 500/s, 2k/min, 1e9/year (bare number: per day)")
+    _add_carbon_args(p)
+    p.set_defaults(func=run_project)
+
+
+# ---------------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------------
+def _error(cmd: str, msg: str) -> int:
+    print(f"wattlens {cmd}: error: {msg}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _pue_arg(raw: str | None) -> float | str | None:
+    if raw is None:
+        return None
+    if raw.strip().casefold() == "provider":
+        return "provider"
+    try:
+        return float(raw)
+    except ValueError:
+        raise UsageError(f"--pue must be a number in [1.0, 3.0] or 'provider', got {raw!r}") from None
+
+
+def _carbon(args: argparse.Namespace) -> Any:
+    """Resolve location/PUE/price up front: bad input fails before any command runs."""
+    from wattlens.api import _Carbon
+
+    return _Carbon(args.country, args.region, args.intensity, _pue_arg(args.pue), args.price_per_kwh, args.currency)
+
+
+def _fmt_j(v: float | None) -> str:
+    if v is None:
+        return "n/a"
+    for unit, scale in (("kWh", 3.6e6), ("Wh", 3600.0)):
+        if abs(v) >= scale:
+            return f"{v / scale:.4g} {unit}"
+    return f"{v:.4g} J"
+
+
+def _fmt_g(v: float | None) -> str:
+    if v is None:
+        return "n/a"
+    return f"{v / 1e6:.4g} t" if abs(v) >= 1e6 else (f"{v / 1e3:.4g} kg" if abs(v) >= 1e3 else f"{v:.4g} g")
+
+
+def _human(rec: dict[str, Any]) -> str:
+    rows = [f"wattlens: {rec['name']}  ({rec['duration_s']:.3f} s, attribution={rec['attribution']})"]
+    rows.append(f"  {'component':<12}{'energy':>12}  {'interval':<27}{'source':<12}method")
+    for c in rec["components"]:
+        name = c["domain"] + (f":{c['device']}" if c.get("device") else "")
+        if c["energy_j"] is None:
+            rows.append(f"  {name:<12}{'unavailable':>12}  {'':<27}{c['source']:<12}{c['method']}: {c['note']}")
+        else:
+            iv = f"[{_fmt_j(c['low_j'])}, {_fmt_j(c['high_j'])}]"
+            rows.append(f"  {name:<12}{_fmt_j(c['energy_j']):>12}  {iv:<27}{c['source']:<12}{c['method']}")
+    iv = f"[{_fmt_j(rec['low_j'])}, {_fmt_j(rec['high_j'])}]"
+    rows.append(f"  {'node':<12}{_fmt_j(rec['energy_j']):>12}  {iv:<27}{rec['source']}")
+    fiv = f"[{_fmt_j(rec['facility_low_j'])}, {_fmt_j(rec['facility_high_j'])}]"
+    rows.append(f"  {'facility':<12}{_fmt_j(rec['facility_energy_j']):>12}  {fiv:<27}x PUE {rec['pue']:g} ({rec['pue_origin']})")
+    if rec.get("idle_j") is not None:
+        rows.append(f"  idle baseline {_fmt_j(rec['idle_j'])}, net {_fmt_j(rec['net_j'])}")
+    loc = rec.get("location") or {}
+    if rec.get("co2e_g") is not None:
+        default = " — world average, no location given" if loc.get("stated_default") else ""
+        rows.append(
+            f"  carbon      {_fmt_g(rec['co2e_g'])} CO2e [{_fmt_g(rec['co2e_low_g'])}, {_fmt_g(rec['co2e_high_g'])}] at "
+            f"{rec['carbon_intensity_g_per_kwh']:g} g/kWh ({loc.get('key')}, {rec.get('carbon_basis')}{default})"
+        )
+    cost = rec.get("cost")
+    if cost and cost.get("amount") is not None:
+        rows.append(f"  cost        {cost['amount']:.4g} {cost.get('currency') or ''} at {cost['price_per_kwh']:g}/kWh")
+    else:
+        rows.append(f"  cost        {rec.get('cost_note') or 'not set'}")
+    seen: set[str] = set()
+    for n in rec.get("notes", []):
+        if n not in seen:
+            seen.add(n)
+            rows.append(f"  note: {n}")
+    for c in rec["components"]:
+        if c["energy_j"] is not None and c.get("note"):
+            rows.append(f"  {c['domain']}: {c['note']}")
+    if rec.get("exit_code") is not None:
+        rows.append(f"  command exit code {rec['exit_code']}")
+    return "\n".join(rows)
+
+
+def append_csv(path: str, record: dict[str, Any]) -> None:
+    """Append one flattened record to a CSV file, widening the header if new columns appear."""
+    import csv
+
+    from wattlens.store.export import flatten
+
+    row = {k: ("" if v is None else v) for k, v in flatten(record).items()}
+    rows: list[dict[str, Any]] = []
+    header: list[str] = []
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            header = list(reader.fieldnames or [])
+            rows = list(reader)
+    new_cols = [k for k in row if k not in header]
+    if header and not new_cols:
+        with open(path, "a", newline="", encoding="utf-8") as f:
+            csv.DictWriter(f, fieldnames=header).writerow(row)
+        return
+    header += new_cols
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=header)
+        w.writeheader()
+        w.writerows([*rows, row])
+
+
+def _exit_code(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode  # killed by signal N -> 128+N, like a shell
+
+
+# ---------------------------------------------------------------------------------------------------
+# measure
+# ---------------------------------------------------------------------------------------------------
+def run_measure(args: argparse.Namespace) -> int:
+    cmd = list(args.cmd or [])
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        return _error("measure", "no command given: wattlens measure [options] -- COMMAND [ARGS...]")
+    from wattlens.carbon import CarbonError
+    from wattlens.meters.base import MeterError
+
+    if args.idle_baseline is not None and not (0 < args.idle_baseline <= 3600 and math.isfinite(args.idle_baseline)):
+        return _error("measure", f"--idle-baseline must be in (0, 3600] seconds, got {args.idle_baseline!r}")
+    try:
+        carbon = _carbon(args)
+        sources = [s.strip() for s in args.sources.split(",") if s.strip()] if args.sources else None
+        from wattlens.tracking import Monitor
+
+        mon = Monitor(sources, args.attribution, cpu_tdp_w=args.cpu_tdp_w)
+    except (CarbonError, MeterError, UsageError) as exc:
+        return _error("measure", str(exc))
+
+    name = args.name or " ".join(cmd)[:200]
+    try:
+        if args.idle_baseline:
+            print(f"wattlens: measuring the idle baseline for {args.idle_baseline:g} s ...", file=sys.stderr)
+            mon.measure_idle(args.idle_baseline)
+        code, launch_error, measurement = _run_child(mon, name, cmd)
+    finally:
+        mon.close()
+    if measurement is None:
+        print(f"wattlens measure: {launch_error}", file=sys.stderr)
+        return code
+    from wattlens.tracking.summary import build_record
+
+    fp = carbon.footprint(measurement)
+    record = build_record(measurement, fp, {"command": cmd, "exit_code": code})
+    if args.json:
+        print(json.dumps(record, default=str, allow_nan=False))
+    else:
+        print(_human(record), file=sys.stderr)
+    try:
+        if args.db:
+            from wattlens.store import open_store
+
+            open_store(args.db).save_measurement(record)
+        if args.csv:
+            append_csv(args.csv, record)
+    except Exception as exc:  # noqa: BLE001 - the measurement is printed; saving is best effort, reported
+        print(f"wattlens measure: could not save the record: {exc}", file=sys.stderr)
+        return code or 1
+    return code
+
+
+def _run_child(mon: Any, name: str, cmd: list[str]) -> tuple[int, str | None, Any]:
+    """Run the command between window edges. Ctrl-C reaches the child (same process group); we wait for it."""
+    mon.begin(name)
+    try:
+        proc = subprocess.Popen(cmd)  # stdio inherited
+    except FileNotFoundError:
+        mon.cancel(name)
+        return EXIT_NOT_FOUND, f"command not found: {cmd[0]!r}", None
+    except PermissionError:
+        mon.cancel(name)
+        return EXIT_NOT_EXECUTABLE, f"command not executable: {cmd[0]!r}", None
+    except OSError as exc:
+        mon.cancel(name)
+        return EXIT_NOT_EXECUTABLE, f"cannot run {cmd[0]!r}: {exc}", None
+    while True:
+        try:
+            rc = proc.wait()  # reaps the child: its CPU time enters RUSAGE_CHILDREN
+            break
+        except KeyboardInterrupt:
+            continue  # the child got the same SIGINT; measure until it has exited
+    return _exit_code(rc), None, mon.end(name)
+
+
+# ---------------------------------------------------------------------------------------------------
+# sources
+# ---------------------------------------------------------------------------------------------------
+def run_sources(args: argparse.Namespace) -> int:
+    from wattlens.meters import cpu as cpu_tables
+    from wattlens.meters.base import MeterError
+    from wattlens.meters.discovery import probe_all
+
+    try:
+        statuses = probe_all(cpu_tdp_w=args.cpu_tdp_w)
+    except MeterError as exc:
+        return _error("sources", str(exc))
+    info = cpu_tables.detect_cpu()
+    if args.json:
+        out = {
+            "sources": [s.to_dict() for s in statuses],
+            "cpu": {
+                "raw_model": info.raw_model, "model": info.model, "logical_cpus": info.logical_cpus,
+                "virtualised": info.virtualised, "from": info.source,
+            },
+        }
+        print(json.dumps(out))
+        return 0
+    labels = {"rapl": "RAPL", "nvml": "NVIDIA (NVML)", "amd": "AMD (amdsmi)", "apple": "Apple", "estimator": "estimator"}
+    print(f"CPU: {info.raw_model or 'unknown'} (normalised: {info.model or '-'}; {info.logical_cpus} logical CPUs"
+          f"{', virtualised' if info.virtualised else ''})")
+    for s in statuses:
+        mark = "found    " if s.available else "not found"
+        doms = f" [{', '.join(s.domains)}; {s.source}]" if s.available and s.domains else ""
+        print(f"  {labels.get(s.name, s.name) + ':':<15}{mark}{doms} {s.detail}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# project
+# ---------------------------------------------------------------------------------------------------
+_SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+_PER_DAY = {
+    "s": 86400.0, "sec": 86400.0, "second": 86400.0, "min": 1440.0, "minute": 1440.0, "h": 24.0, "hr": 24.0,
+    "hour": 24.0, "d": 1.0, "day": 1.0, "week": 1 / 7, "wk": 1 / 7, "month": 12 / 365.25, "year": 1 / 365.25,
+    "yr": 1 / 365.25, "y": 1 / 365.25,
+}
+_RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([kmbgt]?)\s*(?:/\s*([a-z]+?)s?)?\s*$", re.IGNORECASE)
+
+
+def parse_rate(text: str) -> float:
+    """Queries per day from '10M/day', '500/s', '2k/min', '1e9/year' or a bare number (per day).
+
+    >>> parse_rate("10M/day"), parse_rate("1/s"), parse_rate("730.5/year")
+    (10000000.0, 86400.0, 2.0)
+    """
+    m = _RATE.match(text or "")
+    if not m:
+        raise UsageError(f"--rate {text!r} not understood: write e.g. 10M/day, 500/s, 2k/min, 1e9/year")
+    number, suffix, unit = float(m.group(1)), m.group(2).lower(), (m.group(3) or "day").lower()
+    if unit not in _PER_DAY:
+        raise UsageError(f"--rate unit {unit!r} not understood: use s, min, hour, day, week, month or year")
+    value = number * _SUFFIX[suffix] * _PER_DAY[unit]
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"--rate must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def run_project(args: argparse.Namespace) -> int:
+    from wattlens.carbon import CarbonError, project_yearly
+
+    try:
+        if not (math.isfinite(args.j_per_query) and args.j_per_query >= 0):
+            raise UsageError(f"--j-per-query must be a finite number >= 0, got {args.j_per_query!r}")
+        qpd = parse_rate(args.rate)
+        carbon = _carbon(args)
+        y = project_yearly(
+            args.j_per_query, qpd, carbon.location, pue=carbon.pue, price_per_kwh=args.price_per_kwh,
+            currency=args.currency, j_per_query_low=args.j_per_query_low, j_per_query_high=args.j_per_query_high,
+        )
+    except (CarbonError, UsageError) as exc:
+        return _error("project", str(exc))
+    if args.json:
+        print(json.dumps(y, default=str))
+        return 0
+    fp = y["footprint"]
+    loc = fp["location"]
+
+    def iv(key: str, fmt: str = "{:.4g}") -> str:
+        lo, hi = y.get(f"{key}_low"), y.get(f"{key}_high")
+        return f" [{fmt.format(lo)}, {fmt.format(hi)}]" if lo is not None and hi is not None and lo != hi else ""
+
+    print(f"{args.j_per_query:g} J/query x {y['queries_per_day']:.4g} queries/day = {y['queries_per_year']:.4g} queries/year")
+    print(f"  energy   {y['kwh_per_year']:.4g} kWh/year{iv('kwh_per_year')} (facility, PUE {y['pue']:g})")
+    print(f"  carbon   {y['tco2e_per_year']:.4g} tCO2e/year{iv('tco2e_per_year')} at {y['carbon_intensity_g_per_kwh']:g} g/kWh "
+          f"({loc['key']}, {y['basis']}{', world average: no location given' if loc.get('stated_default') else ''})")
+    cost = y.get("cost_per_year")
+    if cost and cost.get("amount") is not None:
+        print(f"  cost     {cost['amount']:.4g} {cost.get('currency') or ''}/year at {cost['price_per_kwh']:g}/kWh")
+    else:
+        print(f"  cost     {y.get('cost_note') or 'not set'}")
+    for n in fp.get("notes", []):
+        print(f"  note: {n}")
+    return 0

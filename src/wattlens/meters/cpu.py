@@ -1,0 +1,297 @@
+"""CPU model detection, model-name normalisation and power-table lookup (no sensor needed).
+
+Two bundled tables feed the estimator (both documented in ``docs/DATA.md``):
+
+* ``cpu_power.csv`` (§3): vendor TDP per CPU model, keyed by a *normalised* model name.
+* ``cloud_vcpu_power.csv`` (§4): Cloud Carbon Footprint's per-vCPU idle/full-load watts per
+  microarchitecture (SPECpower-derived).
+
+Cost matters here because ``Monitor()`` must be ready in ≤ 50 ms: the 4,693-row CPU table is never
+parsed as a whole. An exact lookup is a case-insensitive substring search of ``,<name>,`` in the file
+text (one ``str.find``), cached; the prefix fallback scans only the lines that contain the name.
+
+>>> normalise_model_name("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz")
+'Intel Xeon Gold 6338'
+>>> normalise_model_name("AMD EPYC 9654 96-Core Processor")
+'AMD EPYC 9654'
+>>> lookup_cpu("AMD EPYC 9654").tdp_w
+360.0
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_DIR = Path(__file__).with_name("data")
+CPU_TABLE = DATA_DIR / "cpu_power.csv"
+CLOUD_TABLE = DATA_DIR / "cloud_vcpu_power.csv"
+
+MATCH_EXACT = "exact"  # case-insensitive equality of normalised names
+MATCH_PREFIX = "prefix"  # fallback: exactly one table row extends / is extended by the name (labelled)
+MATCH_NONE = "none"
+
+# --- normalisation (docs/DATA.md §3 "Model normalization", steps 1-8, in that order) ------------------
+_MARKS = re.compile(r"\(R\)|\(TM\)|\(tm\)|®|™|\u200b|\u200c|\u200d|\ufeff")
+_GHZ = re.compile(r"\s*@\s*[\d.]+\s*GHz\s*$", re.IGNORECASE)
+_GEN = re.compile(r"^\s*\d+(st|nd|rd|th)\s+Gen\s+", re.IGNORECASE)
+_RADEON = re.compile(r"\s+(with|w/)\s+Radeon\b.*$", re.IGNORECASE)
+_CORES = re.compile(r"\s+\d+-Core(s)?(\s+Processor)?\s*$", re.IGNORECASE)
+_WORDS = re.compile(r"\b(CPU|Processor|processor|X-series)\b")
+_SPACES = re.compile(r"\s+")
+_CORE_I = re.compile(r"^(Intel Core i\d) (\d{4,5}\w*)")
+
+
+def normalise_model_name(raw: str) -> str:
+    """Apply the DATA.md §3 rules to a ``/proc/cpuinfo`` model name or a macOS brand string."""
+    s = _MARKS.sub("", raw)  # 1
+    s = _GHZ.sub("", s)  # 2
+    s = _GEN.sub("", s)  # 3
+    s = _RADEON.sub("", s)  # 4
+    s = _CORES.sub("", s)  # 5
+    s = _WORDS.sub("", s)  # 6
+    s = _SPACES.sub(" ", s).strip()  # 7
+    return _CORE_I.sub(r"\1-\2", s)  # 8
+
+
+# --- detection ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CpuInfo:
+    """What this machine says about its CPU."""
+
+    raw_model: str  # as reported ("" when nothing could be read)
+    model: str  # normalised
+    logical_cpus: int  # os.cpu_count(): vCPUs of a VM, hardware threads of a bare-metal host
+    virtualised: bool  # the "hypervisor" CPU flag (Linux) is set
+    source: str  # where raw_model came from
+
+
+@functools.lru_cache(maxsize=1)
+def detect_cpu() -> CpuInfo:
+    """Read the CPU model once per process (cached): /proc/cpuinfo, sysctl on macOS, else platform."""
+    raw, src, virt = "", "none", False
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and not raw:
+                    raw, src = value.strip(), "/proc/cpuinfo"
+                elif key == "flags":
+                    virt = " hypervisor" in f" {value.strip()}"
+                    if raw:
+                        break
+    except OSError:
+        pass
+    if not raw and os.uname().sysname == "Darwin":
+        import subprocess  # lazy: only macOS needs it
+
+        try:
+            out = subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=2, check=False
+            )
+            raw, src = out.stdout.strip(), "sysctl machdep.cpu.brand_string"
+        except (OSError, subprocess.SubprocessError):
+            pass
+    if not raw:
+        import platform  # lazy: ~1.5 ms to import
+
+        raw, src = platform.processor() or "", "platform.processor()"
+    return CpuInfo(raw, normalise_model_name(raw) if raw else "", os.cpu_count() or 1, virt, src)
+
+
+# --- cpu_power.csv lookup -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CpuRecord:
+    """One row of ``cpu_power.csv``."""
+
+    vendor: str
+    model: str
+    cores: int | None
+    threads: int | None
+    tdp_w: float
+    power_kind: str
+    source: str
+    match: str = MATCH_EXACT
+
+    @property
+    def citation(self) -> str:
+        return f"cpu_power.csv row '{self.model}' ({self.tdp_w:g} W {self.power_kind}; {self.source})"
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_table_text() -> tuple[str, str]:
+    text = CPU_TABLE.read_text(encoding="utf-8")
+    return text, text.lower()
+
+
+def _parse_row(line: str, match: str) -> CpuRecord | None:
+    parts = line.split(",", 6)
+    if len(parts) < 7:
+        return None
+    vendor, model, cores, threads, tdp, kind, source = parts
+    try:
+        return CpuRecord(
+            vendor, model, int(cores) if cores else None, int(threads) if threads else None, float(tdp), kind, source,
+            match,
+        )
+    except ValueError:
+        return None
+
+
+def _line_at(text: str, pos: int) -> str:
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    return text[start : end if end >= 0 else len(text)].rstrip("\r")
+
+
+@functools.lru_cache(maxsize=64)
+def lookup_cpu(model: str, allow_prefix: bool = True) -> CpuRecord | None:
+    """The table row for a *normalised* model name: exact (case-insensitive) first.
+
+    The prefix fallback accepts a row only when it is the *single* row whose name extends the given name
+    by one more word (or that the given name extends): "AMD EPYC" matches 148 rows and is therefore left
+    unmatched rather than silently mapped to one of them (Carbontracker's "AMD EPYC 7232P" mistake).
+    """
+    if not model:
+        return None
+    text, low = _cpu_table_text()
+    key = model.lower()
+    pos = low.find(f",{key},")
+    while pos >= 0:  # the name sits in the model column (2nd): the line must start with "vendor,"
+        line_start = low.rfind("\n", 0, pos) + 1
+        if "," not in low[line_start:pos]:
+            return _parse_row(_line_at(text, pos), MATCH_EXACT)
+        pos = low.find(f",{key},", pos + 1)
+    if not allow_prefix:
+        return None
+    candidates = [_parse_row(text[s:e], MATCH_PREFIX) for s, e in _prefix_spans(key)]
+    candidates = [c for c in candidates if c is not None]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+@functools.lru_cache(maxsize=64)
+def _prefix_spans(key: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) of the lines whose model extends ``key`` by a word, or that ``key`` extends.
+
+    Only lines containing ``key`` (first case) are split, so this costs one pass of ``str.find``.
+    """
+    text, low = _cpu_table_text()
+    spans: list[tuple[int, int]] = []
+    pos = low.find(key)
+    while pos >= 0:  # rows whose model starts with "key "
+        start = low.rfind("\n", 0, pos) + 1
+        end = low.find("\n", pos)
+        end = len(low) if end < 0 else end
+        model = low[start:end].split(",", 2)[1] if low.count(",", start, end) >= 2 else ""
+        if model.startswith(key + " ") and (start, end) not in spans:
+            spans.append((start, end))
+        pos = low.find(key, end)
+    words = key.split(" ")
+    for n in range(len(words) - 1, 0, -1):  # rows that are a shorter prefix of key ("key" extends them)
+        shorter = " ".join(words[:n])
+        p = low.find(f",{shorter},")
+        while p >= 0:
+            start = low.rfind("\n", 0, p) + 1
+            if "," not in low[start:p]:
+                end = low.find("\n", p)
+                spans.append((start, len(low) if end < 0 else end))
+            p = low.find(f",{shorter},", p + 1)
+    return tuple(spans)
+
+
+def prefix_candidates(model: str) -> int:
+    """How many table rows a prefix match would consider (for notes: '148 candidates, ambiguous')."""
+    return len(_prefix_spans(model.lower())) if model else 0
+
+
+# --- cloud_vcpu_power.csv ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VcpuRow:
+    provider: str
+    microarchitecture: str
+    min_w_per_vcpu: float
+    max_w_per_vcpu: float
+    source: str
+    note: str
+
+    @property
+    def citation(self) -> str:
+        return f"cloud_vcpu_power.csv {self.provider}/{self.microarchitecture} ({self.min_w_per_vcpu}-{self.max_w_per_vcpu} W)"
+
+
+@functools.lru_cache(maxsize=1)
+def cloud_vcpu_rows() -> tuple[VcpuRow, ...]:
+    """All 37 rows (small file, parsed once)."""
+    import csv  # local: csv is cheap but only this path needs it
+
+    with CLOUD_TABLE.open(encoding="utf-8", newline="") as f:
+        return tuple(
+            VcpuRow(
+                r["provider"], r["microarchitecture"], float(r["min_w_per_vcpu"]), float(r["max_w_per_vcpu"]),
+                r["source"], r.get("note") or "",
+            )
+            for r in csv.DictReader(f)
+        )
+
+
+def rows_for_family(microarchitecture: str | None) -> tuple[VcpuRow, ...]:
+    if microarchitecture is None:
+        return ()
+    return tuple(r for r in cloud_vcpu_rows() if r.microarchitecture == microarchitecture)
+
+
+def rows_for_vendor_family(model: str) -> tuple[tuple[VcpuRow, ...], str]:
+    """Rows that a model name of unknown generation could still belong to, and a label for them.
+
+    "AMD EPYC" (no SKU) -> every EPYC row; "Intel Xeon" -> every Intel server row; otherwise all rows.
+    Graviton rows are CCF copies of EPYC 2nd Gen (DATA.md §4), so they add no spread and are kept out.
+    """
+    rows = [r for r in cloud_vcpu_rows() if not r.microarchitecture.startswith("Graviton")]
+    m = model.lower()
+    if "epyc" in m:
+        return tuple(r for r in rows if r.microarchitecture.startswith("EPYC")), "every EPYC generation"
+    if "xeon" in m:
+        return tuple(r for r in rows if not r.microarchitecture.startswith("EPYC")), "every Intel microarchitecture"
+    return tuple(rows), "every microarchitecture in the table"
+
+
+# Model number -> microarchitecture (CCF's family names). Only server lines that appear in cloud fleets.
+_XEON_SCALABLE = re.compile(r"Xeon (Platinum|Gold|Silver|Bronze) (\d)(\d)(\d\d)")
+_XEON_E5 = re.compile(r"Xeon E[357]-\d{4}\w*(?: v(\d))?")
+_XEON_6 = re.compile(r"Xeon 6\d{3}[PE]\b")
+_EPYC = re.compile(r"EPYC (\d)(\w)(\w)(\d)")
+_SCALABLE_GEN = {"1": "Skylake", "2": "Cascade Lake", "3": "Ice Lake", "4": "Sapphire Rapids", "5": "Emerald Rapids"}
+_E5_GEN = {None: "Sandy Bridge", "2": "Ivy Bridge", "3": "Haswell", "4": "Broadwell"}
+_EPYC_GEN = {"1": "EPYC 1st Gen", "2": "EPYC 2nd Gen", "3": "EPYC 3rd Gen", "4": "EPYC 4th Gen", "5": "EPYC 5th Gen"}
+
+
+def microarchitecture(model: str) -> str | None:
+    """CCF microarchitecture for a normalised model name, or ``None`` when the name does not say.
+
+    Rules (vendor numbering schemes): Xeon Scalable ``<tier> <d><g>xx`` -> generation ``g`` (8375C ->
+    Ice Lake); Xeon E5/E7 ``vN`` -> Ivy Bridge/Haswell/Broadwell, no suffix -> Sandy Bridge; Xeon 6
+    ``6xxxP/E`` -> Granite Rapids; EPYC 7xxN / 9xxN / 8xxN / 4xxN -> generation from the last digit.
+    """
+    if m := _XEON_SCALABLE.search(model):
+        return _SCALABLE_GEN.get(m.group(3))
+    if m := _XEON_E5.search(model):
+        return _E5_GEN.get(m.group(1))
+    if _XEON_6.search(model):
+        return "Granite Rapids"
+    if m := _EPYC.search(model):
+        return _EPYC_GEN.get(m.group(4))
+    if "graviton" in model.lower():
+        g = re.search(r"Graviton\s*(\d)(E?)", model, re.IGNORECASE)
+        return f"Graviton{g.group(1)}{g.group(2).upper()}" if g else None
+    return None
+
+
+def median(values: list[float]) -> float:
+    """Median (the statistics module costs 3 ms to import; this is the same definition)."""
+    v = sorted(values)
+    n = len(v)
+    return float(v[n // 2]) if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0

@@ -1,0 +1,204 @@
+"""Find the energy sources of this machine: RAPL, NVML, amdsmi, Apple, and the estimator for the rest.
+
+Hardware sources are imported lazily and defensively: a missing module, a missing library or a probe that
+raises becomes a ``SourceStatus(available=False, detail=<why>)`` — never an exception in user code. The
+estimator then covers every CPU/memory domain that no sensor measures, so there is always an answer,
+labelled ``estimated`` where that is all there is.
+
+>>> statuses = probe_all()
+>>> statuses[-1].name, statuses[-1].available
+('estimator', True)
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from wattlens.meters.base import (
+    DOMAIN_CPU,
+    DOMAIN_MEMORY,
+    DOMAIN_SOC,
+    UNAVAILABLE,
+    ComponentEnergy,
+    EnergySource,
+    MeterError,
+    Snapshot,
+    SourceStatus,
+)
+
+# name -> (module, class). Order = preference when two sources cover one domain.
+HARDWARE_SOURCES: dict[str, tuple[str, str]] = {
+    "rapl": ("wattlens.meters.rapl", "RaplSource"),
+    "nvml": ("wattlens.meters.nvml", "NvmlSource"),
+    "amd": ("wattlens.meters.amd", "AmdSource"),
+    "apple": ("wattlens.meters.apple", "AppleSource"),
+}
+ESTIMATOR = "estimator"
+KNOWN_NAMES = (*HARDWARE_SOURCES, ESTIMATOR)
+_ESTIMABLE = (DOMAIN_CPU, DOMAIN_MEMORY)
+
+
+class UnavailableSource(EnergySource):
+    """Stands in for a source that was asked for but cannot work here: every window says why."""
+
+    def __init__(self, name: str, reason: str, domains: tuple[str, ...] = ()) -> None:
+        self.name = name
+        self.reason = reason
+        self.domains = domains or ("unknown",)
+
+    @classmethod
+    def probe(cls, **kwargs: Any) -> SourceStatus:
+        return SourceStatus("unavailable", False, "placeholder")
+
+    def status(self) -> SourceStatus:
+        return SourceStatus(self.name, False, self.reason)
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(0.0)
+
+    def delta(self, start: Snapshot, end: Snapshot) -> list[ComponentEnergy]:
+        return [ComponentEnergy.unavailable(d, self.name, self.reason) for d in self.domains]
+
+
+@dataclass
+class Discovery:
+    """The sources a Monitor will read, and the status of every source tried (for ``wattlens sources``)."""
+
+    sources: list[EnergySource] = field(default_factory=list)
+    statuses: list[SourceStatus] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"statuses": [s.to_dict() for s in self.statuses], "active": [s.name for s in self.sources]}
+
+
+def load_source_class(name: str) -> tuple[type[EnergySource] | None, str]:
+    """The class for a hardware source name, or ``None`` and why it could not be imported."""
+    module_name, class_name = HARDWARE_SOURCES[name]
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, class_name), ""
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None, f"{module_name} is not part of this wattlens build"
+        return None, f"needs the Python package '{exc.name}' (not installed)"
+    except Exception as exc:  # noqa: BLE001 - a broken optional module must not break the meter
+        return None, f"{module_name} failed to import: {type(exc).__name__}: {exc}"
+
+
+def probe_source(name: str, **kwargs: Any) -> tuple[type[EnergySource] | None, SourceStatus]:
+    cls, why = load_source_class(name)
+    if cls is None:
+        return None, SourceStatus(name, False, why)
+    try:
+        status = cls.probe(**kwargs)
+    except Exception as exc:  # noqa: BLE001 - probe is documented never to raise; be sure
+        return cls, SourceStatus(name, False, f"probe failed: {type(exc).__name__}: {exc}")
+    if not isinstance(status, SourceStatus):
+        return cls, SourceStatus(name, False, f"probe returned {type(status).__name__}, not SourceStatus")
+    return cls, status
+
+
+def _covered(statuses: list[SourceStatus]) -> set[str]:
+    domains: set[str] = set()
+    for st in statuses:
+        if st.available:
+            domains.update(st.domains)
+    return domains
+
+
+def _estimator_domains(covered: set[str]) -> tuple[str, ...]:
+    # A whole-SoC reading (Apple package, psys) already contains CPU and memory: estimate nothing then.
+    if DOMAIN_SOC in covered:
+        return ()
+    return tuple(d for d in _ESTIMABLE if d not in covered)
+
+
+def _make(cls: type[EnergySource], status: SourceStatus) -> tuple[EnergySource | None, SourceStatus]:
+    try:
+        return cls(), status
+    except Exception as exc:  # noqa: BLE001 - construction failure = source unavailable, with the reason
+        return None, SourceStatus(status.name, False, f"{status.detail}; but opening it failed: {exc}", status.domains)
+
+
+def _estimator(covered: set[str], attribution: str, **est_kwargs: Any) -> tuple[EnergySource | None, SourceStatus]:
+    from wattlens.meters.estimator import EstimatorSource
+
+    domains = _estimator_domains(covered)
+    if not domains:
+        return None, SourceStatus(ESTIMATOR, False, "not needed: sensors cover CPU and memory", (), "estimated")
+    src = EstimatorSource(attribution=attribution, domains=domains, **est_kwargs)
+    return src, src.status()
+
+
+def discover(
+    names: list[str | EnergySource] | tuple[str | EnergySource, ...] | None = None,
+    attribution: str = "machine",
+    cpu_tdp_w: float | None = None,
+    cpu_threads: int | None = None,
+) -> Discovery:
+    """Open the sources to read. ``names=None``: every hardware source that works + the estimator for the rest.
+
+    ``names`` may list source names (``"rapl"``, ``"nvml"``, ``"amd"``, ``"apple"``, ``"estimator"``) or
+    ready ``EnergySource`` objects (tests, custom meters). A named source that cannot work here is kept as
+    an :class:`UnavailableSource`, so each window reports it as unavailable with the reason instead of
+    silently measuring less. Unknown names raise :class:`MeterError` (a user error).
+    """
+    est_kwargs = {"cpu_tdp_w": cpu_tdp_w, "cpu_threads": cpu_threads}
+    found = Discovery()
+    if names is None:
+        for name in HARDWARE_SOURCES:
+            cls, status = probe_source(name)
+            if cls is not None and status.available:
+                src, status = _make(cls, status)
+                if src is not None:
+                    found.sources.append(src)
+            found.statuses.append(status)
+        est, st = _estimator(_covered(found.statuses), attribution, **est_kwargs)
+        if est is not None:
+            found.sources.append(est)
+        found.statuses.append(st)
+        return found
+
+    wanted = list(names)
+    bad = [n for n in wanted if isinstance(n, str) and n not in KNOWN_NAMES]
+    if bad:
+        raise MeterError(f"unknown energy source(s) {bad}; known: {', '.join(KNOWN_NAMES)}")
+    for item in wanted:
+        if isinstance(item, EnergySource):
+            found.sources.append(item)
+            try:
+                found.statuses.append(item.status())
+            except Exception as exc:  # noqa: BLE001
+                found.statuses.append(SourceStatus(getattr(item, "name", "source"), False, f"status failed: {exc}"))
+        elif item != ESTIMATOR:
+            cls, status = probe_source(item)
+            src = None
+            if cls is not None and status.available:
+                src, status = _make(cls, status)
+            found.sources.append(src or UnavailableSource(item, status.detail, status.domains))
+            found.statuses.append(status)
+    if ESTIMATOR in wanted:
+        est, st = _estimator(_covered(found.statuses), attribution, **est_kwargs)
+        if est is not None:
+            found.sources.append(est)
+        found.statuses.append(st)
+    return found
+
+
+def probe_all(cpu_tdp_w: float | None = None, cpu_threads: int | None = None) -> list[SourceStatus]:
+    """The status of every source, for ``wattlens sources``; opens nothing that stays open."""
+    statuses = [probe_source(name)[1] for name in HARDWARE_SOURCES]
+    from wattlens.meters.estimator import EstimatorSource
+
+    est = EstimatorSource.probe(cpu_tdp_w=cpu_tdp_w, cpu_threads=cpu_threads)
+    domains = _estimator_domains(_covered(statuses))
+    if est.available and not domains:
+        est = SourceStatus(ESTIMATOR, True, f"standby (sensors cover CPU and memory); {est.detail}", (), est.source)
+    elif est.available:
+        est = SourceStatus(ESTIMATOR, True, est.detail, domains, est.source)
+    return [*statuses, est]
+
+
+__all__ = ["HARDWARE_SOURCES", "UNAVAILABLE", "Discovery", "UnavailableSource", "discover", "probe_all"]

@@ -1,0 +1,507 @@
+"""NVIDIA GPU energy through NVML (the ``nvidia-ml-py`` package, imported lazily as ``pynvml``).
+
+Two ways to get a GPU's energy, chosen per device at construction:
+
+* **Energy counter** (Volta and newer): ``nvmlDeviceGetTotalEnergyConsumption`` returns mJ since the
+  driver loaded. Read at window edges only: no thread. Source ``measured``, method ``nvml:energy-counter``.
+* **Power integration** where the counter is missing (pre-Volta, vGPU guests, ``NotSupported``):
+  ``nvmlDeviceGetPowerUsage`` (mW) polled at 10 Hz by the shared sampler (and at each edge), integrated
+  with the trapezoid rule. Source ``integrated``, method ``nvml:power-integration``. (CodeCarbon reports
+  0 kWh here, #1316.)
+
+Which GPUs: only those this process can use. ``CUDA_VISIBLE_DEVICES`` is honoured with CUDA's own
+rules: comma-separated integer indices, ``GPU-<uuid>`` (a unique prefix is enough) or ``MIG-<uuid>`` /
+``MIG-GPU-<uuid>/<gi>/<ci>``; parsing stops at the first invalid entry; an empty value means no GPU.
+Integer indices are taken as NVML (PCI bus) indices, which is CUDA's numbering when
+``CUDA_DEVICE_ORDER=PCI_BUS_ID`` (and on nodes with identical GPUs); the status detail says so otherwise.
+
+MIG: NVML has no per-instance energy, so a MIG instance is measured through its parent GPU and the note
+says the figure is whole-GPU (Zeus crashed here, #109). vGPU guests usually lack the counter and often
+power too: such devices become ``unavailable`` components with the NVML reason; nothing raises.
+
+Short windows: the counter advances in steps (about every 10 ms on one GPU, gpuopenanalytics/pynvml#18;
+we assume up to ``counter_period_s`` = 100 ms). A window shorter than two steps is flagged in ``note``
+and its bounds widened by one step of energy at the current power; a zero delta there is replaced by
+power × duration with wide bounds (×0.5 … ×2), never reported as 0.
+
+Uncertainty: NVML documents ``nvmlDeviceGetPowerUsage`` as "accurate to within +/- 5% of current power
+draw" (NVML API reference, Fermi/Kepler). The same ±5 % is *assumed* for the energy counter and later
+generations. On GA100 and newer ``nvmlDeviceGetPowerUsage`` is a 1 s average (ml-energy/zeus#45), so
+integrated windows shorter than 1 s get a wider band.
+
+``before_edge()`` synchronises CUDA (every visible device) when torch is already imported and CUDA is
+initialised, so that queued kernels land in the right window; torch is never imported here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from wattlens.meters.base import (
+    DOMAIN_GPU,
+    INTEGRATED,
+    MEASURED,
+    ComponentEnergy,
+    EnergySource,
+    Snapshot,
+    SourceStatus,
+)
+from wattlens.meters.sampler import SourceUnavailableError
+
+REL_ERR = 0.05  # NVML power accuracy (documented for Fermi/Kepler), assumed for the energy counter too
+SHORT_WINDOW_REL_ERR = 0.20  # integrated window < 1 s on GPUs whose power reading is a 1 s average
+COUNTER_PERIOD_S = 0.1  # assumed upper bound of the counter's update step (observed ~10 ms)
+POWER_PERIOD_S = 0.1  # 10 Hz power polling; NVML errors were seen below 0.05 s (ml-energy/zeus#186)
+MODE_COUNTER = "counter"
+MODE_POWER = "power"
+MODE_BROKEN = "broken"
+_ARCH_VOLTA = 5
+_ARCH_AMPERE = 7
+
+
+@dataclass
+class GpuDevice:
+    """One GPU as this source sees it."""
+
+    index: int  # NVML index of the physical GPU
+    uuid: str
+    name: str
+    mode: str  # counter | power | broken
+    handle: Any = None
+    arch: int | None = None
+    note: str = ""  # MIG / vGPU caveats that go into every component of this GPU
+    reason: str = ""  # why it is broken
+
+    @property
+    def method(self) -> str:
+        return "nvml:energy-counter" if self.mode == MODE_COUNTER else "nvml:power-integration"
+
+
+def _load_nvml(nvml: Any | None) -> Any:
+    if nvml is not None:
+        return nvml
+    import pynvml  # lazy: only when an NVIDIA source is actually wanted
+
+    return pynvml
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _err(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _is_nvml_error(nvml: Any, exc: BaseException) -> bool:
+    cls = getattr(nvml, "NVMLError", None)
+    return isinstance(cls, type) and isinstance(exc, cls)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CUDA_VISIBLE_DEVICES
+# ---------------------------------------------------------------------------------------------------------
+def resolve_visible(nvml: Any, spec: str | Sequence[int | str] | None) -> tuple[list[tuple[int, str]], list[str]]:
+    """NVML indices of the GPUs named by ``spec`` (a CUDA_VISIBLE_DEVICES value or a list), with notes.
+
+    Returns ``([(nvml_index, mig_uuid_or_empty), ...], notes)``, in CUDA order, duplicates dropped.
+    """
+    count = int(nvml.nvmlDeviceGetCount())
+    if spec is None:
+        return [(i, "") for i in range(count)], []
+    tokens = [t.strip() for t in spec.split(",")] if isinstance(spec, str) else [str(t).strip() for t in spec]
+    if isinstance(spec, str) and spec.strip() == "":
+        return [], ["CUDA_VISIBLE_DEVICES is empty: no GPU visible"]
+    uuids: list[str] | None = None
+    out: list[tuple[int, str]] = []
+    notes: list[str] = []
+    for tok in tokens:
+        idx: int | None = None
+        mig = ""
+        if tok.lstrip("-").isdigit():
+            n = int(tok)
+            idx = n if 0 <= n < count else None
+        elif tok.startswith("GPU-"):
+            if uuids is None:
+                uuids = [_text(nvml.nvmlDeviceGetUUID(nvml.nvmlDeviceGetHandleByIndex(i))) for i in range(count)]
+            hits = [i for i, u in enumerate(uuids) if u.startswith(tok)]
+            idx = hits[0] if len(hits) == 1 else None
+        elif tok.startswith("MIG-"):
+            idx, mig = _resolve_mig(nvml, tok, count), tok
+        if idx is None:
+            notes.append(f"CUDA_VISIBLE_DEVICES entry {tok!r} is not a GPU here: it and later entries ignored "
+                         "(CUDA stops at the first invalid entry)")
+            break
+        if all(idx != j for j, _ in out):
+            out.append((idx, mig))
+    return out, notes
+
+
+def _resolve_mig(nvml: Any, tok: str, count: int) -> int | None:
+    """Index of the physical GPU that holds MIG instance ``tok``."""
+    if tok.startswith("MIG-GPU-"):  # legacy form MIG-GPU-<gpu uuid>/<gi>/<ci>
+        parent_uuid = tok[len("MIG-"):].split("/", 1)[0]
+        for i in range(count):
+            if _text(nvml.nvmlDeviceGetUUID(nvml.nvmlDeviceGetHandleByIndex(i))) == parent_uuid:
+                return i
+        return None
+    try:
+        mig_handle = nvml.nvmlDeviceGetHandleByUUID(tok)
+        parent = nvml.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(mig_handle)
+        return int(nvml.nvmlDeviceGetIndex(parent))
+    except Exception as exc:
+        if _is_nvml_error(nvml, exc):
+            return None
+        raise
+
+
+# ---------------------------------------------------------------------------------------------------------
+# per-device set-up
+# ---------------------------------------------------------------------------------------------------------
+def _open_device(nvml: Any, index: int, mig_uuid: str = "") -> GpuDevice:
+    """Query one GPU and choose counter / power / broken. Never raises for NVML errors."""
+    try:
+        handle = nvml.nvmlDeviceGetHandleByIndex(index)
+        uuid = _text(nvml.nvmlDeviceGetUUID(handle))
+    except Exception as exc:
+        if not _is_nvml_error(nvml, exc):
+            raise
+        return GpuDevice(index, "", "", MODE_BROKEN, reason=f"GPU {index}: {_err(exc)}")
+    name = _optional(nvml, "nvmlDeviceGetName", handle, "")
+    arch = _optional(nvml, "nvmlDeviceGetArchitecture", handle, None)
+    notes = []
+    mig_mode = _optional(nvml, "nvmlDeviceGetMigMode", handle, None)
+    if mig_uuid or (mig_mode and mig_mode[0] == getattr(nvml, "NVML_DEVICE_MIG_ENABLE", 1)):
+        what = f"MIG instance {mig_uuid}" if mig_uuid else "MIG mode on"
+        notes.append(f"{what}: NVML has no per-instance energy, figure is the whole GPU {index}")
+    virt = _optional(nvml, "nvmlDeviceGetVirtualizationMode", handle, None)
+    if virt == getattr(nvml, "NVML_GPU_VIRTUALIZATION_MODE_VGPU", 2):
+        notes.append("vGPU guest: the host's GPU may be shared with other VMs")
+    dev = GpuDevice(index, uuid, _text(name), MODE_BROKEN, handle, arch, "; ".join(notes))
+    counter_reason = ""
+    if arch is not None and arch < _ARCH_VOLTA and arch != getattr(nvml, "NVML_DEVICE_ARCH_UNKNOWN", -1):
+        counter_reason = "no energy counter before Volta"
+    else:
+        try:
+            nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
+            dev.mode = MODE_COUNTER
+            return dev
+        except Exception as exc:
+            if not _is_nvml_error(nvml, exc):
+                raise
+            counter_reason = f"energy counter: {_err(exc)}"
+    try:
+        nvml.nvmlDeviceGetPowerUsage(handle)
+        dev.mode = MODE_POWER
+        dev.note = "; ".join(x for x in (dev.note, counter_reason + " -> 10 Hz power integration") if x)
+    except Exception as exc:
+        if not _is_nvml_error(nvml, exc):
+            raise
+        dev.reason = f"GPU {index} ({dev.name}): {counter_reason}; power: {_err(exc)}"
+    return dev
+
+
+def _optional(nvml: Any, fn_name: str, handle: Any, default: Any) -> Any:
+    fn = getattr(nvml, fn_name, None)
+    if fn is None:
+        return default
+    try:
+        return fn(handle)
+    except Exception as exc:
+        if _is_nvml_error(nvml, exc):
+            return default
+        raise
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the source
+# ---------------------------------------------------------------------------------------------------------
+class NvmlSource(EnergySource):
+    """Energy of each visible NVIDIA GPU (domain ``gpu``, device = NVML index).
+
+    Args:
+        devices: GPUs to measure (NVML indices or ``GPU-``/``MIG-`` UUIDs). Default: those named by
+            ``CUDA_VISIBLE_DEVICES``, or all when it is unset.
+        nvml: the NVML module (default: ``import pynvml``); tests pass a stand-in.
+        env: environment mapping to read ``CUDA_VISIBLE_DEVICES`` from (default ``os.environ``).
+        clock: monotonic seconds.
+        counter_period_s / power_period_s: see module docstring.
+
+    Raises:
+        SourceUnavailableError: nvidia-ml-py missing, no driver, or no usable GPU visible.
+
+    Example:
+        >>> from wattlens.meters.nvml import NvmlSource
+        >>> NvmlSource.probe().available in (True, False)
+        True
+        >>> # src = NvmlSource(); a = src.snapshot(); ...; src.before_edge(); parts = src.delta(a, src.snapshot())
+    """
+
+    name = "nvml"
+
+    def __init__(
+        self,
+        devices: Sequence[int | str] | None = None,
+        *,
+        nvml: Any | None = None,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        counter_period_s: float = COUNTER_PERIOD_S,
+        power_period_s: float = POWER_PERIOD_S,
+    ) -> None:
+        self._clock = clock
+        self._counter_period_s = counter_period_s
+        self._power_period_s = power_period_s
+        self._lock = threading.Lock()
+        self._closed = False
+        try:
+            self._nvml = _load_nvml(nvml)
+        except ImportError as exc:
+            raise SourceUnavailableError("nvidia-ml-py is not installed (pip install nvidia-ml-py)") from exc
+        try:
+            self._nvml.nvmlInit()
+        except Exception as exc:
+            raise SourceUnavailableError(f"NVML cannot start (no NVIDIA driver?): {_err(exc)}") from exc
+        try:
+            self.devices, self.notes = _open_all(self._nvml, devices, env)
+        except Exception as exc:
+            self._shutdown()
+            raise SourceUnavailableError(f"NVML device query failed: {_err(exc)}") from exc
+        if not any(d.mode != MODE_BROKEN for d in self.devices):
+            self._shutdown()
+            why = "; ".join([d.reason for d in self.devices] + self.notes) or "no NVIDIA GPU visible"
+            raise SourceUnavailableError(why)
+        n = len(self.devices)
+        self._acc_j = [0.0] * n  # power-integration accumulators
+        self._n = [0] * n  # number of power readings folded in
+        self._last_p_w: list[float | None] = [None] * n
+        self._last_t = [0.0] * n
+        self._has_power = any(d.mode == MODE_POWER for d in self.devices)
+        self.snapshot()  # first power reading: integration starts now
+
+    # -- EnergySource --------------------------------------------------------------------------------
+    @classmethod
+    def probe(cls, **kwargs: Any) -> SourceStatus:
+        try:
+            nvml = _load_nvml(kwargs.get("nvml"))
+        except ImportError:
+            return SourceStatus(cls.name, False, "nvidia-ml-py is not installed (pip install nvidia-ml-py)")
+        try:
+            nvml.nvmlInit()
+        except Exception as exc:
+            return SourceStatus(cls.name, False, f"NVML cannot start (no NVIDIA driver?): {_err(exc)}")
+        try:
+            devices, notes = _open_all(nvml, kwargs.get("devices"), kwargs.get("env"))
+        except Exception as exc:
+            return SourceStatus(cls.name, False, f"NVML device query failed: {_err(exc)}")
+        finally:
+            try:
+                nvml.nvmlShutdown()
+            except Exception:
+                pass
+        return _status(cls.name, devices, notes)
+
+    def status(self) -> SourceStatus:
+        return _status(self.name, self.devices, self.notes)
+
+    def snapshot(self) -> Snapshot:
+        now = self._clock()
+        errors: dict[str, str] = {}
+        nvml = self._nvml
+        values: list[tuple[float, int] | None] = []
+        with self._lock:
+            for i, d in enumerate(self.devices):
+                if self._closed:
+                    errors[str(d.index)] = "source closed"
+                    values.append(None)
+                elif d.mode == MODE_COUNTER:
+                    try:
+                        values.append((float(nvml.nvmlDeviceGetTotalEnergyConsumption(d.handle)), 0))
+                    except Exception as exc:
+                        errors[str(d.index)] = f"GPU {d.index}: {_err(exc)}"
+                        values.append(None)
+                elif d.mode == MODE_POWER:
+                    values.append(self._integrate(i, now, errors))
+                else:
+                    values.append(None)
+        return Snapshot(now, tuple(values), errors)
+
+    def delta(self, start: Snapshot, end: Snapshot) -> list[ComponentEnergy]:
+        out = []
+        for i, d in enumerate(self.devices):
+            try:
+                out.append(self._component(i, d, start, end))
+            except Exception as exc:  # contract: never raise
+                out.append(ComponentEnergy.unavailable(DOMAIN_GPU, d.method, f"internal error: {exc!r}",
+                                                       str(d.index)))
+        return out
+
+    def sample_period_s(self) -> float | None:
+        return self._power_period_s if self._has_power and not self._closed else None
+
+    def sample(self) -> None:
+        if not self._has_power:
+            return
+        now = self._clock()
+        errors: dict[str, str] = {}
+        with self._lock:
+            if self._closed:
+                return
+            for i, d in enumerate(self.devices):
+                if d.mode == MODE_POWER:
+                    self._integrate(i, now, errors)
+
+    def before_edge(self) -> None:
+        """Wait for queued CUDA work so that it is counted in the window it belongs to."""
+        torch = sys.modules.get("torch")
+        if torch is None:
+            return
+        try:
+            cuda = torch.cuda
+            if not cuda.is_initialized():
+                return
+            for i in range(cuda.device_count()):
+                cuda.synchronize(i)
+        except Exception:  # a broken CUDA context must not break measuring
+            return
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._shutdown()
+
+    # -- internals -------------------------------------------------------------------------------------
+    def _shutdown(self) -> None:
+        try:
+            self._nvml.nvmlShutdown()
+        except Exception:
+            pass
+
+    def _integrate(self, i: int, now: float, errors: dict[str, str]) -> tuple[float, int] | None:
+        d = self.devices[i]
+        try:
+            p_w = float(self._nvml.nvmlDeviceGetPowerUsage(d.handle)) / 1000.0
+        except Exception as exc:
+            errors[str(d.index)] = f"GPU {d.index}: {_err(exc)}"
+            return None
+        last = self._last_p_w[i]
+        if last is not None:
+            self._acc_j[i] += 0.5 * (last + p_w) * max(now - self._last_t[i], 0.0)  # trapezoid
+        self._last_p_w[i] = p_w
+        self._last_t[i] = now
+        self._n[i] += 1
+        return self._acc_j[i], self._n[i]
+
+    def _component(self, i: int, d: GpuDevice, start: Snapshot, end: Snapshot) -> ComponentEnergy:
+        dev = str(d.index)
+        if d.mode == MODE_BROKEN:
+            return ComponentEnergy.unavailable(DOMAIN_GPU, "nvml", d.reason, dev)
+        s, e = start.values[i], end.values[i]
+        if s is None or e is None:
+            reason = end.errors.get(dev) or start.errors.get(dev) or "not read"
+            return ComponentEnergy.unavailable(DOMAIN_GPU, d.method, reason, dev)
+        duration_s = max(end.t_s - start.t_s, 0.0)
+        if d.mode == MODE_COUNTER:
+            return self._counter_component(d, (e[0] - s[0]) / 1000.0, duration_s)
+        return self._integrated_component(d, e[0] - s[0], e[1] - s[1], duration_s)
+
+    def _counter_component(self, d: GpuDevice, energy_j: float, duration_s: float) -> ComponentEnergy:
+        dev = str(d.index)
+        if energy_j < 0:
+            return ComponentEnergy.unavailable(DOMAIN_GPU, d.method, "energy counter went backwards (driver "
+                                               "reloaded or GPU reset inside the window)", dev)
+        short = duration_s < 2 * self._counter_period_s
+        if not short:
+            return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, d.method,
+                                   max(0.0, energy_j * (1 - REL_ERR) - 1e-3), energy_j * (1 + REL_ERR) + 1e-3, dev,
+                                   _join(d.note, "±5 % NVML accuracy (assumed for the counter) + 1 mJ step"))
+        power_w = self._power_now_w(d)
+        flag = (f"window {duration_s * 1e3:.1f} ms is shorter than two counter updates "
+                f"(≤{self._counter_period_s * 1e3:.0f} ms each)")
+        if power_w is None:
+            if energy_j == 0:
+                return ComponentEnergy.unavailable(DOMAIN_GPU, d.method, flag + "; counter did not move and power "
+                                                   "is unreadable, so the energy is unknown", dev)
+            return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, d.method, 0.0, 2 * energy_j, dev,
+                                   _join(d.note, flag + "; bounds ×0…×2"))
+        if energy_j == 0:
+            approx_j = power_w * duration_s
+            return ComponentEnergy(DOMAIN_GPU, approx_j, INTEGRATED, "nvml:power×duration", 0.5 * approx_j,
+                                   2 * approx_j, dev, _join(d.note, flag + f"; counter did not move, so current "
+                                                            f"power {power_w:.0f} W × duration, bounds ×0.5…×2"))
+        step_j = power_w * self._counter_period_s
+        return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, d.method, max(0.0, energy_j * (1 - REL_ERR) - step_j),
+                               energy_j * (1 + REL_ERR) + step_j, dev,
+                               _join(d.note, flag + f"; bounds widened by one step at {power_w:.0f} W"))
+
+    def _integrated_component(self, d: GpuDevice, energy_j: float, n_reads: int, duration_s: float) -> ComponentEnergy:
+        rel = REL_ERR
+        note = "±5 % NVML power accuracy"
+        if duration_s < 1.0 and (d.arch or 0) >= _ARCH_AMPERE:
+            rel += SHORT_WINDOW_REL_ERR
+            note += "; window < 1 s but this GPU's power reading is a 1 s average: +20 %"
+        if n_reads < 3:
+            rel += SHORT_WINDOW_REL_ERR
+            note += f"; only {n_reads + 1} power readings in the window: +20 %"
+        return ComponentEnergy(DOMAIN_GPU, energy_j, INTEGRATED, d.method, energy_j * (1 - rel),
+                               energy_j * (1 + rel), str(d.index), _join(d.note, note))
+
+    def _power_now_w(self, d: GpuDevice) -> float | None:
+        try:
+            return float(self._nvml.nvmlDeviceGetPowerUsage(d.handle)) / 1000.0
+        except Exception:
+            return None
+
+
+def _open_all(nvml: Any, devices: Sequence[int | str] | None, env: Mapping[str, str] | None
+              ) -> tuple[list[GpuDevice], list[str]]:
+    env = os.environ if env is None else env
+    spec: str | Sequence[int | str] | None = devices if devices is not None else env.get("CUDA_VISIBLE_DEVICES")
+    visible, notes = resolve_visible(nvml, spec)
+    order = env.get("CUDA_DEVICE_ORDER", "FASTEST_FIRST")
+    if spec is not None and order != "PCI_BUS_ID" and any(str(t).strip().isdigit() for t in _tokens(spec)):
+        notes.append("integer GPU indices read as NVML/PCI order; set CUDA_DEVICE_ORDER=PCI_BUS_ID to be sure "
+                     "they match CUDA's on nodes with mixed GPU models")
+    out: list[GpuDevice] = []
+    for index, mig in visible:
+        out.append(_open_device(nvml, index, mig))
+    return out, notes
+
+
+def _tokens(spec: str | Sequence[int | str]) -> list[str]:
+    return spec.split(",") if isinstance(spec, str) else [str(t) for t in spec]
+
+
+def _status(name: str, devices: list[GpuDevice], notes: list[str]) -> SourceStatus:
+    usable = [d for d in devices if d.mode != MODE_BROKEN]
+    parts = [f"GPU {d.index} {d.name} ({d.uuid}): "
+             + ("energy counter" if d.mode == MODE_COUNTER else "power integration" if d.mode == MODE_POWER
+                else d.reason) + (f" [{d.note}]" if d.note else "") for d in devices]
+    detail = "; ".join(parts + notes) or "no NVIDIA GPU visible"
+    if not usable:
+        return SourceStatus(name, False, detail)
+    kind = MEASURED if any(d.mode == MODE_COUNTER for d in usable) else INTEGRATED
+    return SourceStatus(name, True, detail, (DOMAIN_GPU,), kind)
+
+
+def _join(a: str, b: str) -> str:
+    return f"{a}; {b}" if a and b else a or b
+
+
+def discover(**kwargs: Any) -> list[EnergySource]:
+    """``[NvmlSource(**kwargs)]`` when at least one visible NVIDIA GPU can be measured, else ``[]``."""
+    try:
+        return [NvmlSource(**kwargs)]
+    except SourceUnavailableError:
+        return []
+
+
+__all__ = ["GpuDevice", "NvmlSource", "discover", "resolve_visible"]

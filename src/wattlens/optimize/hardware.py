@@ -1,0 +1,228 @@
+"""Hardware knobs (NVIDIA power limit, locked SM clocks via NVML) that are *always* put back, and thermal reads.
+
+:class:`GpuKnobs` is a context manager: on entry it records the current power limit, then applies the
+requested limit / clock lock; on exit — normal, exception, SIGINT/SIGTERM, or interpreter exit (atexit) —
+it restores the recorded limit and resets the clock lock. Restoring is idempotent and never raises (a
+failure to restore is logged to stderr and kept in ``restore_errors``; it is the one thing a user must hear).
+
+The NVML functions come from ``pynvml`` (package nvidia-ml-py) or from a stand-in object passed as ``nvml``
+(tests: there is no GPU here). Setting limits needs root / CAP_SYS_ADMIN.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+_ACTIVE: list[GpuKnobs] = []
+_LOCK = threading.Lock()
+_HANDLERS_INSTALLED: dict[int, Any] = {}
+NVML_CLOCK_SM = 1  # pynvml.NVML_CLOCK_SM
+NVML_TEMPERATURE_GPU = 0
+
+
+def _pynvml() -> Any:
+    import pynvml  # nvidia-ml-py; lazy
+
+    return pynvml
+
+
+def nvml_device_count(nvml: Any = None) -> int:
+    """Number of NVIDIA GPUs NVML sees; 0 when the library or driver is missing."""
+    try:
+        nv = nvml or _pynvml()
+        nv.nvmlInit()
+        try:
+            return int(nv.nvmlDeviceGetCount())
+        finally:
+            nv.nvmlShutdown()
+    except Exception:  # noqa: BLE001 - no driver/library = no GPU knobs
+        return 0
+
+
+def _restore_all() -> None:
+    with _LOCK:
+        active = list(_ACTIVE)
+    for k in reversed(active):
+        k.restore()
+
+
+def _signal_handler(signum: int, frame: Any) -> None:
+    _restore_all()
+    prev = _HANDLERS_INSTALLED.get(signum)
+    if callable(prev) and prev not in (signal.SIG_IGN, signal.SIG_DFL):
+        prev(signum, frame)
+        return
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SystemExit(128 + signum)
+
+
+def _install_handlers() -> None:
+    """SIGINT/SIGTERM restore the knobs first (main thread only: Python's rule for signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if sig not in _HANDLERS_INSTALLED:
+            _HANDLERS_INSTALLED[sig] = signal.getsignal(sig)
+            signal.signal(sig, _signal_handler)
+
+
+def _uninstall_handlers() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig, prev in list(_HANDLERS_INSTALLED.items()):
+        signal.signal(sig, prev if prev is not None else signal.SIG_DFL)
+        del _HANDLERS_INSTALLED[sig]
+
+
+atexit.register(_restore_all)
+
+
+class GpuKnobs:
+    """Apply a power limit (fraction of the default limit, clamped to the allowed range) and/or lock the SM
+    clock (fraction of the maximum SM clock) on GPU ``index``; restore both afterwards, whatever happens."""
+
+    def __init__(self, index: int = 0, power_limit: float | None = None, gpu_clock: float | None = None,
+                 nvml: Any = None) -> None:
+        self.index = index
+        self.power_limit = power_limit
+        self.gpu_clock = gpu_clock
+        self.nv = nvml
+        self.handle: Any = None
+        self.saved_limit_mw: int | None = None
+        self.clock_locked = False
+        self.applied: dict[str, Any] = {}
+        self.restore_errors: list[str] = []
+        self._restored = True
+
+    # -- entering ---------------------------------------------------------------------------------
+    def __enter__(self) -> GpuKnobs:
+        self.nv = self.nv or _pynvml()
+        self.nv.nvmlInit()
+        self.handle = self.nv.nvmlDeviceGetHandleByIndex(self.index)
+        self._restored = False
+        with _LOCK:
+            _ACTIVE.append(self)
+        _install_handlers()
+        try:
+            self._apply()
+        except BaseException:
+            self.restore()
+            raise
+        return self
+
+    def _apply(self) -> None:
+        nv, h = self.nv, self.handle
+        if self.power_limit is not None:
+            self.saved_limit_mw = int(nv.nvmlDeviceGetPowerManagementLimit(h))
+            default_mw = int(nv.nvmlDeviceGetPowerManagementDefaultLimit(h))
+            lo, hi = nv.nvmlDeviceGetPowerManagementLimitConstraints(h)
+            target = int(min(max(default_mw * self.power_limit, lo), hi))
+            nv.nvmlDeviceSetPowerManagementLimit(h, target)
+            self.applied["power_limit_w"] = target / 1000.0
+        if self.gpu_clock is not None:
+            max_mhz = int(nv.nvmlDeviceGetMaxClockInfo(h, NVML_CLOCK_SM))
+            mhz = int(max_mhz * self.gpu_clock)
+            self.clock_locked = True  # set before the call: a half-applied lock is reset too
+            nv.nvmlDeviceSetGpuLockedClocks(h, mhz, mhz)
+            self.applied["gpu_clock_mhz"] = mhz
+
+    # -- leaving ----------------------------------------------------------------------------------
+    def restore(self) -> None:
+        """Put everything back. Safe to call repeatedly, from a signal handler or atexit."""
+        if self._restored:
+            return
+        self._restored = True
+        nv, h = self.nv, self.handle
+        if self.saved_limit_mw is not None:
+            try:
+                nv.nvmlDeviceSetPowerManagementLimit(h, self.saved_limit_mw)
+            except Exception as exc:  # noqa: BLE001 - report, keep restoring the rest
+                self.restore_errors.append(f"power limit: {exc}")
+        if self.clock_locked:
+            try:
+                nv.nvmlDeviceResetGpuLockedClocks(h)
+            except Exception as exc:  # noqa: BLE001
+                self.restore_errors.append(f"locked clocks: {exc}")
+        try:
+            nv.nvmlShutdown()
+        except Exception:  # noqa: BLE001 - shutting down the library is best-effort
+            pass
+        with _LOCK:
+            if self in _ACTIVE:
+                _ACTIVE.remove(self)
+            empty = not _ACTIVE
+        if empty:
+            _uninstall_handlers()
+        for e in self.restore_errors:
+            print(f"wattlens: WARNING could not restore GPU {self.index} {e}", file=sys.stderr)
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
+
+    def thermal(self) -> dict[str, Any]:
+        """Temperature (C) and current SM clock (MHz) while the knobs are applied."""
+        out: dict[str, Any] = {}
+        try:
+            out["gpu_temp_c"] = int(self.nv.nvmlDeviceGetTemperature(self.handle, NVML_TEMPERATURE_GPU))
+            out["gpu_sm_clock_mhz"] = int(self.nv.nvmlDeviceGetClockInfo(self.handle, NVML_CLOCK_SM))
+        except Exception:  # noqa: BLE001 - a sensor that cannot be read is simply not reported
+            pass
+        return out
+
+
+class NoKnobs:
+    """Stand-in context manager when no hardware knob is set (CPU runs)."""
+
+    applied: dict[str, Any] = {}
+
+    def __enter__(self) -> NoKnobs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def thermal(self) -> dict[str, Any]:
+        return cpu_thermal()
+
+
+def knobs_for(config: dict[str, Any], nvml: Any = None) -> GpuKnobs | NoKnobs:
+    if config.get("power_limit") is None and config.get("gpu_clock") is None:
+        return NoKnobs()
+    return GpuKnobs(0, config.get("power_limit"), config.get("gpu_clock"), nvml=nvml)
+
+
+def cpu_thermal() -> dict[str, Any]:
+    """CPU temperature (thermal zones / hwmon) and mean current clock, where the kernel reports them."""
+    out: dict[str, Any] = {}
+    temps = []
+    for f in glob.glob("/sys/class/thermal/thermal_zone*/temp") + glob.glob("/sys/class/hwmon/hwmon*/temp*_input"):
+        try:
+            temps.append(int(open(f).read().strip()) / 1000.0)
+        except (OSError, ValueError):
+            continue
+    if temps:
+        out["cpu_temp_c"] = max(temps)
+    mhz = []
+    for f in glob.glob("/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq"):
+        try:
+            mhz.append(int(open(f).read().strip()) / 1000.0)
+        except (OSError, ValueError):
+            continue
+    if mhz:
+        out["cpu_mhz"] = sum(mhz) / len(mhz)
+    elif os.path.exists("/proc/cpuinfo"):
+        try:
+            vals = [float(line.split(":")[1]) for line in open("/proc/cpuinfo") if line.startswith("cpu MHz")]
+            if vals:
+                out["cpu_mhz"] = sum(vals) / len(vals)
+                out["cpu_mhz_note"] = "/proc/cpuinfo (a VM may report a constant nominal clock)"
+        except (OSError, ValueError, IndexError):
+            pass
+    return out

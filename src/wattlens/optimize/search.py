@@ -1,0 +1,280 @@
+"""Search strategies over a finite configuration space: exhaustive, successive halving, Optuna.
+
+Pure Python (Optuna imported lazily): every strategy talks to the world through one callable,
+
+    evaluate(config: dict, fidelity: Fidelity) -> Trial
+
+so the same code runs on a real model (``wattlens.optimize.engine``) and on a synthetic cost surface
+with a known optimum (``tests/optimize``, ``benchmarks/optimize_search.py``).
+
+Why successive halving first: inference spaces are small (10^2-10^3 points) and cheap partial measurements
+(a few dozen queries after warm-up) already rank configurations correctly to within noise, so "measure
+everything briefly, keep the best third, re-measure longer" beats model-based samplers there
+(optimization-anchors.md §3.6/§5). Optuna's pruners are single-objective, so the halving is ours; Optuna
+(multi-objective TPE) is used for spaces too large to touch every point once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# --------------------------------------------------------------------------------------------------
+# data
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How hard one trial measures: ``queries`` per window, ``repeats`` windows (the last rung = full)."""
+
+    name: str
+    queries: int
+    repeats: int = 1
+    warmup: int = 2
+
+    @property
+    def work(self) -> int:
+        return self.queries * self.repeats
+
+
+@dataclass
+class Trial:
+    """One measured configuration at one fidelity. ``ok`` False = error or gate failure (``why`` says which)."""
+
+    config: dict[str, Any]
+    fidelity: str
+    j_per_query: float | None = None
+    quality: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    peak_rss_mb: float | None = None
+    ok: bool = True
+    why: str = ""
+    cost_s: float = 0.0  # measurement time this trial spent (what a search pays)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Trial:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+Evaluate = Callable[[dict[str, Any], Fidelity], Trial]
+
+
+@dataclass
+class Constraints:
+    """User limits. Quality is a floor, the others ceilings; ``None`` = no limit."""
+
+    min_quality: float | None = None
+    max_p95_ms: float | None = None
+    max_rss_mb: float | None = None
+
+    def violation(self, t: Trial, slack: float = 1.0) -> str:
+        """Empty when ``t`` meets every limit; else why not. ``slack`` > 1 relaxes latency/memory on short rungs."""
+        if not t.ok:
+            return t.why or "failed"
+        if self.min_quality is not None and t.quality is not None and t.quality < self.min_quality:
+            return f"quality {t.quality:.4f} < min {self.min_quality}"
+        if self.max_p95_ms is not None and t.p95_ms is not None and t.p95_ms > self.max_p95_ms * slack:
+            return f"p95 {t.p95_ms:.1f} ms > max {self.max_p95_ms} ms"
+        if self.max_rss_mb is not None and t.peak_rss_mb is not None and t.peak_rss_mb > self.max_rss_mb * slack:
+            return f"peak RSS {t.peak_rss_mb:.0f} MB > max {self.max_rss_mb} MB"
+        return ""
+
+
+@dataclass
+class SearchOutcome:
+    """Everything a strategy measured: ``final`` holds the full-fidelity trials, ``trials`` all of them."""
+
+    strategy: str
+    trials: list[Trial]
+    final: list[Trial]
+    best: Trial | None
+    cost_s: float
+    duration_s: float
+    space_size: int
+    notes: list[str] = field(default_factory=list)
+
+
+def config_key(config: dict[str, Any]) -> str:
+    """Canonical text key of a configuration (store cell keys, caches)."""
+    return ";".join(f"{k}={config[k]}" for k in sorted(config))
+
+
+# --------------------------------------------------------------------------------------------------
+# Pareto
+
+
+def dominates(a: Trial, b: Trial) -> bool:
+    """``a`` at least as good as ``b`` on energy, p95 and quality (and peak RSS when both have it), better on one."""
+    pairs = [(a.j_per_query, b.j_per_query, 1), (a.p95_ms, b.p95_ms, 1), (a.quality, b.quality, -1)]
+    if a.peak_rss_mb is not None and b.peak_rss_mb is not None:
+        pairs.append((a.peak_rss_mb, b.peak_rss_mb, 1))
+    better = False
+    for x, y, sign in pairs:
+        if x is None or y is None:
+            continue
+        if sign * x > sign * y:
+            return False
+        if sign * x < sign * y:
+            better = True
+    return better
+
+
+def pareto(trials: Iterable[Trial], objectives: str = "energy-p95-quality") -> list[Trial]:
+    """Non-dominated successful trials sorted by energy. ``objectives='energy-p95'`` ignores quality and RSS."""
+    ok = [t for t in trials if t.ok and t.j_per_query is not None]
+    if objectives == "energy-p95":
+        def dom(a: Trial, b: Trial) -> bool:
+            ap, bp = a.p95_ms or 0.0, b.p95_ms or 0.0
+            return a.j_per_query <= b.j_per_query and ap <= bp and (a.j_per_query < b.j_per_query or ap < bp)
+    else:
+        dom = dominates
+    front = [t for t in ok if not any(dom(o, t) for o in ok if o is not t)]
+    return sorted(front, key=lambda t: t.j_per_query)
+
+
+# --------------------------------------------------------------------------------------------------
+# strategies
+
+
+def _run(evaluate: Evaluate, config: dict[str, Any], fid: Fidelity, log: list[Trial],
+         on_trial: Callable[[Trial], None] | None) -> Trial:
+    try:
+        t = evaluate(config, fid)
+    except Exception as exc:  # a broken configuration must not end the search: record it and move on
+        t = Trial(dict(config), fid.name, ok=False, why=f"{type(exc).__name__}: {exc}")
+    log.append(t)
+    if on_trial is not None:
+        on_trial(t)
+    return t
+
+
+def _best(trials: Sequence[Trial], constraints: Constraints) -> Trial | None:
+    good = [t for t in trials if not constraints.violation(t) and t.j_per_query is not None]
+    return min(good, key=lambda t: t.j_per_query) if good else None
+
+
+def exhaustive(space: Sequence[dict[str, Any]], evaluate: Evaluate, full: Fidelity,
+               constraints: Constraints | None = None, on_trial: Callable[[Trial], None] | None = None
+               ) -> SearchOutcome:
+    """Every configuration at full fidelity: the reference the other strategies are judged against."""
+    constraints = constraints or Constraints()
+    t0 = time.perf_counter()
+    log: list[Trial] = []
+    for c in space:
+        _run(evaluate, c, full, log, on_trial)
+    return SearchOutcome("exhaustive", log, list(log), _best(log, constraints), sum(t.cost_s for t in log),
+                         time.perf_counter() - t0, len(space))
+
+
+def successive_halving(space: Sequence[dict[str, Any]], evaluate: Evaluate, rungs: Sequence[Fidelity],
+                       constraints: Constraints | None = None, eta: float = 3.0, min_keep: int = 3,
+                       keep_pareto: int = 4, on_trial: Callable[[Trial], None] | None = None,
+                       budget_s: float | None = None) -> SearchOutcome:
+    """Measure all configurations on ``rungs[0]``; keep the best ``1/eta`` by energy per query (plus up to
+    ``keep_pareto`` energy/p95 Pareto points, so the reported frontier is not only the low-energy corner);
+    repeat on the next rung; the last rung is the full, repeated measurement.
+
+    Infeasible trials (errors, quality gate) are dropped at once; latency/memory limits are applied with
+    25 % slack before the last rung because short windows are noisy. ``budget_s`` stops early (the
+    survivors of the last completed rung are then confirmed only if time remains; the note says so).
+    """
+    constraints = constraints or Constraints()
+    t0 = time.perf_counter()
+    log: list[Trial] = []
+    notes: list[str] = []
+    survivors = list(space)
+    final: list[Trial] = []
+    for i, fid in enumerate(rungs):
+        last = i == len(rungs) - 1
+        results = []
+        for c in survivors:
+            if budget_s is not None and time.perf_counter() - t0 > budget_s and not last:
+                notes.append(f"budget {budget_s:.0f} s reached during rung {fid.name}; unmeasured configs dropped")
+                break
+            results.append(_run(evaluate, c, fid, log, on_trial))
+        if last:
+            final = results
+            break
+        slack = 1.25
+        feasible = [t for t in results if not constraints.violation(t, slack) and t.j_per_query is not None]
+        feasible.sort(key=lambda t: t.j_per_query)
+        n_keep = max(min_keep, math.ceil(len(results) / eta))
+        keep = feasible[:n_keep]
+        extra = [t for t in pareto(feasible, "energy-p95") if t not in keep][:keep_pareto]
+        survivors = [t.config for t in keep + extra]
+        if not survivors:
+            notes.append(f"no feasible configuration after rung {fid.name}")
+            break
+    return SearchOutcome("successive-halving", log, final, _best(final, constraints), sum(t.cost_s for t in log),
+                         time.perf_counter() - t0, len(space), notes)
+
+
+def optuna_search(knobs: dict[str, list[Any]], evaluate: Evaluate, probe: Fidelity, full: Fidelity,
+                  n_trials: int, constraints: Constraints | None = None, n_confirm: int = 3, seed: int = 0,
+                  sampler: str = "tpe", valid: Callable[[dict[str, Any]], bool] | None = None,
+                  on_trial: Callable[[Trial], None] | None = None) -> SearchOutcome:
+    """Multi-objective Optuna (TPE by default, or NSGA-II) on short ``probe`` measurements, then the
+    ``n_confirm`` lowest-energy feasible configurations re-measured at ``full`` fidelity.
+
+    Objectives: minimise energy per query, minimise p95, maximise quality; constraints (quality gate,
+    limits) go through ``constraints_func`` so infeasible points steer the sampler away. Repeated
+    suggestions of an already measured configuration reuse its result (no new measurement).
+    """
+    import optuna  # lazy: optional dependency
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    constraints = constraints or Constraints()
+    t0 = time.perf_counter()
+    log: list[Trial] = []
+    seen: dict[str, Trial] = {}
+
+    def violation_amount(t: Trial) -> float:
+        return 1.0 if constraints.violation(t, 1.25) else -1.0
+
+    if sampler == "nsga2":
+        smp = optuna.samplers.NSGAIISampler(seed=seed, constraints_func=lambda ft: ft.user_attrs["c"])
+    else:
+        smp = optuna.samplers.TPESampler(seed=seed, constraints_func=lambda ft: ft.user_attrs["c"],
+                                         n_startup_trials=min(10, max(3, n_trials // 5)), multivariate=True)
+    study = optuna.create_study(directions=["minimize", "minimize", "maximize"], sampler=smp)
+    names = list(knobs)
+
+    def objective(trial: Any) -> tuple[float, float, float]:
+        cfg = {k: trial.suggest_categorical(k, knobs[k]) for k in names}
+        key = config_key(cfg)
+        if valid is not None and not valid(cfg):
+            t = Trial(cfg, probe.name, ok=False, why="invalid combination")
+        elif key in seen:
+            t = seen[key]
+        else:
+            t = _run(evaluate, cfg, probe, log, on_trial)
+            seen[key] = t
+        trial.set_user_attr("c", [violation_amount(t)])
+        big = 1e12
+        return (t.j_per_query if t.ok and t.j_per_query is not None else big,
+                t.p95_ms if t.ok and t.p95_ms is not None else big,
+                t.quality if t.ok and t.quality is not None else -big)
+
+    study.optimize(objective, n_trials=n_trials)
+    feasible = sorted((t for t in seen.values() if not constraints.violation(t, 1.25) and t.j_per_query is not None),
+                      key=lambda t: t.j_per_query)
+    final = [_run(evaluate, t.config, full, log, on_trial) for t in feasible[:n_confirm]]
+    space_size = math.prod(len(v) for v in knobs.values())
+    return SearchOutcome(f"optuna-{sampler}", log, final, _best(final, constraints), sum(t.cost_s for t in log),
+                         time.perf_counter() - t0, space_size, [f"{len(seen)} distinct configurations probed"])
+
+
+def default_rungs(total_queries: int = 256, repeats: int = 3) -> list[Fidelity]:
+    """Three rungs, each ~4x the work of the previous per configuration: 16 -> 64 queries -> full x repeats."""
+    return [Fidelity("probe", max(8, total_queries // 16), 1, 2),
+            Fidelity("short", max(16, total_queries // 4), 1, 2),
+            Fidelity("full", total_queries, repeats, 3)]

@@ -1,0 +1,464 @@
+"""Figures for bench and optimize reports (matplotlib, imported lazily, rendered off-screen with Agg).
+
+Each public ``*_figure`` function returns the PNG bytes (and writes them to ``path`` when given), or
+None when there is nothing honest to draw (e.g. no model with a quality figure). The ``build_*``
+functions return the matplotlib ``Figure`` itself, for tests and for callers that want to restyle.
+
+We never touch pyplot: figures are created with ``matplotlib.figure.Figure`` and drawn by the Agg
+canvas, so no global backend is switched and no GUI window can open (safe in notebooks and servers).
+
+The energy-per-task chart follows Power Hungry Processing (Luccioni, Jernite, Strubell, FAccT 2024,
+arXiv 2311.16863): energy per 1,000 queries on a log axis, tasks ordered by their median, one point
+per model. Task energies span ~3 orders of magnitude there (text classification 0.002 kWh to image
+generation 2.9 kWh per 1,000 queries, benchmark-anchors.md §1.3), hence the log scale.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wattlens.report import _fmt as f
+from wattlens.report.pareto import pareto_front
+
+if TYPE_CHECKING:  # pragma: no cover - typing only, keeps matplotlib out of `import wattlens`
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+Row = Mapping[str, Any]
+
+TRAINED_COLOR = "#1f77b4"
+RANDOM_COLOR = "#ff7f0e"
+FRONTIER_COLOR = "#2ca02c"
+BASELINE_COLOR = "#d62728"
+RECOMMENDED_COLOR = "#2ca02c"
+OTHER_COLOR = "#7f7f7f"
+DPI = 110
+MAX_POINT_LABELS = 60  # beyond this the labels overlap into a smear; the HTML table names every model
+
+
+# ----------------------------------------------------------------------------------------------- plumbing
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def to_png(fig: Figure, path: str | Path | None = None) -> bytes:
+    """Render ``fig`` to PNG bytes (Agg); also write them to ``path`` when given."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)  # attach an Agg canvas explicitly: no pyplot, no global backend
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    data = buf.getvalue()
+    if path is not None:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return data
+
+
+def _usable(rows: Sequence[Row]) -> tuple[list[Row], dict[str, int]]:
+    """Rows that can be plotted (status ok, an energy figure) and how many were left out, by status."""
+    keep: list[Row] = []
+    left_out: dict[str, int] = {}
+    for row in rows:
+        status = f.status_of(row)
+        if status == "ok" and f.wh_per_1000(row) is not None:
+            keep.append(row)
+        else:
+            key = status if status != "ok" else "no energy figure"
+            left_out[key] = left_out.get(key, 0) + 1
+    return keep, left_out
+
+
+def _left_out_note(left_out: Mapping[str, int], extra: str = "") -> str:
+    parts = [f"{n} {k}" for k, n in left_out.items()]
+    note = f"Not plotted: {', '.join(parts)} (see the table for reasons)." if parts else ""
+    return " ".join(p for p in (note, extra) if p)
+
+
+def _point_label(row: Row, duplicated: bool) -> str:
+    """Short model name; the config is added only when one model appears with several configs."""
+    label = f.short_model(row.get("model"))
+    if duplicated:
+        label += f" ({f.config_label(row.get('config'))})"
+    return label
+
+
+def _duplicated_models(rows: Sequence[Row]) -> set[str]:
+    seen: dict[str, int] = {}
+    for row in rows:
+        key = f"{row.get('task')}|{row.get('model')}"
+        seen[key] = seen.get(key, 0) + 1
+    return {k for k, n in seen.items() if n > 1}
+
+
+def _sources_note(rows: Sequence[Row]) -> str:
+    sources = sorted({str(r.get("source")) for r in rows if r.get("source")})
+    return f"Source of figures: {', '.join(sources)}." if sources else ""
+
+
+# ------------------------------------------------------------------------------------ (1) energy per task
+
+
+def build_energy_per_task(rows: Sequence[Row], *, title: str | None = None) -> Figure | None:
+    """Wh per 1,000 queries per task on a log axis, tasks ordered by median, one point per model."""
+    usable, left_out = _usable(rows)
+    if not usable:
+        return None
+    groups = f.task_groups(usable)
+    medians = {t: f.median([f.wh_per_1000(r) or 0.0 for r in g]) for t, g in groups.items()}
+    tasks = sorted(groups, key=lambda t: (medians[t], t))
+    dup = _duplicated_models(usable)
+    label_points = len(usable) <= MAX_POINT_LABELS
+
+    fig = _new_figure(max(7.0, 1.6 * len(tasks) + 3.0), 5.6)
+    ax = fig.add_subplot()
+    for i, task in enumerate(tasks):
+        pts = sorted(groups[task], key=lambda r: f.wh_per_1000(r) or 0.0)
+        offsets = _spread(len(pts), 0.28)
+        for dx, row in zip(offsets, pts):
+            _energy_point(ax, i + dx, row)
+            if label_points:
+                duplicated = f"{row.get('task')}|{row.get('model')}" in dup
+                ax.annotate(
+                    _point_label(row, duplicated),
+                    (i + dx, f.wh_per_1000(row) or 0.0),
+                    xytext=(5, 0),
+                    textcoords="offset points",
+                    fontsize=6.5,
+                    va="center",
+                    color="#333333",
+                )
+        ax.hlines(medians[task], i - 0.38, i + 0.38, colors="black", linewidth=1.6, zorder=1)
+
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(tasks)))
+    ax.set_xticklabels([f"{t}\n(n={len(groups[t])})" for t in tasks], rotation=20, ha="right", fontsize=8)
+    ax.set_xlim(-0.6, len(tasks) - 0.4)
+    ax.set_ylabel("Wh per 1,000 queries (log scale)")
+    ax.grid(axis="y", which="both", alpha=0.3)
+    ax.set_title(title or "Energy per 1,000 queries by task (tasks ordered by median)")
+    _energy_legend(ax, usable)
+    note = _left_out_note(left_out, _sources_note(usable) + " Error bars: the J/query interval of each cell.")
+    fig.text(0.01, 0.005, note, fontsize=7, color="#555555", ha="left", va="bottom", wrap=True)
+    fig.get_layout_engine().set(h_pad=0.25)  # room for the note under the axis labels
+    return fig
+
+
+def _spread(n: int, half_width: float) -> list[float]:
+    """Evenly spaced horizontal offsets so that points of one task do not sit on top of each other."""
+    if n == 1:
+        return [0.0]
+    step = 2 * half_width / (n - 1)
+    return [-half_width + k * step for k in range(n)]
+
+
+def _energy_point(ax: Axes, x: float, row: Row) -> None:
+    wh = f.wh_per_1000(row) or 0.0
+    lo, hi = f.wh_bounds(row)
+    yerr = None
+    if lo is not None and hi is not None:
+        yerr = [[max(wh - lo, 0.0)], [max(hi - wh, 0.0)]]
+    random_weights = str(row.get("weights")) == "random"
+    # Random weights are valid for energy and latency, not quality: drawn hollow so nobody reads them as a
+    # trained model's result.
+    ax.errorbar(
+        [x],
+        [wh],
+        yerr=yerr,
+        fmt="D" if random_weights else "o",
+        markersize=6,
+        color=RANDOM_COLOR if random_weights else TRAINED_COLOR,
+        markerfacecolor="white" if random_weights else TRAINED_COLOR,
+        ecolor="#888888",
+        elinewidth=1,
+        capsize=2,
+        zorder=3,
+    )
+
+
+def _energy_legend(ax: Axes, rows: Sequence[Row]) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker="o", linestyle="", color=TRAINED_COLOR, label="model, trained weights")]
+    if any(str(r.get("weights")) == "random" for r in rows):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="D",
+                linestyle="",
+                color=RANDOM_COLOR,
+                markerfacecolor="white",
+                label="model, random weights (energy valid, no quality)",
+            )
+        )
+    handles.append(Line2D([], [], color="black", linewidth=1.6, label="task median"))
+    ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.9)
+
+
+def energy_per_task_figure(
+    rows: Sequence[Row], path: str | Path | None = None, *, title: str | None = None
+) -> bytes | None:
+    """The paper's log-scale energy-per-task chart as PNG bytes (None when no row has an energy figure)."""
+    fig = build_energy_per_task(rows, title=title)
+    return None if fig is None else to_png(fig, path)
+
+
+# ------------------------------------------------------------------------------ (2)/(3) per-task Pareto
+
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = min(3, n)
+    return math.ceil(n / cols), cols
+
+
+def _pareto_panels(
+    rows: Sequence[Row],
+    *,
+    x_of,
+    y_of,
+    minimize_y: bool,
+    x_label: str,
+    y_label: str,
+    x_log: bool,
+    y_log: bool,
+    title: str,
+    note: str,
+) -> Figure | None:
+    """One panel per task: every usable point, the frontier drawn through the non-dominated ones."""
+    usable, left_out = _usable(rows)
+    groups = {t: [r for r in g if x_of(r) is not None and y_of(r) is not None] for t, g in f.task_groups(usable).items()}
+    groups = {t: g for t, g in groups.items() if g}
+    if not groups:
+        return None
+    nrows, ncols = _grid(len(groups))
+    fig = _new_figure(4.6 * ncols + 0.6, 3.9 * nrows + 0.7)
+    dup = _duplicated_models(usable)
+    for k, (task, pts) in enumerate(groups.items()):
+        ax = fig.add_subplot(nrows, ncols, k + 1)
+        front = pareto_front(pts, x_of, y_of, minimize_x=True, minimize_y=minimize_y)
+        front_ids = {id(r) for r in front}
+        for row in pts:
+            on_front = id(row) in front_ids
+            random_weights = str(row.get("weights")) == "random"
+            ax.scatter(
+                [x_of(row)],
+                [y_of(row)],
+                marker="D" if random_weights else "o",
+                s=36,
+                facecolors="white" if random_weights else (FRONTIER_COLOR if on_front else OTHER_COLOR),
+                edgecolors=FRONTIER_COLOR if on_front else OTHER_COLOR,
+                zorder=3,
+            )
+            label = _point_label(row, f"{row.get('task')}|{row.get('model')}" in dup)
+            ax.annotate(label, (x_of(row), y_of(row)), xytext=(4, 3), textcoords="offset points", fontsize=6.5)
+        if len(front) > 1:
+            ax.plot([x_of(r) for r in front], [y_of(r) for r in front], color=FRONTIER_COLOR, linestyle="--", lw=1.2)
+        if x_log:
+            ax.set_xscale("log")
+        if y_log:
+            ax.set_yscale("log")
+        ax.set_title(f"{task} (n={len(pts)})", fontsize=10)
+        ax.set_xlabel(x_label, fontsize=8)
+        ax.set_ylabel(y_label, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(which="both", alpha=0.3)
+        ax.margins(0.15)
+    fig.suptitle(title, fontsize=11)
+    excluded = len(usable) - sum(len(g) for g in groups.values())
+    if excluded:
+        left_out = {**left_out, f"without {y_label.split(' (')[0].lower()}": excluded}
+    fig.text(0.01, 0.005, _left_out_note(left_out, note), fontsize=7, color="#555555", ha="left", va="bottom")
+    fig.get_layout_engine().set(h_pad=0.2)
+    return fig
+
+
+def build_energy_quality(rows: Sequence[Row], *, title: str | None = None) -> Figure | None:
+    """Energy (x, log) vs quality (y) per task; only models with a quality figure; frontier dashed."""
+    return _pareto_panels(
+        rows,
+        x_of=f.wh_per_1000,
+        y_of=lambda r: f.num(r.get("quality")),
+        minimize_y=False,
+        x_label="Wh per 1,000 queries (log)",
+        y_label=f"Quality ({f.quality_metric(rows)})" if f.quality_metric(rows) else "Quality",
+        x_log=True,
+        y_log=False,
+        title=title or "Energy vs quality per task — green: Pareto frontier (less energy, more quality)",
+        note="Models with random weights or without a quality metric are not drawn.",
+    )
+
+
+def energy_quality_figure(rows: Sequence[Row], path: str | Path | None = None, *, title: str | None = None):
+    """Energy-vs-quality Pareto chart as PNG bytes, or None when no model has a quality figure."""
+    fig = build_energy_quality(rows, title=title)
+    return None if fig is None else to_png(fig, path)
+
+
+def build_energy_latency(rows: Sequence[Row], *, title: str | None = None) -> Figure | None:
+    """p95 latency (x, log) vs energy (y, log) per task; frontier of (faster, cheaper) dashed."""
+    return _pareto_panels(
+        rows,
+        x_of=lambda r: f.num(r.get("p95_ms")),
+        y_of=f.wh_per_1000,
+        minimize_y=True,
+        x_label="p95 latency, ms (log)",
+        y_label="Wh per 1,000 queries (log)",
+        x_log=True,
+        y_log=True,
+        title=title or "Energy vs p95 latency per task — green: Pareto frontier (faster and cheaper)",
+        note="",
+    )
+
+
+def energy_latency_figure(rows: Sequence[Row], path: str | Path | None = None, *, title: str | None = None):
+    """Energy-vs-p95-latency Pareto chart as PNG bytes, or None when no row has both figures."""
+    fig = build_energy_latency(rows, title=title)
+    return None if fig is None else to_png(fig, path)
+
+
+# ------------------------------------------------------------------------------------------ (4) optimize
+
+
+def _opt_points(result: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(role, point) for every configuration with numbers: baseline, recommended, Pareto set, trials, rejected."""
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    for role in ("baseline", "recommended"):
+        if isinstance(result.get(role), Mapping):
+            out.append((role, result[role]))
+    for key, role in (("pareto", "pareto"), ("trials", "trial"), ("rejected", "rejected")):
+        for p in result.get(key) or []:
+            if isinstance(p, Mapping) and f.num(p.get("j_per_query")) is not None:
+                out.append((role, p))
+    return out
+
+
+def _same_config(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return a.get("config") == b.get("config") and a.get("config") is not None
+
+
+def _optimize_panel(ax: Axes, points, metric: str, minimize_y: bool, y_label: str) -> None:
+    def x_of(p: Mapping[str, Any]) -> float | None:
+        return f.num(p.get("j_per_query"))
+
+    def y_of(p: Mapping[str, Any]) -> float | None:
+        return f.num(p.get(metric))
+
+    drawable = [(role, p) for role, p in points if x_of(p) is not None and y_of(p) is not None]
+    if not drawable:
+        ax.text(0.5, 0.5, f"no {y_label.lower()} figures", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    # The frontier is computed over the configurations that passed the gates; rejected ones are context.
+    candidates = [p for role, p in drawable if role != "rejected"]
+    front = pareto_front(candidates, x_of, y_of, minimize_x=True, minimize_y=minimize_y)
+    styles = {
+        "rejected": {"marker": "x", "c": OTHER_COLOR, "s": 30, "label": "rejected (see table)"},
+        "trial": {"marker": "o", "c": "#bbbbbb", "s": 20, "label": "other trial"},
+        "pareto": {"marker": "o", "c": FRONTIER_COLOR, "s": 36, "label": "Pareto set"},
+        "baseline": {"marker": "s", "c": BASELINE_COLOR, "s": 110, "label": "baseline"},
+        "recommended": {"marker": "*", "c": RECOMMENDED_COLOR, "s": 220, "label": "recommended"},
+    }
+    drawn: set[str] = set()
+    order = ("rejected", "trial", "pareto", "baseline", "recommended")
+    for role in order:
+        for r, p in drawable:
+            if r != role:
+                continue
+            st = styles[role]
+            ax.scatter(
+                [x_of(p)],
+                [y_of(p)],
+                marker=st["marker"],
+                c=st["c"],
+                s=st["s"],
+                edgecolors="black" if role in ("baseline", "recommended") else "none",
+                zorder=4 if role in ("baseline", "recommended") else 3,
+                label=None if role in drawn else st["label"],
+            )
+            drawn.add(role)
+            if role in ("baseline", "recommended") or role == "pareto" and len(drawable) <= 25:
+                text = f"{role}: " if role in ("baseline", "recommended") else ""
+                ax.annotate(
+                    text + f.config_label(p.get("config")),
+                    (x_of(p), y_of(p)),
+                    xytext=(6, 6 if role != "baseline" else -10),
+                    textcoords="offset points",
+                    fontsize=7,
+                    fontweight="bold" if role in ("baseline", "recommended") else "normal",
+                )
+    if len(front) > 1:
+        ax.plot([x_of(p) for p in front], [y_of(p) for p in front], "--", color=FRONTIER_COLOR, lw=1.2, zorder=2)
+    xs = [x_of(p) for _, p in drawable]
+    if min(xs) > 0 and max(xs) / min(xs) > 5:  # a log axis only when the spread needs one
+        ax.set_xscale("log")
+    ax.set_xlabel("J per query" + (" (log)" if ax.get_xscale() == "log" else ""), fontsize=9)
+    ax.set_ylabel(y_label, fontsize=9)
+    ax.grid(which="both", alpha=0.3)
+    ax.margins(0.15)
+    ax.legend(fontsize=7, loc="best")
+
+
+def build_optimize(result: Mapping[str, Any], *, title: str | None = None) -> Figure | None:
+    """Two panels: J/query vs quality and J/query vs p95, frontier dashed, baseline and recommendation marked."""
+    points = _opt_points(result)
+    if not points:
+        return None
+    fig = _new_figure(12.0, 5.0)
+    ax_q, ax_l = fig.subplots(1, 2)
+    _optimize_panel(ax_q, points, "quality", minimize_y=False, y_label="Quality")
+    _optimize_panel(ax_l, points, "p95_ms", minimize_y=True, y_label="p95 latency (ms)")
+    saving = f.num(result.get("saving_factor"))
+    suffix = f" — saving ×{f.sig(saving)}" if saving is not None else ""
+    fig.suptitle((title or "Optimize: energy vs quality and vs tail latency") + suffix, fontsize=11)
+    return fig
+
+
+def optimize_figure(result: Mapping[str, Any], path: str | Path | None = None, *, title: str | None = None):
+    """The optimize trade-off chart as PNG bytes, or None when the result holds no configuration with numbers."""
+    fig = build_optimize(result, title=title)
+    return None if fig is None else to_png(fig, path)
+
+
+# ------------------------------------------------------------------------------------------- collections
+
+
+def bench_figures(rows: Sequence[Row]) -> dict[str, bytes]:
+    """All bench figures that have something to show: name -> PNG bytes (names are file stems)."""
+    makers = {
+        "energy_per_task": energy_per_task_figure,
+        "energy_vs_quality": energy_quality_figure,
+        "energy_vs_latency": energy_latency_figure,
+    }
+    out = {}
+    for name, make in makers.items():
+        png = make(rows)
+        if png is not None:
+            out[name] = png
+    return out
+
+
+def optimize_figures(result: Mapping[str, Any]) -> dict[str, bytes]:
+    png = optimize_figure(result)
+    return {"optimize_tradeoffs": png} if png is not None else {}
+
+
+def save_figures(figures: Mapping[str, bytes], directory: str | Path) -> list[Path]:
+    """Write ``name.png`` for each figure into ``directory`` (created); returns the paths written."""
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, png in figures.items():
+        p = target / f"{name}.png"
+        p.write_bytes(png)
+        paths.append(p)
+    return paths

@@ -1,0 +1,538 @@
+"""Self-contained HTML reports for ``wattlens bench`` and ``wattlens optimize``.
+
+One file, nothing fetched: the CSS is inline, the figures are base64 PNGs, there is no script, no
+web font and no external link, so the report opens offline and can be mailed or archived as is.
+Every string that comes from data (model ids, errors, config values, notes) is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from wattlens.report import _fmt as f
+from wattlens.report.tables import LEADERBOARD_COLUMNS, TextTable, leaderboard_cells, optimize_tables
+
+Row = Mapping[str, Any]
+
+# What each provenance label means (DESIGN.md, idea 1), printed next to the counts.
+SOURCE_MEANING = {
+    "measured": "read from a hardware energy counter (RAPL, NVML energy counter, amdsmi, powermetrics)",
+    "integrated": "sampled power integrated over the window",
+    "estimated": "a documented model (e.g. process CPU time × per-core power); widest interval",
+    "unavailable": "no reading could be taken",
+}
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0 auto;
+max-width:1280px;padding:1.2rem 1.6rem;color:#1d1d1f;line-height:1.45}
+h1{font-size:1.6rem;margin:.2rem 0 .3rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+h3{font-size:1rem;margin:1.2rem 0 .4rem}
+.meta,.caption,footer{color:#555;font-size:.85rem}
+nav a{margin-right:1rem;font-size:.9rem}
+table{border-collapse:collapse;margin:.4rem 0 1rem;font-size:.82rem}
+th,td{border-bottom:1px solid #e4e4e4;padding:.25rem .55rem;text-align:left;vertical-align:top}
+th{background:#f4f5f7;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr.failed td{background:#fdecea}tr.invalid td{background:#fff6e0}
+td.status{max-width:26rem}.stars{color:#b8860b;white-space:nowrap}
+table.kv th{width:16rem}
+figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+.headline{font-size:1.1rem;background:#eef7ee;border-left:4px solid #2ca02c;padding:.6rem .9rem}
+.warn{background:#fff6e0;border-left:4px solid #e0a000;padding:.5rem .8rem}
+code{background:#f4f5f7;padding:0 .2rem}
+"""
+
+
+# ------------------------------------------------------------------------------------------- primitives
+
+
+def esc(value: Any) -> str:
+    """HTML-escape anything (quotes too: values also land in attributes)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _value_text(value: Any) -> str:
+    """A compact human text for a config/metadata value of any shape."""
+    if value is None:
+        return f.NA
+    if isinstance(value, float):
+        return f.sig(value, 4)
+    if isinstance(value, (str, int, bool)):
+        return str(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float, bool)) or v is None for v in value):
+        return ", ".join(_value_text(v) for v in value)
+    text = json.dumps(value, default=str, ensure_ascii=False, separators=(", ", ": "))
+    return text if len(text) <= 600 else text[:599] + "…"
+
+
+def kv_table(data: Mapping[str, Any], *, skip: Iterable[str] = ()) -> str:
+    skipped = set(skip)
+    rows = "".join(
+        f"<tr><th>{esc(k)}</th><td>{esc(_value_text(v))}</td></tr>" for k, v in data.items() if k not in skipped
+    )
+    return f'<table class="kv">{rows}</table>' if rows else ""
+
+
+def html_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    numeric: Sequence[bool] | None = None,
+    row_class: Callable[[int], str] | None = None,
+    cell_class: Mapping[str, str] | None = None,
+) -> str:
+    numeric = list(numeric or [False] * len(headers))
+    cell_class = dict(cell_class or {})
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = []
+    for i, cells in enumerate(rows):
+        cls = row_class(i) if row_class else ""
+        tds = []
+        for h, c, is_num in zip(headers, cells, numeric):
+            classes = " ".join(x for x in ("num" if is_num else "", cell_class.get(h, "")) if x)
+            tds.append(f'<td class="{classes}">{esc(c)}</td>' if classes else f"<td>{esc(c)}</td>")
+        body.append(f'<tr class="{esc(cls)}">{"".join(tds)}</tr>' if cls else f"<tr>{''.join(tds)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def text_table_html(tt: TextTable) -> str:
+    caption = f'<p class="caption">{esc(tt.caption)}</p>' if tt.caption else ""
+    return f"<h3>{esc(tt.title)}</h3>" + html_table(tt.headers, tt.rows, numeric=tt.right) + caption
+
+
+def img_tag(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
+
+
+def figure_block(png: bytes | None, caption: str) -> str:
+    if png is None:
+        return ""
+    return f"<figure>{img_tag(png, caption)}<figcaption class='caption'>{esc(caption)}</figcaption></figure>"
+
+
+def _page(title: str, sections: Sequence[tuple[str, str, str]], meta: str) -> str:
+    """sections: (anchor id, heading, inner html); empty inner html drops the section."""
+    present = [(a, h, body) for a, h, body in sections if body]
+    nav = "".join(f'<a href="#{esc(a)}">{esc(h)}</a>' for a, h, _ in present)
+    blocks = "".join(f'<section id="{esc(a)}"><h2>{esc(h)}</h2>{body}</section>' for a, h, body in present)
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    footer = (
+        f"<footer><hr>Generated by wattlens {esc(f.wattlens_version())} on {esc(now)}. "
+        "Self-contained report: no external resources.</footer>"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+        f"<header><h1>{esc(title)}</h1><p class='meta'>{meta}</p><nav>{nav}</nav></header>"
+        f"{blocks}{footer}</body></html>\n"
+    )
+
+
+def _write(path: str | Path, text: str) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def _run_config(run: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not isinstance(run, Mapping):
+        return {}
+    cfg = run.get("config")
+    return dict(cfg) if isinstance(cfg, Mapping) else {}
+
+
+def _first(rows: Sequence[Row], run_cfg: Mapping[str, Any], *keys: str) -> Any:
+    """The first value of any of ``keys`` in the run config, else in the rows."""
+    for key in keys:
+        if run_cfg.get(key) not in (None, "", [], {}):
+            return run_cfg[key]
+    for row in rows:
+        for key in keys:
+            if row.get(key) not in (None, "", [], {}):
+                return row[key]
+    return None
+
+
+def _distinct(rows: Sequence[Row], key: str) -> list[Any]:
+    seen: dict[str, Any] = {}
+    for row in rows:
+        val = row.get(key)
+        if val not in (None, "", [], {}):
+            seen.setdefault(json.dumps(val, sort_keys=True, default=str), val)
+    return list(seen.values())
+
+
+# ------------------------------------------------------------------------------------------------ bench
+
+
+def _leaderboard_html(rows: Sequence[Row]) -> str:
+    headers = [h for h, _ in LEADERBOARD_COLUMNS]
+    numeric = [r for _, r in LEADERBOARD_COLUMNS]
+    parts = []
+    for task, group in f.task_groups(rows).items():
+        ordered = f.sort_rows(group)
+        metric = f.quality_metric(group)
+        counts = {s: sum(1 for r in group if f.status_of(r) == s) for s in ("ok", "invalid", "failed")}
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        parts.append(f"<h3>{esc(task)} <span class='meta'>({esc(summary)})</span></h3>")
+        parts.append(
+            html_table(
+                headers,
+                [leaderboard_cells(r) for r in ordered],
+                numeric=numeric,
+                row_class=lambda i, ordered=ordered: f.status_of(ordered[i]) if f.status_of(ordered[i]) != "ok" else "",
+                cell_class={"Status": "status", "Rating": "stars"},
+            )
+        )
+        notes = ["J/query: mean with its interval [low–high]", "Wh/1,000 = J/query × 1,000 / 3,600"]
+        if metric:
+            notes.append(f"quality metric: {metric}")
+        if any(str(r.get("weights")) == "random" for r in group):
+            notes.append("random weights: energy and latency are valid, quality is n/a by design")
+        parts.append(f"<p class='caption'>{esc('; '.join(notes))}.</p>")
+    return "".join(parts)
+
+
+def _summary_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
+    tasks = f.task_groups(rows)
+    models = {str(r.get("model")) for r in rows}
+    counts = {s: sum(1 for r in rows if f.status_of(r) == s) for s in ("ok", "invalid", "failed")}
+    facts: dict[str, Any] = {
+        "cells": len(rows),
+        "tasks": ", ".join(tasks),
+        "models": len(models),
+        "ok / invalid / failed": f"{counts['ok']} / {counts['invalid']} / {counts['failed']}",
+    }
+    run_ids = sorted({str(r.get("run_id")) for r in rows if r.get("run_id")})
+    if run_ids:
+        facts["run"] = ", ".join(run_ids)
+    if isinstance(run, Mapping):
+        for key in ("kind", "status", "created_at", "started_at", "finished_at", "host", "machine"):
+            if run.get(key) not in (None, ""):
+                facts[key] = run[key]
+    html_out = kv_table(facts)
+    cfg = _run_config(run)
+    shown = {k: v for k, v in cfg.items() if k not in ("result", "rows", "cells") and not isinstance(v, (list, dict))}
+    if shown:
+        html_out += "<h3>Run configuration</h3>" + kv_table(shown)
+    return html_out
+
+
+def _method_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
+    cfg = _run_config(run)
+    out = []
+    boundary = _first(rows, cfg, "boundary")
+    boundaries = _distinct(rows, "boundary")
+    if len(boundaries) > 1:
+        boundary = ", ".join(map(str, boundaries)) + " (mixed: compare only within one boundary)"
+    out.append(
+        kv_table(
+            {
+                "boundary": boundary if boundary is not None else "not recorded with these results",
+                "energy basis of J/query": _first(rows, cfg, "energy_basis", "basis_energy")
+                or "as recorded by the runner (gross, idle and net listed below)",
+                "repeats per cell": _first(rows, cfg, "repeats") or "not recorded",
+                "warm-up batches": _first(rows, cfg, "warmup"),
+                "minimum window (s)": _first(rows, cfg, "min_window_s"),
+            }
+        )
+    )
+    out.append(_sources_html(rows))
+    out.append(_energy_accounting_html(rows))
+    out.append(_uncertainty_html(rows))
+    out.append(_validity_html(rows))
+    return "".join(out)
+
+
+def _sources_html(rows: Sequence[Row]) -> str:
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[str(r.get("source") or "not recorded")] = counts.get(str(r.get("source") or "not recorded"), 0) + 1
+    lines = [[src, str(n), SOURCE_MEANING.get(src, "")] for src, n in sorted(counts.items())]
+    return "<h3>Source of the figures</h3>" + html_table(["source", "cells", "meaning"], lines)
+
+
+def _energy_accounting_html(rows: Sequence[Row]) -> str:
+    lines = []
+    for r in f.sort_rows(rows):
+        gross, idle, net = (f.num(r.get(k)) for k in ("gross_j", "idle_j", "net_j"))
+        if gross is None and idle is None and net is None:
+            continue
+        share = f"{100 * idle / gross:.0f} %" if gross and idle is not None else f.NA
+        lines.append(
+            [
+                str(r.get("task")),
+                str(r.get("model")),
+                f.config_label(r.get("config")),
+                f.sig(r.get("queries")),
+                f.sig(gross),
+                f.sig(idle),
+                f.sig(net),
+                share,
+            ]
+        )
+    if not lines:
+        return ""
+    intro = (
+        "<p>Gross: everything the counted devices drew during the measured windows. Idle: the machine's idle "
+        "baseline over the same time. Net (marginal): gross − idle, the energy the workload added.</p>"
+    )
+    headers = ["task", "model", "config", "queries", "gross J", "idle J", "net J", "idle share"]
+    return "<h3>Gross, idle and net energy</h3>" + intro + html_table(headers, lines, numeric=[0, 0, 0, 1, 1, 1, 1, 1])
+
+
+def _uncertainty_html(rows: Sequence[Row]) -> str:
+    cvs = [c for c in (f.num(r.get("cv")) for r in rows) if c is not None]
+    cis = [r for r in rows if f.num(r.get("ci95_j")) is not None]
+    if not cvs and not cis:
+        return ""
+    facts: dict[str, Any] = {}
+    if cvs:
+        facts["coefficient of variation across repeats"] = (
+            f"median {100 * f.median(cvs):.1f} %, worst {100 * max(cvs):.1f} % ({len(cvs)} cells)"
+        )
+    if cis:
+        facts["95 % confidence interval"] = f"reported per cell as ± J/query ({len(cis)} cells); see J/query [low–high]"
+    return "<h3>Repeats and uncertainty</h3>" + kv_table(facts)
+
+
+def _validity_html(rows: Sequence[Row]) -> str:
+    bad = [r for r in rows if f.status_of(r) != "ok" or f.validity_list(r)]
+    if not bad:
+        return "<h3>Validity</h3><p>All cells passed their validity checks.</p>"
+    lines = [
+        [str(r.get("task")), str(r.get("model")), f.config_label(r.get("config")), f.status_of(r), f.reason_of(r)
+         or "; ".join(f.validity_list(r))]
+        for r in bad
+    ]
+    return (
+        "<h3>Validity failures and errors</h3><p class='warn'>These cells are kept in the tables, marked, and left "
+        "out of the figures.</p>" + html_table(["task", "model", "config", "status", "reason"], lines)
+    )
+
+
+def _ratings_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
+    cfg = _run_config(run)
+    parts = []
+    run_rating = _first([], cfg, "rating", "ratings", "rating_method")
+    if isinstance(run_rating, Mapping):
+        parts.append(kv_table(run_rating))
+    elif run_rating is not None:
+        parts.append(f"<p>{esc(_value_text(run_rating))}</p>")
+    for task, group in f.task_groups(rows).items():
+        for band in _distinct(group, "rating_band"):
+            parts.append(f"<h3>{esc(task)}</h3>")
+            parts.append(kv_table(band) if isinstance(band, Mapping) else f"<p>{esc(_value_text(band))}</p>")
+    if not parts and not any(f.num(r.get("rating")) is not None for r in rows):
+        return ""
+    intro = (
+        "<p>Stars are relative to the reference population and band edges below (5 = cheapest band); they change "
+        "when the population changes, the Wh beside them does not. Compare the raw Wh/1,000 first.</p>"
+    )
+    if not parts:
+        parts.append("<p>The band edges and reference population were not recorded with these results.</p>")
+    return intro + "".join(parts)
+
+
+CARBON_KEYS = ("carbon", "location", "carbon_location", "pue", "carbon_intensity_g_per_kwh", "intensity_basis",
+               "basis", "price_per_kwh", "currency")
+
+
+def _carbon_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
+    cfg = _run_config(run)
+    facts: dict[str, Any] = {}
+    for key in CARBON_KEYS:
+        values = ([cfg[key]] if cfg.get(key) not in (None, "", {}) else []) or _distinct(rows, key)
+        if not values:
+            continue
+        value = values[0] if len(values) == 1 else values
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                facts[f"{key}.{k}" if key != "carbon" else str(k)] = v
+        else:
+            facts[key] = value
+    if not facts:
+        if any(f.num(r.get("co2e_g_per_1000")) is not None for r in rows):
+            return "<p class='warn'>CO2e figures are shown, but their location, basis and PUE were not recorded.</p>"
+        return ""
+    return "<p>CO2e = facility energy (node energy × PUE) × grid carbon intensity.</p>" + kv_table(facts)
+
+
+def _notes_html(notes: str | Sequence[str] | None) -> str:
+    if not notes:
+        return ""
+    items = [notes] if isinstance(notes, str) else list(notes)
+    return "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in items) + "</ul>"
+
+
+def _bench_figures_html(rows: Sequence[Row]) -> str:
+    try:
+        from wattlens.report import figures
+    except ImportError:  # pragma: no cover - figures.py itself has no hard dependency at import time
+        return ""
+    try:
+        figs = figures.bench_figures(rows)
+    except ImportError:
+        return "<p class='warn'>matplotlib is not installed: figures omitted (pip install 'wattlens[report]').</p>"
+    captions = {
+        "energy_per_task": "Energy per 1,000 queries by task, log scale, tasks ordered by median (after Power Hungry "
+        "Processing, Luccioni et al. 2024). Hollow diamonds: random weights.",
+        "energy_vs_quality": "Energy vs quality per task; dashed green line: Pareto frontier.",
+        "energy_vs_latency": "Energy vs p95 latency per task; dashed green line: Pareto frontier.",
+    }
+    return "".join(figure_block(png, captions.get(name, name)) for name, png in figs.items())
+
+
+def render_bench_html(
+    rows: Sequence[Row],
+    *,
+    title: str,
+    run: Mapping[str, Any] | None = None,
+    notes: str | Sequence[str] | None = None,
+) -> str:
+    """The bench report as an HTML string (see :func:`write_bench_html`)."""
+    rows = list(rows)
+    run_id = (run or {}).get("run_id") or (run or {}).get("id") or next((r.get("run_id") for r in rows), None)
+    meta = f"Run {esc(run_id)} · {len(rows)} cells" if run_id else f"{len(rows)} cells"
+    sections = [
+        ("summary", "Summary", _summary_html(rows, run)),
+        ("leaderboard", "Leaderboard", _leaderboard_html(rows) or "<p>No results.</p>"),
+        ("figures", "Figures", _bench_figures_html(rows)),
+        ("method", "Method", _method_html(rows, run)),
+        ("ratings", "Ratings", _ratings_html(rows, run)),
+        ("carbon", "Carbon assumptions", _carbon_html(rows, run)),
+        ("notes", "Notes", _notes_html(notes)),
+    ]
+    return _page(title, sections, meta)
+
+
+def write_bench_html(
+    rows: Sequence[Row],
+    path: str | Path,
+    *,
+    title: str = "wattlens bench report",
+    run: Mapping[str, Any] | None = None,
+    notes: str | Sequence[str] | None = None,
+) -> Path:
+    """Write the bench report (leaderboards, figures, method, ratings, carbon) as one self-contained HTML file."""
+    return _write(path, render_bench_html(rows, title=title, run=run, notes=notes))
+
+
+# --------------------------------------------------------------------------------------------- optimize
+
+
+def _delta(base: Any, rec: Any, *, ratio: bool) -> str:
+    b, r = f.num(base), f.num(rec)
+    if b is None or r is None:
+        return f.NA
+    if ratio:
+        return f"×{f.sig(r / b)}" if b else f.NA
+    d = r - b
+    return ("+" if d > 0 else "") + f.sig(d)
+
+
+# (label, key, change shown as ratio?) for the "what it costs elsewhere" table (DESIGN.md, idea 5)
+PRICE_ROWS = (
+    ("J per query", "j_per_query", True),
+    ("quality", "quality", False),
+    ("p50 latency (ms)", "p50_ms", True),
+    ("p95 latency (ms)", "p95_ms", True),
+    ("throughput (queries/s)", "throughput_qps", True),
+    ("peak RSS (MB)", "peak_rss_mb", True),
+    ("model size (MB)", "model_size_mb", True),
+)
+
+
+def _price_html(result: Mapping[str, Any]) -> str:
+    base, rec = result.get("baseline"), result.get("recommended")
+    if not isinstance(base, Mapping) or not isinstance(rec, Mapping):
+        return "<p class='warn'>The result has no baseline/recommended pair.</p>"
+    lines = []
+    for label, key, ratio in PRICE_ROWS:
+        if key not in base and key not in rec:
+            continue
+        lines.append([label, f.sig(base.get(key), 4), f.sig(rec.get(key), 4), _delta(base.get(key), rec.get(key),
+                                                                                    ratio=ratio)])
+    lines.insert(0, ["config", f.config_label(base.get("config")), f.config_label(rec.get("config")), ""])
+    saving = f.num(result.get("saving_factor"))
+    headline = (
+        f"<p class='headline'>Recommended: <b>{esc(f.config_label(rec.get('config')))}</b> — "
+        f"{esc(f.sig(saving))}× less energy per query than the baseline "
+        f"<b>{esc(f.config_label(base.get('config')))}</b>.</p>"
+        if saving is not None
+        else ""
+    )
+    return (
+        headline
+        + "<p>No saving without its price: what the recommendation changes elsewhere.</p>"
+        + html_table(["", "baseline", "recommended", "change"], lines, numeric=[0, 1, 1, 1])
+    )
+
+
+def _search_html(result: Mapping[str, Any]) -> str:
+    facts: dict[str, Any] = {}
+    search = result.get("search")
+    if isinstance(search, Mapping):
+        facts.update(search)
+    if result.get("payback_queries") is not None:
+        facts["payback_queries (search energy ÷ saving per query)"] = result["payback_queries"]
+    return kv_table(facts)
+
+
+def _savings_html(result: Mapping[str, Any]) -> str:
+    facts: dict[str, Any] = {}
+    for key, value in result.items():
+        if "year" in key or key.startswith("saving") and key != "saving_factor":
+            if isinstance(value, Mapping):
+                facts.update({f"{key}.{k}": v for k, v in value.items()})
+            else:
+                facts[key] = value
+    return kv_table(facts)
+
+
+_OPT_KNOWN = {"baseline", "recommended", "pareto", "rejected", "search", "trials", "saving_factor", "payback_queries"}
+
+
+def _context_html(result: Mapping[str, Any]) -> str:
+    ctx = {
+        k: v
+        for k, v in result.items()
+        if k not in _OPT_KNOWN and "year" not in k and not k.startswith("saving") and not isinstance(v, list)
+    }
+    return kv_table(ctx)
+
+
+def render_optimize_html(result: Mapping[str, Any], *, title: str) -> str:
+    """The optimize report as an HTML string (see :func:`write_optimize_html`)."""
+    try:
+        from wattlens.report import figures
+
+        png = figures.optimize_figure(result)
+        figs = figure_block(png, "J/query vs quality and vs p95 latency; dashed: Pareto frontier; red square: "
+                                 "baseline; green star: recommended; grey crosses: rejected.")
+    except ImportError:
+        figs = "<p class='warn'>matplotlib is not installed: figures omitted.</p>"
+    tables = "".join(text_table_html(t) for t in optimize_tables(result))
+    sections = [
+        ("recommendation", "Recommendation and its price", _price_html(result)),
+        ("savings", "Savings per year", _savings_html(result)),
+        ("figures", "Trade-offs", figs),
+        ("configs", "Configurations", tables),
+        ("search", "Search", _search_html(result)),
+        ("context", "Context", _context_html(result)),
+    ]
+    meta = esc(" · ".join(str(result[k]) for k in ("task", "model") if result.get(k)))
+    return _page(title, sections, meta)
+
+
+def write_optimize_html(result: Mapping[str, Any], path: str | Path, *, title: str = "wattlens optimize report") -> Path:
+    """Write the optimize report (recommendation and its price, Pareto chart, rejected with why) as one HTML file."""
+    return _write(path, render_optimize_html(result, title=title))

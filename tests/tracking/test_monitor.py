@@ -1,0 +1,184 @@
+"""Monitor: named / nested / overlapping windows, idle baseline, attribution, failures, threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tests.tracking.fakes import CounterSource
+from wattlens.meters.base import ESTIMATED, MEASURED, UNAVAILABLE, MeterError
+from wattlens.tracking import IdleBaseline, Measurement, Monitor
+from wattlens.tracking import monitor as monitor_mod
+
+
+def _threads() -> set[str]:
+    return {t.name for t in threading.enumerate()}
+
+
+def test_nested_and_overlapping_windows() -> None:
+    src = CounterSource()
+    with Monitor([src]) as mon:
+        mon.begin("epoch")
+        src.value_j = 1.0
+        mon.begin("step")
+        src.value_j = 3.0
+        mon.begin("overlap")
+        src.value_j = 6.0
+        step = mon.end("step")
+        src.value_j = 10.0
+        epoch = mon.end("epoch")
+        overlap = mon.end("overlap")
+    assert (step.energy_j, epoch.energy_j, overlap.energy_j) == (5.0, 10.0, 7.0)
+    assert isinstance(step, Measurement) and step.name == "step" and step.source == MEASURED
+    assert epoch.duration_s >= step.duration_s > 0
+    assert src.closed and src.edges == 6
+
+
+def test_errors_name_open_windows() -> None:
+    with Monitor(["estimator"]) as mon:
+        mon.begin("a")
+        mon.begin("b")
+        with pytest.raises(MeterError, match=r"'never'.*open windows: 'a', 'b'"):
+            mon.end("never")
+        with pytest.raises(MeterError, match="already open"):
+            mon.begin("a")
+        mon.cancel("a")
+        with pytest.raises(MeterError, match="never begun"):
+            mon.end("a")
+        with pytest.raises(MeterError, match="never begun"):
+            mon.cancel("zzz")
+        with pytest.raises(MeterError, match="non-empty string"):
+            mon.begin("")
+        assert mon.open_windows == ["b"]
+    with pytest.raises(MeterError, match="closed"):
+        mon.begin("after")
+    with pytest.raises(MeterError, match="attribution"):
+        Monitor(["estimator"], attribution="cluster")
+
+
+def test_window_context_manager_sets_result_and_keeps_exception() -> None:
+    with Monitor(["estimator"]) as mon:
+        with mon.window("ok") as w:
+            sum(range(1000))
+        assert w.result is not None and w.result.name == "ok" and w.result.source == ESTIMATED
+        with pytest.raises(ZeroDivisionError), mon.window("boom") as w2:
+            1 / 0  # noqa: B018
+        assert w2.result is not None and "raised ZeroDivisionError" in w2.result.notes[-1]
+        assert mon.open_windows == []
+
+
+def test_meter_failure_never_raises_into_user_code() -> None:
+    bad_snap, bad_delta, good = CounterSource("s1"), CounterSource("s2", "gpu"), CounterSource("s3", "memory")
+    with Monitor([bad_snap, bad_delta, good]) as mon:
+        mon.begin("w")
+        bad_snap.fail_snapshot = True
+        bad_delta.fail_delta = True
+        good.value_j = 2.0
+        m = mon.end("w")
+    by = {c.domain: c for c in m.components}
+    assert by["memory"].energy_j == 2.0
+    failed = [c for c in m.components if c.source == UNAVAILABLE]
+    assert len(failed) == 2 and all(c.energy_j is None and c.note for c in failed)
+    assert any("sensor vanished" in c.note for c in failed) and any("driver bug" in c.note for c in failed)
+    assert m.energy_j == 2.0  # the total says what could be read; the components say what could not
+
+
+def test_idle_baseline_gives_net() -> None:
+    src = CounterSource()
+    with Monitor([src]) as mon:
+        with pytest.raises(MeterError, match="idle duration"):
+            mon.measure_idle(0)
+        with pytest.raises(MeterError, match="idle duration"):
+            mon.measure_idle(float("nan"))
+
+        def drain():  # 10 W while idle: the counter advances during the sleep
+            time.sleep(0.02)
+            src.value_j += 0.5
+
+        t = threading.Thread(target=drain)
+        t.start()
+        base = mon.measure_idle(0.05)
+        t.join()
+        assert isinstance(base, IdleBaseline) and mon.idle is base
+        assert base.power_w["cpu"] == pytest.approx(0.5 / base.duration_s)
+        mon.begin("work")
+        src.value_j += 10.0
+        time.sleep(0.01)
+        m = mon.end("work")
+    assert m.idle is base and m.idle_j == pytest.approx(base.total_w * m.duration_s)
+    assert m.net_j == pytest.approx(10.0 - m.idle_j)
+    assert m.to_dict()["idle"]["source"] == MEASURED
+
+
+def test_estimator_idle_baseline_machine_mode() -> None:
+    with Monitor(["estimator"]) as mon:
+        base = mon.measure_idle(0.05)
+        m = mon.end("x") if False else None  # noqa: F841
+        with mon.window("w") as w:
+            pass
+    assert base.source == ESTIMATED and base.power_w["cpu"] > 0 and base.low_w["cpu"] <= base.high_w["cpu"]
+    assert w.result.net_j is not None
+
+
+def test_durations_use_a_monotonic_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    with Monitor(["estimator"]) as mon:
+        mon.begin("w")
+        real = time.time
+        monkeypatch.setattr(monitor_mod.time, "time", lambda: real() - 3600.0)  # wall clock jumps back an hour
+        m = mon.end("w")
+    assert 0 <= m.duration_s < 5
+
+
+def test_process_attribution_scales_measured_package_energy(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu_src, gpu_src = CounterSource("pkg", "cpu"), CounterSource("gpu0", "gpu")
+    reads = iter([(1.0, 100.0), (2.0, 104.0)])  # (this process CPU s, machine busy CPU s): share 25 %
+    monkeypatch.setattr(monitor_mod._ProcessShare, "read", lambda self: next(reads))
+    with Monitor([cpu_src, gpu_src], attribution="process") as mon:
+        mon.begin("w")
+        cpu_src.value_j = 40.0
+        gpu_src.value_j = 100.0
+        m = mon.end("w")
+    by = {c.domain: c for c in m.components}
+    assert by["cpu"].energy_j == pytest.approx(10.0) and "process-share" in by["cpu"].method
+    assert by["gpu"].energy_j == 100.0  # GPUs are counted whole (only the visible ones are opened)
+    assert m.attribution == "process" and any("25.0%" in n for n in m.notes)
+
+
+def test_sampler_runs_only_while_windows_are_open() -> None:
+    polled = CounterSource(period_s=0.005)
+    before = _threads()
+    mon = Monitor([polled])
+    assert not mon.sampler_running and _threads() == before  # nothing at construction
+    mon.begin("a")
+    mon.begin("b")
+    time.sleep(0.05)
+    assert mon.sampler_running and "wattlens-sampler" in _threads()
+    mon.end("a")
+    assert mon.sampler_running  # still one window open
+    mon.end("b")
+    assert not mon.sampler_running and polled.samples > 0
+    mon.begin("c")
+    mon.close()  # closing with a window open stops everything too
+    time.sleep(0.01)
+    assert "wattlens-sampler" not in _threads() and _threads() <= before | {"MainThread"}
+    mon.close()  # idempotent
+
+
+def test_no_thread_for_edge_read_sources() -> None:
+    before = threading.active_count()
+    with Monitor(["estimator"]) as mon:
+        for i in range(50):
+            mon.begin(f"w{i}")
+        for i in range(50):
+            mon.end(f"w{i}")
+        assert threading.active_count() == before
+    assert threading.active_count() == before
+
+
+def test_describe_and_statuses() -> None:
+    with Monitor() as mon:
+        d = mon.describe()
+    assert d["attribution"] == "machine" and "estimator" in d["sources"] or d["sources"]
+    assert {s["name"] for s in d["statuses"]} >= {"rapl", "estimator"}
