@@ -35,11 +35,11 @@ _EXPORTS: dict[str, str] = {
 __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs only
-    from wattlens.api import MeasuredFootprint, measure, measured
-    from wattlens.carbon import CarbonError, footprint, resolve_location
-    from wattlens.meters.base import ComponentEnergy, MeterError
-    from wattlens.tracking.monitor import Monitor
-    from wattlens.tracking.result import IdleBaseline, Measurement
+    from wattlens.api import MeasuredFootprint, measure, measured  # noqa: F401
+    from wattlens.carbon import CarbonError, footprint, resolve_location  # noqa: F401
+    from wattlens.meters.base import ComponentEnergy, MeterError  # noqa: F401
+    from wattlens.tracking.monitor import Monitor  # noqa: F401
+    from wattlens.tracking.result import IdleBaseline, Measurement  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

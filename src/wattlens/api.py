@@ -68,7 +68,7 @@ def _save(db: str | None, record: dict[str, Any]) -> None:
     open_store(db).save_measurement(record)
 
 
-class measure:  # noqa: N801 - used like a function: ``with wattlens.measure(...) as m``
+class measure:
     """Measure a block: energy per component (source + interval), gross/idle/net, and its carbon footprint.
 
     Args:

@@ -13,6 +13,25 @@ from wattlens.meters.base import MEASURED, UNAVAILABLE, MeterError, SourceStatus
 from wattlens.meters.discovery import UnavailableSource, discover, probe_all
 
 
+@pytest.fixture(autouse=True)
+def _probe_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Fake modules stand in for drivers that this machine lacks: skip the cheap "driver absent" gate.
+    monkeypatch.setenv(discovery.ENV_PROBE_ALL, "1")
+
+
+def test_absent_drivers_are_reported_without_importing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(discovery.ENV_PROBE_ALL)
+    monkeypatch.setattr(discovery, "_NVIDIA_PATHS", ("/nonexistent/nvidia",))
+    monkeypatch.setattr(discovery, "_AMD_PATHS", ("/nonexistent/kfd",))
+    monkeypatch.setattr(discovery.sys, "platform", "linux")
+    imported = []
+    monkeypatch.setattr(discovery, "load_source_class", lambda name: imported.append(name) or (None, "x"))
+    assert "no NVIDIA driver" in discovery.probe_source("nvml")[1].detail
+    assert "no AMD GPU driver" in discovery.probe_source("amd")[1].detail
+    assert "not macOS" in discovery.probe_source("apple")[1].detail
+    assert imported == []
+
+
 def _fake_module(monkeypatch: pytest.MonkeyPatch, name: str, cls: type) -> None:
     mod = types.ModuleType(f"fake_{name}")
     mod.Src = cls
@@ -84,7 +103,7 @@ def test_source_that_fails_to_open_is_reported(monkeypatch: pytest.MonkeyPatch) 
 
     _fake_module(monkeypatch, "nvml", Fails)
     found = discover()
-    st = next(s for s in found.statuses if s.name == "x")
+    st = next(s for s in found.statuses if s.name == "nvml")
     assert not st.available and "permission denied" in st.detail
     assert [getattr(s, "name", "") for s in found.sources] == ["estimator"]
 

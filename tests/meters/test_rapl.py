@@ -145,23 +145,24 @@ class _Counter:
 
 
 def test_multiple_wraps_in_one_window_are_counted_with_the_sampler(tmp_path):
-    # 20 J range at 50 W wraps every 0.4 s; max power 100 W -> safe gap 0.2 s -> sampler polls every 0.1 s.
+    # 30 J range at 50 W wraps every 0.6 s; max power 300 W -> safe gap 0.1 s -> sampler polls every 0.05 s,
+    # so only a > 0.55 s scheduling stall of the sampler thread could lose a wrap.
     fake = FakePowercap(tmp_path)
-    fake.add("intel-rapl:0", "package-0", 0, max_range_uj=20_000_000, max_power_uw=100_000_000)
-    counter = _Counter(50.0, 20_000_000)
+    fake.add("intel-rapl:0", "package-0", 0, max_range_uj=30_000_000, max_power_uw=300_000_000)
+    counter = _Counter(50.0, 30_000_000)
     src = RaplSource(fake.roots, pread=counter.pread)
-    assert src.sample_period_s() == pytest.approx(0.1)
+    assert src.sample_period_s() == pytest.approx(0.05)
     sampler = Sampler()
     sampler.register(src)
     sampler.open_window()
     a = src.snapshot()
-    time.sleep(1.3)  # > 3 wraps
+    time.sleep(1.5)  # 75 J: two full wraps and a half
     b = src.snapshot()
     sampler.close_window()
     assert not sampler.running
     (c,) = src.delta(a, b)
     expected_j = 50.0 * (b.t_s - a.t_s)
-    assert expected_j > 3 * 20.0
+    assert expected_j > 2 * 30.0
     assert c.energy_j == pytest.approx(expected_j, rel=0.02)
     assert "wraps may be missing" not in c.note
     assert sampler.stats()["samples"] >= 5

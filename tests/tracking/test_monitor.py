@@ -146,7 +146,9 @@ def test_process_attribution_scales_measured_package_energy(monkeypatch: pytest.
     assert m.attribution == "process" and any("25.0%" in n for n in m.notes)
 
 
-def test_sampler_runs_only_while_windows_are_open() -> None:
+def test_sampler_runs_only_while_windows_are_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(monitor_mod, "_SAMPLER", None)  # a fresh shared sampler with a short linger
+    monkeypatch.setattr(monitor_mod, "LINGER_S", 0.05)
     polled = CounterSource(period_s=0.005)
     before = _threads()
     mon = Monitor([polled])
@@ -159,11 +161,35 @@ def test_sampler_runs_only_while_windows_are_open() -> None:
     assert mon.sampler_running  # still one window open
     mon.end("b")
     assert not mon.sampler_running and polled.samples > 0
+    deadline = time.monotonic() + 2.0  # the thread lingers LINGER_S, then exits by itself
+    while "wattlens-sampler" in _threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "wattlens-sampler" not in _threads()
     mon.begin("c")
-    mon.close()  # closing with a window open stops everything too
-    time.sleep(0.01)
+    time.sleep(0.02)
+    assert "wattlens-sampler" in _threads()
+    mon.close()  # closing with a window open stops and joins everything at once
     assert "wattlens-sampler" not in _threads() and _threads() <= before | {"MainThread"}
     mon.close()  # idempotent
+
+
+def test_two_monitors_share_one_sampler_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(monitor_mod, "_SAMPLER", None)
+    a_src, b_src = CounterSource("a", period_s=0.005), CounterSource("b", period_s=0.005)
+    with Monitor([a_src]) as ma, Monitor([b_src]) as mb:
+        ma.begin("x")
+        mb.begin("y")
+        time.sleep(0.03)
+        assert [t.name for t in threading.enumerate()].count("wattlens-sampler") == 1
+        assert a_src.samples > 0 and b_src.samples > 0
+        ma.end("x")
+        mb.close()  # the other monitor's window is still open: the thread keeps serving it
+        n = a_src.samples
+        ma.begin("x2")
+        time.sleep(0.03)
+        assert a_src.samples > n
+        ma.end("x2")
+    assert "wattlens-sampler" not in _threads()
 
 
 def test_no_thread_for_edge_read_sources() -> None:
@@ -180,5 +206,29 @@ def test_no_thread_for_edge_read_sources() -> None:
 def test_describe_and_statuses() -> None:
     with Monitor() as mon:
         d = mon.describe()
-    assert d["attribution"] == "machine" and "estimator" in d["sources"] or d["sources"]
+    assert (d["attribution"] == "machine" and "estimator" in d["sources"]) or d["sources"]
     assert {s["name"] for s in d["statuses"]} >= {"rapl", "estimator"}
+
+
+def test_process_share_reads_real_counters() -> None:
+    share = monitor_mod._ProcessShare()
+    a = share.read()
+    t = time.process_time()
+    while time.process_time() - t < 0.1:
+        pass
+    b = share.read()
+    share.close()
+    assert a is not None and b is not None and b[0] - a[0] >= 0.09
+    s = monitor_mod._ProcessShare.share(a, b)
+    assert s is None or 0.0 < s <= 1.0
+
+
+def test_process_share_unknown_keeps_machine_figure_with_low_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    src = CounterSource("pkg", "cpu")
+    monkeypatch.setattr(monitor_mod._ProcessShare, "read", lambda self: (1.0, 50.0))  # no machine tick: unknown
+    with Monitor([src], attribution="process") as mon:
+        mon.begin("w")
+        src.value_j = 8.0
+        m = mon.end("w")
+    c = m.components[0]
+    assert (c.energy_j, c.low_j, c.high_j) == (8.0, 0.0, 8.0) and "unknown" in m.notes[-1]

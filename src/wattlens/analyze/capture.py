@@ -78,6 +78,7 @@ class Record:
     v1: list[float] = field(default_factory=lambda: [0.0] * len(FIELDS))
     n: int = 1
     c0: int = 0
+    phase: str = ""
 
     def total(self, f: str) -> float:
         i = IDX[f]
@@ -96,7 +97,7 @@ class Record:
 @dataclass
 class RawTrace:
     entries: list[tuple]
-    alias: dict[int, int]
+    alias: dict[int, tuple[int, int]]  # repeated tensor storage -> (source storage, source bytes)
     n_ops: int
 
 
@@ -105,7 +106,7 @@ class _Recorder(TorchDispatchMode):
         super().__init__()
         self.entries: list[tuple] = []
         self.keep: list[Any] = []  # storages kept alive so that storage ids are never reused in a trace
-        self.alias: dict[int, int] = {}
+        self.alias: dict[int, tuple[int, int]] = {}
         self.suppress = 0
         self.stack = stack
         self.label = ""  # "backward", "optimizer" when no module is on the stack
@@ -220,8 +221,9 @@ def _sdpa_capture(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, a
         finally:
             rec.suppress -= 1
         rec.keep += [k2.untyped_storage(), v2.untyped_storage()]
-        rec.alias[k2.untyped_storage()._cdata] = key.untyped_storage()._cdata
-        rec.alias[v2.untyped_storage()._cdata] = value.untyped_storage()._cdata
+        for rep_t, src in ((k2, key), (v2, value)):
+            rec.alias[rep_t.untyped_storage()._cdata] = (src.untyped_storage()._cdata,
+                                                         src.numel() * src.element_size())
         key, value = k2, v2
     mask = attn_mask
     if mask is not None and mask.dtype == torch.bool:
@@ -303,9 +305,10 @@ def finalize(raw: RawTrace, tags: Tags) -> list[Record]:
     for s in tags.weights:
         tag[s] = "weights"
     base: dict[int, int] = {}  # storage -> bytes of the real tensor it copies (GQA repeats of K/V)
-    for dst, src in raw.alias.items():
+    for dst, (src, src_bytes) in raw.alias.items():
         if src in tag:
             tag[dst] = tag[src]
+            base[dst] = src_bytes
     touched: set[tuple[int, str]] = set()
     out: list[Record] = []
     for info, dense, useful, vec, ins, outs, module, dtype, cross in raw.entries:
@@ -333,9 +336,7 @@ def finalize(raw: RawTrace, tags: Tags) -> list[Record]:
             if gather and k == 0 and nb > out_bytes:
                 nb = out_bytes
             hi[_CI[t or "activations"]] += nb
-        for s, nb in outs:
-            if info.inplace and name not in ("copy",):
-                pass  # in-place: the write goes back to the input's storage (counted once more as a write)
+        for s, nb in outs:  # (an in-place op writes back to its input's storage: read + write, as counted)
             hi[_CI[tag.get(s) or "activations"]] += nb
         # ---- fused lower bound
         is_kv_append = name == "cat" and any(tag.get(s) == "kv_cache" for s, _ in outs)
@@ -350,7 +351,7 @@ def finalize(raw: RawTrace, tags: Tags) -> list[Record]:
                 for s, nb in outs:
                     lo[_CI[tag.get(s) or "activations"]] += nb
         elif is_kv_append:
-            for (s, nb), t in zip(ins, in_tags, strict=True):
+            for (_s, nb), t in zip(ins, in_tags, strict=True):
                 if t != "kv_cache":
                     lo[_CI["kv_cache"]] += nb
         else:
@@ -370,28 +371,15 @@ def finalize(raw: RawTrace, tags: Tags) -> list[Record]:
             role = R.KV_CACHE
         v = [dense, useful, vec, *lo, *hi, launch_lo, 1.0]
         unsupported = kind == "unsupported"
-        if role == R.ATTENTION and tags.kv_pre and any(
-                t == "kv_cache" and _past(s, tags, raw.alias) for (s, _), t in zip(ins, in_tags, strict=True)):
-            # split decode attention: reading the past KV cache is its own role (memory traffic only)
-            kv = [0.0] * len(FIELDS)
-            for (s, nb), t in zip(ins, in_tags, strict=True):
-                if t == "kv_cache":
-                    kv[IDX["lo_kv_cache"]] += min(nb, base.get(s, nb))
-                    kv[IDX["hi_kv_cache"]] += nb
-            for f in ("lo_kv_cache", "hi_kv_cache"):
-                v[IDX[f]] -= kv[IDX[f]]
-            out.append(Record(name, R.KV_CACHE, module, dtype, "memory", False, kv))
+        if role == R.ATTENTION and tags.kv_pre and "kv_cache" in in_tags:
+            # decode attention is the KV-cache read: its intensity is (heads/kv_heads)/bytes_per_element
+            # FLOP/B whatever the batch (analysis anchors, section 5), so the whole kernel takes that role
+            role = R.KV_CACHE
         out.append(Record(name, role, module, dtype, kind, unsupported, v))
     return out
 
 
 _CI = {c: i for i, c in enumerate(CATEGORIES)}
-
-
-def _past(s: int, tags: Tags, alias: dict[int, int]) -> bool:
-    # K/V read by attention in a decode step is the cache concatenated with the new token: it is "past"
-    # whenever a pre-step cache exists (all but one row of it is past context)
-    return True
 
 
 # ------------------------------------------------------------------------------------------ affine decode
@@ -449,6 +437,8 @@ def integrate_steps(trace_at: Callable[[int], list[Record]], c_first: int, c_las
             res = []
             for c in range(ca, cb + 1):
                 res += [_copy(r) for r in at(c)]
+                for r in res[-len(at(c)):]:
+                    r.c0 = 0  # a directly traced step: its v0 already holds the values at context c
             return res
         ra, rb = at(ca), at(cb)
         cm = (ca + cb) // 2
@@ -468,7 +458,8 @@ def integrate_steps(trace_at: Callable[[int], list[Record]], c_first: int, c_las
 
 
 def _copy(r: Record) -> Record:
-    return Record(r.name, r.role, r.module, r.dtype, r.kind, r.unsupported, list(r.v0), list(r.v1), r.n, r.c0)
+    return Record(r.name, r.role, r.module, r.dtype, r.kind, r.unsupported, list(r.v0), list(r.v1), r.n, r.c0,
+                  r.phase)
 
 
 def sum_field(records: list[Record], f: str) -> float:

@@ -71,7 +71,7 @@ def _version(module: str) -> str | None:
         from importlib.metadata import version
 
         return version(module)
-    except Exception:  # noqa: BLE001 - not installed
+    except Exception:  # not installed
         return None
 
 
@@ -87,7 +87,7 @@ def environment(monitor: Any = None) -> dict[str, Any]:
     if monitor is not None and hasattr(monitor, "describe"):
         try:
             env["monitor"] = monitor.describe()
-        except Exception:  # noqa: BLE001 - informative only
+        except Exception:  # informative only
             pass
     return env
 
@@ -130,7 +130,7 @@ def _load(cell: Cell, monitor: Any) -> tuple[Any, dict[str, Any], dict[str, Any]
     t0 = time.perf_counter()
     try:
         w = load_workload(task=cell.task, model=cell.model, batch=cell.batch, precision=cell.precision,
-                          threads=cell.threads or None, engine=cell.engine)
+                          threads=cell.threads or None, engine=cell.engine, **cell.options_dict)
     except BaseException:
         _cancel(monitor, "load")
         raise
@@ -144,7 +144,7 @@ def _cancel(monitor: Any, name: str) -> None:
     try:
         cancel = getattr(monitor, "cancel", None)
         cancel(name) if cancel is not None else monitor.end(name)
-    except Exception:  # noqa: BLE001 - the load error is the one to report
+    except Exception:  # the load error is the one to report
         pass
 
 
@@ -190,7 +190,7 @@ def run_cell(cell: Cell, monitor: Any, idle_before: IdlePower | None, idle_s: fl
         result["load"] = load_stats
     except KeyboardInterrupt:
         raise
-    except Exception as exc:  # noqa: BLE001 - one model failing must not stop the run
+    except Exception as exc:  # one model failing must not stop the run
         tb = traceback.format_exc(limit=6)
         idle_after = _measure_idle(monitor, idle_s, "after", timeline)
         res = {**base, "error": f"{type(exc).__name__}: {exc}", "traceback": tb,
@@ -237,7 +237,7 @@ def _torch_threads() -> int | None:
     torch = sys.modules.get("torch")  # only if the workload imported it
     try:
         return int(torch.get_num_threads()) if torch is not None else None
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
 
 

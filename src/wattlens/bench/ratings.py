@@ -28,7 +28,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,7 @@ def bands_from_values(task: str, wh_values: list[float], boundary: str = "", sou
     return Bands(task, edges, len(wh_values), n_clipped, min(wh_values), max(wh_values), boundary, source)  # type: ignore[arg-type]
 
 
-@lru_cache(maxsize=None)
+@cache
 def bands_for(task: str) -> Bands | None:
     """The frozen bands of a task, or None when the reference population has no such task."""
     t = canonical_task(task)

@@ -71,10 +71,21 @@ def _base_row(run: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
         "status": cell.get("status"),
         "queries": spec.get("queries"),
         "repeats": spec.get("repeats"),
-        "error": cell.get("error") or res.get("error"),
+        "error": _short(cell.get("error") or res.get("error")),
+        "error_detail": cell.get("error") or res.get("error"),
         "validity": list(res.get("reasons") or []),
         "warnings": list(res.get("warnings") or []),
     }
+
+
+def _short(error: str | None, limit: int = 160) -> str | None:
+    """The first sentence of an error, for tables (the full text stays in ``error_detail``)."""
+    if not error:
+        return None
+    first = error.strip().splitlines()[0]
+    cut = first.find("; ")
+    first = first[:cut] if 0 < cut < limit else first
+    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 def _phase_fields(res: dict[str, Any]) -> dict[str, Any]:

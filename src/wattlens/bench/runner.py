@@ -9,7 +9,8 @@ uses:
   iterations and duration" rule, anchors §4; ML.ENERGY's steady-state minimum, anchors §3.1).
 * Per repeat: gross energy from the meter, idle energy = idle power x window duration, net = gross - idle.
   J per query is on the *net* basis when an idle baseline is known, else on the *gross* basis (stated
-  in ``basis``). ``j_per_query_low/high`` combine the meter's own interval (systematic) with the 95 %
+  in ``basis``). ``j_per_query_low/high`` combine the meter's own interval (systematic; for net, the
+  window's and the baseline's low ends paired, as one meter's error moves both) with the 95 %
   t-interval across repeats (random): low = mean(meter low) - CI, high = mean(meter high) + CI.
 * Latency: each query's latency is the latency of the batch it rode in (what its caller waited).
 
@@ -296,10 +297,15 @@ def _summarize_cell(
     for a in accs:
         if idle is None:
             e, lo, hi = a.gross_j, a.low_j, a.high_j
-        else:  # net bounds: the widest combination of the gross and idle intervals
+        else:
+            # Net bounds pair low with low and high with high: the window and its baseline are read by the same
+            # meter with the same coefficients, so the meter's systematic error moves both the same way (the
+            # estimator computes each bound with every coefficient at its low/high end). Pairing low with high
+            # would count that one error twice and swamp the net figure.
             e = a.gross_j - idle.power_w * a.duration_s  # type: ignore[operator]
-            lo = a.low_j - idle.high_w * a.duration_s  # type: ignore[operator]
-            hi = a.high_j - idle.low_w * a.duration_s  # type: ignore[operator]
+            b1 = a.low_j - idle.low_w * a.duration_s  # type: ignore[operator]
+            b2 = a.high_j - idle.high_w * a.duration_s  # type: ignore[operator]
+            lo, hi = min(b1, b2, e), max(b1, b2, e)
         q = max(a.queries, 1)
         per_q.append(e / q)  # type: ignore[operator]
         low_q.append(lo / q)  # type: ignore[operator]

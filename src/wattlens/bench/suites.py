@@ -21,17 +21,23 @@ from __future__ import annotations
 
 import itertools
 import re
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 BUILTIN = ("quick", "php")
 
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
-ENGINES = ("pytorch", "onnxruntime")
-SIZES = ("tiny", "small", "php")
+# Mirrors of wattlens.workloads (PRECISIONS, ENGINES) so that validation works without importing it;
+# int8 and other transforms belong to `wattlens optimize`, not to a benchmark cell.
+PRECISIONS = ("fp32", "bf16", "fp16")
+ENGINES = ("pytorch", "onnxruntime", "callable")
+SIZES = ("quick", "php")
 ATTRIBUTIONS = ("machine", "process")
 
 
@@ -70,6 +76,7 @@ SUITE_KEYS = {
 TASK_KEYS = {
     "name": ("str", "a task name, e.g. text-classification"),
     "models": ("list[str]", "a list of model ids, local paths, .onnx files or module:callable"),
+    "options": ("table", "a table of load options for every model of the task, e.g. { steps = 10 }"),
     **_SHARED,
 }
 TOP_KEYS = ("suite", "task")
@@ -89,7 +96,7 @@ DEFAULTS: dict[str, Any] = {
     "engine": ["pytorch"],
     "phases": True,
     "quality": True,
-    "size": "small",
+    "size": "quick",
     "seed": 0,
 }
 
@@ -109,21 +116,31 @@ class Cell:
     phases: bool
     quality: bool
     seed: int
+    options: tuple[tuple[str, Any], ...] = ()  # load_workload options (steps, new_tokens, ...), sorted
 
     @property
     def key(self) -> str:
-        return f"{self.task}|{self.model}|batch={self.batch}|{self.precision}|threads={self.threads}|{self.engine}"
+        key = f"{self.task}|{self.model}|batch={self.batch}|{self.precision}|threads={self.threads}|{self.engine}"
+        return key + "".join(f"|{k}={v}" for k, v in self.options)
 
     @property
     def config(self) -> dict[str, Any]:
-        return {"batch": self.batch, "precision": self.precision, "threads": self.threads, "engine": self.engine}
+        cfg = {"batch": self.batch, "precision": self.precision, "threads": self.threads, "engine": self.engine}
+        cfg.update(self.options)
+        return cfg
+
+    @property
+    def options_dict(self) -> dict[str, Any]:
+        return dict(self.options)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "key": self.key}
+        return {**asdict(self), "options": dict(self.options), "key": self.key}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Cell:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+        kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        kw["options"] = tuple(sorted((d.get("options") or {}).items()))
+        return cls(**kw)
 
 
 @dataclass
@@ -203,6 +220,8 @@ def _check_value(kind: str, value: Any) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
     if kind == "float>0":
         return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    if kind == "table":
+        return isinstance(value, dict) and all(isinstance(v, (int, float, str, bool)) for v in value.values())
     if kind == "precision":
         return value in PRECISIONS
     if kind == "engine":
@@ -233,7 +252,7 @@ def _known_tasks() -> tuple[str, ...] | None:
     """Task names from the workloads layer (None when it cannot be imported: then names are not checked)."""
     try:
         from wattlens.workloads import TASKS
-    except Exception:  # noqa: BLE001 - validation of the rest still works
+    except Exception:  # validation of the rest still works
         return None
     return tuple(TASKS)
 
@@ -241,18 +260,19 @@ def _known_tasks() -> tuple[str, ...] | None:
 def _canonical_task(name: str) -> str | None:
     try:
         from wattlens.workloads import get_task
-    except Exception:  # noqa: BLE001
+    except Exception:
         return name
     try:
         return get_task(name).name
-    except Exception:  # noqa: BLE001 - unknown task
+    except Exception:  # unknown task
         return None
 
 
-def _default_models(task: str, size: str) -> list[str]:
+def _default_models(task: str, size: str) -> list[tuple[str, dict[str, Any]]]:
+    """(model name, load options) of the workloads layer's catalogue for a suite size."""
     from wattlens.workloads import default_models
 
-    return list(default_models(task, size))
+    return [(m.name, dict(m.options)) if hasattr(m, "name") else (str(m), {}) for m in default_models(task, size)]
 
 
 def validate(data: dict[str, Any], text: str = "", file: str = "<suite>") -> Suite:
@@ -285,10 +305,13 @@ def validate(data: dict[str, Any], text: str = "", file: str = "<suite>") -> Sui
             raise SuiteError(file, lines.key("task", i, "name"), f"unknown task {t['name']!r}",
                              ", ".join(known) if known else "a task name")
         s = {**settings, **t}
-        models = t.get("models") or _default_models(canon, s["size"])
-        for model, b, p, th, e in itertools.product(models, s["batch"], s["precision"], s["threads"], s["engine"]):
+        task_opts = dict(t.get("options") or {})
+        models = [(m, {}) for m in t["models"]] if t.get("models") else _default_models(canon, s["size"])
+        for (model, m_opts), b, p, th, e in itertools.product(models, s["batch"], s["precision"], s["threads"],
+                                                                 s["engine"]):
+            opts = tuple(sorted({**m_opts, **task_opts}.items()))
             cell = Cell(canon, model, b, p, th, e, s["queries"], s["repeats"], s["warmup"], float(s["min_window_s"]),
-                        s["phases"], s["quality"], s["seed"])
+                        s["phases"], s["quality"], s["seed"], opts)
             if cell.key in seen:
                 raise SuiteError(file, lines.key("task", i, "models"), f"duplicate cell {cell.key}",
                                  "each (task, model, batch, precision, threads, engine) once")

@@ -80,7 +80,8 @@ def _check_negative(v: Validity, stats: Any) -> None:
     name = stats.phase
     neg_gross = [w for w in stats.windows if w.get("energy_j") is not None and w["energy_j"] < 0]
     if neg_gross:
-        v.fail(f"{name}: negative gross energy in {len(neg_gross)} window(s) (min {min(w['energy_j'] for w in neg_gross):.4g} J)")
+        lowest = min(w["energy_j"] for w in neg_gross)
+        v.fail(f"{name}: negative gross energy in {len(neg_gross)} window(s) (min {lowest:.4g} J)")
     neg_net = [j for j in stats.per_repeat_j_per_query if j < 0]
     if neg_net:
         v.fail(f"{name}: negative {stats.basis} energy per query in {len(neg_net)} of {stats.repeats} repeat(s) "

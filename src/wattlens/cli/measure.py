@@ -40,7 +40,9 @@ def _add_carbon_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--region", help="cloud region as provider:region, e.g. aws:us-east-1, gcp:europe-west1")
     g.add_argument("--intensity", type=float, metavar="G_PER_KWH", help="your own carbon intensity, gCO2e/kWh")
     g.add_argument("--pue", help="power usage effectiveness 1.0-3.0, or 'provider' with --region (default 1.0)")
-    g.add_argument("--price-per-kwh", type=float, metavar="PRICE", help="electricity price per kWh (cost shown only then)")
+    g.add_argument(
+        "--price-per-kwh", type=float, metavar="PRICE", help="electricity price per kWh (cost shown only then)"
+    )
     g.add_argument("--currency", help="currency of --price-per-kwh, e.g. EUR")
     g.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of a table on stderr")
 
@@ -53,10 +55,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "energy per component with source and interval, carbon and cost, and exit with COMMAND's exit code.",
     )
     _add_carbon_args(m)
-    m.add_argument("--idle-baseline", type=float, metavar="SECONDS", help="measure the idle baseline first (net = gross - idle)")
+    m.add_argument(
+        "--idle-baseline", type=float, metavar="SECONDS", help="measure the idle baseline first (net = gross - idle)"
+    )
     m.add_argument("--attribution", choices=("machine", "process"), default="machine", help="default: machine")
     m.add_argument("--sources", help="comma-separated sources to use (rapl,nvml,amd,apple,estimator); default: auto")
-    m.add_argument("--cpu-tdp-w", type=float, metavar="W", help="your CPU's TDP for the estimator (labelled user-given)")
+    m.add_argument(
+        "--cpu-tdp-w", type=float, metavar="W", help="your CPU's TDP for the estimator (labelled user-given)"
+    )
     m.add_argument("--name", default=None, help="name of the measurement (default: the command)")
     m.add_argument("--db", metavar="URL", help="also save the record to this store (SQLite path or postgresql:// URL)")
     m.add_argument("--csv", metavar="FILE", help="also append the record as one CSV row to FILE")
@@ -76,7 +82,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--j-per-query", type=float, required=True, metavar="J", help="energy per query in joules")
     p.add_argument("--j-per-query-low", type=float, metavar="J", help="low end of the per-query interval")
     p.add_argument("--j-per-query-high", type=float, metavar="J", help="high end of the per-query interval")
-    p.add_argument("--rate", required=True, help="request rate: 10M/day, 500/s, 2k/min, 1e9/year (bare number: per day)")
+    p.add_argument(
+        "--rate", required=True, help="request rate: 10M/day, 500/s, 2k/min, 1e9/year (bare number: per day)"
+    )
     _add_carbon_args(p)
     p.set_defaults(func=run_project)
 
@@ -135,14 +143,17 @@ def _human(rec: dict[str, Any]) -> str:
     iv = f"[{_fmt_j(rec['low_j'])}, {_fmt_j(rec['high_j'])}]"
     rows.append(f"  {'node':<12}{_fmt_j(rec['energy_j']):>12}  {iv:<27}{rec['source']}")
     fiv = f"[{_fmt_j(rec['facility_low_j'])}, {_fmt_j(rec['facility_high_j'])}]"
-    rows.append(f"  {'facility':<12}{_fmt_j(rec['facility_energy_j']):>12}  {fiv:<27}x PUE {rec['pue']:g} ({rec['pue_origin']})")
+    rows.append(
+        f"  {'facility':<12}{_fmt_j(rec['facility_energy_j']):>12}  {fiv:<27}x PUE {rec['pue']:g} ({rec['pue_origin']})"
+    )
     if rec.get("idle_j") is not None:
         rows.append(f"  idle baseline {_fmt_j(rec['idle_j'])}, net {_fmt_j(rec['net_j'])}")
     loc = rec.get("location") or {}
     if rec.get("co2e_g") is not None:
         default = " — world average, no location given" if loc.get("stated_default") else ""
         rows.append(
-            f"  carbon      {_fmt_g(rec['co2e_g'])} CO2e [{_fmt_g(rec['co2e_low_g'])}, {_fmt_g(rec['co2e_high_g'])}] at "
+            f"  carbon      {_fmt_g(rec['co2e_g'])} CO2e "
+            f"[{_fmt_g(rec['co2e_low_g'])}, {_fmt_g(rec['co2e_high_g'])}] at "
             f"{rec['carbon_intensity_g_per_kwh']:g} g/kWh ({loc.get('key')}, {rec.get('carbon_basis')}{default})"
         )
     cost = rec.get("cost")
@@ -242,7 +253,7 @@ def run_measure(args: argparse.Namespace) -> int:
             open_store(args.db).save_measurement(record)
         if args.csv:
             append_csv(args.csv, record)
-    except Exception as exc:  # noqa: BLE001 - the measurement is printed; saving is best effort, reported
+    except Exception as exc:
         print(f"wattlens measure: could not save the record: {exc}", file=sys.stderr)
         return code or 1
     return code
@@ -288,15 +299,26 @@ def run_sources(args: argparse.Namespace) -> int:
         out = {
             "sources": [s.to_dict() for s in statuses],
             "cpu": {
-                "raw_model": info.raw_model, "model": info.model, "logical_cpus": info.logical_cpus,
-                "virtualised": info.virtualised, "from": info.source,
+                "raw_model": info.raw_model,
+                "model": info.model,
+                "logical_cpus": info.logical_cpus,
+                "virtualised": info.virtualised,
+                "from": info.source,
             },
         }
         print(json.dumps(out))
         return 0
-    labels = {"rapl": "RAPL", "nvml": "NVIDIA (NVML)", "amd": "AMD (amdsmi)", "apple": "Apple", "estimator": "estimator"}
-    print(f"CPU: {info.raw_model or 'unknown'} (normalised: {info.model or '-'}; {info.logical_cpus} logical CPUs"
-          f"{', virtualised' if info.virtualised else ''})")
+    labels = {
+        "rapl": "RAPL",
+        "nvml": "NVIDIA (NVML)",
+        "amd": "AMD (amdsmi)",
+        "apple": "Apple",
+        "estimator": "estimator",
+    }
+    print(
+        f"CPU: {info.raw_model or 'unknown'} (normalised: {info.model or '-'}; {info.logical_cpus} logical CPUs"
+        f"{', virtualised' if info.virtualised else ''})"
+    )
     for s in statuses:
         mark = "found    " if s.available else "not found"
         doms = f" [{', '.join(s.domains)}; {s.source}]" if s.available and s.domains else ""
@@ -309,9 +331,22 @@ def run_sources(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------------
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 _PER_DAY = {
-    "s": 86400.0, "sec": 86400.0, "second": 86400.0, "min": 1440.0, "minute": 1440.0, "h": 24.0, "hr": 24.0,
-    "hour": 24.0, "d": 1.0, "day": 1.0, "week": 1 / 7, "wk": 1 / 7, "month": 12 / 365.25, "year": 1 / 365.25,
-    "yr": 1 / 365.25, "y": 1 / 365.25,
+    "s": 86400.0,
+    "sec": 86400.0,
+    "second": 86400.0,
+    "min": 1440.0,
+    "minute": 1440.0,
+    "h": 24.0,
+    "hr": 24.0,
+    "hour": 24.0,
+    "d": 1.0,
+    "day": 1.0,
+    "week": 1 / 7,
+    "wk": 1 / 7,
+    "month": 12 / 365.25,
+    "year": 1 / 365.25,
+    "yr": 1 / 365.25,
+    "y": 1 / 365.25,
 }
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([kmbgt]?)\s*(?:/\s*([a-z]+?)s?)?\s*$", re.IGNORECASE)
 
@@ -343,8 +378,14 @@ def run_project(args: argparse.Namespace) -> int:
         qpd = parse_rate(args.rate)
         carbon = _carbon(args)
         y = project_yearly(
-            args.j_per_query, qpd, carbon.location, pue=carbon.pue, price_per_kwh=args.price_per_kwh,
-            currency=args.currency, j_per_query_low=args.j_per_query_low, j_per_query_high=args.j_per_query_high,
+            args.j_per_query,
+            qpd,
+            carbon.location,
+            pue=carbon.pue,
+            price_per_kwh=args.price_per_kwh,
+            currency=args.currency,
+            j_per_query_low=args.j_per_query_low,
+            j_per_query_high=args.j_per_query_high,
         )
     except (CarbonError, UsageError) as exc:
         return _error("project", str(exc))
@@ -358,10 +399,16 @@ def run_project(args: argparse.Namespace) -> int:
         lo, hi = y.get(f"{key}_low"), y.get(f"{key}_high")
         return f" [{fmt.format(lo)}, {fmt.format(hi)}]" if lo is not None and hi is not None and lo != hi else ""
 
-    print(f"{args.j_per_query:g} J/query x {y['queries_per_day']:.4g} queries/day = {y['queries_per_year']:.4g} queries/year")
+    print(
+        f"{args.j_per_query:g} J/query x {y['queries_per_day']:.4g} queries/day = "
+        f"{y['queries_per_year']:.4g} queries/year"
+    )
     print(f"  energy   {y['kwh_per_year']:.4g} kWh/year{iv('kwh_per_year')} (facility, PUE {y['pue']:g})")
-    print(f"  carbon   {y['tco2e_per_year']:.4g} tCO2e/year{iv('tco2e_per_year')} at {y['carbon_intensity_g_per_kwh']:g} g/kWh "
-          f"({loc['key']}, {y['basis']}{', world average: no location given' if loc.get('stated_default') else ''})")
+    print(
+        f"  carbon   {y['tco2e_per_year']:.4g} tCO2e/year{iv('tco2e_per_year')} "
+        f"at {y['carbon_intensity_g_per_kwh']:g} g/kWh "
+        f"({loc['key']}, {y['basis']}{', world average: no location given' if loc.get('stated_default') else ''})"
+    )
     cost = y.get("cost_per_year")
     if cost and cost.get("amount") is not None:
         print(f"  cost     {cost['amount']:.4g} {cost.get('currency') or ''}/year at {cost['price_per_kwh']:g}/kWh")

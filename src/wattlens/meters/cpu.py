@@ -179,7 +179,7 @@ def _prefix_spans(key: str) -> tuple[tuple[int, int], ...]:
 
     Only lines containing ``key`` (first case) are split, so this costs one pass of ``str.find``.
     """
-    text, low = _cpu_table_text()
+    _, low = _cpu_table_text()
     spans: list[tuple[int, int]] = []
     pos = low.find(key)
     while pos >= 0:  # rows whose model starts with "key "
@@ -220,7 +220,8 @@ class VcpuRow:
 
     @property
     def citation(self) -> str:
-        return f"cloud_vcpu_power.csv {self.provider}/{self.microarchitecture} ({self.min_w_per_vcpu}-{self.max_w_per_vcpu} W)"
+        watts = f"{self.min_w_per_vcpu}-{self.max_w_per_vcpu} W"
+        return f"cloud_vcpu_power.csv {self.provider}/{self.microarchitecture} ({watts})"
 
 
 @functools.lru_cache(maxsize=1)

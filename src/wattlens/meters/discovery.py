@@ -12,7 +12,10 @@ labelled ``estimated`` where that is all there is.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +39,11 @@ HARDWARE_SOURCES: dict[str, tuple[str, str]] = {
     "apple": ("wattlens.meters.apple", "AppleSource"),
 }
 ESTIMATOR = "estimator"
+ENV_PROBE_ALL = "WATTLENS_PROBE_ALL"  # set to 1 to import and probe every source even where its driver looks absent
+_NVIDIA_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/nvidia0", "/usr/lib/wsl/lib/libnvidia-ml.so.1")
+_AMD_PATHS = ("/dev/kfd", "/sys/module/amdgpu")
 KNOWN_NAMES = (*HARDWARE_SOURCES, ESTIMATOR)
+ALIASES = {"amdsmi": "amd", "nvidia": "nvml", "powercap": "rapl", "macos": "apple"}
 _ESTIMABLE = (DOMAIN_CPU, DOMAIN_MEMORY)
 
 
@@ -83,21 +90,49 @@ def load_source_class(name: str) -> tuple[type[EnergySource] | None, str]:
         if exc.name == module_name:
             return None, f"{module_name} is not part of this wattlens build"
         return None, f"needs the Python package '{exc.name}' (not installed)"
-    except Exception as exc:  # noqa: BLE001 - a broken optional module must not break the meter
+    except Exception as exc:
         return None, f"{module_name} failed to import: {type(exc).__name__}: {exc}"
 
 
+def _linux_any(paths: tuple[str, ...]) -> bool:
+    return any(os.path.exists(p) for p in paths)
+
+
+def hardware_absent(name: str) -> str | None:
+    """Why a hardware source certainly cannot work here, from a few ``stat`` calls — or None if it might.
+
+    This keeps ``Monitor()`` cheap (≤ 50 ms): importing pynvml/amdsmi or the macOS code costs tens of ms
+    and is pointless on a machine without the driver. Only definite absences are reported; anything
+    uncertain (Windows, WSL, unusual layouts) goes on to the real probe.
+    """
+    if os.environ.get(ENV_PROBE_ALL):
+        return None
+    if name == "apple" and sys.platform != "darwin":
+        return f"not macOS (platform {sys.platform})"
+    if not sys.platform.startswith("linux"):
+        return None
+    if name == "nvml" and not _linux_any(_NVIDIA_PATHS):
+        return "no NVIDIA driver here (" + ", ".join(_NVIDIA_PATHS) + " absent)"
+    if name == "amd" and not _linux_any(_AMD_PATHS):
+        return "no AMD GPU driver here (" + ", ".join(_AMD_PATHS) + " absent)"
+    return None
+
+
 def probe_source(name: str, **kwargs: Any) -> tuple[type[EnergySource] | None, SourceStatus]:
+    absent = hardware_absent(name) if not kwargs.pop("full", False) else None
+    if absent is not None:
+        return None, SourceStatus(name, False, absent)
     cls, why = load_source_class(name)
     if cls is None:
         return None, SourceStatus(name, False, why)
     try:
         status = cls.probe(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - probe is documented never to raise; be sure
+    except Exception as exc:
         return cls, SourceStatus(name, False, f"probe failed: {type(exc).__name__}: {exc}")
     if not isinstance(status, SourceStatus):
         return cls, SourceStatus(name, False, f"probe returned {type(status).__name__}, not SourceStatus")
-    return cls, status
+    # one spelling per source in every listing (the AMD class calls itself "amdsmi")
+    return cls, status if status.name == name else dataclasses.replace(status, name=name)
 
 
 def _covered(statuses: list[SourceStatus]) -> set[str]:
@@ -118,7 +153,7 @@ def _estimator_domains(covered: set[str]) -> tuple[str, ...]:
 def _make(cls: type[EnergySource], status: SourceStatus) -> tuple[EnergySource | None, SourceStatus]:
     try:
         return cls(), status
-    except Exception as exc:  # noqa: BLE001 - construction failure = source unavailable, with the reason
+    except Exception as exc:
         return None, SourceStatus(status.name, False, f"{status.detail}; but opening it failed: {exc}", status.domains)
 
 
@@ -161,7 +196,7 @@ def discover(
         found.statuses.append(st)
         return found
 
-    wanted = list(names)
+    wanted = [ALIASES.get(n, n) if isinstance(n, str) else n for n in names]
     bad = [n for n in wanted if isinstance(n, str) and n not in KNOWN_NAMES]
     if bad:
         raise MeterError(f"unknown energy source(s) {bad}; known: {', '.join(KNOWN_NAMES)}")
@@ -170,7 +205,7 @@ def discover(
             found.sources.append(item)
             try:
                 found.statuses.append(item.status())
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 found.statuses.append(SourceStatus(getattr(item, "name", "source"), False, f"status failed: {exc}"))
         elif item != ESTIMATOR:
             cls, status = probe_source(item)

@@ -414,33 +414,9 @@ class NvmlSource(EnergySource):
         return self._integrated_component(d, e[0] - s[0], e[1] - s[1], duration_s)
 
     def _counter_component(self, d: GpuDevice, energy_j: float, duration_s: float) -> ComponentEnergy:
-        dev = str(d.index)
-        if energy_j < 0:
-            return ComponentEnergy.unavailable(DOMAIN_GPU, d.method, "energy counter went backwards (driver "
-                                               "reloaded or GPU reset inside the window)", dev)
-        short = duration_s < 2 * self._counter_period_s
-        if not short:
-            return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, d.method,
-                                   max(0.0, energy_j * (1 - REL_ERR) - 1e-3), energy_j * (1 + REL_ERR) + 1e-3, dev,
-                                   _join(d.note, "±5 % NVML accuracy (assumed for the counter) + 1 mJ step"))
-        power_w = self._power_now_w(d)
-        flag = (f"window {duration_s * 1e3:.1f} ms is shorter than two counter updates "
-                f"(≤{self._counter_period_s * 1e3:.0f} ms each)")
-        if power_w is None:
-            if energy_j == 0:
-                return ComponentEnergy.unavailable(DOMAIN_GPU, d.method, flag + "; counter did not move and power "
-                                                   "is unreadable, so the energy is unknown", dev)
-            return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, d.method, 0.0, 2 * energy_j, dev,
-                                   _join(d.note, flag + "; bounds ×0…×2"))
-        if energy_j == 0:
-            approx_j = power_w * duration_s
-            return ComponentEnergy(DOMAIN_GPU, approx_j, INTEGRATED, "nvml:power×duration", 0.5 * approx_j,
-                                   2 * approx_j, dev, _join(d.note, flag + f"; counter did not move, so current "
-                                                            f"power {power_w:.0f} W × duration, bounds ×0.5…×2"))
-        step_j = power_w * self._counter_period_s
-        return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, d.method, max(0.0, energy_j * (1 - REL_ERR) - step_j),
-                               energy_j * (1 + REL_ERR) + step_j, dev,
-                               _join(d.note, flag + f"; bounds widened by one step at {power_w:.0f} W"))
+        return counter_window_component(energy_j, duration_s, method=d.method, device=str(d.index), note=d.note,
+                                        power_w=lambda: self._power_now_w(d), period_s=self._counter_period_s,
+                                        approx_method="nvml:power×duration")
 
     def _integrated_component(self, d: GpuDevice, energy_j: float, n_reads: int, duration_s: float) -> ComponentEnergy:
         rel = REL_ERR
@@ -492,6 +468,39 @@ def _status(name: str, devices: list[GpuDevice], notes: list[str]) -> SourceStat
     return SourceStatus(name, True, detail, (DOMAIN_GPU,), kind)
 
 
+def counter_window_component(energy_j: float, duration_s: float, *, method: str, device: str, note: str,
+                             power_w: Callable[[], float | None], period_s: float, approx_method: str,
+                             rel_err: float = REL_ERR) -> ComponentEnergy:
+    """A GPU energy-counter delta as a component, with the short-window rules of the module docstring.
+
+    ``power_w`` is called only for windows shorter than two counter steps (it costs a driver call).
+    """
+    if energy_j < 0:
+        return ComponentEnergy.unavailable(DOMAIN_GPU, method, "energy counter went backwards (driver reloaded "
+                                           "or GPU reset inside the window)", device)
+    if duration_s >= 2 * period_s:
+        return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, method, max(0.0, energy_j * (1 - rel_err) - 1e-3),
+                               energy_j * (1 + rel_err) + 1e-3, device,
+                               _join(note, f"±{rel_err:.0%} accuracy (assumed for the counter) + 1 mJ step"))
+    p_w = power_w()
+    flag = f"window {duration_s * 1e3:.1f} ms is shorter than two counter updates (≤{period_s * 1e3:.0f} ms each)"
+    if p_w is None:
+        if energy_j == 0:
+            return ComponentEnergy.unavailable(DOMAIN_GPU, method, flag + "; counter did not move and power is "
+                                               "unreadable, so the energy is unknown", device)
+        return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, method, 0.0, 2 * energy_j, device,
+                               _join(note, flag + "; bounds ×0…×2"))
+    if energy_j == 0:
+        approx_j = p_w * duration_s
+        return ComponentEnergy(DOMAIN_GPU, approx_j, INTEGRATED, approx_method, 0.5 * approx_j, 2 * approx_j,
+                               device, _join(note, flag + f"; counter did not move, so current power {p_w:.0f} W "
+                                             "× duration, bounds ×0.5…×2"))
+    step_j = p_w * period_s
+    return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, method, max(0.0, energy_j * (1 - rel_err) - step_j),
+                           energy_j * (1 + rel_err) + step_j, device,
+                           _join(note, flag + f"; bounds widened by one step at {p_w:.0f} W"))
+
+
 def _join(a: str, b: str) -> str:
     return f"{a}; {b}" if a and b else a or b
 
@@ -504,4 +513,4 @@ def discover(**kwargs: Any) -> list[EnergySource]:
         return []
 
 
-__all__ = ["GpuDevice", "NvmlSource", "discover", "resolve_visible"]
+__all__ = ["GpuDevice", "NvmlSource", "counter_window_component", "discover", "resolve_visible"]

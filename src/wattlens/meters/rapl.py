@@ -196,9 +196,10 @@ def find_zones(roots: Sequence[str] | str | None = None, *, default_pmax_w: floa
     names: dict[str, str] = {}
     raw: list[tuple[str, str, str, tuple[int, ...], int, float]] = []
     for zone_id, path in found.values():
+        if zone_id in names:  # the same kernel zone seen through a second mount (bind-mounted sysfs)
+            continue
         m = _ZONE_RE.match(zone_id)
         assert m is not None
-        provider = "mmio" if m.group(1).endswith("mmio") else "msr"
         indices = tuple(int(x) for x in m.group(2).strip(":").split(":"))
         try:
             name = _read_text(os.path.join(path, "name"))

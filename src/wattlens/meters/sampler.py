@@ -83,6 +83,7 @@ class Sampler:
         self._open = 0
         self._thread: threading.Thread | None = None
         self._stop_flag = False
+        self._exiting = False
         self._closed_at_s: float | None = None
         self.errors: deque[tuple[float, str, str]] = deque(maxlen=_MAX_ERRORS)  # (t_s, source, message)
         self._n_errors = 0
@@ -168,10 +169,13 @@ class Sampler:
 
     def _ensure_thread_locked(self) -> None:
         if self._thread is not None and self._thread.is_alive():
-            return
+            if not self._exiting:
+                return
+            self._thread.join()  # it decided to end (linger over) and needs the lock no more
         if not self._needs_thread_locked():
             return
         self._stop_flag = False
+        self._exiting = False
         self._thread = threading.Thread(target=self._run, name="wattlens-sampler", daemon=True)
         self._thread.start()
 
@@ -206,11 +210,12 @@ class Sampler:
         with self._cond:
             while True:
                 if self._stop_flag:
+                    self._exiting = True
                     return None
                 now = self._clock()
                 if self._open == 0:
                     if self._closed_at_s is None or now - self._closed_at_s >= self._linger_s:
-                        self._thread = None if self._thread is threading.current_thread() else self._thread
+                        self._exiting = True  # past this point the thread takes the lock no more
                         return None
                 due = [e for e in self._entries.values() if e.due_s <= now]
                 if due:

@@ -98,6 +98,24 @@ def _rss_reset() -> bool:
         return False
 
 
+def _loadavg() -> list[float] | None:
+    """1/5/15-minute load averages: evidence of co-tenants competing for the CPUs while we measured."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _rss_now_mb() -> float | None:
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
 def _rss_peak_mb() -> float | None:
     try:
         for line in open("/proc/self/status"):
@@ -109,7 +127,7 @@ def _rss_peak_mb() -> float | None:
         import resource
 
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
 
 
@@ -138,7 +156,7 @@ class _DualMonitor:
             try:
                 if mon is not None:
                     mon.cancel(name)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
 
@@ -184,6 +202,9 @@ class Optimizer:
         self.mon = monitor
         self.mon_machine: Any = None
         self.build_cpu_s = 0.0
+        self.rss0: float | None = None
+        self.load0: list[float] | None = None
+        self.phases: dict[str, float] = {}
         from wattlens.optimize.models import scratch_dir
 
         self.workdir = scratch_dir()
@@ -272,7 +293,7 @@ class Optimizer:
         return np.stack([np.asarray(o) for o in out])
 
     def quality_threads(self) -> int:
-        return max(1, min(2, self.ctx.n_cpus))
+        return 1  # outputs do not depend on threads; one thread costs the fewest CPU-seconds
 
     def quality_of(self, spec: dict[str, Any], batch: int, sort: bool) -> dict[str, Any]:
         """Quality metrics of a variant at a batching policy (cached; stored as a ``variant:`` cell)."""
@@ -317,7 +338,7 @@ class Optimizer:
                     continue
             try:
                 q = self.quality_of(spec, b, s)
-            except Exception as exc:  # noqa: BLE001 - transform error: record, skip
+            except Exception as exc:  # transform error: record, skip
                 self._reject(spec, None, f"transform failed: {exc}")
                 continue
             why = gate(q["quality"], self.req.min_quality)
@@ -343,6 +364,17 @@ class Optimizer:
         self.say(f"  rejected {entry['label']}: {why}")
 
     # -- measuring one trial ----------------------------------------------------------------------
+    def _rss_estimate(self, model_mb: float | None, rss_before: float | None) -> float | None:
+        """Peak RSS one process serving only this configuration would need: runtime libraries (RSS of this
+        process before any model was loaded) + the model's bytes + the trial's own working set (high-water
+        mark during the trial minus RSS before it). The search process itself holds every variant at once, so
+        its raw high-water mark would say nothing per configuration; baseline and recommendation are also
+        measured for real in a fresh process (``deploy_rss_mb``)."""
+        peak = _rss_peak_mb()
+        if self.rss0 is None or peak is None or rss_before is None:
+            return None
+        return self.rss0 + (model_mb or 0.0) + max(0.0, peak - rss_before)
+
     def evaluate(self, config: dict[str, Any], fid: S.Fidelity) -> S.Trial:
         cell = f"trial:{fid.name}:{S.config_key(config)}"
         if cell in self.done:
@@ -378,13 +410,15 @@ class Optimizer:
         with knobs_for(config) as knobs:
             fn = make_fn(v, int(config["threads"]), config.get("wait", "default"))
             _rss_reset()
+            rss_before = _rss_now_mb()
             stats = measure_queries(fn, inputs, batch=int(config["batch"]), monitor=monitor or self.mon,
                                     repeats=fid.repeats, warmup=fid.warmup,
                                     min_window_s=0.0 if fid.repeats == 1 else 0.3, phase=fid.name)
             thermal = knobs.thermal()
         cost = time.perf_counter() - t0
         return S.Trial(dict(config), fid.name, j_per_query=stats.j_per_query, quality=q["quality"],
-                       p50_ms=stats.p50_ms, p95_ms=stats.p95_ms, peak_rss_mb=_rss_peak_mb(), cost_s=cost,
+                       p50_ms=stats.p50_ms, p95_ms=stats.p95_ms,
+                       peak_rss_mb=self._rss_estimate(v.size_mb, rss_before), cost_s=cost,
                        extra={"throughput_qps": stats.throughput_qps, "j_low": stats.j_per_query_low,
                               "j_high": stats.j_per_query_high, "cv": stats.cv, "source": stats.source,
                               "basis": stats.basis, "queries": stats.queries, "duration_s": stats.duration_s,
@@ -415,16 +449,17 @@ class Optimizer:
             self.mon = make_monitor(req.attribution)
         try:
             self.mon_machine = make_monitor("machine") if req.attribution != "machine" else None
-        except Exception:  # noqa: BLE001 - the second boundary is a bonus
+        except Exception:  # the second boundary is a bonus
             self.mon_machine = None
         self.mon.begin("optimize-search")
         t_start, cpu_start = time.perf_counter(), time.process_time()
+        self.cpu0 = cpu_start
         try:
             result = self._run_inner()
         except BaseException:
             try:
                 self.mon.end("optimize-search")
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
             if self.store is not None and self.run_id:
                 self.store.set_run_status(self.run_id, "interrupted")
@@ -436,7 +471,9 @@ class Optimizer:
         result["search"].update({"duration_s": time.perf_counter() - t_start, "energy_j": m.energy_j,
                                  "energy_low_j": m.low_j, "energy_high_j": m.high_j, "energy_source": m.source,
                                  "cpu_s": time.process_time() - cpu_start})
+        t_fin = time.process_time()
         self._finish(result)
+        self.phases["finish_cpu_s"] = time.process_time() - t_fin
         self.store.save_cell(self.run_id, RESULT_CELL, "ok", result)
         self.store.set_run_status(self.run_id, "done")
         return result
@@ -444,6 +481,12 @@ class Optimizer:
     def _run_inner(self) -> dict[str, Any]:
         req = self.req
         self.say(f"wattlens optimize {req.model} ({req.task}, {req.mode}); run {self.run_id}")
+        import onnxruntime  # noqa: F401 - loaded before any model so rss0 = runtime libraries only
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+
+        self.rss0 = _rss_now_mb()
+        self.load0 = _loadavg()
         self.base(req.model)
         prunable = _prunable(self.bases[req.model].module)
         self.ctx = SP.probe_context(req.task, req.mode, device=req.device, hardware_knobs=req.hardware_knobs,
@@ -456,7 +499,11 @@ class Optimizer:
         for sk in space.skipped:
             self.say(f"  transform {sk['transform']} skipped: {sk['why']}")
         self.say(f"screening {len(space.variants)} model variants on {len(self.q_texts)} held-aside inputs")
+        t_phase = time.process_time()
+        self.phases["load_cpu_s"] = t_phase - self.cpu0
         passing = self.screen_variants(space.variants)
+        self.phases["screen_cpu_s"] = time.process_time() - t_phase
+        t_phase = time.process_time()
         space.variants = passing
         configs = space.configs()
         exhaustive_n = len(configs)
@@ -471,12 +518,18 @@ class Optimizer:
             out = S.exhaustive(configs, self.evaluate, rungs[-1], constraints, on_trial=self._on_trial)
         elif strategy == "optuna":
             n_trials = max(20, min(200, exhaustive_n // 3))
-            out = S.optuna_search(space.knobs(), self.evaluate, rungs[0], rungs[-1], n_trials, constraints,
-                                  valid=lambda c: c in configs, on_trial=self._on_trial)
+            keys = {S.config_key(c) for c in configs}
+            out = S.optuna_search(space.knobs(), self.evaluate, rungs, n_trials, constraints,
+                                  valid=lambda c: S.config_key(c) in keys, on_trial=self._on_trial)
         else:
             out = S.successive_halving(configs, self.evaluate, rungs, constraints, on_trial=self._on_trial,
                                        budget_s=budget)
-        return self._assemble(out, space, constraints, exhaustive_n, rungs)
+        self.phases["search_cpu_s"] = time.process_time() - t_phase
+        t_phase = time.process_time()
+        res = self._assemble(out, space, constraints, exhaustive_n, rungs)
+        self.phases["confirm_cpu_s"] = time.process_time() - t_phase
+        res["search"]["phases"] = self.phases
+        return res
 
     def _on_trial(self, t: S.Trial) -> None:
         if t.ok and t.j_per_query is not None:
@@ -496,8 +549,7 @@ class Optimizer:
         """Interleaved rounds (baseline, finalist 1, 2, ...) x ``confirm_rounds``: drift and co-tenant noise hit
         all alike, so the ratios come from one run; medians per configuration."""
         full = rungs[-1]
-        one = S.Fidelity("confirm", full.queries, max(1, full.repeats // 2 + 1) if full.repeats > 1 else 1,
-                         full.warmup)
+        one = S.Fidelity("confirm", full.queries, 1, full.warmup)
         out: dict[str, list[S.Trial]] = {}
         dual = _DualMonitor(self.mon, self.mon_machine)
         for r in range(self.req.confirm_rounds):
@@ -510,7 +562,7 @@ class Optimizer:
                     n0 = len(dual.secondary_j)
                     try:
                         t = self._measure(c, one, monitor=dual)
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:
                         t = S.Trial(dict(c), "confirm", ok=False, why=f"{type(exc).__name__}: {exc}")
                     sec = [x for x in dual.secondary_j[n0:] if x is not None]
                     if sec and t.ok and t.extra.get("queries"):
@@ -552,6 +604,8 @@ class Optimizer:
         pareto_pts = [p for p in _pareto_points(list(points.values())) if not p.get("violation")]
         saving = (baseline["j_per_query"] / recommended["j_per_query"]
                   if baseline and recommended and recommended["j_per_query"] else None)
+        saving_best = (min(baseline["j_per_query_runs"]) / min(recommended["j_per_query_runs"])
+                       if saving else None)
         exh_cost = _exhaustive_cost_estimate(out, rungs[-1], exhaustive_n)
         result: dict[str, Any] = {
             "wattlens": "optimize", "schema": 1, "run_id": self.run_id,
@@ -560,6 +614,8 @@ class Optimizer:
                             "max_rss_mb": req.max_rss_mb},
             "quality_metric": _metric_name(req.task),
             "baseline": baseline, "recommended": recommended, "saving_factor": saving,
+            # least-contended round of each (noise on a shared machine only adds CPU time): an upper view
+            "saving_factor_best_round": saving_best,
             "pareto": pareto_pts, "rejected": self.rejected,
             "search": {"strategy": out.strategy, "trials": len(out.trials),
                        "resumed_trials": sum(1 for t in out.trials if (t.extra or {}).get("resumed")),
@@ -573,6 +629,7 @@ class Optimizer:
             "transforms": space.transforms, "skipped_transforms": space.skipped,
             "energy_boundary": _boundary_note(req.attribution, baseline, recommended),
             "context": {"n_cpus": self.ctx.n_cpus, "default_threads": self.ctx.default_threads,
+                        "loadavg_start": self.load0, "loadavg_end": _loadavg(),
                         "device": self.ctx.device, "gpu_count": self.ctx.gpu_count,
                         "weights": self.bases[req.model].weights, "notes": self.bases[req.model].notes},
         }
@@ -584,7 +641,7 @@ class Optimizer:
             if trials:
                 self._reject(config, None, trials[0].why or "failed at confirmation")
             return None
-        med = lambda xs: statistics.median(xs) if xs else None  # noqa: E731
+        med = lambda xs: statistics.median(xs) if xs else None
         spec = SP.variant_of(config)
         qd = self.quality_of(spec, int(config["batch"]), bool(config.get("sort")))  # exact batching re-check
         v = self.variants.get(S.config_key(spec))
@@ -623,19 +680,38 @@ class Optimizer:
                 p["hidden_costs"] = _hidden_costs(base, p)
         else:
             result["payback_queries"] = None
-        if rec and self.req.artefact_dir:
+        if rec:
+            self._artefact_and_deploy(result, base, rec)
+
+    def _artefact_and_deploy(self, result: dict[str, Any], base: dict[str, Any] | None, rec: dict[str, Any]) -> None:
+        """Write the recommendation's artefact; load it (and the baseline's) in a fresh process to measure the
+        real deployment footprint (``deploy_rss_mb``) and prove the artefact is self-contained."""
+        import tempfile
+
+        from wattlens.optimize.artefact import deploy_check, save_artefact
+
+        texts = self.q_texts[:32]
+        try:
+            out_dir = self.req.artefact_dir or tempfile.mkdtemp(prefix="wattlens-artefact-")
+            path = save_artefact(self, _full(rec["config"]), out_dir, result)
+            result["artefact"] = {"path": path if self.req.artefact_dir else None,
+                                  "files": sorted(os.listdir(path))}
+        except Exception as exc:  # the search result stands without the artefact
+            result["artefact"] = {"error": f"{type(exc).__name__}: {exc}"}
+            return
+        if not self.req.deploy_check:
+            return
+        t0 = time.perf_counter()
+        chk = deploy_check(path, texts)
+        result["artefact"]["deploy_check"] = chk
+        rec["deploy_rss_mb"] = chk.get("peak_rss_mb")
+        if base is not None:
             try:
-                from wattlens.optimize.artefact import save_artefact
-
-                path = save_artefact(self, rec["config_full"] if "config_full" in rec else _full(rec["config"]),
-                                     self.req.artefact_dir, result)
-                result["artefact"] = {"path": path}
-                if self.req.deploy_check:
-                    from wattlens.optimize.artefact import deploy_check
-
-                    result["artefact"]["deploy_check"] = deploy_check(path, self.q_texts[:32])
-            except Exception as exc:  # noqa: BLE001 - the search result stands without the artefact
-                result["artefact"] = {"error": f"{type(exc).__name__}: {exc}"}
+                bpath = save_artefact(self, _full(base["config"]), tempfile.mkdtemp(prefix="wattlens-base-"))
+                base["deploy_rss_mb"] = deploy_check(bpath, texts).get("peak_rss_mb")
+            except Exception:  # informative only
+                base["deploy_rss_mb"] = None
+        result["search"]["deploy_check_s"] = time.perf_counter() - t0
 
     def _savings(self, base: dict[str, Any], rec: dict[str, Any], saved: float) -> dict[str, Any]:
         req = self.req
@@ -659,7 +735,7 @@ class Optimizer:
                 "location": (yr.get("footprint") or {}).get("location"),
                 "pue": (yr.get("footprint") or {}).get("pue"),
             }
-        except Exception as exc:  # noqa: BLE001 - carbon data problems must not lose the search
+        except Exception as exc:  # carbon data problems must not lose the search
             out["per_year_error"] = f"{type(exc).__name__}: {exc}"
         return out
 

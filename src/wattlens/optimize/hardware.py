@@ -41,7 +41,7 @@ def nvml_device_count(nvml: Any = None) -> int:
             return int(nv.nvmlDeviceGetCount())
         finally:
             nv.nvmlShutdown()
-    except Exception:  # noqa: BLE001 - no driver/library = no GPU knobs
+    except Exception:  # no driver/library = no GPU knobs
         return 0
 
 
@@ -143,16 +143,16 @@ class GpuKnobs:
         if self.saved_limit_mw is not None:
             try:
                 nv.nvmlDeviceSetPowerManagementLimit(h, self.saved_limit_mw)
-            except Exception as exc:  # noqa: BLE001 - report, keep restoring the rest
+            except Exception as exc:  # report, keep restoring the rest
                 self.restore_errors.append(f"power limit: {exc}")
         if self.clock_locked:
             try:
                 nv.nvmlDeviceResetGpuLockedClocks(h)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.restore_errors.append(f"locked clocks: {exc}")
         try:
             nv.nvmlShutdown()
-        except Exception:  # noqa: BLE001 - shutting down the library is best-effort
+        except Exception:  # shutting down the library is best-effort
             pass
         with _LOCK:
             if self in _ACTIVE:
@@ -172,7 +172,7 @@ class GpuKnobs:
         try:
             out["gpu_temp_c"] = int(self.nv.nvmlDeviceGetTemperature(self.handle, NVML_TEMPERATURE_GPU))
             out["gpu_sm_clock_mhz"] = int(self.nv.nvmlDeviceGetClockInfo(self.handle, NVML_CLOCK_SM))
-        except Exception:  # noqa: BLE001 - a sensor that cannot be read is simply not reported
+        except Exception:  # a sensor that cannot be read is simply not reported
             pass
         return out
 

@@ -218,37 +218,39 @@ def successive_halving(space: Sequence[dict[str, Any]], evaluate: Evaluate, rung
                          time.perf_counter() - t0, len(space), notes)
 
 
-def optuna_search(knobs: dict[str, list[Any]], evaluate: Evaluate, probe: Fidelity, full: Fidelity,
-                  n_trials: int, constraints: Constraints | None = None, n_confirm: int = 3, seed: int = 0,
+def optuna_search(knobs: dict[str, list[Any]], evaluate: Evaluate, rungs: Sequence[Fidelity], n_trials: int,
+                  constraints: Constraints | None = None, n_promote: int = 12, eta: float = 3.0, seed: int = 0,
                   sampler: str = "tpe", valid: Callable[[dict[str, Any]], bool] | None = None,
-                  on_trial: Callable[[Trial], None] | None = None) -> SearchOutcome:
-    """Multi-objective Optuna (TPE by default, or NSGA-II) on short ``probe`` measurements, then the
-    ``n_confirm`` lowest-energy feasible configurations re-measured at ``full`` fidelity.
+                  on_trial: Callable[[Trial], None] | None = None, objectives: str = "energy") -> SearchOutcome:
+    """Optuna (TPE by default, or NSGA-II) proposes configurations measured at ``rungs[0]``;
+    the ``n_promote`` lowest-energy feasible proposals then go through successive halving on the remaining
+    rungs (Optuna's own pruners are single-objective, so the halving is ours), the last being full fidelity.
 
-    Objectives: minimise energy per query, minimise p95, maximise quality; constraints (quality gate,
-    limits) go through ``constraints_func`` so infeasible points steer the sampler away. Repeated
-    suggestions of an already measured configuration reuse its result (no new measurement).
+    ``objectives="energy"`` (default): minimise energy per query — the recommendation's objective; it converges
+    fastest (the Pareto set is reported from the halving's measured points anyway). ``"pareto"``: minimise energy
+    and p95, maximise quality (spreads proposals along the front). The gate and the limits are Optuna
+    constraints (``trial.set_constraint``) so infeasible regions steer the sampler away. A repeated suggestion
+    of an already measured configuration reuses its result (no new measurement).
     """
     import optuna  # lazy: optional dependency
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     constraints = constraints or Constraints()
+    probe = rungs[0]
     t0 = time.perf_counter()
     log: list[Trial] = []
     seen: dict[str, Trial] = {}
-
-    def violation_amount(t: Trial) -> float:
-        return 1.0 if constraints.violation(t, 1.25) else -1.0
-
     if sampler == "nsga2":
-        smp = optuna.samplers.NSGAIISampler(seed=seed, constraints_func=lambda ft: ft.user_attrs["c"])
+        smp: Any = optuna.samplers.NSGAIISampler(seed=seed)
     else:
-        smp = optuna.samplers.TPESampler(seed=seed, constraints_func=lambda ft: ft.user_attrs["c"],
-                                         n_startup_trials=min(10, max(3, n_trials // 5)), multivariate=True)
-    study = optuna.create_study(directions=["minimize", "minimize", "maximize"], sampler=smp)
+        smp = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(3, n_trials // 5)),
+                                         multivariate=True)
+    multi = objectives == "pareto"
+    study = optuna.create_study(directions=["minimize", "minimize", "maximize"] if multi else ["minimize"],
+                                sampler=smp)
     names = list(knobs)
 
-    def objective(trial: Any) -> tuple[float, float, float]:
+    def objective(trial: Any) -> Any:
         cfg = {k: trial.suggest_categorical(k, knobs[k]) for k in names}
         key = config_key(cfg)
         if valid is not None and not valid(cfg):
@@ -258,19 +260,27 @@ def optuna_search(knobs: dict[str, list[Any]], evaluate: Evaluate, probe: Fideli
         else:
             t = _run(evaluate, cfg, probe, log, on_trial)
             seen[key] = t
-        trial.set_user_attr("c", [violation_amount(t)])
+        trial.set_constraint("limits", 1.0 if constraints.violation(t, 1.25) else -1.0)
         big = 1e12
-        return (t.j_per_query if t.ok and t.j_per_query is not None else big,
-                t.p95_ms if t.ok and t.p95_ms is not None else big,
+        energy = t.j_per_query if t.ok and t.j_per_query is not None else big
+        if not multi:
+            return energy
+        return (energy, t.p95_ms if t.ok and t.p95_ms is not None else big,
                 t.quality if t.ok and t.quality is not None else -big)
 
     study.optimize(objective, n_trials=n_trials)
     feasible = sorted((t for t in seen.values() if not constraints.violation(t, 1.25) and t.j_per_query is not None),
                       key=lambda t: t.j_per_query)
-    final = [_run(evaluate, t.config, full, log, on_trial) for t in feasible[:n_confirm]]
+    promoted = [t.config for t in feasible[:n_promote]]
+    sh = successive_halving(promoted, evaluate, rungs[1:], constraints, eta=eta, min_keep=2, keep_pareto=2,
+                            on_trial=on_trial) if promoted and len(rungs) > 1 else None
+    if sh is not None:
+        log.extend(sh.trials)
+    final = sh.final if sh is not None else []
     space_size = math.prod(len(v) for v in knobs.values())
-    return SearchOutcome(f"optuna-{sampler}", log, final, _best(final, constraints), sum(t.cost_s for t in log),
-                         time.perf_counter() - t0, space_size, [f"{len(seen)} distinct configurations probed"])
+    return SearchOutcome(f"optuna-{sampler}+halving", log, final, _best(final, constraints),
+                         sum(t.cost_s for t in log), time.perf_counter() - t0, space_size,
+                         [f"{len(seen)} distinct configurations probed, {len(promoted)} promoted to halving"])
 
 
 def default_rungs(total_queries: int = 256, repeats: int = 3) -> list[Fidelity]:

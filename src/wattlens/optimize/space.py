@@ -304,10 +304,12 @@ def describe(config: dict[str, Any]) -> str:
         parts.append(config["prune"])
     if config.get("compile"):
         parts.append("compiled")
-    parts.append(f"t{config.get('threads')}")
+    if "threads" in config:
+        parts.append(f"t{config['threads']}")
     if config.get("wait", "default") != "default":
         parts.append(config["wait"])
-    parts.append(f"b{config.get('batch')}")
+    if "batch" in config:
+        parts.append(f"b{config['batch']}")
     if config.get("sort"):
         parts.append("sorted")
     if config.get("power_limit"):

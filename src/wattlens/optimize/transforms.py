@@ -170,7 +170,7 @@ def compile_module(module: Any, backend: str = "inductor") -> Any:
 
     try:
         return torch.compile(module, dynamic=True, backend=backend)
-    except Exception as exc:  # noqa: BLE001 - unsupported platform / backend
+    except Exception as exc:  # unsupported platform / backend
         raise TransformError(f"torch.compile failed: {exc}") from exc
 
 
@@ -279,6 +279,6 @@ def module_size_mb(module: Any) -> float:
             try:
                 w = wfn()
                 total += w.numel() * w.element_size() + (m.bias().numel() * 4 if m.bias() is not None else 0)
-            except Exception:  # noqa: BLE001 - size is informative only
+            except Exception:  # size is informative only
                 pass
     return total / 1e6

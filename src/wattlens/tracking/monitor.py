@@ -24,6 +24,8 @@ Design (why it is cheap and safe):
 from __future__ import annotations
 
 import math
+import os
+import resource
 import threading
 import time
 from typing import Any
@@ -46,6 +48,11 @@ ATTRIBUTIONS = (ATTRIBUTION_MACHINE, ATTRIBUTION_PROCESS)
 IDLE_WINDOW = "__wattlens_idle__"
 MAX_IDLE_S = 3600.0
 _SHARED_DOMAINS = (DOMAIN_CPU, DOMAIN_MEMORY, DOMAIN_SOC)  # process attribution scales these
+_getrusage = resource.getrusage
+_SELF, _CHILDREN = resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN
+_monotonic = time.monotonic  # local aliases: one global lookup instead of two per call on the hot path
+_time = time.time
+_EDGE_FAILED = "__wattlens_edge__"  # key in Snapshot.errors when the source's snapshot() itself raised
 
 
 def _overrides(src: EnergySource, method: str) -> bool:
@@ -55,24 +62,47 @@ def _overrides(src: EnergySource, method: str) -> bool:
 class _ProcessShare:
     """This process tree's share of all CPU time used on the machine (for measured package energy).
 
-    Read only at window edges and only in ``attribution="process"`` with a measured CPU/DRAM/SoC source.
+    Read only at window edges and only in ``attribution="process"`` with a sensor source. Linux: one
+    ``getrusage`` pair for this process + reaped children and one ``pread`` of the first line of
+    ``/proc/stat`` on a kept descriptor (~5 µs); elsewhere psutil. ``/proc/stat`` counts in clock ticks
+    (10 ms), so the share of a window shorter than ~1 s is coarse — stated in the notes.
     """
 
     def __init__(self) -> None:
-        import psutil  # lazy: only process attribution over a sensor needs it
+        self._fd: int | None = None
+        self._psutil: Any = None
+        try:
+            self._fd = os.open("/proc/stat", os.O_RDONLY)
+            self._tick_s = 1.0 / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, AttributeError):
+            import psutil  # lazy: only process attribution over a sensor, off Linux, needs it
 
-        self._psutil = psutil
-        self._proc = psutil.Process()
+            self._psutil = psutil
+            self._proc = psutil.Process()
 
     def read(self) -> tuple[float, float] | None:
         try:
+            if self._fd is not None:
+                me, ch = _getrusage(_SELF), _getrusage(_CHILDREN)
+                fields = os.pread(self._fd, 256, 0).split(b"\n", 1)[0].split()
+                # cpu user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait
+                busy_ticks = sum(int(v) for v in fields[1:4]) + sum(int(v) for v in fields[6:9])
+                return me[0] + me[1] + ch[0] + ch[1], busy_ticks * self._tick_s
             p = self._proc.cpu_times()
             s = self._psutil.cpu_times()
             mine = p.user + p.system + getattr(p, "children_user", 0.0) + getattr(p, "children_system", 0.0)
             busy = sum(v for k, v in s._asdict().items() if k not in ("idle", "iowait", "guest", "guest_nice"))
             return mine, busy
-        except Exception:  # noqa: BLE001 - no share -> the note says so, energy stays machine-level
+        except Exception:
             return None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
 
     @staticmethod
     def share(a: tuple[float, float] | None, b: tuple[float, float] | None) -> float | None:
@@ -137,6 +167,7 @@ class Monitor:
         self.idle = idle
         self.statuses = found.statuses
         self._sources: tuple[EnergySource, ...] = tuple(found.sources)
+        self._domains = tuple(self._source_domains(s) for s in self._sources)
         self._edge_hooks = tuple(s for s in self._sources if _overrides(s, "before_edge"))
         self._sampled = tuple(s for s in self._sources if self._period(s) is not None)
         self._open: dict[str, tuple[float, float, list[Snapshot], Any]] = {}
@@ -144,14 +175,25 @@ class Monitor:
         self._sampler: Any = None
         self._closed = False
         self._share = self._make_share()
+        self._plain = not self._edge_hooks and self._share is None
         self._notes = self._static_notes()
 
     # ---- set-up helpers ------------------------------------------------------------------------
     @staticmethod
+    def _source_domains(src: EnergySource) -> tuple[str, ...]:
+        doms = getattr(src, "domains", None)
+        if not doms:
+            try:
+                doms = src.status().domains
+            except Exception:
+                doms = ()
+        return tuple(doms) or ("unknown",)
+
+    @staticmethod
     def _period(src: EnergySource) -> float | None:
         try:
             return src.sample_period_s()
-        except Exception:  # noqa: BLE001 - a source that cannot say is read at edges only
+        except Exception:
             return None
 
     def _make_share(self) -> _ProcessShare | None:
@@ -165,7 +207,7 @@ class Monitor:
             return None
         try:
             return _ProcessShare()
-        except Exception:  # noqa: BLE001 - psutil missing: stated in the notes
+        except Exception:
             return None
 
     def _static_notes(self) -> list[str]:
@@ -194,6 +236,7 @@ class Monitor:
 
     @property
     def sampler_running(self) -> bool:
+        """Whether this monitor currently keeps the shared sampler thread polling (a window is open)."""
         return self._sampler is not None
 
     def describe(self) -> dict[str, Any]:
@@ -206,54 +249,85 @@ class Monitor:
 
     # ---- windows ---------------------------------------------------------------------------------
     def _edge(self) -> list[Snapshot]:
-        for s in self._edge_hooks:
-            try:
-                s.before_edge()
-            except Exception:  # noqa: BLE001 - a failed sync must not break the user's code
-                pass
-        snaps = []
-        for s in self._sources:
-            try:
-                snaps.append(s.snapshot())
-            except Exception as exc:  # noqa: BLE001 - snapshot is documented never to raise; be sure
-                snaps.append(Snapshot(time.monotonic(), None, {s.name: f"snapshot failed: {exc}"}))
-        return snaps
+        # Hot path: the common case is one list comprehension of snapshot() calls (no per-source try).
+        if self._edge_hooks:
+            for s in self._edge_hooks:
+                try:
+                    s.before_edge()
+                except Exception:
+                    pass
+        try:
+            return [s.snapshot() for s in self._sources]
+        except Exception:
+            return [self._safe_snapshot(s) for s in self._sources]
+
+    @staticmethod
+    def _safe_snapshot(s: EnergySource) -> Snapshot:
+        try:
+            return s.snapshot()
+        except Exception as exc:
+            return Snapshot(time.monotonic(), None, {_EDGE_FAILED: f"snapshot failed: {type(exc).__name__}: {exc}"})
 
     def begin(self, name: str) -> None:
         """Open window ``name``. Windows may nest and overlap; names must be unique among open windows."""
-        if name in self._open:
-            raise MeterError(f"window {name!r} is already open; end or cancel it first")
+        opened = self._open
+        if name in opened or self._closed or not name or not isinstance(name, str):
+            self._begin_error(name)
+        if not opened and self._sampled:
+            self._start_sampler()
+        if self._plain:  # hot path: no edge hooks, no process share -> one comprehension, no extra call
+            try:
+                opened[name] = (_monotonic(), _time(), [s.snapshot() for s in self._sources], None)
+                return
+            except Exception:
+                pass
+        share = self._share.read() if self._share is not None else None
+        opened[name] = (_monotonic(), _time(), self._edge(), share)
+
+    def _begin_error(self, name: object) -> None:
         if self._closed:
             raise MeterError("this Monitor is closed; create a new one")
         if not isinstance(name, str) or not name:
             raise MeterError(f"a window name must be a non-empty string, got {name!r}")
-        if self._sampled and not self._open:
-            self._start_sampler()
-        share = self._share.read() if self._share is not None else None
-        t0 = time.monotonic()
-        self._open[name] = (t0, time.time(), self._edge(), share)
+        raise MeterError(f"window {name!r} is already open; end or cancel it first")
 
     def end(self, name: str) -> Measurement:
         """Close window ``name`` and return its :class:`Measurement` (never raises for a meter failure)."""
-        snaps1 = self._edge()
-        t1 = time.monotonic()
+        if self._plain:
+            try:
+                snaps1 = [s.snapshot() for s in self._sources]
+            except Exception:
+                snaps1 = self._edge()
+        else:
+            snaps1 = self._edge()
+        t1 = _monotonic()
         share1 = self._share.read() if self._share is not None else None
         try:
             t0, unix0, snaps0, share0 = self._open.pop(name)
-        except KeyError:
+        except (KeyError, TypeError):
             raise MeterError(self._unknown(name)) from None
-        if not self._open:
+        if self._sampler is not None and not self._open:
             self._stop_sampler()
         comps: list[ComponentEnergy] = []
-        for src, a, b in zip(self._sources, snaps0, snaps1):
-            try:
-                comps.extend(src.delta(a, b))
-            except Exception as exc:  # noqa: BLE001 - delta is documented never to raise; be sure
-                comps.append(ComponentEnergy.unavailable("unknown", getattr(src, "name", "source"), f"delta failed: {exc}"))
-        notes = list(self._notes)
+        i = 0
+        for src, a, b in zip(self._sources, snaps0, snaps1, strict=True):
+            if (a.errors or b.errors) and (_EDGE_FAILED in a.errors or _EDGE_FAILED in b.errors):
+                comps += self._failed(i, a.errors.get(_EDGE_FAILED) or b.errors[_EDGE_FAILED])
+            else:
+                try:
+                    comps += src.delta(a, b)
+                except Exception as exc:
+                    comps += self._failed(i, f"delta failed: {type(exc).__name__}: {exc}")
+            i += 1
+        notes = self._notes.copy()
         if self._share is not None:
             comps = self._apply_share(comps, _ProcessShare.share(share0, share1), notes)
         return Measurement(name, unix0, t1 - t0, comps, self.attribution, self.idle, notes)
+
+    def _failed(self, i: int, reason: str) -> list[ComponentEnergy]:
+        src = self._sources[i]
+        name = getattr(src, "name", type(src).__name__)
+        return [ComponentEnergy.unavailable(d, name, reason) for d in self._domains[i]]
 
     def cancel(self, name: str) -> None:
         """Forget open window ``name`` without a result."""
@@ -275,13 +349,20 @@ class Monitor:
     @staticmethod
     def _apply_share(comps: list[ComponentEnergy], share: float | None, notes: list[str]) -> list[ComponentEnergy]:
         if share is None:
-            notes.append("process CPU-time share unavailable (no CPU time used in the window?): machine-level figures")
-            return comps
-        notes.append(f"process CPU-time share of the machine in this window: {share:.1%}")
+            notes.append(
+                "process CPU-time share unknown (no machine CPU tick in the window: too short?): CPU/DRAM/SoC "
+                "figures are the machine's, with low = 0"
+            )
+        else:
+            notes.append(f"process CPU-time share of the machine in this window: {share:.1%}")
         out = []
         for c in comps:
-            if c.domain in _SHARED_DOMAINS and c.source not in (ESTIMATED, UNAVAILABLE):
-                out.append(c.scaled(share, "×process-share"))
+            if c.domain in _SHARED_DOMAINS and c.source not in (ESTIMATED, UNAVAILABLE) and c.energy_j is not None:
+                if share is None:
+                    out.append(ComponentEnergy(c.domain, c.energy_j, c.source, c.method + "×process-share-unknown",
+                                               0.0, c.high_j, c.device, c.note))
+                else:
+                    out.append(c.scaled(share, "×process-share"))
             else:
                 out.append(c)
         return out
@@ -293,7 +374,8 @@ class Monitor:
         Returns the :class:`IdleBaseline` (power per domain); every later Measurement then has
         ``idle_j`` = baseline power x its duration and ``net_j`` = gross - idle.
         """
-        if not isinstance(duration_s, (int, float)) or not math.isfinite(duration_s) or not 0 < duration_s <= MAX_IDLE_S:
+        ok = isinstance(duration_s, (int, float)) and math.isfinite(duration_s) and 0 < duration_s <= MAX_IDLE_S
+        if not ok:
             raise MeterError(f"idle duration must be a number of seconds in (0, {MAX_IDLE_S:g}], got {duration_s!r}")
         self.begin(IDLE_WINDOW)
         time.sleep(duration_s)
@@ -302,36 +384,38 @@ class Monitor:
         return self.idle
 
     # ---- sampler ----------------------------------------------------------------------------------------
-    # One process-wide thread (wattlens.meters.sampler.shared_sampler) polls the sources that ask for it.
-    # This monitor registers its polled sources once and tells the sampler when its first window opens and
-    # its last one closes; the sampler counts those across monitors and joins its thread at zero.
+    # One process-wide sampler thread for all Monitors (see _monitor_sampler). This monitor tells it when its
+    # first window opens and its last one closes; the sampler counts those across monitors. After the last
+    # window of all closes, the thread lingers LINGER_S and exits by itself (so that per-step windows do not
+    # pay a thread start + join, ~120 µs, each); close() stops and joins it at once when no window is open.
     def _start_sampler(self) -> None:
         with self._lock:
             if self._sampler is not None:
                 return
             try:
-                from wattlens.meters.sampler import shared_sampler
-
-                sampler = shared_sampler()
+                sampler = _monitor_sampler()
                 for src in self._sampled:
                     sampler.register(src)
                 sampler.open_window()
                 self._sampler = sampler
-            except Exception as exc:  # noqa: BLE001 - no sampler: polled sources are read at edges only
-                self._notes.append(f"background sampler unavailable ({type(exc).__name__}: {exc})")
+            except Exception as exc:
+                note = f"background sampler unavailable ({type(exc).__name__}: {exc}); sources read at edges only"
+                if note not in self._notes:
+                    self._notes.append(note)
 
-    def _stop_sampler(self) -> None:
-        if self._sampler is None:
-            return
+    def _stop_sampler(self, final: bool = False) -> None:
         with self._lock:
             sampler, self._sampler = self._sampler, None
-            if sampler is not None:
-                try:
+            try:
+                if sampler is not None:
                     sampler.close_window()
+                if final and self._sampled and _SAMPLER is not None:
                     for src in self._sampled:
-                        sampler.unregister(src)
-                except Exception:  # noqa: BLE001
-                    pass
+                        _SAMPLER.unregister(src)
+                    if _SAMPLER.open_windows == 0:
+                        _SAMPLER.stop()  # joins a lingering thread: nothing of ours left running
+            except Exception:
+                pass
 
     # ---- lifecycle --------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -340,11 +424,13 @@ class Monitor:
             return
         self._closed = True
         self._open.clear()
-        self._stop_sampler()
+        self._stop_sampler(final=True)
+        if self._share is not None:
+            self._share.close()
         for s in self._sources:
             try:
                 s.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
     def __enter__(self) -> Monitor:
@@ -352,6 +438,22 @@ class Monitor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+LINGER_S = 1.0
+_SAMPLER: Any = None
+_SAMPLER_LOCK = threading.Lock()
+
+
+def _monitor_sampler() -> Any:
+    """The one Sampler all Monitors share (created on first need, with a short linger)."""
+    global _SAMPLER
+    with _SAMPLER_LOCK:
+        if _SAMPLER is None:
+            from wattlens.meters.sampler import Sampler
+
+            _SAMPLER = Sampler(linger_s=LINGER_S)
+        return _SAMPLER
 
 
 def baseline_from(m: Measurement) -> IdleBaseline:

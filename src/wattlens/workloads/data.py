@@ -82,17 +82,17 @@ def paraphrase_groups(n: int, seed: int = 0, per_group: int = 4) -> list[dict[st
         for k in range(per_group):
             def pick(pair: Any) -> str:
                 return pair[rng.randint(0, 1)] if isinstance(pair, tuple) else pair
-            S, V, O, P, T = pick(s), pick(v), pick(o), pick(p), pick(t)
+            S, V, Ob, P, T = pick(s), pick(v), pick(o), pick(p), pick(t)
             tl = pick(tail) if tail else ""
             form = k % 4
             if form == 0:
-                sent = f"{S} {V} {O} {P} {T}"
+                sent = f"{S} {V} {Ob} {P} {T}"
             elif form == 1:
-                sent = f"{T}, {S} {V} {O} {P}"
+                sent = f"{T}, {S} {V} {Ob} {P}"
             elif form == 2:
-                sent = f"{P}, {S} {V} {O} {T}"
+                sent = f"{P}, {S} {V} {Ob} {T}"
             else:
-                sent = f"{S} {V} {O} {T} {P}"
+                sent = f"{S} {V} {Ob} {T} {P}"
             if tl:
                 sent += f" {tl}"
             sent = sent[0].upper() + sent[1:] + "."
@@ -148,8 +148,8 @@ SENTIMENT_VERBS = {
     "test": {1: ["really liked", "was thrilled by", "treasured"], 0: ["could not stand", "despised", "loathed"]},
 }
 SENTIMENT_TAILS = {
-    1: ["and would happily go again", "and recommend it to anyone", "and it made my day", ""],
-    0: ["and would never go again", "and I want my money back", "and it ruined my evening", ""],
+    1: ["and I would happily go again", "and I recommend it to anyone", "and it made my day", ""],
+    0: ["and I would never go again", "and I want my money back", "and it ruined my evening", ""],
 }
 LABELS_SENTIMENT = ["negative", "positive"]
 
@@ -164,7 +164,7 @@ def sentiment(n: int, seed: int = 0, split: str = "test") -> list[dict[str, Any]
         item = rng.choice(ITEMS)
         who = rng.choice(REVIEWERS)
         a1, a2 = rng.sample(words[label], 2)
-        form = rng.randint(0, 3)
+        form = rng.randint(0, 5)
         tail = rng.choice(SENTIMENT_TAILS[label])
         if form == 0:
             text = f"The {item} was {a1}"
@@ -172,8 +172,12 @@ def sentiment(n: int, seed: int = 0, split: str = "test") -> list[dict[str, Any]
             text = f"{who} thought the {item} was {a1} and {a2}"
         elif form == 2:
             text = f"{who} {rng.choice(verbs[label])} the {item}, it was {a1}"
-        else:
+        elif form == 3:
             text = f"What a {a1} {item}, honestly {a2} from start to finish"
+        elif form == 4:  # negation of the opposite sentiment: the label is still `label`
+            text = f"The {item} was not {rng.choice(words[1 - label])} at all"
+        else:  # contrast: the clause after "but" decides
+            text = f"The {item} seemed {rng.choice(words[1 - label])} at first, but in the end it was {a1}"
         text += f" {tail}." if tail else "."
         out.append({"text": text, "label": label})
     return out

@@ -33,7 +33,8 @@ EXTRA: list[Architecture] = [
         name="distilbert-sst2", family="bert", config_class="DistilBertConfig",
         config_kwargs=dict(_DISTILBERT_UNCASED, **_labels(["NEGATIVE", "POSITIVE"])),
         model_class="DistilBertForSequenceClassification",
-        description="DistilBERT (6 layers, d=768) sentiment classifier, 2 labels (PHP's most-downloaded text classifier)",
+        description=("DistilBERT (6 layers, d=768) sentiment classifier, 2 labels "
+                     "(PHP's most-downloaded text classifier)"),
         params_approx=67.0e6, task="text-classification",
         hub_id="distilbert/distilbert-base-uncased-finetuned-sst-2-english",
         aliases=("distilbert-base-uncased-finetuned-sst-2-english",)),
@@ -89,43 +90,45 @@ _EXTRA_ALIASES = {alias.lower(): a.name for a in EXTRA for alias in a.aliases}
 _TINY_BACKBONE = dict(model_type="resnet", embedding_size=16, hidden_sizes=[32, 64, 128, 256], depths=[1, 1, 1, 1],
                       layer_type="basic", hidden_act="relu", downsample_in_first_stage=False,
                       out_features=["stage1", "stage2", "stage3", "stage4"])
-_TINY: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
-    # family: (config overrides, extra overrides, what was shrunk)
-    "gpt2": (dict(n_embd=128, n_layer=2, n_head=2), {}, "2 layers, d=128, 2 heads"),
-    "llama": (dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
-                   num_key_value_heads=2), {}, "2 layers, d=128"),
-    "mistral": (dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
-                     num_key_value_heads=2), {}, "2 layers, d=128"),
-    "bart": (dict(d_model=128, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-                  decoder_attention_heads=2, encoder_ffn_dim=512, decoder_ffn_dim=512), {}, "2+2 layers, d=128"),
-    "t5": (dict(d_model=128, d_kv=32, d_ff=512, num_layers=2, num_decoder_layers=2, num_heads=4), {},
-           "2+2 layers, d=128"),
-    "vit": (dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512, image_size=64,
-                 patch_size=8), {"image_size": 64}, "2 layers, d=128, 64 px"),
+TINY_DEPTH_DIVISOR = 3  # @tiny keeps 1/3 of the layers (at least 1), so relative depth across presets survives
+_TINY: dict[str, tuple[dict[str, Any], tuple[str, ...], dict[str, Any], str]] = {
+    # family: (fixed overrides, depth keys scaled by 1/3, extra overrides, what was shrunk)
+    "gpt2": (dict(n_embd=128, n_head=2), ("n_layer",), {}, "d=128, 2 heads, 1/3 of the layers"),
+    "llama": (dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2),
+              ("num_hidden_layers",), {}, "d=128, 1/3 of the layers"),
+    "mistral": (dict(hidden_size=128, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2),
+                ("num_hidden_layers",), {}, "d=128, 1/3 of the layers"),
+    "bart": (dict(d_model=128, encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=512,
+                  decoder_ffn_dim=512), ("encoder_layers", "decoder_layers"), {}, "d=128, 1/3 of the layers"),
+    "t5": (dict(d_model=128, d_kv=32, d_ff=512, num_heads=4), ("num_layers", "num_decoder_layers"), {},
+           "d=128, 1/3 of the layers"),
+    "bert:BertConfig": (dict(hidden_size=128, num_attention_heads=2, intermediate_size=512), ("num_hidden_layers",),
+                        {}, "d=128, 2 heads, 1/3 of the layers"),
+    "bert:RobertaConfig": (dict(hidden_size=128, num_attention_heads=2, intermediate_size=512),
+                           ("num_hidden_layers",), {}, "d=128, 2 heads, 1/3 of the layers"),
+    "bert:DistilBertConfig": (dict(dim=128, n_heads=2, hidden_dim=512), ("n_layers",), {},
+                              "d=128, 2 heads, 1/3 of the layers"),
+    "vit": (dict(hidden_size=128, num_attention_heads=2, intermediate_size=512, image_size=64, patch_size=8),
+            ("num_hidden_layers",), {"image_size": 64}, "d=128, 1/3 of the layers, 64 px"),
     "resnet": (dict(embedding_size=16, hidden_sizes=[32, 64, 128, 256], depths=[1, 1, 1, 1], layer_type="basic"),
-               {"image_size": 64}, "basic blocks 1-1-1-1, 16-256 channels, 64 px"),
-    "detr": (dict(d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-                  decoder_attention_heads=2, encoder_ffn_dim=128, decoder_ffn_dim=128, num_queries=20,
-                  backbone_config=_TINY_BACKBONE), {"image_size": 128},
-             "ResNet basic 1-1-1-1 backbone + 2+2 layers d=64, 20 queries, 128 px"),
-    "yolos": (dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
-                   image_size=[128, 160], num_detection_tokens=10), {"image_size": 128},
-              "2 layers, d=64, 10 detection tokens, 128 px"),
+               (), {"image_size": 64}, "basic blocks 1-1-1-1, 16-256 channels, 64 px"),
+    "detr": (dict(d_model=64, encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128,
+                  decoder_ffn_dim=128, num_queries=20, backbone_config=_TINY_BACKBONE),
+             ("encoder_layers", "decoder_layers"), {"image_size": 128},
+             "ResNet basic 1-1-1-1 backbone, d=64, 1/3 of the layers, 20 queries, 128 px"),
+    "yolos": (dict(hidden_size=64, num_attention_heads=2, intermediate_size=128, image_size=[128, 160],
+                   num_detection_tokens=10), ("num_hidden_layers",), {"image_size": 128},
+              "d=64, 1/3 of the layers, 10 detection tokens, 128 px"),
     "blip": (dict(vision_config=dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
                                      image_size=64, patch_size=16, hidden_act="gelu", layer_norm_eps=1e-5),
                   text_config=dict(vocab_size=30524, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                                    intermediate_size=128, encoder_hidden_size=64, max_position_embeddings=512,
                                    bos_token_id=30522, sep_token_id=102, pad_token_id=0),
-                  projection_dim=64), {"image_size": 64}, "2-layer vision (64 px) + 2-layer text decoder, d=64"),
+                  projection_dim=64), (), {"image_size": 64}, "2-layer vision (64 px) + 2-layer text decoder, d=64"),
     "git": (dict(vision_config=dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
                                     image_size=64, patch_size=16, hidden_act="quick_gelu", layer_norm_eps=1e-5),
-                 hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
+                 hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128), (),
             {"image_size": 64}, "2-layer vision (64 px) + 2-layer text decoder, d=64"),
-}
-_TINY_BERT = {
-    "BertConfig": dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512),
-    "RobertaConfig": dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512),
-    "DistilBertConfig": dict(dim=128, n_layers=2, n_heads=2, hidden_dim=512),
 }
 
 
@@ -135,16 +138,16 @@ def tiny(arch: Architecture) -> Architecture:
         base = ARCHITECTURES["tiny-sd-unet"]
         return dataclasses.replace(base, name=f"{arch.name}@tiny",
                                    description=f"[@tiny: scaled-down, not the paper size] {base.description}")
-    if arch.family == "bert":
-        over, extra, what = _TINY_BERT[arch.config_class], {}, "2 layers, d=128, 2 heads"
-    else:
-        over, extra, what = _TINY[arch.family]
+    key = f"bert:{arch.config_class}" if arch.family == "bert" else arch.family
+    over, depth_keys, extra, what = _TINY[key]
     kwargs = dict(arch.config_kwargs)
     kwargs.update(over)
+    for k in depth_keys:
+        kwargs[k] = max(1, int(arch.config_kwargs[k]) // TINY_DEPTH_DIVISOR)
     return dataclasses.replace(
         arch, name=f"{arch.name}@tiny", config_kwargs=kwargs, params_approx=0.0, aliases=(),
         extra={**arch.extra, **extra, "tiny": what},
-        description=f"[@tiny: scaled-down to {what}; not the paper size] {arch.description}")
+        description=f"[@tiny: scaled-down ({what}); not the paper size] {arch.description}")
 
 
 def resolve(name: str) -> Architecture:

@@ -234,7 +234,7 @@ class TextClassification(HFWorkload):
         with torch.inference_mode():
             probs = self.model(**self._model_kwargs(enc)).logits.float().softmax(-1)
         score, idx = probs.max(-1)
-        return [{"label": _label_name(self.model, int(i)), "score": float(s)} for s, i in zip(score, idx)]
+        return [{"label": _label_name(self.model, int(i)), "score": float(s)} for s, i in zip(score, idx, strict=True)]
 
 
 class TokenClassification(HFWorkload):
@@ -327,7 +327,7 @@ class ImageClassification(HFWorkload):
             probs = self.model(pixel_values=self._pixels(batch)).logits.float().softmax(-1)
         score, idx = probs.max(-1)
         return [{"label": int(i), "label_name": _label_name(self.model, int(i)), "score": float(s)}
-                for s, i in zip(score, idx)]
+                for s, i in zip(score, idx, strict=True)]
 
 
 class ObjectDetection(HFWorkload):

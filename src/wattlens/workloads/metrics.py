@@ -29,7 +29,7 @@ def _label_of(pred: Any, names: Sequence[str] | None = None) -> Any:
 def accuracy(golds: Sequence[Any], preds: Sequence[Any], names: Sequence[str] | None = None) -> float:
     if len(golds) != len(preds) or not golds:
         raise ValueError(f"accuracy needs as many predictions as references (got {len(preds)} vs {len(golds)})")
-    return sum(_label_of(p, names) == g for g, p in zip(golds, preds)) / len(golds)
+    return sum(_label_of(p, names) == g for g, p in zip(golds, preds, strict=True)) / len(golds)
 
 
 def spans(tags: Sequence[str]) -> set[tuple[int, int, str]]:
@@ -49,7 +49,7 @@ def spans(tags: Sequence[str]) -> set[tuple[int, int, str]]:
 def entity_f1(golds: Sequence[Sequence[str]], preds: Sequence[Sequence[str]]) -> float:
     """Micro-averaged entity-level F1 (exact span and type match, as conlleval/seqeval)."""
     tp = n_pred = n_gold = 0
-    for g, p in zip(golds, preds):
+    for g, p in zip(golds, preds, strict=True):
         gs, ps = spans(g), spans(list(p)[: len(g)])
         tp += len(gs & ps)
         n_pred += len(ps)
@@ -69,7 +69,8 @@ def normalize_answer(text: str) -> str:
 
 def exact_match(golds: Sequence[str], preds: Sequence[Any]) -> float:
     preds = [p.get("answer", "") if isinstance(p, dict) else p for p in preds]
-    return sum(normalize_answer(g) == normalize_answer(p) for g, p in zip(golds, preds)) / max(1, len(golds))
+    hits = sum(normalize_answer(g) == normalize_answer(p) for g, p in zip(golds, preds, strict=True))
+    return hits / max(1, len(golds))
 
 
 def token_f1(gold: str, pred: str) -> float:
@@ -83,7 +84,7 @@ def token_f1(gold: str, pred: str) -> float:
 
 def squad_f1(golds: Sequence[str], preds: Sequence[Any]) -> float:
     preds = [p.get("answer", "") if isinstance(p, dict) else p for p in preds]
-    return sum(token_f1(g, str(p)) for g, p in zip(golds, preds)) / max(1, len(golds))
+    return sum(token_f1(g, str(p)) for g, p in zip(golds, preds, strict=True)) / max(1, len(golds))
 
 
 def top1_word_accuracy(golds: Sequence[str], preds: Sequence[Any]) -> float:
@@ -94,12 +95,12 @@ def top1_word_accuracy(golds: Sequence[str], preds: Sequence[Any]) -> float:
         if isinstance(p, dict):
             p = p.get("token_str", p.get("word", ""))
         return str(p).strip().lower().lstrip("Ġ▁#")
-    return sum(word(p) == g.lower() for g, p in zip(golds, preds)) / max(1, len(golds))
+    return sum(word(p) == g.lower() for g, p in zip(golds, preds, strict=True)) / max(1, len(golds))
 
 
 def rouge1_f(golds: Sequence[str], preds: Sequence[Any]) -> float:
     """Mean ROUGE-1 F1 (unigram overlap after SQuAD normalisation)."""
-    return sum(token_f1(g, str(p)) for g, p in zip(golds, preds)) / max(1, len(golds))
+    return sum(token_f1(g, str(p)) for g, p in zip(golds, preds, strict=True)) / max(1, len(golds))
 
 
 def paraphrase_recall(embeddings: Any, groups: Sequence[int], k: int | None = None) -> float:

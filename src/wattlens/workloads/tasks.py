@@ -116,10 +116,12 @@ DIFFUSION_STEPS = 50
 _TASKS: list[Task] = [
     Task("text-classification", "query", "text",
          "binary sentiment of a short review (PHP: imdb / sst2 / rotten_tomatoes)",
-         "generated English review sentences, 4-17 words, label 0/1 with probability 1/2 each; "
-         "a seeded template grammar (data.sentiment, split 'test') whose sentiment adjectives and verbs are "
+         "generated English review sentences, 4-19 words, label 0/1 with probability 1/2 each; "
+         "a seeded template grammar of 6 forms incl. negation ('was not <opposite>') and contrast ('seemed <opposite> "
+         "at first, but in the end it was <label>') (data.sentiment, split 'test') whose sentiment adjectives "
+         "and verbs are "
          "disjoint from the words used to train wattlens' own heads (split 'train')",
-         "accuracy", labels=tuple(data.LABELS_SENTIMENT), words=(4, 17),
+         "accuracy", labels=tuple(data.LABELS_SENTIMENT), words=(4, 19),
          _make=lambda n, s: data.sentiment(n, s, "test"), _score=_guard("label", _score_cls)),
     Task("token-classification", "query", "text",
          "named entities PER/LOC/ORG, BIO tags per word (PHP: conll2003 / wikiann)",

@@ -1,0 +1,228 @@
+"""Resolve what the user names into a model on the meta device plus input makers.
+
+Accepted: a preset of ``wattlens.workloads.architectures`` (``gpt2-xl``, ``llama-70b``, ...), a path to a
+transformers ``config.json`` (or a folder holding one), ``file.py:builder`` (a function returning an
+``nn.Module`` or ``(module, example_inputs)``), or an ``nn.Module`` instance (Python API).
+Nothing is downloaded: configs come from dicts/files, weights are never materialised.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from wattlens.workloads import architectures as A
+
+DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
+          "fp16": torch.float16, "float16": torch.float16}
+
+
+@dataclass
+class Workload:
+    name: str
+    model: torch.nn.Module
+    kind: str  # causal_lm | seq2seq | speech_seq2seq | encoder | vision | image_text | unet | module
+    family: str
+    description: str
+    params: int
+    dtype: torch.dtype
+    config: Any = None
+    image_size: int = 224
+    custom_inputs: Any = None  # from a builder: args tuple or kwargs dict
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def generative(self) -> bool:
+        return self.kind in ("causal_lm", "seq2seq", "speech_seq2seq")
+
+    def forward_inputs(self, batch: int, seq: int) -> dict[str, Any]:
+        return make_inputs(self, batch, seq)
+
+    def run(self, inputs: dict[str, Any] | tuple) -> Any:
+        if isinstance(inputs, dict):
+            return self.model(**inputs)
+        return self.model(*inputs)
+
+
+def _meta_ids(batch: int, seq: int) -> torch.Tensor:
+    return torch.zeros(batch, seq, dtype=torch.long, device="meta")
+
+
+def make_inputs(w: Workload, batch: int, seq: int, device: str = "meta") -> dict[str, Any] | tuple:
+    dev = torch.device(device)
+    ids = torch.zeros(batch, seq, dtype=torch.long, device=dev)
+    if w.custom_inputs is not None:
+        return w.custom_inputs
+    if w.kind in ("causal_lm", "encoder"):
+        return {"input_ids": ids}
+    if w.kind == "seq2seq":
+        return {"input_ids": ids, "decoder_input_ids": torch.zeros(batch, 1, dtype=torch.long, device=dev)}
+    if w.kind == "speech_seq2seq":
+        frames = int(w.extra.get("mel_frames", 3000))
+        mel = int(getattr(w.config, "num_mel_bins", 80))
+        return {"input_features": torch.zeros(batch, mel, frames, dtype=w.dtype, device=dev),
+                "decoder_input_ids": torch.zeros(batch, 1, dtype=torch.long, device=dev)}
+    if w.kind == "vision":
+        return {"pixel_values": torch.zeros(batch, 3, w.image_size, w.image_size, dtype=w.dtype, device=dev)}
+    if w.kind == "image_text":
+        return {"pixel_values": torch.zeros(batch, 3, w.image_size, w.image_size, dtype=w.dtype, device=dev),
+                "input_ids": ids}
+    if w.kind == "unet":
+        size = int(w.extra.get("latent_size", 64))
+        ctx = int(w.extra.get("cross_attention_dim", 768))
+        tokens = int(w.extra.get("text_tokens", 77))
+        return {"sample": torch.zeros(batch, 4, size, size, dtype=w.dtype, device=dev),
+                "timestep": torch.zeros(batch, dtype=torch.long, device=dev),
+                "encoder_hidden_states": torch.zeros(batch, tokens, ctx, dtype=w.dtype, device=dev)}
+    raise ValueError(f"no input maker for {w.name} ({w.kind}); pass example inputs from your builder")
+
+
+_KIND_BY_FAMILY = {"gpt2": "causal_lm", "llama": "causal_lm", "mistral": "causal_lm", "bert": "encoder",
+                   "t5": "seq2seq", "bart": "seq2seq", "whisper": "speech_seq2seq", "vit": "vision",
+                   "resnet": "vision", "detr": "vision", "yolos": "vision", "blip": "image_text",
+                   "git": "image_text", "unet": "unet"}
+
+
+def _no_init() -> Any:
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # transformers 4.x
+        from transformers.modeling_utils import no_init_weights
+    return no_init_weights()
+
+
+def _hf_model(cfg: Any, model_class: str) -> torch.nn.Module:
+    import transformers
+
+    cls = getattr(transformers, model_class)
+    with torch.device("meta"), _no_init():
+        try:
+            return cls._from_config(cfg, attn_implementation="sdpa")
+        except (ValueError, ImportError, TypeError):
+            return cls._from_config(cfg)
+
+
+def from_preset(name: str, dtype: torch.dtype) -> Workload:
+    arch = A.get_architecture(name)
+    extra = dict(arch.extra)
+    if arch.family == "unet":
+        model = build_unet(arch.config_kwargs)
+        extra["cross_attention_dim"] = arch.config_kwargs["cross_attention_dim"]
+        cfg = dict(arch.config_kwargs)
+    else:
+        cfg = A.build_config(arch)
+        model = _hf_model(cfg, arch.model_class)
+    model = model.to(dtype).eval()
+    return Workload(
+        name=arch.name, model=model, kind=_KIND_BY_FAMILY.get(arch.family, "module"), family=arch.family,
+        description=arch.description, params=_params(model), dtype=dtype, config=cfg,
+        image_size=int(extra.get("image_size", 224)), extra=extra,
+    )
+
+
+def build_unet(kwargs: dict[str, Any]) -> torch.nn.Module:
+    """diffusers' UNet2DConditionModel when installed, else the plain-torch re-implementation."""
+    try:
+        import diffusers
+
+        with torch.device("meta"):
+            return diffusers.UNet2DConditionModel(**kwargs)
+    except ImportError:
+        from wattlens.analyze.unet import UNet2DCondition
+
+        with torch.device("meta"):
+            return UNet2DCondition(**kwargs)
+
+
+def from_config_file(path: Path, dtype: torch.dtype) -> Workload:
+    import transformers
+
+    p = path / "config.json" if path.is_dir() else path
+    d = json.loads(p.read_text())
+    model_type = d.pop("model_type", None)
+    if not model_type:
+        raise ValueError(f"{p}: no model_type in config")
+    cfg = transformers.AutoConfig.for_model(model_type, **d)
+    archs = d.get("architectures") or []
+    model_class = archs[0] if archs and hasattr(transformers, archs[0]) else None
+    if model_class is None:
+        for auto in ("AutoModelForCausalLM", "AutoModelForSeq2SeqLM", "AutoModel"):
+            try:
+                getattr(transformers, auto)._model_mapping[type(cfg)]
+                model_class = getattr(transformers, auto)._model_mapping[type(cfg)].__name__
+                break
+            except KeyError:
+                continue
+    model = _hf_model(cfg, model_class).to(dtype).eval()
+    kind = "module"
+    if getattr(cfg, "is_encoder_decoder", False):
+        kind = "speech_seq2seq" if "Speech" in model_class or "Whisper" in model_class else "seq2seq"
+    elif "CausalLM" in model_class or "LMHead" in model_class:
+        kind = "causal_lm"
+    elif "Image" in model_class or "ViT" in model_class or hasattr(cfg, "image_size"):
+        kind = "vision"
+    else:
+        kind = "encoder"
+    return Workload(name=str(path), model=model, kind=kind, family=model_type,
+                    description=f"{model_class} from {p}", params=_params(model), dtype=dtype, config=cfg,
+                    image_size=int(getattr(cfg, "image_size", 224) or 224))
+
+
+def from_builder(spec: str, dtype: torch.dtype) -> Workload:
+    file, _, func = spec.rpartition(":")
+    path = Path(file)
+    mod_name = f"wattlens_user_{path.stem}"
+    sp = importlib.util.spec_from_file_location(mod_name, path)
+    if sp is None or sp.loader is None:
+        raise ValueError(f"cannot import {file}")
+    module = importlib.util.module_from_spec(sp)
+    sys.modules[mod_name] = module
+    sp.loader.exec_module(module)
+    with torch.device("meta"):
+        built = getattr(module, func)()
+    inputs = None
+    if isinstance(built, tuple) and len(built) == 2 and isinstance(built[0], torch.nn.Module):
+        built, inputs = built
+    return from_module(built, dtype, name=spec, inputs=inputs)
+
+
+def from_module(model: torch.nn.Module, dtype: torch.dtype | None = None, name: str | None = None,
+                inputs: Any = None, kind: str | None = None) -> Workload:
+    if dtype is not None:
+        model = model.to(dtype)
+    cfg = getattr(model, "config", None)
+    if kind is None:
+        kind = "module"
+        if cfg is not None and inputs is None:
+            kind = "causal_lm" if hasattr(model, "generate") and not getattr(cfg, "is_encoder_decoder", False) \
+                else ("seq2seq" if getattr(cfg, "is_encoder_decoder", False) else "encoder")
+    return Workload(name=name or type(model).__name__, model=model.eval(), kind=kind, family="custom",
+                    description=f"{type(model).__name__} ({name or 'module'})", params=_params(model),
+                    dtype=dtype or next(model.parameters()).dtype, config=cfg, custom_inputs=inputs)
+
+
+def resolve(spec: Any, dtype: str = "bf16") -> Workload:
+    dt = DTYPES[dtype] if isinstance(dtype, str) else dtype
+    if isinstance(spec, torch.nn.Module):
+        return from_module(spec, dt)
+    s = str(spec)
+    if ":" in s and s.split(":", 1)[0].endswith(".py"):
+        return from_builder(s, dt)
+    p = Path(s)
+    if p.suffix == ".json" or (p.is_dir() and (p / "config.json").exists()):
+        return from_config_file(p, dt)
+    return from_preset(s, dt)
+
+
+def _params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+InputMaker = Callable[[int, int], dict[str, Any]]

@@ -1,0 +1,524 @@
+"""``wattlens bench``, ``wattlens results``, ``wattlens breakeven``: the Power Hungry Processing study as a tool.
+
+Thin over :mod:`wattlens.bench`; heavy imports (torch via the workloads, rich, the report layer) happen
+inside the command functions only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from typing import Any
+
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+
+
+# --- argument helpers ------------------------------------------------------------------------------------
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="URL", default=None,
+                   help="results database: a .sqlite path (default ./wattlens.sqlite or $WATTLENS_DB) or postgresql://...")
+
+
+def _add_carbon(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("carbon and cost (from wattlens.carbon; every default is stated)")
+    g.add_argument("--country",
+                   help="ISO code or name for the grid carbon intensity (default: $WATTLENS_COUNTRY, else WORLD)")
+    g.add_argument("--region", help="cloud region, e.g. aws:us-east-1")
+    g.add_argument("--intensity", type=float, metavar="G_PER_KWH", help="your own grid intensity, gCO2e/kWh")
+    g.add_argument("--pue", help="PUE (number) or provider name; default 1.0 (node boundary), stated")
+    g.add_argument("--price-per-kwh", type=float, help="electricity price per kWh")
+    g.add_argument("--currency", help="currency of the price, e.g. EUR")
+
+
+def _carbon_settings(args: argparse.Namespace) -> dict[str, Any]:
+    d = {"country": args.country, "region": args.region, "intensity_g_per_kwh": args.intensity, "pue": args.pue,
+         "price_per_kwh": args.price_per_kwh, "currency": args.currency}
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def register(subparsers: Any) -> None:
+    _register_bench(subparsers)
+    _register_results(subparsers)
+    _register_breakeven(subparsers)
+
+
+def _register_bench(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "bench", help="benchmark models per task (the Power Hungry Processing study, on this machine)",
+        description="Run a benchmark suite (TOML) or one task/model grid; every finished cell is committed to the "
+                    "store at once, so an interrupted run resumes with --resume RUN_ID.")
+    src = p.add_argument_group("what to run")
+    src.add_argument("--suite", help="quick | php | path/to/suite.toml")
+    src.add_argument("--task", help="one task instead of a suite (e.g. text-generation)")
+    src.add_argument("--model", action="append", default=[], help="model id/path (repeatable; with --task)")
+    src.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run (skips the stored cells)")
+    src.add_argument("--run-id", help="id for a new run (default: generated)")
+    m = p.add_argument_group("method (override the suite's values)")
+    m.add_argument("--queries", type=int, help="inputs per repeat")
+    m.add_argument("--batch", type=int, action="append", help="batch size (repeatable)")
+    m.add_argument("--precision", action="append", help="fp32 | bf16 | fp16 (repeatable)")
+    m.add_argument("--threads", type=int, action="append", help="intra-op threads, 0 = library default (repeatable)")
+    m.add_argument("--engine", action="append", help="pytorch | onnxruntime | callable (repeatable)")
+    m.add_argument("--repeats", type=int, help="measured windows per cell (>= 5 for the method)")
+    m.add_argument("--warmup", type=int, help="warm-up batches (excluded)")
+    m.add_argument("--min-window-s", type=float, help="minimum duration of each measured window")
+    m.add_argument("--idle-s", type=float, help="idle baseline duration before/after each cell")
+    m.add_argument("--attribution", choices=("machine", "process"), help="energy attribution of the monitor")
+    m.add_argument("--no-phases", action="store_true", help="skip the separate prefill/decode windows")
+    m.add_argument("--no-quality", action="store_true", help="skip the quality metric")
+    _add_db(p)
+    _add_carbon(p)
+    out = p.add_argument_group("output")
+    out.add_argument("--html", metavar="PATH", help="also write the HTML report")
+    out.add_argument("--json", action="store_true", help="print the result rows as JSON instead of the leaderboard")
+    out.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_bench)
+
+
+def _register_results(subparsers: Any) -> None:
+    p = subparsers.add_parser("results", help="leaderboard of a bench run: per task, per model, per config")
+    p.add_argument("--run", metavar="RUN_ID", help="run to show (default: the latest bench run)")
+    p.add_argument("--all", action="store_true", help="every bench run in the store")
+    p.add_argument("--json", action="store_true", help="rows as JSON (the documented contract)")
+    p.add_argument("--html", metavar="PATH", help="write the HTML report")
+    p.add_argument("--list", action="store_true", help="list the bench runs in the store")
+    _add_db(p)
+    p.set_defaults(func=cmd_results)
+
+
+def _register_breakeven(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "breakeven", help="queries until inference energy equals training energy; yearly projection",
+        description="PHP's example: --training-kwh 51686 --finetune-kwh 7571 --kwh-per-query 1e-4 -> ~592.6 M queries.")
+    p.add_argument("--training-kwh", type=float, help="training energy, kWh (default: the reference figure for "
+                   "a BLOOMz --model)")
+    p.add_argument("--finetune-kwh", type=float, help="fine-tuning energy, kWh (default 0, or the reference figure)")
+    p.add_argument("--run", metavar="RUN_ID", help="take the per-query energy from this bench run")
+    p.add_argument("--model", help="model in the run (or a BLOOMz reference model: bloomz-560m/1b7/3b/7b1)")
+    p.add_argument("--j-per-query", type=float, help="per-query energy in J (when the model is not in a run)")
+    p.add_argument("--kwh-per-query", type=float, help="per-query energy in kWh")
+    p.add_argument("--queries-per-day", type=float, help="request rate for the yearly projection and days to parity")
+    p.add_argument("--json", action="store_true")
+    _add_db(p)
+    _add_carbon(p)
+    p.set_defaults(func=cmd_breakeven)
+
+
+# --- progress -------------------------------------------------------------------------------------------------
+
+
+def _progress(quiet: bool) -> Any:
+    from wattlens.bench.execute import Progress
+
+    if quiet:
+        return Progress()
+    if sys.stderr.isatty():
+        try:
+            return _rich_progress_class()()
+        except ImportError:
+            pass
+    return _plain_progress_class()()
+
+
+def _plain_progress_class() -> type:
+    from wattlens.bench.execute import Progress
+
+    class PlainProgress(Progress):
+        """One line per event on stderr (logs, CI, pipes)."""
+
+        def start(self, run_id: str, total: int, done: int) -> None:
+            self.t0, self.total, self.done0 = time.time(), total, done
+            self.n = done
+            print(f"[bench] run {run_id}: {total} cells, {done} already stored", file=sys.stderr, flush=True)
+
+        def cell_start(self, index: int, cell: Any) -> None:
+            print(f"[bench] {self.n + 1}/{self.total} {cell.task} {cell.model} b{cell.batch} {cell.precision} "
+                  f"{cell.engine}{self._eta()}", file=sys.stderr, flush=True)
+
+        def cell_done(self, index: int, cell: Any, status: str, line: str) -> None:
+            self.n += 1
+            print(f"[bench]   {status}: {line}", file=sys.stderr, flush=True)
+
+        def finish(self, status: str) -> None:
+            print(f"[bench] {status} after {time.time() - self.t0:.0f} s", file=sys.stderr, flush=True)
+
+        def _eta(self) -> str:
+            finished = self.n - self.done0
+            if finished <= 0:
+                return ""
+            per = (time.time() - self.t0) / finished
+            return f"  (ETA {per * (self.total - self.n):.0f} s)"
+
+    return PlainProgress
+
+
+def _rich_progress_class() -> type:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from wattlens.bench.execute import Progress as Base
+
+    class RichProgress(Base):
+        """A rich bar over cells with ETA, the current cell and step; results printed above the bar."""
+
+        def start(self, run_id: str, total: int, done: int) -> None:
+            self.console = Console(stderr=True)
+            self.bar = Progress(TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.description}"),
+                                console=self.console, transient=False)
+            self.bar.start()
+            self.console.print(f"run [bold]{run_id}[/]: {total} cells, {done} already stored")
+            self.task = self.bar.add_task("", total=total, completed=done)
+            self.cell = ""
+
+        def cell_start(self, index: int, cell: Any) -> None:
+            self.cell = f"{cell.task} · {cell.model} · b{cell.batch} {cell.precision}"
+            self.bar.update(self.task, description=self.cell)
+
+        def step(self, text: str) -> None:
+            self.bar.update(self.task, description=f"{self.cell} — {text}")
+
+        def cell_done(self, index: int, cell: Any, status: str, line: str) -> None:
+            colour = {"ok": "green", "invalid": "yellow", "failed": "red"}.get(status, "white")
+            self.console.print(f"[{colour}]{status:>7}[/] {cell.task} {cell.model} b{cell.batch}: {line}",
+                               markup=True, highlight=False)
+            self.bar.advance(self.task)
+
+        def finish(self, status: str) -> None:
+            self.bar.update(self.task, description=status)
+            self.bar.stop()
+
+    return RichProgress
+
+
+# --- bench ----------------------------------------------------------------------------------------------------
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    d = {"queries": args.queries, "batch": args.batch, "precision": args.precision, "threads": args.threads,
+         "engine": args.engine, "repeats": args.repeats, "warmup": args.warmup, "min_window_s": args.min_window_s,
+         "idle_s": args.idle_s, "attribution": args.attribution}
+    if args.no_phases:
+        d["phases"] = False
+    if args.no_quality:
+        d["quality"] = False
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _build_suite(args: argparse.Namespace) -> Any:
+    from wattlens.bench.suites import SUITE_KEYS, TASK_KEYS, load_suite, suite_from_args, validate
+
+    over = _overrides(args)
+    if args.task:
+        return suite_from_args(args.task, args.model, **over)
+    suite = load_suite(args.suite)
+    if not over:
+        return suite
+    # command-line values override the file for every task: regroup, override, re-validate
+    tasks = _tasks_of(suite)
+    _apply_task_overrides(tasks, {k: v for k, v in over.items() if k in TASK_KEYS})
+    settings = {k: v for k, v in suite.settings.items() if k in SUITE_KEYS}
+    settings.update(over)
+    return validate({"suite": settings, "task": tasks}, "", f"{suite.file} + command line")
+
+
+def _tasks_of(suite: Any) -> list[dict[str, Any]]:
+    """The suite's cells regrouped per (task, load options), so that overrides re-expand the grid."""
+    out: dict[tuple, dict[str, Any]] = {}
+    for c in suite.cells:
+        t = out.setdefault((c.task, c.options), {
+            "name": c.task, "models": [], "queries": c.queries, "repeats": c.repeats, "warmup": c.warmup,
+            "min_window_s": c.min_window_s, "batch": [], "precision": [], "threads": [], "engine": [],
+            "phases": c.phases, "quality": c.quality, "seed": c.seed})
+        if c.options:
+            t["options"] = dict(c.options)
+        for key, val in (("models", c.model), ("batch", c.batch), ("precision", c.precision),
+                         ("threads", c.threads), ("engine", c.engine)):
+            if val not in t[key]:
+                t[key].append(val)
+    return list(out.values())
+
+
+def _apply_task_overrides(tasks: list[dict[str, Any]], over: dict[str, Any]) -> None:
+    for t in tasks:
+        for k, v in over.items():
+            if k in t:
+                t[k] = v
+
+
+def _sigterm_to_interrupt() -> None:
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):  # not the main thread
+        pass
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from wattlens.bench.execute import execute, start_run
+    from wattlens.bench.suites import Suite, SuiteError
+    from wattlens.store import open_store
+
+    if not (args.suite or args.task or args.resume):
+        print("wattlens bench: give --suite quick|php|FILE, or --task T --model M, or --resume RUN_ID", file=sys.stderr)
+        return EXIT_USAGE
+    store = open_store(args.db)
+    try:
+        if args.resume:
+            run = store.get_run(args.resume)
+            if run is None or run.get("kind") != "bench":
+                print(f"wattlens bench: no bench run {args.resume!r} in {args.db or 'the store'}", file=sys.stderr)
+                return EXIT_USAGE
+            suite = Suite.from_dict(run["config"]["suite"])
+            run_id = args.resume
+        else:
+            try:
+                suite = _build_suite(args)
+            except SuiteError as exc:
+                print(f"wattlens bench: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            run_id = ""
+        from wattlens.tracking import Monitor
+
+        monitor = Monitor(attribution=suite.settings.get("attribution", "machine"))
+        try:
+            if not args.resume:
+                run_id = start_run(store, suite, carbon=_carbon_settings(args), monitor=monitor, run_id=args.run_id)
+            _sigterm_to_interrupt()
+            summary = execute(store, run_id, suite, monitor=monitor, progress=_progress(args.quiet))
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: finished cells are stored. Continue with:\n"
+                  f"  wattlens bench --resume {run_id}" + (f" --db {args.db}" if args.db else ""), file=sys.stderr)
+            return EXIT_INTERRUPTED
+        finally:
+            monitor.close()
+        _show(store, run_id, args, header=f"run {run_id}: {summary.done}/{summary.total} cells "
+              f"({', '.join(f'{n} {s}' for s, n in sorted(summary.counts.items())) or 'nothing new'}) "
+              f"in {summary.duration_s:.0f} s")
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+# --- results ---------------------------------------------------------------------------------------------------
+
+
+def _plain_table(rows: list[dict[str, Any]]) -> str:
+    lines = []
+    for task in dict.fromkeys(r["task"] for r in rows):
+        lines.append(f"\n{task}")
+        lines.append(f"  {'model':<34} {'config':<22} {'status':<8} {'J/query':>10} {'Wh/1000':>9} {'stars':>5} "
+                     f"{'p50 ms':>8} {'quality':>8}")
+        for r in [r for r in rows if r["task"] == task]:
+            cfg = r["config"] or {}
+            c = f"b{cfg.get('batch')} {cfg.get('precision')} t{cfg.get('threads')} {cfg.get('engine')}"
+            j = "—" if r["j_per_query"] is None else f"{r['j_per_query']:.4g}"
+            wh = "—" if r["wh_per_1000"] is None else f"{r['wh_per_1000']:.3g}"
+            q = "n/a" if r["quality"] is None else format(r["quality"], ".3f")
+            lines.append(f"  {r['model']:<34} {c:<22} {r['status']:<8} {j:>10} {wh:>9} {r.get('rating') or '—':>5} "
+                         f"{(r['p50_ms'] or 0):8.1f} {q:>8}")
+    return "\n".join(lines) + "\n"
+
+
+def leaderboard_text(rows: list[dict[str, Any]]) -> str:
+    try:
+        from wattlens.report import leaderboard_table
+    except ImportError:
+        return _plain_table(rows)
+    try:
+        return leaderboard_table(rows)
+    except Exception as exc:  # never lose the results over a rendering problem
+        return _plain_table(rows) + f"\n(report layer failed: {exc}; plain table shown)\n"
+
+
+def _rating_lines(rows: list[dict[str, Any]]) -> str:
+    from wattlens.bench.ratings import RATING_VERSION, describe
+
+    tasks = list(dict.fromkeys(r["task"] for r in rows if r.get("task")))
+    body = "\n".join("  " + describe(t) for t in tasks)
+    return (f"Ratings ({RATING_VERSION}); stars next to the raw Wh — PHP measured a whole 8xA100 node gross, so "
+            f"stars place this machine's figure on PHP's scale:\n{body}\n")
+
+
+def _write_html(rows: list[dict[str, Any]], path: str, run: dict[str, Any] | None) -> None:
+    try:
+        from wattlens.report import write_bench_html
+    except ImportError as exc:
+        print(f"wattlens: HTML report unavailable ({exc})", file=sys.stderr)
+        return
+    write_bench_html(rows, path, title="wattlens bench", run=run)
+    print(f"HTML report: {path}", file=sys.stderr)
+
+
+def _show(store: Any, run_id: str | None, args: argparse.Namespace, header: str = "", all_runs: bool = False) -> None:
+    from wattlens.bench.results import result_rows
+
+    rows = result_rows(store, run_id, all_runs=all_runs)
+    if getattr(args, "json", False):
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        if header:
+            print(header)
+        print(leaderboard_text(rows))
+        if rows:
+            print(_rating_lines(rows))
+    if getattr(args, "html", None):
+        run = store.get_run(run_id) if run_id else (store.list_runs("bench")[:1] or [None])[0]
+        _write_html(rows, args.html, run)
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from wattlens.store import open_store
+
+    store = open_store(args.db)
+    try:
+        if args.list:
+            for r in store.list_runs("bench"):
+                n = len(store.cells(r["run_id"]))
+                started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_unix_s"]))
+                name = ((r.get("config") or {}).get("suite") or {}).get("name", "")
+                print(f"{r['run_id']}  {started}  {r['status']:<11} {n:>3} cells  {name}")
+            return EXIT_OK
+        try:
+            _show(store, args.run, args, all_runs=args.all)
+        except KeyError as exc:
+            print(f"wattlens results: {exc.args[0]}", file=sys.stderr)
+            return EXIT_USAGE
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+# --- breakeven ----------------------------------------------------------------------------------------------------
+
+
+def _per_query_from_run(args: argparse.Namespace) -> tuple[float, float | None, float | None, str] | None:
+    from wattlens.bench.results import result_rows
+    from wattlens.store import open_store
+
+    store = open_store(args.db)
+    try:
+        rows = result_rows(store, args.run)
+    finally:
+        store.close()
+    wanted = args.model.lower()
+    match = [r for r in rows if r["model"] and r["model"].lower() in (wanted, *[m + wanted for m in _prefixes(r)])
+             and r["status"] == "ok" and r["j_per_query"] is not None]
+    if not match:
+        return None
+    best = min(match, key=lambda r: r["j_per_query"])
+    cfg = best["config"]
+    src = (f"run {best['run_id']}, {best['task']}, {best['model']} b{cfg.get('batch')} {cfg.get('precision')} "
+           f"({best['source']}, {best.get('energy_basis')})")
+    return best["j_per_query"], best["j_per_query_low"], best["j_per_query_high"], src
+
+
+def _prefixes(row: dict[str, Any]) -> list[str]:
+    """Org prefixes of a model id, so that ``bloomz-7b1`` matches ``bigscience/bloomz-7b1``."""
+    model = row["model"].lower()
+    return [model.rsplit("/", 1)[0] + "/"] if "/" in model else []
+
+
+def cmd_breakeven(args: argparse.Namespace) -> int:
+    from wattlens.bench.breakeven import J_PER_KWH, BreakevenError, breakeven, reference_model
+
+    ref = reference_model(args.model) if args.model else None
+    training = args.training_kwh if args.training_kwh is not None else (ref["training_kwh"] if ref else None)
+    finetune = args.finetune_kwh if args.finetune_kwh is not None else (ref["finetune_kwh"] if ref else 0.0)
+    notes = []
+    if args.training_kwh is None and ref:
+        notes.append(f"training {ref['training_kwh']:g} kWh from the reference ({ref['source']})")
+    if args.finetune_kwh is None and ref:
+        notes.append(f"fine-tuning {ref['finetune_kwh']:g} kWh from the reference")
+    if training is None:
+        print("wattlens breakeven: give --training-kwh (or a BLOOMz reference --model)", file=sys.stderr)
+        return EXIT_USAGE
+    per_q = _resolve_per_query(args, ref, notes)
+    if per_q is None:
+        print("wattlens breakeven: no per-query energy: give --run RUN_ID --model M (an ok cell), --j-per-query, "
+              "--kwh-per-query, or a BLOOMz reference --model", file=sys.stderr)
+        return EXIT_USAGE
+    j, lo, hi, src = per_q
+    try:
+        be = breakeven(training, j / J_PER_KWH, finetune, kwh_per_query_low=None if lo is None else lo / J_PER_KWH,
+                       kwh_per_query_high=None if hi is None else hi / J_PER_KWH, per_query_source=src)
+    except BreakevenError as exc:
+        print(f"wattlens breakeven: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    out: dict[str, Any] = {"breakeven": be.to_dict(), "notes": notes}
+    if args.queries_per_day:
+        out["days_to_breakeven"] = be.days_at(args.queries_per_day)
+        out["yearly"] = _yearly(args, j, lo, hi)
+    if ref:
+        out["paper"] = {"model": ref["model"], "breakeven_queries": ref["paper_breakeven_queries"],
+                        "kwh_per_query": ref["inference_kwh_per_query_paper"], "source": ref["source"]}
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+    else:
+        print(_breakeven_text(out))
+    return EXIT_OK
+
+
+def _resolve_per_query(args: argparse.Namespace, ref: dict | None, notes: list[str]) -> tuple | None:
+    from wattlens.bench.breakeven import J_PER_KWH
+
+    if args.j_per_query is not None:
+        return args.j_per_query, None, None, "given (--j-per-query)"
+    if args.kwh_per_query is not None:
+        return args.kwh_per_query * J_PER_KWH, None, None, "given (--kwh-per-query)"
+    if args.run and args.model:
+        got = _per_query_from_run(args)
+        if got is not None:
+            return got
+        notes.append(f"model {args.model!r} has no ok cell in run {args.run}")
+    if ref:
+        notes.append("per-query energy: PHP's figure for this model (8xA100 node, gross)")
+        return ref["inference_kwh_per_query_paper"] * J_PER_KWH, None, None, f"PHP paper figure ({ref['model']})"
+    return None
+
+
+def _yearly(args: argparse.Namespace, j: float, lo: float | None, hi: float | None) -> dict[str, Any]:
+    from wattlens.carbon import project_yearly, resolve_location
+
+    loc = resolve_location(country=args.country, region=args.region, intensity_g_per_kwh=args.intensity)
+    y = project_yearly(j, args.queries_per_day, loc, pue=args.pue, price_per_kwh=args.price_per_kwh,
+                       currency=args.currency, j_per_query_low=lo, j_per_query_high=hi)
+    return y
+
+
+def _breakeven_text(out: dict[str, Any]) -> str:
+    be = out["breakeven"]
+    lines = [f"training + fine-tuning: {be['total_training_kwh']:,.0f} kWh "
+             f"({be['training_kwh']:,.0f} + {be['finetune_kwh']:,.0f})",
+             f"inference: {be['kwh_per_query']:.3e} kWh/query ({be['kwh_per_query'] * 3.6e6:.4g} J) — "
+             f"{be['per_query_source']}",
+             f"break-even: {be['queries'] / 1e6:,.1f} million queries"]
+    if be.get("queries_low") and be.get("queries_high"):
+        lines[-1] += f" [{be['queries_low'] / 1e6:,.1f} – {be['queries_high'] / 1e6:,.1f} million]"
+    if "paper" in out:
+        lines.append(f"PHP paper: {out['paper']['breakeven_queries'] / 1e6:,.1f} million queries "
+                     f"at {out['paper']['kwh_per_query']:.1e} kWh/query")
+    if out.get("days_to_breakeven") is not None:
+        lines.append(f"at {out['yearly']['queries_per_day']:,.0f} queries/day: parity after "
+                     f"{out['days_to_breakeven']:,.0f} days")
+        y = out["yearly"]
+        cost = y.get("cost_per_year")
+        lines.append(f"one year: {y['kwh_per_year']:,.1f} kWh (facility, PUE {y['pue']:g}), "
+                     f"{y['tco2e_per_year']:.3g} tCO2e at {y['carbon_intensity_g_per_kwh']:g} g/kWh, cost "
+                     + ("not set" if not cost else f"{cost['amount']:,.2f} {cost.get('currency') or ''}"))
+    lines.extend(f"note: {n}" for n in out.get("notes", []))
+    return "\n".join(lines)

@@ -1,0 +1,301 @@
+"""Small models wattlens trains itself on offline data, with real held-out quality (``weights: trained``).
+
+* ``digits-cnn`` / ``digits-mlp``: image classifiers trained on scikit-learn's ``load_digits`` (75 % split),
+  scored on the 25 % held-out split (the image-classification task inputs).
+* ``minilm-sentiment``: a logistic-regression head on frozen all-MiniLM-L6-v2 sentence embeddings of the
+  generated sentiment corpus (``data.sentiment``, split "train"); scored on split "test", whose sentiment
+  words never occur in training, so the accuracy measures MiniLM's generalisation, not memorisation.
+* ``minilm-ner``: a logistic-regression token head on frozen MiniLM token states (first sub-token of each
+  word) for generated sentences with PER/LOC/ORG spans (``data.entities``); held-out names are disjoint.
+
+Each recipe is hashed; the trained weights are cached at ``$WATTLENS_CACHE_DIR`` or
+``~/.cache/wattlens/models/<name>-<hash>.pt`` so later runs reuse them (a changed recipe retrains).
+Training, when needed, happens inside ``load_workload`` (the bench's load window) and is recorded in
+``w.info["training"]``.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Any
+
+from . import data, minilm
+from ._runtime import cache_dir, count_params, recipe_key, seeded, torch_dtype
+from .base import Workload
+from .tasks import Task
+
+RECIPE_VERSION = 1  # bump when training code changes in a way the recipe dict does not capture
+
+DIGITS_RECIPES: dict[str, dict[str, Any]] = {
+    "digits-cnn": {"arch": "cnn", "conv": [16, 32], "hidden": 64, "epochs": 30, "lr": 3e-3, "batch": 128,
+                   "weight_decay": 1e-4, "seed": 0},
+    "digits-mlp": {"arch": "mlp", "hidden": 64, "epochs": 40, "lr": 3e-3, "batch": 128, "weight_decay": 1e-4,
+                   "seed": 0},
+}
+SENTIMENT_RECIPE = {"train_sentences": 500, "train_seed": 0, "C": 4.0, "holdout_sentences": 300,
+                    "holdout_seed": 1, "features": "all-MiniLM-L6-v2 mean-pooled, L2-normalised"}
+NER_RECIPE = {"train_sentences": 300, "train_seed": 0, "C": 2.0, "holdout_sentences": 200, "holdout_seed": 1,
+              "features": "all-MiniLM-L6-v2 last hidden state of each word's first sub-token"}
+
+
+@contextmanager
+def _one_thread() -> Any:
+    """Train on one thread: these models are tiny, and on a shared 2-core machine more threads only add
+    contention (digits-cnn trains ~3x faster single-threaded there). The caller's setting is restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cache
+# ---------------------------------------------------------------------------------------------------------
+def _cached(name: str, recipe: dict[str, Any], train: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(state, training info): load ``name``'s weights for ``recipe`` from the cache, or train and save."""
+    import torch
+
+    full = {"name": name, "version": RECIPE_VERSION, **recipe}
+    key = recipe_key(full)
+    path = cache_dir() / f"{name}-{key}.pt"
+    if path.exists():
+        try:
+            blob = torch.load(path, weights_only=True)
+            return blob["state"], {**blob["meta"], "cached": True, "cache_path": str(path)}
+        except Exception:  # a corrupt/partial file: retrain rather than fail the bench
+            path.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    with _one_thread():
+        state, meta = train()
+    meta = {**meta, "recipe": full, "recipe_hash": key, "train_seconds": round(time.perf_counter() - t0, 2)}
+    tmp = path.with_suffix(".tmp")
+    torch.save({"state": state, "meta": meta}, tmp)
+    tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+    return state, {**meta, "cached": False, "cache_path": str(path)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Digits classifiers
+# ---------------------------------------------------------------------------------------------------------
+def _digits_net(recipe: dict[str, Any]) -> Any:
+    from torch import nn
+
+    if recipe["arch"] == "cnn":
+        c1, c2 = recipe["conv"]
+        return nn.Sequential(
+            nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(c2 * 16, recipe["hidden"]), nn.ReLU(), nn.Linear(recipe["hidden"], 10))
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, recipe["hidden"]), nn.ReLU(), nn.Linear(recipe["hidden"], 10))
+
+
+def _train_digits(recipe: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    import torch
+
+    x_tr, y_tr, x_te, y_te = data.digits_split()
+    xt, yt = torch.from_numpy(x_tr).unsqueeze(1), torch.from_numpy(y_tr)
+    with seeded(recipe["seed"]):
+        net = _digits_net(recipe)
+        opt = torch.optim.AdamW(net.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
+        gen = torch.Generator().manual_seed(recipe["seed"])
+        for _ in range(recipe["epochs"]):
+            perm = torch.randperm(len(xt), generator=gen)
+            for i in range(0, len(xt), recipe["batch"]):
+                idx = perm[i:i + recipe["batch"]]
+                loss = torch.nn.functional.cross_entropy(net(xt[idx]), yt[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+    net.eval()
+    with torch.inference_mode():
+        acc = float((net(torch.from_numpy(x_te).unsqueeze(1)).argmax(-1) == torch.from_numpy(y_te)).float().mean())
+    meta = {"train_examples": len(xt), "holdout_examples": len(x_te), "holdout_accuracy": round(acc, 4),
+            "data": "sklearn load_digits, stratified 75/25 split (seed 0)"}
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}, meta
+
+
+class DigitsClassifier(Workload):
+    def __init__(self, task: Task, name: str, precision: str, threads: int | None, batch: int):
+        recipe = DIGITS_RECIPES[name]
+        state, meta = _cached(name, recipe, lambda: _train_digits(recipe))
+        net = _digits_net(recipe)
+        net.load_state_dict(state)
+        self.model = net.eval().to(torch_dtype(precision))
+        self.dtype = torch_dtype(precision)
+        desc = ("small CNN (2 conv 3x3 layers 16/32 ch, max-pool, 64-unit dense) trained by wattlens on sklearn digits"
+                if recipe["arch"] == "cnn" else "MLP (64-64-10) trained by wattlens on sklearn digits")
+        super().__init__(task, name, "trained", "pytorch", precision, threads, count_params(net), batch,
+                         {"description": desc, "training": meta, "size": "small", "input_size": "8x8x1"})
+
+    def _run(self, batch: list[Any]) -> list[Any]:
+        import numpy as np
+        import torch
+
+        x = torch.from_numpy(np.stack([np.asarray(self.task.model_input(b), dtype=np.float32) for b in batch]))
+        with torch.inference_mode():
+            probs = self.model(x.unsqueeze(1).to(self.dtype)).float().softmax(-1)
+        score, idx = probs.max(-1)
+        return [{"label": int(i), "score": float(s)} for s, i in zip(score, idx, strict=True)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Heads on frozen MiniLM
+# ---------------------------------------------------------------------------------------------------------
+def _fit_logreg(x: Any, y: Any, c: float) -> tuple[Any, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=c, max_iter=2000)
+    clf.fit(x, y)
+    return clf.coef_, clf.intercept_
+
+
+def _train_sentiment(encoder: Any, tokenizer: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    import numpy as np
+    import torch
+
+    r = SENTIMENT_RECIPE
+    tr = data.sentiment(r["train_sentences"], r["train_seed"], "train")
+    te = data.sentiment(r["holdout_sentences"], r["holdout_seed"], "test")
+    x_tr = minilm.embed(encoder, tokenizer, [d["text"] for d in tr]).numpy()
+    x_te = minilm.embed(encoder, tokenizer, [d["text"] for d in te]).numpy()
+    coef, bias = _fit_logreg(x_tr, [d["label"] for d in tr], r["C"])
+    if coef.shape[0] == 1:  # binary logistic regression -> two-logit linear layer
+        coef = [-coef[0] / 2, coef[0] / 2]
+        bias = [-bias[0] / 2, bias[0] / 2]
+    w = torch.tensor(np.asarray(coef), dtype=torch.float32)
+    b = torch.tensor(np.asarray(bias), dtype=torch.float32)
+    acc = float(((torch.from_numpy(x_te) @ w.T + b).argmax(-1) == torch.tensor([d["label"] for d in te]))
+                .float().mean())
+    return {"weight": w, "bias": b}, {"train_examples": len(tr), "holdout_examples": len(te),
+                                      "holdout_accuracy": round(acc, 4),
+                                      "data": "data.sentiment: train words vs disjoint held-out words"}
+
+
+def _word_features(encoder: Any, tokenizer: Any, sentences: list[list[str]], batch_size: int = 64) -> Any:
+    """MiniLM last-layer state of each word's first sub-token, stacked over all words of all sentences."""
+    import torch
+
+    rows = []
+    with torch.inference_mode():
+        for i in range(0, len(sentences), batch_size):
+            part = sentences[i:i + batch_size]
+            enc = tokenizer(part, is_split_into_words=True, padding=True, truncation=True,
+                            max_length=minilm.MAX_LENGTH, return_tensors="pt")
+            hidden = encoder(**enc).last_hidden_state.float()
+            for j in range(len(part)):
+                rows.append(hidden[j, _first_positions(enc.word_ids(j), len(part[j]))])
+    return torch.cat(rows) if rows else torch.zeros(0, encoder.config.hidden_size)
+
+
+def _first_positions(word_ids: list[int | None], n_words: int) -> list[int]:
+    first: dict[int, int] = {}
+    for pos, wid in enumerate(word_ids):
+        if wid is not None and wid not in first:
+            first[wid] = pos
+    return [first.get(w, 0) for w in range(n_words)]
+
+
+def _train_ner(encoder: Any, tokenizer: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    import torch
+
+    from .metrics import entity_f1
+
+    r = NER_RECIPE
+    tr = data.entities(r["train_sentences"], r["train_seed"], "train")
+    te = data.entities(r["holdout_sentences"], r["holdout_seed"], "test")
+    tag_id = {t: i for i, t in enumerate(data.NER_TAGS)}
+    x_tr = _word_features(encoder, tokenizer, [d["words"] for d in tr]).numpy()
+    y_tr = [tag_id[t] for d in tr for t in d["tags"]]
+    coef, bias = _fit_logreg(x_tr, y_tr, r["C"])
+    w = torch.zeros(len(data.NER_TAGS), coef.shape[1])
+    b = torch.full((len(data.NER_TAGS),), -1e4)  # a tag never seen in training is never predicted
+    seen = sorted(set(y_tr))
+    w[seen] = torch.tensor(coef, dtype=torch.float32)
+    b[seen] = torch.tensor(bias, dtype=torch.float32)
+    pred = (_word_features(encoder, tokenizer, [d["words"] for d in te]) @ w.T + b).argmax(-1).tolist()
+    tags, k = [], 0
+    for d in te:
+        tags.append([data.NER_TAGS[p] for p in pred[k:k + len(d["words"])]])
+        k += len(d["words"])
+    f1 = entity_f1([d["tags"] for d in te], tags)
+    return {"weight": w, "bias": b}, {"train_examples": len(tr), "train_words": len(y_tr),
+                                      "holdout_examples": len(te), "holdout_entity_f1": round(f1, 4),
+                                      "data": "data.entities: train names vs disjoint held-out names"}
+
+
+class _MiniLMHead(Workload):
+    """Frozen all-MiniLM-L6-v2 encoder (real weights) + a linear head trained by wattlens."""
+
+    name = ""
+    head_desc = ""
+
+    def __init__(self, task: Task, precision: str, threads: int | None, batch: int):
+        self.tokenizer = minilm.load_tokenizer()
+        fp32 = minilm.load_encoder()
+        state, meta = _cached(self.name, self._recipe(), lambda: self._train(fp32))
+        self.encoder = fp32.to(torch_dtype(precision))
+        self.model = self.encoder  # what optimisers transform (quantise, export)
+        self.weight, self.bias = state["weight"], state["bias"]
+        params = count_params(self.encoder) + self.weight.numel() + self.bias.numel()
+        super().__init__(task, self.name, "trained", "pytorch", precision, threads, params, batch,
+                         {"description": self.head_desc, "training": meta, "size": "small",
+                          "encoder": str(minilm.model_path()), "tokenizer": "all-MiniLM-L6-v2 (its own)"})
+
+    def _recipe(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _train(self, encoder: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        raise NotImplementedError
+
+    def _input_tokens(self, item: Any) -> int:
+        return len(self.tokenizer(str(self.task.model_input(item)), truncation=True,
+                                  max_length=minilm.MAX_LENGTH)["input_ids"])
+
+
+class MiniLMSentiment(_MiniLMHead):
+    name = "minilm-sentiment"
+    head_desc = ("all-MiniLM-L6-v2 (real weights, frozen) + logistic-regression head trained by wattlens on the "
+                 "generated sentiment corpus")
+
+    def _recipe(self) -> dict[str, Any]:
+        return SENTIMENT_RECIPE
+
+    def _train(self, encoder: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        return _train_sentiment(encoder, self.tokenizer)
+
+    def _run(self, batch: list[Any]) -> list[Any]:
+        import torch
+
+        enc = minilm.tokenize(self.tokenizer, [str(self.task.model_input(x)) for x in batch])
+        with torch.inference_mode():
+            hidden = self.encoder(**enc).last_hidden_state
+            emb = torch.nn.functional.normalize(minilm.mean_pool(hidden, enc["attention_mask"]), dim=-1)
+            probs = (emb @ self.weight.T + self.bias).softmax(-1)
+        score, idx = probs.max(-1)
+        return [{"label": data.LABELS_SENTIMENT[int(i)], "score": float(s)} for s, i in zip(score, idx, strict=True)]
+
+
+class MiniLMNer(_MiniLMHead):
+    name = "minilm-ner"
+    head_desc = ("all-MiniLM-L6-v2 (real weights, frozen) + logistic-regression token head (BIO PER/LOC/ORG) "
+                 "trained by wattlens on generated entity sentences")
+
+    def _recipe(self) -> dict[str, Any]:
+        return NER_RECIPE
+
+    def _train(self, encoder: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        return _train_ner(encoder, self.tokenizer)
+
+    def _run(self, batch: list[Any]) -> list[Any]:
+        words = [str(self.task.model_input(x)).split() for x in batch]
+        feats = _word_features(self.encoder, self.tokenizer, words, batch_size=max(1, len(words)))
+        pred = (feats @ self.weight.T + self.bias).argmax(-1).tolist()
+        out, k = [], 0
+        for w in words:
+            out.append([data.NER_TAGS[p] for p in pred[k:k + len(w)]])
+            k += len(w)
+        return out

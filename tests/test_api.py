@@ -1,0 +1,104 @@
+"""The public facade: wattlens.measure / wattlens.measured / wattlens.Monitor."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import wattlens
+import wattlens.api
+from wattlens.carbon import CarbonError
+
+
+def test_measure_context_manager_gives_energy_and_carbon() -> None:
+    with wattlens.measure("inference", country="FR", pue=1.2, price_per_kwh=0.2, currency="EUR") as m:
+        sum(i * i for i in range(50_000))
+    r = m.result
+    assert r.measurement.name == "inference" and r.measurement.energy_j > 0
+    assert {c.domain for c in r.measurement.components} >= {"cpu", "memory"}
+    fp = r.footprint
+    assert fp.location["key"] == "FRA" and fp.pue == 1.2
+    assert fp.facility_energy_j == pytest.approx(1.2 * r.measurement.energy_j)
+    assert fp.co2e_low_g <= fp.co2e_g <= fp.co2e_high_g and fp.cost["currency"] == "EUR"
+    text = str(r)
+    assert "estimated" in text and "FRA" in text and "PUE 1.2" in text
+    d = r.to_dict()
+    assert d["energy_j"] == r.measurement.energy_j and d["location"]["key"] == "FRA"
+
+
+def test_measure_without_location_states_world_average(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("WATTLENS_COUNTRY", "WATTLENS_REGION", "WATTLENS_PUE", "WATTLENS_PRICE_PER_KWH"):
+        monkeypatch.delenv(var, raising=False)
+    with wattlens.measure("x") as m:
+        pass
+    fp = m.result.footprint
+    assert fp.location["stated_default"] is True and fp.pue == 1.0 and fp.cost is None
+
+
+def test_bad_location_fails_before_the_block_runs() -> None:
+    ran = []
+    with pytest.raises(CarbonError, match="FRA"):
+        with wattlens.measure("x", country="FRX"):
+            ran.append(1)
+    assert not ran
+
+
+def test_exception_in_block_propagates_and_result_is_kept() -> None:
+    ctx = wattlens.measure("fails", country="DE")
+    with pytest.raises(KeyError), ctx:
+        raise KeyError("boom")
+    assert ctx.result is not None and "raised KeyError" in ctx.result.measurement.notes[-1]
+
+
+def test_measured_decorator_last_result_and_callback() -> None:
+    seen = []
+
+    @wattlens.measured("predict", country="FR", callback=seen.append)
+    def predict(x: int) -> int:
+        return x * 2
+
+    assert predict.last_result is None
+    assert predict(21) == 42
+    assert predict.last_result.measurement.name == "predict" and seen[-1] is predict.last_result
+    predict(1)
+    assert len(seen) == 2
+
+    @wattlens.measured
+    def fact(n: int) -> int:  # recursion: nested windows under one name
+        return 1 if n <= 1 else n * fact(n - 1)
+
+    assert fact(5) == 120 and fact.last_result.measurement.name.endswith("fact")
+
+    @wattlens.measured("bad")
+    def bad() -> None:
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        bad()
+    assert "raised ValueError" in bad.last_result.measurement.notes[-1]
+    assert bad.monitor().open_windows == []
+
+
+def test_measure_saves_to_a_store(tmp_path) -> None:
+    db = str(tmp_path / "m.sqlite")
+    with wattlens.measure("saved", country="FR", db=db):
+        pass
+    from wattlens.store import open_store
+
+    rows = open_store(db).measurements()
+    assert rows[-1]["name"] == "saved" and rows[-1]["location_key"] == "FRA"
+
+
+def test_lazy_exports() -> None:
+    assert wattlens.Monitor is wattlens.tracking.Monitor
+    assert wattlens.measure is wattlens.api.measure
+    with pytest.raises(AttributeError):
+        wattlens.no_such_name  # noqa: B018
+    assert "measure" in dir(wattlens)
+
+
+def test_docstring_examples_run() -> None:
+    for module in (wattlens.api, wattlens):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__

@@ -1,0 +1,30 @@
+"""``import wattlens`` must stay light: no torch / numpy / pandas / SQLAlchemy, nothing of the meter yet."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ("torch", "numpy", "pandas", "sqlalchemy", "transformers", "matplotlib", "psutil")
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_import_wattlens_imports_nothing_heavy() -> None:
+    mods = _modules_after("import wattlens")
+    assert not {m.split(".")[0] for m in mods} & set(HEAVY)
+    assert "wattlens.tracking" not in mods and "wattlens.meters.estimator" not in mods  # all lazy
+
+
+def test_first_monitor_and_measure_stay_light() -> None:
+    mods = _modules_after(
+        "import wattlens\nwith wattlens.measure('x', country='FR') as m:\n    pass\nm2 = wattlens.Monitor(); m2.close()"
+    )
+    assert not {m.split(".")[0] for m in mods} & {"torch", "numpy", "pandas", "sqlalchemy"}
