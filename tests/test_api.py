@@ -102,3 +102,29 @@ def test_docstring_examples_run() -> None:
     for module in (wattlens.api, wattlens):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, module.__name__
+
+
+def test_given_monitor_is_reused_and_not_closed() -> None:
+    mon = wattlens.Monitor(["estimator"])
+    with wattlens.measure("a", monitor=mon, country="FR") as m1:
+        pass
+    with wattlens.measure("b", monitor=mon, country="FR", idle_baseline_s=0.02) as m2:
+        pass
+    assert m1.result.measurement.name == "a" and m2.result.measurement.net_j is not None
+    assert mon.idle is not None
+    mon.begin("still-usable")
+    mon.end("still-usable")
+    mon.close()
+
+
+def test_footprint_failure_is_a_note_not_an_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    import wattlens.carbon
+
+    def broken(*args, **kwargs):
+        raise wattlens.carbon.CarbonError("energy interval is inverted")
+
+    monkeypatch.setattr(wattlens.carbon, "footprint", broken)
+    with wattlens.measure("x") as m:
+        pass
+    assert m.result.footprint is None and "footprint unavailable" in m.result.measurement.notes[-1]
+    assert m.result.to_dict()["co2e_g"] is None

@@ -52,12 +52,18 @@ class _Carbon:
         self.currency = currency
 
     def footprint(self, m: Measurement) -> Any:
+        """The footprint of ``m``; ``None`` (and a note on ``m``) if it cannot be computed — never an exception
+        out of the user's ``with`` block for a measurement problem (the inputs were validated up front)."""
         from wattlens.carbon import footprint
 
-        return footprint(
-            m.energy_j, m.low_j, m.high_j, location=self.location, pue=self.pue,
-            price_per_kwh=self.price_per_kwh, currency=self.currency,
-        )
+        try:
+            return footprint(
+                m.energy_j, m.low_j, m.high_j, location=self.location, pue=self.pue,
+                price_per_kwh=self.price_per_kwh, currency=self.currency,
+            )
+        except Exception as exc:  # a meter-side oddity (e.g. a non-finite reading) must not break the user's code
+            m.notes.append(f"carbon footprint unavailable: {type(exc).__name__}: {exc}")
+            return None
 
 
 def _save(db: str | None, record: dict[str, Any]) -> None:

@@ -106,7 +106,7 @@ def test_duplicate_cells_are_rejected(tmp_path: Path) -> None:
 def test_command_line_suite_is_validated_the_same_way() -> None:
     s = suite_from_args("text-generation", ["gpt2", "distilgpt2"], queries=200, batch=[1, 8])
     assert len(s.cells) == 4 and {c.queries for c in s.cells} == {200}
-    with pytest.raises(SuiteError, match="<command line>.*batch"):
+    with pytest.raises(SuiteError, match=r"<command line>.*batch"):
         suite_from_args("text-generation", ["gpt2"], batch=[0])
     default = suite_from_args("text-generation", [])
     assert [c.model for c in default.cells] == ["distilgpt2@tiny", "gpt2@tiny"]  # the quick defaults

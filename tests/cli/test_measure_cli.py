@@ -133,3 +133,13 @@ def test_wrapper_exits_with_the_command_code_as_a_real_process() -> None:
     r = subprocess.run([PY, "-m", "wattlens", "measure", "--", PY, "-c", "raise SystemExit(5)"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 5 and "command exit code 5" in r.stderr
+
+
+def test_region_and_provider_pue(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["measure", "--json", "--region", "aws:us-east-1", "--pue", "provider", "--", PY, "-c", "pass"]) == 0
+    rec = _json(capsys)
+    assert rec["location"]["key"].lower().startswith("aws") and rec["pue"] > 1.0 and rec["boundary"] == "facility"
+    assert main(["measure", "--json", "--intensity", "100", "--", PY, "-c", "pass"]) == 0
+    assert _json(capsys)["carbon_intensity_g_per_kwh"] == 100.0
+    assert main(["measure", "--region", "aws:mars-north-1", "--", "true"]) == 2
+    assert "mars" in capsys.readouterr().err

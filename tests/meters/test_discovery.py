@@ -117,6 +117,7 @@ def test_named_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(placeholder, UnavailableSource)
     comps = placeholder.delta(placeholder.snapshot(), placeholder.snapshot())
     assert comps[0].source == UNAVAILABLE and "not part of this wattlens build" in comps[0].note
+    assert comps[0].domain == "gpu"
     fake = CounterSource()
     found = discover([fake])
     assert found.sources == [fake]

@@ -154,3 +154,9 @@ def test_probe_and_domains() -> None:
     assert [c.domain for c in only_mem.delta(only_mem.snapshot(), only_mem.snapshot())] == ["memory"]
     with pytest.raises(MeterError):
         EstimatorSource(attribution="everything")
+
+
+def test_unknown_machine_memory_is_unavailable_not_zero() -> None:
+    src = EstimatorSource("machine", model=resolve_cpu_power(info=info("AMD EPYC")), memory_gb=0.0)
+    cpu_c, mem_c = src.delta(_snap(0.0, 0.0), _snap(1.0, 0.5))
+    assert cpu_c.energy_j > 0 and mem_c.energy_j is None and mem_c.source == UNAVAILABLE and "unknown" in mem_c.note

@@ -232,3 +232,26 @@ def test_process_share_unknown_keeps_machine_figure_with_low_zero(monkeypatch: p
         m = mon.end("w")
     c = m.components[0]
     assert (c.energy_j, c.low_j, c.high_j) == (8.0, 0.0, 8.0) and "unknown" in m.notes[-1]
+
+
+def test_windows_from_several_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(monitor_mod, "_SAMPLER", None)
+    polled = CounterSource(period_s=0.01)
+    errors: list[BaseException] = []
+    with Monitor([polled]) as mon:
+
+        def worker(k: int) -> None:
+            try:
+                for i in range(200):
+                    mon.begin(f"t{k}-{i}")
+                    mon.end(f"t{k}-{i}")
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors and mon.open_windows == [] and not mon.sampler_running
+    assert "wattlens-sampler" not in _threads()

@@ -133,6 +133,8 @@ class Analysis:
                           p.calibrated.get("meter_source") == "estimated" else ""))
         for t in self.traces:
             out += t.notes
+        if self.workload.extra.get("guessed_input"):
+            out.append(f"input guessed from the first layer: {self.workload.extra['guessed_input']}")
         out += self.estimate.assumptions + self.extra_assumptions
         return out
 
@@ -226,11 +228,18 @@ def analyze_workload(w: Workload, profile: Profile, rq: Request, options: Option
 
 def analyze(model: Any, hardware: str | Profile = "this-machine", phase: str = "auto", batch: int = 1,
             seq: int | None = None, prompt: int | None = None, new_tokens: int = 128, dtype: str | None = None,
-            backend: str = "mid", levers: bool = True, full_trace: bool = False) -> Analysis:
+            backend: str = "mid", levers: bool = True, full_trace: bool = False, inputs: Any = None) -> Analysis:
     """Analyse a model (preset name, config.json path, ``file.py:builder`` or ``nn.Module``) on a hardware
     profile without running it. See ``wattlens analyze --help``."""
     profile = hardware if isinstance(hardware, Profile) else get_profile(hardware)
-    w = resolve(model, dtype or default_dtype(profile))
+    import torch
+
+    keep = isinstance(model, (torch.nn.Module, Workload)) and dtype is None  # a given module keeps its dtype
+    w = resolve(model, None if keep else (dtype or default_dtype(profile)))
+    if inputs is not None:
+        from wattlens.analyze.presets import _to_meta
+
+        w.custom_inputs = _to_meta(inputs)
     rq = Request(phase=phase, batch=batch, seq=seq, prompt=prompt, new_tokens=new_tokens, backend=backend,
                  full_trace=full_trace)
     a = analyze_workload(w, profile, rq)

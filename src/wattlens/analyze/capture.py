@@ -99,6 +99,7 @@ class RawTrace:
     entries: list[tuple]
     alias: dict[int, tuple[int, int]]  # repeated tensor storage -> (source storage, source bytes)
     n_ops: int
+    data_dependent: int = 0  # scalar reads answered without data (see _Recorder.__torch_dispatch__)
 
 
 class _Recorder(TorchDispatchMode):
@@ -111,6 +112,7 @@ class _Recorder(TorchDispatchMode):
         self.stack = stack
         self.label = ""  # "backward", "optimizer" when no module is on the stack
         self.infos: dict[Any, OpInfo | None] = {}
+        self.data_dependent = 0
 
     def _info(self, func: Any) -> OpInfo | None:
         info = self.infos.get(func, False)
@@ -138,6 +140,11 @@ class _Recorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
+        if func is _LOCAL_SCALAR and args and args[0].device.type == "meta":
+            # data-dependent Python control flow (x.item(), bool(x.all())) on meta: there is no value. We answer
+            # True for booleans (e.g. transformers' "no packed sequences" check) and 0 otherwise, and say so.
+            self.data_dependent += 1
+            return True if args[0].dtype == torch.bool else 0
         out = func(*args, **kwargs)
         if self.suppress:
             return out
@@ -201,6 +208,7 @@ def storage_ids(tensors: Iterator[torch.Tensor] | list[torch.Tensor]) -> set[int
 
 # ------------------------------------------------------------------------------------------ capture context
 _ACTIVE: list[_Recorder] = []
+_LOCAL_SCALAR = torch.ops.aten._local_scalar_dense.default
 _ORIG_SDPA = torch.nn.functional.scaled_dot_product_attention
 
 
@@ -276,7 +284,7 @@ class Capture:
             h1.remove()
             h2.remove()
             self.stack.clear()
-            self.last = RawTrace(rec.entries, rec.alias, len(rec.entries))
+            self.last = RawTrace(rec.entries, rec.alias, len(rec.entries), rec.data_dependent)
 
 
 # ------------------------------------------------------------------------------------------ finalize

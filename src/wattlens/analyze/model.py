@@ -37,6 +37,19 @@ _VECTOR_STEPS = ((128e9 / 312e12, 0.95), (16e9 / 312e12, 0.5), (0.0, 0.1))
 _MEMORY_STEPS = ((100e6 / 2.039e12, 0.90), (10e6 / 2.039e12, 0.75), (1e6 / 2.039e12, 0.6), (0.0, 0.3))
 
 
+def derate_curve(t_at_peak_s: float, points: list[list[float]]) -> float:
+    """Efficiency (relative to the largest op) from a calibrated sweep: log-linear interpolation between
+    measured (time-at-peak, efficiency) points, clamped at both ends."""
+    pts = sorted((max(t, 1e-12), e) for t, e in points)
+    if t_at_peak_s <= pts[0][0]:
+        return pts[0][1]
+    for (t0, e0), (t1, e1) in zip(pts, pts[1:], strict=False):
+        if t_at_peak_s <= t1:
+            w = (math.log(t_at_peak_s) - math.log(t0)) / (math.log(t1) - math.log(t0))
+            return e0 + w * (e1 - e0)
+    return pts[-1][1]
+
+
 def derate(t_at_peak_s: float, steps: tuple[tuple[float, float], ...]) -> float:
     for threshold, eff in steps:
         if t_at_peak_s >= threshold:
@@ -203,7 +216,11 @@ def _cost(r: Record, p: Profile, opt: Options, serial_launch: bool) -> OpCost:
         fv_mid_step = fv0 + fv1 * c_mid
         b_mid_step = b0 + b1 * c_mid
         if opt.derating:
-            d_m = derate(f_mid_step / peak_m, _MATRIX_STEPS) if mat and f_mid_step > 0 else 1.0
+            curve = p.calibrated.get("matrix_curve") if p.calibrated else None
+            if mat and f_mid_step > 0:
+                d_m = derate_curve(f_mid_step / peak_m, curve) if curve else derate(f_mid_step / peak_m, _MATRIX_STEPS)
+            else:
+                d_m = 1.0
             d_v = derate(fv_mid_step / peak_v, _VECTOR_STEPS) if fv_mid_step > 0 else 1.0
             d_b = derate(b_mid_step / bw, _MEMORY_STEPS) if b_mid_step > 0 else 1.0
         else:

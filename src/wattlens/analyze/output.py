@@ -11,6 +11,8 @@ from wattlens.analyze import roles as R
 def si(x: float | None, unit: str = "") -> str:
     if x is None:
         return "?"
+    if x == 0:
+        return f"0 {unit}".rstrip()
     ax = abs(x)
     for k, p in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if ax >= k:

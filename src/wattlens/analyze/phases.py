@@ -65,7 +65,7 @@ def trace_forward(w: Workload, batch: int, seq: int, phase: str = "forward") -> 
     tags = Tags(weights=weights, kv_post=storage_ids(list(cache_tensors(cache))))
     recs = _tag(phase, finalize(cap.last, tags))
     tokens = batch * seq if w.kind in ("causal_lm", "encoder", "seq2seq", "image_text") else batch
-    return PhaseTrace(phase, recs, cap.last.n_ops, time.perf_counter() - t0, tokens=tokens), out
+    return PhaseTrace(phase, recs, cap.last.n_ops, time.perf_counter() - t0, notes=_dd(cap), tokens=tokens), out
 
 
 def trace_train(w: Workload, batch: int, seq: int, optimizer: str = "adamw") -> PhaseTrace:
@@ -100,9 +100,16 @@ def trace_train(w: Workload, batch: int, seq: int, optimizer: str = "adamw") -> 
     tags = Tags(weights=weights, optimizer=storage_ids(state + grads) - weights)
     recs = _tag("train", finalize(cap.last, tags))
     model.eval()
-    return PhaseTrace("train", recs, cap.last.n_ops, time.perf_counter() - t0,
-                      notes=[f"train step: forward + backward + {optimizer} (foreach) step; optimizer category holds"
-                             " optimizer state and parameter gradients"], tokens=batch * seq)
+    notes = [f"train step: forward + backward + {optimizer} (foreach) step; optimizer category holds optimizer "
+             "state and parameter gradients; backward ops are attributed to module 'backward'"]
+    return PhaseTrace("train", recs, cap.last.n_ops, time.perf_counter() - t0, notes=notes + _dd(cap),
+                      tokens=batch * seq)
+
+
+def _dd(cap: Capture) -> list[str]:
+    n = cap.last.data_dependent if cap.last else 0
+    return [f"{n} data-dependent scalar read(s) on meta answered without data (True for booleans, 0 otherwise)"
+            ] if n else []
 
 
 class _Decoder:

@@ -8,6 +8,7 @@ Nothing is downloaded: configs come from dicts/files, weights are never material
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import sys
@@ -81,7 +82,29 @@ def make_inputs(w: Workload, batch: int, seq: int, device: str = "meta") -> dict
         return {"sample": torch.zeros(batch, 4, size, size, dtype=w.dtype, device=dev),
                 "timestep": torch.zeros(batch, dtype=torch.long, device=dev),
                 "encoder_hidden_states": torch.zeros(batch, tokens, ctx, dtype=w.dtype, device=dev)}
-    raise ValueError(f"no input maker for {w.name} ({w.kind}); pass example inputs from your builder")
+    guessed = _guess_input(w, batch, seq, dev)
+    if guessed is not None:
+        return guessed
+    raise ValueError(f"no input maker for {w.name} ({w.kind}); pass example inputs (builder returning "
+                     "(module, inputs), --input-shape, or analyze(..., inputs=...))")
+
+
+def _guess_input(w: Workload, batch: int, seq: int, dev: torch.device) -> tuple | None:
+    """Plain modules: an input shaped for the first layer (stated in the assumptions)."""
+    for m in w.model.modules():
+        if isinstance(m, torch.nn.Embedding):
+            x = torch.zeros(batch, max(seq, 1), dtype=torch.long, device=dev)
+        elif isinstance(m, torch.nn.Linear):
+            x = torch.zeros(batch, m.in_features, dtype=w.dtype, device=dev)
+        elif isinstance(m, torch.nn.Conv2d):
+            x = torch.zeros(batch, m.in_channels, w.image_size, w.image_size, dtype=w.dtype, device=dev)
+        elif isinstance(m, torch.nn.Conv1d):
+            x = torch.zeros(batch, m.in_channels, max(seq, 1), dtype=w.dtype, device=dev)
+        else:
+            continue
+        w.extra["guessed_input"] = f"{type(m).__name__} input of shape {tuple(x.shape)}"
+        return (x,)
+    return None
 
 
 _KIND_BY_FAMILY = {"gpt2": "causal_lm", "llama": "causal_lm", "mistral": "causal_lm", "bert": "encoder",
@@ -103,10 +126,13 @@ def _hf_model(cfg: Any, model_class: str) -> torch.nn.Module:
 
     cls = getattr(transformers, model_class)
     with torch.device("meta"), _no_init():
-        try:
-            return cls._from_config(cfg, attn_implementation="sdpa")
+        try:  # on a copy: a refused attn_implementation would otherwise stick to the config
+            model = cls._from_config(copy.deepcopy(cfg), attn_implementation="sdpa")
         except (ValueError, ImportError, TypeError):
-            return cls._from_config(cfg)
+            model = cls._from_config(cfg)
+    if hasattr(model, "tie_weights"):
+        model.tie_weights()  # tied embeddings share one tensor, as in the checkpoint
+    return model
 
 
 def from_preset(name: str, dtype: torch.dtype) -> Workload:
@@ -193,8 +219,23 @@ def from_builder(spec: str, dtype: torch.dtype) -> Workload:
     return from_module(built, dtype, name=spec, inputs=inputs)
 
 
+def _to_meta(x: Any) -> Any:
+    if isinstance(x, torch.Tensor):
+        return x.to("meta")
+    if isinstance(x, dict):
+        return {k: _to_meta(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_to_meta(v) for v in x)
+    return x
+
+
 def from_module(model: torch.nn.Module, dtype: torch.dtype | None = None, name: str | None = None,
                 inputs: Any = None, kind: str | None = None) -> Workload:
+    """Wrap an ``nn.Module``. A module with real weights is copied to the meta device first (the original
+    is untouched); example inputs are moved to meta likewise."""
+    if any(p.device.type != "meta" for p in model.parameters()):
+        model = copy.deepcopy(model).to("meta")
+    inputs = _to_meta(inputs)
     if dtype is not None:
         model = model.to(dtype)
     cfg = getattr(model, "config", None)
@@ -208,10 +249,12 @@ def from_module(model: torch.nn.Module, dtype: torch.dtype | None = None, name: 
                     dtype=dtype or next(model.parameters()).dtype, config=cfg, custom_inputs=inputs)
 
 
-def resolve(spec: Any, dtype: str = "bf16") -> Workload:
-    dt = DTYPES[dtype] if isinstance(dtype, str) else dtype
+def resolve(spec: Any, dtype: str | torch.dtype | None = "bf16") -> Workload:
+    dt = DTYPES[dtype] if isinstance(dtype, str) else (dtype or torch.float32)
     if isinstance(spec, torch.nn.Module):
-        return from_module(spec, dt)
+        return from_module(spec, None if dtype is None else dt)
+    if isinstance(spec, Workload):
+        return spec
     s = str(spec)
     if ":" in s and s.split(":", 1)[0].endswith(".py"):
         return from_builder(s, dt)

@@ -147,7 +147,9 @@ def names() -> list[str]:
 
 
 def _profile_from_row(r: dict[str, str]) -> Profile:
-    src = f"{CSV_NAME} row {r['name']} ({r['source']}); provenance {r['provenance']}"
+    # each figure names its row and column; the row's full source text and provenance codes are in
+    # Profile.source / Profile.provenance (printed once by `wattlens hardware NAME`)
+    src = f"{CSV_NAME} row {r['name']}"
     peaks = {d: Figure(v, v, "TFLOP/s", f"{src}; dense peak, column {col}")
              for d, col in DTYPE_COLUMNS.items() if (v := _f(r, col)) is not None}
     tdp, idle_lo, idle_hi = _f(r, "tdp_w"), _f(r, "idle_w_low"), _f(r, "idle_w_high")

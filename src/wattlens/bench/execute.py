@@ -111,11 +111,12 @@ def _measure_idle(monitor: Any, seconds: float, label: str, timeline: list[dict]
     t0 = time.time()
     base = monitor.measure_idle(seconds)
     idle = IdlePower.of(base)
+    dur = float(getattr(base, "duration_s", seconds) or seconds)
     timeline.append({"phase": f"idle-{label}", "repeat": 0, "sub": 0, "name": f"idle-{label}", "start_unix_s": t0,
-                     "duration_s": getattr(base, "duration_s", seconds),
-                     "energy_j": None if idle is None else idle.power_w * seconds,
-                     "low_j": None if idle is None else idle.low_w * seconds,
-                     "high_j": None if idle is None else idle.high_w * seconds,
+                     "duration_s": dur,
+                     "energy_j": None if idle is None else idle.power_w * dur,
+                     "low_j": None if idle is None else idle.low_w * dur,
+                     "high_j": None if idle is None else idle.high_w * dur,
                      "idle_j": None, "net_j": None, "source": getattr(base, "source", "unknown"),
                      "components": [{"domain": d, "power_w": w} for d, w in getattr(base, "power_w", {}).items()]})
     return idle
@@ -174,7 +175,7 @@ def _per_unit(unit: str, q: Any, phases: dict[str, Any], tokens: tuple[int, int]
 
 
 def run_cell(cell: Cell, monitor: Any, idle_before: IdlePower | None, idle_s: float,
-             progress: Progress | None = None) -> CellOutcome:
+             progress: Progress | None = None, max_power_w: float | None = None) -> CellOutcome:
     """Measure one cell; never raises for a model failure (returns a ``failed`` outcome instead)."""
     progress = progress or Progress()
     timeline: list[dict[str, Any]] = []
@@ -201,7 +202,7 @@ def run_cell(cell: Cell, monitor: Any, idle_before: IdlePower | None, idle_s: fl
             w.close()
     progress.step("idle baseline (after)")
     idle_after = _measure_idle(monitor, idle_s, "after", timeline)
-    return _finish(cell, base, result, idle_before, idle_after, timeline, t_cell)
+    return _finish(cell, base, result, idle_before, idle_after, timeline, t_cell, max_power_w)
 
 
 def _measure_loaded(cell: Cell, w: Any, monitor: Any, idle: IdlePower | None, progress: Progress,
@@ -242,7 +243,7 @@ def _torch_threads() -> int | None:
 
 
 def _finish(cell: Cell, base: dict, result: dict, before: IdlePower | None, after: IdlePower | None,
-            timeline: list[dict], t_cell: float) -> CellOutcome:
+            timeline: list[dict], t_cell: float, max_power_w: float | None = None) -> CellOutcome:
     idle = IdlePower.mean_of(before, after)
     phases = {k: (with_idle(v, idle) if idle is not None else v) for k, v in result.pop("phases").items()}
     for p in phases.values():
@@ -251,7 +252,7 @@ def _finish(cell: Cell, base: dict, result: dict, before: IdlePower | None, afte
     validity = check_cell(phases, generative=result["generative"], input_tokens=tokens["input_total"],
                           output_tokens=tokens["output_total"] if result["generative"] else None,
                           idle_before_w=None if before is None else before.power_w,
-                          idle_after_w=None if after is None else after.power_w)
+                          idle_after_w=None if after is None else after.power_w, max_power_w=max_power_w)
     q = phases["query"]
     res = {
         **base,
@@ -259,6 +260,8 @@ def _finish(cell: Cell, base: dict, result: dict, before: IdlePower | None, afte
         "status": validity.status,
         "reasons": validity.reasons,
         "warnings": validity.warnings,
+        "checks_skipped": [] if max_power_w else ["power <= maximum: no maximum known for this boundary "
+                                                  "(set max_power_w in the suite or --max-power-w)"],
         "query": _phase_dict(q),
         "phases": {k: _phase_dict(v) for k, v in phases.items() if k != "query"},
         "per_unit": _per_unit(result["unit"], q, phases, (tokens["input_total"], tokens["output_total"]),
@@ -295,8 +298,11 @@ def start_run(store: Any, suite: Suite, *, carbon: dict[str, Any] | None = None,
 
 
 def execute(store: Any, run_id: str, suite: Suite, *, monitor: Any = None, progress: Progress | None = None,
-            on_cell: Callable[[CellOutcome], None] | None = None) -> RunSummary:
-    """Run every cell of ``suite`` not yet stored for ``run_id`` (a fresh run or a resumed one)."""
+            on_cell: Callable[[CellOutcome], None] | None = None, retry_failed: bool = False) -> RunSummary:
+    """Run every cell of ``suite`` not yet stored for ``run_id`` (a fresh run or a resumed one).
+
+    ``retry_failed``: also re-run cells stored as ``failed`` (e.g. after installing a missing model).
+    """
     progress = progress or Progress()
     settings = suite.settings
     idle_s = float(settings.get("idle_s", 2.0))
@@ -307,6 +313,8 @@ def execute(store: Any, run_id: str, suite: Suite, *, monitor: Any = None, progr
         monitor = Monitor(attribution=settings.get("attribution", "machine"))
     t0 = time.time()
     done_before = store.done_keys(run_id)
+    if retry_failed:
+        done_before -= {c["cell_key"] for c in store.cells(run_id) if c["status"] == STATUS_FAILED}
     pending = [c for c in suite.cells if c.key not in done_before]
     counts: dict[str, int] = {}
     store.set_run_status(run_id, "running")
@@ -317,7 +325,7 @@ def execute(store: Any, run_id: str, suite: Suite, *, monitor: Any = None, progr
         idle = _measure_idle(monitor, idle_s, "before", timeline0) if pending else None
         for i, cell in enumerate(pending):
             progress.cell_start(i, cell)
-            out = run_cell(cell, monitor, idle, idle_s, progress)
+            out = run_cell(cell, monitor, idle, idle_s, progress, settings.get("max_power_w"))
             if i == 0:
                 out.timeline[:0] = timeline0
             store.save_cell(run_id, cell.key, out.status, out.result, out.error)

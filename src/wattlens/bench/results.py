@@ -178,6 +178,9 @@ def cell_row(run: dict[str, Any], cell: dict[str, Any], loc: Any = None) -> dict
     row["versions"] = {**(env.get("versions") or {}), "python": env.get("python")}
     row["cpu"] = env.get("cpu")
     row["threads_used"] = res.get("threads_used")
+    if row["config"].get("threads") in (0, None) and row["threads_used"]:
+        # 0 asks for the library default: show what that was on this machine, keep the request beside it
+        row["config"] = {**row["config"], "threads": row["threads_used"], "threads_requested": 0}
     return row
 
 

@@ -417,7 +417,9 @@ def measure_queries(
             acc.add(m, n_q)
             accs.append(acc)
             sources.append(getattr(m, "source", "unknown"))
-            windows.append(_window_row(phase, r, m, n_q, idle_p))
+            row = _window_row(phase, r, m, n_q, idle_p)
+            row["latencies_ms"] = [round(x * 1e3, 4) for x in lat_r]  # the per-request log (one per batch)
+            windows.append(row)
             if progress is not None:
                 progress(r + 1, repeats)
     finally:

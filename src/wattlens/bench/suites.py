@@ -71,6 +71,7 @@ SUITE_KEYS = {
     "description": ("str", "a string"),
     "idle_s": ("float>0", "a number of seconds > 0 (idle baseline before and after every cell)"),
     "attribution": ("attribution", f"one of {', '.join(ATTRIBUTIONS)}"),
+    "max_power_w": ("float>0", "watts > 0: the boundary's maximum draw (e.g. the sum of TDPs) for the power check"),
     **_SHARED,
 }
 TASK_KEYS = {

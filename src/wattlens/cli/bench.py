@@ -57,6 +57,7 @@ def _register_bench(subparsers: Any) -> None:
     src.add_argument("--task", help="one task instead of a suite (e.g. text-generation)")
     src.add_argument("--model", action="append", default=[], help="model id/path (repeatable; with --task)")
     src.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run (skips the stored cells)")
+    src.add_argument("--retry-failed", action="store_true", help="with --resume: also re-run the failed cells")
     src.add_argument("--run-id", help="id for a new run (default: generated)")
     m = p.add_argument_group("method (override the suite's values)")
     m.add_argument("--queries", type=int, help="inputs per repeat")
@@ -69,6 +70,7 @@ def _register_bench(subparsers: Any) -> None:
     m.add_argument("--min-window-s", type=float, help="minimum duration of each measured window")
     m.add_argument("--idle-s", type=float, help="idle baseline duration before/after each cell")
     m.add_argument("--attribution", choices=("machine", "process"), help="energy attribution of the monitor")
+    m.add_argument("--max-power-w", type=float, help="maximum draw of the boundary, W (enables the power <= max check)")
     m.add_argument("--no-phases", action="store_true", help="skip the separate prefill/decode windows")
     m.add_argument("--no-quality", action="store_true", help="skip the quality metric")
     _add_db(p)
@@ -209,7 +211,7 @@ def _rich_progress_class() -> type:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     d = {"queries": args.queries, "batch": args.batch, "precision": args.precision, "threads": args.threads,
          "engine": args.engine, "repeats": args.repeats, "warmup": args.warmup, "min_window_s": args.min_window_s,
-         "idle_s": args.idle_s, "attribution": args.attribution}
+         "idle_s": args.idle_s, "attribution": args.attribution, "max_power_w": args.max_power_w}
     if args.no_phases:
         d["phases"] = False
     if args.no_quality:
@@ -299,7 +301,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             if not args.resume:
                 run_id = start_run(store, suite, carbon=_carbon_settings(args), monitor=monitor, run_id=args.run_id)
             _sigterm_to_interrupt()
-            summary = execute(store, run_id, suite, monitor=monitor, progress=_progress(args.quiet))
+            summary = execute(store, run_id, suite, monitor=monitor, progress=_progress(args.quiet),
+                              retry_failed=args.retry_failed)
         except KeyboardInterrupt:
             print(f"\ninterrupted: finished cells are stored. Continue with:\n"
                   f"  wattlens bench --resume {run_id}" + (f" --db {args.db}" if args.db else ""), file=sys.stderr)
@@ -345,6 +348,19 @@ def leaderboard_text(rows: list[dict[str, Any]]) -> str:
         return _plain_table(rows) + f"\n(report layer failed: {exc}; plain table shown)\n"
 
 
+def _method_line(rows: list[dict[str, Any]]) -> str:
+    """What the figures are: boundary, basis, source, carbon location — stated once above the tables."""
+    def distinct(key: str) -> str:
+        return ", ".join(sorted({str(r.get(key)) for r in rows if r.get(key) is not None})) or "n/a"
+
+    loc = next((r["location"] for r in rows if r.get("location")), None)
+    where = "n/a" if loc is None else f"{loc.get('key')} {loc.get('g_co2e_per_kwh')} gCO2e/kWh" + (
+        " (stated default: pass --country/--region)" if loc.get("stated_default") else "")
+    return (f"Boundary: {distinct('boundary')}; J/query basis: {distinct('energy_basis')} (net = gross - idle "
+            f"baseline measured before and after each cell); source: {distinct('source')}; CO2e at {where}; "
+            "[low-high] = meter interval + 95 % t-interval over the repeats")
+
+
 def _rating_lines(rows: list[dict[str, Any]]) -> str:
     from wattlens.bench.ratings import RATING_VERSION, describe
 
@@ -373,6 +389,8 @@ def _show(store: Any, run_id: str | None, args: argparse.Namespace, header: str 
     else:
         if header:
             print(header)
+        if rows:
+            print(_method_line(rows))
         print(leaderboard_text(rows))
         if rows:
             print(_rating_lines(rows))

@@ -253,7 +253,7 @@ def run_measure(args: argparse.Namespace) -> int:
             open_store(args.db).save_measurement(record)
         if args.csv:
             append_csv(args.csv, record)
-    except Exception as exc:
+    except Exception as exc:  # the record is printed; saving is reported
         print(f"wattlens measure: could not save the record: {exc}", file=sys.stderr)
         return code or 1
     return code

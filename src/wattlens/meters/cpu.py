@@ -23,8 +23,8 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 DATA_DIR = Path(__file__).with_name("data")
 CPU_TABLE = DATA_DIR / "cpu_power.csv"
@@ -58,8 +58,7 @@ def normalise_model_name(raw: str) -> str:
 
 
 # --- detection ------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CpuInfo:
+class CpuInfo(NamedTuple):
     """What this machine says about its CPU."""
 
     raw_model: str  # as reported ("" when nothing could be read)
@@ -104,8 +103,7 @@ def detect_cpu() -> CpuInfo:
 
 
 # --- cpu_power.csv lookup -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CpuRecord:
+class CpuRecord(NamedTuple):
     """One row of ``cpu_power.csv``."""
 
     vendor: str
@@ -209,8 +207,7 @@ def prefix_candidates(model: str) -> int:
 
 
 # --- cloud_vcpu_power.csv ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class VcpuRow:
+class VcpuRow(NamedTuple):
     provider: str
     microarchitecture: str
     min_w_per_vcpu: float

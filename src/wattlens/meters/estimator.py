@@ -40,7 +40,7 @@ import os
 import resource
 import sys
 import time
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from wattlens.meters import cpu as cpu_tables
 from wattlens.meters.base import (
@@ -81,8 +81,7 @@ _process_time = time.process_time
 _MAXRSS_BYTES = 1 if sys.platform == "darwin" else 1024
 
 
-@dataclass(frozen=True)
-class Band:
+class Band(NamedTuple):
     """low / central / high of one coefficient."""
 
     low: float
@@ -94,8 +93,7 @@ class Band:
         return cls(min(values), cpu_tables.median(values), max(values))
 
 
-@dataclass(frozen=True)
-class CpuPowerModel:
+class CpuPowerModel(NamedTuple):
     """Per-thread idle and full-load watts with their provenance (what the estimator multiplies)."""
 
     idle_w: Band  # per thread, at idle
@@ -106,7 +104,7 @@ class CpuPowerModel:
     cpu: cpu_tables.CpuInfo
     n_threads: int  # logical CPUs of this machine (static power of all of them in machine mode)
     match: str = cpu_tables.MATCH_NONE
-    citations: tuple[str, ...] = field(default=())
+    citations: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -260,7 +258,7 @@ def machine_memory_gb() -> float:
             import psutil
 
             return psutil.virtual_memory().total / _GB
-        except Exception:
+        except Exception:  # no size known: the machine-mode memory component is then unavailable, with why
             return 0.0
 
 
@@ -307,6 +305,8 @@ class EstimatorSource(EnergySource):
         self.model = model or resolve_cpu_power(cpu_tdp_w, cpu_threads)
         self.memory_gb = machine_memory_gb() if memory_gb is None else memory_gb
         self._process = attribution == ATTRIBUTION_PROCESS
+        if self._process:
+            self.snapshot = self._snapshot_process  # type: ignore[method-assign]
         self._want_cpu = DOMAIN_CPU in self.domains
         self._want_mem = DOMAIN_MEMORY in self.domains
         m = self.model
@@ -324,6 +324,7 @@ class EstimatorSource(EnergySource):
                 "tree's CPU time (other processes unseen)"
             )
         self._cpu_coefs = (*self._cpu_t, *self._cpu_c)
+        self._mem_unknown = not self._process and self.memory_gb <= 0  # never a silent 0 J
         overlap = m.basis in ("cloud-vcpu-table", "unknown-cpu-range")
         lo_w_gb = 0.0 if overlap else MEMORY_W_PER_GB[0]
         self._mem_w_gb = (lo_w_gb, MEMORY_W_PER_GB[1], MEMORY_W_PER_GB[2])
@@ -339,7 +340,7 @@ class EstimatorSource(EnergySource):
     def probe(cls, **kwargs) -> SourceStatus:
         try:
             model = resolve_cpu_power(kwargs.get("cpu_tdp_w"), kwargs.get("cpu_threads"))
-        except Exception as exc:
+        except Exception as exc:  # probe never raises
             return SourceStatus("estimator", False, f"cannot build the CPU-time model: {exc}", (), ESTIMATED)
         return SourceStatus("estimator", True, model.note, (DOMAIN_CPU, DOMAIN_MEMORY), ESTIMATED)
 
@@ -350,14 +351,19 @@ class EstimatorSource(EnergySource):
         # Hot path (~1.1 µs, two syscalls): process_time() is CLOCK_PROCESS_CPUTIME_ID, ns resolution
         # (os.times() ticks at 10 ms: too coarse for short windows); children's CPU time exists only through
         # getrusage(RUSAGE_CHILDREN) (terminated, reaped children, cumulative). Process attribution also needs
-        # the peak RSS: getrusage(RUSAGE_SELF) replaces process_time() there.
+        # the peak RSS: getrusage(RUSAGE_SELF) replaces process_time() there (see _snapshot_process).
         try:
             ch = _getrusage(_CHILDREN)
-            if self._process:
-                me = _getrusage(_SELF)
-                return Snapshot(_monotonic(), (me[0] + me[1], ch[0] + ch[1], me[2] + ch[2]))
             return Snapshot(_monotonic(), (_process_time(), ch[0] + ch[1]))
-        except Exception as exc:
+        except Exception as exc:  # snapshot never raises
+            return Snapshot(time.monotonic(), None, {"estimator": f"{type(exc).__name__}: {exc}"})
+
+    def _snapshot_process(self) -> Snapshot:
+        try:
+            ch = _getrusage(_CHILDREN)
+            me = _getrusage(_SELF)
+            return Snapshot(_monotonic(), (me[0] + me[1], ch[0] + ch[1], me[2] + ch[2]))
+        except Exception as exc:  # snapshot never raises
             return Snapshot(time.monotonic(), None, {"estimator": f"{type(exc).__name__}: {exc}"})
 
     def delta(self, start: Snapshot, end: Snapshot) -> list[ComponentEnergy]:
@@ -376,10 +382,13 @@ class EstimatorSource(EnergySource):
                 out.append(_fast_component(DOMAIN_CPU, t1 * t + c1 * cpu_s, t0 * t + c0 * cpu_s, t2 * t + c2 * cpu_s,
                                            self._cpu_note))
             if self._want_mem:
+                if self._mem_unknown:
+                    out.append(ComponentEnergy.unavailable(DOMAIN_MEMORY, METHOD, "machine memory size unknown"))
+                    return out
                 gb_t = (b[2] * _MAXRSS_BYTES / _GB if self._process else self.memory_gb) * t
                 w0, w1, w2 = self._mem_w_gb
                 out.append(_fast_component(DOMAIN_MEMORY, w1 * gb_t, w0 * gb_t, w2 * gb_t, self._mem_note))
             return out
-        except Exception as exc:
+        except Exception as exc:  # delta never raises
             reason = f"estimator failed: {type(exc).__name__}: {exc}"
             return [ComponentEnergy.unavailable(d, METHOD, reason) for d in self.domains]

@@ -98,6 +98,16 @@ def _rss_reset() -> bool:
         return False
 
 
+def _busy_cpu_s() -> float | None:
+    """Machine-wide busy CPU seconds (user+nice+system+irq+softirq+steal) from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _loadavg() -> list[float] | None:
     """1/5/15-minute load averages: evidence of co-tenants competing for the CPUs while we measured."""
     try:
@@ -406,16 +416,21 @@ class Optimizer:
             return self._measure_in_worker(config, fid, q["quality"])
         v = self.variant(spec)
         inputs = self._inputs(config, fid.queries)
-        t0 = time.perf_counter()
+        t0, c0, b0 = time.perf_counter(), time.process_time(), _busy_cpu_s()
         with knobs_for(config) as knobs:
             fn = make_fn(v, int(config["threads"]), config.get("wait", "default"))
             _rss_reset()
             rss_before = _rss_now_mb()
             stats = measure_queries(fn, inputs, batch=int(config["batch"]), monitor=monitor or self.mon,
-                                    repeats=fid.repeats, warmup=fid.warmup,
-                                    min_window_s=0.0 if fid.repeats == 1 else 0.3, phase=fid.name)
+                                    repeats=fid.repeats, warmup=fid.warmup, min_window_s=fid.min_window_s,
+                                    phase=fid.name)
             thermal = knobs.thermal()
         cost = time.perf_counter() - t0
+        b1 = _busy_cpu_s()
+        # CPU the *other* processes used meanwhile, as a share of the machine: the contamination flag of the
+        # anchors' method (co-tenants inflate multi-thread CPU time through spin-waiting and cache sharing)
+        foreign = None if b0 is None or b1 is None else max(
+            0.0, ((b1 - b0) - (time.process_time() - c0)) / max(1e-9, cost * self.ctx.n_cpus))
         return S.Trial(dict(config), fid.name, j_per_query=stats.j_per_query, quality=q["quality"],
                        p50_ms=stats.p50_ms, p95_ms=stats.p95_ms,
                        peak_rss_mb=self._rss_estimate(v.size_mb, rss_before), cost_s=cost,
@@ -423,7 +438,8 @@ class Optimizer:
                               "j_high": stats.j_per_query_high, "cv": stats.cv, "source": stats.source,
                               "basis": stats.basis, "queries": stats.queries, "duration_s": stats.duration_s,
                               "per_repeat": stats.per_repeat_j_per_query, "model_size_mb": v.size_mb,
-                              "thermal": thermal, "applied_knobs": dict(getattr(knobs, "applied", {}))})
+                              "thermal": thermal, "applied_knobs": dict(getattr(knobs, "applied", {})),
+                              "co_tenant_cpu_share": foreign})
 
     def _measure_in_worker(self, config: dict[str, Any], fid: S.Fidelity, quality: float) -> S.Trial:
         from wattlens.optimize.worker import WorkerClient
@@ -549,7 +565,8 @@ class Optimizer:
         """Interleaved rounds (baseline, finalist 1, 2, ...) x ``confirm_rounds``: drift and co-tenant noise hit
         all alike, so the ratios come from one run; medians per configuration."""
         full = rungs[-1]
-        one = S.Fidelity("confirm", full.queries, 1, full.warmup)
+        # time-bounded windows: >= 1 s and >= 64 queries each, so an expensive baseline does not take minutes
+        one = S.Fidelity("confirm", min(full.queries, 64), 1, full.warmup, 1.0)
         out: dict[str, list[S.Trial]] = {}
         dual = _DualMonitor(self.mon, self.mon_machine)
         for r in range(self.req.confirm_rounds):
@@ -660,7 +677,9 @@ class Optimizer:
              if any(t.peak_rss_mb is not None for t in ok) else None,
              "model_size_mb": None if v is None else v.size_mb,
              "thermal": ok[-1].extra.get("thermal") or None,
-             "source": ok[0].extra.get("source"), "rounds": len(ok)}
+             "source": ok[0].extra.get("source"), "rounds": len(ok),
+             "co_tenant_cpu_share": med([t.extra["co_tenant_cpu_share"] for t in ok
+                                         if t.extra.get("co_tenant_cpu_share") is not None])}
         p["wh_per_1000"] = p["j_per_query"] * 1000 / 3600.0
         why = S.Constraints(self.req.min_quality, self.req.max_p95_ms, self.req.max_rss_mb).violation(
             S.Trial(config, "confirm", p["j_per_query"], p["quality"], p["p50_ms"], p["p95_ms"], p["peak_rss_mb"]))

@@ -34,6 +34,7 @@ class Fidelity:
     queries: int
     repeats: int = 1
     warmup: int = 2
+    min_window_s: float = 0.0  # a window also lasts at least this long (cheap configs loop over the inputs)
 
     @property
     def work(self) -> int:
@@ -219,7 +220,7 @@ def successive_halving(space: Sequence[dict[str, Any]], evaluate: Evaluate, rung
 
 
 def optuna_search(knobs: dict[str, list[Any]], evaluate: Evaluate, rungs: Sequence[Fidelity], n_trials: int,
-                  constraints: Constraints | None = None, n_promote: int = 12, eta: float = 3.0, seed: int = 0,
+                  constraints: Constraints | None = None, n_promote: int = 24, eta: float = 3.0, seed: int = 0,
                   sampler: str = "tpe", valid: Callable[[dict[str, Any]], bool] | None = None,
                   on_trial: Callable[[Trial], None] | None = None, objectives: str = "energy") -> SearchOutcome:
     """Optuna (TPE by default, or NSGA-II) proposes configurations measured at ``rungs[0]``;
@@ -287,4 +288,4 @@ def default_rungs(total_queries: int = 256, repeats: int = 3) -> list[Fidelity]:
     """Three rungs, each ~4x the work of the previous per configuration: 16 -> 64 queries -> full x repeats."""
     return [Fidelity("probe", max(8, total_queries // 16), 1, 2),
             Fidelity("short", max(16, total_queries // 4), 1, 2),
-            Fidelity("full", total_queries, repeats, 3)]
+            Fidelity("full", total_queries, repeats, 3, 0.3)]

@@ -67,7 +67,7 @@ def quality(c: dict[str, Any]) -> float:
 class Surface:
     """``evaluate(config, fidelity) -> Trial`` with noise and a cost per trial; counts what it was asked."""
 
-    def __init__(self, seed: int = 0, noise: float = 0.25, overhead_s: float = 0.05) -> None:
+    def __init__(self, seed: int = 0, noise: float = 0.15, overhead_s: float = 0.05) -> None:
         self.seed = seed
         self.noise = noise
         self.overhead_s = overhead_s

@@ -47,7 +47,7 @@ class WorkerClient:
 
     def measure(self, config: dict[str, Any], fid: Any, inputs: list[str]) -> dict[str, Any]:
         return self._send({"op": "measure", "config": config, "queries": fid.queries, "repeats": fid.repeats,
-                           "warmup": fid.warmup, "inputs": inputs})
+                           "warmup": fid.warmup, "min_window_s": fid.min_window_s, "inputs": inputs})
 
     def close(self) -> None:
         """Stop the worker we started (by its own handle: nothing else is touched)."""
@@ -105,8 +105,7 @@ def _serve() -> None:  # pragma: no cover - exercised through WorkerClient
             fn = make_fn(v, int(cfg["threads"]), cfg.get("wait", "default"))
             t0 = time.perf_counter()
             st = measure_queries(fn, msg["inputs"], batch=int(cfg["batch"]), monitor=state["mon"],
-                                 repeats=msg["repeats"], warmup=msg["warmup"],
-                                 min_window_s=0.0 if msg["repeats"] == 1 else 0.3)
+                                 repeats=msg["repeats"], warmup=msg["warmup"], min_window_s=msg["min_window_s"])
             print(MARK + json.dumps({
                 "j_per_query": st.j_per_query, "p50_ms": st.p50_ms, "p95_ms": st.p95_ms,
                 "peak_rss_mb": _vm_hwm_mb(),

@@ -93,7 +93,7 @@ class _ProcessShare:
             mine = p.user + p.system + getattr(p, "children_user", 0.0) + getattr(p, "children_system", 0.0)
             busy = sum(v for k, v in s._asdict().items() if k not in ("idle", "iowait", "guest", "guest_nice"))
             return mine, busy
-        except Exception:
+        except Exception:  # no share: the note says so and the figures stay machine-level
             return None
 
     def close(self) -> None:
@@ -169,13 +169,18 @@ class Monitor:
         self._sources: tuple[EnergySource, ...] = tuple(found.sources)
         self._domains = tuple(self._source_domains(s) for s in self._sources)
         self._edge_hooks = tuple(s for s in self._sources if _overrides(s, "before_edge"))
-        self._sampled = tuple(s for s in self._sources if self._period(s) is not None)
+        # Sources that can be polled: registered with the shared sampler, which starts its thread only while
+        # one of them asks for it (sample_period_s() not None; a source may start asking later, e.g. an AMD
+        # counter found implausible). Edge-read-only sources (the estimator) cost the sampler nothing.
+        self._sampled = tuple(s for s in self._sources if _overrides(s, "sample") or self._period(s) is not None)
         self._open: dict[str, tuple[float, float, list[Snapshot], Any]] = {}
         self._lock = threading.Lock()
         self._sampler: Any = None
         self._closed = False
         self._share = self._make_share()
         self._plain = not self._edge_hooks and self._share is None
+        # the single-source hot path: one snapshot() per edge, no loops (the estimator on a sensor-less VM)
+        self._single = self._sources[0] if self._plain and len(self._sources) == 1 else None
         self._notes = self._static_notes()
 
     # ---- set-up helpers ------------------------------------------------------------------------
@@ -185,7 +190,7 @@ class Monitor:
         if not doms:
             try:
                 doms = src.status().domains
-            except Exception:
+            except Exception:  # domains only label failures; an unknown one is labelled so
                 doms = ()
         return tuple(doms) or ("unknown",)
 
@@ -193,21 +198,21 @@ class Monitor:
     def _period(src: EnergySource) -> float | None:
         try:
             return src.sample_period_s()
-        except Exception:
+        except Exception:  # a source that cannot say is read at edges only
             return None
 
     def _make_share(self) -> _ProcessShare | None:
         if self.attribution != ATTRIBUTION_PROCESS:
             return None
-        sensed = [
-            s for s in self._sources
-            if getattr(s, "name", "") != "estimator" and not s.__class__.__name__.startswith("Unavailable")
-        ]
+        from wattlens.meters.discovery import UnavailableSource
+        from wattlens.meters.estimator import EstimatorSource
+
+        sensed = [s for s in self._sources if not isinstance(s, (EstimatorSource, UnavailableSource))]
         if not sensed:
             return None
         try:
             return _ProcessShare()
-        except Exception:
+        except Exception:  # no share reader: the note states machine-level figures
             return None
 
     def _static_notes(self) -> list[str]:
@@ -220,9 +225,9 @@ class Monitor:
             )
         else:
             notes.append("attribution=machine: everything the counted devices drew during the window")
-        for st in self.statuses:
-            if not st.available and st.name != "estimator":
-                notes.append(f"{st.name}: not used ({st.detail})")
+        missing = [f"{st.name} ({st.detail})" for st in self.statuses if not st.available and st.name != "estimator"]
+        if missing:
+            notes.append("sources not used: " + "; ".join(missing))
         return notes
 
     # ---- introspection -------------------------------------------------------------------------
@@ -249,23 +254,23 @@ class Monitor:
 
     # ---- windows ---------------------------------------------------------------------------------
     def _edge(self) -> list[Snapshot]:
-        # Hot path: the common case is one list comprehension of snapshot() calls (no per-source try).
+        """Every source's snapshot, after the edge hooks (e.g. CUDA synchronisation). Never raises."""
         if self._edge_hooks:
             for s in self._edge_hooks:
                 try:
                     s.before_edge()
-                except Exception:
+                except Exception:  # a failed GPU sync must not break the user's code: the edge is still read
                     pass
         try:
             return [s.snapshot() for s in self._sources]
-        except Exception:
+        except Exception:  # snapshot() is documented never to raise; if one does, read source by source
             return [self._safe_snapshot(s) for s in self._sources]
 
     @staticmethod
     def _safe_snapshot(s: EnergySource) -> Snapshot:
         try:
             return s.snapshot()
-        except Exception as exc:
+        except Exception as exc:  # recorded: end() turns it into unavailable components with this reason
             return Snapshot(time.monotonic(), None, {_EDGE_FAILED: f"snapshot failed: {type(exc).__name__}: {exc}"})
 
     def begin(self, name: str) -> None:
@@ -275,11 +280,13 @@ class Monitor:
             self._begin_error(name)
         if not opened and self._sampled:
             self._start_sampler()
-        if self._plain:  # hot path: no edge hooks, no process share -> one comprehension, no extra call
+        if self._plain:  # hot path: no edge hooks, no process share -> no extra call
             try:
-                opened[name] = (_monotonic(), _time(), [s.snapshot() for s in self._sources], None)
+                single = self._single
+                snaps = [single.snapshot()] if single is not None else [s.snapshot() for s in self._sources]
+                opened[name] = (_monotonic(), _time(), snaps, None)
                 return
-            except Exception:
+            except Exception:  # snapshot() must not raise; if one does, take the careful path
                 pass
         share = self._share.read() if self._share is not None else None
         opened[name] = (_monotonic(), _time(), self._edge(), share)
@@ -293,12 +300,36 @@ class Monitor:
 
     def end(self, name: str) -> Measurement:
         """Close window ``name`` and return its :class:`Measurement` (never raises for a meter failure)."""
+        single = self._single
+        if single is not None:  # hot path: one source, no hooks, no process share (e.g. the estimator)
+            try:
+                b = single.snapshot()
+            except Exception:  # snapshot() must not raise; be sure
+                b = self._safe_snapshot(single)
+            t1 = _monotonic()
+            try:
+                t0, unix0, snaps0, _ = self._open.pop(name)
+            except (KeyError, TypeError):
+                raise MeterError(self._unknown(name)) from None
+            if self._sampler is not None and not self._open:
+                self._stop_sampler()
+            a = snaps0[0]
+            if a.errors or b.errors:
+                comps = self._deltas(snaps0, [b])
+            else:
+                try:
+                    comps = single.delta(a, b)
+                except Exception as exc:  # delta() must not raise; be sure
+                    comps = self._failed(0, f"delta failed: {type(exc).__name__}: {exc}")
+            return Measurement(name, unix0, t1 - t0, comps, self.attribution, self.idle, self._notes.copy())
+
+        snaps1 = None
         if self._plain:
             try:
                 snaps1 = [s.snapshot() for s in self._sources]
-            except Exception:
-                snaps1 = self._edge()
-        else:
+            except Exception:  # snapshot() must not raise; if one does, take the careful path
+                snaps1 = None
+        if snaps1 is None:
             snaps1 = self._edge()
         t1 = _monotonic()
         share1 = self._share.read() if self._share is not None else None
@@ -308,21 +339,24 @@ class Monitor:
             raise MeterError(self._unknown(name)) from None
         if self._sampler is not None and not self._open:
             self._stop_sampler()
-        comps: list[ComponentEnergy] = []
-        i = 0
-        for src, a, b in zip(self._sources, snaps0, snaps1, strict=True):
-            if (a.errors or b.errors) and (_EDGE_FAILED in a.errors or _EDGE_FAILED in b.errors):
-                comps += self._failed(i, a.errors.get(_EDGE_FAILED) or b.errors[_EDGE_FAILED])
-            else:
-                try:
-                    comps += src.delta(a, b)
-                except Exception as exc:
-                    comps += self._failed(i, f"delta failed: {type(exc).__name__}: {exc}")
-            i += 1
+        comps = self._deltas(snaps0, snaps1)
         notes = self._notes.copy()
         if self._share is not None:
             comps = self._apply_share(comps, _ProcessShare.share(share0, share1), notes)
         return Measurement(name, unix0, t1 - t0, comps, self.attribution, self.idle, notes)
+
+    def _deltas(self, snaps0: list[Snapshot], snaps1: list[Snapshot]) -> list[ComponentEnergy]:
+        """Each source's delta; a snapshot or delta that failed becomes unavailable components with the reason."""
+        comps: list[ComponentEnergy] = []
+        for i, (src, a, b) in enumerate(zip(self._sources, snaps0, snaps1, strict=True)):
+            if _EDGE_FAILED in a.errors or _EDGE_FAILED in b.errors:
+                comps += self._failed(i, a.errors.get(_EDGE_FAILED) or b.errors[_EDGE_FAILED])
+                continue
+            try:
+                comps += src.delta(a, b)
+            except Exception as exc:  # delta() is documented never to raise; be sure
+                comps += self._failed(i, f"delta failed: {type(exc).__name__}: {exc}")
+        return comps
 
     def _failed(self, i: int, reason: str) -> list[ComponentEnergy]:
         src = self._sources[i]
@@ -398,13 +432,15 @@ class Monitor:
                     sampler.register(src)
                 sampler.open_window()
                 self._sampler = sampler
-            except Exception as exc:
+            except Exception as exc:  # no sampler: polled sources are read at edges only, and we say so
                 note = f"background sampler unavailable ({type(exc).__name__}: {exc}); sources read at edges only"
                 if note not in self._notes:
                     self._notes.append(note)
 
     def _stop_sampler(self, final: bool = False) -> None:
         with self._lock:
+            if self._open and not final:  # another thread opened a window meanwhile: keep polling for it
+                return
             sampler, self._sampler = self._sampler, None
             try:
                 if sampler is not None:
@@ -414,7 +450,7 @@ class Monitor:
                         _SAMPLER.unregister(src)
                     if _SAMPLER.open_windows == 0:
                         _SAMPLER.stop()  # joins a lingering thread: nothing of ours left running
-            except Exception:
+            except Exception:  # stopping must never raise into user code (close() runs in finally blocks)
                 pass
 
     # ---- lifecycle --------------------------------------------------------------------------------------
@@ -430,7 +466,7 @@ class Monitor:
         for s in self._sources:
             try:
                 s.close()
-            except Exception:
+            except Exception:  # releasing one source must not stop the others being released
                 pass
 
     def __enter__(self) -> Monitor:

@@ -88,7 +88,7 @@ class Workload:
 
     def close(self) -> None:
         """Drop references to the model (memory returns to the allocator)."""
-        for attr in ("model", "session", "fn"):
+        for attr in ("model", "session", "fn", "encoder", "unet", "vae", "text_encoder"):
             if hasattr(self, attr):
                 setattr(self, attr, None)
 

@@ -399,5 +399,5 @@ def photos(n: int, seed: int = 0, size: tuple[int, int] = PHOTO_SIZE) -> list[di
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
         pil = Image.fromarray(np.ascontiguousarray(crop)).resize((size[1], size[0]), Image.BILINEAR)
-        out.append({"image": np.asarray(pil, dtype=np.uint8)})
+        out.append({"image": np.array(pil, dtype=np.uint8)})  # a writable copy
     return out

@@ -28,6 +28,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 QA_MAX_LENGTH = 384  # the question-answering pipeline's max_seq_len
 QA_MAX_ANSWER = 30  # the question-answering pipeline's max_answer_len
 DETECTION_THRESHOLD = 0.5  # the object-detection pipeline's default threshold
+MIN_VOCAB = 100  # a loaded tokenizer with fewer tokens has no vocabulary files behind it
 
 # task -> transformers Auto class used to build a random model or load a user's directory
 AUTO_CLASS = {
@@ -104,8 +105,13 @@ def load_pretrained(source: str, task: Task, local: bool) -> Loaded:
             f"wattlens.workloads.available_models({task.name!r})") from exc
     loaded = Loaded(model=model.eval())
     try:
-        loaded.tokenizer = transformers.AutoTokenizer.from_pretrained(source, local_files_only=True)
-        loaded.tokenizer_note = f"the model's own tokenizer ({type(loaded.tokenizer).__name__})"
+        tok = transformers.AutoTokenizer.from_pretrained(source, local_files_only=True)
+        # transformers 5 builds an empty tokenizer (a handful of special tokens) when a directory has a
+        # config but no vocabulary files: that is no tokenizer at all
+        if len(tok) < MIN_VOCAB:
+            raise ValueError(f"tokenizer at {source} has only {len(tok)} tokens")
+        loaded.tokenizer = tok
+        loaded.tokenizer_note = f"the model's own tokenizer ({type(tok).__name__})"
     except (OSError, ValueError, TypeError):
         if task.modality != "image" or task.name == "image-to-text":
             loaded.tokenizer = minilm.load_tokenizer()

