@@ -88,7 +88,7 @@ def test_roles_cover_the_table():
         assert r["bound"] in ("compute", "memory", "overhead")
         assert r["energy_j"]["low"] <= r["energy_j"]["mid"] <= r["energy_j"]["high"]
     b = analyze("resnet-50", "a100", phase="forward", levers=False)
-    conv = [r for r in b.to_dict()["by_role"] if r["role"] == R.CONV][0]
+    conv = next(r for r in b.to_dict()["by_role"] if r["role"] == R.CONV)
     assert conv["bound"] == "compute"
     assert R.classify("all_reduce", "", False, False) == R.COLLECTIVE
     assert R.classify("_to_copy", "", False, True) == R.TRANSFER
@@ -96,10 +96,10 @@ def test_roles_cover_the_table():
 
 def test_decode_is_memory_bound_prefill_compute_bound_on_h100():
     a = analyze("llama-2-7b", "h100", phase="decode", batch=1, prompt=64, new_tokens=2, levers=False)
-    gemm = [r for r in a.by_role() if r["role"] == R.GEMM][0]
+    gemm = next(r for r in a.by_role() if r["role"] == R.GEMM)
     assert gemm["bound"] == "memory" and gemm["intensity"] < 2
     b = analyze("llama-2-7b", "h100", phase="prefill", seq=2048, levers=False)
-    gemm = [r for r in b.by_role() if r["role"] == R.GEMM][0]
+    gemm = next(r for r in b.by_role() if r["role"] == R.GEMM)
     assert gemm["bound"] == "compute" and gemm["intensity"] > 300
 
 

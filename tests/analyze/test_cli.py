@@ -79,3 +79,16 @@ def test_list_presets(capsys):
     assert main(["analyze", "--list-presets"]) == 0
     out = capsys.readouterr().out
     assert "llama-2-70b" in out and "sd-1.5-unet" in out
+
+
+def test_calibrate_flag_end_to_end(capsys, tmp_path):
+    builder = tmp_path / "mlp.py"
+    builder.write_text("import torch\n"
+                       "def build_model():\n"
+                       "    return torch.nn.Sequential(torch.nn.Linear(256, 256), torch.nn.ReLU(),\n"
+                       "                               torch.nn.Linear(256, 8))\n")
+    assert main(["analyze", f"{builder}:build_model", "--hardware", "this-machine", "--calibrate",
+                 "--calibrate-seconds", "0.1", "--no-levers"]) == 0
+    out = capsys.readouterr().out
+    assert "(calibrated)" in out and "predicted vs measured" in out and "gemm_1024" in out
+    assert "input guessed from the first layer" in out

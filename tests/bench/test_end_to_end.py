@@ -16,10 +16,10 @@ pytestmark = pytest.mark.slow
 SUITE = """\
 [suite]
 name = "e2e"
-queries = 3
+queries = 2
 repeats = 5
 warmup = 1
-min_window_s = 0.05
+min_window_s = 0.02
 idle_s = 0.1
 
 [[task]]
@@ -66,6 +66,7 @@ def test_every_cell_is_stored_with_contract_fields(finished_run: tuple[str, str]
         assert r["gross_j"] == pytest.approx(r["idle_j"] + r["net_j"])
         assert r["j_per_query"] is not None and r["j_per_query_low"] <= r["j_per_query"] <= r["j_per_query_high"]
         assert r["wh_per_1000"] == pytest.approx(r["j_per_query"] / 3.6)
+        assert r["queries"] >= 5 * r["inputs"] and r["inputs"] == 2  # every repeat covered every input
         assert r["p95_ms"] >= r["p50_ms"] > 0
         assert r["location"]["key"] == "FRA" and r["co2e_g_per_1000"] is not None
         assert r["versions"]["torch"] and r["load_j"] is not None and r["load_s"] > 0

@@ -66,6 +66,8 @@ def test_token_counts_required_for_generation() -> None:
     assert check_tokens(True, 0, 10).status == "invalid"
     assert check_tokens(True, 120, 10).status == "ok"
     assert check_tokens(False, None, None).status == "ok"
+    assert check_tokens(True, 0, 20, text_input=False).status == "ok"  # captioning: the input is an image
+    assert check_tokens(True, 0, 0, text_input=False).status == "invalid"
 
 
 def test_idle_drift_is_a_warning() -> None:

@@ -228,3 +228,19 @@ def test_bench_into_postgresql(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["results", "--db", url, "--run", run_id, "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert sorted(r["cell_key"] for r in again) == sorted(r["cell_key"] for r in rows) and len(again) == 3
+
+
+def test_progress_degrades_to_plain_lines_without_a_tty(capsys: pytest.CaptureFixture[str]) -> None:
+    from wattlens.bench.suites import suite_from_args
+    from wattlens.cli.bench import _progress
+
+    cell = suite_from_args("text-generation", ["m"]).cells[0]
+    p = _progress(quiet=False)  # pytest's captured stderr is not a TTY
+    assert type(p).__name__ == "PlainProgress"
+    p.start("run-1", 2, 0)
+    p.cell_start(0, cell)
+    p.cell_done(0, cell, "ok", "1.0 J/query")
+    p.cell_start(1, cell)
+    p.finish("done")
+    err = capsys.readouterr().err
+    assert "[bench] run run-1: 2 cells" in err and "1/2 text-generation m" in err and "ETA" in err

@@ -143,3 +143,25 @@ def test_region_and_provider_pue(capsys: pytest.CaptureFixture[str]) -> None:
     assert _json(capsys)["carbon_intensity_g_per_kwh"] == 100.0
     assert main(["measure", "--region", "aws:mars-north-1", "--", "true"]) == 2
     assert "mars" in capsys.readouterr().err
+
+
+def test_sigterm_is_forwarded_and_the_measurement_still_printed() -> None:
+    import signal
+    import time
+
+    import psutil
+
+    wrapper = subprocess.Popen([PY, "-m", "wattlens", "measure", "--", PY, "-c", "import time; time.sleep(60)"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not psutil.Process(wrapper.pid).children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = psutil.Process(wrapper.pid).children()[0]
+        wrapper.send_signal(signal.SIGTERM)
+        _, err = wrapper.communicate(timeout=30)
+    finally:
+        if wrapper.poll() is None:
+            wrapper.kill()
+    assert wrapper.returncode == 128 + signal.SIGTERM and "command exit code 143" in err
+    assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE

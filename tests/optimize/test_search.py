@@ -80,3 +80,15 @@ def test_pareto_front() -> None:
     assert S.Constraints(min_quality=0.995).violation(a).startswith("quality")
     assert S.Constraints(max_p95_ms=8).violation(a).startswith("p95")
     assert S.Constraints(max_p95_ms=8).violation(a, slack=1.25) == ""
+
+
+def test_import_stays_light() -> None:
+    """``import wattlens.optimize`` (and the CLI module) must not import torch, numpy or optuna."""
+    import subprocess
+    import sys
+
+    code = ("import sys, wattlens.optimize, wattlens.optimize.search, wattlens.optimize.space, "
+            "wattlens.cli.optimize; heavy = [m for m in ('torch', 'numpy', 'optuna', 'transformers', "
+            "'onnxruntime') if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

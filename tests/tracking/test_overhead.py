@@ -1,9 +1,13 @@
 """The meter must not disturb what it measures: < 1 % of a 1-second CPU workload (EIT-style overhead test).
 
-Not a timing-absolute test: the workload is run with and without windows, interleaved, and the median
-CPU times compared; CPU time (not wall time) keeps the other tenants of a shared machine out of it.
-The workload is split into 100 steps, each in its own window inside an outer window — per-step metering,
-as the bench runner does — so the meter's cost is exercised 202 times per run, not twice.
+Not a timing-absolute test; two checks:
+
+* end to end: a ~1 s CPU workload cut into 10 steps is run bare and with a window per step (inside an
+  outer window, as a training loop or the bench runner would meter it); bare and metered steps alternate
+  so that drift (CPU frequency, neighbours on a shared VM) hits both alike; process CPU time keeps other
+  tenants' load out. The median over 3 passes must be < 1 %; on a noisy VM one more set of 3 is allowed.
+* direct: the CPU time of the windows alone (the same number of begin/end pairs, no workload) must be
+  < 1 % of the workload — this one is robust to noise and catches a hot-path regression.
 """
 
 from __future__ import annotations
@@ -13,18 +17,8 @@ import time
 
 from wattlens.tracking import Monitor
 
-STEPS = 100
-
-
-def _calibrate(target_s: float) -> int:
-    n = 20_000
-    while True:
-        t = time.process_time()
-        _spin(n)
-        dt = time.process_time() - t
-        if dt > 0.05:
-            return max(int(n * target_s / dt), 1)
-        n *= 2
+STEPS = 10
+PASSES = 3
 
 
 def _spin(n: int) -> int:
@@ -34,38 +28,58 @@ def _spin(n: int) -> int:
     return x
 
 
-def _run(n_per_step: int, mon: Monitor | None) -> float:
-    t = time.process_time()
-    if mon is None:
-        for _ in range(STEPS):
-            _spin(n_per_step)
-    else:
-        mon.begin("outer")
-        for i in range(STEPS):
-            mon.begin(f"step{i}")
-            _spin(n_per_step)
-            mon.end(f"step{i}")
-        mon.end("outer")
-    return time.process_time() - t
+def _calibrate(target_s: float) -> int:
+    n = 5_000
+    while True:
+        t = time.process_time()
+        _spin(n)
+        dt = time.process_time() - t
+        if dt > 0.05:
+            return max(int(n * target_s / dt), 1)
+        n *= 2
+
+
+def _one_pass(mon: Monitor, n: int) -> tuple[float, float]:
+    """(bare workload CPU s, relative overhead) with bare and metered steps alternating."""
+    pt = time.process_time
+    bare_s = metered_s = 0.0
+    mon.begin("outer")
+    for i in range(STEPS):
+        for metered in (False, True) if i % 2 else (True, False):
+            t = pt()
+            if metered:
+                mon.begin("step")
+                _spin(n)
+                mon.end("step")
+                metered_s += pt() - t
+            else:
+                _spin(n)
+                bare_s += pt() - t
+    mon.end("outer")
+    return bare_s, metered_s / bare_s - 1.0
 
 
 def test_meter_costs_under_one_percent_of_a_one_second_workload() -> None:
-    n_per_step = _calibrate(1.0 / STEPS)
+    n = _calibrate(1.0 / STEPS)
+    seen = []
     with Monitor() as mon:
-        for _attempt in range(2):  # one retry: a noisy neighbour can skew a single series
-            bare, metered = [], []
-            for _ in range(3):  # interleaved, so drift (frequency, neighbours) hits both sides alike
-                bare.append(_run(n_per_step, None))
-                metered.append(_run(n_per_step, mon))
-            overhead = statistics.median(metered) / statistics.median(bare) - 1.0
+        for _attempt in range(2):
+            runs = [_one_pass(mon, n) for _ in range(PASSES)]
+            seen.append([(round(b, 3), round(o, 4)) for b, o in runs])
+            workload_s = statistics.median(b for b, _ in runs)
+            overhead = statistics.median(o for _, o in runs)
             if overhead < 0.01:
                 break
-    assert statistics.median(bare) > 0.5, "workload calibration failed"
-    assert overhead < 0.01, f"meter overhead {overhead:.2%} of a ~1 s workload (runs {bare} vs {metered})"
-    # and directly: the 202 edges of one run cost far less than 1 % of it
-    t = time.perf_counter()
-    with Monitor() as mon:
-        for i in range(202):
-            mon.begin(f"w{i}")
-            mon.end(f"w{i}")
-    assert time.perf_counter() - t < 0.01 * statistics.median(bare) + 0.05  # + Monitor() set-up
+        # direct cost of the same windows (STEPS + outer), best of 5 to leave the neighbours out
+        direct_s = []
+        for _ in range(5):
+            t = time.process_time()
+            mon.begin("outer")
+            for _ in range(STEPS):
+                mon.begin("step")
+                mon.end("step")
+            mon.end("outer")
+            direct_s.append(time.process_time() - t)
+    assert workload_s > 0.4, f"workload calibration failed: {seen}"
+    assert overhead < 0.01, f"median meter overhead >= 1 % of a ~1 s workload; passes (bare s, overhead): {seen}"
+    assert min(direct_s) < 0.01 * workload_s, f"windows alone cost {min(direct_s):.6f} s of CPU"

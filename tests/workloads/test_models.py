@@ -51,21 +51,23 @@ def test_tiny_random_models_run_end_to_end(task, model):
         assert n_out == 0
 
 
-@pytest.mark.parametrize(("task", "model"), [("text-generation", "gpt2@tiny"), ("summarization", "bart-large-cnn@tiny"),
-                                             ("image-to-text", "git-base@tiny")])
+@pytest.mark.parametrize(("task", "model"), [("text-generation", "gpt2@tiny"),
+                                             ("summarization", "distilbart-cnn-12-6@tiny"),
+                                             ("image-to-text", "blip-image-captioning-base@tiny")])
 def test_prefill_decode_equal_run_and_are_deterministic(task, model):
     t = get_task(task)
-    xs = t.inputs(3, seed=1)
-    w = load_workload(task=task, model=model, new_tokens=4)
+    xs = t.inputs(2, seed=1)
+    w = load_workload(task=task, model=model, new_tokens=3)
     state = w.prefill(xs)
     assert len(state.tokens) == 1  # prefill produces the first new token only
     phased = w.decode(state)
     assert [o.token_ids for o in phased] == [o.token_ids for o in w.run(xs)]
-    assert all(len(o.token_ids) == 4 for o in phased)
-    again = load_workload(task=task, model=model, new_tokens=4)  # seeded init: same weights, same tokens
-    assert [o.token_ids for o in again.run(xs)] == [o.token_ids for o in phased]
-    with pytest.raises(WorkloadError):
-        load_workload(task="fill-mask", model="distilbert-base-uncased@tiny").prefill(xs)
+    assert all(len(o.token_ids) == 3 for o in phased)
+    if task == "text-generation":
+        again = load_workload(task=task, model=model, new_tokens=3)  # seeded init: same weights, same tokens
+        assert [o.token_ids for o in again.run(xs)] == [o.token_ids for o in phased]
+        with pytest.raises(WorkloadError):
+            load_workload(task="fill-mask", model="distilbert-base-uncased@tiny").prefill(xs)
 
 
 def test_batched_generation_matches_single_queries():
@@ -79,11 +81,11 @@ def test_batched_generation_matches_single_queries():
 
 def test_text_to_image_tiny():
     t = get_task("text-to-image")
-    w = load_workload(task="text-to-image", model="tiny-sd-unet", steps=2)
+    w = load_workload(task="text-to-image", model="tiny-sd-unet", steps=1)
     xs = t.inputs(1)
     (img,) = w.run(xs)
     assert img.shape == (64, 64, 3) and img.dtype == np.uint8
-    assert w.info["steps"] == 2 and w.unit == "image" and not w.generative
+    assert w.info["steps"] == 1 and w.unit == "image" and not w.generative
     assert w.quality(xs, [img]) is None and w.count_tokens(xs, [img])[0] > 0
 
 

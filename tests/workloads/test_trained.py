@@ -24,7 +24,7 @@ def test_minilm_sentiment_head_generalises_to_held_out_words():
     t = get_task("text-classification")
     w = load_workload(task="text-classification", model="minilm-sentiment")
     assert w.weights == "trained" and w.info["training"]["holdout_accuracy"] >= 0.8
-    xs = t.inputs(120, seed=5)
+    xs = t.inputs(80, seed=5)
     out = w.run(xs)
     assert {o["label"] for o in out} == {"negative", "positive"}
     assert w.quality(xs, out) >= 0.8  # chance is 0.5; the test words never occur in training
@@ -33,7 +33,7 @@ def test_minilm_sentiment_head_generalises_to_held_out_words():
 def test_minilm_ner_head_finds_unseen_names():
     t = get_task("token-classification")
     w = load_workload(task="token-classification", model="minilm-ner")
-    xs = t.inputs(60, seed=4)
+    xs = t.inputs(40, seed=4)
     out = w.run(xs)
     assert all(len(o) == len(x["words"]) for o, x in zip(out, xs, strict=True))
     assert w.quality(xs, out) >= 0.5  # entity-level F1 on names disjoint from training (all-"O" scores 0)
@@ -44,21 +44,15 @@ def test_minilm_matches_sentence_transformers():
     t = get_task("sentence-similarity")
     w = load_workload(task="sentence-similarity", model="all-MiniLM-L6-v2")
     assert w.weights == "trained" and 22e6 < w.params < 23e6
-    xs = t.inputs(200)
+    xs = t.inputs(120)
     emb = np.stack(w.run(xs))
     assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
     assert w.quality(xs, list(emb)) >= 0.8  # para-R@3 (reference: 0.844 on 1,000 sentences)
+    assert w.quality(xs[:1], list(emb[:1])) is None  # one sentence has no paraphrase to find
+    single = np.stack([w.run([x])[0] for x in xs[:3]])  # batch of 1 == batched (padding does not leak)
+    assert np.allclose(single, emb[:3], atol=1e-5)
     st = pytest.importorskip("sentence_transformers")
     from wattlens.workloads.minilm import model_path
 
     ref = st.SentenceTransformer(str(model_path()), device="cpu").encode([x["text"] for x in xs[:16]])
     assert float((emb[:16] * ref).sum(1).min()) > 0.9999
-
-
-def test_sentence_similarity_batch_equals_single():
-    t = get_task("sentence-similarity")
-    w = load_workload(task="sentence-similarity", model="all-MiniLM-L6-v2", batch=4)
-    xs = t.inputs(4)
-    batched = np.stack(w.run(xs))
-    single = np.stack([w.run([x])[0] for x in xs])
-    assert np.allclose(batched, single, atol=1e-5)

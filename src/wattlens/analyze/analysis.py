@@ -11,7 +11,7 @@ from typing import Any
 
 from wattlens.analyze import roles as R
 from wattlens.analyze.capture import CATEGORIES, Record, sum_field
-from wattlens.analyze.model import CORNERS, Estimate, Options, balance_points, estimate
+from wattlens.analyze.model import CORNERS, Estimate, Options, balance_points, energy_roofline, estimate
 from wattlens.analyze.phases import PhaseTrace, trace_forward, trace_generate, trace_train
 from wattlens.analyze.presets import Workload, resolve
 from wattlens.analyze.profiles import Profile, get_profile
@@ -87,7 +87,18 @@ class Analysis:
 
     def by_role(self) -> list[dict[str, Any]]:
         agg = self.estimate.by("role")
-        return [_role_row(role, agg[role]) for role in R.ROLES if role in agg]
+        rows = [_role_row(role, agg[role]) for role in R.ROLES if role in agg]
+        for r in rows:  # where each role sits on the energy roofline (Choi et al.)
+            e = r["energy_j"]["mid"]
+            r["flop_per_j"] = r["flops"] / e if e > 0 else None
+            if r["intensity"] > 0 and r["flop_per_j"]:
+                try:
+                    ceil = energy_roofline(self.profile, _dt(self.workload), [r["intensity"]])[0]["flop_per_j"]
+                except ValueError:
+                    ceil = None
+                r["roofline_flop_per_j"] = ceil
+                r["roofline_fraction"] = r["flop_per_j"] / ceil if ceil else None
+        return rows
 
     def by_layer(self) -> list[dict[str, Any]]:
         agg = self.estimate.by("layer")

@@ -122,7 +122,7 @@ class _Recorder(TorchDispatchMode):
         if func.is_view or name in F.VIEW_LIKE:
             info = None
         else:
-            base = name[:-1] if name.endswith("_") and not name.startswith("_foreach") else name
+            base = name[:-1] if name.endswith("_") else name
             inplace = bool(func._schema.is_mutable) and name.endswith("_")
             if name in _MATRIX_NAMES or base in _MATRIX_NAMES:
                 kind = "matrix"
@@ -338,7 +338,7 @@ def finalize(raw: RawTrace, tags: Tags) -> list[Record]:
         gather = name in F.GATHER_OPS
         out_bytes = sum(nb for _, nb in outs)
         # ---- eager upper bound
-        for k, ((s, nb), t) in enumerate(zip(ins, in_tags, strict=True)):
+        for k, ((_s, nb), t) in enumerate(zip(ins, in_tags, strict=True)):
             if name == "copy" and k == 0 and info.inplace:
                 continue  # copy_ overwrites its destination
             if gather and k == 0 and nb > out_bytes:

@@ -26,6 +26,8 @@ VIEW_LIKE: frozenset[str] = frozenset({
     "set_", "resize_", "_local_scalar_dense", "is_nonzero", "equal", "_assert_async", "_assert_tensor_metadata",
     "record_stream", "_conj", "_neg_view", "conj", "resolve_conj", "resolve_neg", "positive", "_version",
     "_make_dep_token", "_functionalize_sync", "lift", "_unsafe_index_put", "_nested_tensor_from_mask",
+    # profiler markers (optimizer.step is wrapped in record_function): no data, no work
+    "_record_function_enter", "_record_function_enter_new", "_record_function_exit",
 })
 
 # Zero-FLOP data movement / creation ops: formula known (0 FLOP), bytes counted from tensors.
@@ -45,6 +47,9 @@ DATA_OPS: frozenset[str] = frozenset({
     "resize_as_", "_index_put_impl", "embedding_bag", "_embedding_bag", "unique_dim", "_unique2", "bucketize",
     "searchsorted", "_efficientzerotensor", "tril_indices", "triu_indices", "eye", "_to_dense", "narrow_copy",
     "index_fill", "_unsafe_masked_index", "_unsafe_masked_index_put_accumulate",
+    # backward of views: scatter the gradient into a zero tensor of the input's shape
+    "slice_backward", "select_backward", "diagonal_backward", "as_strided_backward", "unfold_backward",
+    "expand_backward", "index_select_backward", "_foreach_zero",
 })
 
 # Ops that gather rows: the kernel reads the gathered rows (= output size), not the whole source.

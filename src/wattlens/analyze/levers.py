@@ -18,7 +18,7 @@ from typing import Any
 from wattlens.analyze import roles as R
 from wattlens.analyze.analysis import Analysis, Request, analyze_workload
 from wattlens.analyze.capture import IDX, Record, _copy
-from wattlens.analyze.model import Estimate, Options, estimate
+from wattlens.analyze.model import Estimate, estimate
 from wattlens.analyze.presets import Workload
 
 _BPE = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0}
@@ -78,7 +78,8 @@ def weight_quant(a: Analysis, bits: int) -> dict[str, Any] | None:
         "memory": f"weights {gb:.2f} GB -> {gb * k:.2f} GB",
         "latency": "dequantisation in the GEMM prologue not modelled (fused kernels hide it)"},
         f"re-analysed: weight tensors of GEMM/conv/embedding ops re-typed to {bits}-bit ({k:.3f}x bytes), "
-        "roofline and energy re-run per op")
+        "roofline and energy re-run per op",
+        published="AWQ/TinyChat: >3x decode speed-up over FP16 (weight-only int4); energy roughly follows bytes")
 
 
 def w8a8(a: Analysis) -> dict[str, Any] | None:
@@ -95,7 +96,9 @@ def w8a8(a: Analysis) -> dict[str, Any] | None:
     return _lever(a, "int8 GEMMs (W8A8, SmoothQuant-style)", R.GEMM, est, {
         "quality": "low-moderate risk: activation outliers need smoothing (SmoothQuant: up to 1.56x speed, 2x "
                    "memory, published)", "memory": f"GEMM weights and activations /{bpe:.0f}"},
-        "re-analysed: GEMM ops re-typed to int8 (int8 peak and energy per op of the profile, 1-byte operands)")
+        "re-analysed: GEMM ops re-typed to int8 (int8 peak and energy per op of the profile, 1-byte operands)",
+        published="SmoothQuant W8A8: up to 1.56x speed-up, 2x memory reduction; INT8 mult 0.07 pJ vs BF16 0.21 pJ "
+                  "(Jouppi et al. 2021)")
 
 
 def kv_quant(a: Analysis, bits: int) -> dict[str, Any] | None:
@@ -111,7 +114,8 @@ def kv_quant(a: Analysis, bits: int) -> dict[str, Any] | None:
     return _lever(a, f"KV-cache int{bits} quantisation", R.KV_CACHE, est, {
         "quality": "low risk at 8 bit; 2-4 bit needs per-channel keys (KIVI 2-bit: 2.6x less memory, published)",
         "memory": f"KV cache x{k:.2f}"},
-        f"re-analysed: every KV-cache read/write re-typed to {bits}-bit, roofline and energy re-run")
+        f"re-analysed: every KV-cache read/write re-typed to {bits}-bit, roofline and energy re-run",
+        published="KIVI 2-bit: 2.6x less peak memory, up to 4x larger batch, 2.35-3.47x throughput")
 
 
 def fusion(a: Analysis) -> dict[str, Any] | None:
@@ -122,7 +126,8 @@ def fusion(a: Analysis) -> dict[str, Any] | None:
         "quality": "none (same arithmetic)", "memory": "less activation memory",
         "latency": "compile time at start-up; recompiles on new shapes"},
         "re-analysed with the fused byte model: elementwise chains folded into GEMM/attention kernels, one "
-        "launch per GEMM/attention kernel")
+        "launch per GEMM/attention kernel",
+        published="7B prefill: eager 198 GB vs fused lower bound ~26 GB of DRAM traffic (analysis anchors, s.7)")
 
 
 def sparsity(a: Analysis) -> dict[str, Any] | None:
@@ -140,7 +145,9 @@ def sparsity(a: Analysis) -> dict[str, Any] | None:
         "quality": "moderate-high risk: needs pruning + fine-tuning (up to 2x math throughput, NVIDIA A100)",
         "memory": f"GEMM weights x{kw:.2f}",
         "latency": "" if hw else f"{a.profile.name} has no sparse tensor cores: speed-up needs a sparse kernel"},
-        "re-analysed: GEMM FLOPs halved and weight bytes of a 2:4 format per op, roofline/energy re-run")
+        "re-analysed: GEMM FLOPs halved and weight bytes of a 2:4 format per op, roofline/energy re-run",
+        published="2:4 sparsity: up to 2x math throughput (NVIDIA A100); Deep Compression pruning 3-7x energy "
+                  "efficiency")
 
 
 def power_cap(a: Analysis) -> dict[str, Any] | None:
@@ -156,8 +163,10 @@ def power_cap(a: Analysis) -> dict[str, Any] | None:
     return _lever(a, f"power cap / DVFS (clock x{f:.1f})", "(all roles)", est, {
         "quality": "none", "memory": "none",
         "latency": "thermal headroom rises; undervolting beyond vendor limits risks aging (anchors s.6)"},
-        f"re-analysed with a modified profile: compute peaks x{f}, energy per FLOP x{f}^2 (V~f), bandwidth "
-        "and static power unchanged; best of clock fractions 0.6-0.9", clock_fraction=f)
+        f"re-analysed with a modified profile: compute peaks x{f}, energy per FLOP x(0.6+0.4 f)^2 (voltage "
+        "floor), bandwidth and static power unchanged; best of clock fractions 0.6-0.9", clock_fraction=f,
+        published="power capping: 15% less training energy (McDonald et al. 2022); 23% less for LLaMA-65B "
+                  "inference at 175 W, +6-7% latency (Samsi et al. 2023); up to 43.8% (throttLL'eM)")
 
 
 def _dtype(a: Analysis) -> str:
@@ -183,7 +192,8 @@ def batching(a: Analysis) -> dict[str, Any] | None:
     return _lever(a, f"batching (batch {rq.batch} -> {new_b})", R.GEMM, b.estimate, {
         "quality": "none", "memory": f"activations/KV x{new_b / rq.batch:.0f}",
         "latency": f"per-request latency rises to {b.time('mid'):.3g} s per batch (modelled)"},
-        f"re-traced at batch {new_b}; energy per request x {rq.batch} requests", energy_after=e, time_after=t)
+        f"re-traced at batch {new_b}; energy per request x {rq.batch} requests", energy_after=e, time_after=t,
+        published="weight energy per token falls ~1/B in memory-bound decode; KV traffic per token does not")
 
 
 def _rebuild(w: Workload, cfg: Any) -> Workload:
@@ -206,7 +216,8 @@ def gqa(a: Analysis) -> dict[str, Any] | None:
     return _lever(a, f"GQA/MQA ({kv} -> {new_kv} KV heads)", R.KV_CACHE, b.estimate, {
         "quality": "architectural: needs up-training (uptraining ~5% of pre-training compute, GQA paper) or a "
                    "model trained with GQA", "memory": f"KV cache x{new_kv / kv:.3f}"},
-        f"re-traced a copy of the model with num_key_value_heads={new_kv}")
+        f"re-traced a copy of the model with num_key_value_heads={new_kv}",
+        published="GQA/MQA: 4-8x fewer KV bytes (architectural)")
 
 
 def flash(a: Analysis) -> dict[str, Any] | None:
@@ -228,7 +239,8 @@ def flash(a: Analysis) -> dict[str, Any] | None:
         est, method = _re(a, recs), "re-analysed: causal block skipping in the fused attention kernel " \
                                     "(dense attention FLOPs replaced by causal ones)"
     return _lever(a, "FlashAttention-style tiling / causal block skipping", R.ATTENTION, est, {
-        "quality": "none (exact attention)", "memory": "no T x T score matrix"}, method)
+        "quality": "none (exact attention)", "memory": "no T x T score matrix"}, method,
+        published="FlashAttention (GPT-2 medium, A100): HBM traffic 40.3 -> 4.4 GB, 41.7 -> 7.3 ms")
 
 
 def speculative(a: Analysis, k: int = 4, alpha: float = 0.7) -> dict[str, Any] | None:
@@ -277,7 +289,8 @@ def speculative(a: Analysis, k: int = 4, alpha: float = 0.7) -> dict[str, Any] |
         "latency": "energy savings are inconsistent in practice and depend on acceptance (Dutta et al., "
                    "arXiv 2602.09113)"},
         f"re-traced: a target verify step of {k + 1} tokens at context {mid} and a draft model's decode; "
-        f"{per_tok:.2f} tokens accepted per verify at acceptance {alpha}", energy_after=e_after, time_after=t_after)
+        f"{per_tok:.2f} tokens accepted per verify at acceptance {alpha}", energy_after=e_after, time_after=t_after,
+        published="2-3x latency gains; energy savings inconsistent (Dutta et al., arXiv 2602.09113, EACL 2026)")
 
 
 LEVERS: list[Callable[[Analysis], dict[str, Any] | None]] = [

@@ -20,6 +20,7 @@ Every result is a range, evaluated at three corners:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ def derate_curve(t_at_peak_s: float, points: list[list[float]]) -> float:
     pts = sorted((max(t, 1e-12), e) for t, e in points)
     if t_at_peak_s <= pts[0][0]:
         return pts[0][1]
-    for (t0, e0), (t1, e1) in zip(pts, pts[1:], strict=False):
+    for (t0, e0), (t1, e1) in itertools.pairwise(pts):
         if t_at_peak_s <= t1:
             w = (math.log(t_at_peak_s) - math.log(t0)) / (math.log(t1) - math.log(t0))
             return e0 + w * (e1 - e0)
@@ -133,7 +134,7 @@ def _add(a: dict[str, Any], r: Record, c: OpCost) -> None:
 
 
 def _finish(a: dict[str, Any], p: Profile) -> None:
-    b_mid = math.sqrt(max(a["bytes_low"], 1.0) * max(a["bytes_high"], 1.0))
+    b_mid = max((a["bytes_low"] + a["bytes_high"]) / 2, 1.0)  # the default (backend "mid") byte estimate
     a["intensity_flop_per_byte"] = {"low": a["flops"] / max(a["bytes_high"], 1.0),
                                     "high": a["flops"] / max(a["bytes_low"], 1.0), "mid": a["flops"] / b_mid}
     a["bound"] = "compute" if a["compute_s"] > a["memory_s"] else "memory"
@@ -167,8 +168,9 @@ def _flip(corner: str) -> str:
 def _eps(p: Profile, dtype: str, kind: str, corner: str, opt: Options) -> tuple[float, float]:
     """(J per matrix-or-vector FLOP, J per byte) at a corner."""
     fig, _ = p.eps_flop((dtype or p.main_dtype) if kind == "matrix" else "fp32")
-    # DVFS: dynamic energy per op ~ V^2, with V roughly proportional to f near the top of the V/f curve
-    e_flop = fig.at(corner) * 1e-12 * (opt.power_scale ** 2)
+    # DVFS: dynamic energy per op ~ V^2; voltage falls with the clock only down to a floor:
+    # V(f)/V(1) = 0.6 + 0.4 f (an assumption, U: typical GPU V/f curves span ~0.65-1.1 V)
+    e_flop = fig.at(corner) * 1e-12 * (0.6 + 0.4 * opt.power_scale) ** 2
     e_byte = sum(f.at(corner) for f in p.pj_per_byte.values()) * 1e-12
     return e_flop, e_byte
 

@@ -49,7 +49,8 @@ def summary_lines(d: dict[str, Any]) -> list[str]:
     return lines
 
 
-ROLE_COLS = ("role", "FLOPs", "bytes (fused–eager)", "FLOP/B", "bound", "time mid", "energy mid [low–high]", "share")
+ROLE_COLS = ("role", "FLOPs", "bytes (fused–eager)", "FLOP/B", "bound", "time mid", "energy mid [low–high]", "share",
+             "FLOP/J (% of energy roofline)")
 
 
 def role_rows(rows: list[dict[str, Any]], key: str = "role") -> list[list[str]]:
@@ -61,6 +62,7 @@ def role_rows(rows: list[dict[str, Any]], key: str = "role") -> list[list[str]]:
             f"{r['intensity']:.3g}", r["bound"], si(r["time_s"]["mid"], "s"),
             f"{si(r['energy_j']['mid'], 'J')} [{si(r['energy_j']['low'])}–{si(r['energy_j']['high'])}]",
             f"{r['energy_j']['mid'] / total:.0%}",
+            (f"{si(r['flop_per_j'])} ({r['roofline_fraction']:.0%})" if r.get("roofline_fraction") else "-"),
         ])
     return out
 
@@ -81,7 +83,7 @@ def render(d: dict[str, Any], by_layer: bool = False, max_layers: int = 20) -> s
 
 def _render_plain(d: dict[str, Any], by_layer: bool, max_layers: int) -> str:
     out = summary_lines(d)
-    out += ["", "by role:"] + _plain_table(list(ROLE_COLS), role_rows(d["by_role"]))
+    out += ["", "by role:", *_plain_table(list(ROLE_COLS), role_rows(d["by_role"]))]
     if by_layer and d.get("by_layer"):
         out += ["", f"by layer (top {max_layers} by energy):"]
         out += _plain_table(["layer", *ROLE_COLS[1:]], role_rows(d["by_layer"][:max_layers], key="layer"))
@@ -106,7 +108,7 @@ def _render_rich(d: dict[str, Any], by_layer: bool, max_layers: int) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(record=True, width=160, file=open(_devnull(), "w"))  # noqa: SIM115 -- export only
+    console = Console(record=True, width=160, file=open(_devnull(), "w"))
     for line in summary_lines(d):
         console.print(line, highlight=False)
     t = Table(title="energy by computational role")
@@ -147,7 +149,8 @@ def hardware_table(profiles: list[Any]) -> str:
         bf16 = p.peak_tflops.get("bf16") or p.peak_tflops.get("fp16") or p.peak_tflops.get("fp32")
         eps = next(iter(p.pj_per_flop.values()), None)
         dram = p.pj_per_byte.get("dram")
-        rows.append([p.name, p.kind, f"{bf16.low:.4g}" if bf16 else "", f"{p.mem_bw_gbs.low:.4g}" if p.mem_bw_gbs else "",
+        bw = f"{p.mem_bw_gbs.low:.4g}" if p.mem_bw_gbs else ""
+        rows.append([p.name, p.kind, f"{bf16.low:.4g}" if bf16 else "", bw,
                      p.mem_type, f"{dram.low:.0f}–{dram.high:.0f}" if dram else "",
                      f"{eps.low:.3g}–{eps.high:.3g}" if eps else "unmodelled",
                      f"{p.static_w.low:.3g}–{p.static_w.high:.3g}" if p.static_w else "unmodelled",

@@ -117,7 +117,7 @@ class Transformer2DModel(nn.Module):
         self.proj_out = nn.Conv2d(inner, cin, 1)
 
     def forward(self, x: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
+        b, _c, h, w = x.shape
         res = x
         x = self.proj_in(self.norm(x))
         x = x.permute(0, 2, 3, 1).reshape(b, h * w, -1)
@@ -217,7 +217,8 @@ class UNet2DCondition(nn.Module):
         self.conv_norm_out = nn.GroupNorm(norm_num_groups, ch[0], eps=norm_eps)
         self.conv_out = nn.Conv2d(ch[0], out_channels, 3, padding=1)
 
-    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, encoder_hidden_states: torch.Tensor) -> torch.Tensor:
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor,
+                encoder_hidden_states: torch.Tensor) -> torch.Tensor:
         temb = self.time_embedding(self.time_proj(timestep).to(sample.dtype))
         x = self.conv_in(sample)
         skips = [x]

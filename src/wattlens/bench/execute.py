@@ -127,11 +127,14 @@ def _load(cell: Cell, monitor: Any) -> tuple[Any, dict[str, Any], dict[str, Any]
     from wattlens.bench.runner import _window_row
     from wattlens.workloads import load_workload
 
+    # threads=0 means the library default: restore it explicitly, since torch.set_num_threads by an earlier
+    # cell of the run is process-wide and would otherwise leak into this one.
+    threads = cell.threads or _LIB_DEFAULT_THREADS.get("torch")
     monitor.begin("load")
     t0 = time.perf_counter()
     try:
         w = load_workload(task=cell.task, model=cell.model, batch=cell.batch, precision=cell.precision,
-                          threads=cell.threads or None, engine=cell.engine, **cell.options_dict)
+                          threads=threads, engine=cell.engine, **cell.options_dict)
     except BaseException:
         _cancel(monitor, "load")
         raise
@@ -139,6 +142,21 @@ def _load(cell: Cell, monitor: Any) -> tuple[Any, dict[str, Any], dict[str, Any]
     stats = {"duration_s": m.duration_s, "wall_s": time.perf_counter() - t0, "energy_j": m.energy_j,
              "low_j": m.low_j, "high_j": m.high_j, "source": m.source}
     return w, stats, _window_row("load", 0, m, 0, None)
+
+
+_LIB_DEFAULT_THREADS: dict[str, int] = {}
+
+
+def _remember_default_threads(suite: Suite) -> None:
+    """Read torch's default intra-op thread count before any cell changes it (only if a cell will)."""
+    if "torch" in _LIB_DEFAULT_THREADS or all(c.threads == 0 for c in suite.cells):
+        return
+    try:
+        import torch
+
+        _LIB_DEFAULT_THREADS["torch"] = int(torch.get_num_threads())
+    except Exception:  # no torch: nothing to restore
+        pass
 
 
 def _cancel(monitor: Any, name: str) -> None:
@@ -213,13 +231,16 @@ def _measure_loaded(cell: Cell, w: Any, monitor: Any, idle: IdlePower | None, pr
     inputs = task.inputs(cell.queries, cell.seed)
     kw = dict(batch=cell.batch, monitor=monitor, repeats=cell.repeats, warmup=cell.warmup,
               min_window_s=cell.min_window_s, idle=idle)
-    progress.step(f"querying ({cell.repeats} windows >= {cell.min_window_s:g} s)")
-    phases: dict[str, Any] = {"query": measure_queries(w.run, inputs, collect_outputs=True, **kw)}
+
+    def windows(phase: str) -> Any:  # progress between windows (never inside one)
+        progress.step(f"{phase} windows 0/{cell.repeats}")
+        return lambda done, total: progress.step(f"{phase} windows {done}/{total}")
+
+    phases: dict[str, Any] = {"query": measure_queries(w.run, inputs, collect_outputs=True, progress=windows("query"),
+                                                       **kw)}
     if w.generative and cell.phases:
-        progress.step("prefill windows")
-        phases["prefill"] = measure_queries(w.prefill, inputs, phase="prefill", **kw)
-        progress.step("decode windows")
-        phases["decode"] = measure_decode(w.prefill, w.decode, inputs, **kw)
+        phases["prefill"] = measure_queries(w.prefill, inputs, phase="prefill", progress=windows("prefill"), **kw)
+        phases["decode"] = measure_decode(w.prefill, w.decode, inputs, progress=windows("decode"), **kw)
     outputs = phases["query"].outputs or []
     quality = None
     if cell.quality:
@@ -231,15 +252,9 @@ def _measure_loaded(cell: Cell, w: Any, monitor: Any, idle: IdlePower | None, pr
             "tokens": {"input_total": tokens[0], "output_total": tokens[1], "inputs": len(inputs)},
             "weights": w.weights, "params": w.params, "generative": w.generative, "unit": task.unit,
             "engine": w.engine, "precision": w.precision, "threads": w.threads, "info": info,
-            "input_description": task.input_description, "threads_used": _torch_threads()}
-
-
-def _torch_threads() -> int | None:
-    torch = sys.modules.get("torch")  # only if the workload imported it
-    try:
-        return int(torch.get_num_threads()) if torch is not None else None
-    except Exception:
-        return None
+            "input_description": task.input_description,
+            "threads_used": w.threads if isinstance(w.threads, int) and w.threads > 0 else None,
+            "text_input": str(task.modality).startswith("text")}
 
 
 def _finish(cell: Cell, base: dict, result: dict, before: IdlePower | None, after: IdlePower | None,
@@ -252,7 +267,8 @@ def _finish(cell: Cell, base: dict, result: dict, before: IdlePower | None, afte
     validity = check_cell(phases, generative=result["generative"], input_tokens=tokens["input_total"],
                           output_tokens=tokens["output_total"] if result["generative"] else None,
                           idle_before_w=None if before is None else before.power_w,
-                          idle_after_w=None if after is None else after.power_w, max_power_w=max_power_w)
+                          idle_after_w=None if after is None else after.power_w, max_power_w=max_power_w,
+                          text_input=result.get("text_input", True))
     q = phases["query"]
     res = {
         **base,
@@ -312,6 +328,7 @@ def execute(store: Any, run_id: str, suite: Suite, *, monitor: Any = None, progr
 
         monitor = Monitor(attribution=settings.get("attribution", "machine"))
     t0 = time.time()
+    _remember_default_threads(suite)
     done_before = store.done_keys(run_id)
     if retry_failed:
         done_before -= {c["cell_key"] for c in store.cells(run_id) if c["status"] == STATUS_FAILED}

@@ -7,7 +7,9 @@ rating (``rating`` stars next to the raw Wh, ``rating_band`` with the edges and 
 reasons, per-phase and per-unit figures, carbon assumptions and versions.
 
 Units: ``gross_j``/``idle_j``/``net_j`` are totals over the measured query windows (warm-up and loading
-excluded); ``j_per_query*`` are per query on ``energy_basis`` (``net`` when an idle baseline was measured).
+excluded) and ``queries`` is the number of queries in those windows (``inputs`` is how many distinct inputs
+each repeat had to cover); ``j_per_query*`` are per query on ``energy_basis`` (``net`` when an idle baseline
+was measured), the mean of the per-repeat figures.
 CO2e and cost are computed here from the energy with the run's carbon settings (carbon.footprint), so
 they always match the stored energy.
 """
@@ -69,7 +71,8 @@ def _base_row(run: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
         "config": cfg,
         "weights": res.get("weights"),
         "status": cell.get("status"),
-        "queries": spec.get("queries"),
+        "queries": None,  # filled from the measured windows: the count behind gross_j / idle_j / net_j
+        "inputs": spec.get("queries"),  # distinct inputs each repeat had to cover (the suite's `queries`)
         "repeats": spec.get("repeats"),
         "error": _short(cell.get("error") or res.get("error")),
         "error_detail": cell.get("error") or res.get("error"),
@@ -106,7 +109,7 @@ def _phase_fields(res: dict[str, Any]) -> dict[str, Any]:
         "gross_j": q.get("gross_j"),
         "idle_j": q.get("idle_j"),
         "net_j": q.get("net_j"),
-        "queries_measured": q.get("queries"),
+        "queries": q.get("queries"),
         "measured_s": q.get("duration_s"),
         "mean_power_w": q.get("mean_power_w"),
         "idle_w": ((res.get("idle") or {}).get("used") or {}).get("power_w"),
@@ -180,7 +183,8 @@ def cell_row(run: dict[str, Any], cell: dict[str, Any], loc: Any = None) -> dict
     row["threads_used"] = res.get("threads_used")
     if row["config"].get("threads") in (0, None) and row["threads_used"]:
         # 0 asks for the library default: show what that was on this machine, keep the request beside it
-        row["config"] = {**row["config"], "threads": row["threads_used"], "threads_requested": 0}
+        row["config"] = {**row["config"], "threads": row["threads_used"]}
+        row["threads_requested"] = 0
     return row
 
 

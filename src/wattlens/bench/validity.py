@@ -130,11 +130,13 @@ def check_idle_drift(before_w: float | None, after_w: float | None) -> Validity:
     return v
 
 
-def check_tokens(generative: bool, input_tokens: int | None, output_tokens: int | None) -> Validity:
+def check_tokens(generative: bool, input_tokens: int | None, output_tokens: int | None,
+                 text_input: bool = True) -> Validity:
+    """Generation must record its token counts (input tokens only where the input is text, not an image)."""
     v = Validity()
     if not generative:
         return v
-    if not input_tokens or input_tokens <= 0:
+    if text_input and (not input_tokens or input_tokens <= 0):
         v.fail("token counts missing: input tokens not recorded")
     if not output_tokens or output_tokens <= 0:
         v.fail("token counts missing: output tokens not recorded")
@@ -150,6 +152,7 @@ def check_cell(
     idle_before_w: float | None = None,
     idle_after_w: float | None = None,
     max_power_w: float | None = None,
+    text_input: bool = True,
 ) -> Validity:
     """All checks of a cell: every measured phase, tokens, idle drift."""
     v = Validity()
@@ -157,7 +160,7 @@ def check_cell(
         v.merge(check_windows(stats, max_power_w=max_power_w))
     if generative and "decode" not in phases:
         v.warn("generation measured end to end only (no prefill/decode windows)")
-    v.merge(check_tokens(generative, input_tokens, output_tokens))
+    v.merge(check_tokens(generative, input_tokens, output_tokens, text_input))
     if idle_before_w is not None or idle_after_w is not None:
         v.merge(check_idle_drift(idle_before_w, idle_after_w))
     return v

@@ -46,6 +46,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-levers", action="store_true", help="skip the what-if levers (faster)")
     p.add_argument("--calibrate", action="store_true",
                    help="run micro-benchmarks on this machine under the meter first and use the fitted profile")
+    p.add_argument("--calibrate-seconds", type=float, default=1.0, help="seconds per calibration micro-benchmark")
     p.add_argument("--full-trace", action="store_true", help="trace every decode step (slow; verification)")
     p.add_argument("--list-presets", action="store_true", help="list the preset architectures and exit")
     p.set_defaults(func=run_analyze)
@@ -119,7 +120,7 @@ def _profile_text(d: dict[str, Any]) -> str:
 
 def run_analyze(args: argparse.Namespace) -> int:
     if args.list_presets:
-        from wattlens.workloads.architectures import ARCHITECTURES, ALIASES
+        from wattlens.workloads.architectures import ALIASES, ARCHITECTURES
 
         for name, a in sorted(ARCHITECTURES.items()):
             print(f"{name:28s} {a.params_approx / 1e6:10.1f} M  {a.description}")
@@ -140,14 +141,15 @@ def run_analyze(args: argparse.Namespace) -> int:
             print("wattlens analyze: --calibrate measures this machine; using --hardware this-machine",
                   file=sys.stderr)
         print("calibrating this machine (GEMM sweep, bandwidth, dispatch probe, idle) ...", file=sys.stderr)
-        cal = calibrate()
+        cal = calibrate(target_s=args.calibrate_seconds)
         hardware = cal.profile
     try:
         a = analyze(args.model, hardware, phase=args.phase, batch=args.batch, seq=args.seq, prompt=args.prompt,
                     new_tokens=args.new_tokens, dtype=args.dtype, backend=args.backend, levers=not args.no_levers,
                     full_trace=args.full_trace)
-    except (KeyError, ValueError, FileNotFoundError) as exc:
-        print(f"wattlens analyze: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+    except (KeyError, ValueError, OSError, AttributeError, ImportError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"wattlens analyze: {msg}", file=sys.stderr)
         return 2
     d = a.to_dict(by_layer=args.by_layer)
     if cal is not None:

@@ -177,29 +177,39 @@ def _rich_progress_class() -> type:
 
         def start(self, run_id: str, total: int, done: int) -> None:
             self.console = Console(stderr=True)
-            self.bar = Progress(TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.description}"),
-                                console=self.console, transient=False)
+            # auto_refresh=False: no render thread waking up inside a measured window (it would add CPU time
+            # to the very process being measured); the bar is redrawn between windows instead.
+            self.bar = Progress(TextColumn("[bold]bench"), BarColumn(bar_width=20), MofNCompleteColumn(),
+                                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                TextColumn("{task.description}"), console=self.console, transient=False,
+                                auto_refresh=False)
             self.bar.start()
             self.console.print(f"run [bold]{run_id}[/]: {total} cells, {done} already stored")
             self.task = self.bar.add_task("", total=total, completed=done)
             self.cell = ""
 
+        def _describe(self, text: str) -> None:
+            room = max(self.console.width - 60, 20)  # the bar, counts and times take ~60 columns
+            self.bar.update(self.task, description=text if len(text) <= room else text[: room - 1] + "…")
+            self.bar.refresh()
+
         def cell_start(self, index: int, cell: Any) -> None:
-            self.cell = f"{cell.task} · {cell.model} · b{cell.batch} {cell.precision}"
-            self.bar.update(self.task, description=self.cell)
+            self.cell = f"{cell.model} b{cell.batch}"  # the task is in the result line printed above the bar
+            self._describe(self.cell)
 
         def step(self, text: str) -> None:
-            self.bar.update(self.task, description=f"{self.cell} — {text}")
+            self._describe(f"{self.cell}: {text}")
 
         def cell_done(self, index: int, cell: Any, status: str, line: str) -> None:
             colour = {"ok": "green", "invalid": "yellow", "failed": "red"}.get(status, "white")
             self.console.print(f"[{colour}]{status:>7}[/] {cell.task} {cell.model} b{cell.batch}: {line}",
                                markup=True, highlight=False)
             self.bar.advance(self.task)
+            self.bar.refresh()
 
         def finish(self, status: str) -> None:
             self.bar.update(self.task, description=status)
+            self.bar.refresh()
             self.bar.stop()
 
     return RichProgress

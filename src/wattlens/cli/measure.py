@@ -9,17 +9,22 @@ Examples::
 
 Exit codes: ``measure`` returns the command's own exit code (128+N when it was killed by signal N;
 127 when the command cannot be found, 126 when it cannot be executed); 2 for bad wattlens arguments.
+SIGTERM/SIGHUP sent to the wrapper are passed on to the command, and the measurement is still printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 EXIT_USAGE = 2
@@ -259,6 +264,30 @@ def run_measure(args: argparse.Namespace) -> int:
     return code
 
 
+@contextlib.contextmanager
+def _forward_signals(proc: subprocess.Popen) -> Iterator[None]:
+    """While the command runs, pass SIGTERM/SIGHUP (e.g. from `timeout`, a scheduler) on to it instead of dying
+    and leaving it orphaned; the wrapper then still prints the measurement and exits with 128+N like the
+    command. SIGINT is left to Python (KeyboardInterrupt, handled by the caller's loop)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(OSError):
+            proc.send_signal(signum)
+
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            previous[sig] = signal.signal(sig, forward)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _run_child(mon: Any, name: str, cmd: list[str]) -> tuple[int, str | None, Any]:
     """Run the command between window edges. Ctrl-C reaches the child (same process group); we wait for it."""
     mon.begin(name)
@@ -273,12 +302,13 @@ def _run_child(mon: Any, name: str, cmd: list[str]) -> tuple[int, str | None, An
     except OSError as exc:
         mon.cancel(name)
         return EXIT_NOT_EXECUTABLE, f"cannot run {cmd[0]!r}: {exc}", None
-    while True:
-        try:
-            rc = proc.wait()  # reaps the child: its CPU time enters RUSAGE_CHILDREN
-            break
-        except KeyboardInterrupt:
-            continue  # the child got the same SIGINT; measure until it has exited
+    with _forward_signals(proc):
+        while True:
+            try:
+                rc = proc.wait()  # reaps the child: its CPU time enters RUSAGE_CHILDREN
+                break
+            except KeyboardInterrupt:
+                continue  # a terminal Ctrl-C reached the child too (same process group): measure until it exits
     return _exit_code(rc), None, mon.end(name)
 
 

@@ -62,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="OPT_RUN_ID", help="resume an interrupted run (its measured trials are reused)")
     p.add_argument("--no-deploy-check", action="store_true",
                    help="skip loading baseline/recommendation in a fresh process (deployment RSS, artefact check)")
+    p.add_argument("--html", metavar="FILE", help="also write the HTML report (same as wattlens report RUN --html)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (progress on stderr)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run_optimize)
@@ -113,7 +114,7 @@ def _summary(result: dict[str, Any]) -> str:
 
 
 def run_optimize(a: argparse.Namespace) -> int:
-    from wattlens.optimize.engine import optimize
+    from wattlens.optimize.engine import Optimizer
 
     try:
         req = build_request(a)
@@ -121,15 +122,23 @@ def run_optimize(a: argparse.Namespace) -> int:
         print(f"wattlens optimize: error: {exc}", file=sys.stderr)
         return 2
     say = None if a.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    opt = Optimizer(req, progress=say)
     try:
-        result = optimize(req, progress=say)
+        result = opt.run()
     except KeyboardInterrupt:
-        print("wattlens optimize: interrupted; measured trials are stored — continue with --resume RUN_ID",
-              file=sys.stderr)
+        print(f"wattlens optimize: interrupted; measured trials are stored — continue with "
+              f"--resume {opt.run_id}" + (f" --db {a.db}" if a.db else ""), file=sys.stderr)
         return 130
     except ValueError as exc:
         print(f"wattlens optimize: error: {exc}", file=sys.stderr)
         return 2
+    if a.html:
+        try:
+            from wattlens.report import write_optimize_html  # lazy: matplotlib only when asked
+
+            write_optimize_html(result, a.html, title=f"wattlens optimize {a.model} ({a.task}, {a.mode})")
+        except Exception as exc:  # the search result is stored either way
+            print(f"wattlens optimize: could not write {a.html}: {exc}", file=sys.stderr)
     if a.json:
         json.dump(result, sys.stdout, indent=1, default=str)
         print()

@@ -114,6 +114,34 @@ class _ProcessShare:
         return min(max((b[0] - a[0]) / busy, 0.0), 1.0)
 
 
+class _Watchdog:
+    """A pseudo-source polled by the sampler thread: lets an idle Monitor release the sampler (see Monitor)."""
+
+    name = "wattlens-monitor-watchdog"
+
+    def __init__(self, monitor: Monitor, sources: tuple[EnergySource, ...]) -> None:
+        import weakref
+
+        self._monitor = weakref.ref(monitor)  # the sampler must not keep a forgotten Monitor alive
+        self._sources = sources
+
+    def sample_period_s(self) -> float:
+        return LINGER_S
+
+    def sample(self) -> None:
+        mon = self._monitor()
+        if mon is not None:
+            mon._watchdog_check()
+            return
+        # The Monitor was garbage-collected without close(): release what it held so the thread can end.
+        sampler = _SAMPLER
+        if sampler is not None:
+            for src in self._sources:
+                sampler.unregister(src)
+            sampler.unregister(self)
+            sampler.close_window()
+
+
 class Window:
     """What ``Monitor.window(name)`` returns: a context manager whose ``result`` is set on exit."""
 
@@ -176,6 +204,8 @@ class Monitor:
         self._open: dict[str, tuple[float, float, list[Snapshot], Any]] = {}
         self._lock = threading.Lock()
         self._sampler: Any = None
+        self._idle_since: float | None = None  # when this monitor's last window closed (sampler still held)
+        self._watchdog: _Watchdog | None = None  # created with the sampler (needs self._sampled)
         self._closed = False
         self._share = self._make_share()
         self._plain = not self._edge_hooks and self._share is None
@@ -241,7 +271,7 @@ class Monitor:
 
     @property
     def sampler_running(self) -> bool:
-        """Whether this monitor currently keeps the shared sampler thread polling (a window is open)."""
+        """Whether this monitor holds the shared sampler (a window is open, or closed less than ~LINGER_S ago)."""
         return self._sampler is not None
 
     def describe(self) -> dict[str, Any]:
@@ -312,7 +342,7 @@ class Monitor:
             except (KeyError, TypeError):
                 raise MeterError(self._unknown(name)) from None
             if self._sampler is not None and not self._open:
-                self._stop_sampler()
+                self._idle_since = _monotonic()  # the sampler watchdog closes it after LINGER_S
             a = snaps0[0]
             if a.errors or b.errors:
                 comps = self._deltas(snaps0, [b])
@@ -338,7 +368,7 @@ class Monitor:
         except (KeyError, TypeError):
             raise MeterError(self._unknown(name)) from None
         if self._sampler is not None and not self._open:
-            self._stop_sampler()
+            self._idle_since = _monotonic()  # the sampler watchdog closes it after LINGER_S
         comps = self._deltas(snaps0, snaps1)
         notes = self._notes.copy()
         if self._share is not None:
@@ -369,8 +399,8 @@ class Monitor:
             del self._open[name]
         except KeyError:
             raise MeterError(self._unknown(name)) from None
-        if not self._open:
-            self._stop_sampler()
+        if self._sampler is not None and not self._open:
+            self._idle_since = _monotonic()
 
     def window(self, name: str) -> Window:
         """``with mon.window("step") as w: ...`` then ``w.result`` is the Measurement."""
@@ -418,18 +448,24 @@ class Monitor:
         return self.idle
 
     # ---- sampler ----------------------------------------------------------------------------------------
-    # One process-wide sampler thread for all Monitors (see _monitor_sampler). This monitor tells it when its
-    # first window opens and its last one closes; the sampler counts those across monitors. After the last
-    # window of all closes, the thread lingers LINGER_S and exits by itself (so that per-step windows do not
-    # pay a thread start + join, ~120 µs, each); close() stops and joins it at once when no window is open.
+    # One process-wide sampler thread for all Monitors (see _monitor_sampler) polls the sources that ask for
+    # it while windows are open. Telling the sampler about every window would cost a lock round and a thread
+    # wake-up per window (~20 µs), so this monitor "opens" the sampler at its first window and a watchdog
+    # entry, polled by the sampler thread itself every LINGER_S, "closes" it once no window of this monitor
+    # has been open for LINGER_S. The thread then exits after the sampler's own linger (LINGER_S). So: no
+    # thread before the first window, none ~2 x LINGER_S after the last, none at all after close().
     def _start_sampler(self) -> None:
         with self._lock:
+            self._idle_since = None
             if self._sampler is not None:
                 return
             try:
                 sampler = _monitor_sampler()
                 for src in self._sampled:
                     sampler.register(src)
+                if self._watchdog is None:
+                    self._watchdog = _Watchdog(self, self._sampled)
+                sampler.register(self._watchdog)
                 sampler.open_window()
                 self._sampler = sampler
             except Exception as exc:  # no sampler: polled sources are read at edges only, and we say so
@@ -437,20 +473,37 @@ class Monitor:
                 if note not in self._notes:
                     self._notes.append(note)
 
+    def _watchdog_check(self) -> None:
+        """Called from the sampler thread every LINGER_S: release the sampler once we have been idle long enough."""
+        with self._lock:
+            idle = self._idle_since
+            if self._sampler is None or self._open or idle is None or _monotonic() - idle < LINGER_S:
+                return
+            self._release_sampler_locked(final=False)
+
+    def _release_sampler_locked(self, final: bool) -> None:
+        sampler, self._sampler = self._sampler, None
+        self._idle_since = None
+        try:
+            if sampler is not None:
+                sampler.unregister(self._watchdog)
+                sampler.close_window()
+            if final and _SAMPLER is not None:
+                for src in self._sampled:
+                    _SAMPLER.unregister(src)
+        except Exception:  # releasing must never raise into user code (close() runs in finally blocks)
+            pass
+
     def _stop_sampler(self, final: bool = False) -> None:
         with self._lock:
             if self._open and not final:  # another thread opened a window meanwhile: keep polling for it
                 return
-            sampler, self._sampler = self._sampler, None
+            self._release_sampler_locked(final)
+        # Join outside our lock: the sampler thread may be in our watchdog, waiting for that lock.
+        if final and self._sampled and _SAMPLER is not None and _SAMPLER.open_windows == 0:
             try:
-                if sampler is not None:
-                    sampler.close_window()
-                if final and self._sampled and _SAMPLER is not None:
-                    for src in self._sampled:
-                        _SAMPLER.unregister(src)
-                    if _SAMPLER.open_windows == 0:
-                        _SAMPLER.stop()  # joins a lingering thread: nothing of ours left running
-            except Exception:  # stopping must never raise into user code (close() runs in finally blocks)
+                _SAMPLER.stop()  # joins the (lingering) thread: nothing of ours left running
+            except Exception:  # never raise from close()
                 pass
 
     # ---- lifecycle --------------------------------------------------------------------------------------
@@ -476,7 +529,7 @@ class Monitor:
         self.close()
 
 
-LINGER_S = 1.0
+LINGER_S = 0.5
 _SAMPLER: Any = None
 _SAMPLER_LOCK = threading.Lock()
 

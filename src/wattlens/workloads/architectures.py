@@ -719,7 +719,7 @@ def names() -> list[str]:
 
 
 def get_architecture(name: str) -> Architecture:
-    """Look a preset up by name or alias (case-insensitive; a hub id's last path part also works)."""
+    """Look a preset up by name, alias or hub id (case-insensitive; ``meta-llama/Llama-2-7b-hf`` works)."""
     key = name.strip()
     if key in ARCHITECTURES:
         return ARCHITECTURES[key]
@@ -730,6 +730,10 @@ def get_architecture(name: str) -> Architecture:
                 return ARCHITECTURES[real]
         if cand in ALIASES:
             return ARCHITECTURES[ALIASES[cand]]
+    for a in _ARCHS:  # hub ids: full id or its last part
+        hub = a.hub_id.split(" ")[0].lower()
+        if hub and low in (hub, hub.rsplit("/", 1)[-1]):
+            return a
     raise KeyError(f"unknown architecture preset {name!r}; known: {', '.join(names())}")
 
 

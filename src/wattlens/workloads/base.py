@@ -31,7 +31,8 @@ class Workload:
                  threads: int | None, params: int | None, batch: int = 1, info: dict[str, Any] | None = None):
         if weights not in ("trained", "random"):
             raise ValueError(f"weights label must be 'trained' or 'random', got {weights!r}")
-        self.task = task
+        self.task_def = task  # the Task (inputs, metric, generation settings)
+        self.task = task.name  # the task name, as in records
         self.model_id = model_id
         self.weights = weights
         self.engine = engine
@@ -51,11 +52,11 @@ class Workload:
     @property
     def generative(self) -> bool:
         """True when ``prefill``/``decode`` split a query into its prompt and token-by-token phases."""
-        return self.task.generative
+        return self.task_def.generative
 
     @property
     def unit(self) -> str:
-        return self.task.unit
+        return self.task_def.unit
 
     def run(self, batch: Sequence[Any]) -> list[Any]:
         """One query batch end to end (for generative workloads: ``decode(prefill(batch))``)."""
@@ -78,7 +79,7 @@ class Workload:
         """The task metric, or None where it would not be meaningful (random weights, no references)."""
         if self.weights == "random":
             return None
-        return self.task.quality(list(inputs), list(outputs))
+        return self.task_def.quality(list(inputs), list(outputs))
 
     def count_tokens(self, inputs: Sequence[Any], outputs: Sequence[Any]) -> tuple[int, int]:
         """(input_tokens, output_tokens): text tokens fed to the model (no padding) and generated tokens."""
@@ -93,7 +94,7 @@ class Workload:
                 setattr(self, attr, None)
 
     def __repr__(self) -> str:
-        return (f"Workload(task={self.task.name!r}, model={self.model_id!r}, weights={self.weights!r}, "
+        return (f"Workload(task={self.task_def.name!r}, model={self.model_id!r}, weights={self.weights!r}, "
                 f"engine={self.engine!r}, precision={self.precision!r}, params={self.params})")
 
     # -- for subclasses -----------------------------------------------------------------------------------
@@ -108,7 +109,7 @@ class Workload:
 
     def _input_tokens(self, item: Any) -> int:
         """Default: whitespace words of the text input; images count 0 text tokens."""
-        x = self.task.model_input(item)
+        x = self.task_def.model_input(item)
         if isinstance(x, dict):
             return sum(len(str(v).split()) for v in x.values())
         return len(x.split()) if isinstance(x, str) else 0
@@ -124,4 +125,4 @@ class Workload:
     def _need_generative(self, what: str) -> None:
         if not self.generative:
             raise WorkloadError(f"{what}() applies to generative workloads (text-generation, summarization, "
-                                f"image-to-text); {self.task.name} with {self.model_id} is queried with run()")
+                                f"image-to-text); {self.task_def.name} with {self.model_id} is queried with run()")

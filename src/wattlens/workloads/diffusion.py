@@ -80,7 +80,7 @@ class TextToImage(Workload):
     def _run(self, batch: list[Any]) -> list[Any]:
         import torch
 
-        prompts = [str(self.task.model_input(x)) for x in batch]
+        prompts = [str(self.task_def.model_input(x)) for x in batch]
         n = len(prompts)
         gen = torch.Generator().manual_seed(0)  # same starting noise every query: identical work per image
         with torch.inference_mode():
@@ -97,5 +97,5 @@ class TextToImage(Workload):
         return list(images.numpy())
 
     def _input_tokens(self, item: Any) -> int:
-        return len(self.tokenizer(str(self.task.model_input(item)), truncation=True,
+        return len(self.tokenizer(str(self.task_def.model_input(item)), truncation=True,
                                   max_length=TEXT_TOKENS)["input_ids"])

@@ -190,7 +190,7 @@ class HFWorkload(Workload):
                          extra)
 
     def _texts(self, batch: list[Any]) -> list[str]:
-        return [str(self.task.model_input(x)) for x in batch]
+        return [str(self.task_def.model_input(x)) for x in batch]
 
     def _encode(self, texts: list[str], **kw: Any) -> dict[str, Any]:
         max_len = int(getattr(self.model.config, "max_position_embeddings", 512) or 512)
@@ -205,7 +205,7 @@ class HFWorkload(Workload):
         return {k: v for k, v in enc.items() if k in params and k != "offset_mapping"}
 
     def _pixels(self, batch: list[Any]) -> Any:
-        images = [self.task.model_input(x) for x in batch]
+        images = [self.task_def.model_input(x) for x in batch]
         if self.image_processor is not None:
             import numpy as np
 
@@ -215,9 +215,9 @@ class HFWorkload(Workload):
         return pixel_batch(images, self.image_size or 224, self.dtype)
 
     def _input_tokens(self, item: Any) -> int:
-        if self.tokenizer is None or self.task.modality != "text":
+        if self.tokenizer is None or self.task_def.modality != "text":
             return 0
-        x = self.task.model_input(item)
+        x = self.task_def.model_input(item)
         if isinstance(x, dict):  # question + context
             return len(self.tokenizer(x["question"], x["context"], truncation="only_second",
                                       max_length=QA_MAX_LENGTH)["input_ids"])
@@ -249,7 +249,7 @@ class TokenClassification(HFWorkload):
     def _run(self, batch: list[Any]) -> list[Any]:
         import torch
 
-        words = [str(self.task.model_input(x)).split() for x in batch]
+        words = [str(self.task_def.model_input(x)).split() for x in batch]
         enc = self.tokenizer(words, is_split_into_words=True, padding=True, truncation=True, max_length=512,
                              return_tensors="pt")
         word_ids = [enc.word_ids(i) for i in range(len(words))]
@@ -277,7 +277,7 @@ class QuestionAnswering(HFWorkload):
     def _run(self, batch: list[Any]) -> list[Any]:
         import torch
 
-        qs = [self.task.model_input(x) for x in batch]
+        qs = [self.task_def.model_input(x) for x in batch]
         enc = self.tokenizer([q["question"] for q in qs], [q["context"] for q in qs], padding=True,
                              truncation="only_second", max_length=QA_MAX_LENGTH, return_offsets_mapping=True,
                              return_tensors="pt")
@@ -342,7 +342,7 @@ class ObjectDetection(HFWorkload):
     def _run(self, batch: list[Any]) -> list[Any]:
         import torch
 
-        sizes = [self.task.model_input(x).shape[:2] for x in batch]
+        sizes = [self.task_def.model_input(x).shape[:2] for x in batch]
         with torch.inference_mode():
             out = self.model(pixel_values=self._pixels(batch))
         probs = out.logits.float().softmax(-1)[..., :-1]  # last class = "no object"
@@ -391,10 +391,10 @@ class GenState:
 class _Generative(HFWorkload):
     def __init__(self, *args: Any, new_tokens: int | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.new_tokens = int(new_tokens or self.task.generation["new_tokens"])
+        self.new_tokens = int(new_tokens or self.task_def.generation["new_tokens"])
         if self.new_tokens < 1:
             raise WorkloadError(f"new_tokens must be >= 1, got {self.new_tokens}")
-        self.info["generation"] = {**self.task.generation, "new_tokens": self.new_tokens,
+        self.info["generation"] = {**self.task_def.generation, "new_tokens": self.new_tokens,
                                    "min_new_tokens": self.new_tokens, "eos_stops": False}
         self._keep = self._accepts_logits_to_keep()
 

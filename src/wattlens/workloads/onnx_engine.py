@@ -167,12 +167,12 @@ class OnnxWorkload(Workload):
     def _run(self, batch: list[Any]) -> list[Any]:
         import numpy as np
 
-        name = self.task.name
+        name = self.task_def.name
         if name == "image-classification":
             return self._run_image(batch)
         if name == "token-classification":
             return self._run_tokens(batch)
-        out, enc = self._text_run([str(self.task.model_input(x)) for x in batch])
+        out, enc = self._text_run([str(self.task_def.model_input(x)) for x in batch])
         if out.ndim == 3:
             mask = np.asarray(enc["attention_mask"], dtype=np.float32)[..., None]
             out = (out * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
@@ -187,23 +187,24 @@ class OnnxWorkload(Workload):
             return list((out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32))
         probs = np.exp(out - out.max(1, keepdims=True))
         probs /= probs.sum(1, keepdims=True)
-        names = list(self.task.labels) if probs.shape[1] == len(self.task.labels) else None
+        names = list(self.task_def.labels) if probs.shape[1] == len(self.task_def.labels) else None
         return [{"label": names[int(i)] if names else int(i), "score": float(p[i])}
                 for p, i in zip(probs, probs.argmax(1), strict=True)]
 
     def _run_tokens(self, batch: list[Any]) -> list[Any]:
+        import torch
 
-        from .trained import _first_positions
+        from .trained import _first_positions, with_context
 
         if self.head is None:
             raise WorkloadError("token-classification on ONNX runs model='minilm-ner' (token states + wattlens head)")
-        words = [str(self.task.model_input(x)).split() for x in batch]
+        words = [str(self.task_def.model_input(x)).split() for x in batch]
         enc = self.tokenizer(words, is_split_into_words=True, padding=True, truncation=True,
                              max_length=minilm.MAX_LENGTH, return_tensors="np")
         hidden = self.session.run(None, self._feed_text(enc))[0]
         out = []
         for j, w in enumerate(words):
-            feats = hidden[j, _first_positions(enc.word_ids(j), len(w))]
+            feats = with_context(torch.from_numpy(hidden[j, _first_positions(enc.word_ids(j), len(w))])).numpy()
             pred = (feats @ self.head["weight"].T + self.head["bias"]).argmax(-1)
             out.append([data.NER_TAGS[int(p)] for p in pred])
         return out
@@ -218,7 +219,7 @@ class OnnxWorkload(Workload):
         shape = list(meta.shape)
         channels = shape[1] if len(shape) == 4 and isinstance(shape[1], int) else 3
         size = shape[2] if len(shape) == 4 and isinstance(shape[2], int) else 224
-        images = [np.asarray(self.task.model_input(x)) for x in batch]
+        images = [np.asarray(self.task_def.model_input(x)) for x in batch]
         if channels == 1 and all(i.ndim == 2 and i.shape == (size, size) for i in images):
             x = np.stack(images).astype(np.float32)[:, None]  # the digits models' raw 8x8 input
         else:
@@ -233,9 +234,9 @@ class OnnxWorkload(Workload):
         return [{"label": int(i), "score": float(p[i])} for p, i in zip(probs, probs.argmax(1), strict=True)]
 
     def _input_tokens(self, item: Any) -> int:
-        if self.tokenizer is None or self.task.modality != "text":
+        if self.tokenizer is None or self.task_def.modality != "text":
             return 0
-        return len(self.tokenizer(str(self.task.model_input(item)), truncation=True,
+        return len(self.tokenizer(str(self.task_def.model_input(item)), truncation=True,
                                   max_length=minilm.MAX_LENGTH)["input_ids"])
 
 

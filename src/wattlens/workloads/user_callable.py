@@ -69,7 +69,7 @@ class CallableWorkload(Workload):
         return False
 
     def _run(self, batch: list[Any]) -> list[Any]:
-        out = self.fn(self.task.model_inputs(batch))
+        out = self.fn(self.task_def.model_inputs(batch))
         try:
             out = list(out)
         except TypeError as exc:
@@ -81,7 +81,7 @@ class CallableWorkload(Workload):
 
     def count_tokens(self, inputs: Any, outputs: Any) -> tuple[int, int]:
         n_in = sum(self._input_tokens(x) for x in inputs)
-        n_out = sum(len(o.split()) for o in outputs if isinstance(o, str)) if self.task.generative else 0
+        n_out = sum(len(o.split()) for o in outputs if isinstance(o, str)) if self.task_def.generative else 0
         return n_in, n_out
 
 
