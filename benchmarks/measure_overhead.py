@@ -269,9 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     no_pyc = [_json_run(py, WATTLENS_COLD, env=ENV_NO_PYC) for _ in range(3)]
     warm = _json_run(py, WATTLENS_WARM)
 
-    _wall([py, "-m", "wattlens", "measure", "--", "true"], 1)  # warm-up
+    # The console script is what users run (`wattlens measure -- cmd`); `python -m wattlens` adds runpy.
+    script = Path(py).with_name("wattlens")
+    cli = [str(script)] if script.exists() else [py, "-m", "wattlens"]
+    _wall([*cli, "measure", "--", "true"], 1)  # warm-up
     bare = _wall(["true"], args.runs)
-    wrapped = _wall([py, "-m", "wattlens", "measure", "--", "true"], args.runs)
+    wrapped = _wall([*cli, "measure", "--", "true"], args.runs)
     py_startup = _wall([py, "-c", "pass"], args.runs)
     cli_overhead_ms = 1e3 * (wrapped - bare)
 

@@ -37,7 +37,8 @@ def show(r: dict[str, Any]) -> None:
     qd = c.get("quality_detail") or {}
     print(f"  saving factor x{r['saving_factor']:.2f} (goal >= x{goal:.0f}: {r['saving_factor'] >= goal}); "
           f"least-contended round x{r.get('saving_factor_best_round') or float('nan'):.2f}; "
-          f"machine attribution x{eb.get('saving_factor_machine_attribution') or float('nan'):.2f}")
+          f"machine attribution x{eb.get('saving_factor_machine_attribution') or float('nan'):.2f}; "
+          f"vs the default at 1 thread x{r.get('saving_factor_vs_single_thread_default') or float('nan'):.2f}")
     print(f"  recommended quality: cosine mean {qd.get('cosine_mean', float('nan')):.4f} "
           f"min {qd.get('cosine_min', float('nan')):.4f}, nearest-neighbour agreement "
           f"{qd.get('nn_agreement', float('nan')):.3f}")

@@ -128,3 +128,19 @@ def test_footprint_failure_is_a_note_not_an_exception(monkeypatch: pytest.Monkey
         pass
     assert m.result.footprint is None and "footprint unavailable" in m.result.measurement.notes[-1]
     assert m.result.to_dict()["co2e_g"] is None
+
+
+def test_measure_in_a_loop_reuses_one_monitor_and_nests() -> None:
+    import time
+
+    with wattlens.measure("warm", country="FR") as first:
+        pass
+    t = time.perf_counter()
+    for _ in range(50):
+        with wattlens.measure("req", country="FR") as m:
+            with wattlens.measure("req", country="FR") as inner:  # same name, nested: fine
+                pass
+    per_call_s = (time.perf_counter() - t) / 50
+    assert m.monitor is first.monitor is inner.monitor and m.monitor.open_windows == []
+    assert m.result.measurement.name == inner.result.measurement.name == "req"
+    assert per_call_s < 0.05  # no source discovery per call (that alone costs milliseconds)

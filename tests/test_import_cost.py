@@ -12,7 +12,10 @@ HEAVY = ("torch", "numpy", "pandas", "sqlalchemy", "transformers", "matplotlib",
 def _modules_after(code: str) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-c", f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 

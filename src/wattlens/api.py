@@ -58,12 +58,31 @@ class _Carbon:
 
         try:
             return footprint(
-                m.energy_j, m.low_j, m.high_j, location=self.location, pue=self.pue,
-                price_per_kwh=self.price_per_kwh, currency=self.currency,
+                m.energy_j,
+                m.low_j,
+                m.high_j,
+                location=self.location,
+                pue=self.pue,
+                price_per_kwh=self.price_per_kwh,
+                currency=self.currency,
             )
         except Exception as exc:  # a meter-side oddity (e.g. a non-finite reading) must not break the user's code
             m.notes.append(f"carbon footprint unavailable: {type(exc).__name__}: {exc}")
             return None
+
+
+_SHARED: dict[tuple[Any, ...], Monitor] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_monitor(sources: list[Any] | None, attribution: str, cpu_tdp_w: float | None) -> Monitor:
+    """One Monitor per (source names, attribution, TDP) for ``measure`` blocks that bring none."""
+    key = (None if sources is None else tuple(sources), attribution, cpu_tdp_w)
+    with _SHARED_LOCK:
+        mon = _SHARED.get(key)
+        if mon is None or mon._closed:
+            mon = _SHARED[key] = Monitor(sources, attribution, cpu_tdp_w=cpu_tdp_w)
+        return mon
 
 
 def _save(db: str | None, record: dict[str, Any]) -> None:
@@ -111,21 +130,32 @@ class measure:
     ) -> None:
         self.name = name
         self._carbon = _Carbon(country, region, intensity_g_per_kwh, pue, price_per_kwh, currency)
-        self._own = monitor is None
-        self.monitor = monitor or Monitor(sources, attribution, cpu_tdp_w=cpu_tdp_w)
+        # An idle baseline changes the monitor's state: it gets a monitor of its own (closed afterwards).
+        # Otherwise a process-wide monitor per configuration is reused, so that `measure` in a loop costs
+        # a window (µs), not a source discovery (ms) each time; it holds no thread between windows.
+        shareable = sources is None or all(isinstance(s, str) for s in sources)  # source objects: not shared
+        self._own = monitor is None and (bool(idle_baseline_s) or not shareable)
+        if monitor is not None:
+            self.monitor = monitor
+        elif self._own:
+            self.monitor = Monitor(sources, attribution, cpu_tdp_w=cpu_tdp_w)
+        else:
+            self.monitor = _shared_monitor(sources, attribution, cpu_tdp_w)
         self._idle_s = idle_baseline_s
         self._db = db
+        self._window = f"{name}#{id(self):x}"  # unique: the same name may be measured in nested/parallel blocks
         self.result: MeasuredFootprint | None = None
 
     def __enter__(self) -> measure:
         if self._idle_s:
             self.monitor.measure_idle(self._idle_s)
-        self.monitor.begin(self.name)
+        self.monitor.begin(self._window)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         try:
-            m = self.monitor.end(self.name)
+            m = self.monitor.end(self._window)
+            m.name = self.name
         finally:
             if self._own:
                 self.monitor.close()
@@ -175,7 +205,8 @@ def measured(
                 with lock:
                     if state["monitor"] is None:
                         state["monitor"] = Monitor(
-                            mon_kwargs.get("sources"), mon_kwargs.get("attribution", "machine"),
+                            mon_kwargs.get("sources"),
+                            mon_kwargs.get("attribution", "machine"),
                             cpu_tdp_w=mon_kwargs.get("cpu_tdp_w"),
                         )
             return state["monitor"]

@@ -97,3 +97,17 @@ def test_conv_formula_matches_definition():
     assert f == 2 * 2 * 32 * 32 * 32 * 16 * 9
     assert math.isclose(F.vector_flops("gelu", [10], 10), 80.0)
     assert F.vector_flops("no_such_op", [10], 10) is None
+
+
+@pytest.mark.parametrize("model,batch,ctx,bytes_lo,flops", [
+    ("llama-2-7b", 1, 2048, 14.3e9, 1.43e10),   # anchors 7.2: 13.2 GB weights + 1.07 GB KV
+    ("llama-2-7b", 16, 4096, 47.7e9, 2.46e11),  # 13.2 GB weights + 34.4 GB KV
+    ("llama-3-8b", 1, 8192, 16.1e9, 1.93e10),   # GQA: 8 KV heads
+])
+def test_decode_step_bytes_match_anchor_lower_bounds(model, batch, ctx, bytes_lo, flops):
+    from wattlens.analyze.analysis import analyze
+
+    d = analyze(model, "h100", phase="decode", batch=batch, prompt=ctx, new_tokens=1, levers=False).to_dict()
+    assert d["bytes"]["low"] == pytest.approx(bytes_lo, rel=0.005)
+    assert d["flops_detail"]["matrix_dense"] == pytest.approx(flops, rel=0.005)
+    assert d["bytes"]["high"] > d["bytes"]["low"]  # eager: DynamicCache cat re-reads and re-writes the cache

@@ -65,3 +65,13 @@ def test_calibrated_profile_roundtrip(tmp_path):
     q = P.load_calibrated(path)
     assert q is not None and q.calibrated["fit"]["flop_per_s"] == 1e11
     assert q.peak_tflops["fp32"].low == p.peak_tflops["fp32"].low
+
+
+def test_unmodelled_power_is_said_not_defaulted():
+    from wattlens.analyze.analysis import analyze
+
+    a = analyze("distilgpt2", "tpu-v5e", phase="prefill", seq=64, levers=False)
+    d = a.to_dict()
+    assert any("UNMODELLED" in s for s in d["assumptions"])
+    assert d["energy_parts_j_mid"]["static"] == 0 and d["energy_parts_j_mid"]["compute"] == 0
+    assert d["hardware_profile"]["figures"]["static_w"] is None

@@ -15,9 +15,24 @@ from wattlens.cli.measure import UsageError, parse_rate
 PY = sys.executable
 BUSY = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
 REQUIRED = {
-    "duration_s", "energy_j", "low_j", "high_j", "source", "components", "boundary", "pue", "co2e_g",
-    "carbon_intensity_g_per_kwh", "location", "cost", "exit_code", "facility_energy_j", "gross_j", "idle_j",
-    "net_j", "notes",
+    "duration_s",
+    "energy_j",
+    "low_j",
+    "high_j",
+    "source",
+    "components",
+    "boundary",
+    "pue",
+    "co2e_g",
+    "carbon_intensity_g_per_kwh",
+    "location",
+    "cost",
+    "exit_code",
+    "facility_energy_j",
+    "gross_j",
+    "idle_j",
+    "net_j",
+    "notes",
 }
 
 
@@ -26,8 +41,24 @@ def _json(capsys: pytest.CaptureFixture[str]) -> dict:
 
 
 def test_measure_json_contract_and_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
-    rc = main(["measure", "--json", "--country", "FR", "--pue", "1.2", "--price-per-kwh", "0.2", "--currency", "EUR",
-               "--", PY, "-c", "import sys; sys.exit(3)"])
+    rc = main(
+        [
+            "measure",
+            "--json",
+            "--country",
+            "FR",
+            "--pue",
+            "1.2",
+            "--price-per-kwh",
+            "0.2",
+            "--currency",
+            "EUR",
+            "--",
+            PY,
+            "-c",
+            "import sys; sys.exit(3)",
+        ]
+    )
     assert rc == 3
     rec = _json(capsys)
     assert REQUIRED <= set(rec)
@@ -36,6 +67,7 @@ def test_measure_json_contract_and_exit_code(capsys: pytest.CaptureFixture[str])
         assert {"domain", "energy_j", "source", "method", "low_j", "high_j"} <= set(c)
     assert rec["facility_energy_j"] == pytest.approx(1.2 * rec["energy_j"])
     assert rec["cost"]["currency"] == "EUR" and rec["boundary"] in ("node", "facility")
+    assert rec["meter"]["sources"] and "cpu_power_model" in rec["meter"]
 
 
 def test_children_cpu_time_counts(capsys: pytest.CaptureFixture[str]) -> None:
@@ -110,8 +142,25 @@ def test_sources(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_project(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["project", "--j-per-query", "10", "--rate", "10M/day", "--country", "DE", "--json",
-                 "--price-per-kwh", "0.2", "--currency", "EUR"]) == 0
+    assert (
+        main(
+            [
+                "project",
+                "--j-per-query",
+                "10",
+                "--rate",
+                "10M/day",
+                "--country",
+                "DE",
+                "--json",
+                "--price-per-kwh",
+                "0.2",
+                "--currency",
+                "EUR",
+            ]
+        )
+        == 0
+    )
     y = _json(capsys)
     assert y["queries_per_year"] == pytest.approx(10e6 * 365.25, rel=1e-3) or y["queries_per_year"] == 10e6 * 365
     assert y["kwh_per_year"] == pytest.approx(10 * y["queries_per_year"] / 3.6e6)
@@ -130,8 +179,12 @@ def test_parse_rate() -> None:
 
 
 def test_wrapper_exits_with_the_command_code_as_a_real_process() -> None:
-    r = subprocess.run([PY, "-m", "wattlens", "measure", "--", PY, "-c", "raise SystemExit(5)"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [PY, "-m", "wattlens", "measure", "--", PY, "-c", "raise SystemExit(5)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 5 and "command exit code 5" in r.stderr
 
 
@@ -151,8 +204,12 @@ def test_sigterm_is_forwarded_and_the_measurement_still_printed() -> None:
 
     import psutil
 
-    wrapper = subprocess.Popen([PY, "-m", "wattlens", "measure", "--", PY, "-c", "import time; time.sleep(60)"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wrapper = subprocess.Popen(
+        [PY, "-m", "wattlens", "measure", "--", PY, "-c", "import time; time.sleep(60)"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while not psutil.Process(wrapper.pid).children() and time.monotonic() < deadline:

@@ -51,7 +51,7 @@ def test_prefix_fallback_only_when_unique_and_labelled() -> None:
 
 
 def test_lookup_agrees_with_a_full_parse_of_the_table() -> None:
-    with cpu.CPU_TABLE.open(newline="", encoding="utf-8") as f:
+    with open(cpu.CPU_TABLE, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4693
     for row in rows[::97]:  # a spread of rows, every vendor
@@ -94,3 +94,22 @@ def test_detect_cpu_is_cached_and_consistent() -> None:
     a, b = cpu.detect_cpu(), cpu.detect_cpu()
     assert a is b and a.logical_cpus >= 1
     assert a.model == (cpu.normalise_model_name(a.raw_model) if a.raw_model else "")
+
+
+def test_decorated_table_names_normalise_back_to_the_row() -> None:
+    """The kernel's spellings (marks, clock, generation, graphics, core-count suffixes) all map to the row."""
+    with open(cpu.CPU_TABLE, newline="", encoding="utf-8") as f:
+        models = [r["model"] for r in csv.DictReader(f)]
+    decorations = [
+        lambda m: m.replace("Intel ", "Intel(R) ").replace("Core ", "Core(TM) ").replace("Xeon ", "Xeon(R) "),
+        lambda m: m + " CPU @ 2.40GHz",
+        lambda m: "12th Gen " + m,
+        lambda m: m + " with Radeon Graphics",
+        lambda m: m + " w/ Radeon 780M Graphics",
+        lambda m: m + " 16-Core Processor",
+        lambda m: "  " + m.replace(" ", "  ") + "\u200b ",
+    ]
+    for m in models:
+        assert cpu.normalise_model_name(m) == m
+        for decorate in decorations:
+            assert cpu.normalise_model_name(decorate(m)) == m, decorate(m)

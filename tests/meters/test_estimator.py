@@ -28,7 +28,7 @@ def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _cloud_rows() -> list[dict[str, str]]:
-    with cpu.CLOUD_TABLE.open(newline="", encoding="utf-8") as f:
+    with open(cpu.CLOUD_TABLE, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
 

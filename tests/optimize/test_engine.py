@@ -171,3 +171,20 @@ def test_parse_duration() -> None:
     assert E.parse_duration("1h") == 3600
     assert E.parse_duration("12") == 12
     assert E.parse_duration(None) is None
+
+
+def test_candidate_model_compared_by_similarity_structure(tiny_dir, tmp_path) -> None:
+    """A different model has a different embedding space: it is judged on the rank agreement of pairwise
+    similarities with the reference model (vectors cannot be compared)."""
+    import shutil
+
+    other = str(tmp_path / "other")
+    shutil.copytree(tiny_dir, other)
+    opt = E.Optimizer(_req(tiny_dir, str(tmp_path / "k.sqlite"), candidates=[other], min_quality=0.0))
+    opt._open_store()
+    opt.ctx = E.SP.probe_context("sentence-similarity", "online")
+    opt.q_texts, opt.q_labels = opt._texts(16, seed=1)
+    assert opt.models == [tiny_dir, other]
+    q = opt.quality_of(opt.base_spec(other), 1, False)
+    assert q["metric"] == "similarity_spearman"
+    assert q["quality"] > 0.999  # an identical copy ranks every pair the same way

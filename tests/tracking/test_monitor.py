@@ -229,6 +229,7 @@ def test_describe_and_statuses() -> None:
         d = mon.describe()
     assert (d["attribution"] == "machine" and "estimator" in d["sources"]) or d["sources"]
     assert {s["name"] for s in d["statuses"]} >= {"rapl", "estimator"}
+    assert d["cpu_power_model"]["basis"] in ("unknown-cpu-range", "tdp-table", "cloud-vcpu-table", "user-tdp")
 
 
 def test_process_share_reads_real_counters() -> None:

@@ -39,6 +39,7 @@ def test_tiny_random_models_run_end_to_end(task, model):
     out = w.run(xs)
     assert len(out) == 2
     assert w.weights == "random" and w.quality(xs, out) is None
+    assert w.task == task and w.model_id == model and w.info["task"] == task
     assert w.info["size"] == "tiny" and "@tiny" in w.info["description"]
     assert w.params > 1000 and w.engine == "pytorch" and w.precision == "fp32" and w.threads == 1
     assert "torch" in w.info["versions"] and "transformers" in w.info["versions"]
@@ -79,14 +80,30 @@ def test_batched_generation_matches_single_queries():
     assert [o.token_ids for o in batched] == [w.run([x])[0].token_ids for x in xs]
 
 
-def test_text_to_image_tiny():
+@pytest.mark.parametrize("impl", ["auto", "torch"])
+def test_text_to_image_tiny(impl):
+    """diffusers' UNet when installed ("auto"), and the plain-torch stand-in used without diffusers."""
     t = get_task("text-to-image")
-    w = load_workload(task="text-to-image", model="tiny-sd-unet", steps=1)
+    w = load_workload(task="text-to-image", model="tiny-sd-unet", steps=1, unet_impl=impl)
     xs = t.inputs(1)
     (img,) = w.run(xs)
     assert img.shape == (64, 64, 3) and img.dtype == np.uint8
     assert w.info["steps"] == 1 and w.unit == "image" and not w.generative
     assert w.quality(xs, [img]) is None and w.count_tokens(xs, [img])[0] > 0
+    if impl == "torch":
+        assert w.info["unet_impl"] == "torch"
+        assert abs(w.info["params_by_part"]["unet"] - 1_427_012) / 1_427_012 < 0.01  # diffusers' count
+
+
+def test_plain_torch_unet_matches_sd15_size():
+    import torch
+
+    from wattlens.workloads.architectures import ARCHITECTURES
+    from wattlens.workloads.unet_torch import UNet
+
+    with torch.device("meta"):
+        n = sum(p.numel() for p in UNet(ARCHITECTURES["sd-1.5-unet"].config_kwargs).parameters())
+    assert abs(n - 859.5e6) / 859.5e6 < 0.01
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])

@@ -112,6 +112,10 @@ def test_clear_errors():
     assert "no network" in str(e.value) and "distilgpt2" in str(e.value)
     with pytest.raises(WorkloadError, match=r"local path|local directory"):
         load_workload(task="fill-mask", model="someone/not-cached-model")
+    with pytest.raises(WorkloadError, match="path not found"):
+        load_workload(task="fill-mask", model="./no/such/model_dir")
+    with pytest.raises(WorkloadError, match="minilm-sentiment"):
+        load_workload(task="text-classification", model="all-MiniLM-L6-v2")
     with pytest.raises(WorkloadError) as e:
         load_workload(task="text-generation", model="distilgpt2@tiny", precision="int8")
     assert "fp32" in str(e.value) and "bf16" in str(e.value)

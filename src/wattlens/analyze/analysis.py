@@ -165,7 +165,8 @@ class Analysis:
         d: dict[str, Any] = {
             "model": w.name, "description": w.description, "params": w.params, "dtype": _dt(w),
             "hardware": self.profile.name, "hardware_profile": {"derived_from": self.profile.derived_from,
-                                                                "calibrated": bool(self.profile.calibrated)},
+                                                                "calibrated": bool(self.profile.calibrated),
+                                                                "figures": self.profile.to_dict()},
             "phase": rq.phase, "batch": rq.batch, "seq": rq.seq, "prompt": rq.prompt,
             "new_tokens": rq.new_tokens if rq.phase in ("decode", "generate") else None,
             "flops": flops, "flops_detail": {"matrix_dense": sum_field(recs, "flops"),

@@ -188,6 +188,16 @@ class _Recorder(TorchDispatchMode):
         return out
 
 
+class MetaScalars(TorchDispatchMode):
+    """For forwards we do not record (cache warm-up): answer data-dependent scalar reads on meta as the
+    recorder does, let everything else through."""
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        if func is _LOCAL_SCALAR and args and args[0].device.type == "meta":
+            return True if args[0].dtype == torch.bool else 0
+        return func(*args, **(kwargs or {}))
+
+
 def _flatten(xs: tuple | list, acc: list[torch.Tensor]) -> None:
     for x in xs:
         if isinstance(x, torch.Tensor):
@@ -347,7 +357,9 @@ def finalize(raw: RawTrace, tags: Tags) -> list[Record]:
         for s, nb in outs:  # (an in-place op writes back to its input's storage: read + write, as counted)
             hi[_CI[tag.get(s) or "activations"]] += nb
         # ---- fused lower bound
-        is_kv_append = name == "cat" and any(tag.get(s) == "kv_cache" for s, _ in outs)
+        # a data op writing into the KV cache (DynamicCache cat, StaticCache index_copy_/copy_) appends: the
+        # fused bound writes only what is new (its non-cache inputs)
+        is_kv_append = kind == "data" and any(tag.get(s) == "kv_cache" for s, _ in outs)
         if kind in ("matrix", "comm") or cross or (gather and has_weight):
             for k, ((s, nb), t) in enumerate(zip(ins, in_tags, strict=True)):
                 if gather and k == 0 and nb > out_bytes:
@@ -448,8 +460,10 @@ def integrate_steps(trace_at: Callable[[int], list[Record]], c_first: int, c_las
                 for r in res[-len(at(c)):]:
                     r.c0 = 0  # a directly traced step: its v0 already holds the values at context c
             return res
-        ra, rb = at(ca), at(cb)
         cm = (ca + cb) // 2
+        ra = at(ca)
+        at(cm)  # in increasing context order: the cache only ever grows (no re-prefill)
+        rb = at(cb)
         if _same_structure(ra, rb):
             fit = affine_fit(ra, ca, rb, cb)
             if len(cache) >= max_traces or affine_matches(fit, at(cm), cm):

@@ -49,7 +49,7 @@ DATA_OPS: frozenset[str] = frozenset({
     "index_fill", "_unsafe_masked_index", "_unsafe_masked_index_put_accumulate",
     # backward of views: scatter the gradient into a zero tensor of the input's shape
     "slice_backward", "select_backward", "diagonal_backward", "as_strided_backward", "unfold_backward",
-    "expand_backward", "index_select_backward", "_foreach_zero",
+    "expand_backward", "index_select_backward",
 })
 
 # Ops that gather rows: the kernel reads the gathered rows (= output size), not the whole source.

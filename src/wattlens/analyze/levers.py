@@ -263,9 +263,10 @@ def speculative(a: Analysis, k: int = 4, alpha: float = 0.7) -> dict[str, Any] |
     # target verify step: k+1 tokens at the middle context
     import torch
 
+    from wattlens.analyze.capture import MetaScalars
     from wattlens.analyze.presets import make_inputs
 
-    with torch.no_grad():
+    with torch.no_grad(), MetaScalars():
         out = w.model(**make_inputs(w, rq.batch, rq.prompt or 512), use_cache=True)
     d = _Decoder(w, rq.batch, rq.prompt or 512, out)
     mid = d.length + n_tok // 2

@@ -167,7 +167,10 @@ def _flip(corner: str) -> str:
 
 def _eps(p: Profile, dtype: str, kind: str, corner: str, opt: Options) -> tuple[float, float]:
     """(J per matrix-or-vector FLOP, J per byte) at a corner."""
-    fig, _ = p.eps_flop((dtype or p.main_dtype) if kind == "matrix" else "fp32")
+    try:
+        fig, _ = p.eps_flop((dtype or p.main_dtype) if kind == "matrix" else "fp32")
+    except ValueError:  # no published power figures (e.g. TPU v5e): the term is unmodelled, reported as such
+        fig = Figure(0.0, 0.0, "pJ/FLOP", "unmodelled")
     # DVFS: dynamic energy per op ~ V^2; voltage falls with the clock only down to a floor:
     # V(f)/V(1) = 0.6 + 0.4 f (an assumption, U: typical GPU V/f curves span ~0.65-1.1 V)
     e_flop = fig.at(corner) * 1e-12 * (0.6 + 0.4 * opt.power_scale) ** 2
@@ -293,8 +296,9 @@ def estimate(records: list[Record], profile: Profile, options: Options | None = 
             c = memo[key] = _cost(r, profile, opt, serial)
         costs.append(c)
     notes = []
-    if not profile.pj_per_flop:
-        notes.append(f"{profile.name}: no published power figures, energy per FLOP and static power unmodelled")
+    if not profile.pj_per_flop or not profile.static_w:
+        notes.append(f"{profile.name}: no published power figures: energy per FLOP and/or static power are "
+                     "UNMODELLED (left out, not defaulted), so energy figures are a lower bound (bytes only)")
     return Estimate(profile, records, costs, opt, notes)
 
 

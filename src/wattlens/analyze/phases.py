@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from wattlens.analyze.capture import Capture, Record, Tags, finalize, integrate_steps, storage_ids
+from wattlens.analyze.capture import Capture, MetaScalars, Record, Tags, finalize, integrate_steps, storage_ids
 from wattlens.analyze.presets import Workload, make_inputs
 
 
@@ -151,14 +151,14 @@ class _Decoder:
                 layer.keys = torch.cat([k, k.new_empty(*k.shape[:2], extra, k.shape[3])], dim=-2)
                 layer.values = torch.cat([v, v.new_empty(*v.shape[:2], extra, v.shape[3])], dim=-2)
         else:  # general path: run the extra tokens as one chunk (sliding windows, static caches, ...)
-            with torch.no_grad():
+            with torch.no_grad(), MetaScalars():
                 out = self.w.model(**self._step_inputs(extra))
             self.cache = out.past_key_values
         self.length += extra
 
     def _restart(self, ctx: int) -> None:
         inputs = make_inputs(self.w, self.batch, self.prompt)
-        with torch.no_grad():
+        with torch.no_grad(), MetaScalars():
             out = self.w.model(**inputs, use_cache=True)
         self.cache = out.past_key_values
         self.length = self._ctx_len()
@@ -196,7 +196,7 @@ def trace_generate(w: Workload, batch: int, prompt: int, new_tokens: int, includ
         pre, out = trace_forward(w, batch, prompt, phase="prefill")
         out_traces.append(pre)
     else:
-        with torch.no_grad():
+        with torch.no_grad(), MetaScalars():
             out = w.model(**make_inputs(w, batch, prompt), use_cache=True)
     dec = _Decoder(w, batch, prompt, out)
     c_first = dec.length

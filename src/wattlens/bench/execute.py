@@ -18,6 +18,7 @@ Ctrl-C or kill -9 loses at most the cell in flight; ``resume_run`` skips the cel
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import sys
@@ -32,6 +33,9 @@ from wattlens.bench.suites import Cell, Suite
 from wattlens.bench.validity import STATUS_FAILED, check_cell
 
 RUN_KIND = "bench"
+METHOD = ("wattlens-bench-1: warm-up excluded; >= repeats windows, each covering all inputs and >= min_window_s; "
+          "idle baseline before and after every cell (net = gross - idle); 95 % t-interval and CV over repeats; "
+          "load, query, prefill and decode in their own windows; validity checks shown as status invalid")
 RESULT_SCHEMA = 1
 
 
@@ -218,6 +222,8 @@ def run_cell(cell: Cell, monitor: Any, idle_before: IdlePower | None, idle_s: fl
     finally:
         if w is not None:
             w.close()
+            w = None
+        gc.collect()  # free the model before the idle baseline and the next cell's load (big models on GPUs)
     progress.step("idle baseline (after)")
     idle_after = _measure_idle(monitor, idle_s, "after", timeline)
     return _finish(cell, base, result, idle_before, idle_after, timeline, t_cell, max_power_w)
@@ -305,7 +311,13 @@ class RunSummary:
 
 def run_config(suite: Suite, carbon: dict[str, Any] | None = None) -> dict[str, Any]:
     """What is stored with the run: enough to resume it without the original suite file."""
-    return {"suite": suite.to_dict(), "carbon": dict(carbon or {}), "method": "wattlens-bench-1"}
+    from wattlens.bench.ratings import RATING_VERSION
+
+    return {"suite": suite.to_dict(), "carbon": dict(carbon or {}), "method": METHOD,
+            "rating": {"rule": RATING_VERSION,
+                       "reference population": "wattlens/bench/data/reference_population.csv: PHP per-model kWh per "
+                                               "1,000 queries (benchmark-anchors.md §1.3-1.4), frozen",
+                       "stars": "5 = cheapest fifth of the task's reference population; raw Wh shown beside them"}}
 
 
 def start_run(store: Any, suite: Suite, *, carbon: dict[str, Any] | None = None, monitor: Any = None,

@@ -105,6 +105,7 @@ def _register_breakeven(subparsers: Any) -> None:
     p.add_argument("--j-per-query", type=float, help="per-query energy in J (when the model is not in a run)")
     p.add_argument("--kwh-per-query", type=float, help="per-query energy in kWh")
     p.add_argument("--queries-per-day", type=float, help="request rate for the yearly projection and days to parity")
+    p.add_argument("--queries-per-second", type=float, help="the same rate per second (x 86,400 per day)")
     p.add_argument("--json", action="store_true")
     _add_db(p)
     _add_carbon(p)
@@ -487,6 +488,8 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
     except BreakevenError as exc:
         print(f"wattlens breakeven: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.queries_per_second is not None and args.queries_per_day is None:
+        args.queries_per_day = args.queries_per_second * 86400.0
     out: dict[str, Any] = {"breakeven": be.to_dict(), "notes": notes}
     if args.queries_per_day:
         out["days_to_breakeven"] = be.days_at(args.queries_per_day)

@@ -239,6 +239,7 @@ def run_measure(args: argparse.Namespace) -> int:
             mon.measure_idle(args.idle_baseline)
         code, launch_error, measurement = _run_child(mon, name, cmd)
     finally:
+        described = mon.describe()
         mon.close()
     if measurement is None:
         print(f"wattlens measure: {launch_error}", file=sys.stderr)
@@ -246,7 +247,8 @@ def run_measure(args: argparse.Namespace) -> int:
     from wattlens.tracking.summary import build_record
 
     fp = carbon.footprint(measurement)
-    record = build_record(measurement, fp, {"command": cmd, "exit_code": code})
+    meter = {k: v for k, v in described.items() if k in ("sources", "statuses", "cpu_power_model")}
+    record = build_record(measurement, fp, {"command": cmd, "exit_code": code, "meter": meter})
     if args.json:
         print(json.dumps(record, default=str, allow_nan=False))
     else:

@@ -99,7 +99,9 @@ def _summary(result: dict[str, Any]) -> str:
         lines.append(f"  saving factor x{result['saving_factor']:.2f} (energy boundary: "
                      f"{result['energy_boundary']['attribution']} attribution"
                      + (f"; machine attribution x{result['energy_boundary']['saving_factor_machine_attribution']:.2f}"
-                        if result["energy_boundary"].get("saving_factor_machine_attribution") else "") + ")")
+                        if result["energy_boundary"].get("saving_factor_machine_attribution") else "")
+                     + (f"; vs the default at 1 thread x{result['saving_factor_vs_single_thread_default']:.2f}"
+                        if result.get("saving_factor_vs_single_thread_default") else "") + ")")
     lines.append(f"  search: {s.get('trials')} trials of {s.get('exhaustive_trials')} configurations, "
                  f"{s.get('duration_s', 0):.0f} s, {s.get('cpu_s', 0):.0f} CPU-s, "
                  f"{(s.get('energy_j') or 0):.0f} J; payback after {result.get('payback_queries')} queries")

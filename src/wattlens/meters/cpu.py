@@ -23,38 +23,82 @@ from __future__ import annotations
 import functools
 import os
 import re
-from pathlib import Path
 from typing import NamedTuple
 
-DATA_DIR = Path(__file__).with_name("data")
-CPU_TABLE = DATA_DIR / "cpu_power.csv"
-CLOUD_TABLE = DATA_DIR / "cloud_vcpu_power.csv"
+# Plain str paths: pathlib costs 4-10 ms to import on a busy VM and this module is on Monitor()'s path.
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+CPU_TABLE = os.path.join(DATA_DIR, "cpu_power.csv")
+CLOUD_TABLE = os.path.join(DATA_DIR, "cloud_vcpu_power.csv")
 
 MATCH_EXACT = "exact"  # case-insensitive equality of normalised names
 MATCH_PREFIX = "prefix"  # fallback: exactly one table row extends / is extended by the name (labelled)
 MATCH_NONE = "none"
 
 # --- normalisation (docs/DATA.md §3 "Model normalization", steps 1-8, in that order) ------------------
-_MARKS = re.compile(r"\(R\)|\(TM\)|\(tm\)|®|™|\u200b|\u200c|\u200d|\ufeff")
-_GHZ = re.compile(r"\s*@\s*[\d.]+\s*GHz\s*$", re.IGNORECASE)
-_GEN = re.compile(r"^\s*\d+(st|nd|rd|th)\s+Gen\s+", re.IGNORECASE)
-_RADEON = re.compile(r"\s+(with|w/)\s+Radeon\b.*$", re.IGNORECASE)
-_CORES = re.compile(r"\s+\d+-Core(s)?(\s+Processor)?\s*$", re.IGNORECASE)
-_WORDS = re.compile(r"\b(CPU|Processor|processor|X-series)\b")
-_SPACES = re.compile(r"\s+")
-_CORE_I = re.compile(r"^(Intel Core i\d) (\d{4,5}\w*)")
+# Plain string operations, no regular expressions: compiling a dozen patterns costs 3-13 ms, paid by every
+# fresh process at its first Monitor(). tests/meters/test_cpu.py checks this against the rules.
+_MARKS = ("(R)", "(TM)", "(tm)", "®", "™", "\u200b", "\u200c", "\u200d", "\ufeff")
+_DROP_WORDS = frozenset(("CPU", "Processor", "processor", "X-series"))
+
+
+def _is_number(text: str) -> bool:
+    return text.replace(".", "", 1).isdigit()
+
+
+def _drop_ghz(s: str) -> str:  # 2: trailing " @ <n>GHz"
+    at = s.rfind("@")
+    if at >= 0:
+        tail = s[at + 1 :].strip()
+        if tail[-3:].lower() == "ghz" and _is_number(tail[:-3].strip()):
+            return s[:at].rstrip()
+    return s
+
+
+def _drop_gen(s: str) -> str:  # 3: leading "<n>th Gen "
+    parts = s.split(None, 2)
+    if len(parts) == 3 and parts[1].lower() == "gen":
+        n = parts[0]
+        if n[-2:].lower() in ("st", "nd", "rd", "th") and n[:-2].isdigit():
+            return parts[2]
+    return s
+
+
+def _drop_radeon(s: str) -> str:  # 4: trailing " with Radeon ..." / " w/ Radeon ..."
+    low = s.lower()
+    for marker in (" with radeon", " w/ radeon"):
+        i = low.find(marker)
+        if i >= 0 and (len(low) == i + len(marker) or not low[i + len(marker)].isalnum()):
+            return s[:i]
+    return s
+
+
+def _drop_cores(s: str) -> str:  # 5: trailing " <n>-Core Processor" / " <n>-Cores"
+    words = s.split()
+    if words and words[-1].lower() == "processor" and len(words) >= 2:
+        last, keep = words[-2], words[:-2]
+    elif words:
+        last, keep = words[-1], words[:-1]
+    else:
+        return s
+    n, dash, core = last.partition("-")
+    if dash and n.isdigit() and core.lower() in ("core", "cores") and keep:
+        return " ".join(keep)
+    return s
 
 
 def normalise_model_name(raw: str) -> str:
     """Apply the DATA.md §3 rules to a ``/proc/cpuinfo`` model name or a macOS brand string."""
-    s = _MARKS.sub("", raw)  # 1
-    s = _GHZ.sub("", s)  # 2
-    s = _GEN.sub("", s)  # 3
-    s = _RADEON.sub("", s)  # 4
-    s = _CORES.sub("", s)  # 5
-    s = _WORDS.sub("", s)  # 6
-    s = _SPACES.sub(" ", s).strip()  # 7
-    return _CORE_I.sub(r"\1-\2", s)  # 8
+    s = raw
+    for mark in _MARKS:  # 1
+        s = s.replace(mark, "")
+    s = _drop_cores(_drop_radeon(_drop_gen(_drop_ghz(s))))  # 2-5
+    words = [w for w in s.split() if w not in _DROP_WORDS]  # 6, 7
+    if len(words) >= 4 and words[:2] == ["Intel", "Core"] and len(words[2]) == 2 and words[2][0] == "i":  # 8
+        nxt = words[3]
+        digits = len(nxt) - len(nxt.lstrip("0123456789"))
+        if 4 <= digits <= 5 and words[2][1].isdigit():  # "i7 14700K" yes, the older "i5 650" no
+            words[2:4] = [f"{words[2]}-{nxt}"]
+    return " ".join(words)
 
 
 # --- detection ------------------------------------------------------------------------------------------
@@ -122,7 +166,8 @@ class CpuRecord(NamedTuple):
 
 @functools.lru_cache(maxsize=1)
 def _cpu_table_text() -> tuple[str, str]:
-    text = CPU_TABLE.read_text(encoding="utf-8")
+    with open(CPU_TABLE, encoding="utf-8") as f:
+        text = f.read()
     return text, text.lower()
 
 
@@ -133,7 +178,13 @@ def _parse_row(line: str, match: str) -> CpuRecord | None:
     vendor, model, cores, threads, tdp, kind, source = parts
     try:
         return CpuRecord(
-            vendor, model, int(cores) if cores else None, int(threads) if threads else None, float(tdp), kind, source,
+            vendor,
+            model,
+            int(cores) if cores else None,
+            int(threads) if threads else None,
+            float(tdp),
+            kind,
+            source,
             match,
         )
     except ValueError:
@@ -226,11 +277,15 @@ def cloud_vcpu_rows() -> tuple[VcpuRow, ...]:
     """All 37 rows (small file, parsed once)."""
     import csv  # local: csv is cheap but only this path needs it
 
-    with CLOUD_TABLE.open(encoding="utf-8", newline="") as f:
+    with open(CLOUD_TABLE, encoding="utf-8", newline="") as f:
         return tuple(
             VcpuRow(
-                r["provider"], r["microarchitecture"], float(r["min_w_per_vcpu"]), float(r["max_w_per_vcpu"]),
-                r["source"], r.get("note") or "",
+                r["provider"],
+                r["microarchitecture"],
+                float(r["min_w_per_vcpu"]),
+                float(r["max_w_per_vcpu"]),
+                r["source"],
+                r.get("note") or "",
             )
             for r in csv.DictReader(f)
         )
@@ -258,13 +313,21 @@ def rows_for_vendor_family(model: str) -> tuple[tuple[VcpuRow, ...], str]:
 
 
 # Model number -> microarchitecture (CCF's family names). Only server lines that appear in cloud fleets.
-_XEON_SCALABLE = re.compile(r"Xeon (Platinum|Gold|Silver|Bronze) (\d)(\d)(\d\d)")
-_XEON_E5 = re.compile(r"Xeon E[357]-\d{4}\w*(?: v(\d))?")
-_XEON_6 = re.compile(r"Xeon 6\d{3}[PE]\b")
-_EPYC = re.compile(r"EPYC (\d)(\w)(\w)(\d)")
 _SCALABLE_GEN = {"1": "Skylake", "2": "Cascade Lake", "3": "Ice Lake", "4": "Sapphire Rapids", "5": "Emerald Rapids"}
 _E5_GEN = {None: "Sandy Bridge", "2": "Ivy Bridge", "3": "Haswell", "4": "Broadwell"}
 _EPYC_GEN = {"1": "EPYC 1st Gen", "2": "EPYC 2nd Gen", "3": "EPYC 3rd Gen", "4": "EPYC 4th Gen", "5": "EPYC 5th Gen"}
+
+
+@functools.lru_cache(maxsize=1)
+def _family_patterns() -> tuple[re.Pattern[str], ...]:
+    """Compiled on first need only (a known table row never needs them)."""
+    return (
+        re.compile(r"Xeon (Platinum|Gold|Silver|Bronze) (\d)(\d)(\d\d)"),
+        re.compile(r"Xeon E[357]-\d{4}\w*(?: v(\d))?"),
+        re.compile(r"Xeon 6\d{3}[PE]\b"),
+        re.compile(r"EPYC (\d)(\w)(\w)(\d)"),
+        re.compile(r"Graviton\s*(\d)(E?)", re.IGNORECASE),
+    )
 
 
 def microarchitecture(model: str) -> str | None:
@@ -274,17 +337,17 @@ def microarchitecture(model: str) -> str | None:
     Ice Lake); Xeon E5/E7 ``vN`` -> Ivy Bridge/Haswell/Broadwell, no suffix -> Sandy Bridge; Xeon 6
     ``6xxxP/E`` -> Granite Rapids; EPYC 7xxN / 9xxN / 8xxN / 4xxN -> generation from the last digit.
     """
-    if m := _XEON_SCALABLE.search(model):
+    scalable, e5, xeon6, epyc, graviton = _family_patterns()
+    if m := scalable.search(model):
         return _SCALABLE_GEN.get(m.group(3))
-    if m := _XEON_E5.search(model):
+    if m := e5.search(model):
         return _E5_GEN.get(m.group(1))
-    if _XEON_6.search(model):
+    if xeon6.search(model):
         return "Granite Rapids"
-    if m := _EPYC.search(model):
+    if m := epyc.search(model):
         return _EPYC_GEN.get(m.group(4))
-    if "graviton" in model.lower():
-        g = re.search(r"Graviton\s*(\d)(E?)", model, re.IGNORECASE)
-        return f"Graviton{g.group(1)}{g.group(2).upper()}" if g else None
+    if m := graviton.search(model):
+        return f"Graviton{m.group(1)}{m.group(2).upper()}"
     return None
 
 

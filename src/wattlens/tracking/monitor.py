@@ -275,10 +275,13 @@ class Monitor:
         return self._sampler is not None
 
     def describe(self) -> dict[str, Any]:
+        """What this monitor reads and how (for run records): sources, statuses, the CPU model, idle baseline."""
+        model = next((getattr(s, "model", None) for s in self._sources if getattr(s, "name", "") == "estimator"), None)
         return {
             "attribution": self.attribution,
             "sources": [getattr(s, "name", type(s).__name__) for s in self._sources],
             "statuses": [s.to_dict() for s in self.statuses],
+            "cpu_power_model": None if model is None else model.to_dict(),
             "idle": None if self.idle is None else self.idle.to_dict(),
         }
 
@@ -423,8 +426,18 @@ class Monitor:
         for c in comps:
             if c.domain in _SHARED_DOMAINS and c.source not in (ESTIMATED, UNAVAILABLE) and c.energy_j is not None:
                 if share is None:
-                    out.append(ComponentEnergy(c.domain, c.energy_j, c.source, c.method + "×process-share-unknown",
-                                               0.0, c.high_j, c.device, c.note))
+                    out.append(
+                        ComponentEnergy(
+                            c.domain,
+                            c.energy_j,
+                            c.source,
+                            c.method + "×process-share-unknown",
+                            0.0,
+                            c.high_j,
+                            c.device,
+                            c.note,
+                        )
+                    )
                 else:
                     out.append(c.scaled(share, "×process-share"))
             else:

@@ -115,8 +115,8 @@ class Workload:
         return len(x.split()) if isinstance(x, str) else 0
 
     def _check_batch(self, batch: Sequence[Any]) -> list[Any]:
-        if isinstance(batch, (str, bytes)) or isinstance(batch, dict):
-            batch = [batch]  # a single query is a batch of one
+        if isinstance(batch, (str, bytes, dict)) or getattr(batch, "ndim", 0) in (2, 3):
+            batch = [batch]  # a single query (text, item, or one HxW / HxWxC image) is a batch of one
         batch = list(batch)
         if not batch:
             raise WorkloadError(f"{self.model_id}: empty batch; pass a list of inputs from task.inputs(n)")

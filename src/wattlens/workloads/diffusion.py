@@ -1,12 +1,14 @@
-"""Text-to-image: a Stable-Diffusion-structured pipeline with random weights (diffusers building blocks).
+"""Text-to-image: a Stable-Diffusion-structured pipeline with random weights.
 
 Per image: CLIP text encoder (prompt + empty prompt for classifier-free guidance), ``steps`` denoising
-steps of the UNet on a batch of 2 latents (unconditional + conditional, guidance 7.5), a DDIM scheduler
-update per step, and the VAE decoder to pixels — the same stages and arithmetic as diffusers'
-``StableDiffusionPipeline`` (PHP ran its defaults: 50 steps at native resolution). SD 1.5: 64x64x4
-latents -> 512x512 px, CLIP ViT-L/14 text tower (77x768 context). ``tiny-sd-unet``: the diffusers test
-model's structure, 32x32x4 latents -> 64x64 px. The scheduler is DDIM (SD 1.5's pipeline default is PNDM:
-same one UNet evaluation per step). Weights are seeded random: valid for energy, not for images.
+steps of the UNet on a batch of 2 latents (unconditional + conditional, guidance 7.5), a DDIM update per
+step, and the VAE decoder to pixels: the stages and arithmetic of diffusers' ``StableDiffusionPipeline``
+(PHP ran its defaults: 50 steps at native resolution). SD 1.5: 64x64x4 latents -> 512x512 px, CLIP
+ViT-L/14 text tower (77x768 context). ``tiny-sd-unet``: the diffusers test model's structure, 32x32x4
+latents -> 64x64 px. The UNet and VAE are diffusers' UNet2DConditionModel / AutoencoderKL when diffusers
+is installed, else plain-torch stand-ins of the same configuration (``unet_torch.py``;
+``w.info["unet_impl"]`` says which). The scheduler is DDIM in plain torch (SD 1.5's pipeline default is
+PNDM: the same one UNet evaluation per step). Weights are seeded random: valid for energy, not images.
 """
 
 from __future__ import annotations
@@ -25,26 +27,20 @@ TEXT_TOKENS = 77  # CLIP context length
 
 class TextToImage(Workload):
     def __init__(self, task: Task, arch: Any, precision: str, threads: int | None, batch: int,
-                 steps: int | None = None):
-        try:
-            import diffusers
-        except ImportError as exc:
-            raise WorkloadError("text-to-image needs the diffusers package "
-                                "(pip install -c constraints.txt diffusers)") from exc
+                 steps: int | None = None, impl: str = "auto"):
         import transformers
 
         from .extra_architectures import CLIP_TEXT, VAE
-
-        diffusers.utils.logging.set_verbosity_error()
+        from .unet_torch import DDIM
 
         key = "sd-1.5-unet" if arch.name == "sd-1.5-unet" else "tiny-sd-unet"
+        impl = _pick_impl(impl)
         dtype = torch_dtype(precision)
         with seeded(seed_of(arch.name)):
             self.text_encoder = transformers.CLIPTextModel(transformers.CLIPTextConfig(**CLIP_TEXT[key])).eval()
-            self.unet = diffusers.UNet2DConditionModel(**arch.config_kwargs).eval()
-            self.vae = diffusers.AutoencoderKL(**VAE[key]).eval()
+            self.unet, self.vae_decoder = _build_unet_vae(impl, arch.config_kwargs, VAE[key])
         if precision != "fp32":
-            for m in (self.text_encoder, self.unet, self.vae):
+            for m in (self.text_encoder, self.unet, self.vae_decoder):
                 m.to(dtype)
         self.model = self.unet
         self.dtype = dtype
@@ -52,24 +48,22 @@ class TextToImage(Workload):
         if self.steps < 1:
             raise WorkloadError(f"steps must be >= 1, got {self.steps}")
         self.guidance = float(task.generation["guidance"])
-        self.scheduler = diffusers.DDIMScheduler(
-            num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-            clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+        self.scheduler = DDIM(self.steps)
         self.latent_size = int(arch.config_kwargs["sample_size"])
         self.tokenizer = minilm.load_tokenizer()
         self.vocab = int(CLIP_TEXT[key]["vocab_size"])
-        vae_decoder = count_params(self.vae.decoder) + count_params(self.vae.post_quant_conv)
-        params = count_params(self.text_encoder) + count_params(self.unet) + vae_decoder
+        parts = {"text_encoder": count_params(self.text_encoder), "unet": count_params(self.unet),
+                 "vae_decoder": count_params(self.vae_decoder)}
         up = 2 ** (len(VAE[key]["block_out_channels"]) - 1)
-        super().__init__(task, arch.name, "random", "pytorch", precision, threads, params, batch, {
+        super().__init__(task, arch.name, "random", "pytorch", precision, threads, sum(parts.values()), batch, {
             "description": arch.description, "size": "tiny" if key == "tiny-sd-unet" else "paper",
             "preset": arch.name, "hub_id": arch.hub_id, "steps": self.steps, "guidance": self.guidance,
-            "scheduler": "DDIM", "image_size": self.latent_size * up, "latent": [4, self.latent_size,
-                                                                                  self.latent_size],
-            "params_by_part": {"text_encoder": count_params(self.text_encoder), "unet": count_params(self.unet),
-                               "vae_decoder": vae_decoder},
+            "scheduler": "DDIM (eta 0, scaled-linear betas, plain torch)", "unet_impl": impl,
+            "image_size": self.latent_size * up, "latent": [4, self.latent_size, self.latent_size],
+            "params_by_part": parts,
             "tokenizer": "stand-in: bert-base-uncased WordPiece (ids folded to the CLIP vocabulary), 77 tokens",
-            "source": "architecture preset, seeded random init (diffusers UNet2DConditionModel + AutoencoderKL)"})
+            "source": "architecture preset, seeded random init",
+            "load_note": "loading = building the model + seeded random init, not reading a checkpoint"})
 
     def _encode_text(self, texts: list[str]) -> Any:
         enc = self.tokenizer(texts, padding="max_length", truncation=True, max_length=TEXT_TOKENS,
@@ -86,16 +80,49 @@ class TextToImage(Workload):
         with torch.inference_mode():
             context = torch.cat([self._encode_text([""] * n), self._encode_text(prompts)])
             latents = torch.randn((n, 4, self.latent_size, self.latent_size), generator=gen).to(self.dtype)
-            self.scheduler.set_timesteps(self.steps)
             for t in self.scheduler.timesteps:
-                noise = self.unet(torch.cat([latents, latents]), t, encoder_hidden_states=context).sample
+                noise = _sample(self.unet(torch.cat([latents, latents]), t, encoder_hidden_states=context))
                 uncond, cond = noise.chunk(2)
                 noise = uncond + self.guidance * (cond - uncond)
-                latents = self.scheduler.step(noise.float(), t, latents.float()).prev_sample.to(self.dtype)
-            images = self.vae.decode(latents / VAE_SCALING).sample
+                latents = self.scheduler.step(noise.float(), int(t), latents.float()).to(self.dtype)
+            images = _sample(self.vae_decoder(latents / VAE_SCALING))
         images = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
         return list(images.numpy())
 
     def _input_tokens(self, item: Any) -> int:
         return len(self.tokenizer(str(self.task_def.model_input(item)), truncation=True,
                                   max_length=TEXT_TOKENS)["input_ids"])
+
+
+def _sample(out: Any) -> Any:
+    return getattr(out, "sample", out)  # diffusers returns an output object, the plain-torch modules a tensor
+
+
+def _pick_impl(impl: str) -> str:
+    if impl not in ("auto", "diffusers", "torch"):
+        raise WorkloadError(f"unet_impl must be auto, diffusers or torch; got {impl!r}")
+    if impl == "torch":
+        return "torch"
+    try:
+        import diffusers  # noqa: F401
+    except ImportError as exc:
+        if impl == "diffusers":
+            raise WorkloadError("unet_impl='diffusers' needs the diffusers package "
+                                "(pip install -c constraints.txt diffusers)") from exc
+        return "torch"
+    return "diffusers"
+
+
+def _build_unet_vae(impl: str, unet_cfg: dict[str, Any], vae_cfg: dict[str, Any]) -> tuple[Any, Any]:
+    """(UNet, latent->pixel decoder): diffusers' classes when available, else the plain-torch stand-ins."""
+    if impl == "torch":
+        from .unet_torch import UNet, VAEDecoder
+
+        return UNet(unet_cfg).eval(), VAEDecoder(vae_cfg).eval()
+    import diffusers
+
+    diffusers.utils.logging.set_verbosity_error()
+    from .unet_torch import DecoderOf
+
+    vae = diffusers.AutoencoderKL(**vae_cfg).eval()
+    return diffusers.UNet2DConditionModel(**unet_cfg).eval(), DecoderOf(vae).eval()

@@ -95,14 +95,13 @@ def load_pretrained(source: str, task: Task, local: bool) -> Loaded:
     cls = getattr(transformers, AUTO_CLASS[task.name])
     try:
         model = cls.from_pretrained(source, local_files_only=True)
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # OSError (not cached), ValueError/KeyError (not a model for this task), ...
         if local:
             raise WorkloadError(f"could not load a {task.name} model from {source!r}: {exc}") from exc
         raise WorkloadError(
-            f"model {source!r} is not a wattlens preset and is not in the local Hugging Face cache; wattlens "
-            "never downloads (no network / no hub at run time). Pass a local directory saved with "
-            "save_pretrained(), an .onnx file, or a 'module:function' callable; presets: see "
-            f"wattlens.workloads.available_models({task.name!r})") from exc
+            f"model {source!r} is not a wattlens preset, not a local path and not in the local Hugging Face "
+            "cache; wattlens never downloads (no network / no hub at run time). Pass a local directory saved "
+            "with save_pretrained(), an .onnx file, or a 'module:function' callable.") from exc
     loaded = Loaded(model=model.eval())
     try:
         tok = transformers.AutoTokenizer.from_pretrained(source, local_files_only=True)
@@ -131,7 +130,7 @@ def load_pretrained(source: str, task: Task, local: bool) -> Loaded:
 # ---------------------------------------------------------------------------------------------------------
 def _fold(ids: Any, vocab: int) -> Any:
     """Keep stand-in token ids inside the model's vocabulary (a no-op when they already fit)."""
-    return ids.remainder(vocab) if int(ids.max()) >= vocab else ids
+    return ids.remainder(vocab) if ids.numel() and int(ids.max()) >= vocab else ids
 
 
 def _vocab(model: Any) -> int:
@@ -179,6 +178,9 @@ class HFWorkload(Workload):
                  threads: int | None, batch: int, info: dict[str, Any]):
         self.model = loaded.model.to(torch_dtype(precision))
         self.tokenizer = loaded.tokenizer
+        if self.tokenizer is not None and self.tokenizer.pad_token is None:
+            # GPT-2-style tokenizers have no pad token; batches need one (the attention mask hides it)
+            self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
         self.image_size = loaded.image_size
         self.image_processor = loaded.image_processor
         self.dtype = torch_dtype(precision)

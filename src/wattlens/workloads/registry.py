@@ -13,7 +13,6 @@ A model spec is one of
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 from ._runtime import normalize_precision, offline, set_threads, versions
 from .base import Workload
 from .errors import WorkloadError, close_matches
-from .tasks import TASKS, Task, get_task
+from .tasks import Task, get_task
 
 ENGINES = ("pytorch", "onnxruntime", "callable")
 
@@ -170,6 +169,8 @@ def _kind_of(model: Any, task: Task) -> tuple[str, Any]:
                                 f"model={heads[task.name]!r} (MiniLM + a head wattlens trains) or a local model")
     if Path(spec).expanduser().exists():
         return "local", str(Path(spec).expanduser())
+    if spec.startswith(("/", "./", "../", "~", "\\")) or spec.count("/") > 1:
+        raise WorkloadError(f"local model path not found: {spec!r} (a hub id looks like 'org/name')")
     from .extra_architectures import resolve
 
     try:
@@ -273,14 +274,16 @@ def _load_torch(t: Task, kind: str, payload: Any, spec: str, prec: str, threads:
                                 "user diffusion pipelines can be benchmarked as a 'module:function' callable")
         from .diffusion import TextToImage
 
-        return TextToImage(t, payload, prec, threads, batch, steps=options.get("steps"))
+        return TextToImage(t, payload, prec, threads, batch, steps=options.get("steps"),
+                           impl=options.get("unet_impl", "auto"))
     from . import hf
 
     gen_opts = {"new_tokens": options["new_tokens"]} if t.generative and options.get("new_tokens") else {}
     if kind == "preset":
         loaded = hf.build_random(payload, t)
         info = {"description": payload.description, "size": "tiny" if payload.name.endswith("@tiny") else "paper",
-                "preset": payload.name, "hub_id": payload.hub_id, "source": "architecture preset, seeded random init"}
+                "preset": payload.name, "hub_id": payload.hub_id, "source": "architecture preset, seeded random init",
+                "load_note": "loading = building the model + seeded random init, not reading a checkpoint"}
         return hf.WORKLOAD_CLASS[t.name](t, payload.name, loaded, "random", prec, threads, batch, info, **gen_opts)
     local = kind == "local"
     try:
@@ -293,9 +296,3 @@ def _load_torch(t: Task, kind: str, payload: Any, spec: str, prec: str, threads:
             "weights_note": "user-supplied weights, assumed trained (quality is computed, not verified)"}
     return hf.WORKLOAD_CLASS[t.name](t, payload, loaded, "trained", prec, threads, batch, info, **gen_opts)
 
-
-def task_names() -> list[str]:
-    return list(TASKS)
-
-
-Loader = Callable[..., Workload]
