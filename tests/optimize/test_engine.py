@@ -52,7 +52,9 @@ def test_hidden_costs_and_savings(run) -> None:
     for k in ("throughput_qps", "model_size_mb", "wh_per_1000", "hidden_costs"):
         assert k in rec
     assert {"quality_delta", "p95_ratio", "peak_rss_ratio", "model_size_ratio"} <= set(rec["hidden_costs"])
-    assert "per_year" in res["savings"] or "per_year_error" in res["savings"]
+    assert "savings_per_year" in res or "per_year_error" in res["savings"]
+    assert {"kwh_saved", "tco2e_saved", "grid"} <= set(res.get("savings_per_year", {"kwh_saved", "tco2e_saved",
+                                                                                  "grid"}))
     assert res["energy_boundary"]["attribution"] == "process"
 
 

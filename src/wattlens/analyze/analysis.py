@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import resource
 import time
@@ -29,6 +30,7 @@ class Request:
     backend: str = "mid"
     optimizer: str = "adamw"
     full_trace: bool = False  # decode: trace every step (slow; for verification)
+    tensor_parallel: int = 1  # Megatron-style tensor parallelism over this many devices (parallel.py)
 
     def resolved(self, w: Workload) -> Request:
         r = Request(**self.__dict__)
@@ -84,6 +86,22 @@ class Analysis:
         return [{"op": k, "calls": v["calls"], "flops": None, "bytes_high": v["bytes_high"],
                  "modules": sorted(v["modules"])[:5], "note": "no FLOP formula: FLOPs unknown (not 0), bytes counted"}
                 for k, v in sorted(agg.items())]
+
+    def memory(self) -> dict[str, Any]:
+        """Resident memory (weights + KV cache at its largest + optimizer state and gradients) vs the device."""
+        weights = float(sum(p.numel() * p.element_size() for p in self.workload.model.parameters()))
+        state: dict[str, float] = {}
+        for t in self.traces:
+            for k, v in t.state_bytes.items():
+                state[k] = max(state.get(k, 0.0), v)
+        total = weights + sum(state.values())
+        tp = self.request.tensor_parallel
+        per_dev = total / tp  # weights, KV and optimizer state are sharded (norm weights replicated: negligible)
+        dev = self.profile.mem_gb * 1e9 if self.profile.mem_gb else None
+        return {"weights_bytes": weights, **{f"{k}_bytes": v for k, v in state.items()}, "resident_bytes": total,
+                "tensor_parallel": tp, "resident_bytes_per_device": per_dev, "device_memory_bytes": dev,
+                "fits": (per_dev <= dev) if dev else None,
+                "note": "activations and workspace not included; device memory from mem_gb (empty for CPUs)"}
 
     def by_role(self) -> list[dict[str, Any]]:
         agg = self.estimate.by("role")
@@ -144,6 +162,10 @@ class Analysis:
                           p.calibrated.get("meter_source") == "estimated" else ""))
         for t in self.traces:
             out += t.notes
+        if self.request.tensor_parallel > 1:
+            out.append(f"tensor parallel over {self.request.tensor_parallel} devices (Megatron-style, rules in "
+                       "wattlens/analyze/parallel.py): time is one device's, energy is the group's; all-reduces "
+                       "are not overlapped with compute")
         if self.workload.extra.get("guessed_input"):
             out.append(f"input guessed from the first layer: {self.workload.extra['guessed_input']}")
         out += self.estimate.assumptions + self.extra_assumptions
@@ -151,11 +173,13 @@ class Analysis:
 
     def to_dict(self, by_layer: bool = False) -> dict[str, Any]:
         recs = self.records
-        flops = sum_field(recs, "flops") + sum_field(recs, "flops_vector")
-        useful = sum_field(recs, "flops_useful") + sum_field(recs, "flops_vector")
-        lo = sum(r.bytes_lo() for r in recs)
-        hi = sum(r.bytes_hi() for r in recs)
-        cats = {c: {"low": sum_field(recs, f"lo_{c}"), "high": sum_field(recs, f"hi_{c}")} for c in CATEGORIES}
+        ndev = self.estimate.options.devices  # counts over the whole tensor-parallel group
+        flops = (sum_field(recs, "flops") + sum_field(recs, "flops_vector")) * ndev
+        useful = (sum_field(recs, "flops_useful") + sum_field(recs, "flops_vector")) * ndev
+        lo = sum(r.bytes_lo() for r in recs) * ndev
+        hi = sum(r.bytes_hi() for r in recs) * ndev
+        cats = {c: {"low": sum_field(recs, f"lo_{c}") * ndev, "high": sum_field(recs, f"hi_{c}") * ndev}
+                for c in CATEGORIES}
         parts = defaultdict(float)
         for c in self.estimate.costs:
             for k, v in c.parts_j.items():
@@ -169,14 +193,17 @@ class Analysis:
                                                                 "figures": self.profile.to_dict()},
             "phase": rq.phase, "batch": rq.batch, "seq": rq.seq, "prompt": rq.prompt,
             "new_tokens": rq.new_tokens if rq.phase in ("decode", "generate") else None,
-            "flops": flops, "flops_detail": {"matrix_dense": sum_field(recs, "flops"),
-                                             "matrix_useful": sum_field(recs, "flops_useful"),
-                                             "vector": sum_field(recs, "flops_vector"), "useful_total": useful},
+            "flops": flops,
+            "flops_detail": {"matrix_dense": sum_field(recs, "flops") * ndev,
+                             "matrix_useful": sum_field(recs, "flops_useful") * ndev,
+                             "vector": sum_field(recs, "flops_vector") * ndev, "useful_total": useful},
             "bytes": {"low": lo, "high": hi, "by_category": cats},
+            "link_bytes": sum_field(recs, "link_bytes") * ndev, "tensor_parallel": ndev,
             "time_s": {k: self.time(k) for k in CORNERS},
             "energy_j": {k: self.energy(k) for k in CORNERS},
             "energy_parts_j_mid": dict(parts),
             "tokens": self.tokens,
+            "memory": self.memory(),
             "by_phase": self.by_phase(),
             "by_role": self.by_role(),
             "unsupported_ops": self.unsupported(),
@@ -207,7 +234,7 @@ def _role_row(name: str, a: dict[str, Any], key: str = "role") -> dict[str, Any]
         "bytes_by_category": a["bytes_by_category"],
         "intensity": a["intensity_flop_per_byte"]["mid"], "intensity_range": a["intensity_flop_per_byte"],
         "bound": a["bound"], "time_s": a["time_s"], "energy_j": a["energy_j"],
-        "energy_parts_j_mid": a["energy_parts_j"], "ops": a["ops"],
+        "energy_parts_j_mid": a["energy_parts_j"], "ops": a["ops"], "link_bytes": a["link_bytes"],
     }
 
 
@@ -234,13 +261,20 @@ def analyze_workload(w: Workload, profile: Profile, rq: Request, options: Option
     traces = run_traces(w, rq)
     t1 = time.perf_counter()
     recs = [r for t in traces for r in t.records]
-    est = estimate(recs, profile, options or Options(backend=rq.backend))
+    opt = options or Options(backend=rq.backend)
+    if rq.tensor_parallel > 1:
+        from wattlens.analyze.parallel import tensor_parallel
+
+        recs = tensor_parallel(recs, rq.tensor_parallel)
+        opt = dataclasses.replace(opt, devices=rq.tensor_parallel)
+    est = estimate(recs, profile, opt)
     return Analysis(w, profile, rq, traces, est, t1 - t0, time.perf_counter() - t1)
 
 
 def analyze(model: Any, hardware: str | Profile = "this-machine", phase: str = "auto", batch: int = 1,
             seq: int | None = None, prompt: int | None = None, new_tokens: int = 128, dtype: str | None = None,
-            backend: str = "mid", levers: bool = True, full_trace: bool = False, inputs: Any = None) -> Analysis:
+            backend: str = "mid", levers: bool = True, full_trace: bool = False, inputs: Any = None,
+            tensor_parallel: int = 1) -> Analysis:
     """Analyse a model (preset name, config.json path, ``file.py:builder`` or ``nn.Module``) on a hardware
     profile without running it. See ``wattlens analyze --help``."""
     profile = hardware if isinstance(hardware, Profile) else get_profile(hardware)
@@ -253,7 +287,7 @@ def analyze(model: Any, hardware: str | Profile = "this-machine", phase: str = "
 
         w.custom_inputs = _to_meta(inputs)
     rq = Request(phase=phase, batch=batch, seq=seq, prompt=prompt, new_tokens=new_tokens, backend=backend,
-                 full_trace=full_trace)
+                 full_trace=full_trace, tensor_parallel=tensor_parallel)
     a = analyze_workload(w, profile, rq)
     if levers:
         from wattlens.analyze.levers import compute_levers

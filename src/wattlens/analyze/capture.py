@@ -32,6 +32,8 @@ FIELDS: tuple[str, ...] = (
     "flops", "flops_useful", "flops_vector",
     *(f"lo_{c}" for c in CATEGORIES), *(f"hi_{c}" for c in CATEGORIES),
     "launch_lo", "launch_hi",
+    "out_bytes",  # bytes the op writes (for collectives inserted by the tensor-parallel model)
+    "link_bytes",  # bytes sent over the device-to-device link (collectives)
 )
 IDX = {name: i for i, name in enumerate(FIELDS)}
 LO = [IDX[f"lo_{c}"] for c in CATEGORIES]
@@ -389,7 +391,7 @@ def finalize(raw: RawTrace, tags: Tags) -> list[Record]:
         kv_role = is_kv_append or (kind == "data" and any(t == "kv_cache" for t in in_tags))
         if kv_role and role == R.ELEMENTWISE:
             role = R.KV_CACHE
-        v = [dense, useful, vec, *lo, *hi, launch_lo, 1.0]
+        v = [dense, useful, vec, *lo, *hi, launch_lo, 1.0, float(out_bytes), 0.0]
         unsupported = kind == "unsupported"
         if role == R.ATTENTION and tags.kv_pre and "kv_cache" in in_tags:
             # decode attention is the KV-cache read: its intensity is (heads/kv_heads)/bytes_per_element

@@ -64,6 +64,7 @@ class Options:
     power_scale: float = 1.0  # DVFS / power cap what-if: clock fraction f (see levers)
     sparse_gemm: bool = False
     derating: bool = True
+    devices: int = 1  # records describe one device of a tensor-parallel group of this size: energy x devices
 
 
 @dataclass
@@ -91,7 +92,7 @@ class Estimate:
         agg: dict[str, dict[str, Any]] = defaultdict(lambda: _empty())
         for r, c in zip(self.records, self.costs, strict=True):
             k = layer_of(r.module) if key == "layer" else getattr(r, key)
-            _add(agg[k], r, c)
+            _add(agg[k], r, c, self.options.devices)
         for a in agg.values():
             _finish(a, self.profile)
         return dict(agg)
@@ -108,17 +109,21 @@ def layer_of(module: str) -> str:
 
 def _empty() -> dict[str, Any]:
     return {"flops": 0.0, "flops_useful": 0.0, "flops_vector": 0.0, "bytes_low": 0.0, "bytes_high": 0.0,
+            "link_bytes": 0.0,
             "bytes_by_category": {c: {"low": 0.0, "high": 0.0} for c in CATEGORIES}, "ops": 0,
             "time_s": dict.fromkeys(CORNERS, 0.0), "energy_j": dict.fromkeys(CORNERS, 0.0), "compute_s": 0.0,
-            "memory_s": 0.0, "energy_parts_j": {"dram": 0.0, "on_chip": 0.0, "compute": 0.0, "static": 0.0}}
+            "memory_s": 0.0, "energy_parts_j": {"dram": 0.0, "on_chip": 0.0, "compute": 0.0, "static": 0.0,
+                                                "link": 0.0}}
 
 
-def _add(a: dict[str, Any], r: Record, c: OpCost) -> None:
-    a["flops"] += r.total("flops") + r.total("flops_vector")
-    a["flops_useful"] += r.total("flops_useful") + r.total("flops_vector")
-    a["flops_vector"] += r.total("flops_vector")
+def _add(a: dict[str, Any], r: Record, c: OpCost, devices: int = 1) -> None:
+    """Counts are summed over the devices of a tensor-parallel group (records describe one device)."""
+    a["flops"] += (r.total("flops") + r.total("flops_vector")) * devices
+    a["flops_useful"] += (r.total("flops_useful") + r.total("flops_vector")) * devices
+    a["flops_vector"] += r.total("flops_vector") * devices
+    a["link_bytes"] += r.total("link_bytes") * devices
     for cat, i_lo, i_hi in zip(CATEGORIES, LO, HI, strict=True):
-        lo, hi = r.total(_F[i_lo]), r.total(_F[i_hi])
+        lo, hi = r.total(_F[i_lo]) * devices, r.total(_F[i_hi]) * devices
         a["bytes_low"] += lo
         a["bytes_high"] += hi
         a["bytes_by_category"][cat]["low"] += lo
@@ -248,6 +253,13 @@ def _cost(r: Record, p: Profile, opt: Options, serial_launch: bool) -> OpCost:
             t = t_roof + launch_s
         else:
             t = max(t_roof, launch_s)
+        link_b = r.n * r.v0[IDX["link_bytes"]] + r.v1[IDX["link_bytes"]] * r.ctx_sum()
+        e_link = 0.0
+        if link_b:
+            if not (p.link_gbs and p.link_eff and p.pj_per_link_byte):
+                raise ValueError(f"{p.name}: no interconnect figure in the profile: collectives unmodelled")
+            t += link_b / (p.link_gbs.low * 1e9 * p.link_eff.at(_flip(corner)))  # not overlapped with compute
+            e_link = link_b * p.pj_per_link_byte.at(corner) * 1e-12
         e_flop_m, e_byte = _eps(p, r.dtype, "matrix" if mat else "vector", corner, opt)
         e_flop_v, _ = _eps(p, r.dtype, "vector", corner, opt)
         fm_tot = r.n * fm0 + fm1 * r.ctx_sum() if mat else 0.0
@@ -258,14 +270,15 @@ def _cost(r: Record, p: Profile, opt: Options, serial_launch: bool) -> OpCost:
         e_bytes = b_tot * e_byte
         e_static = static_w * t
         time_s[corner] = t
-        energy[corner] = e_compute + e_bytes + e_static
+        energy[corner] = (e_compute + e_bytes + e_static + e_link) * opt.devices
         if corner == "mid":
             comp_mid = r.n * ca + cb * r.ctx_sum()
             mem_mid = r.n * ma + mb * r.ctx_sum()
             dram = p.pj_per_byte.get("dram")
             share = (dram.mid / max(sum(f.mid for f in p.pj_per_byte.values()), 1e-30)) if dram else 0.0
-            parts = {"dram": e_bytes * share, "on_chip": e_bytes * (1 - share), "compute": e_compute,
-                     "static": e_static}
+            k = opt.devices
+            parts = {"dram": e_bytes * share * k, "on_chip": e_bytes * (1 - share) * k, "compute": e_compute * k,
+                     "static": e_static * k, "link": e_link * k}
     return OpCost(time_s, energy, comp_mid, mem_mid, parts)
 
 

@@ -43,6 +43,18 @@ def summary_lines(d: dict[str, Any]) -> list[str]:
     p = d["energy_parts_j_mid"]
     tot = sum(p.values()) or 1.0
     lines.append("energy (mid) split: " + ", ".join(f"{k} {v / tot:.0%}" for k, v in p.items()))
+    mem = d.get("memory")
+    if mem:
+        fit = {True: "fits", False: "DOES NOT FIT", None: "device memory n/a"}[mem["fits"]]
+        extra = ", ".join(f"{k[:-6]} {si(v, 'B')}" for k, v in mem.items()
+                          if k.endswith("_bytes") and k not in ("weights_bytes", "resident_bytes",
+                                                                "device_memory_bytes", "resident_bytes_per_device"))
+        if mem.get("tensor_parallel", 1) > 1:
+            extra += f"{', ' if extra else ''}{si(mem['resident_bytes_per_device'], 'B')} per device " \
+                     f"(tensor parallel x{mem['tensor_parallel']})"
+        lines.append(f"memory: weights {si(mem['weights_bytes'], 'B')}" + (f", {extra}" if extra else "")
+                     + f" -> {si(mem['resident_bytes'], 'B')} resident in all ({fit}"
+                     + (f" in {si(mem['device_memory_bytes'], 'B')})" if mem["device_memory_bytes"] else ")"))
     rl = d["roofline"]
     lines.append(f"ridge points ({rl['dtype']}): time balance {rl['time_balance_flop_per_byte']:.3g} FLOP/B, "
                  f"energy balance {rl['energy_balance_flop_per_byte']:.3g} FLOP/B")

@@ -24,6 +24,7 @@ class PhaseTrace:
     traced_contexts: list[int] = field(default_factory=list)
     exact: bool = True
     tokens: int = 0  # tokens processed (prefill/forward/train) or generated (decode)
+    state_bytes: dict[str, float] = field(default_factory=dict)  # resident state at the end: kv_cache, optimizer
 
 
 def _weights(model: torch.nn.Module) -> set[int]:
@@ -47,6 +48,14 @@ def cache_tensors(obj: Any, depth: int = 0) -> Iterator[torch.Tensor]:
             yield from cache_tensors(x, depth + 1)
 
 
+def nbytes(tensors: list[torch.Tensor]) -> float:
+    seen: dict[int, int] = {}
+    for t in tensors:
+        st = t.untyped_storage()
+        seen[st._cdata] = max(seen.get(st._cdata, 0), st.nbytes())
+    return float(sum(seen.values()))
+
+
 def _tag(phase: str, records: list[Record]) -> list[Record]:
     for r in records:
         r.phase = phase
@@ -65,7 +74,10 @@ def trace_forward(w: Workload, batch: int, seq: int, phase: str = "forward") -> 
     tags = Tags(weights=weights, kv_post=storage_ids(list(cache_tensors(cache))))
     recs = _tag(phase, finalize(cap.last, tags))
     tokens = batch * seq if w.kind in ("causal_lm", "encoder", "seq2seq", "image_text") else batch
-    return PhaseTrace(phase, recs, cap.last.n_ops, time.perf_counter() - t0, notes=_dd(cap), tokens=tokens), out
+    pt = PhaseTrace(phase, recs, cap.last.n_ops, time.perf_counter() - t0, notes=_dd(cap), tokens=tokens)
+    if cache is not None:
+        pt.state_bytes["kv_cache"] = nbytes(list(cache_tensors(cache)))
+    return pt, out
 
 
 def trace_train(w: Workload, batch: int, seq: int, optimizer: str = "adamw") -> PhaseTrace:
@@ -102,8 +114,10 @@ def trace_train(w: Workload, batch: int, seq: int, optimizer: str = "adamw") -> 
     model.eval()
     notes = [f"train step: forward + backward + {optimizer} (foreach) step; optimizer category holds optimizer "
              "state and parameter gradients; backward ops are attributed to module 'backward'"]
-    return PhaseTrace("train", recs, cap.last.n_ops, time.perf_counter() - t0, notes=notes + _dd(cap),
-                      tokens=batch * seq)
+    pt = PhaseTrace("train", recs, cap.last.n_ops, time.perf_counter() - t0, notes=notes + _dd(cap),
+                    tokens=batch * seq)
+    pt.state_bytes = {"optimizer": nbytes(state), "gradients": nbytes(grads)}
+    return pt
 
 
 def _dd(cap: Capture) -> list[str]:
@@ -179,6 +193,7 @@ class _Decoder:
         self.length += n_tokens
         kv_post = storage_ids(list(cache_tensors(self.cache)))
         self.ops += cap.last.n_ops
+        self.kv_bytes = max(getattr(self, "kv_bytes", 0.0), nbytes(list(cache_tensors(self.cache))))
         recs = finalize(cap.last, Tags(weights=self.weights, kv_pre=kv_pre, kv_post=kv_post))
         del pre_tensors
         return recs
@@ -214,6 +229,8 @@ def trace_generate(w: Workload, batch: int, prompt: int, new_tokens: int, includ
                 f"({', '.join(map(str, contexts))}) and summed per-op counts that are affine in the context "
                 f"length{' exactly (verified at the middle step)' if exact else ' (approximate: trace cap hit)'}")
     del t0
+    # the KV cache at the end of generation (the last traced step is the last step)
+    kv_end = getattr(dec, "kv_bytes", 0.0)
     out_traces.append(PhaseTrace("decode", _tag("decode", recs), dec.ops, time.perf_counter() - t1, [note],
-                                 contexts, exact, tokens=batch * new_tokens))
+                                 contexts, exact, tokens=batch * new_tokens, state_bytes={"kv_cache": kv_end}))
     return out_traces

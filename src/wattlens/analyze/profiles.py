@@ -89,6 +89,9 @@ class Profile:
     source: str
     notes: str
     main_dtype: str
+    link_gbs: Figure | None = None  # per direction, from the bidirectional interconnect_gbs
+    pj_per_link_byte: Figure | None = None
+    link_eff: Figure | None = None
     derived_from: str = ""
     calibrated: dict[str, Any] = field(default_factory=dict)
 
@@ -119,6 +122,9 @@ class Profile:
             "launch_us": self.launch_us.to_dict() if self.launch_us else None,
             "gemm_frac": self.gemm_frac.to_dict(), "bw_frac": self.bw_frac.to_dict(),
             "interconnect": self.interconnect, "interconnect_gbs": self.interconnect_gbs,
+            "link_gbs": self.link_gbs.to_dict() if self.link_gbs else None,
+            "pj_per_link_byte": self.pj_per_link_byte.to_dict() if self.pj_per_link_byte else None,
+            "link_eff": self.link_eff.to_dict() if self.link_eff else None,
             "provenance": self.provenance, "source": self.source, "notes": self.notes,
             "derived_from": self.derived_from, "calibrated": self.calibrated,
         }
@@ -185,7 +191,15 @@ def _profile_from_row(r: dict[str, str]) -> Profile:
     static = None
     if idle_lo is not None and idle_hi is not None:
         static = Figure(idle_lo, idle_hi, "W", f"{src}; idle_w (the high end applies while a job holds the device)")
+    link_bw = _f(r, "interconnect_gbs")
+    link = Figure(link_bw / 2, link_bw / 2, "GB/s", f"{src}; interconnect_gbs / 2 (per direction)") if link_bw else None
     return Profile(
+        link_gbs=link,
+        # anchors 1.5: NVLink-C2C 1.3 pJ/bit .. long-reach 112G SerDes ~5.5 pJ/bit; GPU-GPU NVLink/PCIe itself: U
+        pj_per_link_byte=Figure(10.4, 44.0, "pJ/B", "unverified (U): 1.3-5.5 pJ/bit, NVLink-C2C to long-reach "
+                                "SerDes (analysis anchors 1.5)") if link else None,
+        link_eff=Figure(0.60, 0.84, "fraction", "calculon NVLink collective efficiency 0.60-0.65 (assumed); "
+                        "H100 p2p measured 83-84% (NVIDIA/nccl#1264), via docs/HARDWARE.md") if link else None,
         name=r["name"], kind=r["kind"], vendor=r["vendor"], peak_tflops=peaks, mem_type=r["mem_type"],
         mem_bw_gbs=Figure(bw, bw, "GB/s", f"{src}; mem_bw_gbs") if bw else None, mem_gb=_f(r, "mem_gb"),
         l2_mb=_f(r, "l2_mb"), pj_per_byte=per_byte, pj_per_flop=eps, static_w=static, tdp_w=tdp, launch_us=launch,
@@ -262,7 +276,7 @@ def _fig(d: dict[str, Any] | None) -> Figure | None:
 
 def profile_from_dict(d: dict[str, Any]) -> Profile:
     kw = dict(d)
-    for k in ("mem_bw_gbs", "static_w", "launch_us"):
+    for k in ("mem_bw_gbs", "static_w", "launch_us", "link_gbs", "pj_per_link_byte", "link_eff"):
         kw[k] = _fig(kw.get(k))
     for k in ("gemm_frac", "bw_frac"):
         kw[k] = _fig(kw[k])

@@ -40,6 +40,9 @@ def register(subparsers: Any) -> None:
                    help="default: fp32 on CPUs, bf16 (or fp16) on accelerators")
     p.add_argument("--backend", choices=["mid", "eager", "fused"], default="mid",
                    help="which byte bound the mid estimate uses (low/high always use fused/eager)")
+    p.add_argument("--tensor-parallel", "--tp", type=int, default=1, metavar="N",
+                   help="Megatron-style tensor parallelism over N devices: sharded work + all-reduces over the "
+                        "profile's interconnect (collective role)")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--by-layer", action="store_true", help="per-layer detail")
     p.add_argument("--plot", metavar="DIR", help="write figures (energy by role, energy roofline) to DIR")
@@ -146,7 +149,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     try:
         a = analyze(args.model, hardware, phase=args.phase, batch=args.batch, seq=args.seq, prompt=args.prompt,
                     new_tokens=args.new_tokens, dtype=args.dtype, backend=args.backend, levers=not args.no_levers,
-                    full_trace=args.full_trace)
+                    full_trace=args.full_trace, tensor_parallel=args.tensor_parallel)
     except (KeyError, ValueError, OSError, AttributeError, ImportError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"wattlens analyze: {msg}", file=sys.stderr)

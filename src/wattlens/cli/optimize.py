@@ -105,7 +105,7 @@ def _summary(result: dict[str, Any]) -> str:
     lines.append(f"  search: {s.get('trials')} trials of {s.get('exhaustive_trials')} configurations, "
                  f"{s.get('duration_s', 0):.0f} s, {s.get('cpu_s', 0):.0f} CPU-s, "
                  f"{(s.get('energy_j') or 0):.0f} J; payback after {result.get('payback_queries')} queries")
-    sv = (result.get("savings") or {}).get("per_year")
+    sv = result.get("savings_per_year")
     if sv:
         lines.append(f"  per year at {result['savings']['queries_per_day']:.0f} queries/day: "
                      f"{sv['kwh_saved']:.1f} kWh, {sv['tco2e_saved'] * 1000:.1f} kgCO2e saved")

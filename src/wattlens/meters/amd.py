@@ -26,22 +26,22 @@ Uncertainty: AMD documents no accuracy for these readings; ±5 % is an **assumpt
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wattlens.meters.base import (
-    DOMAIN_GPU,
-    INTEGRATED,
-    MEASURED,
-    ComponentEnergy,
-    EnergySource,
-    Snapshot,
-    SourceStatus,
+from wattlens.meters.base import DOMAIN_GPU, INTEGRATED, ComponentEnergy, EnergySource, Snapshot
+from wattlens.meters.gpu_common import (
+    MODE_BROKEN,
+    MODE_COUNTER,
+    MODE_POWER,
+    GpuSource,
+    counter_window_component,
+    err,
+    join_notes,
+    mode_text,
 )
-from wattlens.meters.nvml import counter_window_component
 from wattlens.meters.sampler import SourceUnavailableError
 
 REL_ERR = 0.05  # assumption, see module docstring
@@ -49,7 +49,6 @@ VALIDATE_MIN_S = 0.1  # shortest window used to validate a counter against power
 VALID_RATIO = (0.1, 10.0)  # Zeus's acceptance bounds for measured / expected
 COUNTER_PERIOD_S = 0.1  # assumed upper bound of the counter's update step
 POWER_PERIOD_S = 0.1
-MODE_COUNTER, MODE_POWER, MODE_BROKEN = "counter", "power", "broken"
 _POWER_KEYS = ("current_socket_power", "socket_power", "average_socket_power")  # W; "N/A" when absent
 _MI250_NOTE = ("MI250/MI250X: two GCDs per module and the module's energy is reported on one of them; "
                "this figure may cover the whole module")
@@ -73,18 +72,6 @@ class AmdGpu:
     @property
     def is_mi250(self) -> bool:
         return "MI250" in self.name.upper()
-
-
-def _load(amdsmi: Any | None) -> Any:
-    if amdsmi is not None:
-        return amdsmi
-    import amdsmi as mod  # lazy: ROCm only
-
-    return mod
-
-
-def _err(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 def energy_uj(amdsmi: Any, handle: Any) -> float:
@@ -150,18 +137,18 @@ def _open_device(amdsmi: Any, index: int, handle: Any, uuid: str) -> AmdGpu:
         dev.mode = MODE_COUNTER
         return dev
     except Exception as exc:
-        counter_reason = f"energy counter: {_err(exc)}"
+        counter_reason = f"energy counter: {err(exc)}"
     try:
         if power_w(amdsmi, handle) is None:
             raise ValueError("power reported as N/A")
         dev.mode = MODE_POWER
         dev.note = "; ".join(x for x in (dev.note, counter_reason + " -> 10 Hz power integration") if x)
     except Exception as exc:
-        dev.reason = f"GPU {index} ({name}): {counter_reason}; power: {_err(exc)}"
+        dev.reason = f"GPU {index} ({name}): {counter_reason}; power: {err(exc)}"
     return dev
 
 
-class AmdSource(EnergySource):
+class AmdSource(GpuSource):
     """Energy of each visible AMD GPU (domain ``gpu``, device = AMD SMI index).
 
     Args:
@@ -180,6 +167,12 @@ class AmdSource(EnergySource):
     """
 
     name = "amdsmi"
+    _LIB_NAME = "AMD SMI"
+    _MISSING = "amdsmi is not installed (it ships with ROCm: pip install /opt/rocm/share/amd_smi)"
+    _MISSING_PROBE = "amdsmi is not installed (it ships with ROCm)"
+    _NONE_VISIBLE = "no AMD GPU visible"
+    _MODULE = "amdsmi"  # imported lazily: ROCm only
+    _LIB_KWARG = "amdsmi"
 
     def __init__(
         self,
@@ -191,139 +184,42 @@ class AmdSource(EnergySource):
         power_period_s: float = POWER_PERIOD_S,
         counter_period_s: float = COUNTER_PERIOD_S,
     ) -> None:
-        self._clock = clock
-        self._power_period_s = power_period_s
-        self._counter_period_s = counter_period_s
-        self._lock = threading.Lock()
-        self._closed = False
-        try:
-            self._smi = _load(amdsmi)
-        except ImportError as exc:
-            raise SourceUnavailableError("amdsmi is not installed (it ships with ROCm: "
-                                         "pip install /opt/rocm/share/amd_smi)") from exc
-        _init(self._smi)
-        try:
-            self.devices, self.notes = _open_all(self._smi, devices, env)
-        except Exception as exc:
-            self._shutdown()
-            raise SourceUnavailableError(f"AMD SMI device query failed: {_err(exc)}") from exc
-        if not any(d.mode != MODE_BROKEN for d in self.devices):
-            self._shutdown()
-            raise SourceUnavailableError("; ".join([d.reason for d in self.devices] + self.notes)
-                                         or "no AMD GPU visible")
-        n = len(self.devices)
-        self._acc_j = [0.0] * n
-        self._n = [0] * n
-        self._last_p_w: list[float | None] = [None] * n
-        self._last_t = [0.0] * n
-        self.snapshot()
+        super().__init__(devices, lib=amdsmi, env=env, clock=clock, counter_period_s=counter_period_s,
+                         power_period_s=power_period_s)
 
-    # -- EnergySource ----------------------------------------------------------------------------------
+    # -- GpuSource hooks -------------------------------------------------------------------------------
     @classmethod
-    def probe(cls, **kwargs: Any) -> SourceStatus:
-        try:
-            smi = _load(kwargs.get("amdsmi"))
-        except ImportError:
-            return SourceStatus(cls.name, False, "amdsmi is not installed (it ships with ROCm)")
-        try:
-            _init(smi)
-        except SourceUnavailableError as exc:
-            return SourceStatus(cls.name, False, str(exc))
-        try:
-            devices, notes = _open_all(smi, kwargs.get("devices"), kwargs.get("env"))
-        except Exception as exc:
-            return SourceStatus(cls.name, False, f"AMD SMI device query failed: {_err(exc)}")
-        finally:
-            _optional(smi.amdsmi_shut_down, None)
-        return _status(cls.name, devices, notes)
+    def _init_lib(cls, lib: Any) -> None:
+        _init(lib)
 
-    def status(self) -> SourceStatus:
-        return _status(self.name, self.devices, self.notes)
+    @classmethod
+    def _shutdown_lib(cls, lib: Any) -> None:
+        _optional(lib.amdsmi_shut_down, None)
 
-    def snapshot(self) -> Snapshot:
-        now = self._clock()
-        errors: dict[str, str] = {}
-        values: list[tuple[float, int] | None] = []
-        with self._lock:
-            for i, d in enumerate(self.devices):
-                if self._closed or d.mode == MODE_BROKEN:
-                    values.append(None)
-                    if self._closed:
-                        errors[str(d.index)] = "source closed"
-                elif d.mode == MODE_COUNTER:
-                    try:
-                        values.append((energy_uj(self._smi, d.handle) / 1e6, 0))
-                    except Exception as exc:
-                        errors[str(d.index)] = f"GPU {d.index}: {_err(exc)}"
-                        values.append(None)
-                else:
-                    values.append(self._integrate(i, now, errors))
-        return Snapshot(now, tuple(values), errors)
+    @classmethod
+    def _open_devices(cls, lib: Any, devices: Sequence[int] | None, env: Mapping[str, str] | None
+                      ) -> tuple[list[AmdGpu], list[str]]:
+        return _open_all(lib, devices, env)
 
-    def delta(self, start: Snapshot, end: Snapshot) -> list[ComponentEnergy]:
-        out = []
-        for i, d in enumerate(self.devices):
-            try:
-                out.append(self._component(i, d, start, end))
-            except Exception as exc:  # contract: never raise
-                out.append(ComponentEnergy.unavailable(DOMAIN_GPU, d.method, f"internal error: {exc!r}",
-                                                       str(d.index)))
-        return out
+    @classmethod
+    def _describe(cls, d: AmdGpu) -> str:
+        return f"GPU {d.index} {d.name}: " + mode_text(d)
 
-    def sample_period_s(self) -> float | None:
-        if self._closed or not any(d.mode == MODE_POWER for d in self.devices):
-            return None
-        return self._power_period_s
+    def _read_counter(self, d: AmdGpu) -> float:
+        return energy_uj(self._lib, d.handle) / 1e6  # J
 
-    def sample(self) -> None:
-        now = self._clock()
-        errors: dict[str, str] = {}
-        with self._lock:
-            if self._closed:
-                return
-            for i, d in enumerate(self.devices):
-                if d.mode == MODE_POWER:
-                    self._integrate(i, now, errors)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._shutdown()
-
-    # -- internals ---------------------------------------------------------------------------------------
-    def _shutdown(self) -> None:
-        _optional(self._smi.amdsmi_shut_down, None)
-
-    def _power_now_w(self, d: AmdGpu) -> float | None:
-        return _optional(lambda: power_w(self._smi, d.handle), None)
-
-    def _integrate(self, i: int, now: float, errors: dict[str, str]) -> tuple[float, int] | None:
-        d = self.devices[i]
-        try:
-            p = power_w(self._smi, d.handle)
-            if p is None:
-                raise ValueError("power reported as N/A")
-        except Exception as exc:
-            errors[str(d.index)] = f"GPU {d.index}: {_err(exc)}"
-            return None
-        last = self._last_p_w[i]
-        if last is not None:
-            self._acc_j[i] += 0.5 * (last + p) * max(now - self._last_t[i], 0.0)
-        self._last_p_w[i], self._last_t[i] = p, now
-        self._n[i] += 1
-        return self._acc_j[i], self._n[i]
+    def _read_power_w(self, d: AmdGpu) -> float:
+        p = power_w(self._lib, d.handle)
+        if p is None:
+            raise ValueError("power reported as N/A")
+        return p
 
     def _component(self, i: int, d: AmdGpu, start: Snapshot, end: Snapshot) -> ComponentEnergy:
+        edges = self._edge_readings(i, d, start, end)
+        if isinstance(edges, ComponentEnergy):
+            return edges
+        s, e, duration_s = edges
         dev = str(d.index)
-        if d.mode == MODE_BROKEN:
-            return ComponentEnergy.unavailable(DOMAIN_GPU, "amdsmi", d.reason, dev)
-        s, e = start.values[i], end.values[i]
-        if s is None or e is None:
-            reason = end.errors.get(dev) or start.errors.get(dev) or "not read"
-            return ComponentEnergy.unavailable(DOMAIN_GPU, d.method, reason, dev)
-        duration_s = max(end.t_s - start.t_s, 0.0)
         if s[1] == 0 and e[1] == 0:  # both edges are counter readings
             return self._counter_component(i, d, e[0] - s[0], duration_s)
         if s[1] == 0 or e[1] == 0:  # the device switched to power integration inside this window
@@ -333,7 +229,7 @@ class AmdSource(EnergySource):
         note = "±5 % assumed" + ("; fewer than 3 power readings in the window: +20 %" if rel > REL_ERR else "")
         energy_j = e[0] - s[0]
         return ComponentEnergy(DOMAIN_GPU, energy_j, INTEGRATED, d.method, energy_j * (1 - rel), energy_j * (1 + rel),
-                               dev, _join(d.note, note))
+                               dev, join_notes(d.note, note))
 
     def _counter_component(self, i: int, d: AmdGpu, energy_j: float, duration_s: float) -> ComponentEnergy:
         dev = str(d.index)
@@ -344,7 +240,7 @@ class AmdSource(EnergySource):
             rejected = self._validate(i, d, energy_j, duration_s)
             if rejected is not None:
                 return rejected
-        note = d.note if d.validated else _join(d.note, "counter not yet checked against power × time")
+        note = d.note if d.validated else join_notes(d.note, "counter not yet checked against power × time")
         return counter_window_component(energy_j, duration_s, method=d.method, device=dev, note=note,
                                         power_w=lambda: self._power_now_w(d), period_s=self._counter_period_s,
                                         approx_method="amdsmi:power×duration", rel_err=REL_ERR)
@@ -362,12 +258,12 @@ class AmdSource(EnergySource):
         with self._lock:
             d.validated = False
             d.mode = MODE_POWER
-            d.note = _join(d.note, f"energy counter implausible ({energy_j:.3g} J vs power × time "
+            d.note = join_notes(d.note, f"energy counter implausible ({energy_j:.3g} J vs power × time "
                                    f"{expected_j:.3g} J): 10 Hz power integration instead")
             self._last_p_w[i] = None
         return ComponentEnergy(DOMAIN_GPU, expected_j, INTEGRATED, "amdsmi:power×duration", 0.5 * expected_j,
                                2 * expected_j, str(d.index),
-                               _join(d.note, "this window: current power × duration, bounds ×0.5…×2"))
+                               join_notes(d.note, "this window: current power × duration, bounds ×0.5…×2"))
 
 
 def _init(smi: Any) -> None:
@@ -375,7 +271,7 @@ def _init(smi: Any) -> None:
     try:
         smi.amdsmi_init(flags) if flags is not None else smi.amdsmi_init()
     except Exception as exc:
-        raise SourceUnavailableError(f"AMD SMI cannot start (no amdgpu driver?): {_err(exc)}") from exc
+        raise SourceUnavailableError(f"AMD SMI cannot start (no amdgpu driver?): {err(exc)}") from exc
 
 
 def _open_all(smi: Any, devices: Sequence[int] | None, env: Mapping[str, str] | None
@@ -387,21 +283,6 @@ def _open_all(smi: Any, devices: Sequence[int] | None, env: Mapping[str, str] | 
     else:
         visible, notes = resolve_visible(len(handles), uuids, os.environ if env is None else env)
     return [_open_device(smi, i, handles[i], uuids[i]) for i in visible], notes
-
-
-def _status(name: str, devices: list[AmdGpu], notes: list[str]) -> SourceStatus:
-    usable = [d for d in devices if d.mode != MODE_BROKEN]
-    parts = [f"GPU {d.index} {d.name}: " + ("energy counter" if d.mode == MODE_COUNTER else "power integration"
-             if d.mode == MODE_POWER else d.reason) for d in devices]
-    detail = "; ".join(parts + notes) or "no AMD GPU visible"
-    if not usable:
-        return SourceStatus(name, False, detail)
-    kind = MEASURED if any(d.mode == MODE_COUNTER for d in usable) else INTEGRATED
-    return SourceStatus(name, True, detail, (DOMAIN_GPU,), kind)
-
-
-def _join(a: str, b: str) -> str:
-    return f"{a}; {b}" if a and b else a or b
 
 
 def discover(**kwargs: Any) -> list[EnergySource]:

@@ -37,30 +37,29 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wattlens.meters.base import (
-    DOMAIN_GPU,
-    INTEGRATED,
-    MEASURED,
-    ComponentEnergy,
-    EnergySource,
-    Snapshot,
-    SourceStatus,
+from wattlens.meters.base import DOMAIN_GPU, INTEGRATED, ComponentEnergy, EnergySource, Snapshot
+from wattlens.meters.gpu_common import (
+    COUNTER_REL_ERR,
+    MODE_BROKEN,
+    MODE_COUNTER,
+    MODE_POWER,
+    GpuSource,
+    counter_window_component,
+    err,
+    join_notes,
+    mode_text,
 )
 from wattlens.meters.sampler import SourceUnavailableError
 
-REL_ERR = 0.05  # NVML power accuracy (documented for Fermi/Kepler), assumed for the energy counter too
+REL_ERR = COUNTER_REL_ERR  # NVML power accuracy (documented for Fermi/Kepler), assumed for the energy counter too
 SHORT_WINDOW_REL_ERR = 0.20  # integrated window < 1 s on GPUs whose power reading is a 1 s average
 COUNTER_PERIOD_S = 0.1  # assumed upper bound of the counter's update step (observed ~10 ms)
 POWER_PERIOD_S = 0.1  # 10 Hz power polling; NVML errors were seen below 0.05 s (ml-energy/zeus#186)
-MODE_COUNTER = "counter"
-MODE_POWER = "power"
-MODE_BROKEN = "broken"
 _ARCH_VOLTA = 5
 _ARCH_AMPERE = 7
 
@@ -83,20 +82,8 @@ class GpuDevice:
         return "nvml:energy-counter" if self.mode == MODE_COUNTER else "nvml:power-integration"
 
 
-def _load_nvml(nvml: Any | None) -> Any:
-    if nvml is not None:
-        return nvml
-    import pynvml  # lazy: only when an NVIDIA source is actually wanted
-
-    return pynvml
-
-
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _err(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _is_nvml_error(nvml: Any, exc: BaseException) -> bool:
@@ -172,7 +159,7 @@ def _open_device(nvml: Any, index: int, mig_uuid: str = "") -> GpuDevice:
     except Exception as exc:
         if not _is_nvml_error(nvml, exc):
             raise
-        return GpuDevice(index, "", "", MODE_BROKEN, reason=f"GPU {index}: {_err(exc)}")
+        return GpuDevice(index, "", "", MODE_BROKEN, reason=f"GPU {index}: {err(exc)}")
     name = _optional(nvml, "nvmlDeviceGetName", handle, "")
     arch = _optional(nvml, "nvmlDeviceGetArchitecture", handle, None)
     notes = []
@@ -195,7 +182,7 @@ def _open_device(nvml: Any, index: int, mig_uuid: str = "") -> GpuDevice:
         except Exception as exc:
             if not _is_nvml_error(nvml, exc):
                 raise
-            counter_reason = f"energy counter: {_err(exc)}"
+            counter_reason = f"energy counter: {err(exc)}"
     try:
         nvml.nvmlDeviceGetPowerUsage(handle)
         dev.mode = MODE_POWER
@@ -203,7 +190,7 @@ def _open_device(nvml: Any, index: int, mig_uuid: str = "") -> GpuDevice:
     except Exception as exc:
         if not _is_nvml_error(nvml, exc):
             raise
-        dev.reason = f"GPU {index} ({dev.name}): {counter_reason}; power: {_err(exc)}"
+        dev.reason = f"GPU {index} ({dev.name}): {counter_reason}; power: {err(exc)}"
     return dev
 
 
@@ -222,7 +209,7 @@ def _optional(nvml: Any, fn_name: str, handle: Any, default: Any) -> Any:
 # ---------------------------------------------------------------------------------------------------------
 # the source
 # ---------------------------------------------------------------------------------------------------------
-class NvmlSource(EnergySource):
+class NvmlSource(GpuSource):
     """Energy of each visible NVIDIA GPU (domain ``gpu``, device = NVML index).
 
     Args:
@@ -244,6 +231,11 @@ class NvmlSource(EnergySource):
     """
 
     name = "nvml"
+    _LIB_NAME = "NVML"
+    _MISSING = _MISSING_PROBE = "nvidia-ml-py is not installed (pip install nvidia-ml-py)"
+    _NONE_VISIBLE = "no NVIDIA GPU visible"
+    _MODULE = "pynvml"  # imported lazily: only when an NVIDIA source is actually wanted
+    _LIB_KWARG = "nvml"
 
     def __init__(
         self,
@@ -255,107 +247,15 @@ class NvmlSource(EnergySource):
         counter_period_s: float = COUNTER_PERIOD_S,
         power_period_s: float = POWER_PERIOD_S,
     ) -> None:
-        self._clock = clock
-        self._counter_period_s = counter_period_s
-        self._power_period_s = power_period_s
-        self._lock = threading.Lock()
-        self._closed = False
-        try:
-            self._nvml = _load_nvml(nvml)
-        except ImportError as exc:
-            raise SourceUnavailableError("nvidia-ml-py is not installed (pip install nvidia-ml-py)") from exc
-        try:
-            self._nvml.nvmlInit()
-        except Exception as exc:
-            raise SourceUnavailableError(f"NVML cannot start (no NVIDIA driver?): {_err(exc)}") from exc
-        try:
-            self.devices, self.notes = _open_all(self._nvml, devices, env)
-        except Exception as exc:
-            self._shutdown()
-            raise SourceUnavailableError(f"NVML device query failed: {_err(exc)}") from exc
-        if not any(d.mode != MODE_BROKEN for d in self.devices):
-            self._shutdown()
-            why = "; ".join([d.reason for d in self.devices] + self.notes) or "no NVIDIA GPU visible"
-            raise SourceUnavailableError(why)
-        n = len(self.devices)
-        self._acc_j = [0.0] * n  # power-integration accumulators
-        self._n = [0] * n  # number of power readings folded in
-        self._last_p_w: list[float | None] = [None] * n
-        self._last_t = [0.0] * n
-        self._has_power = any(d.mode == MODE_POWER for d in self.devices)
-        self.snapshot()  # first power reading: integration starts now
+        super().__init__(devices, lib=nvml, env=env, clock=clock, counter_period_s=counter_period_s,
+                         power_period_s=power_period_s)
+        self._has_power = any(d.mode == MODE_POWER for d in self.devices)  # NVML modes never change
 
     # -- EnergySource --------------------------------------------------------------------------------
-    @classmethod
-    def probe(cls, **kwargs: Any) -> SourceStatus:
-        try:
-            nvml = _load_nvml(kwargs.get("nvml"))
-        except ImportError:
-            return SourceStatus(cls.name, False, "nvidia-ml-py is not installed (pip install nvidia-ml-py)")
-        try:
-            nvml.nvmlInit()
-        except Exception as exc:
-            return SourceStatus(cls.name, False, f"NVML cannot start (no NVIDIA driver?): {_err(exc)}")
-        try:
-            devices, notes = _open_all(nvml, kwargs.get("devices"), kwargs.get("env"))
-        except Exception as exc:
-            return SourceStatus(cls.name, False, f"NVML device query failed: {_err(exc)}")
-        finally:
-            try:
-                nvml.nvmlShutdown()
-            except Exception:
-                pass
-        return _status(cls.name, devices, notes)
-
-    def status(self) -> SourceStatus:
-        return _status(self.name, self.devices, self.notes)
-
-    def snapshot(self) -> Snapshot:
-        now = self._clock()
-        errors: dict[str, str] = {}
-        nvml = self._nvml
-        values: list[tuple[float, int] | None] = []
-        with self._lock:
-            for i, d in enumerate(self.devices):
-                if self._closed:
-                    errors[str(d.index)] = "source closed"
-                    values.append(None)
-                elif d.mode == MODE_COUNTER:
-                    try:
-                        values.append((float(nvml.nvmlDeviceGetTotalEnergyConsumption(d.handle)), 0))
-                    except Exception as exc:
-                        errors[str(d.index)] = f"GPU {d.index}: {_err(exc)}"
-                        values.append(None)
-                elif d.mode == MODE_POWER:
-                    values.append(self._integrate(i, now, errors))
-                else:
-                    values.append(None)
-        return Snapshot(now, tuple(values), errors)
-
-    def delta(self, start: Snapshot, end: Snapshot) -> list[ComponentEnergy]:
-        out = []
-        for i, d in enumerate(self.devices):
-            try:
-                out.append(self._component(i, d, start, end))
-            except Exception as exc:  # contract: never raise
-                out.append(ComponentEnergy.unavailable(DOMAIN_GPU, d.method, f"internal error: {exc!r}",
-                                                       str(d.index)))
-        return out
-
-    def sample_period_s(self) -> float | None:
-        return self._power_period_s if self._has_power and not self._closed else None
-
     def sample(self) -> None:
-        if not self._has_power:
+        if not self._has_power:  # counter-only: nothing to poll, not even the clock
             return
-        now = self._clock()
-        errors: dict[str, str] = {}
-        with self._lock:
-            if self._closed:
-                return
-            for i, d in enumerate(self.devices):
-                if d.mode == MODE_POWER:
-                    self._integrate(i, now, errors)
+        super().sample()
 
     def before_edge(self) -> None:
         """Wait for queued CUDA work so that it is counted in the window it belongs to."""
@@ -371,44 +271,41 @@ class NvmlSource(EnergySource):
         except Exception:  # a broken CUDA context must not break measuring
             return
 
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._shutdown()
-
-    # -- internals -------------------------------------------------------------------------------------
-    def _shutdown(self) -> None:
+    # -- GpuSource hooks -------------------------------------------------------------------------------
+    @classmethod
+    def _init_lib(cls, lib: Any) -> None:
         try:
-            self._nvml.nvmlShutdown()
+            lib.nvmlInit()
+        except Exception as exc:
+            raise SourceUnavailableError(f"NVML cannot start (no NVIDIA driver?): {err(exc)}") from exc
+
+    @classmethod
+    def _shutdown_lib(cls, lib: Any) -> None:
+        try:
+            lib.nvmlShutdown()
         except Exception:
             pass
 
-    def _integrate(self, i: int, now: float, errors: dict[str, str]) -> tuple[float, int] | None:
-        d = self.devices[i]
-        try:
-            p_w = float(self._nvml.nvmlDeviceGetPowerUsage(d.handle)) / 1000.0
-        except Exception as exc:
-            errors[str(d.index)] = f"GPU {d.index}: {_err(exc)}"
-            return None
-        last = self._last_p_w[i]
-        if last is not None:
-            self._acc_j[i] += 0.5 * (last + p_w) * max(now - self._last_t[i], 0.0)  # trapezoid
-        self._last_p_w[i] = p_w
-        self._last_t[i] = now
-        self._n[i] += 1
-        return self._acc_j[i], self._n[i]
+    @classmethod
+    def _open_devices(cls, lib: Any, devices: Sequence[int | str] | None, env: Mapping[str, str] | None
+                      ) -> tuple[list[GpuDevice], list[str]]:
+        return _open_all(lib, devices, env)
+
+    @classmethod
+    def _describe(cls, d: GpuDevice) -> str:
+        return f"GPU {d.index} {d.name} ({d.uuid}): " + mode_text(d) + (f" [{d.note}]" if d.note else "")
+
+    def _read_counter(self, d: GpuDevice) -> float:
+        return float(self._lib.nvmlDeviceGetTotalEnergyConsumption(d.handle))  # mJ
+
+    def _read_power_w(self, d: GpuDevice) -> float:
+        return float(self._lib.nvmlDeviceGetPowerUsage(d.handle)) / 1000.0
 
     def _component(self, i: int, d: GpuDevice, start: Snapshot, end: Snapshot) -> ComponentEnergy:
-        dev = str(d.index)
-        if d.mode == MODE_BROKEN:
-            return ComponentEnergy.unavailable(DOMAIN_GPU, "nvml", d.reason, dev)
-        s, e = start.values[i], end.values[i]
-        if s is None or e is None:
-            reason = end.errors.get(dev) or start.errors.get(dev) or "not read"
-            return ComponentEnergy.unavailable(DOMAIN_GPU, d.method, reason, dev)
-        duration_s = max(end.t_s - start.t_s, 0.0)
+        edges = self._edge_readings(i, d, start, end)
+        if isinstance(edges, ComponentEnergy):
+            return edges
+        s, e, duration_s = edges
         if d.mode == MODE_COUNTER:
             return self._counter_component(d, (e[0] - s[0]) / 1000.0, duration_s)
         return self._integrated_component(d, e[0] - s[0], e[1] - s[1], duration_s)
@@ -428,13 +325,7 @@ class NvmlSource(EnergySource):
             rel += SHORT_WINDOW_REL_ERR
             note += f"; only {n_reads + 1} power readings in the window: +20 %"
         return ComponentEnergy(DOMAIN_GPU, energy_j, INTEGRATED, d.method, energy_j * (1 - rel),
-                               energy_j * (1 + rel), str(d.index), _join(d.note, note))
-
-    def _power_now_w(self, d: GpuDevice) -> float | None:
-        try:
-            return float(self._nvml.nvmlDeviceGetPowerUsage(d.handle)) / 1000.0
-        except Exception:
-            return None
+                               energy_j * (1 + rel), str(d.index), join_notes(d.note, note))
 
 
 def _open_all(nvml: Any, devices: Sequence[int | str] | None, env: Mapping[str, str] | None
@@ -454,55 +345,6 @@ def _open_all(nvml: Any, devices: Sequence[int | str] | None, env: Mapping[str, 
 
 def _tokens(spec: str | Sequence[int | str]) -> list[str]:
     return spec.split(",") if isinstance(spec, str) else [str(t) for t in spec]
-
-
-def _status(name: str, devices: list[GpuDevice], notes: list[str]) -> SourceStatus:
-    usable = [d for d in devices if d.mode != MODE_BROKEN]
-    parts = [f"GPU {d.index} {d.name} ({d.uuid}): "
-             + ("energy counter" if d.mode == MODE_COUNTER else "power integration" if d.mode == MODE_POWER
-                else d.reason) + (f" [{d.note}]" if d.note else "") for d in devices]
-    detail = "; ".join(parts + notes) or "no NVIDIA GPU visible"
-    if not usable:
-        return SourceStatus(name, False, detail)
-    kind = MEASURED if any(d.mode == MODE_COUNTER for d in usable) else INTEGRATED
-    return SourceStatus(name, True, detail, (DOMAIN_GPU,), kind)
-
-
-def counter_window_component(energy_j: float, duration_s: float, *, method: str, device: str, note: str,
-                             power_w: Callable[[], float | None], period_s: float, approx_method: str,
-                             rel_err: float = REL_ERR) -> ComponentEnergy:
-    """A GPU energy-counter delta as a component, with the short-window rules of the module docstring.
-
-    ``power_w`` is called only for windows shorter than two counter steps (it costs a driver call).
-    """
-    if energy_j < 0:
-        return ComponentEnergy.unavailable(DOMAIN_GPU, method, "energy counter went backwards (driver reloaded "
-                                           "or GPU reset inside the window)", device)
-    if duration_s >= 2 * period_s:
-        return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, method, max(0.0, energy_j * (1 - rel_err) - 1e-3),
-                               energy_j * (1 + rel_err) + 1e-3, device,
-                               _join(note, f"±{rel_err:.0%} accuracy (assumed for the counter) + 1 mJ step"))
-    p_w = power_w()
-    flag = f"window {duration_s * 1e3:.1f} ms is shorter than two counter updates (≤{period_s * 1e3:.0f} ms each)"
-    if p_w is None:
-        if energy_j == 0:
-            return ComponentEnergy.unavailable(DOMAIN_GPU, method, flag + "; counter did not move and power is "
-                                               "unreadable, so the energy is unknown", device)
-        return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, method, 0.0, 2 * energy_j, device,
-                               _join(note, flag + "; bounds ×0…×2"))
-    if energy_j == 0:
-        approx_j = p_w * duration_s
-        return ComponentEnergy(DOMAIN_GPU, approx_j, INTEGRATED, approx_method, 0.5 * approx_j, 2 * approx_j,
-                               device, _join(note, flag + f"; counter did not move, so current power {p_w:.0f} W "
-                                             "× duration, bounds ×0.5…×2"))
-    step_j = p_w * period_s
-    return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, method, max(0.0, energy_j * (1 - rel_err) - step_j),
-                           energy_j * (1 + rel_err) + step_j, device,
-                           _join(note, flag + f"; bounds widened by one step at {p_w:.0f} W"))
-
-
-def _join(a: str, b: str) -> str:
-    return f"{a}; {b}" if a and b else a or b
 
 
 def discover(**kwargs: Any) -> list[EnergySource]:

@@ -710,6 +710,8 @@ class Optimizer:
             e = result["search"].get("energy_j")
             result["payback_queries"] = math.ceil(e / saved) if (e and saved > 0) else None
             result["savings"] = self._savings(base, rec, saved)
+            if "per_year" in result["savings"]:  # flat, so tables show one row per figure
+                result["savings_per_year"] = result["savings"].pop("per_year")
             for p in [rec, *result["pareto"]]:
                 p["hidden_costs"] = _hidden_costs(base, p)
         else:
@@ -760,13 +762,17 @@ class Optimizer:
                                 currency=req.currency)
             yr = project_yearly(rec["j_per_query"], req.queries_per_day, loc, price_per_kwh=req.price_per_kwh,
                                 currency=req.currency)
+            loc_d = (yr.get("footprint") or {}).get("location") or {}
+            cost = _cost_diff(yb.get("cost_per_year"), yr.get("cost_per_year"))
             out["per_year"] = {
                 "kwh_baseline": yb["kwh_per_year"], "kwh_recommended": yr["kwh_per_year"],
                 "kwh_saved": yb["kwh_per_year"] - yr["kwh_per_year"],
                 "tco2e_saved": yb["tco2e_per_year"] - yr["tco2e_per_year"],
-                "cost_saved": _cost_diff(yb.get("cost_per_year"), yr.get("cost_per_year")),
+                "cost_saved": None if cost is None else cost["value"],
+                "cost_currency": None if cost is None else cost["currency"],
                 "cost_note": yr.get("cost_note"),
-                "location": (yr.get("footprint") or {}).get("location"),
+                "grid": f"{loc_d.get('name')} {loc_d.get('g_co2e_per_kwh')} gCO2e/kWh ({loc_d.get('year')}, "
+                        f"{loc_d.get('basis')}){' - stated default' if loc_d.get('stated_default') else ''}",
                 "pue": (yr.get("footprint") or {}).get("pue"),
             }
         except Exception as exc:  # carbon data problems must not lose the search

@@ -45,6 +45,7 @@ TRAINED: dict[str, dict[str, tuple[str, str]]] = {
     "text-classification": {
         "minilm-sentiment": ("minilm-head", "all-MiniLM-L6-v2 + logistic head trained by wattlens")},
     "token-classification": {"minilm-ner": ("minilm-head", "all-MiniLM-L6-v2 + token head trained by wattlens")},
+    "question-answering": {"minilm-qa": ("minilm-head", "all-MiniLM-L6-v2 + span heads trained by wattlens")},
     "image-classification": {
         "digits-cnn": ("digits", "2-layer CNN trained by wattlens on sklearn digits"),
         "digits-mlp": ("digits", "64-64-10 MLP trained by wattlens on sklearn digits")},
@@ -79,7 +80,7 @@ FAMILY_TASKS = {
 QUICK: dict[str, list[str]] = {
     "text-classification": ["minilm-sentiment", "distilbert-sst2@tiny"],
     "token-classification": ["minilm-ner", "distilbert-ner@tiny"],
-    "question-answering": ["distilbert-squad@tiny", "bert-base-squad@tiny"],
+    "question-answering": ["minilm-qa", "distilbert-squad@tiny", "bert-base-squad@tiny"],
     "fill-mask": ["distilbert-base-uncased@tiny", "bert-base-uncased@tiny"],
     "text-generation": ["distilgpt2@tiny", "gpt2@tiny"],
     "summarization": ["distilbart-cnn-12-6@tiny", "bart-large-cnn@tiny"],
@@ -93,7 +94,7 @@ QUICK_OPTIONS: dict[str, dict[str, Any]] = {"tiny-sd-unet": {"steps": 10}}
 PHP: dict[str, list[str]] = {
     "text-classification": ["minilm-sentiment", "distilbert-sst2"],
     "token-classification": ["minilm-ner", "distilbert-ner", "bert-base-ner"],
-    "question-answering": ["distilbert-squad", "bert-base-squad"],
+    "question-answering": ["minilm-qa", "distilbert-squad", "bert-base-squad"],
     "fill-mask": ["distilbert-base-uncased", "bert-base-uncased", "roberta-base"],
     "text-generation": ["distilgpt2", "gpt2", "gpt2-medium", "gpt2-xl"],
     "summarization": ["distilbart-cnn-12-6", "bart-large-cnn"],
@@ -254,9 +255,9 @@ def _load_torch(t: Task, kind: str, payload: Any, spec: str, prec: str, threads:
 
         return DigitsClassifier(t, payload, prec, threads, batch)
     if kind == "minilm-head":
-        from .trained import MiniLMNer, MiniLMSentiment
+        from .trained import MiniLMNer, MiniLMQA, MiniLMSentiment
 
-        cls = MiniLMSentiment if payload == "minilm-sentiment" else MiniLMNer
+        cls = {"minilm-sentiment": MiniLMSentiment, "minilm-ner": MiniLMNer, "minilm-qa": MiniLMQA}[payload]
         return cls(t, prec, threads, batch)
     if kind == "minilm":
         from . import minilm

@@ -311,3 +311,111 @@ class MiniLMNer(_MiniLMHead):
             out.append([data.NER_TAGS[p] for p in pred[k:k + len(w)]])
             k += len(w)
         return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Extractive QA head
+# ---------------------------------------------------------------------------------------------------------
+QA_RECIPE = {"train_examples": 120, "train_seed": 0, "C": 0.5, "holdout_examples": 40, "holdout_seed": 1,
+             "max_answer_tokens": 30, "features": "all-MiniLM-L6-v2 states of (question, context) context tokens, "
+             "with left/right neighbours and the product with the mean question state"}
+
+
+def _qa_features(encoder: Any, tokenizer: Any, items: list[dict[str, Any]], batch_size: int = 16) -> list[Any]:
+    """Per item: (features of its context tokens (n, 4H), their character offsets (n, 2))."""
+    import torch
+
+    # length-sorted batches waste less compute on padding; results are put back in input order
+    order = sorted(range(len(items)), key=lambda k: len(items[k]["context"]))
+    out: list[Any] = [None] * len(items)
+    with torch.inference_mode():
+        for i in range(0, len(items), batch_size):
+            idx = order[i:i + batch_size]
+            part = [items[k] for k in idx]
+            enc = tokenizer([x["question"] for x in part], [x["context"] for x in part], padding=True,
+                            truncation="only_second", max_length=384, return_offsets_mapping=True,
+                            return_tensors="pt")
+            offsets = enc.pop("offset_mapping")
+            hidden = encoder(**enc).last_hidden_state.float()
+            for j in range(len(part)):
+                seq = enc.sequence_ids(j)
+                q_pos = [k for k, s in enumerate(seq) if s == 0]
+                c_pos = [k for k, s in enumerate(seq) if s == 1]
+                q = torch.nn.functional.normalize(hidden[j, q_pos].mean(0), dim=-1)
+                h = hidden[j, c_pos]
+                out[idx[j]] = (torch.cat([with_context(h), h * q], -1), offsets[j, c_pos])
+    return out
+
+
+def _qa_targets(item: dict[str, Any], offsets: Any) -> tuple[Any, Any]:
+    start, end = item["answer_start"], item["answer_start"] + len(item["answer"])
+    return offsets[:, 0] == start, offsets[:, 1] == end
+
+
+def best_span(start_logit: Any, end_logit: Any, max_tokens: int) -> tuple[int, int]:
+    """Token span (a, b), a <= b < a + max_tokens, maximising log P(start=a) + log P(end=b)."""
+    import torch
+
+    scores = torch.nn.functional.logsigmoid(start_logit)[:, None] + torch.nn.functional.logsigmoid(end_logit)[None]
+    n = scores.shape[0]
+    ones = torch.ones(n, n, dtype=torch.bool)
+    valid = torch.triu(ones) & ~torch.triu(ones, diagonal=max_tokens)
+    return divmod(int(scores.masked_fill(~valid, float("-inf")).argmax()), n)
+
+
+def _qa_answers(items: list[dict[str, Any]], feats: list[Any], w: Any, b: Any, max_tokens: int) -> list[Any]:
+    out = []
+    for item, (x, off) in zip(items, feats, strict=True):
+        logits = x @ w.T + b  # (n, 2): start, end
+        a, e = best_span(logits[:, 0], logits[:, 1], max_tokens)
+        ctx = item["context"]
+        out.append({"answer": ctx[int(off[a][0]):int(off[e][1])], "start": int(off[a][0]), "end": int(off[e][1])})
+    return out
+
+
+def _train_qa(encoder: Any, tokenizer: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    import numpy as np
+    import torch
+
+    from .metrics import exact_match
+
+    r = QA_RECIPE
+    tr = data.qa(r["train_examples"], r["train_seed"], "train")
+    te = data.qa(r["holdout_examples"], r["holdout_seed"], "test")
+    feats = _qa_features(encoder, tokenizer, tr)
+    x = torch.cat([f for f, _ in feats]).numpy()
+    targets = [_qa_targets(item, off) for item, (_, off) in zip(tr, feats, strict=True)]
+    rows_w, rows_b = [], []
+    for k in range(2):  # one binary logistic regression for "starts the answer", one for "ends it"
+        y = np.concatenate([t[k].numpy() for t in targets]).astype(int)
+        coef, bias = _fit_logreg(x, y, r["C"])
+        rows_w.append(coef[0])
+        rows_b.append(bias[0])
+    w = torch.tensor(np.stack(rows_w), dtype=torch.float32)
+    b = torch.tensor(np.asarray(rows_b), dtype=torch.float32)
+    pred = _qa_answers(te, _qa_features(encoder, tokenizer, te), w, b, r["max_answer_tokens"])
+    em = exact_match([item["answer"] for item in te], pred)
+    return {"weight": w, "bias": b}, {"train_examples": len(tr), "train_tokens": len(x), "holdout_examples": len(te),
+                                      "holdout_exact_match": round(em, 4),
+                                      "data": "data.qa: train names vs disjoint held-out names"}
+
+
+class MiniLMQA(_MiniLMHead):
+    name = "minilm-qa"
+    head_desc = ("all-MiniLM-L6-v2 (real weights, frozen) + logistic-regression start/end span heads trained by "
+                 "wattlens on generated extractive-QA examples")
+
+    def _recipe(self) -> dict[str, Any]:
+        return QA_RECIPE
+
+    def _train(self, encoder: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        return _train_qa(encoder, self.tokenizer)
+
+    def _run(self, batch: list[Any]) -> list[Any]:
+        items = [self.task_def.model_input(x) for x in batch]
+        feats = _qa_features(self.encoder, self.tokenizer, items, batch_size=max(1, len(items)))
+        return _qa_answers(items, feats, self.weight, self.bias, QA_RECIPE["max_answer_tokens"])
+
+    def _input_tokens(self, item: Any) -> int:
+        x = self.task_def.model_input(item)
+        return len(self.tokenizer(x["question"], x["context"], truncation="only_second", max_length=384)["input_ids"])
