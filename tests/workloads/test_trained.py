@@ -61,10 +61,10 @@ def test_minilm_matches_sentence_transformers():
 def test_minilm_qa_span_head_answers_held_out_questions():
     t = get_task("question-answering")
     w = load_workload(task="question-answering", model="minilm-qa")
-    xs = t.inputs(20, seed=6)
+    xs = t.inputs(10, seed=6)
     out = w.run(xs)
     assert all(x["context"][o["start"]:o["end"]] == o["answer"] for o, x in zip(out, xs, strict=True))
     # exact match on names never seen in training; picking the first name of the context scores 0 here,
     # a random name of the context about 0.1
-    assert w.quality(xs, out) >= 0.2
-    assert w.info["training"]["holdout_exact_match"] >= 0.15
+    assert w.quality(xs, out) >= 0.7
+    assert w.info["training"]["holdout_exact_match"] >= 0.7

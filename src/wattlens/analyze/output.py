@@ -224,7 +224,9 @@ def plot(d: dict[str, Any], out_dir: str | Path, profile: Any) -> list[Path]:
     ax.set_xlabel("arithmetic intensity (FLOP/byte of DRAM traffic)")
     ax.set_ylabel("FLOP per joule")
     ax.set_title(f"energy roofline: {d['hardware']} ({dtype}); roles of {d['model']}")
-    ax.legend(loc="lower right", fontsize=7)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="lower right", fontsize=7)
     f2 = out / "energy_roofline.png"
     fig.tight_layout()
     fig.savefig(f2, dpi=120)

@@ -462,9 +462,26 @@ class Optimizer:
 
     # -- the whole run ----------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
+        """The whole optimisation; the scratch directory (exported/quantised models) and the monitors this
+        run opened are cleaned up whatever happens (the artefact is copied out before)."""
+        own_mon = self.mon is None
+        try:
+            return self._run_measured(own_mon)
+        finally:
+            import shutil
+
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            for mon in ((self.mon if own_mon else None), self.mon_machine):
+                try:
+                    if mon is not None:
+                        mon.close()
+                except Exception:  # closing is best-effort
+                    pass
+
+    def _run_measured(self, own_mon: bool) -> dict[str, Any]:
         req = self.req
         self._open_store()
-        if self.mon is None:
+        if own_mon:
             self.mon = make_monitor(req.attribution)
         try:
             self.mon_machine = make_monitor("machine") if req.attribution != "machine" else None
@@ -487,6 +504,7 @@ class Optimizer:
             for w in self.workers.values():
                 w.close()
         m = self.mon.end("optimize-search")
+        # search energy: everything up to the recommendation (the artefact's deploy check after it is not in it)
         result["search"].update({"duration_s": time.perf_counter() - t_start, "energy_j": m.energy_j,
                                  "energy_low_j": m.low_j, "energy_high_j": m.high_j, "energy_source": m.source,
                                  "cpu_s": time.process_time() - cpu_start})

