@@ -9,6 +9,21 @@ import pytest
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Tests run on 2 shared cores: a 2-thread OpenMP pool spin-waits for descheduled partners and burns CPU
+    for nothing. One thread keeps the suite cheap; the baseline's 'default threads' is then 1."""
+    import torch
+
+    from wattlens.optimize.models import default_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    default_threads()  # recorded as 1 for this session
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A 2-layer, 4-head, hidden-32 BERT with a sentence-transformers Normalize module, as a local directory."""

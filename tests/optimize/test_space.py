@@ -58,3 +58,17 @@ def test_describe_and_lossy() -> None:
     assert SP.describe(c) == "m onnxruntime int8/per-channel t1 b4 sorted"
     assert SP.lossy_knobs(c) == ["precision"]
     assert SP.variant_of(c)["quant"] == "per-channel" and "batch" not in SP.variant_of(c)
+
+
+def test_default_threads_survive_trials() -> None:
+    """Trials change torch's global thread count; the baseline's 'default threads' must not follow them."""
+    import torch
+
+    from wattlens.optimize.models import default_threads
+
+    d = default_threads()
+    try:
+        torch.set_num_threads(1)
+        assert SP.probe_context("sentence-similarity", "offline").default_threads == d
+    finally:
+        torch.set_num_threads(d)

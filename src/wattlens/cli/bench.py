@@ -36,8 +36,18 @@ def _add_carbon(p: argparse.ArgumentParser) -> None:
 
 
 def _carbon_settings(args: argparse.Namespace) -> dict[str, Any]:
+    import os
+
     d = {"country": args.country, "region": args.region, "intensity_g_per_kwh": args.intensity, "pue": args.pue,
          "price_per_kwh": args.price_per_kwh, "currency": args.currency}
+    if args.country is None and args.region is None and args.intensity is None:
+        # freeze the environment's choice into the run, so `wattlens results` later gives the same CO2e
+        d["region"] = os.environ.get("WATTLENS_REGION") or None
+        d["country"] = None if d["region"] else (os.environ.get("WATTLENS_COUNTRY") or None)
+    for key, env in (("pue", "WATTLENS_PUE"), ("price_per_kwh", "WATTLENS_PRICE_PER_KWH"),
+                     ("currency", "WATTLENS_CURRENCY")):
+        if d[key] is None and os.environ.get(env):
+            d[key] = os.environ[env]
     return {k: v for k, v in d.items() if v is not None}
 
 

@@ -215,6 +215,8 @@ class Optimizer:
         self.rss0: float | None = None
         self.load0: list[float] | None = None
         self.phases: dict[str, float] = {}
+        self.best_probe_cpq: float | None = None  # cheapest probe so far, CPU-s per query
+        self.n_probe = 0
         from wattlens.optimize.models import scratch_dir
 
         self.workdir = scratch_dir()
@@ -424,10 +426,19 @@ class Optimizer:
             rss_before = _rss_now_mb()
             # one warm-up call suffices for big batches (it already touches every shape/arena)
             warm = fid.warmup if int(config["batch"]) <= 16 else 1
+            pruned = self._probe_prune(fn, inputs, int(config["batch"]), fid)
+            if pruned:
+                return S.Trial(dict(config), fid.name, quality=q["quality"], ok=False, why=pruned,
+                               cost_s=time.perf_counter() - t0, extra={"pruned_early": True})
+            c_meas = time.process_time()
             stats = measure_queries(fn, inputs, batch=int(config["batch"]), monitor=monitor or self.mon,
                                     repeats=fid.repeats, warmup=warm, min_window_s=fid.min_window_s,
                                     phase=fid.name)
             thermal = knobs.thermal()
+            if fid.name == "probe" and stats.queries:
+                cpq = (time.process_time() - c_meas) / (stats.queries + warm * int(config["batch"]))
+                self.best_probe_cpq = min(self.best_probe_cpq or cpq, cpq)
+                self.n_probe += 1
         cost = time.perf_counter() - t0
         b1 = _busy_cpu_s()
         # CPU the *other* processes used meanwhile, as a share of the machine: the contamination flag of the
@@ -443,6 +454,23 @@ class Optimizer:
                               "per_repeat": stats.per_repeat_j_per_query, "model_size_mb": v.size_mb,
                               "thermal": thermal, "applied_knobs": dict(getattr(knobs, "applied", {})),
                               "co_tenant_cpu_share": foreign})
+
+    PRUNE_FACTOR = 10.0
+
+    def _probe_prune(self, fn: Callable[[list[str]], Any], inputs: list[str], batch: int, fid: S.Fidelity) -> str:
+        """At the probe rung, time one call first (it doubles as a warm-up): a configuration costing more than
+        ``PRUNE_FACTOR`` x the cheapest probe so far in CPU-seconds per query cannot survive the halving, so
+        its probe is skipped (what a multi-thread config costs on a busy machine made this worth it). Returns
+        the reason, or "" to measure normally."""
+        if fid.name != "probe" or self.n_probe < 3 or not self.best_probe_cpq:
+            return ""
+        c0 = time.process_time()
+        fn((inputs * (batch // max(1, len(inputs)) + 1))[:batch])
+        cpq = (time.process_time() - c0) / batch
+        if cpq > self.PRUNE_FACTOR * self.best_probe_cpq:
+            return (f"pruned early: one call cost {cpq * 1e3:.1f} CPU-ms/query, > {self.PRUNE_FACTOR:.0f}x the "
+                    f"cheapest probe so far ({self.best_probe_cpq * 1e3:.2f})")
+        return ""
 
     def _measure_in_worker(self, config: dict[str, Any], fid: S.Fidelity, quality: float) -> S.Trial:
         from wattlens.optimize.worker import WorkerClient
@@ -465,11 +493,15 @@ class Optimizer:
         """The whole optimisation; the scratch directory (exported/quantised models) and the monitors this
         run opened are cleaned up whatever happens (the artefact is copied out before)."""
         own_mon = self.mon is None
+        import torch
+
+        threads0 = torch.get_num_threads()  # trials change the global pool size: give the caller theirs back
         try:
             return self._run_measured(own_mon)
         finally:
             import shutil
 
+            torch.set_num_threads(threads0)
             shutil.rmtree(self.workdir, ignore_errors=True)
             for mon in ((self.mon if own_mon else None), self.mon_machine):
                 try:
@@ -582,12 +614,18 @@ class Optimizer:
         return {**self.base_spec(), "threads": self.ctx.default_threads, "wait": "default",
                 "batch": 1 if online else 32, "sort": not online, "power_limit": None, "gpu_clock": None}
 
-    def _confirm(self, finalists: list[dict[str, Any]], rungs: list[S.Fidelity]) -> dict[str, list[S.Trial]]:
+    def _confirm(self, finalists: list[dict[str, Any]], rungs: list[S.Fidelity],
+                 seen: list[S.Trial] | None = None) -> dict[str, list[S.Trial]]:
         """Interleaved rounds (baseline, finalist 1, 2, ...) x ``confirm_rounds``: drift and co-tenant noise hit
-        all alike, so the ratios come from one run; medians per configuration."""
+        all alike, so the ratios come from one run; medians per configuration.
+
+        Windows are time-bounded: >= 1 s, and 16-64 queries chosen from the configuration's latency seen in the
+        search (so a slow baseline costs about 1 s per round, not a minute)."""
         full = rungs[-1]
-        # time-bounded windows: >= 1 s and >= 64 queries each, so an expensive baseline does not take minutes
-        one = S.Fidelity("confirm", min(full.queries, 64), 1, full.warmup, 1.0)
+        lat: dict[str, float] = {}
+        for t in seen or []:
+            if t.ok and t.p50_ms:
+                lat[S.config_key(t.config)] = t.p50_ms / 1000.0 / max(1, int(t.config.get("batch", 1)))
         out: dict[str, list[S.Trial]] = {}
         dual = _DualMonitor(self.mon, self.mon_machine)
         for r in range(self.req.confirm_rounds):
@@ -598,6 +636,9 @@ class Optimizer:
                     t = self.done[cell]
                 else:
                     n0 = len(dual.secondary_j)
+                    per_q = lat.get(key)
+                    n = 64 if per_q is None else int(min(64, max(16, 1.0 / max(per_q, 1e-6))))
+                    one = S.Fidelity("confirm", min(full.queries, n), 1, 1, 1.0)
                     try:
                         t = self._measure(c, one, monitor=dual)
                     except Exception as exc:
@@ -614,7 +655,10 @@ class Optimizer:
                   rungs: list[S.Fidelity]) -> dict[str, Any]:
         req = self.req
         base_cfg = self.baseline_config()
+        pruned_early = [t for t in out.trials if (t.extra or {}).get("pruned_early")]
         for t in out.trials:
+            if (t.extra or {}).get("pruned_early"):
+                continue
             if not t.ok and not any(r["label"] == SP.describe(t.config) for r in self.rejected):
                 self._reject(t.config, {"quality": t.quality} if t.quality is not None else None, t.why, t)
         final = [t for t in out.final if t.ok]
@@ -630,7 +674,7 @@ class Optimizer:
         picked = [base_cfg, ref1] + ([feasible[0].config] if feasible else []) + [t.config for t in front[:5]]
         finalists = list({S.config_key(c): c for c in picked}.values())  # unique, order kept
         self.say(f"confirming baseline + {len(finalists) - 1} finalists ({req.confirm_rounds} interleaved rounds)")
-        conf = self._confirm(finalists, rungs)
+        conf = self._confirm(finalists, rungs, out.trials)
         points = {}
         for c in finalists:
             key = S.config_key(c)
@@ -673,6 +717,7 @@ class Optimizer:
                        "exhaustive_measure_s_est": exh_cost,
                        "measure_share_of_exhaustive": (out.cost_s / exh_cost) if exh_cost else None,
                        "build_cpu_s": self.build_cpu_s, "variants_screened": len(self.variant_quality),
+                       "pruned_early": [{"label": SP.describe(t.config), "why": t.why} for t in pruned_early],
                        "notes": out.notes, "rungs": [asdict(r) for r in rungs]},
             "trials": [_trial_point(t) for t in out.trials if t.ok and t.j_per_query is not None
                        and t.fidelity == rungs[-1].name],

@@ -205,6 +205,19 @@ def _slug(name: str) -> str:
 # driving a variant
 
 
+_TORCH_DEFAULT_THREADS: list[int] = []
+
+
+def default_threads() -> int:
+    """torch's intra-op thread count as the process started (what 'default threads' means for the baseline),
+    even after trials changed it."""
+    import torch
+
+    if not _TORCH_DEFAULT_THREADS:
+        _TORCH_DEFAULT_THREADS.append(torch.get_num_threads())
+    return _TORCH_DEFAULT_THREADS[0]
+
+
 def make_fn(v: Variant, threads: int, wait: str = "default") -> Callable[[list[str]], Any]:
     """The per-call function for a runtime setting: ``fn(texts) -> outputs`` (numpy array or token lists).
 
@@ -221,6 +234,7 @@ def make_fn(v: Variant, threads: int, wait: str = "default") -> Callable[[list[s
         return _ort_fn(base, sess)
     import torch
 
+    default_threads()  # remember the process default before the first change
     torch.set_num_threads(threads)
     return _torch_fn(base, v.module)
 

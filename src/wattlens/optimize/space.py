@@ -163,9 +163,9 @@ def probe_context(task: str, mode: str, *, device: str | None = None, hardware_k
         pass
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if default_threads is None:
-        import torch  # lazy
+        from wattlens.optimize.models import default_threads as _dt
 
-        default_threads = torch.get_num_threads()
+        default_threads = _dt()
     if gpu_count is None:
         gpu_count = 0
         if hardware_knobs or device == "cuda":
