@@ -190,3 +190,16 @@ def test_candidate_model_compared_by_similarity_structure(tiny_dir, tmp_path) ->
     q = opt.quality_of(opt.base_spec(other), 1, False)
     assert q["metric"] == "similarity_spearman"
     assert q["quality"] > 0.999  # an identical copy ranks every pair the same way
+
+
+def test_probe_prune_skips_hopeless_configs() -> None:
+    opt = E.Optimizer.__new__(E.Optimizer)
+    opt.n_probe, opt.best_probe_cpq = 3, 1e-6
+
+    def slow(batch):
+        return [sum(i * i for i in range(100_000)) for _ in batch]
+
+    assert "pruned early" in opt._probe_prune(slow, ["a", "b"], 2, S.Fidelity("probe", 8))
+    assert opt._probe_prune(slow, ["a", "b"], 2, S.Fidelity("short", 32)) == ""  # only the first rung
+    opt.n_probe = 2
+    assert opt._probe_prune(slow, ["a", "b"], 2, S.Fidelity("probe", 8)) == ""  # needs a few references first

@@ -8,8 +8,11 @@ Pipeline (one process; torch configurations needing ``OMP_WAIT_POLICY`` run in a
    only built when each lossy part passed the gate alone; failures are *measured* and reported, not ruled;
 3. search the runtime grid of the surviving variants (successive halving; Optuna for large spaces),
    every trial committed to the store as a cell (``trial:<rung>:<config key>``) so ``--resume`` skips it;
-4. confirm: baseline and finalists re-measured interleaved at full fidelity (same-run ratios), quality
-   re-checked at the finalists' exact batching;
+   a probe whose first call already costs > 10x the cheapest probe's CPU per query is skipped (it cannot
+   survive the halving; listed in ``search.pruned_early``);
+4. confirm: baseline, the baseline at one thread (a contention-robust reference) and the finalists re-measured
+   in interleaved, time-bounded rounds (same-run ratios, medians), quality re-checked at each finalist's exact
+   batching;
 5. hidden costs, savings per year, payback of the search's own metered energy; artefact of the winner.
 
 Where the result lives (what ``wattlens report OPT_RUN_ID`` reads): the run's cell ``"result"``
