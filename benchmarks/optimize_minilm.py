@@ -39,6 +39,9 @@ def show(r: dict[str, Any]) -> None:
           f"least-contended round x{r.get('saving_factor_best_round') or float('nan'):.2f}; "
           f"machine attribution x{eb.get('saving_factor_machine_attribution') or float('nan'):.2f}; "
           f"vs the default at 1 thread x{r.get('saving_factor_vs_single_thread_default') or float('nan'):.2f}")
+    print(f"  energy terms: CPU term only x{r.get('saving_factor_cpu_only') or float('nan'):.2f}; memory term "
+          f"re-scaled to each deployment's RSS x{r.get('saving_factor_deployed_memory') or float('nan'):.2f} "
+          f"(the search process's RSS {c.get('meter_rss_mb') or 0:.0f} MB inflates the meter's memory term)")
     print(f"  recommended quality: cosine mean {qd.get('cosine_mean', float('nan')):.4f} "
           f"min {qd.get('cosine_min', float('nan')):.4f}, nearest-neighbour agreement "
           f"{qd.get('nn_agreement', float('nan')):.3f}")

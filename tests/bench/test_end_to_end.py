@@ -29,6 +29,7 @@ models = ["distilbert-sst2@tiny", "no-such-model-for-wattlens"]
 [[task]]
 name = "text-generation"
 models = ["distilgpt2@tiny"]
+device = "auto"   # cuda when available, else cpu: the resolved device is recorded
 """
 
 CONTRACT = {"run_id", "task", "model", "config", "weights", "status", "queries", "j_per_query", "j_per_query_low",
@@ -78,6 +79,14 @@ def test_generation_has_its_own_prefill_and_decode_windows(finished_run: tuple[s
     store = open_store(db)
     gen = next(r for r in result_rows(store, run_id) if r["task"] == "text-generation")
     assert gen["prefill_j_per_query"] is not None and gen["decode_j_per_query"] is not None
+    import torch
+
+    assert gen["config"]["device"] == ("cuda:0" if torch.cuda.is_available() else "cpu")
+    assert gen["config"]["device_requested"] == "auto" and gen["cell_key"].endswith("|device=auto")
+    cls = next(r for r in result_rows(store, run_id) if r["task"] == "text-classification" and r["status"] == "ok")
+    assert cls["config"]["device"] == "cpu" and "device_requested" not in cls["config"]
+    assert cls["tier"]["key"] == "cpu-node-net" and cls["rating"] is None  # 1 ok model: no relative stars
+    assert cls["rating_reference"]["note"].startswith("n/a (reference population is gpu-node-gross")
     assert gen["output_tokens_per_query"] == 10 and gen["input_tokens_per_query"] > 0
     assert gen["j_per_output_token"] == pytest.approx(gen["j_per_query"] / 10)
     timeline = store.timeline(run_id, gen["cell_key"])

@@ -158,3 +158,52 @@ def test_bad_arguments_are_rejected() -> None:
         measure_queries(lambda b: b, [], monitor=FakeMonitor(Ledger()))
     with pytest.raises(ValueError):
         measure_queries(lambda b: b, [1], batch=0, monitor=FakeMonitor(Ledger()))
+
+
+class AsyncDevice:
+    """A CUDA-like device: calls only enqueue work; ``sync`` runs it (sleeps, spends the joules)."""
+
+    def __init__(self, ledger: Ledger, seconds_per_query: float = 0.004) -> None:
+        self.ledger, self.s = ledger, seconds_per_query
+        self.pending: list[tuple[int, float]] = []
+        self.syncs = 0
+
+    def enqueue(self, j_per_query: float):
+        def fn(batch: list) -> list:
+            self.pending.append((len(batch), j_per_query))
+            return list(batch)
+
+        return fn
+
+    def sync(self) -> None:
+        import time
+
+        self.syncs += 1
+        for n, j in self.pending:
+            time.sleep(self.s * n)
+            self.ledger.joules += j * n
+        self.pending.clear()
+
+
+def test_sync_puts_asynchronous_work_in_its_latency_and_window() -> None:
+    ledger = Ledger()
+    dev = AsyncDevice(ledger)
+    s = measure_queries(dev.enqueue(2.0), list(range(4)), monitor=FakeMonitor(ledger), repeats=5, warmup=3,
+                        min_window_s=0.0, sync=dev.sync)
+    assert s.j_per_query == pytest.approx(2.0)  # warm-up work synchronised before the first window opened
+    assert s.p50_ms >= 4.0  # each batch's latency includes the device finishing its work
+    assert dev.syncs == s.queries + 1  # once after warm-up, once per batch
+    # without sync the same device looks free and instant: the work lands outside every window
+    ledger2 = Ledger()
+    dev2 = AsyncDevice(ledger2)
+    s2 = measure_queries(dev2.enqueue(2.0), list(range(4)), monitor=FakeMonitor(ledger2), repeats=5, warmup=3,
+                         min_window_s=0.0)
+    assert s2.j_per_query == pytest.approx(0.0) and s2.p50_ms < 4.0
+
+
+def test_sync_keeps_prefill_work_out_of_the_decode_windows() -> None:
+    ledger = Ledger()
+    dev = AsyncDevice(ledger, seconds_per_query=0.001)
+    s = measure_decode(dev.enqueue(5.0), lambda state: dev.enqueue(1.0)(state), list(range(3)),
+                       monitor=FakeMonitor(ledger), repeats=5, warmup=1, min_window_s=0.0, sync=dev.sync)
+    assert s.j_per_query == pytest.approx(1.0)  # prefill's 5 J/query ran before the window opened

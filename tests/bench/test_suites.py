@@ -70,6 +70,10 @@ def test_grid_expansion_and_stable_keys(tmp_path: Path) -> None:
         (GOOD.replace("[suite]", "[suit]"), 1, "unknown top-level key or table 'suit'", "[suite] and [[task]]"),
         (GOOD.replace('models = ["tiny-sd-unet"]', 'models = ["tiny-sd-unet"]\nengine = ["tensorrt"]'), 14,
          "bad value for 'engine'", "pytorch, onnxruntime"),
+        (GOOD.replace("repeats = 5", 'repeats = 5\ndevice = "gpu"'), 5, "bad value for 'device'",
+         "auto (cuda when available, else cpu), cpu, cuda, cuda:N, mps"),
+        (GOOD.replace('batch = [1, 4]', 'batch = [1, 4]\ndevice = ["cpu", "cuda:x"]'), 10, "bad value for 'device'",
+         "cuda:N"),
     ],
 )
 def test_errors_name_file_line_problem_and_allowed(tmp_path: Path, text: str, line: int, problem: str,
@@ -110,3 +114,30 @@ def test_command_line_suite_is_validated_the_same_way() -> None:
         suite_from_args("text-generation", ["gpt2"], batch=[0])
     default = suite_from_args("text-generation", [])
     assert [c.model for c in default.cells] == ["distilgpt2@tiny", "gpt2@tiny"]  # the quick defaults
+
+
+def test_device_key_expands_the_grid_and_keeps_cpu_keys(tmp_path: Path) -> None:
+    s = load_suite(_write(tmp_path, GOOD.replace("repeats = 5", 'repeats = 5\ndevice = ["cpu", "CUDA:1"]')))
+    assert len(s.cells) == 10 and {c.device for c in s.cells} == {"cpu", "cuda:1"}
+    keys = [c.key for c in s.cells]
+    assert "text-generation|gpt2@tiny|batch=4|fp32|threads=0|pytorch" in keys  # cpu: the key it always had
+    assert "text-generation|gpt2@tiny|batch=4|fp32|threads=0|pytorch|device=cuda:1" in keys
+    assert Suite.from_dict(s.to_dict()).cells == s.cells
+    cell = next(c for c in s.cells if c.device == "cuda:1")
+    assert cell.config["device"] == "cuda:1"
+    # a run stored before devices existed resumes as cpu cells with unchanged keys
+    old = s.to_dict()
+    for c in old["cells"]:
+        c.pop("device")
+    assert {c.device for c in Suite.from_dict(old).cells} == {"cpu"}
+    # default: cpu; one string works too; the command line validates the same way
+    assert {c.device for c in load_suite(_write(tmp_path, GOOD)).cells} == {"cpu"}
+    assert {c.device for c in suite_from_args("text-generation", ["gpt2"], device=["auto"]).cells} == {"auto"}
+    with pytest.raises(SuiteError, match=r"<command line>.*'device'"):
+        suite_from_args("text-generation", ["gpt2"], device=["gpu"])
+
+
+def test_php_suite_runs_on_cuda_when_available_else_cpu() -> None:
+    php = load_suite("php")
+    assert php.settings["device"] == "auto" and {c.device for c in php.cells} == {"auto"}
+    assert {c.device for c in load_suite("quick").cells} == {"cpu"}

@@ -30,10 +30,15 @@ class DeterministicMonitor(FakeMonitor):
 class FakeWorkload:
     """Implements the Workload contract with a 2 ms query; generative when the task is text-generation."""
 
+    syncs = 0  # synchronize() calls, over all instances (a fake CUDA device counts them)
+
     def __init__(self, task: str, model: str, batch: int = 1, precision: str = "fp32", threads: Any = None,
-                 engine: str = "pytorch", **options: Any) -> None:
+                 engine: str = "pytorch", device: str = "cpu", **options: Any) -> None:
         if model.startswith("broken"):
             raise RuntimeError(f"cannot load {model}")
+        from wattlens.workloads.device import resolve_device
+
+        self.device = resolve_device(device)  # auto -> cpu here (or what a test patches it to)
         self.task, self.model_id, self.engine, self.precision, self.threads = task, model, engine, precision, threads
         self.weights = "trained" if model == "good-trained" else "random"
         self.params = 1000
@@ -63,6 +68,9 @@ class FakeWorkload:
 
     def count_tokens(self, inputs: list, outputs: list) -> tuple[int, int]:
         return 12 * len(inputs), (10 * len(outputs) if self.generative else 0)
+
+    def synchronize(self) -> None:
+        FakeWorkload.syncs += 1
 
     def close(self) -> None:
         pass
@@ -113,7 +121,7 @@ def test_bench_json_rows_follow_the_contract(tmp_path: Path, capsys: pytest.Capt
     assert good["j_per_query"] == pytest.approx(0.5) and good["source"] == "measured"
     assert good["net_j"] == pytest.approx(good["gross_j"] - good["idle_j"])
     assert good["boundary"] == "node: devices read by fake-counter (attribution=machine)"
-    assert good["config"] == {"batch": 1, "precision": "fp32", "threads": 0, "engine": "pytorch"}
+    assert good["config"] == {"batch": 1, "precision": "fp32", "threads": 0, "engine": "pytorch", "device": "cpu"}
     for key in ("run_id", "task", "queries", "j_per_query", "j_per_query_low", "j_per_query_high", "wh_per_1000",
                 "source", "gross_j", "idle_j", "net_j", "p50_ms", "p95_ms", "co2e_g_per_1000"):
         assert key in good
@@ -244,3 +252,103 @@ def test_progress_degrades_to_plain_lines_without_a_tty(capsys: pytest.CaptureFi
     p.finish("done")
     err = capsys.readouterr().err
     assert "[bench] run run-1: 2 cells" in err and "1/2 text-generation m" in err and "ETA" in err
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def test_device_auto_is_resolved_and_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              fake_models: None) -> None:
+    if _cuda():
+        pytest.skip("CUDA is available: auto resolves to cuda here")
+    _db, rows = _bench(tmp_path, capsys, "--device", "auto")
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert ok and all(r["config"]["device"] == "cpu" and r["config"]["device_requested"] == "auto" for r in ok)
+    assert all("|device=auto" in r["cell_key"] for r in rows)
+    assert all(r["tier"]["device"] == "cpu" for r in ok)
+
+
+def test_unavailable_or_unknown_device_stops_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            fake_models: None) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text(SUITE, encoding="utf-8")
+    db = str(tmp_path / "dev.sqlite")
+    assert main(["bench", "--suite", str(suite), "--db", db, "--device", "gpu", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "bad value for 'device'" in err and "cuda:N" in err
+    if not _cuda():
+        assert main(["bench", "--suite", str(suite), "--db", db, "--device", "cuda", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert "torch.cuda.is_available() is False on this machine" in err
+        assert main(["results", "--db", db, "--list"]) == 0
+        assert capsys.readouterr().out.strip() == ""  # no run was started
+
+
+class GpuMonitor(DeterministicMonitor):
+    def describe(self) -> dict[str, Any]:
+        return {"attribution": "machine", "sources": ["nvml", "rapl"]}
+
+
+RATED = """\
+[suite]
+name = "rated"
+queries = 2
+repeats = 5
+warmup = 1
+min_window_s = 0.01
+idle_s = 0.05
+phases = false
+
+[[task]]
+name = "text-classification"
+models = ["m1", "m2", "m3", "m4"]
+"""
+
+
+def test_a_cuda_run_synchronises_records_its_device_and_is_rated_in_its_tier(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fake CUDA device (no GPU here): the resolved device is recorded, the workload is synchronised after
+    every batch, and with a GPU meter the result is in PHP's tier: rated against it on its gross figure."""
+    import wattlens.workloads.device as D
+
+    monkeypatch.setattr(D, "resolve_device", lambda d: "cuda:0")
+    monkeypatch.setattr(tracking, "Monitor", GpuMonitor)
+    suite = tmp_path / "rated.toml"
+    suite.write_text(RATED, encoding="utf-8")
+    before = FakeWorkload.syncs
+    assert main(["bench", "--suite", str(suite), "--db", str(tmp_path / "gpu.sqlite"), "--device", "cuda", "--json",
+                 "--quiet"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
+    assert FakeWorkload.syncs - before >= sum(r["queries"] for r in rows)  # at least once per (batch-1) query
+    for r in rows:
+        assert r["config"]["device"] == "cuda:0" and r["config"]["device_requested"] == "cuda"
+        assert r["tier"]["key"] == "gpu-node-net"
+        band = r["rating_band"]
+        assert band["kind"] == "reference" and band["basis"] == "gross" and "PHP" in band["population"]
+        assert r["rating"] == 5  # ~0.14 Wh/1000 gross: below PHP's cheapest text-classification model
+        assert r["rating_relative"]["population"].startswith("relative to this run's 4 text-classification models")
+
+
+def test_cpu_run_is_not_rated_against_the_gpu_reference(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        fake_models: None) -> None:
+    suite = tmp_path / "rated.toml"
+    suite.write_text(RATED, encoding="utf-8")
+    db = str(tmp_path / "cpu.sqlite")
+    assert main(["bench", "--suite", str(suite), "--db", db, "--json", "--quiet"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    for r in rows:
+        ref = r["rating_reference"]
+        assert ref["stars"] is None
+        assert ref["note"] == ("n/a (reference population is gpu-node-gross (PHP 2023, 8xA100, CodeCarbon); this run "
+                               "is cpu-node-net (measured; meters: fake-counter))")
+        assert r["rating_band"]["kind"] == "relative" and r["rating"] in (1, 2, 3, 4, 5)
+        assert r["rating_band"]["population"].startswith("relative to this run's 4 text-classification models")
+        assert r["wh_per_1000"] is not None  # raw Wh beside the stars
+    assert main(["results", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "relative to this run's 4 text-classification models" in out
+    assert "reference rating n/a (reference population is gpu-node-gross" in out

@@ -35,7 +35,8 @@ from wattlens.bench.validity import STATUS_FAILED, check_cell
 RUN_KIND = "bench"
 METHOD = ("wattlens-bench-1: warm-up excluded; >= repeats windows, each covering all inputs and >= min_window_s; "
           "idle baseline before and after every cell (net = gross - idle); 95 % t-interval and CV over repeats; "
-          "load, query, prefill and decode in their own windows; validity checks shown as status invalid")
+          "load, query, prefill and decode in their own windows; CUDA/MPS synchronised after every batch and at "
+          "window edges; validity checks shown as status invalid")
 RESULT_SCHEMA = 1
 
 
@@ -138,7 +139,10 @@ def _load(cell: Cell, monitor: Any) -> tuple[Any, dict[str, Any], dict[str, Any]
     t0 = time.perf_counter()
     try:
         w = load_workload(task=cell.task, model=cell.model, batch=cell.batch, precision=cell.precision,
-                          threads=threads, engine=cell.engine, **cell.options_dict)
+                          threads=threads, engine=cell.engine, device=cell.device, **cell.options_dict)
+        sync = _sync_of(w)
+        if sync is not None:
+            sync()  # the host-to-device copy of the weights belongs to the load window
     except BaseException:
         _cancel(monitor, "load")
         raise
@@ -149,6 +153,35 @@ def _load(cell: Cell, monitor: Any) -> tuple[Any, dict[str, Any], dict[str, Any]
 
 
 _LIB_DEFAULT_THREADS: dict[str, int] = {}
+
+
+def _sync_of(w: Any) -> Callable[[], None] | None:
+    """The workload's device synchronisation when it runs on an asynchronous device (CUDA, MPS), else None
+    (nothing added to the measured loop on the CPU)."""
+    device = str(getattr(w, "device", "cpu") or "cpu")
+    sync = getattr(w, "synchronize", None)
+    return sync if callable(sync) and (device.startswith("cuda") or device == "mps") else None
+
+
+def _config_with_device(cell: Cell, w: Any) -> dict[str, Any]:
+    """The cell's config with the device the workload actually runs on (``auto`` resolved); the request is
+    kept beside it when it differs."""
+    cfg = dict(cell.config)
+    resolved = getattr(w, "device", None) or cell.device
+    cfg["device"] = resolved
+    if resolved != cell.device:
+        cfg["device_requested"] = cell.device
+    return cfg
+
+
+def _release_device_memory() -> None:
+    """Hand cached CUDA memory back between cells (only when torch already initialised CUDA)."""
+    torch = sys.modules.get("torch")
+    try:
+        if torch is not None and torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
+    except Exception:  # informative housekeeping only
+        pass
 
 
 def _remember_default_threads(suite: Suite) -> None:
@@ -208,6 +241,7 @@ def run_cell(cell: Cell, monitor: Any, idle_before: IdlePower | None, idle_s: fl
     try:
         progress.step("loading model")
         w, load_stats, load_row = _load(cell, monitor)
+        base["config"] = _config_with_device(cell, w)
         timeline.append(load_row)
         result = _measure_loaded(cell, w, monitor, idle_before, progress, timeline)
         result["load"] = load_stats
@@ -224,6 +258,7 @@ def run_cell(cell: Cell, monitor: Any, idle_before: IdlePower | None, idle_s: fl
             w.close()
             w = None
         gc.collect()  # free the model before the idle baseline and the next cell's load (big models on GPUs)
+        _release_device_memory()
     progress.step("idle baseline (after)")
     idle_after = _measure_idle(monitor, idle_s, "after", timeline)
     return _finish(cell, base, result, idle_before, idle_after, timeline, t_cell, max_power_w)
@@ -235,8 +270,9 @@ def _measure_loaded(cell: Cell, w: Any, monitor: Any, idle: IdlePower | None, pr
 
     task = get_task(cell.task)
     inputs = task.inputs(cell.queries, cell.seed)
+    # sync: CUDA/MPS queue kernels asynchronously; each batch's latency and window must include its work
     kw = dict(batch=cell.batch, monitor=monitor, repeats=cell.repeats, warmup=cell.warmup,
-              min_window_s=cell.min_window_s, idle=idle)
+              min_window_s=cell.min_window_s, idle=idle, sync=_sync_of(w))
 
     def windows(phase: str) -> Any:  # progress between windows (never inside one)
         progress.step(f"{phase} windows 0/{cell.repeats}")
@@ -258,6 +294,7 @@ def _measure_loaded(cell: Cell, w: Any, monitor: Any, idle: IdlePower | None, pr
             "tokens": {"input_total": tokens[0], "output_total": tokens[1], "inputs": len(inputs)},
             "weights": w.weights, "params": w.params, "generative": w.generative, "unit": task.unit,
             "engine": w.engine, "precision": w.precision, "threads": w.threads, "info": info,
+            "device": getattr(w, "device", None) or cell.device,
             "input_description": task.input_description,
             "threads_used": w.threads if isinstance(w.threads, int) and w.threads > 0 else None,
             "text_input": str(task.modality).startswith("text")}
@@ -311,13 +348,20 @@ class RunSummary:
 
 def run_config(suite: Suite, carbon: dict[str, Any] | None = None) -> dict[str, Any]:
     """What is stored with the run: enough to resume it without the original suite file."""
-    from wattlens.bench.ratings import RATING_VERSION
+    from wattlens.bench.ratings import RATING_VERSION, REFERENCE_TIER
 
     return {"suite": suite.to_dict(), "carbon": dict(carbon or {}), "method": METHOD,
             "rating": {"rule": RATING_VERSION,
                        "reference population": "wattlens/bench/data/reference_population.csv: PHP per-model kWh per "
-                                               "1,000 queries (benchmark-anchors.md §1.3-1.4), frozen",
-                       "stars": "5 = cheapest fifth of the task's reference population; raw Wh shown beside them"}}
+                                               "1,000 queries (benchmark-anchors.md §1.3-1.4), frozen; tier "
+                                               f"{REFERENCE_TIER.label}",
+                       "like with like": "a result is rated against the reference only when its tier (device kind "
+                                         "and boundary) matches, on its gross figure; otherwise rating_reference is "
+                                         "n/a with both tiers named",
+                       "within run": "per task and tier with >= 3 ok results: the same rule over this run's own "
+                                     "results, labelled 'relative to this run's N models'",
+                       "stars": "5 = cheapest fifth of the population named in rating_band; raw Wh shown beside "
+                                "them"}}
 
 
 def start_run(store: Any, suite: Suite, *, carbon: dict[str, Any] | None = None, monitor: Any = None,

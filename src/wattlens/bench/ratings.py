@@ -1,4 +1,4 @@
-"""Star ratings per task that resist outliers, against a FROZEN reference population.
+"""Star ratings per task that resist outliers, and that only compare like with like.
 
 Why not AI Energy Score's rule: AIES cuts each task's [min, max] into 5 equal-width bands and
 recomputes them at every release, so one outlier at the top moves every band and a model's stars
@@ -19,8 +19,19 @@ Rule here (versioned as :data:`RATING_VERSION`):
 With only two reference models (most tasks) the quantiles are equal steps in log space between PHP's
 cheapest and most expensive model of the task; the output says so through ``population_n``.
 
-Caveat printed next to every star: PHP's boundary is a whole 8xA100 node measured gross (~1 kW floor),
-so any measurement on another boundary is placed on PHP's scale, not compared like for like.
+Like with like (tiers). PHP's figures are a whole 8xA100 node measured gross (~1 kW floor): tier
+``gpu-node-gross`` (the ``tier`` column of the CSV). A run's tier is computed from what its figures are:
+device kind (``gpu`` only when the model ran on a GPU *and* a GPU meter read it; ``cpu``; ``soc``), boundary
+(``node`` for machine attribution, ``process`` for a process share), basis (``gross`` | ``net``) and source
+(measured | integrated | estimated). Rows are rated against the frozen population only when device kind and
+boundary match it, and then on their *gross* Wh (PHP's basis). Otherwise the reference rating is
+``n/a (reference population is <tier>; this run is <tier>)``: a net CPU estimate ~100x below a GPU node's
+gross draw would get 5 stars for being on another boundary, not for being efficient.
+
+Within-run relative rating (:func:`rate_rows`): for each (run, task, tier) with >= 3 ok results, the same
+rule (log10 Wh, median/MAD clip, 20/40/60/80 % quantiles) over the run's own results, labelled "relative to
+this run's N models". A row's ``rating`` is the reference stars where the tier matches, else the relative
+stars, else None; ``rating_band`` says which population and edges gave it.
 """
 
 from __future__ import annotations
@@ -36,9 +47,15 @@ from wattlens.bench.method import percentile, robust_clip
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 POPULATION_CSV = DATA_DIR / "reference_population.csv"
-RATING_VERSION = "wattlens-stars-1: PHP 2023 per-model population, log10 Wh quantiles, median/MAD clip k=3"
+RATING_VERSION = ("wattlens-stars-2: PHP 2023 per-model population (tier gpu-node-gross) for runs of the same "
+                  "tier, else relative to the run's own results per task and tier (>= 3); log10 Wh quantiles "
+                  "20/40/60/80 %, median/MAD clip k=3")
 QUANTILES = (20.0, 40.0, 60.0, 80.0)
 CLIP_K = 3.0
+MIN_RELATIVE = 3  # fewer results than this in a run's task: no relative rating (quantiles of 2 say little)
+J_PER_WH = 3600.0
+GPU_METERS = ("nvml", "amdsmi")  # sources that read a GPU's own energy
+SOC_METERS = ("apple",)
 
 # Names people use for the PHP tasks -> the task names of the reference population (HF pipeline names).
 TASK_ALIASES = {
@@ -78,6 +95,9 @@ class Bands:
     population_max_wh: float
     boundary: str
     source: str
+    kind: str = "reference"  # "reference" (frozen PHP population) | "relative" (this run's own results)
+    population: str = ""  # one line: which population the edges come from
+    tier: str = ""
 
     def stars(self, wh_per_1000: float) -> int:
         for i, edge in enumerate(self.edges_wh_per_1000):
@@ -95,19 +115,25 @@ class Bands:
             "population_max_wh_per_1000": self.population_max_wh,
             "boundary": self.boundary,
             "source": self.source,
+            "kind": self.kind,
+            "population": self.population,
+            "tier": self.tier,
             "rule": RATING_VERSION,
         }
 
 
-def bands_from_values(task: str, wh_values: list[float], boundary: str = "", source: str = "") -> Bands:
-    """Band edges for any population (used for the frozen one, and testable on synthetic populations)."""
+def bands_from_values(task: str, wh_values: list[float], boundary: str = "", source: str = "", *,
+                      kind: str = "reference", population: str = "", tier: str = "") -> Bands:
+    """Band edges for any population (used for the frozen one, the within-run one, and testable on
+    synthetic populations)."""
     if len(wh_values) < 2 or any(v <= 0 for v in wh_values):
         raise ValueError("a rating population needs >= 2 positive values")
     logs = [math.log10(v) for v in wh_values]
     clipped, lo, hi = robust_clip(logs, CLIP_K)
     n_clipped = sum(1 for v in logs if v < lo or v > hi)
     edges = tuple(10 ** percentile(clipped, q) for q in QUANTILES)
-    return Bands(task, edges, len(wh_values), n_clipped, min(wh_values), max(wh_values), boundary, source)  # type: ignore[arg-type]
+    return Bands(task, edges, len(wh_values), n_clipped, min(wh_values), max(wh_values), boundary, source,  # type: ignore[arg-type]
+                 kind, population, tier)
 
 
 @cache
@@ -118,7 +144,9 @@ def bands_for(task: str) -> Bands | None:
     if len(rows) < 2:
         return None
     sources = sorted({r["source"].split(";")[0] for r in rows})
-    return bands_from_values(t, [r["wh_per_1000_queries"] for r in rows], rows[0]["boundary"], " | ".join(sources))
+    return bands_from_values(t, [r["wh_per_1000_queries"] for r in rows], rows[0]["boundary"], " | ".join(sources),
+                             kind="reference", tier=REFERENCE_TIER.label,
+                             population=f"PHP 2023 reference population, n={len(rows)} models ({REFERENCE_TIER.label})")
 
 
 def rate(task: str, wh_per_1000: float | None) -> dict[str, Any] | None:
@@ -139,4 +167,197 @@ def describe(task: str) -> str:
     edges = " | ".join(f"{e:.3g}" for e in b.edges_wh_per_1000)
     return (f"{b.task}: 5* <= {edges} Wh/1000 queries < 1*  (PHP reference, n={b.population_n}, "
             f"{b.clipped_n} clipped; range {b.population_min_wh:.3g}-{b.population_max_wh:.3g} Wh/1000; "
-            f"boundary: {b.boundary})")
+            f"boundary: {b.boundary}; tier {b.tier}: rated against only in that tier)")
+
+
+# --- tiers: which figures may be compared with which -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tier:
+    """What a population's figures are: device kind, boundary, gross/net basis and source."""
+
+    device: str  # gpu (a GPU, read by a GPU meter) | gpu-unmetered | cpu | soc | unknown
+    boundary: str  # node (everything the counted devices drew) | process (a process share)
+    basis: str  # gross | net
+    source: str  # measured | integrated | estimated | unavailable | mixed
+    detail: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.device}-{self.boundary}-{self.basis}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.key} ({self.detail})" if self.detail else self.key
+
+    def comparable_to_reference(self) -> bool:
+        """Same device kind and boundary as the frozen population; its basis (gross) is always available
+        from a run's windows, so the run is rated on its gross figure."""
+        return self.device == REFERENCE_TIER.device and self.boundary == REFERENCE_TIER.boundary
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "label": self.label, "device": self.device, "boundary": self.boundary,
+                "basis": self.basis, "source": self.source, "detail": self.detail}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Tier:
+        return cls(*(str(d.get(k) or "") for k in ("device", "boundary", "basis", "source", "detail")))
+
+
+REFERENCE_TIER = Tier("gpu", "node", "gross", "measured GPUs (NVML) + estimated CPU/RAM",
+                      "PHP 2023, 8xA100, CodeCarbon")
+
+
+def _device_kind(device: str | None) -> str:
+    from wattlens.workloads.device import device_kind  # import-light (no torch)
+
+    return "cpu" if device is None else device_kind(device)  # runs before devices existed ran on the CPU
+
+
+def run_tier(device: str | None, attribution: str | None, meters: list[str] | tuple[str, ...],
+             basis: str | None, source: str | None) -> Tier:
+    """The tier of one result: ``device`` as recorded in its config (None: a run from before devices were
+    recorded, i.e. cpu), the monitor's ``attribution`` and source names, the J/query ``basis`` and ``source``."""
+    kind = _device_kind(device)
+    meters = tuple(meters or ())
+    if kind == "gpu" and not any(m in GPU_METERS for m in meters):
+        kind = "gpu-unmetered"  # the model ran on a GPU that no meter read: its energy is not in the figure
+    if kind == "soc" and not any(m in SOC_METERS for m in meters):
+        kind = "soc-unmetered"
+    boundary = "process" if attribution == "process" else "node"
+    src = source or "unknown"
+    detail = f"{src}; meters: {', '.join(meters) or 'unknown'}"
+    return Tier(kind, boundary, basis or "gross", src, detail)
+
+
+def _positive(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 else None
+
+
+def _gross_wh(row: dict[str, Any]) -> float | None:
+    g = _positive(row.get("gross_j_per_query"))
+    return None if g is None else g * 1000.0 / J_PER_WH
+
+
+def _reference_rating(row: dict[str, Any], tier: Tier) -> dict[str, Any]:
+    task = row.get("task") or ""
+    b = bands_for(task)
+    if b is None:
+        return {"stars": None, "note": f"n/a (no reference population for task {task!r})"}
+    if not tier.comparable_to_reference():
+        return {"stars": None, "reference_tier": REFERENCE_TIER.label, "run_tier": tier.label,
+                "note": f"n/a (reference population is {REFERENCE_TIER.label}; this run is {tier.label})"}
+    wh = _gross_wh(row)
+    if wh is None:
+        return {"stars": None, "note": "n/a (no gross energy for this result; the reference population is gross)"}
+    return {"stars": b.stars(wh), "wh_per_1000": wh, "basis": "gross", "run_tier": tier.label, **b.to_dict()}
+
+
+def _relative_population(group: list[dict[str, Any]]) -> tuple[str, list[tuple[dict[str, Any], float]]]:
+    """(basis, [(row, Wh/1000)]): the rows' own basis when every value is positive, else gross for all (a net
+    figure at or below 0 is noise around the idle baseline and has no logarithm)."""
+    own = [(r, _positive(r.get("wh_per_1000"))) for r in group]
+    if all(v is not None for _, v in own):
+        return str(group[0].get("energy_basis") or "gross"), own  # type: ignore[return-value]
+    gross = [(r, _gross_wh(r)) for r in group]
+    return "gross", [(r, v) for r, v in gross if v is not None]  # type: ignore[misc]
+
+
+def relative_bands(task: str, values: list[float], models: list[str] | None = None, tier: str = "",
+                   run_id: str = "") -> Bands:
+    """Bands over a run's own results for one task (same rule as the frozen population)."""
+    n = len(values)
+    distinct = len(set(models or [])) or n
+    what = f"{n} {task} models" if distinct == n else f"{n} {task} results ({distinct} models x configs)"
+    population = f"relative to this run's {what}" + (f", tier {tier}" if tier else "")
+    return bands_from_values(task, values, "this run's boundary" + (f": {tier}" if tier else ""),
+                             f"run {run_id}" if run_id else "this run", kind="relative", population=population,
+                             tier=tier)
+
+
+def rate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the rating fields to leaderboard rows (in place; returns them).
+
+    Each row needs ``run_id, task, model, status, wh_per_1000, gross_j_per_query, energy_basis`` and
+    ``tier`` (a :meth:`Tier.to_dict`, from :func:`run_tier`). Adds ``rating`` (stars or None),
+    ``rating_band`` (edges + population of those stars), ``rating_text`` (one line), ``rating_reference``
+    (against the frozen population, or n/a with the reason) and ``rating_relative`` (within this run).
+    """
+    groups: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("status") == "ok" and r.get("tier"):
+            groups.setdefault((r.get("run_id"), canonical_task(r.get("task") or ""), r["tier"]["key"]), []).append(r)
+    relative: dict[int, dict[str, Any]] = {}
+    for (run_id, task, _), group in groups.items():
+        basis, pop = _relative_population(group)
+        label = group[0]["tier"]["label"]
+        if len(pop) < MIN_RELATIVE:
+            note = (f"n/a (a relative rating needs >= {MIN_RELATIVE} ok results of {task} in this run and tier; "
+                    f"this run has {len(pop)})")
+            for r in group:
+                relative[id(r)] = {"stars": None, "note": note}
+            continue
+        b = relative_bands(task, [v for _, v in pop], [str(r.get("model")) for r, _ in pop], label, str(run_id or ""))
+        for r, v in pop:
+            relative[id(r)] = {"stars": b.stars(v), "wh_per_1000": v, "basis": basis, **b.to_dict()}
+        for r in group:
+            relative.setdefault(id(r), {"stars": None, "note": "n/a (no positive energy figure for this result)"})
+    for r in rows:
+        r.update(_rating_fields(r, relative.get(id(r))))
+    return rows
+
+
+def _band_of(rating: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in rating.items() if k not in ("stars", "wh_per_1000", "note")}
+
+
+def _rating_fields(row: dict[str, Any], relative: dict[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"rating": None, "rating_band": None, "rating_text": None, "rating_reference": None,
+                           "rating_relative": None}
+    if row.get("status") != "ok" or not row.get("tier"):
+        out["rating_text"] = f"n/a (status {row.get('status')})" if row.get("status") != "ok" else "n/a"
+        return out
+    tier = Tier.from_dict(row["tier"])
+    ref = _reference_rating(row, tier)
+    out["rating_reference"] = ref
+    out["rating_relative"] = relative
+    chosen = ref if ref.get("stars") is not None else relative if relative and relative.get("stars") else None
+    if chosen is None:
+        out["rating_text"] = ref["note"] + ("" if not relative else f"; within this run: {relative['note']}")
+        return out
+    out["rating"] = chosen["stars"]
+    out["rating_band"] = _band_of(chosen)
+    out["rating_text"] = (f"{chosen['stars']}/5 {chosen['population']} ({chosen['basis']} "
+                          f"{chosen['wh_per_1000']:.3g} Wh/1000)")
+    if chosen is relative:
+        out["rating_text"] += f"; reference: {ref['note']}"
+    return out
+
+
+def describe_rows(rows: list[dict[str, Any]]) -> list[str]:
+    """Leaderboard lines, one per task (and tier): the band edges and the population behind the stars, or why
+    there are none."""
+    lines: list[str] = []
+    seen: set[tuple[Any, ...]] = set()
+    for r in rows:
+        if r.get("status") != "ok":
+            continue
+        band = r.get("rating_band")
+        tier = (r.get("tier") or {}).get("label", "")
+        key = (r.get("run_id"), r.get("task"), tier)
+        if key in seen:
+            continue
+        seen.add(key)
+        if band:
+            edges = " | ".join(f"{e:.3g}" for e in band["edges_wh_per_1000"])
+            lines.append(f"{r['task']}: 5* <= {edges} Wh/1000 ({band.get('basis')}) < 1*  — {band['population']}, "
+                         f"{band['clipped_n']} clipped; range {band['population_min_wh_per_1000']:.3g}-"
+                         f"{band['population_max_wh_per_1000']:.3g} Wh/1000")
+        ref = r.get("rating_reference") or {}
+        if ref.get("stars") is None and ref.get("note"):
+            lines.append(f"{r['task']}: reference rating {ref['note']}")
+        rel = r.get("rating_relative") or {}
+        if not band and rel.get("note"):
+            lines.append(f"{r['task']}: within-run rating {rel['note']}")
+    return lines

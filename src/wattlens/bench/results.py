@@ -3,8 +3,11 @@
 Each row has at least: ``run_id, task, model, config{batch, precision, threads, engine}, weights,
 status (ok|failed|invalid), queries, j_per_query, j_per_query_low, j_per_query_high, wh_per_1000,
 source, gross_j, idle_j, net_j, p50_ms, p95_ms, quality (None where n/a), co2e_g_per_1000`` plus the
-rating (``rating`` stars next to the raw Wh, ``rating_band`` with the edges and population), validity
-reasons, per-phase and per-unit figures, carbon assumptions and versions.
+rating (``rating`` stars next to the raw Wh, ``rating_band`` with the edges and the population they come
+from, ``rating_text``, ``rating_reference``, ``rating_relative``: see :mod:`wattlens.bench.ratings`), the
+result's ``tier`` (device kind, boundary, basis, source), validity reasons, per-phase and per-unit figures,
+carbon assumptions and versions. ``config`` carries the ``device`` the cell ran on (``auto`` resolved;
+``device_requested`` beside it when it differs); runs from before devices were recorded ran on the CPU.
 
 Units: ``gross_j``/``idle_j``/``net_j`` are totals over the measured query windows (warm-up and loading
 excluded) and ``queries`` is the number of queries in those windows (``inputs`` is how many distinct inputs
@@ -20,7 +23,7 @@ import csv
 from functools import lru_cache
 from typing import Any
 
-from wattlens.bench.ratings import DATA_DIR, RATING_VERSION, canonical_task, rate
+from wattlens.bench.ratings import DATA_DIR, RATING_VERSION, canonical_task, rate_rows, run_tier
 
 J_PER_WH = 3600.0
 STATUSES = ("ok", "invalid", "failed")
@@ -156,16 +159,16 @@ def _carbon_fields(row: dict[str, Any], carbon: dict[str, Any], loc: Any) -> dic
     return out
 
 
-def _rating_fields(row: dict[str, Any]) -> dict[str, Any]:
-    r = rate(row["task"] or "", row.get("wh_per_1000")) if row.get("status") == "ok" else None
+def _php_task_fields(row: dict[str, Any]) -> dict[str, Any]:
     ref = php_task_reference().get(canonical_task(row["task"] or ""))
-    out: dict[str, Any] = {"rating": None, "rating_band": None}
-    if r is not None:
-        out["rating"] = r.get("stars")
-        out["rating_band"] = {k: v for k, v in r.items() if k not in ("stars", "wh_per_1000")}
-    if ref is not None:
-        out["php_task_kwh_per_1000"] = float(ref["recomputed_kwh_per_1000"])
-    return out
+    return {} if ref is None else {"php_task_kwh_per_1000": float(ref["recomputed_kwh_per_1000"])}
+
+
+def _tier(row: dict[str, Any], env: dict[str, Any], attribution: str | None) -> dict[str, Any]:
+    mon = (env or {}).get("monitor") or {}
+    att = attribution or mon.get("attribution") or "machine"
+    return run_tier((row.get("config") or {}).get("device"), att, list(mon.get("sources") or []),
+                    row.get("energy_basis"), row.get("source")).to_dict()
 
 
 def cell_row(run: dict[str, Any], cell: dict[str, Any], loc: Any = None) -> dict[str, Any]:
@@ -175,9 +178,11 @@ def cell_row(run: dict[str, Any], cell: dict[str, Any], loc: Any = None) -> dict
     row = _base_row(run, cell)
     row.update(_phase_fields(res))
     row.update(_carbon_fields(row, carbon, loc))
-    row.update(_rating_fields(row))
+    row.update(_php_task_fields(row))
     env = run.get("environment") or {}
-    row["boundary"] = _boundary(env, ((cfg.get("suite") or {}).get("settings") or {}).get("attribution"))
+    attribution = ((cfg.get("suite") or {}).get("settings") or {}).get("attribution")
+    row["boundary"] = _boundary(env, attribution)
+    row["tier"] = _tier(row, env, attribution)
     row["versions"] = {**(env.get("versions") or {}), "python": env.get("python")}
     row["cpu"] = env.get("cpu")
     row["threads_used"] = res.get("threads_used")
@@ -205,7 +210,8 @@ def result_rows(store: Any, run_id: str | None = None, *, all_runs: bool = False
     for run in _runs(store, run_id, all_runs):
         carbon = dict((run.get("config") or {}).get("carbon") or {})
         loc = _location(carbon)
-        rows.extend(cell_row(run, c, loc) for c in store.cells(run["run_id"]))
+        run_rows = [cell_row(run, c, loc) for c in store.cells(run["run_id"])]
+        rows.extend(rate_rows(run_rows))  # ratings need the run's whole population (within-run bands)
     return rows
 
 

@@ -13,6 +13,10 @@ uses:
   window's and the baseline's low ends paired, as one meter's error moves both) with the 95 %
   t-interval across repeats (random): low = mean(meter low) - CI, high = mean(meter high) + CI.
 * Latency: each query's latency is the latency of the batch it rode in (what its caller waited).
+* Asynchronous devices (CUDA, MPS): ``sync`` (e.g. ``Workload.synchronize``) is called after every batch,
+  inside its latency, and after warm-up / decode state preparation, before a window opens, so that queued
+  kernels are timed with their batch and counted in their own window. The monitor's sources also synchronise
+  at window edges (the NVML source's ``before_edge``), but latency needs it per batch.
 
 The harness does as little as possible inside a window: two ``perf_counter`` calls and one list append
 per batch; ``harness_overhead_frac`` reports what it cost (``benchmarks/bench_overhead.py``).
@@ -362,11 +366,13 @@ def measure_queries(
     phase: str = "query",
     collect_outputs: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    sync: Callable[[], None] | None = None,
 ) -> CellStats:
     """Measure ``fn`` (which takes a list batch) over ``inputs``; see the module docstring for the method.
 
     ``idle``: an IdleBaseline, watts, or None (then ``monitor.idle`` is used when set).
     ``progress(done_repeats, repeats)`` is called after each window, outside it.
+    ``sync``: waits for an asynchronous device (CUDA/MPS); called after each batch, inside its latency.
     """
     _check_args(inputs, batch, repeats, warmup, min_window_s)
     mon, owned = _open_monitor(monitor)
@@ -383,6 +389,8 @@ def measure_queries(
     try:
         for k in range(warmup):
             fn(batches[k % n_b])
+        if sync is not None:
+            sync()  # warm-up work must not spill into the first window
         for r in range(repeats):
             wname = f"{phase}#{r}"
             lat_r: list[float] = []
@@ -396,6 +404,8 @@ def measure_queries(
                     b = batches[k % n_b]
                     t0 = perf()
                     out = fn(b)
+                    if sync is not None:
+                        sync()
                     t1 = perf()
                     lat_r.append(t1 - t0)
                     done += _completed(out, batch)
@@ -456,12 +466,14 @@ def measure_decode(
     *,
     idle: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    sync: Callable[[], None] | None = None,
 ) -> CellStats:
     """Decode measured in its own windows, never as generate - prefill (the AIES flaw, anchors §2.5).
 
     Prefill states are prepared *outside* the window (in chunks of at most DECODE_CHUNK_BATCHES, to bound
     KV-cache memory); each window then only decodes. A repeat is the sum of its sub-windows and lasts
-    until all inputs were decoded and the summed window time reached ``min_window_s``.
+    until all inputs were decoded and the summed window time reached ``min_window_s``. ``sync`` as in
+    :func:`measure_queries` (also after the states are prepared, so prefill work stays outside the window).
     """
     _check_args(inputs, batch, repeats, warmup, min_window_s)
     mon, owned = _open_monitor(monitor)
@@ -485,6 +497,8 @@ def measure_decode(
                 chunk = [batches[(k + j) % n_b] for j in range(size)]
                 k += len(chunk)
                 states = [prefill(b) for b in chunk]  # outside the window
+                if sync is not None:
+                    sync()
                 wname = f"decode#{r}.{sub}"
                 lat_r: list[float] = []
                 done = 0
@@ -493,6 +507,8 @@ def measure_decode(
                     for st in states:
                         t0 = perf()
                         out = decode(st)
+                        if sync is not None:
+                            sync()
                         lat_r.append(perf() - t0)
                         done += _completed(out, batch)
                 except BaseException:

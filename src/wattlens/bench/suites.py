@@ -12,9 +12,15 @@ A suite file::
     name = "text-classification"
     models = ["distilbert-base-uncased"]   # omitted -> the workloads layer's default models for `size`
     batch = [1, 8]                         # any [suite] default can be overridden per task
+    device = "auto"                        # cpu (default) | cuda | cuda:N | mps | auto, or a list of them
 
-Every (task, model, batch, precision, threads, engine) combination is one *cell*, identified by a stable
-``cell_key`` so that ``--resume`` can skip what is already in the store.
+Every (task, model, batch, precision, threads, engine, device) combination is one *cell*, identified by a
+stable ``cell_key`` so that ``--resume`` can skip what is already in the store (the device appears in the
+key only when it is not ``cpu``, so keys of runs made before devices existed still match).
+
+``device = "auto"`` means cuda when ``torch.cuda.is_available()`` on the machine that runs the cell, else
+cpu; the device each cell actually ran on is recorded in its result ``config``. Here only the spelling is
+checked (no torch); availability is checked when the bench starts and when the model is loaded.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 ENGINES = ("pytorch", "onnxruntime", "callable")
 SIZES = ("quick", "php")
 ATTRIBUTIONS = ("machine", "process")
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # spelling checked by wattlens.workloads.device.parse_device
 
 
 class SuiteError(ValueError):
@@ -61,6 +68,8 @@ _SHARED = {
     "precision": ("list[precision]", f"a list of {', '.join(PRECISIONS)}"),
     "threads": ("list[int>=0]", "a list of integers >= 0 (0 = the library default)"),
     "engine": ("list[engine]", f"a list of {', '.join(ENGINES)}"),
+    "device": ("devices", "auto (cuda when available, else cpu), cpu, cuda, cuda:N, mps; a string or a list, "
+                          "e.g. \"auto\" or [\"cpu\", \"cuda\"]"),
     "phases": ("bool", "true or false (measure prefill and decode windows for generation)"),
     "quality": ("bool", "true or false (compute the task metric where one exists)"),
     "size": ("size", f"one of {', '.join(SIZES)} (default models when `models` is omitted)"),
@@ -95,6 +104,7 @@ DEFAULTS: dict[str, Any] = {
     "precision": ["fp32"],
     "threads": [0],
     "engine": ["pytorch"],
+    "device": "cpu",
     "phases": True,
     "quality": True,
     "size": "quick",
@@ -118,15 +128,19 @@ class Cell:
     quality: bool
     seed: int
     options: tuple[tuple[str, Any], ...] = ()  # load_workload options (steps, new_tokens, ...), sorted
+    device: str = "cpu"  # as requested (auto | cpu | cuda | cuda:N | mps); the result records the resolved one
 
     @property
     def key(self) -> str:
         key = f"{self.task}|{self.model}|batch={self.batch}|{self.precision}|threads={self.threads}|{self.engine}"
+        if self.device != "cpu":  # cpu cells keep the keys they had before devices existed (resume)
+            key += f"|device={self.device}"
         return key + "".join(f"|{k}={v}" for k, v in self.options)
 
     @property
     def config(self) -> dict[str, Any]:
-        cfg = {"batch": self.batch, "precision": self.precision, "threads": self.threads, "engine": self.engine}
+        cfg = {"batch": self.batch, "precision": self.precision, "threads": self.threads, "engine": self.engine,
+               "device": self.device}
         cfg.update(self.options)
         return cfg
 
@@ -231,10 +245,32 @@ def _check_value(kind: str, value: Any) -> bool:
         return value in SIZES
     if kind == "attribution":
         return value in ATTRIBUTIONS
+    if kind == "device":
+        return isinstance(value, str) and _device_ok(value)
+    if kind == "devices":
+        return _check_value("device", value) or _check_value("list[device]", value)
     if kind.startswith("list["):
         inner = kind[5:-1]
         return isinstance(value, list) and len(value) > 0 and all(_check_value(inner, v) for v in value)
     raise AssertionError(kind)
+
+
+def _device_ok(value: str) -> bool:
+    from wattlens.workloads.device import parse_device  # import-light: no torch
+    from wattlens.workloads.errors import WorkloadError
+
+    try:
+        parse_device(value)
+    except WorkloadError:
+        return False
+    return True
+
+
+def _devices(value: Any) -> list[str]:
+    """The suite's ``device`` value (a string or a list) as canonical spellings, duplicates dropped."""
+    from wattlens.workloads.device import parse_device
+
+    return list(dict.fromkeys(parse_device(v) for v in ([value] if isinstance(value, str) else value)))
 
 
 def _validate_table(data: dict[str, Any], schema: dict[str, tuple[str, str]], table: str, occ: int,
@@ -308,14 +344,14 @@ def validate(data: dict[str, Any], text: str = "", file: str = "<suite>") -> Sui
         s = {**settings, **t}
         task_opts = dict(t.get("options") or {})
         models = [(m, {}) for m in t["models"]] if t.get("models") else _default_models(canon, s["size"])
-        for (model, m_opts), b, p, th, e in itertools.product(models, s["batch"], s["precision"], s["threads"],
-                                                                 s["engine"]):
+        for (model, m_opts), b, p, th, e, dev in itertools.product(models, s["batch"], s["precision"], s["threads"],
+                                                                      s["engine"], _devices(s["device"])):
             opts = tuple(sorted({**m_opts, **task_opts}.items()))
             cell = Cell(canon, model, b, p, th, e, s["queries"], s["repeats"], s["warmup"], float(s["min_window_s"]),
-                        s["phases"], s["quality"], s["seed"], opts)
+                        s["phases"], s["quality"], s["seed"], opts, dev)
             if cell.key in seen:
                 raise SuiteError(file, lines.key("task", i, "models"), f"duplicate cell {cell.key}",
-                                 "each (task, model, batch, precision, threads, engine) once")
+                                 "each (task, model, batch, precision, threads, engine, device) once")
             seen.add(cell.key)
             cells.append(cell)
     return Suite(settings["name"], settings["description"], file, settings, cells)

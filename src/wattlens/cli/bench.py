@@ -75,6 +75,9 @@ def _register_bench(subparsers: Any) -> None:
     m.add_argument("--precision", action="append", help="fp32 | bf16 | fp16 (repeatable)")
     m.add_argument("--threads", type=int, action="append", help="intra-op threads, 0 = library default (repeatable)")
     m.add_argument("--engine", action="append", help="pytorch | onnxruntime | callable (repeatable)")
+    m.add_argument("--device", action="append",
+                   help="cpu | cuda | cuda:N | mps | auto (cuda when available, else cpu) (repeatable); "
+                        "default: the suite's (cpu; php: auto)")
     m.add_argument("--repeats", type=int, help="measured windows per cell (>= 5 for the method)")
     m.add_argument("--warmup", type=int, help="warm-up batches (excluded)")
     m.add_argument("--min-window-s", type=float, help="minimum duration of each measured window")
@@ -150,8 +153,9 @@ def _plain_progress_class() -> type:
             print(f"[bench] run {run_id}: {total} cells, {done} already stored", file=sys.stderr, flush=True)
 
         def cell_start(self, index: int, cell: Any) -> None:
+            dev = "" if getattr(cell, "device", "cpu") == "cpu" else f" {cell.device}"
             print(f"[bench] {self.n + 1}/{self.total} {cell.task} {cell.model} b{cell.batch} {cell.precision} "
-                  f"{cell.engine}{self._eta()}", file=sys.stderr, flush=True)
+                  f"{cell.engine}{dev}{self._eta()}", file=sys.stderr, flush=True)
 
         def cell_done(self, index: int, cell: Any, status: str, line: str) -> None:
             self.n += 1
@@ -231,8 +235,9 @@ def _rich_progress_class() -> type:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     d = {"queries": args.queries, "batch": args.batch, "precision": args.precision, "threads": args.threads,
-         "engine": args.engine, "repeats": args.repeats, "warmup": args.warmup, "min_window_s": args.min_window_s,
-         "idle_s": args.idle_s, "attribution": args.attribution, "max_power_w": args.max_power_w}
+         "engine": args.engine, "device": args.device, "repeats": args.repeats, "warmup": args.warmup,
+         "min_window_s": args.min_window_s, "idle_s": args.idle_s, "attribution": args.attribution,
+         "max_power_w": args.max_power_w}
     if args.no_phases:
         d["phases"] = False
     if args.no_quality:
@@ -252,7 +257,8 @@ def _build_suite(args: argparse.Namespace) -> Any:
     # command-line values override the file for every task: regroup, override, re-validate
     tasks = _tasks_of(suite)
     _apply_task_overrides(tasks, {k: v for k, v in over.items() if k in TASK_KEYS})
-    settings = {k: v for k, v in suite.settings.items() if k in SUITE_KEYS}
+    # (an empty description is the default, not a value the file gave: re-validating it would reject it)
+    settings = {k: v for k, v in suite.settings.items() if k in SUITE_KEYS and not (k == "description" and not v)}
     settings.update(over)
     return validate({"suite": settings, "task": tasks}, "", f"{suite.file} + command line")
 
@@ -263,12 +269,12 @@ def _tasks_of(suite: Any) -> list[dict[str, Any]]:
     for c in suite.cells:
         t = out.setdefault((c.task, c.options), {
             "name": c.task, "models": [], "queries": c.queries, "repeats": c.repeats, "warmup": c.warmup,
-            "min_window_s": c.min_window_s, "batch": [], "precision": [], "threads": [], "engine": [],
+            "min_window_s": c.min_window_s, "batch": [], "precision": [], "threads": [], "engine": [], "device": [],
             "phases": c.phases, "quality": c.quality, "seed": c.seed})
         if c.options:
             t["options"] = dict(c.options)
         for key, val in (("models", c.model), ("batch", c.batch), ("precision", c.precision),
-                         ("threads", c.threads), ("engine", c.engine)):
+                         ("threads", c.threads), ("engine", c.engine), ("device", c.device)):
             if val not in t[key]:
                 t[key].append(val)
     return list(out.values())
@@ -279,6 +285,24 @@ def _apply_task_overrides(tasks: list[dict[str, Any]], over: dict[str, Any]) -> 
         for k, v in over.items():
             if k in t:
                 t[k] = v
+
+
+def _check_devices(suite: Any) -> str | None:
+    """Why an explicitly requested device (cuda, cuda:N, mps) is unavailable here, or None. Checked before the
+    run starts, so that a CPU-only machine gets one clear message instead of a run of failed cells (``auto``
+    always resolves: cuda when available, else cpu)."""
+    wanted = sorted({c.device for c in suite.cells if c.device not in ("cpu", "auto")})
+    if not wanted:
+        return None
+    from wattlens.workloads import WorkloadError
+    from wattlens.workloads.device import resolve_device
+
+    for device in wanted:
+        try:
+            resolve_device(device)
+        except WorkloadError as exc:
+            return str(exc)
+    return None
 
 
 def _sigterm_to_interrupt() -> None:
@@ -315,6 +339,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 print(f"wattlens bench: {exc}", file=sys.stderr)
                 return EXIT_USAGE
             run_id = ""
+        problem = _check_devices(suite)
+        if problem is not None:
+            print(f"wattlens bench: {problem}", file=sys.stderr)
+            return EXIT_USAGE
         from wattlens.tracking import Monitor
 
         monitor = Monitor(attribution=suite.settings.get("attribution", "machine"))
@@ -345,17 +373,28 @@ def _plain_table(rows: list[dict[str, Any]]) -> str:
     lines = []
     for task in dict.fromkeys(r["task"] for r in rows):
         lines.append(f"\n{task}")
-        lines.append(f"  {'model':<34} {'config':<22} {'status':<8} {'J/query':>10} {'Wh/1000':>9} {'stars':>5} "
+        lines.append(f"  {'model':<34} {'config':<22} {'status':<8} {'J/query':>10} {'Wh/1000':>9} {'rating':>10} "
                      f"{'p50 ms':>8} {'quality':>8}")
         for r in [r for r in rows if r["task"] == task]:
             cfg = r["config"] or {}
             c = f"b{cfg.get('batch')} {cfg.get('precision')} t{cfg.get('threads')} {cfg.get('engine')}"
+            if cfg.get("device") not in (None, "cpu"):
+                c += f" {cfg['device']}"
             j = "—" if r["j_per_query"] is None else f"{r['j_per_query']:.4g}"
             wh = "—" if r["wh_per_1000"] is None else f"{r['wh_per_1000']:.3g}"
             q = "n/a" if r["quality"] is None else format(r["quality"], ".3f")
-            lines.append(f"  {r['model']:<34} {c:<22} {r['status']:<8} {j:>10} {wh:>9} {r.get('rating') or '—':>5} "
+            lines.append(f"  {r['model']:<34} {c:<22} {r['status']:<8} {j:>10} {wh:>9} {_rating_label(r):>10} "
                          f"{(r['p50_ms'] or 0):8.1f} {q:>8}")
     return "\n".join(lines) + "\n"
+
+
+def _rating_label(row: dict[str, Any]) -> str:
+    """``4/5 run`` (relative to this run), ``4/5 PHP`` (the frozen reference, same tier), ``n/a`` or ``—``."""
+    stars = row.get("rating")
+    if stars is None:
+        return "n/a" if row.get("status") == "ok" else "—"
+    kind = (row.get("rating_band") or {}).get("kind")
+    return f"{stars}/5 " + ("PHP" if kind == "reference" else "run")
 
 
 def leaderboard_text(rows: list[dict[str, Any]]) -> str:
@@ -383,12 +422,13 @@ def _method_line(rows: list[dict[str, Any]]) -> str:
 
 
 def _rating_lines(rows: list[dict[str, Any]]) -> str:
-    from wattlens.bench.ratings import RATING_VERSION, describe
+    from wattlens.bench.ratings import RATING_VERSION, REFERENCE_TIER, describe_rows
 
-    tasks = list(dict.fromkeys(r["task"] for r in rows if r.get("task")))
-    body = "\n".join("  " + describe(t) for t in tasks)
-    return (f"Ratings ({RATING_VERSION}); stars next to the raw Wh — PHP measured a whole 8xA100 node gross, so "
-            f"stars place this machine's figure on PHP's scale:\n{body}\n")
+    body = "\n".join("  " + line for line in describe_rows(rows)) or "  no ok results: no ratings"
+    return (f"Ratings ({RATING_VERSION}); stars next to the raw Wh. The reference population (PHP per-model "
+            f"figures) is {REFERENCE_TIER.label}: a result is rated against it only in the same tier (device kind "
+            "and boundary, on its gross figure); otherwise its stars are relative to this run's own results for "
+            f"the task (>= 3), as stated per task:\n{body}\n")
 
 
 def _write_html(rows: list[dict[str, Any]], path: str, run: dict[str, Any] | None) -> None:

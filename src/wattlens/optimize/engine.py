@@ -448,6 +448,7 @@ class Optimizer:
         # anchors' method (co-tenants inflate multi-thread CPU time through spin-waiting and cache sharing)
         foreign = None if b0 is None or b1 is None else max(
             0.0, ((b1 - b0) - (time.process_time() - c0)) / max(1e-9, cost * self.ctx.n_cpus))
+        split = _split_components(stats)
         return S.Trial(dict(config), fid.name, j_per_query=stats.j_per_query, quality=q["quality"],
                        p50_ms=stats.p50_ms, p95_ms=stats.p95_ms,
                        peak_rss_mb=self._rss_estimate(v.size_mb, rss_before), cost_s=cost,
@@ -456,7 +457,7 @@ class Optimizer:
                               "basis": stats.basis, "queries": stats.queries, "duration_s": stats.duration_s,
                               "per_repeat": stats.per_repeat_j_per_query, "model_size_mb": v.size_mb,
                               "thermal": thermal, "applied_knobs": dict(getattr(knobs, "applied", {})),
-                              "co_tenant_cpu_share": foreign})
+                              "co_tenant_cpu_share": foreign, **split})
 
     PRUNE_FACTOR = 10.0
 
@@ -760,7 +761,11 @@ class Optimizer:
              "thermal": ok[-1].extra.get("thermal") or None,
              "source": ok[0].extra.get("source"), "rounds": len(ok),
              "co_tenant_cpu_share": med([t.extra["co_tenant_cpu_share"] for t in ok
-                                         if t.extra.get("co_tenant_cpu_share") is not None])}
+                                         if t.extra.get("co_tenant_cpu_share") is not None]),
+             "j_per_query_cpu": med([t.extra["cpu_j_per_query"] for t in ok if t.extra.get("cpu_j_per_query")]),
+             "j_per_query_memory": med([t.extra["memory_j_per_query"] for t in ok
+                                        if t.extra.get("memory_j_per_query") is not None]),
+             "meter_rss_mb": med([t.extra["meter_rss_mb"] for t in ok if t.extra.get("meter_rss_mb")])}
         p["wh_per_1000"] = p["j_per_query"] * 1000 / 3600.0
         why = S.Constraints(self.req.min_quality, self.req.max_p95_ms, self.req.max_rss_mb).violation(
             S.Trial(config, "confirm", p["j_per_query"], p["quality"], p["p50_ms"], p["p95_ms"], p["peak_rss_mb"]))
@@ -814,6 +819,7 @@ class Optimizer:
             except Exception:  # informative only
                 base["deploy_rss_mb"] = None
         result["search"]["deploy_check_s"] = time.perf_counter() - t0
+        _deployment_view(result, base, rec)
 
     def _savings(self, base: dict[str, Any], rec: dict[str, Any], saved: float) -> dict[str, Any]:
         req = self.req
@@ -848,6 +854,47 @@ class Optimizer:
 
 # --------------------------------------------------------------------------------------------------
 # small pure helpers
+
+
+def _split_components(stats: Any) -> dict[str, Any]:
+    """CPU and memory energy per query from the measured windows, and the RSS the meter's memory term used."""
+    cpu = mem = 0.0
+    for w in getattr(stats, "windows", None) or []:
+        for c in w.get("components") or []:
+            e = c.get("energy_j")
+            if e is None:
+                continue
+            if c.get("domain") == "memory":
+                mem += e
+            else:
+                cpu += e
+    q = max(1, getattr(stats, "queries", 0) or 0)
+    try:
+        import resource
+
+        rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+               + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024.0
+    except Exception:
+        rss = None
+    return {"cpu_j_per_query": cpu / q, "memory_j_per_query": mem / q, "meter_rss_mb": rss}
+
+
+def _deployment_view(result: dict[str, Any], base: dict[str, Any] | None, rec: dict[str, Any]) -> None:
+    """The meter's memory term is W/GB x *this process's* peak RSS x time; the search process holds every variant
+    (GBs), a deployment holds one model. Re-scale that term to each configuration's measured deployment RSS."""
+    def deployed(p: dict[str, Any] | None) -> float | None:
+        if not p or p.get("j_per_query_cpu") is None or not p.get("deploy_rss_mb") or not p.get("meter_rss_mb"):
+            return None
+        return p["j_per_query_cpu"] + (p.get("j_per_query_memory") or 0.0) * p["deploy_rss_mb"] / p["meter_rss_mb"]
+
+    jb, jr = deployed(base), deployed(rec)
+    if base is not None:
+        base["j_per_query_deployed_memory"] = jb
+    rec["j_per_query_deployed_memory"] = jr
+    if jb and jr:
+        result["saving_factor_deployed_memory"] = jb / jr
+    if base and rec and base.get("j_per_query_cpu") and rec.get("j_per_query_cpu"):
+        result["saving_factor_cpu_only"] = base["j_per_query_cpu"] / rec["j_per_query_cpu"]
 
 
 def _full(cfg: dict[str, Any]) -> dict[str, Any]:

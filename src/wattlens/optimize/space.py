@@ -275,7 +275,7 @@ def build_space(ctx: Context, models: list[str], *, transforms: tuple[str, ...] 
     if threads is None:
         threads = sorted({1, ctx.n_cpus}) if "threads" in on else [ctx.default_threads]
     if batches is None:
-        batches = [1, 2, 4, 8] if ctx.mode == "online" else [8, 16, 32, 64]
+        batches = [1, 2, 4, 8] if ctx.mode == "online" else [4, 8, 16, 32]
         if "batching" not in on:
             batches = [1] if ctx.mode == "online" else [32]
     sorts = [False, True] if (ctx.mode == "offline" and "length-sort" in on) else [False]

@@ -3,7 +3,8 @@
     from wattlens.workloads import get_task, load_workload, default_models
     task = get_task("text-generation")               # 11 tasks: TASKS; unknown names -> WorkloadError
     inputs = task.inputs(8, seed=0)                  # offline, deterministic; task.input_description says how
-    w = load_workload(task="text-generation", model="distilgpt2@tiny", batch=1, precision="fp32", threads=1)
+    w = load_workload(task="text-generation", model="distilgpt2@tiny", batch=1, precision="fp32", threads=1,
+                      device="cpu")                  # or cuda, cuda:N, mps, auto (cuda if available else cpu)
     outputs = w.run(inputs[:1])                      # = w.decode(w.prefill(inputs[:1])) for generative tasks
     w.quality(inputs[:1], outputs)                   # None for random weights / tasks without references
     w.count_tokens(inputs[:1], outputs)              # (input_tokens, output_tokens)
@@ -25,6 +26,10 @@ Model specs accepted by ``load_workload(model=...)``:
 * ``file.py:function`` / ``package.module:function`` / a callable: gets ``task.model_inputs(batch)``.
 
 ``available_models(task)`` and ``default_models(task, "quick" | "php")`` list them with their labels.
+``device`` (default ``cpu``): PyTorch models and their input tensors are moved there; ``auto`` resolves
+to cuda when ``torch.cuda.is_available()`` else cpu; an unavailable device is a WorkloadError saying why;
+``w.device`` / ``w.info["device"]`` hold the resolved device and ``w.synchronize()`` waits for its queued
+work. ONNX models need onnxruntime's CUDAExecutionProvider for cuda; callables place their own tensors.
 Extra ``load_workload`` options: ``new_tokens`` (generative), ``steps`` and ``unet_impl`` (text-to-image),
 ``onnx_path`` (an ONNX MiniLM encoder for the MiniLM heads), ``tokenizer`` (for an ONNX file).
 Each task's output format is ``task.outputs``.
@@ -51,6 +56,9 @@ _EXPORTS = {
     "ModelSpec": "registry",
     "ENGINES": "registry",
     "PRECISIONS": "_runtime",
+    "DEVICES": "device",
+    "parse_device": "device",
+    "resolve_device": "device",
 }
 
 __all__ = sorted(_EXPORTS)

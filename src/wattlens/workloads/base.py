@@ -28,7 +28,8 @@ class Workload:
     """A model ready to query. Attributes follow docs/CONTRACTS.md (workloads section)."""
 
     def __init__(self, task: Task, model_id: str, weights: str, engine: str, precision: str,
-                 threads: int | None, params: int | None, batch: int = 1, info: dict[str, Any] | None = None):
+                 threads: int | None, params: int | None, batch: int = 1, info: dict[str, Any] | None = None,
+                 device: str = "cpu"):
         if weights not in ("trained", "random"):
             raise ValueError(f"weights label must be 'trained' or 'random', got {weights!r}")
         self.task_def = task  # the Task (inputs, metric, generation settings)
@@ -40,9 +41,10 @@ class Workload:
         self.threads = threads
         self.params = params
         self.batch = batch
+        self.device = device  # resolved: cpu | cuda:N | mps (or the callable's own, unmanaged)
         self.info: dict[str, Any] = {
             "model_id": model_id, "task": task.name, "unit": task.unit, "weights": weights, "engine": engine,
-            "precision": precision, "threads": threads, "params": params, "batch": batch,
+            "precision": precision, "threads": threads, "params": params, "batch": batch, "device": device,
             "input_description": task.input_description, "metric": task.metric or None,
             "generative": self.generative,
         }
@@ -86,6 +88,14 @@ class Workload:
         n_in = sum(self._input_tokens(x) for x in inputs)
         n_out = sum(len(o.token_ids) if isinstance(o, Generated) else 0 for o in outputs) if self.generative else 0
         return n_in, n_out
+
+    def synchronize(self) -> None:
+        """Wait for the device's queued work (CUDA/MPS kernels run asynchronously); a no-op on cpu. The bench
+        calls it after every query batch so that latencies and window edges include the work itself."""
+        if self.device.startswith("cuda") or self.device == "mps":
+            from .device import synchronize
+
+            synchronize(self.device)
 
     def close(self) -> None:
         """Drop references to the model (memory returns to the allocator)."""

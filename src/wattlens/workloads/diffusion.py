@@ -27,7 +27,7 @@ TEXT_TOKENS = 77  # CLIP context length
 
 class TextToImage(Workload):
     def __init__(self, task: Task, arch: Any, precision: str, threads: int | None, batch: int,
-                 steps: int | None = None, impl: str = "auto"):
+                 steps: int | None = None, impl: str = "auto", device: str = "cpu"):
         import transformers
 
         from .extra_architectures import CLIP_TEXT, VAE
@@ -39,11 +39,11 @@ class TextToImage(Workload):
         with seeded(seed_of(arch.name)):
             self.text_encoder = transformers.CLIPTextModel(transformers.CLIPTextConfig(**CLIP_TEXT[key])).eval()
             self.unet, self.vae_decoder = _build_unet_vae(impl, arch.config_kwargs, VAE[key])
-        if precision != "fp32":
-            for m in (self.text_encoder, self.unet, self.vae_decoder):
-                m.to(dtype)
+        for m in (self.text_encoder, self.unet, self.vae_decoder):  # built on the CPU (seeded), then moved
+            m.to(device=device, dtype=dtype)
         self.model = self.unet
         self.dtype = dtype
+        self.device = device
         self.steps = int(steps or task.generation["steps"])
         if self.steps < 1:
             raise WorkloadError(f"steps must be >= 1, got {self.steps}")
@@ -63,12 +63,13 @@ class TextToImage(Workload):
             "params_by_part": parts,
             "tokenizer": "stand-in: bert-base-uncased WordPiece (ids folded to the CLIP vocabulary), 77 tokens",
             "source": "architecture preset, seeded random init",
-            "load_note": "loading = building the model + seeded random init, not reading a checkpoint"})
+            "load_note": "loading = building the model + seeded random init, not reading a checkpoint"},
+            device=device)
 
     def _encode_text(self, texts: list[str]) -> Any:
         enc = self.tokenizer(texts, padding="max_length", truncation=True, max_length=TEXT_TOKENS,
                              return_tensors="pt")
-        ids = enc["input_ids"].remainder(self.vocab)
+        ids = enc["input_ids"].remainder(self.vocab).to(self.device)
         return self.text_encoder(input_ids=ids).last_hidden_state
 
     def _run(self, batch: list[Any]) -> list[Any]:
@@ -79,15 +80,18 @@ class TextToImage(Workload):
         gen = torch.Generator().manual_seed(0)  # same starting noise every query: identical work per image
         with torch.inference_mode():
             context = torch.cat([self._encode_text([""] * n), self._encode_text(prompts)])
-            latents = torch.randn((n, 4, self.latent_size, self.latent_size), generator=gen).to(self.dtype)
+            # the noise is drawn on the CPU (the same on every device), then moved with the latents
+            latents = torch.randn((n, 4, self.latent_size, self.latent_size), generator=gen).to(
+                device=self.device, dtype=self.dtype)
             for t in self.scheduler.timesteps:
-                noise = _sample(self.unet(torch.cat([latents, latents]), t, encoder_hidden_states=context))
+                noise = _sample(self.unet(torch.cat([latents, latents]), t.to(self.device),
+                                          encoder_hidden_states=context))
                 uncond, cond = noise.chunk(2)
                 noise = uncond + self.guidance * (cond - uncond)
                 latents = self.scheduler.step(noise.float(), int(t), latents.float()).to(self.dtype)
             images = _sample(self.vae_decoder(latents / VAE_SCALING))
         images = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
-        return list(images.numpy())
+        return list(images.cpu().numpy())
 
     def _input_tokens(self, item: Any) -> int:
         return len(self.tokenizer(str(self.task_def.model_input(item)), truncation=True,

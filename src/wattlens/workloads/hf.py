@@ -20,6 +20,7 @@ from typing import Any
 from . import minilm
 from ._runtime import count_params, offline, seed_of, seeded, torch_dtype
 from .base import Generated, Workload
+from .device import to_device
 from .errors import WorkloadError
 from .tasks import Task
 
@@ -175,8 +176,9 @@ class HFWorkload(Workload):
     """Base for transformers models: holds model, tokenizer, dtype; prepares text and pixel inputs."""
 
     def __init__(self, task: Task, model_id: str, loaded: Loaded, weights: str, precision: str,
-                 threads: int | None, batch: int, info: dict[str, Any]):
-        self.model = loaded.model.to(torch_dtype(precision))
+                 threads: int | None, batch: int, info: dict[str, Any], device: str = "cpu"):
+        self.model = loaded.model.to(device=device, dtype=torch_dtype(precision))
+        self.device = device
         self.tokenizer = loaded.tokenizer
         if self.tokenizer is not None and self.tokenizer.pad_token is None:
             # GPT-2-style tokenizers have no pad token; batches need one (the attention mask hides it)
@@ -189,7 +191,7 @@ class HFWorkload(Workload):
         extra.setdefault("tokenizer", loaded.tokenizer_note or None)
         extra.setdefault("model_class", type(self.model).__name__)
         super().__init__(task, model_id, weights, "pytorch", precision, threads, count_params(self.model), batch,
-                         extra)
+                         extra, device=device)
 
     def _texts(self, batch: list[Any]) -> list[str]:
         return [str(self.task_def.model_input(x)) for x in batch]
@@ -199,7 +201,7 @@ class HFWorkload(Workload):
         enc = self.tokenizer(texts, padding=True, truncation=True, max_length=min(max_len, 512),
                              return_tensors="pt", **kw)
         enc["input_ids"] = _fold(enc["input_ids"], self.vocab)
-        return dict(enc)
+        return to_device(dict(enc), self.device)
 
     def _model_kwargs(self, enc: dict[str, Any]) -> dict[str, Any]:
         """Only the tensors the model's forward accepts (DistilBERT takes no token_type_ids)."""
@@ -213,8 +215,9 @@ class HFWorkload(Workload):
 
             arrs = [np.asarray(i) for i in images]
             arrs = [(np.repeat(a[..., None], 3, -1) * 255).astype("uint8") if a.ndim == 2 else a for a in arrs]
-            return self.image_processor(images=arrs, return_tensors="pt")["pixel_values"].to(self.dtype)
-        return pixel_batch(images, self.image_size or 224, self.dtype)
+            pixels = self.image_processor(images=arrs, return_tensors="pt")["pixel_values"]
+            return pixels.to(device=self.device, dtype=self.dtype)
+        return to_device(pixel_batch(images, self.image_size or 224, self.dtype), self.device)
 
     def _input_tokens(self, item: Any) -> int:
         if self.tokenizer is None or self.task_def.modality != "text":
@@ -258,7 +261,7 @@ class TokenClassification(HFWorkload):
         feed = dict(enc)
         feed["input_ids"] = _fold(feed["input_ids"], self.vocab)
         with torch.inference_mode():
-            pred = self.model(**self._model_kwargs(feed)).logits.argmax(-1)
+            pred = self.model(**self._model_kwargs(to_device(feed, self.device))).logits.argmax(-1).cpu()
         return [_first_subtoken_tags(pred[i].tolist(), word_ids[i], len(words[i]),
                                      lambda j: _label_name(self.model, j)) for i in range(len(words))]
 
@@ -288,8 +291,9 @@ class QuestionAnswering(HFWorkload):
         feed = dict(enc)
         feed["input_ids"] = _fold(feed["input_ids"], self.vocab)
         with torch.inference_mode():
-            out = self.model(**self._model_kwargs(feed))
-        start, end = out.start_logits.float(), out.end_logits.float()
+            out = self.model(**self._model_kwargs(to_device(feed, self.device)))
+        # span search on the CPU, as the QA pipeline's post-processing (small, index-heavy)
+        start, end = out.start_logits.float().cpu(), out.end_logits.float().cpu()
         answers = []
         for i, q in enumerate(qs):
             ctx = torch.tensor([s == 1 for s in seq_ids[i]])
@@ -367,11 +371,11 @@ class SentenceEmbedding(HFWorkload):
 
         enc = self.tokenizer(self._texts(batch), padding=True, truncation=True, max_length=minilm.MAX_LENGTH,
                              return_tensors="pt")
-        enc = {**enc, "input_ids": _fold(enc["input_ids"], self.vocab)}
+        enc = to_device({**enc, "input_ids": _fold(enc["input_ids"], self.vocab)}, self.device)
         with torch.inference_mode():
             hidden = self.model(**self._model_kwargs(enc)).last_hidden_state
             emb = torch.nn.functional.normalize(minilm.mean_pool(hidden, enc["attention_mask"]), dim=-1)
-        return list(emb.numpy())
+        return list(emb.cpu().numpy())
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -474,7 +478,7 @@ class Seq2SeqLM(_Generative):
         with torch.inference_mode():
             encoder_outputs = self.model.get_encoder()(input_ids=enc["input_ids"],
                                                        attention_mask=enc["attention_mask"])
-            dec = torch.full((len(batch), 1), start, dtype=torch.long)
+            dec = torch.full((len(batch), 1), start, dtype=torch.long, device=self.device)
             out = self.model(encoder_outputs=encoder_outputs, attention_mask=enc["attention_mask"],
                              decoder_input_ids=dec, use_cache=True, **self._keep)
         nxt = out.logits[:, -1].argmax(-1)
@@ -506,7 +510,7 @@ class Captioning(_Generative):
         bos = getattr(cfg, "bos_token_id", None)
         if bos is None:
             bos = getattr(self.model.config, "bos_token_id", None)
-        return torch.full((n, 1), int(bos if bos is not None else 101), dtype=torch.long)
+        return torch.full((n, 1), int(bos if bos is not None else 101), dtype=torch.long, device=self.device)
 
     def _prefill(self, batch: list[Any]) -> GenState:
         import torch

@@ -8,6 +8,10 @@ graph's declared size (dynamic sizes -> 224). The first output is read as
   wattlens head of ``minilm-sentiment`` / ``minilm-ner``;
 * rank 2 (batch, n): logits (classification: argmax) or embeddings (sentence similarity: L2 norm).
 The ONNX session runs the file's own precision (int8 files stay int8): ``precision`` must be fp32.
+
+Device: ``cpu`` -> CPUExecutionProvider; ``cuda`` / ``cuda:N`` -> CUDAExecutionProvider (needs the
+``onnxruntime-gpu`` build, else a WorkloadError says so; a session that silently fell back to the CPU is
+refused too); ``auto`` -> CUDA when that provider is available, else cpu; ``mps`` -> WorkloadError.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ ONNX_TASKS = ("text-classification", "token-classification", "sentence-similarit
 OPSET = 17
 
 
-def _session(path: str, threads: int | None) -> Any:
+def _session(path: str, threads: int | None, providers: list[Any] | None = None) -> Any:
     try:
         import onnxruntime as ort
     except ImportError as exc:
@@ -35,10 +39,17 @@ def _session(path: str, threads: int | None) -> Any:
     if threads is not None:
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
+    providers = providers or ["CPUExecutionProvider"]
     try:
-        return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(path, sess_options=opts, providers=providers)
     except Exception as exc:
         raise WorkloadError(f"onnxruntime could not load {path!r}: {exc}") from exc
+    wanted = [p if isinstance(p, str) else p[0] for p in providers]
+    if wanted[0] not in session.get_providers():  # e.g. CUDA libraries missing: ORT falls back to the CPU
+        raise WorkloadError(f"onnxruntime could not start {wanted[0]} for {path!r} (session providers: "
+                            f"{', '.join(session.get_providers())}); check the CUDA/cuDNN libraries of "
+                            "onnxruntime-gpu, or use device='cpu'")
+    return session
 
 
 def _weight_types(path: str) -> dict[str, int]:
@@ -124,15 +135,21 @@ def _export(module: Any, args: tuple[Any, ...], path: Path, inputs: list[str], o
 # ---------------------------------------------------------------------------------------------------------
 class OnnxWorkload(Workload):
     def __init__(self, task: Task, model_id: str, path: str, weights: str, threads: int | None, batch: int,
-                 info: dict[str, Any], head: dict[str, Any] | None = None, tokenizer: Any = None):
-        self.session = _session(path, threads)
+                 info: dict[str, Any], head: dict[str, Any] | None = None, tokenizer: Any = None,
+                 device: str = "cpu", providers: list[Any] | None = None):
+        self.session = _session(path, threads, providers)
         self.inputs_meta = {i.name: i for i in self.session.get_inputs()}
         self.head = head
         self.tokenizer = tokenizer
         params = self._count_params(path)
         super().__init__(task, model_id, weights, "onnxruntime", "fp32", threads, params, batch, {
             "onnx_path": path, "onnx_inputs": {n: list(i.shape) for n, i in self.inputs_meta.items()},
-            "onnx_weight_types": _weight_types(path), "precision_note": "the file's own weight types", **info})
+            "onnx_weight_types": _weight_types(path), "precision_note": "the file's own weight types",
+            "onnx_providers": list(self.session.get_providers()), "device_kind": "gpu" if device != "cpu" else "cpu",
+            **info}, device=device)
+
+    def synchronize(self) -> None:
+        """``session.run`` returns host arrays: the work is finished when it returns."""
 
     @staticmethod
     def _count_params(path: str) -> int | None:
@@ -258,13 +275,18 @@ def _tokenizer_for(path: Path, options: dict[str, Any]) -> tuple[Any, str]:
 
 
 def load_onnx(task: Task, kind: str, payload: Any, precision: str, threads: int | None, batch: int,
-              options: dict[str, Any]) -> Workload:
+              options: dict[str, Any], device: str = "cpu") -> Workload:
+    from .device import onnx_providers, parse_device
+
     if task.name not in ONNX_TASKS:
         raise WorkloadError(f"the onnxruntime engine supports tasks {', '.join(ONNX_TASKS)}; not {task.name!r} "
                             "(use the pytorch engine or a 'module:function' callable)")
     if precision != "fp32":
         raise WorkloadError(f"precision {precision!r} does not apply to an ONNX session (it runs the file's own "
                             "weight types); pass precision='fp32' and quantise the file instead")
+    requested = parse_device(device)
+    resolved, providers = onnx_providers(requested)  # before exporting/loading: an unavailable device fails fast
+    dev: dict[str, Any] = {"device": resolved, "providers": providers}
     head = None
     if kind == "onnx":
         path = Path(payload).expanduser()
@@ -274,14 +296,15 @@ def load_onnx(task: Task, kind: str, payload: Any, precision: str, threads: int 
         return OnnxWorkload(task, str(path), str(path), "trained", threads, batch,
                             {"source": "user ONNX file", "tokenizer": note, "size": "user",
                              "weights_note": "user-supplied weights, assumed trained (quality is computed)"},
-                            tokenizer=tok)
+                            tokenizer=tok, **dev)
     if kind == "digits":
         path = Path(options.get("onnx_path") or export_digits(payload))
         from .trained import DIGITS_RECIPES, _cached, _train_digits
 
         _, meta = _cached(payload, DIGITS_RECIPES[payload], lambda: _train_digits(DIGITS_RECIPES[payload]))
         return OnnxWorkload(task, payload, str(path), "trained", threads, batch,
-                            {"source": "wattlens-trained model exported to ONNX", "training": meta, "size": "small"})
+                            {"source": "wattlens-trained model exported to ONNX", "training": meta, "size": "small"},
+                            **dev)
     path = Path(options.get("onnx_path") or export_minilm())
     info: dict[str, Any] = {"source": "all-MiniLM-L6-v2 encoder exported to ONNX (opset 17)", "size": "small",
                             "tokenizer": "all-MiniLM-L6-v2 (its own)"}
@@ -296,4 +319,4 @@ def load_onnx(task: Task, kind: str, payload: Any, precision: str, threads: int 
         head = {k: v.numpy() for k, v in state.items()}
         info.update(training=meta, description=cls.head_desc)
     return OnnxWorkload(task, str(payload), str(path), "trained", threads, batch, info, head=head,
-                        tokenizer=minilm.load_tokenizer())
+                        tokenizer=minilm.load_tokenizer(), **dev)

@@ -204,14 +204,24 @@ def _unknown_hint(spec: str, task: Task) -> str:
 # ---------------------------------------------------------------------------------------------------------
 def load_workload(task: str | Task = "text-generation", model: Any = "distilgpt2", batch: int = 1,
                   precision: str = "fp32", threads: int | None = None, engine: str | None = "pytorch",
-                  **options: Any) -> Workload:
+                  device: str = "cpu", **options: Any) -> Workload:
     """Load ``model`` for ``task`` and return a Workload ready to query (loading happens here, querying in
     ``run``/``prefill``/``decode``). ``engine`` defaults to what the model is (an .onnx file runs on
     onnxruntime, a callable is a callable); ``engine="onnxruntime"`` with a MiniLM-based or digits model
     exports it to ONNX (cached). ``options``: ``new_tokens`` (generative tasks), ``steps`` (text-to-image),
     ``onnx_path`` (an ONNX encoder file to use with a MiniLM head), ``tokenizer`` (a tokenizer directory for
-    an ONNX file)."""
+    an ONNX file).
+
+    ``device``: ``cpu`` (default), ``cuda``, ``cuda:N``, ``mps`` or ``auto`` (cuda when available, else cpu).
+    PyTorch models and every input tensor they get (prefill/decode state, diffusion latents included) are
+    moved there; an ONNX model runs on onnxruntime's CUDAExecutionProvider for ``cuda`` (``onnxruntime-gpu``;
+    otherwise a WorkloadError says so); a callable places its own tensors (``cpu``/``auto`` only). An
+    unavailable device raises a WorkloadError naming why (e.g. ``torch.cuda.is_available()`` is False). The
+    resolved device is ``w.device`` and ``w.info["device"]``."""
+    from .device import CALLABLE_DEVICE, parse_device
+
     t = get_task(task)
+    dev = parse_device(device)
     if not isinstance(batch, int) or batch < 1:
         raise WorkloadError(f"batch must be a positive int, got {batch!r}")
     prec = normalize_precision(precision)
@@ -226,20 +236,36 @@ def load_workload(task: str | Task = "text-generation", model: Any = "distilgpt2
     if kind == "onnx" or (eng == "onnxruntime" and kind in ("minilm", "minilm-head", "digits")):
         from .onnx_engine import load_onnx
 
-        return _finish(load_onnx(t, kind, payload, prec, threads, batch, options))
+        w = load_onnx(t, kind, payload, prec, threads, batch, options, device=dev)
+        if dev != w.device:
+            w.info["device_requested"] = dev
+        return _finish(w)
     if kind == "callable":
         from .user_callable import load_callable
 
         if prec != "fp32":
             raise WorkloadError(f"precision {prec!r} cannot be applied to a callable (it runs at its own "
                                 "precision); pass precision='fp32'")
-        return _finish(load_callable(t, payload, threads, batch))
+        if dev not in ("cpu", "auto"):
+            raise WorkloadError(f"device {dev!r} cannot be applied to a callable: it places its own tensors and "
+                                "wattlens cannot move them; pass device='cpu' or 'auto' and choose the device "
+                                "inside the function")
+        w = load_callable(t, payload, threads, batch)
+        w.device = CALLABLE_DEVICE
+        w.info.update(device=CALLABLE_DEVICE, device_kind="unknown", device_requested=dev)
+        return _finish(w)
     if eng != "pytorch":
         raise WorkloadError(f"engine {eng!r} is not available for {model!r}; onnxruntime needs an .onnx file or a "
                             "MiniLM-based / digits model (exported automatically); callables use engine='callable'")
+    from .device import describe_device, resolve_device
+
+    resolved = resolve_device(dev)  # before loading anything: an unavailable device fails fast
     nthreads = set_threads(threads)
     offline()
-    w = _load_torch(t, kind, payload, str(model), prec, nthreads, batch, options)
+    w = _load_torch(t, kind, payload, str(model), prec, nthreads, batch, options, resolved)
+    w.info.update(describe_device(resolved))
+    if dev != resolved:
+        w.info["device_requested"] = dev
     return _finish(w)
 
 
@@ -249,16 +275,16 @@ def _finish(w: Workload) -> Workload:
 
 
 def _load_torch(t: Task, kind: str, payload: Any, spec: str, prec: str, threads: int, batch: int,
-                options: dict[str, Any]) -> Workload:
+                options: dict[str, Any], device: str = "cpu") -> Workload:
     if kind == "digits":
         from .trained import DigitsClassifier
 
-        return DigitsClassifier(t, payload, prec, threads, batch)
+        return DigitsClassifier(t, payload, prec, threads, batch, device=device)
     if kind == "minilm-head":
         from .trained import MiniLMNer, MiniLMQA, MiniLMSentiment
 
         cls = {"minilm-sentiment": MiniLMSentiment, "minilm-ner": MiniLMNer, "minilm-qa": MiniLMQA}[payload]
-        return cls(t, prec, threads, batch)
+        return cls(t, prec, threads, batch, device=device)
     if kind == "minilm":
         from . import minilm
         from .hf import Loaded, SentenceEmbedding
@@ -268,7 +294,7 @@ def _load_torch(t: Task, kind: str, payload: Any, spec: str, prec: str, threads:
         return SentenceEmbedding(t, "all-MiniLM-L6-v2", loaded, "trained", prec, threads, batch,
                                  {"description": TRAINED["sentence-similarity"]["all-MiniLM-L6-v2"][1],
                                   "size": "small", "source": str(minilm.model_path()),
-                                  "pooling": "mean over attention mask + L2 normalisation"})
+                                  "pooling": "mean over attention mask + L2 normalisation"}, device=device)
     if t.name == "text-to-image":
         if kind != "preset":
             raise WorkloadError("text-to-image runs wattlens' UNet presets (sd-1.5-unet, tiny-sd-unet, @tiny); "
@@ -276,7 +302,7 @@ def _load_torch(t: Task, kind: str, payload: Any, spec: str, prec: str, threads:
         from .diffusion import TextToImage
 
         return TextToImage(t, payload, prec, threads, batch, steps=options.get("steps"),
-                           impl=options.get("unet_impl", "auto"))
+                           impl=options.get("unet_impl", "auto"), device=device)
     from . import hf
 
     gen_opts = {"new_tokens": options["new_tokens"]} if t.generative and options.get("new_tokens") else {}
@@ -285,7 +311,8 @@ def _load_torch(t: Task, kind: str, payload: Any, spec: str, prec: str, threads:
         info = {"description": payload.description, "size": "tiny" if payload.name.endswith("@tiny") else "paper",
                 "preset": payload.name, "hub_id": payload.hub_id, "source": "architecture preset, seeded random init",
                 "load_note": "loading = building the model + seeded random init, not reading a checkpoint"}
-        return hf.WORKLOAD_CLASS[t.name](t, payload.name, loaded, "random", prec, threads, batch, info, **gen_opts)
+        return hf.WORKLOAD_CLASS[t.name](t, payload.name, loaded, "random", prec, threads, batch, info,
+                                         device=device, **gen_opts)
     local = kind == "local"
     try:
         loaded = hf.load_pretrained(payload, t, local=local)
@@ -295,5 +322,6 @@ def _load_torch(t: Task, kind: str, payload: Any, spec: str, prec: str, threads:
         raise WorkloadError(str(exc) + _unknown_hint(spec, t)) from exc
     info = {"description": f"user model {payload}", "size": "user", "source": "local path" if local else "hub cache",
             "weights_note": "user-supplied weights, assumed trained (quality is computed, not verified)"}
-    return hf.WORKLOAD_CLASS[t.name](t, payload, loaded, "trained", prec, threads, batch, info, **gen_opts)
+    return hf.WORKLOAD_CLASS[t.name](t, payload, loaded, "trained", prec, threads, batch, info, device=device,
+                                     **gen_opts)
 

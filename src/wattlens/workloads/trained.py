@@ -27,6 +27,7 @@ from typing import Any
 from . import data, minilm
 from ._runtime import cache_dir, count_params, recipe_key, seeded, torch_dtype
 from .base import Workload
+from .device import to_device
 from .tasks import Task
 
 RECIPE_VERSION = 1  # bump when training code changes in a way the recipe dict does not capture
@@ -124,17 +125,18 @@ def _train_digits(recipe: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
 
 
 class DigitsClassifier(Workload):
-    def __init__(self, task: Task, name: str, precision: str, threads: int | None, batch: int):
+    def __init__(self, task: Task, name: str, precision: str, threads: int | None, batch: int,
+                 device: str = "cpu"):
         recipe = DIGITS_RECIPES[name]
-        state, meta = _cached(name, recipe, lambda: _train_digits(recipe))
+        state, meta = _cached(name, recipe, lambda: _train_digits(recipe))  # trained on the CPU, then moved
         net = _digits_net(recipe)
         net.load_state_dict(state)
-        self.model = net.eval().to(torch_dtype(precision))
+        self.model = net.eval().to(device=device, dtype=torch_dtype(precision))
         self.dtype = torch_dtype(precision)
         desc = ("small CNN (2 conv 3x3 layers 16/32 ch, max-pool, 64-unit dense) trained by wattlens on sklearn digits"
                 if recipe["arch"] == "cnn" else "MLP (64-64-10) trained by wattlens on sklearn digits")
         super().__init__(task, name, "trained", "pytorch", precision, threads, count_params(net), batch,
-                         {"description": desc, "training": meta, "size": "small", "input_size": "8x8x1"})
+                         {"description": desc, "training": meta, "size": "small", "input_size": "8x8x1"}, device=device)
 
     def _run(self, batch: list[Any]) -> list[Any]:
         import numpy as np
@@ -142,7 +144,7 @@ class DigitsClassifier(Workload):
 
         x = torch.from_numpy(np.stack([np.asarray(self.task_def.model_input(b), dtype=np.float32) for b in batch]))
         with torch.inference_mode():
-            probs = self.model(x.unsqueeze(1).to(self.dtype)).float().softmax(-1)
+            probs = self.model(x.unsqueeze(1).to(device=self.device, dtype=self.dtype)).float().softmax(-1).cpu()
         score, idx = probs.max(-1)
         return [{"label": int(i), "score": float(s)} for s, i in zip(score, idx, strict=True)]
 
@@ -190,10 +192,15 @@ def _word_features(encoder: Any, tokenizer: Any, sentences: list[list[str]], bat
             part = sentences[i:i + batch_size]
             enc = tokenizer(part, is_split_into_words=True, padding=True, truncation=True,
                             max_length=minilm.MAX_LENGTH, return_tensors="pt")
-            hidden = encoder(**enc).last_hidden_state.float()
+            # the encoder runs where it lives; the per-word gathering below is small and stays on the CPU
+            hidden = encoder(**to_device(dict(enc), _device_of(encoder))).last_hidden_state.float().cpu()
             for j in range(len(part)):
                 rows.append(with_context(hidden[j, _first_positions(enc.word_ids(j), len(part[j]))]))
     return torch.cat(rows) if rows else torch.zeros(0, 3 * encoder.config.hidden_size)
+
+
+def _device_of(module: Any) -> str:
+    return str(next(module.parameters()).device)
 
 
 def with_context(words: Any) -> Any:
@@ -247,18 +254,23 @@ class _MiniLMHead(Workload):
 
     name = ""
     head_desc = ""
+    head_on_device = False  # True: the head takes the encoder's output where it is (sentence head)
 
-    def __init__(self, task: Task, precision: str, threads: int | None, batch: int):
+    def __init__(self, task: Task, precision: str, threads: int | None, batch: int, device: str = "cpu"):
         self.tokenizer = minilm.load_tokenizer()
         fp32 = minilm.load_encoder()
-        state, meta = _cached(self.name, self._recipe(), lambda: self._train(fp32))
-        self.encoder = fp32.to(torch_dtype(precision))
+        state, meta = _cached(self.name, self._recipe(), lambda: self._train(fp32))  # trained on the CPU
+        self.encoder = fp32.to(device=device, dtype=torch_dtype(precision))
         self.model = self.encoder  # what optimisers transform (quantise, export)
-        self.weight, self.bias = state["weight"], state["bias"]
+        self.device = device
+        # the sentence head runs next to the encoder; the token/span heads get CPU features (see _word_features)
+        head_dev = device if self.head_on_device else "cpu"
+        self.weight, self.bias = state["weight"].to(head_dev), state["bias"].to(head_dev)
         params = count_params(self.encoder) + self.weight.numel() + self.bias.numel()
         super().__init__(task, self.name, "trained", "pytorch", precision, threads, params, batch,
                          {"description": self.head_desc, "training": meta, "size": "small",
-                          "encoder": str(minilm.model_path()), "tokenizer": "all-MiniLM-L6-v2 (its own)"})
+                          "encoder": str(minilm.model_path()), "tokenizer": "all-MiniLM-L6-v2 (its own)"},
+                         device=device)
 
     def _recipe(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -273,6 +285,7 @@ class _MiniLMHead(Workload):
 
 class MiniLMSentiment(_MiniLMHead):
     name = "minilm-sentiment"
+    head_on_device = True
     head_desc = ("all-MiniLM-L6-v2 (real weights, frozen) + logistic-regression head trained by wattlens on the "
                  "generated sentiment corpus")
 
@@ -285,11 +298,12 @@ class MiniLMSentiment(_MiniLMHead):
     def _run(self, batch: list[Any]) -> list[Any]:
         import torch
 
-        enc = minilm.tokenize(self.tokenizer, [str(self.task_def.model_input(x)) for x in batch])
+        enc = to_device(minilm.tokenize(self.tokenizer, [str(self.task_def.model_input(x)) for x in batch]),
+                        self.device)
         with torch.inference_mode():
             hidden = self.encoder(**enc).last_hidden_state
             emb = torch.nn.functional.normalize(minilm.mean_pool(hidden, enc["attention_mask"]), dim=-1)
-            probs = (emb @ self.weight.T + self.bias).softmax(-1)
+            probs = (emb @ self.weight.T + self.bias).softmax(-1).cpu()
         score, idx = probs.max(-1)
         return [{"label": data.LABELS_SENTIMENT[int(i)], "score": float(s)} for s, i in zip(score, idx, strict=True)]
 
@@ -348,7 +362,8 @@ def _qa_features(encoder: Any, tokenizer: Any, items: list[dict[str, Any]], batc
                             truncation="only_second", max_length=384, return_offsets_mapping=True,
                             return_tensors="pt")
             offsets = enc.pop("offset_mapping")
-            hidden = encoder(**enc).last_hidden_state.float()
+            # the encoder runs where it lives; the per-sentence features below are small and stay on the CPU
+            hidden = encoder(**to_device(dict(enc), _device_of(encoder))).last_hidden_state.float().cpu()
             for j in range(len(part)):
                 seq = enc.sequence_ids(j)
                 q_pos = [k for k, s in enumerate(seq) if s == 0]

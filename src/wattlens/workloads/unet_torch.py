@@ -103,10 +103,10 @@ class UNet(nn.Module):
         self.out = nn.Sequential(_norm(chs[0], groups), nn.SiLU(),
                                  nn.Conv2d(chs[0], int(cfg["out_channels"]), 3, padding=1))
 
-    def _timestep(self, t: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
+    def _timestep(self, t: torch.Tensor, n: int, dtype: torch.dtype, device: Any = None) -> torch.Tensor:
         half = self.temb_ch // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
-        args = t.float().reshape(-1)[:1].expand(n)[:, None] * freqs[None]
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=device) / half)
+        args = t.to(device).float().reshape(-1)[:1].expand(n)[:, None] * freqs[None]
         return self.time(torch.cat([torch.cos(args), torch.sin(args)], -1).to(dtype))
 
     @staticmethod
@@ -115,7 +115,7 @@ class UNet(nn.Module):
         return block[1](h, context) if isinstance(block[1], Transformer2D) else h
 
     def forward(self, x: torch.Tensor, t: Any, encoder_hidden_states: torch.Tensor) -> torch.Tensor:
-        temb = self._timestep(torch.as_tensor(t), x.shape[0], x.dtype)
+        temb = self._timestep(torch.as_tensor(t), x.shape[0], x.dtype, x.device)
         h = self.conv_in(x)
         skips = [h]
         for block in self.down:
