@@ -108,7 +108,9 @@ def _summary(result: dict[str, Any]) -> str:
     sv = result.get("savings_per_year")
     if sv:
         lines.append(f"  per year at {result['savings']['queries_per_day']:.0f} queries/day: "
-                     f"{sv['kwh_saved']:.1f} kWh, {sv['tco2e_saved'] * 1000:.1f} kgCO2e saved")
+                     f"{sv['kwh_saved']:.1f} kWh, {sv['tco2e_saved'] * 1000:.2f} kgCO2e"
+                     + (f", {sv['cost_saved']:.2f} {sv.get('cost_currency') or ''}" if sv.get("cost_saved") is not None
+                        else "") + f" saved ({sv.get('grid')})")
     if result.get("artefact"):
         lines.append(f"  artefact: {result['artefact']}")
     lines.append(f"  rejected: {len(result.get('rejected') or [])} configurations (see --json or the report)")

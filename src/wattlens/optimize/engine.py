@@ -812,12 +812,19 @@ class Optimizer:
         chk = deploy_check(path, texts)
         result["artefact"]["deploy_check"] = chk
         rec["deploy_rss_mb"] = chk.get("peak_rss_mb")
+        import shutil
+
         if base is not None:
+            bdir = tempfile.mkdtemp(prefix="wattlens-base-")
             try:
-                bpath = save_artefact(self, _full(base["config"]), tempfile.mkdtemp(prefix="wattlens-base-"))
+                bpath = save_artefact(self, _full(base["config"]), bdir)
                 base["deploy_rss_mb"] = deploy_check(bpath, texts).get("peak_rss_mb")
             except Exception:  # informative only
                 base["deploy_rss_mb"] = None
+            finally:
+                shutil.rmtree(bdir, ignore_errors=True)
+        if not self.req.artefact_dir:  # only written for the deploy check
+            shutil.rmtree(path, ignore_errors=True)
         result["search"]["deploy_check_s"] = time.perf_counter() - t0
         _deployment_view(result, base, rec)
 
