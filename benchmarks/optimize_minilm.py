@@ -9,7 +9,8 @@ at mean cosine >= 0.99; offline >= 3x better than the library's ``encode(batch_s
     python benchmarks/optimize_minilm.py --db runs.sqlite --runs RUN_ID [RUN_ID ...]   # print stored results
 
 Prints, per mode: baseline and recommendation (J/query as medians of interleaved rounds, quality, p50/p95,
-deployment RSS), the saving factor (median rounds) and its least-contended-round variant, the same ratio under
+deployment RSS), the saving factor (median rounds; each configuration's memory term charged for its own deployment
+footprint, the search-process figure beside it) and its least-contended-round variant, the same ratio under
 *machine* attribution (idle power of the whole machine x wall time added: smaller), the search's own CPU-s and
 energy, payback, and the co-tenant CPU share while measuring (how disturbed the numbers are).
 """
@@ -40,8 +41,12 @@ def show(r: dict[str, Any]) -> None:
           f"machine attribution x{eb.get('saving_factor_machine_attribution') or float('nan'):.2f}; "
           f"vs the default at 1 thread x{r.get('saving_factor_vs_single_thread_default') or float('nan'):.2f}")
     print(f"  energy terms: CPU term only x{r.get('saving_factor_cpu_only') or float('nan'):.2f}; memory term "
-          f"re-scaled to each deployment's RSS x{r.get('saving_factor_deployed_memory') or float('nan'):.2f} "
-          f"(the search process's RSS {c.get('meter_rss_mb') or 0:.0f} MB inflates the meter's memory term)")
+          f"charged for the search process's RSS ({c.get('meter_rss_mb') or 0:.0f} MB, the old primary figure) "
+          f"x{r.get('saving_factor_search_process') or float('nan'):.2f}")
+    for name, p in (("baseline", b), ("recommended", c)):
+        print(f"  {name} memory footprint {p.get('memory_footprint_mb') or float('nan'):.0f} MB "
+              f"({p.get('memory_footprint_basis')}); call path {p['config'].get('path', 'transformers')}; "
+              f"J/q search-process basis {1e3 * (p.get('j_per_query_search_process') or float('nan')):.3f} mJ")
     print(f"  recommended quality: cosine mean {qd.get('cosine_mean', float('nan')):.4f} "
           f"min {qd.get('cosine_min', float('nan')):.4f}, nearest-neighbour agreement "
           f"{qd.get('nn_agreement', float('nan')):.3f}")

@@ -102,6 +102,11 @@ def _summary(result: dict[str, Any]) -> str:
                         if result["energy_boundary"].get("saving_factor_machine_attribution") else "")
                      + (f"; vs the default at 1 thread x{result['saving_factor_vs_single_thread_default']:.2f}"
                         if result.get("saving_factor_vs_single_thread_default") else "") + ")")
+        if result.get("saving_factor_search_process"):
+            fb, fr = b.get("memory_footprint_mb") or 0, r.get("memory_footprint_mb") or 0
+            lines.append(f"  memory term charged for each configuration's own footprint (baseline {fb:.0f} MB, "
+                         f"recommended {fr:.0f} MB); with the search process's RSS instead "
+                         f"x{result['saving_factor_search_process']:.2f}")
     lines.append(f"  search: {s.get('trials')} trials of {s.get('exhaustive_trials')} configurations, "
                  f"{s.get('duration_s', 0):.0f} s, {s.get('cpu_s', 0):.0f} CPU-s, "
                  f"{(s.get('energy_j') or 0):.0f} J; payback after {result.get('payback_queries')} queries")

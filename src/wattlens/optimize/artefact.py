@@ -100,6 +100,8 @@ class LoadedArtefact:
             sess = ort_session(os.path.join(self.dir, self.meta["model_file"]), int(cfg.get("threads") or 1),
                               cfg.get("wait") != "nospin")
             return M._ort_fn(base, sess)
+        if cfg.get("path") == M.ST_PATH:  # the library default call path (a baseline's deployment footprint)
+            return M.st_fn(M.load_st(self.meta["base_model_path"]), int(cfg.get("threads") or 1))
         base = M.load_base(self.meta["base_model_path"] or self.meta["base_model"], self.meta["task"])
         v = M.build_variant(base, variant_of(cfg), M.scratch_dir())
         return M.make_fn(v, int(cfg.get("threads") or 1), cfg.get("wait", "default"))

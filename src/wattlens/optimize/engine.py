@@ -34,6 +34,7 @@ from typing import Any
 
 from wattlens.optimize import search as S
 from wattlens.optimize import space as SP
+from wattlens.optimize.models import ST_PATH, TF_PATH
 from wattlens.optimize.quality import compare, gate
 
 RESULT_CELL = "result"
@@ -299,14 +300,32 @@ class Optimizer:
     def _outputs(self, spec: dict[str, Any], batch: int, sort: bool) -> Any:
         from wattlens.optimize.models import make_fn, ordered_call
 
-        v = self.variant(spec)
-        fn = make_fn(v, self.quality_threads())
+        if spec.get("path") == ST_PATH:  # the library's own call path (baseline): its outputs, as served
+            fn = self._st_fn(self.quality_threads())
+        else:
+            fn = make_fn(self.variant(spec), self.quality_threads())
         out = ordered_call(fn, self.q_texts, batch, sort)
         if self.req.task == "text-generation":
             return out
         import numpy as np
 
         return np.stack([np.asarray(o) for o in out])
+
+    def _st_fn(self, threads: int) -> Callable[[list[str]], Any]:
+        from wattlens.optimize.models import load_st, st_fn
+
+        if getattr(self, "_st", None) is None:
+            t0 = time.process_time()
+            self._st = load_st(self.base(self.req.model).path)
+            self.build_cpu_s += time.process_time() - t0
+        return st_fn(self._st, threads)
+
+    def baseline_path(self) -> str:
+        """``sentence-transformers`` when the model is one and the library is importable (what its users call),
+        else ``transformers`` (AutoModel + the same pooling by hand)."""
+        from wattlens.optimize.models import st_available
+
+        return ST_PATH if st_available(self.base(self.req.model)) else TF_PATH
 
     def quality_threads(self) -> int:
         return 1  # outputs do not depend on threads; one thread costs the fewest CPU-seconds
@@ -424,7 +443,10 @@ class Optimizer:
         inputs = self._inputs(config, max(fid.queries, int(config["batch"])))  # at least one real batch
         t0, c0, b0 = time.perf_counter(), time.process_time(), _busy_cpu_s()
         with knobs_for(config) as knobs:
-            fn = make_fn(v, int(config["threads"]), config.get("wait", "default"))
+            if config.get("path") == ST_PATH:
+                fn = self._st_fn(int(config["threads"]))
+            else:
+                fn = make_fn(v, int(config["threads"]), config.get("wait", "default"))
             _rss_reset()
             rss_before = _rss_now_mb()
             # one warm-up call suffices for big batches (it already touches every shape/arena)
@@ -449,15 +471,24 @@ class Optimizer:
         foreign = None if b0 is None or b1 is None else max(
             0.0, ((b1 - b0) - (time.process_time() - c0)) / max(1e-9, cost * self.ctx.n_cpus))
         split = _split_components(stats)
-        return S.Trial(dict(config), fid.name, j_per_query=stats.j_per_query, quality=q["quality"],
+        footprint = self._rss_estimate(v.size_mb, rss_before)
+        # the energy of THIS configuration: its memory term is charged for its own deployment footprint, not for
+        # the search process that holds every variant at once (an artefact of the search, GBs)
+        j, delta = _charge_footprint(stats.j_per_query, split, footprint)
+        shift = (lambda x: None if x is None else x + delta)
+        return S.Trial(dict(config), fid.name, j_per_query=j, quality=q["quality"],
                        p50_ms=stats.p50_ms, p95_ms=stats.p95_ms,
-                       peak_rss_mb=self._rss_estimate(v.size_mb, rss_before), cost_s=cost,
-                       extra={"throughput_qps": stats.throughput_qps, "j_low": stats.j_per_query_low,
-                              "j_high": stats.j_per_query_high, "cv": stats.cv, "source": stats.source,
+                       peak_rss_mb=footprint, cost_s=cost,
+                       extra={"throughput_qps": stats.throughput_qps, "j_low": shift(stats.j_per_query_low),
+                              "j_high": shift(stats.j_per_query_high), "cv": stats.cv, "source": stats.source,
                               "basis": stats.basis, "queries": stats.queries, "duration_s": stats.duration_s,
-                              "per_repeat": stats.per_repeat_j_per_query, "model_size_mb": v.size_mb,
+                              "per_repeat": [x + delta for x in stats.per_repeat_j_per_query],
+                              "model_size_mb": v.size_mb,
                               "thermal": thermal, "applied_knobs": dict(getattr(knobs, "applied", {})),
-                              "co_tenant_cpu_share": foreign, **split})
+                              "co_tenant_cpu_share": foreign, **split,
+                              "j_per_query_search_process": stats.j_per_query,
+                              "footprint_mb": footprint if delta else None,
+                              "footprint_basis": "per-trial estimate" if delta else "meter as measured"})
 
     PRUNE_FACTOR = 10.0
 
@@ -613,10 +644,13 @@ class Optimizer:
 
     def baseline_config(self) -> dict[str, Any]:
         """The library default: PyTorch fp32, default threads; batch 1 online, ``encode(batch_size=32)`` offline
-        (which length-sorts internally, as sentence-transformers does)."""
+        (which length-sorts internally, as sentence-transformers does). ``path`` says which call path:
+        ``SentenceTransformer(path).encode`` for a sentence-transformers model when the library is installed
+        (what its users run), else the transformers AutoModel with the same pooling."""
         online = self.req.mode == "online"
         return {**self.base_spec(), "threads": self.ctx.default_threads, "wait": "default",
-                "batch": 1 if online else 32, "sort": not online, "power_limit": None, "gpu_clock": None}
+                "batch": 1 if online else 32, "sort": not online, "power_limit": None, "gpu_clock": None,
+                "path": self.baseline_path()}
 
     def _confirm(self, finalists: list[dict[str, Any]], rungs: list[S.Fidelity],
                  seen: list[S.Trial] | None = None) -> dict[str, list[S.Trial]]:
@@ -742,7 +776,10 @@ class Optimizer:
             return None
         med = lambda xs: statistics.median(xs) if xs else None
         spec = SP.variant_of(config)
+        if config.get("path") == ST_PATH:
+            spec = {**spec, "path": ST_PATH}  # the library call path's own outputs against the reference
         qd = self.quality_of(spec, int(config["batch"]), bool(config.get("sort")))  # exact batching re-check
+        spec = SP.variant_of(config)
         v = self.variants.get(S.config_key(spec))
         p = {"config": public_config(config), "label": SP.describe(config),
              "j_per_query": med([t.j_per_query for t in ok]),
@@ -765,7 +802,15 @@ class Optimizer:
              "j_per_query_cpu": med([t.extra["cpu_j_per_query"] for t in ok if t.extra.get("cpu_j_per_query")]),
              "j_per_query_memory": med([t.extra["memory_j_per_query"] for t in ok
                                         if t.extra.get("memory_j_per_query") is not None]),
-             "meter_rss_mb": med([t.extra["meter_rss_mb"] for t in ok if t.extra.get("meter_rss_mb")])}
+             "meter_rss_mb": med([t.extra["meter_rss_mb"] for t in ok if t.extra.get("meter_rss_mb")]),
+             # the same windows with the memory term charged for the search process's RSS (the old figure)
+             "j_per_query_search_process": med([t.extra.get("j_per_query_search_process", t.j_per_query)
+                                                for t in ok]),
+             "memory_footprint_mb": med([t.extra["footprint_mb"] for t in ok if t.extra.get("footprint_mb")]),
+             "memory_footprint_basis": ok[0].extra.get("footprint_basis") or "meter as measured (own process)",
+             "_acct": [{"j": t.extra.get("j_per_query_search_process", t.j_per_query),
+                        "mem": t.extra.get("memory_j_per_query"), "rss": t.extra.get("meter_rss_mb"),
+                        "rescalable": t.extra.get("memory_rescalable", False)} for t in ok]}
         p["wh_per_1000"] = p["j_per_query"] * 1000 / 3600.0
         why = S.Constraints(self.req.min_quality, self.req.max_p95_ms, self.req.max_rss_mb).violation(
             S.Trial(config, "confirm", p["j_per_query"], p["quality"], p["p50_ms"], p["p95_ms"], p["peak_rss_mb"]))
@@ -776,6 +821,12 @@ class Optimizer:
     # -- after the search -------------------------------------------------------------------------
     def _finish(self, result: dict[str, Any]) -> None:
         base, rec = result.get("baseline"), result.get("recommended")
+        if rec:
+            self._artefact_and_deploy(result, base, rec)  # fresh-process footprints first: they set the J below
+        _recharge_deployed(result, base, rec)
+        art = result.get("artefact") or {}
+        if rec and art.get("path"):
+            _update_artefact_measured(art["path"], result)
         if base and rec:
             saved = base["j_per_query"] - rec["j_per_query"]
             e = result["search"].get("energy_j")
@@ -787,8 +838,9 @@ class Optimizer:
                 p["hidden_costs"] = _hidden_costs(base, p)
         else:
             result["payback_queries"] = None
-        if rec:
-            self._artefact_and_deploy(result, base, rec)
+        for p in [base, rec, result.get("single_thread_default"), *result.get("pareto", [])]:
+            if isinstance(p, dict):
+                p.pop("_acct", None)
 
     def _artefact_and_deploy(self, result: dict[str, Any], base: dict[str, Any] | None, rec: dict[str, Any]) -> None:
         """Write the recommendation's artefact; load it (and the baseline's) in a fresh process to measure the
@@ -826,7 +878,6 @@ class Optimizer:
         if not self.req.artefact_dir:  # only written for the deploy check
             shutil.rmtree(path, ignore_errors=True)
         result["search"]["deploy_check_s"] = time.perf_counter() - t0
-        _deployment_view(result, base, rec)
 
     def _savings(self, base: dict[str, Any], rec: dict[str, Any], saved: float) -> dict[str, Any]:
         req = self.req
@@ -863,9 +914,19 @@ class Optimizer:
 # small pure helpers
 
 
+MEMORY_METHOD = "cpu-time-model"  # the estimator's memory term: W/GB x peak RSS x wall time (rescalable)
+
+
 def _split_components(stats: Any) -> dict[str, Any]:
-    """CPU and memory energy per query from the measured windows, and the RSS the meter's memory term used."""
-    cpu = mem = 0.0
+    """CPU and memory energy per query from the measured windows, and the RSS the meter's memory term charged.
+
+    The RSS is read back from the term itself (energy / (W/GB x window seconds)), so it is exactly what the meter
+    multiplied, not a later ``getrusage`` reading. ``memory_rescalable`` is False when the memory energy was not the
+    estimator's RSS model (e.g. a measured DRAM counter): then it is not re-charged to a footprint."""
+    from wattlens.meters.estimator import MEMORY_W_PER_GB
+
+    cpu = mem = mem_model_j = mem_model_s = 0.0
+    other_mem = False
     for w in getattr(stats, "windows", None) or []:
         for c in w.get("components") or []:
             e = c.get("energy_j")
@@ -873,35 +934,128 @@ def _split_components(stats: Any) -> dict[str, Any]:
                 continue
             if c.get("domain") == "memory":
                 mem += e
+                if str(c.get("method", "")).startswith(MEMORY_METHOD) and w.get("duration_s"):
+                    mem_model_j += e
+                    mem_model_s += w["duration_s"]
+                else:
+                    other_mem = True
             else:
                 cpu += e
     q = max(1, getattr(stats, "queries", 0) or 0)
+    rss = None
+    if mem_model_s > 0 and mem_model_j > 0:
+        rss = mem_model_j / (MEMORY_W_PER_GB[1] * mem_model_s) * 1024.0  # GB -> MB
+    else:
+        try:
+            import resource
+
+            rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                   + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024.0
+        except Exception:
+            rss = None
+    return {"cpu_j_per_query": cpu / q, "memory_j_per_query": mem / q, "meter_rss_mb": rss,
+            "memory_rescalable": bool(mem > 0 and not other_mem and rss)}
+
+
+def _charge_footprint(j_search: float | None, split: dict[str, Any], footprint_mb: float | None
+                      ) -> tuple[float | None, float]:
+    """(J per query with the memory term charged for ``footprint_mb`` instead of the search process's RSS, the
+    delta added). The estimator's memory term is linear in RSS, so it is rescaled by footprint / meter RSS;
+    the CPU term and any other component are kept as measured. Unchanged when nothing can be rescaled."""
+    mem, rss = split.get("memory_j_per_query"), split.get("meter_rss_mb")
+    if j_search is None or footprint_mb is None or not split.get("memory_rescalable") or not mem or not rss:
+        return j_search, 0.0
+    delta = mem * (footprint_mb / rss - 1.0)
+    return j_search + delta, delta
+
+
+def _recharge_point(p: dict[str, Any], footprint_mb: float, basis: str) -> None:
+    """Re-charge a confirmed point's memory term for ``footprint_mb`` (every round, from the search-process
+    figures kept in ``_acct``), so its J per query, rounds and bounds all rest on that footprint."""
+    acct = p.get("_acct") or []
+    if not acct or not all(a.get("rescalable") and a.get("mem") and a.get("rss") for a in acct):
+        return
+    runs = [a["j"] + a["mem"] * (footprint_mb / a["rss"] - 1.0) for a in acct]
+    new = statistics.median(runs)
+    shift = new - p["j_per_query"]
+    p["j_per_query"], p["j_per_query_runs"] = new, runs
+    for k in ("j_per_query_low", "j_per_query_high"):
+        if p.get(k) is not None:
+            p[k] += shift
+    p["wh_per_1000"] = new * 1000 / 3600.0
+    if p.get("memory_footprint_mb") and "memory_footprint_estimate_mb" not in p:
+        p["memory_footprint_estimate_mb"] = p["memory_footprint_mb"]  # what the search charged it (per-trial)
+    p["memory_footprint_mb"], p["memory_footprint_basis"] = footprint_mb, basis
+    mems = [a["mem"] * footprint_mb / a["rss"] for a in acct]
+    p["j_per_query_memory_deployed"] = statistics.median(mems)
+
+
+def _recharge_deployed(result: dict[str, Any], base: dict[str, Any] | None, rec: dict[str, Any] | None) -> None:
+    """Primary accounting: each configuration pays the memory term for ITS OWN deployment footprint. Baseline and
+    recommendation use the fresh-process measurement (``deploy_rss_mb``) where the deploy check ran, every other
+    point the per-trial estimate it was measured with. The saving factors are then recomputed on that one basis;
+    the search-process figures stay as ``*_search_process``."""
+    done: set[int] = set()
+    for p in (base, rec):
+        if p is None or id(p) in done:
+            continue
+        done.add(id(p))
+        if p.get("deploy_rss_mb"):
+            _recharge_point(p, float(p["deploy_rss_mb"]), "fresh-process measurement (deploy check)")
+    ref1 = result.get("single_thread_default")
+    if base and rec and rec.get("j_per_query"):
+        result["saving_factor"] = base["j_per_query"] / rec["j_per_query"]
+        result["saving_factor_best_round"] = min(base["j_per_query_runs"]) / min(rec["j_per_query_runs"])
+        if ref1:
+            result["saving_factor_vs_single_thread_default"] = ref1["j_per_query"] / rec["j_per_query"]
+        if base.get("j_per_query_search_process") and rec.get("j_per_query_search_process"):
+            result["saving_factor_search_process"] = (base["j_per_query_search_process"]
+                                                      / rec["j_per_query_search_process"])
+        if base.get("j_per_query_cpu") and rec.get("j_per_query_cpu"):
+            result["saving_factor_cpu_only"] = base["j_per_query_cpu"] / rec["j_per_query_cpu"]
+        # kept under its old name: the primary factor now is this figure
+        result["saving_factor_deployed_memory"] = result["saving_factor"]
+    notes = result.setdefault("assumptions", [])
+    meter = (rec or base or {}).get("meter_rss_mb")
+    notes.append("J per query = the meter's CPU term as measured + its memory term (0.392 W/GB x RSS x wall time) "
+                 "charged for each configuration's OWN deployment footprint (model + runtime working set), not the "
+                 "search process's RSS" + (f" ({meter:.0f} MB, which holds every variant at once)" if meter else "")
+                 + "; the search-process figures are kept as j_per_query_search_process / "
+                 "saving_factor_search_process.")
+    for role, p in (("baseline", base), ("recommended", rec)):
+        if p:
+            fp, est = p.get("memory_footprint_mb"), p.get("memory_footprint_estimate_mb")
+            notes.append(f"{role} memory footprint: {p.get('memory_footprint_basis')}"
+                         + (f", {fp:.0f} MB" if fp else "")
+                         + (f" (the search's per-trial estimate was {est:.0f} MB)" if est and est != fp else ""))
+    notes.append("pareto, single_thread_default and trials: per-trial footprint estimate (RSS of the runtime "
+                 "libraries loaded before any model + the model's bytes + the trial's own working set; it misses "
+                 "libraries imported later, e.g. sentence-transformers); compare the estimates above with the "
+                 "fresh-process figures to see how far it is off.")
+    if base and base.get("config", {}).get("path"):
+        notes.append(f"baseline call path: {base['config']['path']}"
+                     + (" (SentenceTransformer(path).encode(texts), library defaults)"
+                        if base["config"]["path"] == ST_PATH else
+                        " (transformers AutoModel + mean pooling by hand; sentence-transformers not used)"))
+
+
+def _update_artefact_measured(path: str, result: dict[str, Any]) -> None:
+    """The artefact JSON was written before the deployment re-charge: give it the final figures."""
+    from wattlens.optimize.artefact import CONFIG_FILE
+
+    f = os.path.join(path, CONFIG_FILE)
     try:
-        import resource
-
-        rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-               + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024.0
-    except Exception:
-        rss = None
-    return {"cpu_j_per_query": cpu / q, "memory_j_per_query": mem / q, "meter_rss_mb": rss}
-
-
-def _deployment_view(result: dict[str, Any], base: dict[str, Any] | None, rec: dict[str, Any]) -> None:
-    """The meter's memory term is W/GB x *this process's* peak RSS x time; the search process holds every variant
-    (GBs), a deployment holds one model. Re-scale that term to each configuration's measured deployment RSS."""
-    def deployed(p: dict[str, Any] | None) -> float | None:
-        if not p or p.get("j_per_query_cpu") is None or not p.get("deploy_rss_mb") or not p.get("meter_rss_mb"):
-            return None
-        return p["j_per_query_cpu"] + (p.get("j_per_query_memory") or 0.0) * p["deploy_rss_mb"] / p["meter_rss_mb"]
-
-    jb, jr = deployed(base), deployed(rec)
-    if base is not None:
-        base["j_per_query_deployed_memory"] = jb
-    rec["j_per_query_deployed_memory"] = jr
-    if jb and jr:
-        result["saving_factor_deployed_memory"] = jb / jr
-    if base and rec and base.get("j_per_query_cpu") and rec.get("j_per_query_cpu"):
-        result["saving_factor_cpu_only"] = base["j_per_query_cpu"] / rec["j_per_query_cpu"]
+        with open(f) as fh:
+            meta = json.load(fh)
+        rec = result["recommended"]
+        meta["measured"] = {k: rec.get(k) for k in ("j_per_query", "quality", "p50_ms", "p95_ms", "peak_rss_mb",
+                                                    "model_size_mb", "source", "deploy_rss_mb",
+                                                    "j_per_query_search_process")}
+        meta["saving_factor"] = result.get("saving_factor")
+        with open(f, "w") as fh:
+            json.dump(meta, fh, indent=1, default=str)
+    except Exception:  # the artefact stays usable with the pre-recharge figures
+        pass
 
 
 def _full(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -980,7 +1134,8 @@ def _exhaustive_cost_estimate(out: S.SearchOutcome, full: S.Fidelity, n: int) ->
 def _boundary_note(attribution: str, base: dict[str, Any] | None, rec: dict[str, Any] | None) -> dict[str, Any]:
     note = {"attribution": attribution,
             "explanation": ("J per query from the meter's estimator in 'process' attribution: CPU time x per-thread "
-                            "max power + memory (W/GB x peak RSS x time). The memory term scales with wall time and "
+                            "max power + memory (W/GB x the configuration's own deployment RSS x time; see "
+                            "'assumptions'). The memory term scales with wall time and "
                             "RSS, so savings that cut CPU-seconds more than wall time are diluted a little; in "
                             "'machine' attribution the whole machine's idle draw x wall time is added, which dilutes "
                             "ratios much more (idle power is paid whether or not the model runs).")}

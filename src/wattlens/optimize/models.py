@@ -311,5 +311,47 @@ def ordered_call(fn: Callable[[list[str]], Any], texts: list[str], batch: int, s
     return out
 
 
+# --------------------------------------------------------------------------------------------------
+# the library default call path (the baseline a user of a sentence-transformers model actually runs)
+
+ST_PATH = "sentence-transformers"  # ``config["path"]``: ``SentenceTransformer(path).encode(texts)``
+TF_PATH = "transformers"  # ``config["path"]``: AutoModel + mean pooling (+ L2) written out by hand
+
+
+def st_available(base: Base) -> bool:
+    """True when ``base`` is a sentence-transformers model (``modules.json``) and the library is importable:
+    then ``SentenceTransformer(path).encode`` is what its users run, and the honest baseline."""
+    if base.task not in ("sentence-similarity", "feature-extraction") or base.device != "cpu" or not base.path:
+        return False
+    if not os.path.exists(os.path.join(base.path, "modules.json")):
+        return False
+    try:
+        import sentence_transformers  # noqa: F401
+    except Exception:  # not installed (optional extra): fall back to the transformers path
+        return False
+    return True
+
+
+def load_st(path: str) -> Any:
+    """The library's own model object, loaded as its users load it (defaults, CPU)."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device="cpu")
+
+
+def st_fn(st_model: Any, threads: int) -> Callable[[list[str]], Any]:
+    """``fn(texts)`` = ``st_model.encode(texts)`` with the library defaults (one call per query batch)."""
+    import torch
+
+    default_threads()
+    torch.set_num_threads(threads)
+
+    def fn(texts: list[str]) -> Any:
+        return st_model.encode(list(texts), batch_size=max(1, len(texts)), show_progress_bar=False,
+                               convert_to_numpy=True)
+
+    return fn
+
+
 def scratch_dir() -> str:
     return tempfile.mkdtemp(prefix="wattlens-opt-")

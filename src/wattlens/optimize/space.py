@@ -309,6 +309,8 @@ def describe(config: dict[str, Any]) -> str:
         parts.append(config["prune"])
     if config.get("compile"):
         parts.append("compiled")
+    if config.get("path") == "sentence-transformers":
+        parts.append("(sentence-transformers encode)")
     if "threads" in config:
         parts.append(f"t{config['threads']}")
     if config.get("wait", "default") != "default":

@@ -1,0 +1,146 @@
+"""Per-configuration energy accounting: the memory term is charged for each configuration's OWN deployment footprint,
+never for the search process's RSS (which holds every variant at once); and the baseline's call path."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from wattlens.meters.estimator import MEMORY_W_PER_GB
+from wattlens.optimize import engine as E
+
+W = MEMORY_W_PER_GB[1]
+
+
+def _stats(cpu_j: float, rss_mb: float, seconds: float = 2.0, queries: int = 100, method: str = "cpu-time-model"):
+    """Two windows as the estimator writes them: CPU term + memory term = W/GB x RSS x wall time."""
+    mem_j = W * rss_mb / 1024.0 * seconds / 2
+    win = {"duration_s": seconds / 2, "components": [{"domain": "cpu", "energy_j": cpu_j / 2},
+                                                     {"domain": "memory", "energy_j": mem_j, "method": method}]}
+    total = cpu_j + 2 * mem_j
+    return SimpleNamespace(windows=[win, dict(win)], queries=queries, j_per_query=total / queries)
+
+
+def test_meter_rss_read_back_from_the_memory_term() -> None:
+    split = E._split_components(_stats(10.0, 1660.0))
+    assert split["meter_rss_mb"] == pytest.approx(1660.0)
+    assert split["memory_rescalable"]
+
+
+@pytest.mark.parametrize("search_rss_mb", [400.0, 1660.0, 6000.0])
+def test_search_process_rss_does_not_leak_into_per_config_energy(search_rss_mb: float) -> None:
+    """Same configuration, same CPU work, same footprint: the J per query must not depend on how much the
+    search process happened to hold (other variants, caches)."""
+    st = _stats(10.0, search_rss_mb)
+    j, _ = E._charge_footprint(st.j_per_query, E._split_components(st), 330.0)
+    expected = (10.0 + W * 330.0 / 1024.0 * 2.0) / 100
+    assert j == pytest.approx(expected, rel=1e-9)
+
+
+def test_measured_dram_energy_is_not_rescaled() -> None:
+    st = _stats(10.0, 1660.0, method="rapl")
+    j, delta = E._charge_footprint(st.j_per_query, E._split_components(st), 330.0)
+    assert j == st.j_per_query and delta == 0.0
+
+
+def _point(cpu: float, mem_search: float, rss: float, est_fp: float, deploy: float | None) -> dict:
+    """A confirmed point as ``_point`` leaves it: J charged for the per-trial estimate ``est_fp``."""
+    runs = [cpu + mem_search * est_fp / rss] * 3
+    return {"config": {"engine": "torch"}, "j_per_query": runs[0], "j_per_query_runs": list(runs),
+            "j_per_query_low": runs[0] * 0.9, "j_per_query_high": runs[0] * 1.1, "j_per_query_cpu": cpu,
+            "j_per_query_memory": mem_search, "meter_rss_mb": rss, "j_per_query_search_process": cpu + mem_search,
+            "memory_footprint_mb": est_fp, "memory_footprint_basis": "per-trial estimate", "deploy_rss_mb": deploy,
+            "_acct": [{"j": cpu + mem_search, "mem": mem_search, "rss": rss, "rescalable": True}] * 3}
+
+
+def test_fresh_process_footprint_sets_the_primary_saving_factor() -> None:
+    base = _point(cpu=0.020, mem_search=0.004, rss=1660.0, est_fp=500.0, deploy=457.0)
+    rec = _point(cpu=0.002, mem_search=0.0008, rss=1660.0, est_fp=360.0, deploy=330.0)
+    res = {"baseline": base, "recommended": rec, "single_thread_default": None, "pareto": [rec]}
+    E._recharge_deployed(res, base, rec)
+    jb = 0.020 + 0.004 * 457.0 / 1660.0
+    jr = 0.002 + 0.0008 * 330.0 / 1660.0
+    assert base["j_per_query"] == pytest.approx(jb) and rec["j_per_query"] == pytest.approx(jr)
+    assert res["saving_factor"] == pytest.approx(jb / jr)
+    assert res["saving_factor_search_process"] == pytest.approx(0.024 / 0.0028)
+    assert res["saving_factor"] > res["saving_factor_search_process"]  # the search artefact compressed it
+    assert rec["memory_footprint_basis"].startswith("fresh-process") and rec["memory_footprint_mb"] == 330.0
+    assert any("fresh-process" in a for a in res["assumptions"])
+
+
+def test_run_accounts_each_config_for_its_own_footprint(tiny_dir, tmp_path) -> None:
+    """End to end, with a 300 MB ballast held by the search process: it shows in the meter's RSS, and in the
+    search-process figure, but not in the per-configuration J per query."""
+    import numpy as np
+
+    ballast = np.ones(300 * 2**20 // 8)  # touched: resident
+    req = E.OptimizeRequest(model=tiny_dir, task="sentence-similarity", mode="online", min_quality=0.99,
+                            queries=16, repeats=2, quality_inputs=16, confirm_rounds=1,
+                            store_url=str(tmp_path / "a.sqlite"), batches=[1], threads=[1],
+                            transforms=["onnxruntime", "threads", "batching"], deploy_check=True)
+    res = E.optimize(req)
+    del ballast
+    for role in ("baseline", "recommended"):
+        p = res[role]
+        assert p["memory_footprint_basis"].startswith("fresh-process"), p["memory_footprint_basis"]
+        assert p["memory_footprint_mb"] == pytest.approx(p["deploy_rss_mb"])
+        assert p["meter_rss_mb"] > p["deploy_rss_mb"] + 250  # the ballast was charged by the meter ...
+        mem_deployed = p["j_per_query"] - p["j_per_query_search_process"] + p["j_per_query_memory"]
+        # ... but the per-configuration memory term is the deployment's share of it, not the search process's
+        assert mem_deployed == pytest.approx(p["j_per_query_memory"] * p["deploy_rss_mb"] / p["meter_rss_mb"],
+                                             rel=0.05)
+        assert p["j_per_query"] < p["j_per_query_search_process"]
+        assert "_acct" not in p
+    assert res["saving_factor"] == pytest.approx(res["baseline"]["j_per_query"] / res["recommended"]["j_per_query"])
+    assert res["saving_factor_search_process"] > 0 and res["assumptions"]
+    assert res["baseline"]["config"]["path"] == "transformers"  # no modules.json: not a sentence-transformers model
+
+
+@pytest.fixture(scope="module")
+def st_dir(tiny_dir, tmp_path_factory) -> str:
+    st = pytest.importorskip("sentence_transformers")
+    from sentence_transformers import models as stm
+    d = str(tmp_path_factory.mktemp("tiny-st"))
+    mods = [stm.Transformer(tiny_dir), stm.Pooling(32, "mean"), stm.Normalize()]
+    st.SentenceTransformer(modules=mods, device="cpu").save(d)
+    return d
+
+
+def test_baseline_uses_the_library_call_path(st_dir, tmp_path, texts) -> None:
+    """A sentence-transformers model is served by its users with ``SentenceTransformer(path).encode``: that is the
+    baseline (labelled), its outputs match the hand-written path, and its artefact loads in a fresh process."""
+    import numpy as np
+
+    from wattlens.optimize import models as M
+    from wattlens.optimize.artefact import deploy_check, save_artefact
+
+    opt = E.Optimizer(E.OptimizeRequest(model=st_dir, store_url=str(tmp_path / "s.sqlite")))
+    opt.ctx = E.SP.probe_context("sentence-similarity", "online")
+    cfg = opt.baseline_config()
+    assert cfg["path"] == M.ST_PATH and cfg["batch"] == 1 and cfg["precision"] == "fp32"
+    assert "sentence-transformers" in E.SP.describe(cfg)
+    a = np.asarray(opt._st_fn(1)(texts[:6]))
+    b = np.asarray(M.make_fn(opt.variant(opt.base_spec()), 1)(texts[:6]))
+    assert (a * b).sum(1).min() > 0.999
+    path = save_artefact(opt, E._full(cfg), str(tmp_path / "art"))
+    chk = deploy_check(path, texts[:4])
+    assert chk["ok"] and chk["peak_rss_mb"] > 0, chk
+
+
+def test_without_sentence_transformers_falls_back(st_dir, monkeypatch) -> None:
+    import builtins
+
+    from wattlens.optimize import models as M
+
+    real = builtins.__import__
+
+    def no_st(name, *a, **k):
+        if name.startswith("sentence_transformers"):
+            raise ImportError("not installed")
+        return real(name, *a, **k)
+
+    base = M.load_base(st_dir, "sentence-similarity")
+    assert M.st_available(base)
+    monkeypatch.setattr(builtins, "__import__", no_st)
+    assert not M.st_available(base)
