@@ -17,6 +17,7 @@ RANK = {name: i for i, name in enumerate(LAYERS)}
 RANK["api"] = RANK["cli"]  # the public facade sits at the top beside the CLI
 RANK["__main__"] = RANK["cli"]
 RANK["__init__"] = RANK["cli"]
+RANK["_lazy"] = -1  # a stdlib-only foundation helper below every layer
 SRC = Path(__file__).resolve().parents[1] / "src" / "wattlens"
 
 

@@ -12,7 +12,7 @@ pandas or SQLAlchemy, and none of the meter code until a name is first used.
 
 from __future__ import annotations
 
-import importlib
+from wattlens._lazy import lazy_getattr
 
 TYPE_CHECKING = False  # not `from typing import ...`: typing costs 2-5 ms and `import wattlens` stays minimal
 
@@ -36,8 +36,6 @@ _EXPORTS: dict[str, str] = {
 __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs only
-    from typing import Any
-
     from wattlens.api import MeasuredFootprint, measure, measured  # noqa: F401
     from wattlens.carbon import CarbonError, footprint, resolve_location  # noqa: F401
     from wattlens.meters.base import ComponentEnergy, MeterError  # noqa: F401
@@ -45,13 +43,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs only
     from wattlens.tracking.result import IdleBaseline, Measurement  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wattlens' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # cache: the next access is a plain module attribute
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

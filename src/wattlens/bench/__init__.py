@@ -10,8 +10,7 @@ Import-light: nothing here imports torch, numpy or the workloads until a suite i
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from wattlens._lazy import lazy_getattr
 
 _EXPORTS = {
     "measure_queries": "runner",
@@ -30,8 +29,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'wattlens.bench' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+__getattr__ = lazy_getattr(__name__, {name: f"{__name__}.{mod}" for name, mod in _EXPORTS.items()}, globals())

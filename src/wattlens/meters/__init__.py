@@ -6,8 +6,7 @@ binding and nothing heavy: ``from wattlens.meters import RaplSource`` imports on
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from wattlens._lazy import lazy_getattr
 
 _LAZY: dict[str, str] = {
     "RaplSource": "wattlens.meters.rapl",
@@ -22,12 +21,4 @@ _LAZY: dict[str, str] = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wattlens.meters' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

@@ -40,8 +40,7 @@ input is generated. Names are resolved lazily from the submodules.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from wattlens._lazy import lazy_getattr
 
 _EXPORTS = {
     "WorkloadError": "errors",
@@ -64,14 +63,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'wattlens.workloads' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
-    globals()[name] = value  # cache: later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__ = lazy_getattr(__name__, {name: f"{__name__}.{mod}" for name, mod in _EXPORTS.items()}, globals())
