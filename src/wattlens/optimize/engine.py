@@ -15,6 +15,15 @@ Pipeline (one process; torch configurations needing ``OMP_WAIT_POLICY`` run in a
    batching;
 5. hidden costs, savings per year, payback of the search's own metered energy; artefact of the winner.
 
+Energy accounting per configuration: the meter's CPU term as measured + its memory term (W/GB x RSS x wall time)
+charged for THAT configuration's deployment footprint, never the search process's RSS (which holds every variant
+at once): per-trial footprint estimate during the search, the fresh-process measurement (``deploy_rss_mb``) for
+the baseline and the recommendation once the deploy check ran; ``saving_factor`` is baseline J / recommended J on
+that basis. The search-process figures stay beside them (``j_per_query_search_process``,
+``saving_factor_search_process``); ``assumptions`` says which footprint each role used. The baseline is the
+library's own call path (``config.path``): ``SentenceTransformer(path).encode`` for a sentence-transformers model
+when the library is installed, else transformers' AutoModel with the same pooling.
+
 Where the result lives (what ``wattlens report OPT_RUN_ID`` reads): the run's cell ``"result"``
 (``store.cells(run_id)`` -> the row whose ``cell_key == "result"``, its ``result`` column), status ``ok``.
 Trials are cells ``trial:<rung>:<key>``; variant quality cells ``variant:<key>``.
