@@ -124,7 +124,7 @@ def build_energy_per_task(rows: Sequence[Row], *, title: str | None = None) -> F
     for i, task in enumerate(tasks):
         pts = sorted(groups[task], key=lambda r: f.wh_per_1000(r) or 0.0)
         offsets = _spread(len(pts), 0.28)
-        for dx, row in zip(offsets, pts):
+        for dx, row in zip(offsets, pts, strict=True):  # _spread(n) returns n offsets
             _energy_point(ax, i + dx, row)
             if label_points:
                 duplicated = f"{row.get('task')}|{row.get('model')}" in dup
@@ -236,7 +236,9 @@ def _pareto_panels(
 ) -> Figure | None:
     """One panel per task: every usable point, the frontier drawn through the non-dominated ones."""
     usable, left_out = _usable(rows)
-    groups = {t: [r for r in g if x_of(r) is not None and y_of(r) is not None] for t, g in f.task_groups(usable).items()}
+    groups = {
+        t: [r for r in g if x_of(r) is not None and y_of(r) is not None] for t, g in f.task_groups(usable).items()
+    }
     groups = {t: g for t, g in groups.items() if g}
     if not groups:
         return None
@@ -386,7 +388,7 @@ def _optimize_panel(ax: Axes, points, metric: str, minimize_y: bool, y_label: st
                 label=None if role in drawn else st["label"],
             )
             drawn.add(role)
-            if role in ("baseline", "recommended") or role == "pareto" and len(drawable) <= 25:
+            if role in ("baseline", "recommended") or (role == "pareto" and len(drawable) <= 25):
                 text = f"{role}: " if role in ("baseline", "recommended") else ""
                 ax.annotate(
                     text + f.config_label(p.get("config")),

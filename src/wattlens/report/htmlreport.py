@@ -93,7 +93,7 @@ def html_table(
     for i, cells in enumerate(rows):
         cls = row_class(i) if row_class else ""
         tds = []
-        for h, c, is_num in zip(headers, cells, numeric):
+        for h, c, is_num in zip(headers, cells, numeric, strict=False):
             classes = " ".join(x for x in ("num" if is_num else "", cell_class.get(h, "")) if x)
             tds.append(f'<td class="{classes}">{esc(c)}</td>' if classes else f"<td>{esc(c)}</td>")
         body.append(f'<tr class="{esc(cls)}">{"".join(tds)}</tr>' if cls else f"<tr>{''.join(tds)}</tr>")
@@ -490,7 +490,7 @@ def _search_html(result: Mapping[str, Any]) -> str:
 def _savings_html(result: Mapping[str, Any]) -> str:
     facts: dict[str, Any] = {}
     for key, value in result.items():
-        if "year" in key or key.startswith("saving") and key != "saving_factor":
+        if "year" in key or (key.startswith("saving") and key != "saving_factor"):
             if isinstance(value, Mapping):
                 facts.update({f"{key}.{k}": v for k, v in value.items()})
             else:
@@ -533,6 +533,8 @@ def render_optimize_html(result: Mapping[str, Any], *, title: str) -> str:
     return _page(title, sections, meta)
 
 
-def write_optimize_html(result: Mapping[str, Any], path: str | Path, *, title: str = "wattlens optimize report") -> Path:
+def write_optimize_html(
+    result: Mapping[str, Any], path: str | Path, *, title: str = "wattlens optimize report"
+) -> Path:
     """Write the optimize report (recommendation and its price, Pareto chart, rejected with why) as one HTML file."""
     return _write(path, render_optimize_html(result, title=title))

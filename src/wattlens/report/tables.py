@@ -141,7 +141,7 @@ def _render_rich(tables: Sequence[TextTable], width: int, color: bool) -> str:
             box=box.SIMPLE_HEAD,
             show_lines=False,
         )
-        for header, right in zip(tt.headers, tt.right):
+        for header, right in zip(tt.headers, tt.right, strict=False):
             # Status holds failure reasons: let it wrap instead of stretching the table.
             max_width = 40 if header == "Status" else None
             table.add_column(header, justify="right" if right else "left", overflow="fold", max_width=max_width)
@@ -165,7 +165,8 @@ def _render_plain(tables: Sequence[TextTable]) -> str:
         widths = [max(len(h), *(len(r[i]) for r in tt.rows)) if tt.rows else len(h) for i, h in enumerate(tt.headers)]
 
         def line(cells: Sequence[str], widths: list[int] = widths, right: list[bool] = tt.right) -> str:
-            return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
+            cols = zip(cells, widths, right, strict=False)
+            return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in cols).rstrip()
 
         out.append(tt.title)
         out.append(line(tt.headers))
