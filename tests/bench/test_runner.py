@@ -207,3 +207,18 @@ def test_sync_keeps_prefill_work_out_of_the_decode_windows() -> None:
     s = measure_decode(dev.enqueue(5.0), lambda state: dev.enqueue(1.0)(state), list(range(3)),
                        monitor=FakeMonitor(ledger), repeats=5, warmup=1, min_window_s=0.0, sync=dev.sync)
     assert s.j_per_query == pytest.approx(1.0)  # prefill's 5 J/query ran before the window opened
+
+
+def test_interval_low_end_never_negative_when_repeats_disagree() -> None:
+    """Energy drawn by work cannot be negative: a spread across repeats larger than the mean clamps the low end
+    at 0 J and says so, instead of printing a negative joule figure."""
+    ledger = Ledger()
+    mon = FakeMonitor(ledger, offsets_j=[0.0, 0.0, 0.0, 0.0, 50.0])  # one wild repeat of five
+    stats = measure_queries(workload(ledger, 0.1), list(range(10)), monitor=mon, repeats=5, warmup=0,
+                            min_window_s=0.0)
+    assert stats.j_per_query is not None and stats.j_per_query > 0
+    assert stats.j_per_query_low == 0.0
+    assert any("clamped at 0" in n for n in stats.notes)
+    calm = measure_queries(workload(ledger, 0.1), list(range(10)), monitor=FakeMonitor(ledger), repeats=5, warmup=0,
+                           min_window_s=0.0)
+    assert calm.j_per_query_low > 0 and not any("clamped" in n for n in calm.notes)

@@ -316,8 +316,13 @@ def _summarize_cell(
         high_q.append(hi / q)  # type: ignore[operator]
     s = summarize(per_q)
     net = None if common["idle_j"] is None else gross - common["idle_j"]
+    low = sum(low_q) / len(low_q) - s.ci95
+    if low < 0:  # energy drawn by the work cannot be negative: the spread across repeats exceeds the mean
+        notes = [*notes, f"interval low end {low:.3g} J/query clamped at 0: repeats disagree more than their mean "
+                         f"(CV {'n/a' if s.cv is None else f'{s.cv:.0%}'}), typically a contended machine; re-run on a quiet one"]
+        low = 0.0
     return CellStats(**common, source=source, j_per_query=s.mean,
-                     j_per_query_low=sum(low_q) / len(low_q) - s.ci95,
+                     j_per_query_low=low,
                      j_per_query_high=sum(high_q) / len(high_q) + s.ci95,
                      summary=s, per_repeat_j_per_query=per_q, gross_j=gross, net_j=net, notes=notes)
 

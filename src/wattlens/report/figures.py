@@ -64,6 +64,28 @@ def to_png(fig: Figure, path: str | Path | None = None) -> bytes:
     return data
 
 
+def _tick_text(value: float, _pos: object = None) -> str:
+    """Plain tick labels (0.03, 1, 200) instead of 3×10⁻²: easier to read for people who are not physicists."""
+    if value <= 0:
+        return ""
+    return f"{value:g}" if 1e-4 <= value < 1e6 else f"{value:.0e}"
+
+
+def _log_axis(ax: Axes, which: str) -> None:
+    """Log scale with plain labels; minor ticks (2×, 5×) labelled only when the data span is short."""
+    from matplotlib import ticker
+
+    getattr(ax, f"set_{which}scale")("log")
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    lo, hi = ax.get_xlim() if which == "x" else ax.get_ylim()
+    plain = ticker.FuncFormatter(_tick_text)
+    axis.set_major_formatter(plain)
+    axis.set_minor_locator(ticker.LogLocator(base=10.0, subs=(2.0, 5.0)))
+    decades = math.log10(hi / lo) if lo > 0 and hi > 0 else 99.0
+    # Over a short span there may be no power of ten on the axis at all: then the minor labels are the scale.
+    axis.set_minor_formatter(plain if decades < 2.5 else ticker.NullFormatter())
+
+
 def _usable(rows: Sequence[Row]) -> tuple[list[Row], dict[str, int]]:
     """Rows that can be plotted (status ok, an energy figure) and how many were left out, by status."""
     keep: list[Row] = []
@@ -136,10 +158,12 @@ def build_energy_per_task(rows: Sequence[Row], *, title: str | None = None) -> F
                     fontsize=6.5,
                     va="center",
                     color="#333333",
+                    zorder=4,
+                    bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.75},
                 )
-        ax.hlines(medians[task], i - 0.38, i + 0.38, colors="black", linewidth=1.6, zorder=1)
+        ax.hlines(medians[task], i - 0.38, i + 0.38, colors="black", linewidth=1.6, alpha=0.6, zorder=1)
 
-    ax.set_yscale("log")
+    _log_axis(ax, "y")
     ax.set_xticks(range(len(tasks)))
     ax.set_xticklabels([f"{t}\n(n={len(groups[t])})" for t in tasks], rotation=20, ha="right", fontsize=8)
     ax.set_xlim(-0.6, len(tasks) - 0.4)
@@ -265,16 +289,16 @@ def _pareto_panels(
             ax.annotate(label, (x_of(row), y_of(row)), xytext=(4, 3), textcoords="offset points", fontsize=6.5)
         if len(front) > 1:
             ax.plot([x_of(r) for r in front], [y_of(r) for r in front], color=FRONTIER_COLOR, linestyle="--", lw=1.2)
+        ax.margins(0.15)
         if x_log:
-            ax.set_xscale("log")
+            _log_axis(ax, "x")
         if y_log:
-            ax.set_yscale("log")
+            _log_axis(ax, "y")
         ax.set_title(f"{task} (n={len(pts)})", fontsize=10)
         ax.set_xlabel(x_label, fontsize=8)
         ax.set_ylabel(y_label, fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(which="both", labelsize=7)
         ax.grid(which="both", alpha=0.3)
-        ax.margins(0.15)
     fig.suptitle(title, fontsize=11)
     excluded = len(usable) - sum(len(g) for g in groups.values())
     if excluded:
@@ -332,15 +356,23 @@ def energy_latency_figure(rows: Sequence[Row], path: str | Path | None = None, *
 
 
 def _opt_points(result: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    """(role, point) for every configuration with numbers: baseline, recommended, Pareto set, trials, rejected."""
+    """(role, point) for every configuration with numbers: baseline, recommended, Pareto set, trials, rejected.
+
+    A Pareto/trial point with the same config as the baseline or the recommendation is drawn once, in its
+    highlighted role (the recommendation is normally also a member of the Pareto set).
+    """
     out: list[tuple[str, Mapping[str, Any]]] = []
     for role in ("baseline", "recommended"):
         if isinstance(result.get(role), Mapping):
             out.append((role, result[role]))
+    highlighted = [p for _, p in out]
     for key, role in (("pareto", "pareto"), ("trials", "trial"), ("rejected", "rejected")):
         for p in result.get(key) or []:
-            if isinstance(p, Mapping) and f.num(p.get("j_per_query")) is not None:
-                out.append((role, p))
+            if not isinstance(p, Mapping) or f.num(p.get("j_per_query")) is None:
+                continue
+            if role != "rejected" and any(_same_config(p, h) for h in highlighted):
+                continue
+            out.append((role, p))
     return out
 
 
@@ -383,31 +415,43 @@ def _optimize_panel(ax: Axes, points, metric: str, minimize_y: bool, y_label: st
                 marker=st["marker"],
                 c=st["c"],
                 s=st["s"],
-                edgecolors="black" if role in ("baseline", "recommended") else "none",
+                # "x" is an unfilled marker: an edgecolor there is ignored by matplotlib (and warns)
+                edgecolors="black" if role in ("baseline", "recommended") else (None if role == "rejected" else "none"),
                 zorder=4 if role in ("baseline", "recommended") else 3,
                 label=None if role in drawn else st["label"],
             )
             drawn.add(role)
             if role in ("baseline", "recommended") or (role == "pareto" and len(drawable) <= 25):
-                text = f"{role}: " if role in ("baseline", "recommended") else ""
-                ax.annotate(
-                    text + f.config_label(p.get("config")),
-                    (x_of(p), y_of(p)),
-                    xytext=(6, 6 if role != "baseline" else -10),
-                    textcoords="offset points",
-                    fontsize=7,
-                    fontweight="bold" if role in ("baseline", "recommended") else "normal",
-                )
+                _optimize_label(ax, role, p, (x_of(p), y_of(p)))
     if len(front) > 1:
         ax.plot([x_of(p) for p in front], [y_of(p) for p in front], "--", color=FRONTIER_COLOR, lw=1.2, zorder=2)
     xs = [x_of(p) for _, p in drawable]
+    ax.margins(0.15)
     if min(xs) > 0 and max(xs) / min(xs) > 5:  # a log axis only when the spread needs one
-        ax.set_xscale("log")
+        _log_axis(ax, "x")
     ax.set_xlabel("J per query" + (" (log)" if ax.get_xscale() == "log" else ""), fontsize=9)
     ax.set_ylabel(y_label, fontsize=9)
     ax.grid(which="both", alpha=0.3)
-    ax.margins(0.15)
     ax.legend(fontsize=7, loc="best")
+
+
+def _optimize_label(ax: Axes, role: str, point: Mapping[str, Any], xy: tuple[float | None, float | None]) -> None:
+    """Config label next to a point. The baseline is usually the most expensive (rightmost) point, so its
+    label goes to the left; the recommendation is usually the cheapest, so its label goes to the right."""
+    highlighted = role in ("baseline", "recommended")
+    text = (f"{role}: " if highlighted else "") + f.config_label(point.get("config"))
+    left = role == "baseline"
+    ax.annotate(
+        text,
+        xy,
+        xytext=(-9 if left else 8, -13 if left else 6),
+        textcoords="offset points",
+        ha="right" if left else "left",
+        fontsize=7 if highlighted else 6.5,
+        fontweight="bold" if highlighted else "normal",
+        zorder=5,
+        bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.75},
+    )
 
 
 def build_optimize(result: Mapping[str, Any], *, title: str | None = None) -> Figure | None:

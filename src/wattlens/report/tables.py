@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from wattlens.report import _fmt as f
@@ -30,6 +30,11 @@ LEADERBOARD_COLUMNS: tuple[tuple[str, bool], ...] = (
 )
 
 
+# Shorter headers for the terminal only (the HTML report has room for the long ones).
+TERMINAL_HEADERS = {"Wh/1,000": "Wh/1k", "gCO2e/1,000": "gCO2e/1k", "J/query [low–high]": "J/query [lo–hi]"}
+WRAPPABLE = frozenset({"Model", "Config", "Why"})  # short status/source words must stay whole
+
+
 @dataclass
 class TextTable:
     """A renderer-neutral table: rich or plain text draw it."""
@@ -39,6 +44,7 @@ class TextTable:
     right: list[bool]
     rows: list[list[str]]
     caption: str = ""
+    notes: list[str] = field(default_factory=list)  # footnotes printed under the table (failure reasons)
 
 
 def _energy_cell(row: Mapping[str, Any]) -> str:
@@ -63,10 +69,13 @@ def _latency_cell(row: Mapping[str, Any]) -> str:
     return f"{f.sig(p50)} / {f.sig(p95)}"
 
 
-def _status_cell(row: Mapping[str, Any]) -> str:
+def _status_cell(row: Mapping[str, Any], note: int | None = None) -> str:
+    """Status with its reason inline, or with a footnote mark ``failed [1]`` when the reason goes under the table."""
     status = f.status_of(row)
     reason = f.reason_of(row)
-    return f"{status}: {reason}" if reason else status
+    if not reason:
+        return status
+    return f"{status} [{note}]" if note is not None else f"{status}: {reason}"
 
 
 def _missing(row: Mapping[str, Any], text: str) -> str:
@@ -74,14 +83,17 @@ def _missing(row: Mapping[str, Any], text: str) -> str:
     return f.DASH if text == f.NA and f.status_of(row) == "failed" else text
 
 
-def leaderboard_cells(row: Mapping[str, Any]) -> list[str]:
-    """One leaderboard row as display strings, in LEADERBOARD_COLUMNS order."""
+def leaderboard_cells(row: Mapping[str, Any], note: int | None = None) -> list[str]:
+    """One leaderboard row as display strings, in LEADERBOARD_COLUMNS order.
+
+    ``note``: footnote number for the failure reason (terminal); None puts the reason in the cell (HTML).
+    """
     wh = f.wh_per_1000(row)
     return [
         str(row.get("model") or "?"),
         f.config_label(row.get("config")),
         str(row.get("weights") or f.NA),
-        _status_cell(row),
+        _status_cell(row, note),
         _energy_cell(row),
         _missing(row, f.sig(wh)),
         _rating_cell(row),
@@ -92,8 +104,27 @@ def leaderboard_cells(row: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _fold_uniform(table: TextTable, candidates: Sequence[str]) -> TextTable:
+    """Move columns whose value is the same on every row into the caption: a terminal is narrow."""
+    for header in candidates:
+        if header not in table.headers or not table.rows:
+            continue
+        i = table.headers.index(header)
+        values = {r[i] for r in table.rows}
+        if len(values) != 1:
+            continue
+        (value,) = values
+        table.caption = f"{header.lower()}: {value}; " + table.caption if value else table.caption
+        del table.headers[i], table.right[i]
+        for r in table.rows:
+            del r[i]
+    return table
+
+
 def _task_caption(rows: Sequence[Mapping[str, Any]]) -> str:
-    parts = ["J/query: mean with its interval", "rating: stars from the Wh/1,000 beside them"]
+    parts = ["J/query: mean with its interval"]
+    if any(f.num(r.get("rating")) is not None for r in rows):
+        parts.append("rating: stars from the Wh/1,000 beside them")
     metric = f.quality_metric(rows)
     if metric:
         parts.append(f"quality: {metric}")
@@ -110,16 +141,39 @@ def leaderboard_tables(rows: Sequence[Mapping[str, Any]]) -> list[TextTable]:
         counts = {s: sum(1 for r in group if f.status_of(r) == s) for s in ("ok", "invalid", "failed")}
         extra = ", ".join(f"{n} {s}" for s, n in counts.items() if n and s != "ok")
         title = f"{task} — {len(group)} cell{'s' if len(group) != 1 else ''}" + (f" ({extra})" if extra else "")
-        tables.append(
-            TextTable(
-                title=title,
-                headers=[h for h, _ in LEADERBOARD_COLUMNS],
-                right=[r for _, r in LEADERBOARD_COLUMNS],
-                rows=[leaderboard_cells(r) for r in ordered],
-                caption=_task_caption(group),
-            )
+        cells, notes = [], []
+        for row in ordered:
+            reason = f.reason_of(row)
+            if reason:  # the reason goes under the table in full: a narrow cell would chop it into pieces
+                notes.append(f"[{len(notes) + 1}] {row.get('model')} ({f.config_label(row.get('config'))}): {reason}")
+            cells.append(leaderboard_cells(row, len(notes) if reason else None))
+        table = TextTable(
+            title=title,
+            headers=[h for h, _ in LEADERBOARD_COLUMNS],
+            right=[r for _, r in LEADERBOARD_COLUMNS],
+            rows=cells,
+            caption=_task_caption(group),
+            notes=notes,
         )
+        tables.append(_fold_uniform(table, ("Config", "Weights", "Source")))
     return tables
+
+
+def _min_width(tt: TextTable) -> int:
+    """Columns that may not wrap need their longest cell; wrappable ones their longest word (Model >= 20)."""
+    total = 2 * (len(tt.headers) - 1) + 2  # padding between columns plus a little slack
+    for i, header in enumerate(tt.headers):
+        shown = TERMINAL_HEADERS.get(header, header)
+        cells = [r[i] for r in tt.rows]
+        if header in WRAPPABLE:
+            words = [w for c in [shown, *cells] for w in c.split()] or [""]
+            need = max(len(w) for w in words)
+            if header in ("Model", "Role"):
+                need = max(need if need <= 20 else 0, min(max(map(len, cells), default=0), 20))
+            total += need
+        else:
+            total += max(len(c) for c in [shown, *cells])
+    return total
 
 
 def _render_rich(tables: Sequence[TextTable], width: int, color: bool) -> str:
@@ -140,11 +194,21 @@ def _render_rich(tables: Sequence[TextTable], width: int, color: bool) -> str:
             caption=Text(tt.caption) if tt.caption else None,
             box=box.SIMPLE_HEAD,
             show_lines=False,
+            pad_edge=False,
+            title_justify="left",
+            caption_justify="left",
         )
-        for header, right in zip(tt.headers, tt.right, strict=False):
-            # Status holds failure reasons: let it wrap instead of stretching the table.
-            max_width = 40 if header == "Status" else None
-            table.add_column(header, justify="right" if right else "left", overflow="fold", max_width=max_width)
+        for i, (header, right) in enumerate(zip(tt.headers, tt.right, strict=False)):
+            longest = max((len(r[i]) for r in tt.rows), default=0)
+            # Numbers and model ids should not break mid-token: rich shrinks the wrappable text columns first.
+            table.add_column(
+                TERMINAL_HEADERS.get(header, header),
+                justify="right" if right else "left",
+                overflow="fold",
+                no_wrap=header not in WRAPPABLE,
+                # a squeezed table must still name its models: never fold them below ~20 characters
+                min_width=min(longest, 20) if header in ("Model", "Role") else None,
+            )
         for cells in tt.rows:
             style = None
             status = cells[tt.headers.index("Status")] if "Status" in tt.headers else "ok"
@@ -154,7 +218,14 @@ def _render_rich(tables: Sequence[TextTable], width: int, color: bool) -> str:
                 style = "yellow"
             # Text objects, not markup strings: a model called "[bold]x" must print literally.
             table.add_row(*(Text(c) for c in cells), style=style)
+        # Cropping would lose figures: when the unbreakable cells need more than `width`, print wider lines.
+        console.width = max(width, _min_width(tt))
         console.print(table)
+        console.width = width
+        for note in tt.notes:
+            console.print(Text(note, style="red" if color else ""), overflow="fold")
+        if tt.notes:
+            console.print()
     return buf.getvalue()
 
 
@@ -174,6 +245,7 @@ def _render_plain(tables: Sequence[TextTable]) -> str:
         out.extend(line(r) for r in tt.rows)
         if tt.caption:
             out.append(tt.caption)
+        out.extend(tt.notes)
         out.append("")
     return "\n".join(out)
 
