@@ -318,8 +318,9 @@ def _summarize_cell(
     net = None if common["idle_j"] is None else gross - common["idle_j"]
     low = sum(low_q) / len(low_q) - s.ci95
     if low < 0:  # energy drawn by the work cannot be negative: the spread across repeats exceeds the mean
+        cv = "n/a" if s.cv is None else f"{s.cv:.0%}"
         notes = [*notes, f"interval low end {low:.3g} J/query clamped at 0: repeats disagree more than their mean "
-                         f"(CV {'n/a' if s.cv is None else f'{s.cv:.0%}'}), typically a contended machine; re-run on a quiet one"]
+                         f"(CV {cv}), typically a contended machine; re-run on a quiet one"]
         low = 0.0
     return CellStats(**common, source=source, j_per_query=s.mean,
                      j_per_query_low=low,
