@@ -51,7 +51,7 @@ def test_report_bench_run_table_html_and_pngs(tmp_path: Path, capsys: pytest.Cap
     rc = main(["report", run_id, "--db", db, "--html", str(html), "--png", str(png_dir)])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
-    out = " ".join(captured.out.split())  # rich wraps long cells (the reason folds inside its column)
+    out = " ".join(captured.out.split())  # rich wraps long lines; the failure reason is a footnote under the table
     assert run_id in out and "good-trained" in out and "broken-model" in out
     assert "failed [1]" in out and "cannot load broken-model" in out  # reason as a footnote
     text = html.read_text(encoding="utf-8")

@@ -161,7 +161,7 @@ def leaderboard_tables(rows: Sequence[Mapping[str, Any]]) -> list[TextTable]:
 
 def _min_width(tt: TextTable) -> int:
     """Columns that may not wrap need their longest cell; wrappable ones their longest word (Model >= 20)."""
-    total = 2 * (len(tt.headers) - 1) + 2  # padding between columns plus a little slack
+    total = 3 * (len(tt.headers) - 1) + 4  # padding (2) and divider (1) between columns, edges
     for i, header in enumerate(tt.headers):
         shown = TERMINAL_HEADERS.get(header, header)
         cells = [r[i] for r in tt.rows]
