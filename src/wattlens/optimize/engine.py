@@ -44,6 +44,7 @@ from typing import Any
 from wattlens.optimize import search as S
 from wattlens.optimize import space as SP
 from wattlens.optimize.models import ST_PATH, TF_PATH
+from wattlens.optimize.procmem import status_mb
 from wattlens.optimize.quality import compare, gate
 
 RESULT_CELL = "result"
@@ -130,22 +131,13 @@ def _loadavg() -> list[float] | None:
 
 
 def _rss_now_mb() -> float | None:
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
+    return status_mb("VmRSS")
 
 
 def _rss_peak_mb() -> float | None:
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
+    peak = status_mb("VmHWM")
+    if peak is not None:
+        return peak
     try:
         import resource
 

@@ -18,6 +18,8 @@ import sys
 import time
 from typing import Any
 
+from wattlens.optimize.procmem import status_mb
+
 MARK = "@@wattlens-worker@@ "
 
 
@@ -62,17 +64,6 @@ class WorkerClient:
             self.proc.wait(timeout=10)
 
 
-def _vm_hwm_mb() -> float | None:
-    """This process's own peak RSS (VmHWM: unlike ru_maxrss it is not inherited from the parent across fork)."""
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
-
-
 def _serve() -> None:  # pragma: no cover - exercised through WorkerClient
     from wattlens.bench.runner import measure_queries
     from wattlens.optimize.models import build_variant, load_base, make_fn, scratch_dir
@@ -108,7 +99,7 @@ def _serve() -> None:  # pragma: no cover - exercised through WorkerClient
                                  repeats=msg["repeats"], warmup=msg["warmup"], min_window_s=msg["min_window_s"])
             print(MARK + json.dumps({
                 "j_per_query": st.j_per_query, "p50_ms": st.p50_ms, "p95_ms": st.p95_ms,
-                "peak_rss_mb": _vm_hwm_mb(),
+                "peak_rss_mb": status_mb("VmHWM"),
                 "extra": {"throughput_qps": st.throughput_qps, "j_low": st.j_per_query_low,
                           "j_high": st.j_per_query_high, "cv": st.cv, "source": st.source, "queries": st.queries,
                           "duration_s": st.duration_s, "model_size_mb": v.size_mb,
