@@ -9,9 +9,7 @@ Nothing is downloaded: configs come from dicts/files, weights are never material
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,17 +200,12 @@ def from_config_file(path: Path, dtype: torch.dtype) -> Workload:
 
 
 def from_builder(spec: str, dtype: torch.dtype) -> Workload:
-    file, _, func = spec.rpartition(":")
-    path = Path(file)
-    mod_name = f"wattlens_user_{path.stem}"
-    sp = importlib.util.spec_from_file_location(mod_name, path)
-    if sp is None or sp.loader is None:
-        raise ValueError(f"cannot import {file}")
-    module = importlib.util.module_from_spec(sp)
-    sys.modules[mod_name] = module
-    sp.loader.exec_module(module)
+    # the same 'file.py:function' / 'package.module:function' loader as `wattlens bench` (clear errors included)
+    from wattlens.workloads.user_callable import resolve_callable
+
+    build, _ = resolve_callable(spec)
     with torch.device("meta"):
-        built = getattr(module, func)()
+        built = build()
     inputs = None
     if isinstance(built, tuple) and len(built) == 2 and isinstance(built[0], torch.nn.Module):
         built, inputs = built
