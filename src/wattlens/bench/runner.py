@@ -356,6 +356,52 @@ def _completed(out: Any, n: int) -> int:
         return n
 
 
+@dataclass
+class _CellLog:
+    """What a cell's windows accumulate, shared by ``measure_queries`` and ``measure_decode``.
+
+    Filled only between windows (after ``mon.end``), never inside one, so it adds nothing to measured time.
+    """
+
+    phase: str
+    idle: IdlePower | None
+    batch: int
+    warmup: int
+    min_window_s: float
+    inputs_per_repeat: int
+    latencies: list[float] = field(default_factory=list)
+    accs: list[_Acc] = field(default_factory=list)
+    windows: list[dict] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    busy_s: float = 0.0
+    completed: int = 0
+
+    def record(self, m: Any, lat: list[float], done: int) -> None:
+        """One closed window: its per-batch latencies, completed queries and the meter's source."""
+        self.busy_s += sum(lat)
+        self.completed += done
+        self.latencies.extend(lat)
+        self.sources.append(getattr(m, "source", "unknown"))
+
+    def summarize(self) -> CellStats:
+        return _summarize_cell(self.phase, self.accs, self.idle, batch=self.batch, warmup=self.warmup,
+                               min_window_s=self.min_window_s, inputs_per_repeat=self.inputs_per_repeat,
+                               completed=self.completed, busy_s=self.busy_s, latencies=self.latencies,
+                               windows=self.windows, sources=self.sources)
+
+
+def _start_cell(
+    phase: str, inputs: Sequence[Any], batch: int, monitor: Any, repeats: int, warmup: int, min_window_s: float,
+    idle: Any,
+) -> tuple[Any, bool, list[list[Any]], _CellLog]:
+    """Validate, open (or borrow) the monitor, cut the batches and start the cell's log."""
+    _check_args(inputs, batch, repeats, warmup, min_window_s)
+    mon, owned = _open_monitor(monitor)
+    idle_p = IdlePower.of(idle if idle is not None else getattr(mon, "idle", None))
+    log = _CellLog(phase, idle_p, batch, warmup, min_window_s, len(inputs))
+    return mon, owned, _epoch_batches(inputs, batch), log
+
+
 # --- the primitive ---------------------------------------------------------------------------------
 
 
@@ -380,18 +426,10 @@ def measure_queries(
     ``progress(done_repeats, repeats)`` is called after each window, outside it.
     ``sync``: waits for an asynchronous device (CUDA/MPS); called after each batch, inside its latency.
     """
-    _check_args(inputs, batch, repeats, warmup, min_window_s)
-    mon, owned = _open_monitor(monitor)
-    idle_p = IdlePower.of(idle if idle is not None else getattr(mon, "idle", None))
-    batches = _epoch_batches(inputs, batch)
+    mon, owned, batches, log = _start_cell(phase, inputs, batch, monitor, repeats, warmup, min_window_s, idle)
     n_in, n_b = len(inputs), len(batches)
     perf = time.perf_counter
     outputs: list[Any] | None = [] if collect_outputs else None
-    latencies: list[float] = []
-    accs: list[_Acc] = []
-    windows: list[dict] = []
-    sources: list[str] = []
-    busy_total, completed = 0.0, 0
     try:
         for k in range(warmup):
             fn(batches[k % n_b])
@@ -401,7 +439,6 @@ def measure_queries(
             wname = f"{phase}#{r}"
             lat_r: list[float] = []
             n_q = done = 0
-            busy = 0.0
             k = 0
             mon.begin(wname)
             t_start = perf()
@@ -425,25 +462,19 @@ def measure_queries(
                 _close_window(mon, wname)
                 raise
             m = mon.end(wname)
-            busy = sum(lat_r)
-            busy_total += busy
-            completed += done
-            latencies.extend(lat_r)
+            log.record(m, lat_r, done)
             acc = _Acc()
             acc.add(m, n_q)
-            accs.append(acc)
-            sources.append(getattr(m, "source", "unknown"))
-            row = _window_row(phase, r, m, n_q, idle_p)
+            log.accs.append(acc)
+            row = _window_row(phase, r, m, n_q, log.idle)
             row["latencies_ms"] = [round(x * 1e3, 4) for x in lat_r]  # the per-request log (one per batch)
-            windows.append(row)
+            log.windows.append(row)
             if progress is not None:
                 progress(r + 1, repeats)
     finally:
         if owned:
             mon.close()
-    stats = _summarize_cell(phase, accs, idle_p, batch=batch, warmup=warmup, min_window_s=min_window_s,
-                            inputs_per_repeat=n_in, completed=completed, busy_s=busy_total, latencies=latencies,
-                            windows=windows, sources=sources)
+    stats = log.summarize()
     if outputs is not None:
         stats.outputs = _flatten_outputs(outputs, n_in)
     return stats
@@ -481,17 +512,9 @@ def measure_decode(
     until all inputs were decoded and the summed window time reached ``min_window_s``. ``sync`` as in
     :func:`measure_queries` (also after the states are prepared, so prefill work stays outside the window).
     """
-    _check_args(inputs, batch, repeats, warmup, min_window_s)
-    mon, owned = _open_monitor(monitor)
-    idle_p = IdlePower.of(idle if idle is not None else getattr(mon, "idle", None))
-    batches = _epoch_batches(inputs, batch)
+    mon, owned, batches, log = _start_cell("decode", inputs, batch, monitor, repeats, warmup, min_window_s, idle)
     n_in, n_b = len(inputs), len(batches)
     perf = time.perf_counter
-    latencies: list[float] = []
-    accs: list[_Acc] = []
-    windows: list[dict] = []
-    sources: list[str] = []
-    busy_total, completed = 0.0, 0
     try:
         for k in range(warmup):
             decode(prefill(batches[k % n_b]))
@@ -522,26 +545,21 @@ def measure_decode(
                     raise
                 m = mon.end(wname)
                 del states
-                busy_total += sum(lat_r)
-                completed += done
-                latencies.extend(lat_r)
+                log.record(m, lat_r, done)
                 acc.add(m, batch * len(chunk))
-                sources.append(getattr(m, "source", "unknown"))
-                windows.append(_window_row("decode", r, m, batch * len(chunk), idle_p, sub))
+                log.windows.append(_window_row("decode", r, m, batch * len(chunk), log.idle, sub))
                 sub += 1
                 # Fewer, longer sub-windows when decode is fast: size the next chunk to the time still missing.
                 per_batch_s = max(m.duration_s / len(chunk), 1e-9)
                 missing_s = max(min_window_s - acc.duration_s, 0.0)
                 size = max(1, min(DECODE_CHUNK_BATCHES, math.ceil(missing_s / per_batch_s)))
-            accs.append(acc)
+            log.accs.append(acc)
             if progress is not None:
                 progress(r + 1, repeats)
     finally:
         if owned:
             mon.close()
-    return _summarize_cell("decode", accs, idle_p, batch=batch, warmup=warmup, min_window_s=min_window_s,
-                           inputs_per_repeat=n_in, completed=completed, busy_s=busy_total, latencies=latencies,
-                           windows=windows, sources=sources)
+    return log.summarize()
 
 
 def with_idle(stats: CellStats, idle: Any) -> CellStats:
