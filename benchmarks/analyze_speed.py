@@ -67,10 +67,11 @@ print("RESULT " + json.dumps(out))
 
 def run(mode: str, model: str, prompt: int, new: int) -> dict:
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", CHILD, mode, model, str(prompt), str(new)], capture_output=True,
-                       text=True, check=True)
+    p = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, model, str(prompt), str(new)], capture_output=True, text=True, check=True
+    )
     line = next(x for x in p.stdout.splitlines() if x.startswith("RESULT "))
-    d = json.loads(line[len("RESULT "):])
+    d = json.loads(line[len("RESULT ") :])
     d["process_s"] = time.perf_counter() - t
     return d
 
@@ -91,21 +92,31 @@ def main() -> int:
     a_s, fc_s = med(ours, "analysis_s"), med(anchor, "analysis_s")
     each = ", ".join(f"{r['analysis_s']:.2f}" for r in ours)
     fc_full = med(anchor, "prefill_s") + args.new_tokens * med(anchor, "step_s")
-    print(f"wattlens analyze {args.model} --phase generate --prompt {args.prompt} --new-tokens {args.new_tokens} "
-          f"(h200), median of {args.runs} fresh processes:")
-    print(f"  analysis time      {a_s:.2f} s  (capture {med(ours, 'capture_s'):.2f} s, energy model "
-          f"{med(ours, 'model_s'):.3f} s; runs: {each})  target <= 5 s")
+    print(
+        f"wattlens analyze {args.model} --phase generate --prompt {args.prompt} --new-tokens {args.new_tokens} "
+        f"(h200), median of {args.runs} fresh processes:"
+    )
+    print(
+        f"  analysis time      {a_s:.2f} s  (capture {med(ours, 'capture_s'):.2f} s, energy model "
+        f"{med(ours, 'model_s'):.3f} s; runs: {each})  target <= 5 s"
+    )
     print(f"  peak RSS           {med(ours, 'peak_rss_mb'):.0f} MB  target <= 500 MB")
     print(f"  import             {med(ours, 'import_s'):.2f} s; whole process {med(ours, 'process_s'):.2f} s")
-    print(f"  ops dispatched     {int(med(ours, 'ops'))} (decode traced at contexts {ours[0]['contexts']}, exact: "
-          f"{ours[0]['exact']})")
+    print(
+        f"  ops dispatched     {int(med(ours, 'ops'))} (decode traced at contexts {ours[0]['contexts']}, exact: "
+        f"{ours[0]['exact']})"
+    )
     print(f"  FLOPs              {ours[0]['flops']:.4g}")
     print("anchor: torch FlopCounterMode plain count, same model build, prefill + 3 decode steps:")
-    print(f"  FlopCounterMode    {fc_s:.2f} s  (prefill {med(anchor, 'prefill_s'):.2f} s, per decode step "
-          f"{med(anchor, 'step_s'):.2f} s); peak RSS {med(anchor, 'peak_rss_mb'):.0f} MB")
+    print(
+        f"  FlopCounterMode    {fc_s:.2f} s  (prefill {med(anchor, 'prefill_s'):.2f} s, per decode step "
+        f"{med(anchor, 'step_s'):.2f} s); peak RSS {med(anchor, 'peak_rss_mb'):.0f} MB"
+    )
     print(f"  ratio wattlens / FlopCounterMode (same passes) = {a_s / fc_s:.2f}")
-    print(f"  FlopCounterMode extrapolated to all {args.new_tokens} decode steps op by op: {fc_full:.1f} s "
-          f"(wattlens is {fc_full / a_s:.1f}x faster thanks to the affine integration)")
+    print(
+        f"  FlopCounterMode extrapolated to all {args.new_tokens} decode steps op by op: {fc_full:.1f} s "
+        f"(wattlens is {fc_full / a_s:.1f}x faster thanks to the affine integration)"
+    )
     return 0
 
 

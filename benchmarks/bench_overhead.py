@@ -58,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
 
         w = load_workload(task=args.task, model=args.model)
         cases.append((f"{args.model} ({args.task})", w.run, get_task(args.task).inputs(20)))
-    print(f"sources: {', '.join(s.name for s in mon.sources)}; {args.runs} runs x 5 windows >= "
-          f"{args.min_window_s:g} s; overhead = (window time - time inside the query function) / window time")
+    print(
+        f"sources: {', '.join(s.name for s in mon.sources)}; {args.runs} runs x 5 windows >= "
+        f"{args.min_window_s:g} s; overhead = (window time - time inside the query function) / window time"
+    )
     print(f"{'workload':<44} {'harness %':>10} {'µs/query':>10} {'window s':>9}")
     worst = 0.0
     for name, fn, inputs in cases:

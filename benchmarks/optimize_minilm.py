@@ -30,32 +30,46 @@ def show(r: dict[str, Any]) -> None:
     print(f"== {r['mode']} ({r['run_id']})")
     for name, p in (("baseline", b), ("recommended", c)):
         runs = ", ".join(f"{1e3 * x:.2f}" for x in p.get("j_per_query_runs") or [])
-        print(f"  {name:11} {p['label']:45} {1e3 * p['j_per_query']:8.3f} mJ/q (rounds {runs})  "
-              f"quality {p['quality']:.4f}  p50/p95 {p['p50_ms']:.1f}/{p['p95_ms']:.1f} ms  "
-              f"deploy RSS {p.get('deploy_rss_mb') or float('nan'):.0f} MB  "
-              f"model {p.get('model_size_mb') or 0:.1f} MB  "
-              f"co-tenant CPU {100 * (p.get('co_tenant_cpu_share') or 0):.0f} %")
+        print(
+            f"  {name:11} {p['label']:45} {1e3 * p['j_per_query']:8.3f} mJ/q (rounds {runs})  "
+            f"quality {p['quality']:.4f}  p50/p95 {p['p50_ms']:.1f}/{p['p95_ms']:.1f} ms  "
+            f"deploy RSS {p.get('deploy_rss_mb') or float('nan'):.0f} MB  "
+            f"model {p.get('model_size_mb') or 0:.1f} MB  "
+            f"co-tenant CPU {100 * (p.get('co_tenant_cpu_share') or 0):.0f} %"
+        )
     qd = c.get("quality_detail") or {}
-    print(f"  saving factor x{r['saving_factor']:.2f} (goal >= x{goal:.0f}: {r['saving_factor'] >= goal}); "
-          f"least-contended round x{r.get('saving_factor_best_round') or float('nan'):.2f}; "
-          f"machine attribution x{eb.get('saving_factor_machine_attribution') or float('nan'):.2f}; "
-          f"vs the default at 1 thread x{r.get('saving_factor_vs_single_thread_default') or float('nan'):.2f}")
-    print(f"  energy terms: CPU term only x{r.get('saving_factor_cpu_only') or float('nan'):.2f}; memory term "
-          f"charged for the search process's RSS ({c.get('meter_rss_mb') or 0:.0f} MB, the old primary figure) "
-          f"x{r.get('saving_factor_search_process') or float('nan'):.2f}")
+    print(
+        f"  saving factor x{r['saving_factor']:.2f} (goal >= x{goal:.0f}: {r['saving_factor'] >= goal}); "
+        f"least-contended round x{r.get('saving_factor_best_round') or float('nan'):.2f}; "
+        f"machine attribution x{eb.get('saving_factor_machine_attribution') or float('nan'):.2f}; "
+        f"vs the default at 1 thread x{r.get('saving_factor_vs_single_thread_default') or float('nan'):.2f}"
+    )
+    print(
+        f"  energy terms: CPU term only x{r.get('saving_factor_cpu_only') or float('nan'):.2f}; memory term "
+        f"charged for the search process's RSS ({c.get('meter_rss_mb') or 0:.0f} MB, the old primary figure) "
+        f"x{r.get('saving_factor_search_process') or float('nan'):.2f}"
+    )
     for name, p in (("baseline", b), ("recommended", c)):
-        print(f"  {name} memory footprint {p.get('memory_footprint_mb') or float('nan'):.0f} MB "
-              f"({p.get('memory_footprint_basis')}); call path {p['config'].get('path', 'transformers')}; "
-              f"J/q search-process basis {1e3 * (p.get('j_per_query_search_process') or float('nan')):.3f} mJ")
-    print(f"  recommended quality: cosine mean {qd.get('cosine_mean', float('nan')):.4f} "
-          f"min {qd.get('cosine_min', float('nan')):.4f}, nearest-neighbour agreement "
-          f"{qd.get('nn_agreement', float('nan')):.3f}")
-    print(f"  search: {s['trials']} trials over {s['exhaustive_trials']} configurations, {s.get('cpu_s', 0):.0f} CPU-s "
-          f"({s.get('cpu_s', 0) / 60:.2f} CPU-min), {s['duration_s']:.0f} s wall, {s.get('energy_j') or 0:.0f} J; "
-          f"measurement {100 * (s.get('measure_share_of_exhaustive') or 0):.0f} % of an exhaustive search (est.); "
-          f"payback after {r.get('payback_queries')} queries")
-    print(f"  phases (CPU-s): {json.dumps({k: round(v, 1) for k, v in (s.get('phases') or {}).items()})}; "
-          f"loadavg {r['context'].get('loadavg_start')} -> {r['context'].get('loadavg_end')}")
+        print(
+            f"  {name} memory footprint {p.get('memory_footprint_mb') or float('nan'):.0f} MB "
+            f"({p.get('memory_footprint_basis')}); call path {p['config'].get('path', 'transformers')}; "
+            f"J/q search-process basis {1e3 * (p.get('j_per_query_search_process') or float('nan')):.3f} mJ"
+        )
+    print(
+        f"  recommended quality: cosine mean {qd.get('cosine_mean', float('nan')):.4f} "
+        f"min {qd.get('cosine_min', float('nan')):.4f}, nearest-neighbour agreement "
+        f"{qd.get('nn_agreement', float('nan')):.3f}"
+    )
+    print(
+        f"  search: {s['trials']} trials over {s['exhaustive_trials']} configurations, {s.get('cpu_s', 0):.0f} CPU-s "
+        f"({s.get('cpu_s', 0) / 60:.2f} CPU-min), {s['duration_s']:.0f} s wall, {s.get('energy_j') or 0:.0f} J; "
+        f"measurement {100 * (s.get('measure_share_of_exhaustive') or 0):.0f} % of an exhaustive search (est.); "
+        f"payback after {r.get('payback_queries')} queries"
+    )
+    print(
+        f"  phases (CPU-s): {json.dumps({k: round(v, 1) for k, v in (s.get('phases') or {}).items()})}; "
+        f"loadavg {r['context'].get('loadavg_start')} -> {r['context'].get('loadavg_end')}"
+    )
 
 
 def main() -> int:
@@ -75,9 +89,10 @@ def main() -> int:
                 continue
             show(r)
         return 0
-    for mode in (("online", "offline") if a.mode == "both" else (a.mode,)):
-        req = E.OptimizeRequest(model="minilm", mode=mode, store_url=a.db,
-                                artefact_dir=f"{a.out}-{mode}" if a.out else None)
+    for mode in ("online", "offline") if a.mode == "both" else (a.mode,):
+        req = E.OptimizeRequest(
+            model="minilm", mode=mode, store_url=a.db, artefact_dir=f"{a.out}-{mode}" if a.out else None
+        )
         show(E.optimize(req, progress=lambda m: print(m, file=sys.stderr, flush=True)))
     return 0
 

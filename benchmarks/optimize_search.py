@@ -32,9 +32,13 @@ def synthetic(seeds: int) -> dict:
         configs = Y.space(knobs)
         rungs = S.default_rungs(200, 3)
         cons = S.Constraints(min_quality=0.99)
-        strategies = [("halving", lambda sf, c=configs, r=rungs, k=cons: S.successive_halving(c, sf.evaluate, r, k)),
-                      ("optuna-tpe", lambda sf, kn=knobs, r=rungs, k=cons: S.optuna_search(kn, sf.evaluate, r, 300, k,
-                                                                                          seed=sf.seed))]
+        strategies = [
+            ("halving", lambda sf, c=configs, r=rungs, k=cons: S.successive_halving(c, sf.evaluate, r, k)),
+            (
+                "optuna-tpe",
+                lambda sf, kn=knobs, r=rungs, k=cons: S.optuna_search(kn, sf.evaluate, r, 300, k, seed=sf.seed),
+            ),
+        ]
         for name, fn in strategies:
             if kind == "large" and name == "halving":
                 continue  # 4,800 probes: the large space is what Optuna is for
@@ -43,10 +47,18 @@ def synthetic(seeds: int) -> dict:
                 t0 = time.perf_counter()
                 out = fn(sf)
                 _, opt = sf.optimum(configs, 0.99)
-                rows.append({"space": kind, "size": len(configs), "strategy": name, "seed": seed,
-                             "energy_vs_optimum": Y.true_energy(out.best.config) / opt,
-                             "cost_share": out.cost_s / sf.full_cost(configs, rungs[-1]),
-                             "trials": len(out.trials), "wall_s": time.perf_counter() - t0})
+                rows.append(
+                    {
+                        "space": kind,
+                        "size": len(configs),
+                        "strategy": name,
+                        "seed": seed,
+                        "energy_vs_optimum": Y.true_energy(out.best.config) / opt,
+                        "cost_share": out.cost_s / sf.full_cost(configs, rungs[-1]),
+                        "trials": len(out.trials),
+                        "wall_s": time.perf_counter() - t0,
+                    }
+                )
     return {"rows": rows}
 
 
@@ -78,10 +90,17 @@ def real(model: str, queries: int, repeats: int) -> dict:
     conf = opt._confirm([sh.best.config, ex.best.config], rungs)
     med = {k: statistics.median(t.j_per_query for t in v if t.ok) for k, v in conf.items()}
     a, b = med[S.config_key(sh.best.config)], med[S.config_key(ex.best.config)]
-    return {"configs": len(configs), "halving_best": SP.describe(sh.best.config),
-            "exhaustive_best": SP.describe(ex.best.config), "energy_vs_exhaustive_optimum": a / b,
-            "halving_measure_s": sh.cost_s, "exhaustive_measure_s": ex.cost_s,
-            "cost_share": sh.cost_s / ex.cost_s, "halving_trials": len(sh.trials), "halving_cpu_s": sh_cpu}
+    return {
+        "configs": len(configs),
+        "halving_best": SP.describe(sh.best.config),
+        "exhaustive_best": SP.describe(ex.best.config),
+        "energy_vs_exhaustive_optimum": a / b,
+        "halving_measure_s": sh.cost_s,
+        "exhaustive_measure_s": ex.cost_s,
+        "cost_share": sh.cost_s / ex.cost_s,
+        "halving_trials": len(sh.trials),
+        "halving_cpu_s": sh_cpu,
+    }
 
 
 def main() -> int:
@@ -101,19 +120,25 @@ def main() -> int:
     by: dict[tuple[str, str], list[dict]] = {}
     for r in res["rows"]:
         by.setdefault((r["space"], r["strategy"]), []).append(r)
-    print(f"{'space':6} {'size':>5} {'strategy':11} {'worst E/opt':>11} {'median E/opt':>12} {'max cost share':>14} "
-          f"{'within 5% & <=30%':>18}")
+    print(
+        f"{'space':6} {'size':>5} {'strategy':11} {'worst E/opt':>11} {'median E/opt':>12} {'max cost share':>14} "
+        f"{'within 5% & <=30%':>18}"
+    )
     for (space, strat), rows in by.items():
         ok = all(r["energy_vs_optimum"] <= 1.05 and r["cost_share"] <= 0.30 for r in rows)
-        print(f"{space:6} {rows[0]['size']:5d} {strat:11} {max(r['energy_vs_optimum'] for r in rows):11.3f} "
-              f"{statistics.median(r['energy_vs_optimum'] for r in rows):12.3f} "
-              f"{max(r['cost_share'] for r in rows):14.3f} {ok!s:>18}")
+        print(
+            f"{space:6} {rows[0]['size']:5d} {strat:11} {max(r['energy_vs_optimum'] for r in rows):11.3f} "
+            f"{statistics.median(r['energy_vs_optimum'] for r in rows):12.3f} "
+            f"{max(r['cost_share'] for r in rows):14.3f} {ok!s:>18}"
+        )
     if "real" in res:
         r = res["real"]
-        print(f"\nreal {a.real}: {r['configs']} configurations; halving best {r['halving_best']!r}, exhaustive best "
-              f"{r['exhaustive_best']!r}; energy vs exhaustive optimum x{r['energy_vs_exhaustive_optimum']:.3f}; "
-              f"measurement time {r['halving_measure_s']:.0f} s vs {r['exhaustive_measure_s']:.0f} s "
-              f"({100 * r['cost_share']:.0f} %)")
+        print(
+            f"\nreal {a.real}: {r['configs']} configurations; halving best {r['halving_best']!r}, exhaustive best "
+            f"{r['exhaustive_best']!r}; energy vs exhaustive optimum x{r['energy_vs_exhaustive_optimum']:.3f}; "
+            f"measurement time {r['halving_measure_s']:.0f} s vs {r['exhaustive_measure_s']:.0f} s "
+            f"({100 * r['cost_share']:.0f} %)"
+        )
     return 0
 
 

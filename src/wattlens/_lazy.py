@@ -20,9 +20,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def lazy_getattr(
-    package: str, exports: dict[str, str], namespace: MutableMapping[str, Any]
-) -> Callable[[str], Any]:
+def lazy_getattr(package: str, exports: dict[str, str], namespace: MutableMapping[str, Any]) -> Callable[[str], Any]:
     """Build a module ``__getattr__`` resolving ``exports[name]`` (a module path) on first access."""
 
     def __getattr__(name: str) -> Any:

@@ -8,8 +8,16 @@ import torch
 def tiny_llama(layers: int = 2, hidden: int = 64, heads: int = 4, kv: int = 4, vocab: int = 256, **kw):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    cfg = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=hidden * 3, num_hidden_layers=layers,
-                      num_attention_heads=heads, num_key_value_heads=kv, max_position_embeddings=512, **kw)
+    cfg = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=hidden * 3,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv,
+        max_position_embeddings=512,
+        **kw,
+    )
     with torch.device("meta"):
         return LlamaForCausalLM(cfg)
 

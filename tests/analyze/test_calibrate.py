@@ -150,8 +150,10 @@ def test_predicted_vs_measured_ratios(real_calibration):
     for a, b in (("mlp", "gpt2-small"), ("gpt2-small", "gpt2-large"), ("mlp", "gpt2-large")):
         t_ratio = (pred[b][0] / pred[a][0]) / (best[b] / best[a])
         report.append((a, b, t_ratio))
-        print(f"{b}/{a}: time predicted {pred[b][0] / pred[a][0]:.3g} measured {best[b] / best[a]:.3g}; energy "
-              f"predicted {pred[b][1] / pred[a][1]:.3g} measured {joules[b] / joules[a]:.3g}")
+        print(
+            f"{b}/{a}: time predicted {pred[b][0] / pred[a][0]:.3g} measured {best[b] / best[a]:.3g}; energy "
+            f"predicted {pred[b][1] / pred[a][1]:.3g} measured {joules[b] / joules[a]:.3g}"
+        )
         assert 0.5 < t_ratio < 2.0, (a, b, pred, best)
         if joules[a] < float("inf") and joules[b] < float("inf"):
             e_ratio = (pred[b][1] / pred[a][1]) / (joules[b] / joules[a])
@@ -177,8 +179,15 @@ def test_predictions_agree_with_bench_runner_measurements(real_calibration):
     try:
         with torch.no_grad():
             for name, (_, _, run) in models.items():
-                stats = measure_queries(lambda batch, run=run: [run() for _ in batch], list(range(8)), batch=1,
-                                        monitor=mon, repeats=3, warmup=2, min_window_s=0.3)
+                stats = measure_queries(
+                    lambda batch, run=run: [run() for _ in batch],
+                    list(range(8)),
+                    batch=1,
+                    monitor=mon,
+                    repeats=3,
+                    warmup=2,
+                    min_window_s=0.3,
+                )
                 assert stats.j_per_query is not None and stats.j_per_query > 0
                 measured[name] = stats.j_per_query
     finally:

@@ -33,9 +33,16 @@ def test_decode_sliding_window_is_bisected_and_exact():
     # Mistral-style sliding window crossing inside the decoded range: per-step counts are not affine
     from transformers import MistralConfig, MistralForCausalLM
 
-    cfg = MistralConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                        num_attention_heads=2, num_key_value_heads=1, sliding_window=24,
-                        max_position_embeddings=256)
+    cfg = MistralConfig(
+        vocab_size=128,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        sliding_window=24,
+        max_position_embeddings=256,
+    )
     with torch.device("meta"):
         m = MistralForCausalLM(cfg)
     w = presets.from_module(m)

@@ -99,11 +99,14 @@ def test_conv_formula_matches_definition():
     assert F.vector_flops("no_such_op", [10], 10) is None
 
 
-@pytest.mark.parametrize("model,batch,ctx,bytes_lo,flops", [
-    ("llama-2-7b", 1, 2048, 14.3e9, 1.43e10),   # anchors 7.2: 13.2 GB weights + 1.07 GB KV
-    ("llama-2-7b", 16, 4096, 47.7e9, 2.46e11),  # 13.2 GB weights + 34.4 GB KV
-    ("llama-3-8b", 1, 8192, 16.1e9, 1.93e10),   # GQA: 8 KV heads
-])
+@pytest.mark.parametrize(
+    "model,batch,ctx,bytes_lo,flops",
+    [
+        ("llama-2-7b", 1, 2048, 14.3e9, 1.43e10),  # anchors 7.2: 13.2 GB weights + 1.07 GB KV
+        ("llama-2-7b", 16, 4096, 47.7e9, 2.46e11),  # 13.2 GB weights + 34.4 GB KV
+        ("llama-3-8b", 1, 8192, 16.1e9, 1.93e10),  # GQA: 8 KV heads
+    ],
+)
 def test_decode_step_bytes_match_anchor_lower_bounds(model, batch, ctx, bytes_lo, flops):
     from wattlens.analyze.analysis import analyze
 

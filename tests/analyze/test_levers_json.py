@@ -41,8 +41,14 @@ def test_weight_quant_lever_equals_reestimate(decode_analysis):
     a = decode_analysis
     lv = L.weight_quant(a, 8)
     # by hand: halve the weight bytes of GEMM/embedding records (bf16 -> int8) and re-run the model
-    recs = L._rewrite(a.records, lambda r: L._scale(r, ["lo_weights", "hi_weights"], 0.5)
-                      if r.role in ("dense_gemm", "embedding_lookup", "convolution") else None)
+    recs = L._rewrite(
+        a.records,
+        lambda r: (
+            L._scale(r, ["lo_weights", "hi_weights"], 0.5)
+            if r.role in ("dense_gemm", "embedding_lookup", "convolution")
+            else None
+        ),
+    )
     est = L._re(a, recs)
     assert lv["energy_j_after"] == pytest.approx(est.total("energy_j", "mid"))
     assert 0 < lv["saving_fraction"] < 1
@@ -70,8 +76,19 @@ def test_power_cap_changes_the_profile_not_the_total():
 
 def test_json_contract(decode_analysis):
     d = json.loads(json.dumps(decode_analysis.to_dict(by_layer=True), default=str))
-    for key in ("model", "hardware", "phase", "flops", "bytes", "time_s", "energy_j", "by_role", "unsupported_ops",
-                "levers", "assumptions"):
+    for key in (
+        "model",
+        "hardware",
+        "phase",
+        "flops",
+        "bytes",
+        "time_s",
+        "energy_j",
+        "by_role",
+        "unsupported_ops",
+        "levers",
+        "assumptions",
+    ):
         assert key in d, key
     assert set(d["bytes"]) >= {"low", "high"}
     assert d["bytes"]["low"] <= d["bytes"]["high"]

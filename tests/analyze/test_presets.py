@@ -15,11 +15,37 @@ def test_architectures_module_is_import_light():
     assert A.get_architecture("llama-70b").name == "llama-2-70b"
     assert A.get_architecture("meta-llama/Llama-2-7b-hf").name == "llama-2-7b"
     assert A.get_architecture("Llama-2-7b-hf").name == "llama-2-7b"
-    for name in ("gpt2", "distilgpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "bert-base-uncased",
-                 "distilbert-base-uncased", "roberta-base", "bart-large-cnn", "distilbart-cnn-12-6", "t5-small",
-                 "t5-base", "flan-t5-base", "llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b", "llama-3-70b",
-                 "mistral-7b", "vit-base-patch16-224", "resnet-50", "whisper-small", "detr-resnet-50", "yolos-tiny",
-                 "blip-image-captioning-base", "git-base", "tiny-sd-unet", "sd-1.5-unet", "all-MiniLM-L6-v2"):
+    for name in (
+        "gpt2",
+        "distilgpt2",
+        "gpt2-medium",
+        "gpt2-large",
+        "gpt2-xl",
+        "bert-base-uncased",
+        "distilbert-base-uncased",
+        "roberta-base",
+        "bart-large-cnn",
+        "distilbart-cnn-12-6",
+        "t5-small",
+        "t5-base",
+        "flan-t5-base",
+        "llama-2-7b",
+        "llama-2-13b",
+        "llama-2-70b",
+        "llama-3-8b",
+        "llama-3-70b",
+        "mistral-7b",
+        "vit-base-patch16-224",
+        "resnet-50",
+        "whisper-small",
+        "detr-resnet-50",
+        "yolos-tiny",
+        "blip-image-captioning-base",
+        "git-base",
+        "tiny-sd-unet",
+        "sd-1.5-unet",
+        "all-MiniLM-L6-v2",
+    ):
         a = A.get_architecture(name)
         assert a.config_kwargs and a.description and a.params_approx > 0 and a.hub_id
 

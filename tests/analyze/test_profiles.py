@@ -20,9 +20,21 @@ def test_every_profile_figure_is_a_sourced_range():
             assert f.low <= f.mid <= f.high
 
 
-@pytest.mark.parametrize("alias,name", [("a100", "a100-sxm-80gb"), ("h100", "h100-sxm"), ("h200", "h200"),
-                                        ("b200", "b200"), ("l4", "l4"), ("4090", "rtx4090"), ("m3", "m3-max"),
-                                        ("jetson", "orin-agx"), ("xeon", "xeon-8480"), ("A100", "a100-sxm-80gb")])
+@pytest.mark.parametrize(
+    "alias,name",
+    [
+        ("a100", "a100-sxm-80gb"),
+        ("h100", "h100-sxm"),
+        ("h200", "h200"),
+        ("b200", "b200"),
+        ("l4", "l4"),
+        ("4090", "rtx4090"),
+        ("m3", "m3-max"),
+        ("jetson", "orin-agx"),
+        ("xeon", "xeon-8480"),
+        ("A100", "a100-sxm-80gb"),
+    ],
+)
 def test_aliases(alias, name):
     assert P.get_profile(alias).name == name
 

@@ -32,9 +32,27 @@ models = ["distilgpt2@tiny"]
 device = "auto"   # cuda when available, else cpu: the resolved device is recorded
 """
 
-CONTRACT = {"run_id", "task", "model", "config", "weights", "status", "queries", "j_per_query", "j_per_query_low",
-            "j_per_query_high", "wh_per_1000", "source", "gross_j", "idle_j", "net_j", "p50_ms", "p95_ms", "quality",
-            "co2e_g_per_1000"}
+CONTRACT = {
+    "run_id",
+    "task",
+    "model",
+    "config",
+    "weights",
+    "status",
+    "queries",
+    "j_per_query",
+    "j_per_query_low",
+    "j_per_query_high",
+    "wh_per_1000",
+    "source",
+    "gross_j",
+    "idle_j",
+    "net_j",
+    "p50_ms",
+    "p95_ms",
+    "quality",
+    "co2e_g_per_1000",
+}
 
 
 @pytest.fixture(scope="module")

@@ -95,12 +95,30 @@ def test_run_tier(device, attribution, meters, basis, key, comparable) -> None:
     assert t.label.startswith(key + " (measured; meters: ")
 
 
-def _rows(values: list[float], *, device: str = "cpu", meters: tuple[str, ...] = ("estimator",), basis: str = "net",
-          task: str = "text-generation", run_id: str = "r1", gross_factor: float = 3.0) -> list[dict]:
+def _rows(
+    values: list[float],
+    *,
+    device: str = "cpu",
+    meters: tuple[str, ...] = ("estimator",),
+    basis: str = "net",
+    task: str = "text-generation",
+    run_id: str = "r1",
+    gross_factor: float = 3.0,
+) -> list[dict]:
     tier = run_tier(device, "machine", list(meters), basis, "estimated").to_dict()
-    return [{"run_id": run_id, "task": task, "model": f"m{i}", "status": "ok", "wh_per_1000": v,
-             "energy_basis": basis, "gross_j_per_query": None if v is None else abs(v) * gross_factor * 3.6,
-             "tier": tier} for i, v in enumerate(values)]
+    return [
+        {
+            "run_id": run_id,
+            "task": task,
+            "model": f"m{i}",
+            "status": "ok",
+            "wh_per_1000": v,
+            "energy_basis": basis,
+            "gross_j_per_query": None if v is None else abs(v) * gross_factor * 3.6,
+            "tier": tier,
+        }
+        for i, v in enumerate(values)
+    ]
 
 
 def test_cpu_figures_get_no_reference_stars_but_a_relative_rating() -> None:
@@ -111,7 +129,8 @@ def test_cpu_figures_get_no_reference_stars_but_a_relative_rating() -> None:
         assert r["rating_reference"]["stars"] is None
         assert r["rating_reference"]["note"] == (
             "n/a (reference population is gpu-node-gross (PHP 2023, 8xA100, CodeCarbon); this run is "
-            "cpu-node-net (estimated; meters: estimator))")
+            "cpu-node-net (estimated; meters: estimator))"
+        )
         band = r["rating_band"]
         assert band["kind"] == "relative" and band["basis"] == "net" and band["population_n"] == 5
         assert band["population"].startswith("relative to this run's 5 text-generation models, tier cpu-node-net")

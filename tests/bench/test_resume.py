@@ -76,8 +76,13 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path)
     suite = tmp_path / "tiny.toml"
     suite.write_text(SUITE, encoding="utf-8")
     db = tmp_path / "resume.sqlite"
-    proc = subprocess.Popen(_cli("bench", "--suite", str(suite), "--db", str(db), "--quiet"), env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
+    proc = subprocess.Popen(
+        _cli("bench", "--suite", str(suite), "--db", str(db), "--quiet"),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
     try:
         run_id = _wait_first_cell(db, proc)
         proc.send_signal(signal.SIGKILL)
@@ -91,8 +96,14 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path)
     assert store.get_run(run_id)["status"] == "running"  # killed: nobody could mark it
     store.close()
 
-    done = subprocess.run(_cli("bench", "--resume", run_id, "--db", str(db), "--json", "--quiet"), env=_env(),
-                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    done = subprocess.run(
+        _cli("bench", "--resume", run_id, "--db", str(db), "--json", "--quiet"),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
 
     store = open_store(str(db))

@@ -13,8 +13,16 @@ from wattlens.bench.runner import IdlePower, measure_decode, measure_queries, wi
 def test_net_energy_per_query_is_exact_and_idle_is_subtracted() -> None:
     ledger = Ledger()
     mon = FakeMonitor(ledger, idle_w=5.0)
-    s = measure_queries(workload(ledger, 2.0, sleep_s=0.002), list(range(8)), batch=2, monitor=mon, repeats=5,
-                        warmup=2, min_window_s=0.05, idle=5.0)
+    s = measure_queries(
+        workload(ledger, 2.0, sleep_s=0.002),
+        list(range(8)),
+        batch=2,
+        monitor=mon,
+        repeats=5,
+        warmup=2,
+        min_window_s=0.05,
+        idle=5.0,
+    )
     assert s.basis == "net"
     assert s.j_per_query == pytest.approx(2.0)
     assert s.ci95_j == pytest.approx(0.0, abs=1e-9) and s.cv == pytest.approx(0.0, abs=1e-9)
@@ -26,8 +34,7 @@ def test_net_energy_per_query_is_exact_and_idle_is_subtracted() -> None:
 
 def test_gross_basis_without_baseline_is_stated() -> None:
     ledger = Ledger()
-    s = measure_queries(workload(ledger, 1.0), list(range(4)), monitor=FakeMonitor(ledger), repeats=5,
-                        min_window_s=0.0)
+    s = measure_queries(workload(ledger, 1.0), list(range(4)), monitor=FakeMonitor(ledger), repeats=5, min_window_s=0.0)
     assert s.basis == "gross" and s.j_per_query == pytest.approx(1.0)
     assert any("no idle baseline" in n for n in s.notes)
 
@@ -48,8 +55,9 @@ def test_each_window_covers_all_inputs_and_lasts_the_minimum() -> None:
         seen.extend(batch)
         return batch
 
-    s = measure_queries(fn, list(range(7)), batch=3, monitor=FakeMonitor(ledger), repeats=5, warmup=0,
-                        min_window_s=0.02)
+    s = measure_queries(
+        fn, list(range(7)), batch=3, monitor=FakeMonitor(ledger), repeats=5, warmup=0, min_window_s=0.02
+    )
     assert all(q >= 7 for q in s.queries_per_repeat)
     assert all(w["duration_s"] >= 0.02 for w in s.windows)
     assert set(seen) == set(range(7))
@@ -75,16 +83,29 @@ def test_confidence_interval_from_known_spread() -> None:
 def test_meter_interval_and_idle_interval_widen_the_bounds() -> None:
     ledger = Ledger()
     mon = FakeMonitor(ledger, rel_err=0.1)
-    s = measure_queries(workload(ledger, 10.0), list(range(4)), monitor=mon, repeats=5, warmup=0, min_window_s=0.0,
-                        idle=IdlePower(0.0, 0.0, 0.0))
+    s = measure_queries(
+        workload(ledger, 10.0),
+        list(range(4)),
+        monitor=mon,
+        repeats=5,
+        warmup=0,
+        min_window_s=0.0,
+        idle=IdlePower(0.0, 0.0, 0.0),
+    )
     assert s.j_per_query == pytest.approx(10.0)
     assert s.j_per_query_low == pytest.approx(9.0) and s.j_per_query_high == pytest.approx(11.0)
 
 
 def test_latency_percentiles_and_throughput() -> None:
     ledger = Ledger()
-    s = measure_queries(workload(ledger, 1.0, sleep_s=0.005), list(range(4)), monitor=FakeMonitor(ledger),
-                        repeats=5, warmup=1, min_window_s=0.0)
+    s = measure_queries(
+        workload(ledger, 1.0, sleep_s=0.005),
+        list(range(4)),
+        monitor=FakeMonitor(ledger),
+        repeats=5,
+        warmup=1,
+        min_window_s=0.0,
+    )
     assert 4.5 <= s.p50_ms <= 50 and s.p95_ms >= s.p50_ms
     assert s.throughput_qps == pytest.approx(s.queries / s.duration_s)
     assert len(s.latencies_s) == s.queries  # batch 1: one latency per query
@@ -92,22 +113,32 @@ def test_latency_percentiles_and_throughput() -> None:
 
 def test_outputs_of_the_first_pass_are_aligned_with_inputs() -> None:
     ledger = Ledger()
-    s = measure_queries(lambda b: [x * 10 for x in b], [1, 2, 3, 4, 5], batch=2, monitor=FakeMonitor(ledger),
-                        repeats=5, warmup=0, min_window_s=0.0, collect_outputs=True)
+    s = measure_queries(
+        lambda b: [x * 10 for x in b],
+        [1, 2, 3, 4, 5],
+        batch=2,
+        monitor=FakeMonitor(ledger),
+        repeats=5,
+        warmup=0,
+        min_window_s=0.0,
+        collect_outputs=True,
+    )
     assert s.outputs == [10, 20, 30, 40, 50]
 
 
 def test_incomplete_outputs_are_counted() -> None:
     ledger = Ledger()
-    s = measure_queries(lambda b: b[:-1], list(range(4)), batch=2, monitor=FakeMonitor(ledger), repeats=5,
-                        warmup=0, min_window_s=0.0)
+    s = measure_queries(
+        lambda b: b[:-1], list(range(4)), batch=2, monitor=FakeMonitor(ledger), repeats=5, warmup=0, min_window_s=0.0
+    )
     assert s.completed_queries == s.expected_queries // 2
 
 
 def test_unavailable_energy_is_none_never_zero() -> None:
     ledger = Ledger()
-    s = measure_queries(workload(ledger, 1.0), [1, 2], monitor=FakeMonitor(ledger, unavailable=True), repeats=5,
-                        min_window_s=0.0)
+    s = measure_queries(
+        workload(ledger, 1.0), [1, 2], monitor=FakeMonitor(ledger, unavailable=True), repeats=5, min_window_s=0.0
+    )
     assert s.j_per_query is None and s.source == "unavailable" and s.gross_j is None
     assert s.p50_ms is not None  # latency is still known
 
@@ -136,8 +167,9 @@ def test_decode_is_measured_in_its_own_windows() -> None:
         ledger.joules += 3.0 * len(state)
         return state
 
-    d = measure_decode(prefill, decode, list(range(6)), batch=2, monitor=mon, repeats=5, warmup=1,
-                       min_window_s=0.0, idle=2.0)
+    d = measure_decode(
+        prefill, decode, list(range(6)), batch=2, monitor=mon, repeats=5, warmup=1, min_window_s=0.0, idle=2.0
+    )
     assert d.phase == "decode" and d.j_per_query == pytest.approx(3.0)
     assert all(q >= 6 for q in d.queries_per_repeat)
 
@@ -145,8 +177,7 @@ def test_decode_is_measured_in_its_own_windows() -> None:
 def test_with_idle_restates_without_remeasuring() -> None:
     ledger = Ledger()
     mon = FakeMonitor(ledger, idle_w=4.0)
-    s = measure_queries(workload(ledger, 2.0, sleep_s=0.001), list(range(4)), monitor=mon, repeats=5,
-                        min_window_s=0.01)
+    s = measure_queries(workload(ledger, 2.0, sleep_s=0.001), list(range(4)), monitor=mon, repeats=5, min_window_s=0.01)
     assert s.basis == "gross"
     r = with_idle(s, IdlePower.mean_of(IdlePower(3.0, 3.0, 3.0), IdlePower(5.0, 5.0, 5.0)))
     assert r.basis == "net" and r.j_per_query == pytest.approx(2.0)
@@ -188,24 +219,40 @@ class AsyncDevice:
 def test_sync_puts_asynchronous_work_in_its_latency_and_window() -> None:
     ledger = Ledger()
     dev = AsyncDevice(ledger)
-    s = measure_queries(dev.enqueue(2.0), list(range(4)), monitor=FakeMonitor(ledger), repeats=5, warmup=3,
-                        min_window_s=0.0, sync=dev.sync)
+    s = measure_queries(
+        dev.enqueue(2.0),
+        list(range(4)),
+        monitor=FakeMonitor(ledger),
+        repeats=5,
+        warmup=3,
+        min_window_s=0.0,
+        sync=dev.sync,
+    )
     assert s.j_per_query == pytest.approx(2.0)  # warm-up work synchronised before the first window opened
     assert s.p50_ms >= 4.0  # each batch's latency includes the device finishing its work
     assert dev.syncs == s.queries + 1  # once after warm-up, once per batch
     # without sync the same device looks free and instant: the work lands outside every window
     ledger2 = Ledger()
     dev2 = AsyncDevice(ledger2)
-    s2 = measure_queries(dev2.enqueue(2.0), list(range(4)), monitor=FakeMonitor(ledger2), repeats=5, warmup=3,
-                         min_window_s=0.0)
+    s2 = measure_queries(
+        dev2.enqueue(2.0), list(range(4)), monitor=FakeMonitor(ledger2), repeats=5, warmup=3, min_window_s=0.0
+    )
     assert s2.j_per_query == pytest.approx(0.0) and s2.p50_ms < 4.0
 
 
 def test_sync_keeps_prefill_work_out_of_the_decode_windows() -> None:
     ledger = Ledger()
     dev = AsyncDevice(ledger, seconds_per_query=0.001)
-    s = measure_decode(dev.enqueue(5.0), lambda state: dev.enqueue(1.0)(state), list(range(3)),
-                       monitor=FakeMonitor(ledger), repeats=5, warmup=1, min_window_s=0.0, sync=dev.sync)
+    s = measure_decode(
+        dev.enqueue(5.0),
+        lambda state: dev.enqueue(1.0)(state),
+        list(range(3)),
+        monitor=FakeMonitor(ledger),
+        repeats=5,
+        warmup=1,
+        min_window_s=0.0,
+        sync=dev.sync,
+    )
     assert s.j_per_query == pytest.approx(1.0)  # prefill's 5 J/query ran before the window opened
 
 
@@ -214,11 +261,11 @@ def test_interval_low_end_never_negative_when_repeats_disagree() -> None:
     at 0 J and says so, instead of printing a negative joule figure."""
     ledger = Ledger()
     mon = FakeMonitor(ledger, offsets_j=[0.0, 0.0, 0.0, 0.0, 50.0])  # one wild repeat of five
-    stats = measure_queries(workload(ledger, 0.1), list(range(10)), monitor=mon, repeats=5, warmup=0,
-                            min_window_s=0.0)
+    stats = measure_queries(workload(ledger, 0.1), list(range(10)), monitor=mon, repeats=5, warmup=0, min_window_s=0.0)
     assert stats.j_per_query is not None and stats.j_per_query > 0
     assert stats.j_per_query_low == 0.0
     assert any("clamped at 0" in n for n in stats.notes)
-    calm = measure_queries(workload(ledger, 0.1), list(range(10)), monitor=FakeMonitor(ledger), repeats=5, warmup=0,
-                           min_window_s=0.0)
+    calm = measure_queries(
+        workload(ledger, 0.1), list(range(10)), monitor=FakeMonitor(ledger), repeats=5, warmup=0, min_window_s=0.0
+    )
     assert calm.j_per_query_low > 0 and not any("clamped" in n for n in calm.notes)

@@ -36,15 +36,38 @@ options = { steps = 2 }
 def test_shipped_suites_validate() -> None:
     quick, php = load_suite("quick"), load_suite("php")
     tasks = {c.task for c in quick.cells}
-    assert {"text-classification", "token-classification", "question-answering", "fill-mask", "text-generation",
-            "summarization", "image-classification", "object-detection", "image-to-text",
-            "text-to-image"} <= tasks
+    assert {
+        "text-classification",
+        "token-classification",
+        "question-answering",
+        "fill-mask",
+        "text-generation",
+        "summarization",
+        "image-classification",
+        "object-detection",
+        "image-to-text",
+        "text-to-image",
+    } <= tasks
     assert all(c.repeats >= 5 for c in quick.cells + php.cells)
     assert all(c.queries == 1000 and c.batch == 1 for c in php.cells)
     php_models = {c.model for c in php.cells}
-    assert {"bert-base-uncased", "distilbert-base-uncased", "gpt2", "distilgpt2", "gpt2-xl", "bart-large-cnn",
-            "distilbart-cnn-12-6", "resnet-50", "vit-base-patch16-224", "detr-resnet-50", "yolos-tiny",
-            "blip-image-captioning-base", "git-base", "tiny-sd-unet", "sd-1.5-unet"} <= php_models
+    assert {
+        "bert-base-uncased",
+        "distilbert-base-uncased",
+        "gpt2",
+        "distilgpt2",
+        "gpt2-xl",
+        "bart-large-cnn",
+        "distilbart-cnn-12-6",
+        "resnet-50",
+        "vit-base-patch16-224",
+        "detr-resnet-50",
+        "yolos-tiny",
+        "blip-image-captioning-base",
+        "git-base",
+        "tiny-sd-unet",
+        "sd-1.5-unet",
+    } <= php_models
 
 
 def test_grid_expansion_and_stable_keys(tmp_path: Path) -> None:
@@ -61,23 +84,44 @@ def test_grid_expansion_and_stable_keys(tmp_path: Path) -> None:
     ("text", "line", "problem", "allowed"),
     [
         (GOOD.replace("repeats = 5", "repeats = 5\nrepeat = 3"), 5, "unknown key 'repeat'", "repeats"),
-        (GOOD.replace('batch = [1, 4]', 'batch = [1, 4]\nprecision = ["fp32", "int4"]'), 10,
-         "bad value for 'precision'", "fp32, bf16, fp16"),
-        (GOOD.replace('batch = [1, 4]', 'batch = [0]'), 9, "bad value for 'batch'", "integers >= 1"),
-        (GOOD.replace('name = "text-to-image"', 'name = "text-to-imagez"'), 12, "unknown task 'text-to-imagez'",
-         "text-classification"),
+        (
+            GOOD.replace("batch = [1, 4]", 'batch = [1, 4]\nprecision = ["fp32", "int4"]'),
+            10,
+            "bad value for 'precision'",
+            "fp32, bf16, fp16",
+        ),
+        (GOOD.replace("batch = [1, 4]", "batch = [0]"), 9, "bad value for 'batch'", "integers >= 1"),
+        (
+            GOOD.replace('name = "text-to-image"', 'name = "text-to-imagez"'),
+            12,
+            "unknown task 'text-to-imagez'",
+            "text-classification",
+        ),
         (GOOD.replace("queries = 4", "queries = -4"), 3, "bad value for 'queries'", "an integer >= 1"),
         (GOOD.replace("[suite]", "[suit]"), 1, "unknown top-level key or table 'suit'", "[suite] and [[task]]"),
-        (GOOD.replace('models = ["tiny-sd-unet"]', 'models = ["tiny-sd-unet"]\nengine = ["tensorrt"]'), 14,
-         "bad value for 'engine'", "pytorch, onnxruntime"),
-        (GOOD.replace("repeats = 5", 'repeats = 5\ndevice = "gpu"'), 5, "bad value for 'device'",
-         "auto (cuda when available, else cpu), cpu, cuda, cuda:N, mps"),
-        (GOOD.replace('batch = [1, 4]', 'batch = [1, 4]\ndevice = ["cpu", "cuda:x"]'), 10, "bad value for 'device'",
-         "cuda:N"),
+        (
+            GOOD.replace('models = ["tiny-sd-unet"]', 'models = ["tiny-sd-unet"]\nengine = ["tensorrt"]'),
+            14,
+            "bad value for 'engine'",
+            "pytorch, onnxruntime",
+        ),
+        (
+            GOOD.replace("repeats = 5", 'repeats = 5\ndevice = "gpu"'),
+            5,
+            "bad value for 'device'",
+            "auto (cuda when available, else cpu), cpu, cuda, cuda:N, mps",
+        ),
+        (
+            GOOD.replace("batch = [1, 4]", 'batch = [1, 4]\ndevice = ["cpu", "cuda:x"]'),
+            10,
+            "bad value for 'device'",
+            "cuda:N",
+        ),
     ],
 )
-def test_errors_name_file_line_problem_and_allowed(tmp_path: Path, text: str, line: int, problem: str,
-                                                   allowed: str) -> None:
+def test_errors_name_file_line_problem_and_allowed(
+    tmp_path: Path, text: str, line: int, problem: str, allowed: str
+) -> None:
     path = _write(tmp_path, text)
     with pytest.raises(SuiteError) as err:
         load_suite(path)

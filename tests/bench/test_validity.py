@@ -10,9 +10,16 @@ from wattlens.bench.validity import check_cell, check_idle_drift, check_tokens, 
 def _stats(j_per_query: float = 2.0, idle_w: float = 1.0, offsets: list[float] | None = None, **kw):
     ledger = Ledger()
     mon = FakeMonitor(ledger, idle_w=idle_w, offsets_j=offsets or [])
-    return measure_queries(workload(ledger, j_per_query, sleep_s=0.001), list(range(4)), monitor=mon,
-                           repeats=kw.pop("repeats", 5), warmup=0, min_window_s=0.01,
-                           idle=kw.pop("idle", idle_w), **kw)
+    return measure_queries(
+        workload(ledger, j_per_query, sleep_s=0.001),
+        list(range(4)),
+        monitor=mon,
+        repeats=kw.pop("repeats", 5),
+        warmup=0,
+        min_window_s=0.01,
+        idle=kw.pop("idle", idle_w),
+        **kw,
+    )
 
 
 def test_a_clean_cell_is_ok() -> None:
@@ -47,8 +54,9 @@ def test_missing_outputs_are_invalid() -> None:
 
 def test_unavailable_energy_is_invalid_not_zero() -> None:
     ledger = Ledger()
-    s = measure_queries(workload(ledger, 1.0), [1], monitor=FakeMonitor(ledger, unavailable=True), repeats=5,
-                        min_window_s=0.0)
+    s = measure_queries(
+        workload(ledger, 1.0), [1], monitor=FakeMonitor(ledger, unavailable=True), repeats=5, min_window_s=0.0
+    )
     v = check_windows(s)
     assert v.status == "invalid" and "energy unavailable" in v.reasons[0]
 

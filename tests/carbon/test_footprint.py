@@ -145,8 +145,9 @@ def test_world_default_flows_into_footprint():
 
 def test_project_yearly_known_numbers(fr):
     # 100 J/query x 1e6 queries/day x 365 days = 3.65e10 J = 10,138.9 kWh node; x PUE 1.2 = 12,166.7 kWh.
-    y = project_yearly(100.0, 1e6, fr, pue=1.2, price_per_kwh=0.1, currency="EUR", j_per_query_low=80.0,
-                       j_per_query_high=130.0)
+    y = project_yearly(
+        100.0, 1e6, fr, pue=1.2, price_per_kwh=0.1, currency="EUR", j_per_query_low=80.0, j_per_query_high=130.0
+    )
     assert y["queries_per_year"] == pytest.approx(3.65e8)
     assert y["node_kwh_per_year"] == pytest.approx(10138.888, rel=1e-6)
     assert y["kwh_per_year"] == pytest.approx(12166.667, rel=1e-6)

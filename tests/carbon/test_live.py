@@ -75,7 +75,7 @@ def test_request_shape_and_parsing(monkeypatch):
     monkeypatch.setenv(live_mod.ENV_TOKEN, "secret-token")
     opener = StubOpener()
     loc = live_mod.fetch_intensity("FR", live=True, opener=opener, timeout_s=3)
-    (request, timeout), = opener.requests
+    ((request, timeout),) = opener.requests
     assert request.full_url == "https://api.electricitymap.org/v3/carbon-intensity/latest?zone=FR"
     assert request.get_header("Auth-token") == "secret-token" and timeout == 3
     assert (loc.g_co2e_per_kwh, loc.basis, loc.kind, loc.year, loc.key) == (31.0, "lifecycle", "live", 2026, "live:FR")

@@ -32,8 +32,17 @@ class FakeWorkload:
 
     syncs = 0  # synchronize() calls, over all instances (a fake CUDA device counts them)
 
-    def __init__(self, task: str, model: str, batch: int = 1, precision: str = "fp32", threads: Any = None,
-                 engine: str = "pytorch", device: str = "cpu", **options: Any) -> None:
+    def __init__(
+        self,
+        task: str,
+        model: str,
+        batch: int = 1,
+        precision: str = "fp32",
+        threads: Any = None,
+        engine: str = "pytorch",
+        device: str = "cpu",
+        **options: Any,
+    ) -> None:
         if model.startswith("broken"):
             raise RuntimeError(f"cannot load {model}")
         from wattlens.workloads.device import resolve_device
@@ -110,8 +119,9 @@ def _bench(tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> t
     return db, rows
 
 
-def test_bench_json_rows_follow_the_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                             fake_models: None) -> None:
+def test_bench_json_rows_follow_the_contract(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
+) -> None:
     _db, rows = _bench(tmp_path, capsys)
     assert len(rows) == 3
     by_model = {r["model"]: r for r in rows}
@@ -122,8 +132,22 @@ def test_bench_json_rows_follow_the_contract(tmp_path: Path, capsys: pytest.Capt
     assert good["net_j"] == pytest.approx(good["gross_j"] - good["idle_j"])
     assert good["boundary"] == "node: devices read by fake-counter (attribution=machine)"
     assert good["config"] == {"batch": 1, "precision": "fp32", "threads": 0, "engine": "pytorch", "device": "cpu"}
-    for key in ("run_id", "task", "queries", "j_per_query", "j_per_query_low", "j_per_query_high", "wh_per_1000",
-                "source", "gross_j", "idle_j", "net_j", "p50_ms", "p95_ms", "co2e_g_per_1000"):
+    for key in (
+        "run_id",
+        "task",
+        "queries",
+        "j_per_query",
+        "j_per_query_low",
+        "j_per_query_high",
+        "wh_per_1000",
+        "source",
+        "gross_j",
+        "idle_j",
+        "net_j",
+        "p50_ms",
+        "p95_ms",
+        "co2e_g_per_1000",
+    ):
         assert key in good
     assert good["p50_ms"] >= 2.0
     gen = by_model["gen-model"]
@@ -148,26 +172,58 @@ def test_results_json_list_and_html(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_bench_suite_error_is_reported_with_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text(SUITE.replace("repeats = 5", "repeats = 5\nbatch = [\"one\"]"), encoding="utf-8")
+    bad.write_text(SUITE.replace("repeats = 5", 'repeats = 5\nbatch = ["one"]'), encoding="utf-8")
     assert main(["bench", "--suite", str(bad), "--db", str(tmp_path / "x.sqlite")]) == 2
     err = capsys.readouterr().err
     assert f"{bad}:5: bad value for 'batch'" in err and "allowed: a list of integers >= 1" in err
 
 
-def test_task_and_model_grid_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                   fake_models: None) -> None:
+def test_task_and_model_grid_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
+) -> None:
     db = str(tmp_path / "grid.sqlite")
-    assert main(["bench", "--task", "text-generation", "--model", "gpt2", "--model", "distilgpt2", "--queries", "2",
-                 "--batch", "1", "--batch", "2", "--min-window-s", "0.01", "--idle-s", "0.05", "--db", db,
-                 "--json", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--task",
+                "text-generation",
+                "--model",
+                "gpt2",
+                "--model",
+                "distilgpt2",
+                "--queries",
+                "2",
+                "--batch",
+                "1",
+                "--batch",
+                "2",
+                "--min-window-s",
+                "0.01",
+                "--idle-s",
+                "0.05",
+                "--db",
+                db,
+                "--json",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert sorted((r["model"], r["config"]["batch"]) for r in rows) == [
-        ("distilgpt2", 1), ("distilgpt2", 2), ("gpt2", 1), ("gpt2", 2)]
+        ("distilgpt2", 1),
+        ("distilgpt2", 2),
+        ("gpt2", 1),
+        ("gpt2", 2),
+    ]
 
 
 def test_breakeven_reproduces_the_paper(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["breakeven", "--training-kwh", "51686", "--finetune-kwh", "7571", "--kwh-per-query", "1e-4",
-                 "--json"]) == 0
+    assert (
+        main(["breakeven", "--training-kwh", "51686", "--finetune-kwh", "7571", "--kwh-per-query", "1e-4", "--json"])
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["breakeven"]["queries"] == pytest.approx(592.57e6)
     # reference model, figures from the shipped data file
@@ -176,13 +232,30 @@ def test_breakeven_reproduces_the_paper(capsys: pytest.CaptureFixture[str]) -> N
     assert "592.6 million" in text and "PHP paper" in text
 
 
-def test_breakeven_from_a_run_with_projection(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                              fake_models: None) -> None:
+def test_breakeven_from_a_run_with_projection(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
+) -> None:
     db, rows = _bench(tmp_path, capsys)
     run_id = rows[0]["run_id"]
     good = next(r for r in rows if r["model"] == "good-trained")
-    rc = main(["breakeven", "--training-kwh", "1000", "--run", run_id, "--model", "good-trained", "--db", db,
-               "--queries-per-day", "1e6", "--country", "FR", "--json"])
+    rc = main(
+        [
+            "breakeven",
+            "--training-kwh",
+            "1000",
+            "--run",
+            run_id,
+            "--model",
+            "good-trained",
+            "--db",
+            db,
+            "--queries-per-day",
+            "1e6",
+            "--country",
+            "FR",
+            "--json",
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     out = json.loads(captured.out)
@@ -193,11 +266,13 @@ def test_breakeven_from_a_run_with_projection(tmp_path: Path, capsys: pytest.Cap
     assert main(["breakeven", "--training-kwh", "10"]) == 2  # no per-query energy anywhere
 
 
-def test_ctrl_c_keeps_finished_cells_and_resume_completes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                          fake_models: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_keeps_finished_cells_and_resume_completes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     suite = tmp_path / "ctrl_c.toml"
-    suite.write_text(SUITE.replace('models = ["gen-model"]', 'models = ["interrupt-me", "gen-model"]'),
-                     encoding="utf-8")
+    suite.write_text(
+        SUITE.replace('models = ["gen-model"]', 'models = ["interrupt-me", "gen-model"]'), encoding="utf-8"
+    )
     db = str(tmp_path / "c.sqlite")
     assert main(["bench", "--suite", str(suite), "--db", db, "--quiet"]) == 130
     err = capsys.readouterr().err
@@ -260,8 +335,9 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def test_device_auto_is_resolved_and_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                              fake_models: None) -> None:
+def test_device_auto_is_resolved_and_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
+) -> None:
     if _cuda():
         pytest.skip("CUDA is available: auto resolves to cuda here")
     _db, rows = _bench(tmp_path, capsys, "--device", "auto")
@@ -271,8 +347,9 @@ def test_device_auto_is_resolved_and_recorded(tmp_path: Path, capsys: pytest.Cap
     assert all(r["tier"]["device"] == "cpu" for r in ok)
 
 
-def test_unavailable_or_unknown_device_stops_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                            fake_models: None) -> None:
+def test_unavailable_or_unknown_device_stops_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
+) -> None:
     suite = tmp_path / "s.toml"
     suite.write_text(SUITE, encoding="utf-8")
     db = str(tmp_path / "dev.sqlite")
@@ -309,7 +386,8 @@ models = ["m1", "m2", "m3", "m4"]
 
 
 def test_a_cuda_run_synchronises_records_its_device_and_is_rated_in_its_tier(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A fake CUDA device (no GPU here): the resolved device is recorded, the workload is synchronised after
     every batch, and with a GPU meter the result is in PHP's tier: rated against it on its gross figure."""
     import wattlens.workloads.device as D
@@ -319,8 +397,22 @@ def test_a_cuda_run_synchronises_records_its_device_and_is_rated_in_its_tier(
     suite = tmp_path / "rated.toml"
     suite.write_text(RATED, encoding="utf-8")
     before = FakeWorkload.syncs
-    assert main(["bench", "--suite", str(suite), "--db", str(tmp_path / "gpu.sqlite"), "--device", "cuda", "--json",
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--suite",
+                str(suite),
+                "--db",
+                str(tmp_path / "gpu.sqlite"),
+                "--device",
+                "cuda",
+                "--json",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
     assert FakeWorkload.syncs - before >= sum(r["queries"] for r in rows)  # at least once per (batch-1) query
@@ -333,8 +425,9 @@ def test_a_cuda_run_synchronises_records_its_device_and_is_rated_in_its_tier(
         assert r["rating_relative"]["population"].startswith("relative to this run's 4 text-classification models")
 
 
-def test_cpu_run_is_not_rated_against_the_gpu_reference(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                        fake_models: None) -> None:
+def test_cpu_run_is_not_rated_against_the_gpu_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
+) -> None:
     suite = tmp_path / "rated.toml"
     suite.write_text(RATED, encoding="utf-8")
     db = str(tmp_path / "cpu.sqlite")
@@ -343,8 +436,10 @@ def test_cpu_run_is_not_rated_against_the_gpu_reference(tmp_path: Path, capsys: 
     for r in rows:
         ref = r["rating_reference"]
         assert ref["stars"] is None
-        assert ref["note"] == ("n/a (reference population is gpu-node-gross (PHP 2023, 8xA100, CodeCarbon); this run "
-                               "is cpu-node-net (measured; meters: fake-counter))")
+        assert ref["note"] == (
+            "n/a (reference population is gpu-node-gross (PHP 2023, 8xA100, CodeCarbon); this run "
+            "is cpu-node-net (measured; meters: fake-counter))"
+        )
         assert r["rating_band"]["kind"] == "relative" and r["rating"] in (1, 2, 3, 4, 5)
         assert r["rating_band"]["population"].startswith("relative to this run's 4 text-classification models")
         assert r["wh_per_1000"] is not None  # raw Wh beside the stars

@@ -33,9 +33,31 @@ def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
 def bench_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None) -> tuple[str, str]:
     """(db path, run id) of a finished two-model bench run: one ok cell, one failed cell."""
     db = str(tmp_path / "report.sqlite")
-    rc = main(["bench", "--task", "text-classification", "--model", "good-trained", "--model", "broken-model",
-               "--queries", "2", "--repeats", "5", "--min-window-s", "0.01", "--idle-s", "0.05",
-               "--db", db, "--json", "--quiet", "--country", "FR"])
+    rc = main(
+        [
+            "bench",
+            "--task",
+            "text-classification",
+            "--model",
+            "good-trained",
+            "--model",
+            "broken-model",
+            "--queries",
+            "2",
+            "--repeats",
+            "5",
+            "--min-window-s",
+            "0.01",
+            "--idle-s",
+            "0.05",
+            "--db",
+            db,
+            "--json",
+            "--quiet",
+            "--country",
+            "FR",
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     rows = json.loads(captured.out)
@@ -43,8 +65,9 @@ def bench_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: N
     return db, rows[0]["run_id"]
 
 
-def test_report_bench_run_table_html_and_pngs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                              bench_run: tuple[str, str]) -> None:
+def test_report_bench_run_table_html_and_pngs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bench_run: tuple[str, str]
+) -> None:
     pytest.importorskip("matplotlib")
     db, run_id = bench_run
     html, png_dir = tmp_path / "out" / "report.html", tmp_path / "pngs"

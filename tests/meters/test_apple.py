@@ -24,11 +24,21 @@ TEXT = (Path(__file__).parent / "fakes" / "powermetrics_text.txt").read_text()
 
 def _plist(elapsed_s: float, cpu_mw: float, gpu_mw: float, ane_mw: float = 0.0) -> bytes:
     doc = {
-        "is_delta": True, "elapsed_ns": int(elapsed_s * 1e9), "hw_model": "MacBookPro18,3",
-        "kern_osversion": "23B81", "timestamp": "2023-11-14T09:21:44Z",
-        "processor": {"clusters": [], "cpu_power": cpu_mw, "gpu_power": gpu_mw, "ane_power": ane_mw,
-                      "combined_power": cpu_mw + gpu_mw + ane_mw, "cpu_energy": round(cpu_mw * elapsed_s),
-                      "gpu_energy": round(gpu_mw * elapsed_s), "ane_energy": round(ane_mw * elapsed_s)},
+        "is_delta": True,
+        "elapsed_ns": int(elapsed_s * 1e9),
+        "hw_model": "MacBookPro18,3",
+        "kern_osversion": "23B81",
+        "timestamp": "2023-11-14T09:21:44Z",
+        "processor": {
+            "clusters": [],
+            "cpu_power": cpu_mw,
+            "gpu_power": gpu_mw,
+            "ane_power": ane_mw,
+            "combined_power": cpu_mw + gpu_mw + ane_mw,
+            "cpu_energy": round(cpu_mw * elapsed_s),
+            "gpu_energy": round(gpu_mw * elapsed_s),
+            "ane_energy": round(ane_mw * elapsed_s),
+        },
         "gpu": {"freq_hz": 389.0, "idle_ratio": 0.95, "gpu_energy": round(gpu_mw * elapsed_s)},
     }
     return plistlib.dumps(doc) + b"\x00"

@@ -154,12 +154,19 @@ def test_short_window_with_a_counter_step_is_flagged_and_widened():
     assert c.energy_j == pytest.approx(200.0) and "shorter" not in c.note
 
 
-@pytest.mark.parametrize("spec", ["MIG-5c3a0d6e-aaaa-bbbb-cccc-000000000001",
-                                  f"MIG-{uuid_for(1)}/1/0"], ids=["mig-uuid", "legacy-mig-gpu"])
+@pytest.mark.parametrize(
+    "spec", ["MIG-5c3a0d6e-aaaa-bbbb-cccc-000000000001", f"MIG-{uuid_for(1)}/1/0"], ids=["mig-uuid", "legacy-mig-gpu"]
+)
 def test_mig_instance_measured_through_its_parent_gpu(spec):
-    gpus = [FakeGpu(AMPERE, uuid_for(0)),
-            FakeGpu(AMPERE, uuid_for(1), mig=True,
-                    mig_uuids=["MIG-5c3a0d6e-aaaa-bbbb-cccc-000000000001", "MIG-5c3a0d6e-aaaa-bbbb-cccc-2"])]
+    gpus = [
+        FakeGpu(AMPERE, uuid_for(0)),
+        FakeGpu(
+            AMPERE,
+            uuid_for(1),
+            mig=True,
+            mig_uuids=["MIG-5c3a0d6e-aaaa-bbbb-cccc-000000000001", "MIG-5c3a0d6e-aaaa-bbbb-cccc-2"],
+        ),
+    ]
     nvml = FakeNvml(gpus)
     clock = Clock()
     src = NvmlSource(nvml=nvml, env={"CUDA_VISIBLE_DEVICES": spec}, clock=clock)
@@ -256,8 +263,9 @@ def test_real_pynvml_without_a_gpu_does_not_crash():
 def _fake_torch(initialised: bool) -> types.ModuleType:
     torch = types.ModuleType("torch")
     calls: list[int] = []
-    torch.cuda = types.SimpleNamespace(is_initialized=lambda: initialised, device_count=lambda: 2,
-                                       synchronize=lambda i=None: calls.append(i))
+    torch.cuda = types.SimpleNamespace(
+        is_initialized=lambda: initialised, device_count=lambda: 2, synchronize=lambda i=None: calls.append(i)
+    )
     torch.sync_calls = calls
     return torch
 

@@ -62,8 +62,9 @@ def test_client_tree_reports_package_and_dram_only_no_double_counting(tmp_path):
 def test_both_roots_and_symlinks_enumerate_each_zone_once(tmp_path):
     fake = intel_client_tree(tmp_path)
     ids = [z.zone_id for z in find_zones(fake.roots)]
-    assert sorted(ids) == sorted(["intel-rapl:0", "intel-rapl:0:0", "intel-rapl:0:1", "intel-rapl:0:2",
-                                  "intel-rapl:1", "intel-rapl-mmio:0"])
+    assert sorted(ids) == sorted(
+        ["intel-rapl:0", "intel-rapl:0:0", "intel-rapl:0:1", "intel-rapl:0:2", "intel-rapl:1", "intel-rapl-mmio:0"]
+    )
     only_devices = [z.zone_id for z in find_zones(str(fake.devices))]
     assert sorted(only_devices) == sorted(ids)
 
@@ -230,12 +231,17 @@ def test_two_sockets_are_both_counted_with_their_dram(tmp_path):
     fake.add("intel-rapl:1:0", "dram", 70_000_000)
     src = RaplSource(fake.roots)
     a = src.snapshot()
-    for zid, v in [("intel-rapl:0", 10_000_000), ("intel-rapl:0:0", 1_000_000),
-                   ("intel-rapl:1", 62_000_000), ("intel-rapl:1:0", 71_500_000)]:
+    for zid, v in [
+        ("intel-rapl:0", 10_000_000),
+        ("intel-rapl:0:0", 1_000_000),
+        ("intel-rapl:1", 62_000_000),
+        ("intel-rapl:1:0", 71_500_000),
+    ]:
         fake.set(zid, v)
     by = _by_method(src.delta(a, src.snapshot()))
     assert {k: v.energy_j for k, v in by.items()} == pytest.approx(
-        {"rapl:package-0": 10.0, "rapl:dram-0": 1.0, "rapl:package-1": 12.0, "rapl:dram-1": 1.5})
+        {"rapl:package-0": 10.0, "rapl:dram-0": 1.0, "rapl:package-1": 12.0, "rapl:dram-1": 1.5}
+    )
 
 
 def _deny_energy(path: str) -> int:
@@ -275,8 +281,9 @@ def test_permission_denied_for_real_as_an_unprivileged_user():
         out = None
         for python in (sys.executable, "/usr/bin/python3"):  # the venv's interpreter may sit under /root
             try:
-                out = subprocess.run([python, "-c", code], user=65534, group=65534, capture_output=True,
-                                     text=True, timeout=30)
+                out = subprocess.run(
+                    [python, "-c", code], user=65534, group=65534, capture_output=True, text=True, timeout=30
+                )
                 break
             except OSError:
                 continue

@@ -33,8 +33,14 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
 
     d = tmp_path_factory.mktemp("tiny-bert")
     torch.manual_seed(0)
-    cfg = tf.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=128)
+    cfg = tf.BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     model = tf.BertModel(cfg).eval()
     model.save_pretrained(str(d))
     tf.AutoTokenizer.from_pretrained(str(pkg.get_model_path())).save_pretrained(str(d))

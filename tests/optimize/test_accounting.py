@@ -16,8 +16,13 @@ W = MEMORY_W_PER_GB[1]
 def _stats(cpu_j: float, rss_mb: float, seconds: float = 2.0, queries: int = 100, method: str = "cpu-time-model"):
     """Two windows as the estimator writes them: CPU term + memory term = W/GB x RSS x wall time."""
     mem_j = W * rss_mb / 1024.0 * seconds / 2
-    win = {"duration_s": seconds / 2, "components": [{"domain": "cpu", "energy_j": cpu_j / 2},
-                                                     {"domain": "memory", "energy_j": mem_j, "method": method}]}
+    win = {
+        "duration_s": seconds / 2,
+        "components": [
+            {"domain": "cpu", "energy_j": cpu_j / 2},
+            {"domain": "memory", "energy_j": mem_j, "method": method},
+        ],
+    }
     total = cpu_j + 2 * mem_j
     return SimpleNamespace(windows=[win, dict(win)], queries=queries, j_per_query=total / queries)
 
@@ -47,11 +52,21 @@ def test_measured_dram_energy_is_not_rescaled() -> None:
 def _point(cpu: float, mem_search: float, rss: float, est_fp: float, deploy: float | None) -> dict:
     """A confirmed point as ``_point`` leaves it: J charged for the per-trial estimate ``est_fp``."""
     runs = [cpu + mem_search * est_fp / rss] * 3
-    return {"config": {"engine": "torch"}, "j_per_query": runs[0], "j_per_query_runs": list(runs),
-            "j_per_query_low": runs[0] * 0.9, "j_per_query_high": runs[0] * 1.1, "j_per_query_cpu": cpu,
-            "j_per_query_memory": mem_search, "meter_rss_mb": rss, "j_per_query_search_process": cpu + mem_search,
-            "memory_footprint_mb": est_fp, "memory_footprint_basis": "per-trial estimate", "deploy_rss_mb": deploy,
-            "_acct": [{"j": cpu + mem_search, "mem": mem_search, "rss": rss, "rescalable": True}] * 3}
+    return {
+        "config": {"engine": "torch"},
+        "j_per_query": runs[0],
+        "j_per_query_runs": list(runs),
+        "j_per_query_low": runs[0] * 0.9,
+        "j_per_query_high": runs[0] * 1.1,
+        "j_per_query_cpu": cpu,
+        "j_per_query_memory": mem_search,
+        "meter_rss_mb": rss,
+        "j_per_query_search_process": cpu + mem_search,
+        "memory_footprint_mb": est_fp,
+        "memory_footprint_basis": "per-trial estimate",
+        "deploy_rss_mb": deploy,
+        "_acct": [{"j": cpu + mem_search, "mem": mem_search, "rss": rss, "rescalable": True}] * 3,
+    }
 
 
 def test_fresh_process_footprint_sets_the_primary_saving_factor() -> None:
@@ -75,10 +90,21 @@ def test_run_accounts_each_config_for_its_own_footprint(tiny_dir, tmp_path) -> N
     import numpy as np
 
     ballast = np.ones(300 * 2**20 // 8)  # touched: resident
-    req = E.OptimizeRequest(model=tiny_dir, task="sentence-similarity", mode="online", min_quality=0.99,
-                            queries=16, repeats=2, quality_inputs=16, confirm_rounds=1,
-                            store_url=str(tmp_path / "a.sqlite"), batches=[1], threads=[1],
-                            transforms=["onnxruntime", "threads", "batching"], deploy_check=True)
+    req = E.OptimizeRequest(
+        model=tiny_dir,
+        task="sentence-similarity",
+        mode="online",
+        min_quality=0.99,
+        queries=16,
+        repeats=2,
+        quality_inputs=16,
+        confirm_rounds=1,
+        store_url=str(tmp_path / "a.sqlite"),
+        batches=[1],
+        threads=[1],
+        transforms=["onnxruntime", "threads", "batching"],
+        deploy_check=True,
+    )
     res = E.optimize(req)
     del ballast
     for role in ("baseline", "recommended"):
@@ -88,8 +114,7 @@ def test_run_accounts_each_config_for_its_own_footprint(tiny_dir, tmp_path) -> N
         assert p["meter_rss_mb"] > p["deploy_rss_mb"] + 250  # the ballast was charged by the meter ...
         mem_deployed = p["j_per_query"] - p["j_per_query_search_process"] + p["j_per_query_memory"]
         # ... but the per-configuration memory term is the deployment's share of it, not the search process's
-        assert mem_deployed == pytest.approx(p["j_per_query_memory"] * p["deploy_rss_mb"] / p["meter_rss_mb"],
-                                             rel=0.05)
+        assert mem_deployed == pytest.approx(p["j_per_query_memory"] * p["deploy_rss_mb"] / p["meter_rss_mb"], rel=0.05)
         assert p["j_per_query"] < p["j_per_query_search_process"]
         assert "_acct" not in p
     assert res["saving_factor"] == pytest.approx(res["baseline"]["j_per_query"] / res["recommended"]["j_per_query"])
@@ -101,6 +126,7 @@ def test_run_accounts_each_config_for_its_own_footprint(tiny_dir, tmp_path) -> N
 def st_dir(tiny_dir, tmp_path_factory) -> str:
     st = pytest.importorskip("sentence_transformers")
     from sentence_transformers import models as stm
+
     d = str(tmp_path_factory.mktemp("tiny-st"))
     mods = [stm.Transformer(tiny_dir), stm.Pooling(32, "mean"), stm.Normalize()]
     st.SentenceTransformer(modules=mods, device="cpu").save(d)

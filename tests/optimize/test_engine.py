@@ -13,10 +13,21 @@ CONTRACT_POINT = {"config", "j_per_query", "quality", "p50_ms", "p95_ms", "peak_
 
 
 def _req(tiny_dir: str, db: str, **kw) -> E.OptimizeRequest:
-    base = dict(model=tiny_dir, task="sentence-similarity", mode="online", min_quality=0.99, queries=16, repeats=2,
-                quality_inputs=16, confirm_rounds=1, store_url=db, batches=[1, 2], threads=[1],
-                transforms=["onnxruntime", "ort-int8-dynamic", "threads", "batching"],
-                deploy_check=False)
+    base = dict(
+        model=tiny_dir,
+        task="sentence-similarity",
+        mode="online",
+        min_quality=0.99,
+        queries=16,
+        repeats=2,
+        quality_inputs=16,
+        confirm_rounds=1,
+        store_url=db,
+        batches=[1, 2],
+        threads=[1],
+        transforms=["onnxruntime", "ort-int8-dynamic", "threads", "batching"],
+        deploy_check=False,
+    )
     base.update(kw)
     return E.OptimizeRequest(**base)
 
@@ -53,8 +64,9 @@ def test_hidden_costs_and_savings(run) -> None:
         assert k in rec
     assert {"quality_delta", "p95_ratio", "peak_rss_ratio", "model_size_ratio"} <= set(rec["hidden_costs"])
     assert "savings_per_year" in res or "per_year_error" in res["savings"]
-    assert {"kwh_saved", "tco2e_saved", "grid"} <= set(res.get("savings_per_year", {"kwh_saved", "tco2e_saved",
-                                                                                  "grid"}))
+    assert {"kwh_saved", "tco2e_saved", "grid"} <= set(
+        res.get("savings_per_year", {"kwh_saved", "tco2e_saved", "grid"})
+    )
     assert res["energy_boundary"]["attribution"] == "process"
 
 
@@ -159,9 +171,31 @@ def test_resume_skips_done_trials(tiny_dir, tmp_path, monkeypatch) -> None:
 def test_cli_json(tiny_dir, tmp_path, capsys) -> None:
     from wattlens.cli.main import main
 
-    rc = main(["optimize", tiny_dir, "--json", "--quiet", "--db", str(tmp_path / "c.sqlite"), "--queries", "16",
-               "--repeats", "1", "--quality-inputs", "16", "--batches", "1", "--threads", "1",
-               "--transforms", "onnxruntime,batching", "--no-deploy-check", "--min-quality", "0.99"])
+    rc = main(
+        [
+            "optimize",
+            tiny_dir,
+            "--json",
+            "--quiet",
+            "--db",
+            str(tmp_path / "c.sqlite"),
+            "--queries",
+            "16",
+            "--repeats",
+            "1",
+            "--quality-inputs",
+            "16",
+            "--batches",
+            "1",
+            "--threads",
+            "1",
+            "--transforms",
+            "onnxruntime,batching",
+            "--no-deploy-check",
+            "--min-quality",
+            "0.99",
+        ]
+    )
     assert rc == 0
     res = json.loads(capsys.readouterr().out)
     assert {"baseline", "recommended", "saving_factor", "pareto", "rejected", "search", "payback_queries"} <= set(res)

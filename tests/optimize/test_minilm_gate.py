@@ -18,8 +18,12 @@ def test_gate_on_real_minilm(tmp_path) -> None:
     opt.q_texts, opt.q_labels = opt._texts(48, seed=1)
     spec = opt.base_spec()
     ort = {**spec, "engine": "onnxruntime", "precision": "int8"}
-    variants = [{**ort, "quant": "per-tensor"}, {**ort, "quant": "per-channel"}, {**spec, "prune": "mask-50"},
-                {**ort, "quant": "per-channel", "prune": "mask-50"}]
+    variants = [
+        {**ort, "quant": "per-tensor"},
+        {**ort, "quant": "per-channel"},
+        {**spec, "prune": "mask-50"},
+        {**ort, "quant": "per-channel", "prune": "mask-50"},
+    ]
     passed = opt.screen_variants(variants)
     assert passed == [{**ort, "quant": "per-channel"}]
     why = {(r["config"].get("quant"), r["config"].get("prune")): r for r in opt.rejected}

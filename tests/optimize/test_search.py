@@ -27,8 +27,7 @@ def test_optuna_finds_optimum_at_low_cost(sampler: str, seed: int) -> None:
     knobs = Y.large_knobs()
     configs = Y.space(knobs)
     rungs = S.default_rungs(200, 3)
-    out = S.optuna_search(knobs, sf.evaluate, rungs, 300, S.Constraints(min_quality=0.99), seed=seed,
-                          sampler=sampler)
+    out = S.optuna_search(knobs, sf.evaluate, rungs, 300, S.Constraints(min_quality=0.99), seed=seed, sampler=sampler)
     _, opt = sf.optimum(configs, min_quality=0.99)
     assert out.best is not None
     assert Y.true_energy(out.best.config) <= 1.05 * opt
@@ -87,8 +86,10 @@ def test_import_stays_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, wattlens.optimize, wattlens.optimize.search, wattlens.optimize.space, "
-            "wattlens.cli.optimize; heavy = [m for m in ('torch', 'numpy', 'optuna', 'transformers', "
-            "'onnxruntime') if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)")
+    code = (
+        "import sys, wattlens.optimize, wattlens.optimize.search, wattlens.optimize.space, "
+        "wattlens.cli.optimize; heavy = [m for m in ('torch', 'numpy', 'optuna', 'transformers', "
+        "'onnxruntime') if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -6,8 +6,9 @@ from wattlens.optimize import space as SP
 
 
 def _ctx(**kw) -> SP.Context:
-    base = dict(task="sentence-similarity", mode="online", cpu_flags=frozenset({"avx512_bf16"}), n_cpus=2,
-                default_threads=2)
+    base = dict(
+        task="sentence-similarity", mode="online", cpu_flags=frozenset({"avx512_bf16"}), n_cpus=2, default_threads=2
+    )
     base.update(kw)
     return SP.Context(**base)
 
@@ -53,8 +54,17 @@ def test_hardware_knobs_only_with_a_gpu() -> None:
 
 
 def test_describe_and_lossy() -> None:
-    c = {"model": "m", "engine": "onnxruntime", "precision": "int8", "quant": "per-channel", "prune": "none",
-         "threads": 1, "wait": "default", "batch": 4, "sort": True}
+    c = {
+        "model": "m",
+        "engine": "onnxruntime",
+        "precision": "int8",
+        "quant": "per-channel",
+        "prune": "none",
+        "threads": 1,
+        "wait": "default",
+        "batch": 4,
+        "sort": True,
+    }
     assert SP.describe(c) == "m onnxruntime int8/per-channel t1 b4 sorted"
     assert SP.lossy_knobs(c) == ["precision"]
     assert SP.variant_of(c)["quant"] == "per-channel" and "batch" not in SP.variant_of(c)

@@ -55,8 +55,7 @@ def test_onnx_export_fp32_matches(tiny_base, texts, ref, tmp_path) -> None:
 
 @pytest.mark.parametrize("scheme", ["per-tensor", "per-channel"])
 def test_ort_int8(tiny_base, texts, ref, tmp_path, scheme) -> None:
-    v, out = _emb(tiny_base, {**SPEC, "engine": "onnxruntime", "precision": "int8", "quant": scheme}, texts,
-                  tmp_path)
+    v, out = _emb(tiny_base, {**SPEC, "engine": "onnxruntime", "precision": "int8", "quant": scheme}, texts, tmp_path)
     assert embedding_quality(ref, out)["cosine_mean"] >= 0.95
     assert v.size_mb < 0.5 * T.module_size_mb(tiny_base.module)  # int8 weights really are smaller
 
@@ -106,5 +105,6 @@ def test_transform_errors_are_typed(tiny_base, tmp_path) -> None:
             return torch.fft.fft(input_ids.float())  # complex output: not exportable to ONNX
 
     with pytest.raises(T.TransformError):
-        T.export_onnx(Bad(), {"input_ids": torch.ones(1, 3, dtype=torch.long)}, str(tmp_path / "bad.onnx"),
-                      output="real")
+        T.export_onnx(
+            Bad(), {"input_ids": torch.ones(1, 3, dtype=torch.long)}, str(tmp_path / "bad.onnx"), output="real"
+        )

@@ -9,12 +9,28 @@ from wattlens.optimize.worker import WorkerClient
 
 
 def test_worker_measures_with_its_environment(tiny_dir, texts) -> None:
-    req = SimpleNamespace(model=tiny_dir, task="sentence-similarity", device="cpu", gen_tokens=4,
-                          attribution="process", compile_backend="inductor")
+    req = SimpleNamespace(
+        model=tiny_dir,
+        task="sentence-similarity",
+        device="cpu",
+        gen_tokens=4,
+        attribution="process",
+        compile_backend="inductor",
+    )
     w = WorkerClient({"OMP_WAIT_POLICY": "PASSIVE"}, req)
     try:
-        cfg = {"model": tiny_dir, "engine": "torch", "precision": "fp32", "quant": "none", "prune": "none",
-               "compile": False, "threads": 2, "wait": "passive", "batch": 2, "sort": False}
+        cfg = {
+            "model": tiny_dir,
+            "engine": "torch",
+            "precision": "fp32",
+            "quant": "none",
+            "prune": "none",
+            "compile": False,
+            "threads": 2,
+            "wait": "passive",
+            "batch": 2,
+            "sort": False,
+        }
         res = w.measure(cfg, Fidelity("probe", 8, 1, 1), texts[:8])
         assert "error" not in res, res
         assert res["j_per_query"] > 0 and res["p95_ms"] > 0

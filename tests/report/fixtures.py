@@ -99,8 +99,11 @@ def optimize_result() -> dict:
 
     baseline = point(1, "fp32", 1.0, 0.912, 30.0, 900)
     recommended = point(8, "int8", 0.25, 0.905, 70.0, 700)
-    pareto = [point(8, "int8", 0.25, 0.905, 70.0, 700), point(4, "fp32", 0.5, 0.912, 45.0, 950),
-              point(1, "int8", 0.6, 0.905, 14.0, 650)]
+    pareto = [
+        point(8, "int8", 0.25, 0.905, 70.0, 700),
+        point(4, "fp32", 0.5, 0.912, 45.0, 950),
+        point(1, "int8", 0.6, 0.905, 14.0, 650),
+    ]
     rejected = [{**point(16, "int8", 0.2, 0.85, 140.0, 800), "why": "quality 0.85 < floor 0.90 <b>"}]
     return {
         "baseline": baseline,

@@ -66,4 +66,3 @@ def test_bench_figures_and_save_figures(tmp_path: Path) -> None:
 def test_optimize_figure_is_a_png() -> None:
     assert _is_png(figures.optimize_figure(optimize_result()))
     assert figures.optimize_figure({"saving_factor": 2.0}) is None
-

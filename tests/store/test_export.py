@@ -43,8 +43,17 @@ def test_to_json_keeps_nesting_and_nulls_non_finite():
 
 
 def test_export_measurements_csv_and_json(store, tmp_path):
-    store.save_measurement({"name": "w1", "energy_j": 10.0, "low_j": 8.0, "high_j": 12.0, "source": "measured",
-                            "components": [{"domain": "cpu", "energy_j": 10.0}], "extra": {"k": 1}})
+    store.save_measurement(
+        {
+            "name": "w1",
+            "energy_j": 10.0,
+            "low_j": 8.0,
+            "high_j": 12.0,
+            "source": "measured",
+            "components": [{"domain": "cpu", "energy_j": 10.0}],
+            "extra": {"k": 1},
+        }
+    )
     store.save_measurement({"name": "w2", "energy_j": None, "source": "unavailable"})
     assert export_measurements(store, tmp_path / "m.csv") == 2
     with (tmp_path / "m.csv").open(newline="") as fh:

@@ -96,7 +96,7 @@ def test_json_round_trip_nested_unicode_and_non_finite(store):
     rid = store.create_run("bench", {"tuple": (1, 2), "set": {"b", "a"}, "nan": math.nan})
     result = {
         "nested": {"deep": {"list": [1, 2.5, None, "x", True]}},
-        "text": "Grüße, 東京, \"quotes\", back\\slash",
+        "text": 'Grüße, 東京, "quotes", back\\slash',
         "int": 2**40,
         "neg_inf": -math.inf,
         7: "int key",
@@ -105,7 +105,7 @@ def test_json_round_trip_nested_unicode_and_non_finite(store):
     (cell,) = store.cells(rid)
     assert cell["result"] == {
         "nested": {"deep": {"list": [1, 2.5, None, "x", True]}},
-        "text": "Grüße, 東京, \"quotes\", back\\slash",
+        "text": 'Grüße, 東京, "quotes", back\\slash',
         "int": 2**40,
         "neg_inf": None,  # JSON has no infinity: stored as null
         "7": "int key",

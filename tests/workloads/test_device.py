@@ -25,8 +25,10 @@ def _mps() -> bool:
     return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
-@pytest.mark.parametrize(("given", "canonical"), [(None, "cpu"), ("cpu", "cpu"), (" CUDA ", "cuda"),
-                                                  ("cuda:1", "cuda:1"), ("mps", "mps"), ("auto", "auto")])
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [(None, "cpu"), ("cpu", "cpu"), (" CUDA ", "cuda"), ("cuda:1", "cuda:1"), ("mps", "mps"), ("auto", "auto")],
+)
 def test_device_spellings(given, canonical) -> None:
     assert D.parse_device(given) == canonical
 
@@ -135,4 +137,9 @@ def test_callables_place_their_own_tensors() -> None:
 
 def test_device_kinds() -> None:
     assert [D.device_kind(d) for d in ("cpu", "cuda:0", "mps", D.CALLABLE_DEVICE, None)] == [
-        "cpu", "gpu", "soc", "unknown", "unknown"]
+        "cpu",
+        "gpu",
+        "soc",
+        "unknown",
+        "unknown",
+    ]

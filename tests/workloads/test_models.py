@@ -52,9 +52,14 @@ def test_tiny_random_models_run_end_to_end(task, model):
         assert n_out == 0
 
 
-@pytest.mark.parametrize(("task", "model"), [("text-generation", "gpt2@tiny"),
-                                             ("summarization", "distilbart-cnn-12-6@tiny"),
-                                             ("image-to-text", "blip-image-captioning-base@tiny")])
+@pytest.mark.parametrize(
+    ("task", "model"),
+    [
+        ("text-generation", "gpt2@tiny"),
+        ("summarization", "distilbart-cnn-12-6@tiny"),
+        ("image-to-text", "blip-image-captioning-base@tiny"),
+    ],
+)
 def test_prefill_decode_equal_run_and_are_deterministic(task, model):
     t = get_task(task)
     xs = t.inputs(2, seed=1)

@@ -10,9 +10,19 @@ import pytest
 
 from wattlens.workloads import TASKS, WorkloadError, data, get_task, metrics
 
-ALL = ["text-classification", "token-classification", "question-answering", "fill-mask", "text-generation",
-       "summarization", "image-classification", "object-detection", "image-to-text", "text-to-image",
-       "sentence-similarity"]
+ALL = [
+    "text-classification",
+    "token-classification",
+    "question-answering",
+    "fill-mask",
+    "text-generation",
+    "summarization",
+    "image-classification",
+    "object-detection",
+    "image-to-text",
+    "text-to-image",
+    "sentence-similarity",
+]
 
 
 def _key(items):
@@ -64,7 +74,7 @@ def test_paraphrase_set_reproduces_the_reference_generator():
 
 def test_labelled_inputs_are_consistent():
     for x in get_task("question-answering").inputs(50):
-        assert x["context"][x["answer_start"]:].startswith(x["answer"])
+        assert x["context"][x["answer_start"] :].startswith(x["answer"])
     for x in get_task("fill-mask").inputs(50):
         assert x["text"].count(data.MASK) == 1 and x["answer"]
     for x in get_task("token-classification").inputs(50):
@@ -121,8 +131,10 @@ def test_metrics():
 
 
 def test_import_is_light():
-    code = ("import sys, wattlens.workloads as w; t = w.get_task('text-generation'); t.inputs(3); "
-            "w.available_models('text-generation'); w.default_models('summarization', 'php'); "
-            "bad = [m for m in ('torch', 'transformers', 'numpy') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, wattlens.workloads as w; t = w.get_task('text-generation'); t.inputs(3); "
+        "w.available_models('text-generation'); w.default_models('summarization', 'php'); "
+        "bad = [m for m in ('torch', 'transformers', 'numpy') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

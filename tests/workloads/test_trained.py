@@ -63,7 +63,7 @@ def test_minilm_qa_span_head_answers_held_out_questions():
     w = load_workload(task="question-answering", model="minilm-qa")
     xs = t.inputs(10, seed=6)
     out = w.run(xs)
-    assert all(x["context"][o["start"]:o["end"]] == o["answer"] for o, x in zip(out, xs, strict=True))
+    assert all(x["context"][o["start"] : o["end"]] == o["answer"] for o, x in zip(out, xs, strict=True))
     # exact match on names never seen in training; picking the first name of the context scores 0 here,
     # a random name of the context about 0.1
     assert w.quality(xs, out) >= 0.7

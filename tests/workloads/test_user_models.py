@@ -12,12 +12,14 @@ from wattlens.workloads import WorkloadError, get_task, load_workload
 
 def test_callable_from_file(tmp_path):
     f = tmp_path / "mymodel.py"
-    f.write_text(textwrap.dedent("""
+    f.write_text(
+        textwrap.dedent("""
         def predict(texts):
             return ["negative" if ("not" in t or "terrible" in t) else "positive" for t in texts]
         def bad(texts):
             return []
-    """))
+    """)
+    )
     t = get_task("text-classification")
     w = load_workload(task="text-classification", model=f"{f}:predict")
     xs = t.inputs(20)
@@ -72,9 +74,16 @@ def test_onnx_files(tmp_path):
     ids = torch.tensor([[101, 2023, 2003, 102], [101, 2204, 102, 0]])
     mask = (ids != 0).long()
     path = tmp_path / "cls.onnx"
-    torch.onnx.export(src.model, (ids, mask), str(path), input_names=["input_ids", "attention_mask"],
-                      output_names=["logits"], opset_version=17, dynamo=False,
-                      dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"}})
+    torch.onnx.export(
+        src.model,
+        (ids, mask),
+        str(path),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["logits"],
+        opset_version=17,
+        dynamo=False,
+        dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"}},
+    )
     t = get_task("text-classification")
     xs = t.inputs(4)
     w = load_workload(task="text-classification", model=str(path), threads=1)

@@ -83,9 +83,17 @@ class Analysis:
                 a["calls"] += r.n
                 a["bytes_high"] += r.bytes_hi()
                 a["modules"].add(r.module)
-        return [{"op": k, "calls": v["calls"], "flops": None, "bytes_high": v["bytes_high"],
-                 "modules": sorted(v["modules"])[:5], "note": "no FLOP formula: FLOPs unknown (not 0), bytes counted"}
-                for k, v in sorted(agg.items())]
+        return [
+            {
+                "op": k,
+                "calls": v["calls"],
+                "flops": None,
+                "bytes_high": v["bytes_high"],
+                "modules": sorted(v["modules"])[:5],
+                "note": "no FLOP formula: FLOPs unknown (not 0), bytes counted",
+            }
+            for k, v in sorted(agg.items())
+        ]
 
     def memory(self) -> dict[str, Any]:
         """Resident memory (weights + KV cache at its largest + optimizer state and gradients) vs the device."""
@@ -98,10 +106,16 @@ class Analysis:
         tp = self.request.tensor_parallel
         per_dev = total / tp  # weights, KV and optimizer state are sharded (norm weights replicated: negligible)
         dev = self.profile.mem_gb * 1e9 if self.profile.mem_gb else None
-        return {"weights_bytes": weights, **{f"{k}_bytes": v for k, v in state.items()}, "resident_bytes": total,
-                "tensor_parallel": tp, "resident_bytes_per_device": per_dev, "device_memory_bytes": dev,
-                "fits": (per_dev <= dev) if dev else None,
-                "note": "activations and workspace not included; device memory from mem_gb (empty for CPUs)"}
+        return {
+            "weights_bytes": weights,
+            **{f"{k}_bytes": v for k, v in state.items()},
+            "resident_bytes": total,
+            "tensor_parallel": tp,
+            "resident_bytes_per_device": per_dev,
+            "device_memory_bytes": dev,
+            "fits": (per_dev <= dev) if dev else None,
+            "note": "activations and workspace not included; device memory from mem_gb (empty for CPUs)",
+        }
 
     def by_role(self) -> list[dict[str, Any]]:
         agg = self.estimate.by("role")
@@ -156,16 +170,23 @@ class Analysis:
             "reads Q, K, V, writes O); explicit (eager) attention code is counted op by op.",
         ]
         if p.calibrated:
-            out.append(f"profile calibrated on this machine ({p.calibrated.get('when', '')}); meter source "
-                       f"{p.calibrated.get('meter_source', '?')}"
-                       + (" -- an ESTIMATE (CPU-time model), not a hardware counter" if
-                          p.calibrated.get("meter_source") == "estimated" else ""))
+            out.append(
+                f"profile calibrated on this machine ({p.calibrated.get('when', '')}); meter source "
+                f"{p.calibrated.get('meter_source', '?')}"
+                + (
+                    " -- an ESTIMATE (CPU-time model), not a hardware counter"
+                    if p.calibrated.get("meter_source") == "estimated"
+                    else ""
+                )
+            )
         for t in self.traces:
             out += t.notes
         if self.request.tensor_parallel > 1:
-            out.append(f"tensor parallel over {self.request.tensor_parallel} devices (Megatron-style, rules in "
-                       "wattlens/analyze/parallel.py): time is one device's, energy is the group's; all-reduces "
-                       "are not overlapped with compute")
+            out.append(
+                f"tensor parallel over {self.request.tensor_parallel} devices (Megatron-style, rules in "
+                "wattlens/analyze/parallel.py): time is one device's, energy is the group's; all-reduces "
+                "are not overlapped with compute"
+            )
         if self.workload.extra.get("guessed_input"):
             out.append(f"input guessed from the first layer: {self.workload.extra['guessed_input']}")
         out += self.estimate.assumptions + self.extra_assumptions
@@ -178,8 +199,9 @@ class Analysis:
         useful = (sum_field(recs, "flops_useful") + sum_field(recs, "flops_vector")) * ndev
         lo = sum(r.bytes_lo() for r in recs) * ndev
         hi = sum(r.bytes_hi() for r in recs) * ndev
-        cats = {c: {"low": sum_field(recs, f"lo_{c}") * ndev, "high": sum_field(recs, f"hi_{c}") * ndev}
-                for c in CATEGORIES}
+        cats = {
+            c: {"low": sum_field(recs, f"lo_{c}") * ndev, "high": sum_field(recs, f"hi_{c}") * ndev} for c in CATEGORIES
+        }
         parts = defaultdict(float)
         for c in self.estimate.costs:
             for k, v in c.parts_j.items():
@@ -187,18 +209,31 @@ class Analysis:
         w = self.workload
         rq = self.request
         d: dict[str, Any] = {
-            "model": w.name, "description": w.description, "params": w.params, "dtype": _dt(w),
-            "hardware": self.profile.name, "hardware_profile": {"derived_from": self.profile.derived_from,
-                                                                "calibrated": bool(self.profile.calibrated),
-                                                                "figures": self.profile.to_dict()},
-            "phase": rq.phase, "batch": rq.batch, "seq": rq.seq, "prompt": rq.prompt,
+            "model": w.name,
+            "description": w.description,
+            "params": w.params,
+            "dtype": _dt(w),
+            "hardware": self.profile.name,
+            "hardware_profile": {
+                "derived_from": self.profile.derived_from,
+                "calibrated": bool(self.profile.calibrated),
+                "figures": self.profile.to_dict(),
+            },
+            "phase": rq.phase,
+            "batch": rq.batch,
+            "seq": rq.seq,
+            "prompt": rq.prompt,
             "new_tokens": rq.new_tokens if rq.phase in ("decode", "generate") else None,
             "flops": flops,
-            "flops_detail": {"matrix_dense": sum_field(recs, "flops") * ndev,
-                             "matrix_useful": sum_field(recs, "flops_useful") * ndev,
-                             "vector": sum_field(recs, "flops_vector") * ndev, "useful_total": useful},
+            "flops_detail": {
+                "matrix_dense": sum_field(recs, "flops") * ndev,
+                "matrix_useful": sum_field(recs, "flops_useful") * ndev,
+                "vector": sum_field(recs, "flops_vector") * ndev,
+                "useful_total": useful,
+            },
             "bytes": {"low": lo, "high": hi, "by_category": cats},
-            "link_bytes": sum_field(recs, "link_bytes") * ndev, "tensor_parallel": ndev,
+            "link_bytes": sum_field(recs, "link_bytes") * ndev,
+            "tensor_parallel": ndev,
             "time_s": {k: self.time(k) for k in CORNERS},
             "energy_j": {k: self.energy(k) for k in CORNERS},
             "energy_parts_j_mid": dict(parts),
@@ -210,11 +245,15 @@ class Analysis:
             "levers": self.levers,
             "roofline": {**balance_points(self.profile, _dt(w)), "dtype": _dt(w)},
             "assumptions": self.assumptions(),
-            "capture": {"ops_dispatched": sum(t.ops_dispatched for t in self.traces), "records": len(recs),
-                        "capture_s": self.capture_s, "model_s": self.model_s,
-                        "traced_decode_contexts": [c for t in self.traces for c in t.traced_contexts],
-                        "decode_exact": all(t.exact for t in self.traces),
-                        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},
+            "capture": {
+                "ops_dispatched": sum(t.ops_dispatched for t in self.traces),
+                "records": len(recs),
+                "capture_s": self.capture_s,
+                "model_s": self.model_s,
+                "traced_decode_contexts": [c for t in self.traces for c in t.traced_contexts],
+                "decode_exact": all(t.exact for t in self.traces),
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            },
         }
         if self.tokens_out:
             d["energy_j_per_output_token"] = {k: v / self.tokens_out for k, v in d["energy_j"].items()}
@@ -229,12 +268,19 @@ def _dt(w: Workload) -> str:
 
 def _role_row(name: str, a: dict[str, Any], key: str = "role") -> dict[str, Any]:
     return {
-        key: name, "flops": a["flops"], "flops_useful": a["flops_useful"],
+        key: name,
+        "flops": a["flops"],
+        "flops_useful": a["flops_useful"],
         "bytes": {"low": a["bytes_low"], "high": a["bytes_high"]},
         "bytes_by_category": a["bytes_by_category"],
-        "intensity": a["intensity_flop_per_byte"]["mid"], "intensity_range": a["intensity_flop_per_byte"],
-        "bound": a["bound"], "time_s": a["time_s"], "energy_j": a["energy_j"],
-        "energy_parts_j_mid": a["energy_parts_j"], "ops": a["ops"], "link_bytes": a["link_bytes"],
+        "intensity": a["intensity_flop_per_byte"]["mid"],
+        "intensity_range": a["intensity_flop_per_byte"],
+        "bound": a["bound"],
+        "time_s": a["time_s"],
+        "energy_j": a["energy_j"],
+        "energy_parts_j_mid": a["energy_parts_j"],
+        "ops": a["ops"],
+        "link_bytes": a["link_bytes"],
     }
 
 
@@ -251,8 +297,9 @@ def run_traces(w: Workload, rq: Request) -> list[PhaseTrace]:
         return [trace_train(w, rq.batch, rq.seq or 512, rq.optimizer)]
     if rq.phase in ("forward", "prefill"):
         return [trace_forward(w, rq.batch, rq.seq or 512, phase=rq.phase)[0]]
-    return trace_generate(w, rq.batch, rq.prompt or 512, rq.new_tokens, include_prefill=rq.phase == "generate",
-                          full_trace=rq.full_trace)
+    return trace_generate(
+        w, rq.batch, rq.prompt or 512, rq.new_tokens, include_prefill=rq.phase == "generate", full_trace=rq.full_trace
+    )
 
 
 def analyze_workload(w: Workload, profile: Profile, rq: Request, options: Options | None = None) -> Analysis:
@@ -271,10 +318,21 @@ def analyze_workload(w: Workload, profile: Profile, rq: Request, options: Option
     return Analysis(w, profile, rq, traces, est, t1 - t0, time.perf_counter() - t1)
 
 
-def analyze(model: Any, hardware: str | Profile = "this-machine", phase: str = "auto", batch: int = 1,
-            seq: int | None = None, prompt: int | None = None, new_tokens: int = 128, dtype: str | None = None,
-            backend: str = "mid", levers: bool = True, full_trace: bool = False, inputs: Any = None,
-            tensor_parallel: int = 1) -> Analysis:
+def analyze(
+    model: Any,
+    hardware: str | Profile = "this-machine",
+    phase: str = "auto",
+    batch: int = 1,
+    seq: int | None = None,
+    prompt: int | None = None,
+    new_tokens: int = 128,
+    dtype: str | None = None,
+    backend: str = "mid",
+    levers: bool = True,
+    full_trace: bool = False,
+    inputs: Any = None,
+    tensor_parallel: int = 1,
+) -> Analysis:
     """Analyse a model (preset name, config.json path, ``file.py:builder`` or ``nn.Module``) on a hardware
     profile without running it. See ``wattlens analyze --help``."""
     profile = hardware if isinstance(hardware, Profile) else get_profile(hardware)
@@ -286,8 +344,16 @@ def analyze(model: Any, hardware: str | Profile = "this-machine", phase: str = "
         from wattlens.analyze.presets import _to_meta
 
         w.custom_inputs = _to_meta(inputs)
-    rq = Request(phase=phase, batch=batch, seq=seq, prompt=prompt, new_tokens=new_tokens, backend=backend,
-                 full_trace=full_trace, tensor_parallel=tensor_parallel)
+    rq = Request(
+        phase=phase,
+        batch=batch,
+        seq=seq,
+        prompt=prompt,
+        new_tokens=new_tokens,
+        backend=backend,
+        full_trace=full_trace,
+        tensor_parallel=tensor_parallel,
+    )
     a = analyze_workload(w, profile, rq)
     if levers:
         from wattlens.analyze.levers import compute_levers

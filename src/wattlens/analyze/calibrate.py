@@ -47,8 +47,13 @@ class Calibration:
     saved_to: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"profile": self.profile.to_dict(), "benchmarks": [b.__dict__ for b in self.benches],
-                "fit": self.fit, "notes": self.notes, "predicted_vs_measured": self.comparison}
+        return {
+            "profile": self.profile.to_dict(),
+            "benchmarks": [b.__dict__ for b in self.benches],
+            "fit": self.fit,
+            "notes": self.notes,
+            "predicted_vs_measured": self.comparison,
+        }
 
 
 def _monitor() -> Any | None:
@@ -125,8 +130,14 @@ def run_benchmarks(target_s: float = 1.0, mon: Any | None = None) -> list[Bench]
     for n in (64, 256, 512, 1024):
         a, bm = torch.randn(n, n), torch.randn(n, n)
         out = torch.empty(n, n)
-        record(f"gemm_{n}", "dense_gemm", lambda a=a, bm=bm, out=out: torch.mm(a, bm, out=out), 2.0 * n ** 3,
-               3 * n * n * 4.0, 1)
+        record(
+            f"gemm_{n}",
+            "dense_gemm",
+            lambda a=a, bm=bm, out=out: torch.mm(a, bm, out=out),
+            2.0 * n**3,
+            3 * n * n * 4.0,
+            1,
+        )
     k = 4096
     mat, vec = torch.randn(k, k), torch.randn(k, 1)
     record("gemv_4096", "dense_gemm", lambda: torch.mm(mat, vec), 2.0 * k * k, (k * k + 2 * k) * 4.0, 1)
@@ -193,6 +204,7 @@ def fit_profile(benches: list[Bench], base: Profile | None = None, threads: int 
     by = {b.name: b for b in benches}
     notes: list[str] = []
     gemms = [b for b in benches if b.name.startswith("gemm_")]
+
     def per_rep(b: Bench) -> float:
         return b.best_s_per_rep or b.seconds / max(b.reps, 1)
 
@@ -212,8 +224,9 @@ def fit_profile(benches: list[Bench], base: Profile | None = None, threads: int 
         p.mem_bw_gbs = Figure(bw / 1e9, bw / 1e9, "GB/s", f"{src}: 32 MiB copy (read + write)")
         p.bw_frac = Figure(0.85, 1.0, "fraction", f"{src}: spread around the measured copy")
     if launch_us:
-        p.launch_us = Figure(launch_us * 0.8, launch_us * 1.5, "us",
-                             f"{src}: tiny torch.add dispatch (x0.8-1.5: module calls cost more)")
+        p.launch_us = Figure(
+            launch_us * 0.8, launch_us * 1.5, "us", f"{src}: tiny torch.add dispatch (x0.8-1.5: module calls cost more)"
+        )
     # measured GEMM efficiency vs size replaces calculon's GPU-derived small-op steps on this machine
     # (dispatch overhead is modelled separately, so it is taken out of each GEMM's time first)
     over_s = (launch_us or 0.0) * 1e-6
@@ -227,16 +240,25 @@ def fit_profile(benches: list[Bench], base: Profile | None = None, threads: int 
     if len(metered) >= 3:
         rows = [(b.flops, b.bytes, b.seconds) for b in metered]
         (e_flop, e_byte, p_static), res = nnls3(rows, [b.energy_j for b in metered])
-        fit.update({"j_per_flop": e_flop, "j_per_byte": e_byte, "static_w": p_static, "residual_j2": res,
-                    "meter_source": sources})
+        fit.update(
+            {
+                "j_per_flop": e_flop,
+                "j_per_byte": e_byte,
+                "static_w": p_static,
+                "residual_j2": res,
+                "meter_source": sources,
+            }
+        )
         spread = [((b.high_j or b.energy_j) / b.energy_j if b.energy_j else 1.0) for b in metered]
         rel = max(0.1, max(spread) - 1.0)
         msrc = f"{src}: NNLS fit of meter readings ({', '.join(sources)})"
         if e_flop > 0:
             p.pj_per_flop = {"fp32": Figure(e_flop * 1e12 * (1 - rel), e_flop * 1e12 * (1 + rel), "pJ/FLOP", msrc)}
         else:
-            notes.append("energy per FLOP not separable from static power in the meter readings: kept the "
-                         "generic-x86-core figure")
+            notes.append(
+                "energy per FLOP not separable from static power in the meter readings: kept the "
+                "generic-x86-core figure"
+            )
         if e_byte > 0:
             p.pj_per_byte = {"dram": Figure(e_byte * 1e12 * (1 - rel), e_byte * 1e12 * (1 + rel), "pJ/B", msrc)}
         else:
@@ -244,14 +266,22 @@ def fit_profile(benches: list[Bench], base: Profile | None = None, threads: int 
         if p_static > 0:
             p.static_w = Figure(p_static * (1 - rel), p_static * (1 + rel), "W", msrc)
         if "estimated" in sources:
-            notes.append("the meter on this machine is an ESTIMATE (CPU-time x per-core power model, no hardware "
-                         "counter): fitted energies reproduce that model, not measured joules")
+            notes.append(
+                "the meter on this machine is an ESTIMATE (CPU-time x per-core power model, no hardware "
+                "counter): fitted energies reproduce that model, not measured joules"
+            )
     else:
-        notes.append("no meter readings (wattlens.tracking unavailable or failed): rates calibrated, energy "
-                     "figures kept from generic-x86-core")
-    p.calibrated = {"when": when, "fit": fit, "matrix_curve": curve,
-                    "meter_source": sources[0] if len(sources) == 1 else ",".join(sources),
-                    "notes": notes}
+        notes.append(
+            "no meter readings (wattlens.tracking unavailable or failed): rates calibrated, energy "
+            "figures kept from generic-x86-core"
+        )
+    p.calibrated = {
+        "when": when,
+        "fit": fit,
+        "matrix_curve": curve,
+        "meter_source": sources[0] if len(sources) == 1 else ",".join(sources),
+        "notes": notes,
+    }
     return Calibration(p, benches, fit, notes)
 
 
@@ -277,9 +307,18 @@ def compare(cal: Calibration) -> list[dict[str, Any]]:
         est = estimate([rec], cal.profile)
         pt, pe = est.total("time_s", "mid"), est.total("energy_j", "mid")
         meas = b.best_s_per_rep * b.reps if b.best_s_per_rep else b.seconds  # best-chunk time of all reps
-        rows.append({"benchmark": b.name, "role": b.role, "measured_s": meas, "predicted_s": pt,
-                     "time_ratio": pt / meas if meas else None, "measured_j": b.energy_j,
-                     "predicted_j": pe, "energy_ratio": (pe / b.energy_j) if b.energy_j else None})
+        rows.append(
+            {
+                "benchmark": b.name,
+                "role": b.role,
+                "measured_s": meas,
+                "predicted_s": pt,
+                "time_ratio": pt / meas if meas else None,
+                "measured_j": b.energy_j,
+                "predicted_j": pe,
+                "energy_ratio": (pe / b.energy_j) if b.energy_j else None,
+            }
+        )
     return rows
 
 

@@ -29,9 +29,13 @@ from wattlens.analyze import roles as R
 CATEGORIES: tuple[str, ...] = ("weights", "activations", "kv_cache", "optimizer")
 # numeric fields of a record, in this order (affine integration works on these vectors)
 FIELDS: tuple[str, ...] = (
-    "flops", "flops_useful", "flops_vector",
-    *(f"lo_{c}" for c in CATEGORIES), *(f"hi_{c}" for c in CATEGORIES),
-    "launch_lo", "launch_hi",
+    "flops",
+    "flops_useful",
+    "flops_vector",
+    *(f"lo_{c}" for c in CATEGORIES),
+    *(f"hi_{c}" for c in CATEGORIES),
+    "launch_lo",
+    "launch_hi",
     "out_bytes",  # bytes the op writes (for collectives inserted by the tensor-parallel model)
     "link_bytes",  # bytes sent over the device-to-device link (collectives)
 )
@@ -40,22 +44,73 @@ LO = [IDX[f"lo_{c}"] for c in CATEGORIES]
 HI = [IDX[f"hi_{c}"] for c in CATEGORIES]
 
 _DTYPE_SHORT = {
-    torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16", torch.float64: "fp64",
-    torch.int8: "int8", torch.uint8: "int8", torch.int32: "int32", torch.int64: "int64", torch.bool: "bool",
+    torch.float32: "fp32",
+    torch.float16: "fp16",
+    torch.bfloat16: "bf16",
+    torch.float64: "fp64",
+    torch.int8: "int8",
+    torch.uint8: "int8",
+    torch.int32: "int32",
+    torch.int64: "int64",
+    torch.bool: "bool",
 }
 for _name in ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz"):
     if hasattr(torch, _name):
         _DTYPE_SHORT[getattr(torch, _name)] = "fp8"
 
-_MATRIX_NAMES = frozenset({
-    "mm", "addmm", "bmm", "baddbmm", "addbmm", "mv", "addmv", "dot", "vdot", "_int_mm", "_weight_int8pack_mm",
-    "_weight_int4pack_mm", "_scaled_mm", "convolution", "_convolution", "conv2d", "conv1d", "conv3d",
-    "cudnn_convolution", "mkldnn_convolution", "_convolution_mode", "convolution_overrideable",
-    "_slow_conv2d_forward", "slow_conv3d_forward", "thnn_conv2d", "_nnpack_spatial_convolution", "conv_transpose2d",
-    "cudnn_convolution_transpose", "convolution_backward",
-}) | F.SDPA_FORWARD | F.SDPA_BACKWARD
-_COPY_LIKE = frozenset({"clone", "_to_copy", "contiguous", "repeat", "repeat_interleave", "expand_copy", "cat",
-                        "stack", "copy", "_unsafe_view_copy", "view_copy", "alias_copy"})
+_MATRIX_NAMES = (
+    frozenset(
+        {
+            "mm",
+            "addmm",
+            "bmm",
+            "baddbmm",
+            "addbmm",
+            "mv",
+            "addmv",
+            "dot",
+            "vdot",
+            "_int_mm",
+            "_weight_int8pack_mm",
+            "_weight_int4pack_mm",
+            "_scaled_mm",
+            "convolution",
+            "_convolution",
+            "conv2d",
+            "conv1d",
+            "conv3d",
+            "cudnn_convolution",
+            "mkldnn_convolution",
+            "_convolution_mode",
+            "convolution_overrideable",
+            "_slow_conv2d_forward",
+            "slow_conv3d_forward",
+            "thnn_conv2d",
+            "_nnpack_spatial_convolution",
+            "conv_transpose2d",
+            "cudnn_convolution_transpose",
+            "convolution_backward",
+        }
+    )
+    | F.SDPA_FORWARD
+    | F.SDPA_BACKWARD
+)
+_COPY_LIKE = frozenset(
+    {
+        "clone",
+        "_to_copy",
+        "contiguous",
+        "repeat",
+        "repeat_interleave",
+        "expand_copy",
+        "cat",
+        "stack",
+        "copy",
+        "_unsafe_view_copy",
+        "view_copy",
+        "alias_copy",
+    }
+)
 
 
 @dataclass
@@ -166,8 +221,9 @@ class _Recorder(TorchDispatchMode):
             if got is not None:
                 dense, useful, vec = got
         elif info.kind == "vector":
-            out_numel = sum(t.numel() for t in outs) if name.startswith("_foreach") else (
-                outs[0].numel() if outs else 0)
+            out_numel = (
+                sum(t.numel() for t in outs) if name.startswith("_foreach") else (outs[0].numel() if outs else 0)
+            )
             vec = F.vector_flops(name, [t.numel() for t in ins], out_numel) or 0.0
         dtype = ""
         for t in ins or outs:
@@ -224,13 +280,28 @@ _LOCAL_SCALAR = torch.ops.aten._local_scalar_dense.default
 _ORIG_SDPA = torch.nn.functional.scaled_dot_product_attention
 
 
-def _sdpa_capture(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_mask: Any = None,
-                  dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
-                  enable_gqa: bool = False) -> torch.Tensor:
+def _sdpa_capture(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> torch.Tensor:
     rec = _ACTIVE[-1] if _ACTIVE else None
     if rec is None or query.device.type != "meta":
-        return _ORIG_SDPA(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal,
-                          scale=scale, enable_gqa=enable_gqa)
+        return _ORIG_SDPA(
+            query,
+            key,
+            value,
+            attn_mask=attn_mask,
+            dropout_p=dropout_p,
+            is_causal=is_causal,
+            scale=scale,
+            enable_gqa=enable_gqa,
+        )
     if enable_gqa and key.shape[-3] != query.shape[-3]:
         # the fused kernel broadcasts KV heads; materialise the repeat silently and remember that the
         # repeated tensors alias the real (smaller) K/V storages
@@ -242,19 +313,23 @@ def _sdpa_capture(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, a
             rec.suppress -= 1
         rec.keep += [k2.untyped_storage(), v2.untyped_storage()]
         for rep_t, src in ((k2, key), (v2, value)):
-            rec.alias[rep_t.untyped_storage()._cdata] = (src.untyped_storage()._cdata,
-                                                         src.numel() * src.element_size())
+            rec.alias[rep_t.untyped_storage()._cdata] = (src.untyped_storage()._cdata, src.numel() * src.element_size())
         key, value = k2, v2
     mask = attn_mask
     if mask is not None and mask.dtype == torch.bool:
         mask = None if is_causal else mask  # the CPU kernel wants a float mask; shape-only on meta
     try:
         return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-            query, key, value, dropout_p, is_causal, attn_mask=mask if mask is None or mask.dtype != torch.bool
-            else None, scale=scale)[0]
+            query,
+            key,
+            value,
+            dropout_p,
+            is_causal,
+            attn_mask=mask if mask is None or mask.dtype != torch.bool else None,
+            scale=scale,
+        )[0]
     except (RuntimeError, TypeError):
-        return _ORIG_SDPA(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal,
-                          scale=scale)
+        return _ORIG_SDPA(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale)
 
 
 class Capture:
@@ -343,8 +418,9 @@ def finalize(raw: RawTrace, tags: Tags) -> list[Record]:
                     if s not in tag:
                         tag[s] = src_tag
                     if src_tag == "kv_cache" and name != "cat":
-                        base[s] = min(nb, sum(base.get(si, n) for (si, n), t in zip(ins, in_tags, strict=True)
-                                              if t == "kv_cache"))
+                        base[s] = min(
+                            nb, sum(base.get(si, n) for (si, n), t in zip(ins, in_tags, strict=True) if t == "kv_cache")
+                        )
         lo = [0.0] * len(CATEGORIES)
         hi = [0.0] * len(CATEGORIES)
         gather = name in F.GATHER_OPS
@@ -436,8 +512,9 @@ def over_steps(fit: list[Record], c_first: int, n: int) -> list[Record]:
     return fit
 
 
-def integrate_steps(trace_at: Callable[[int], list[Record]], c_first: int, c_last: int,
-                    max_traces: int = 24) -> tuple[list[Record], list[int], bool]:
+def integrate_steps(
+    trace_at: Callable[[int], list[Record]], c_first: int, c_last: int, max_traces: int = 24
+) -> tuple[list[Record], list[int], bool]:
     """Records summing decode steps at contexts c_first..c_last (inclusive).
 
     Traces the first and last step and one in the middle; if every op's counts are affine in the context
@@ -459,7 +536,7 @@ def integrate_steps(trace_at: Callable[[int], list[Record]], c_first: int, c_las
             res = []
             for c in range(ca, cb + 1):
                 res += [_copy(r) for r in at(c)]
-                for r in res[-len(at(c)):]:
+                for r in res[-len(at(c)) :]:
                     r.c0 = 0  # a directly traced step: its v0 already holds the values at context c
             return res
         cm = (ca + cb) // 2
@@ -482,8 +559,7 @@ def integrate_steps(trace_at: Callable[[int], list[Record]], c_first: int, c_las
 
 
 def _copy(r: Record) -> Record:
-    return Record(r.name, r.role, r.module, r.dtype, r.kind, r.unsupported, list(r.v0), list(r.v1), r.n, r.c0,
-                  r.phase)
+    return Record(r.name, r.role, r.module, r.dtype, r.kind, r.unsupported, list(r.v0), list(r.v1), r.n, r.c0, r.phase)
 
 
 def sum_field(records: list[Record], f: str) -> float:

@@ -18,68 +18,357 @@ from typing import Any
 
 # ---------------------------------------------------------------------------------------------
 # Ops that move no data of their own (views, metadata, aliasing): not recorded at all.
-VIEW_LIKE: frozenset[str] = frozenset({
-    "detach", "_unsafe_view", "alias", "lift_fresh", "view", "reshape", "t", "transpose", "permute", "expand",
-    "squeeze", "unsqueeze", "slice", "select", "as_strided", "unbind", "split", "split_with_sizes", "chunk",
-    "narrow", "view_as_real", "view_as_complex", "_reshape_alias", "unfold", "diagonal", "movedim", "numpy_T",
-    "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "is_same_size", "_has_compatible_shallow_copy_type",
-    "set_", "resize_", "_local_scalar_dense", "is_nonzero", "equal", "_assert_async", "_assert_tensor_metadata",
-    "record_stream", "_conj", "_neg_view", "conj", "resolve_conj", "resolve_neg", "positive", "_version",
-    "_make_dep_token", "_functionalize_sync", "lift", "_unsafe_index_put", "_nested_tensor_from_mask",
-    # profiler markers (optimizer.step is wrapped in record_function): no data, no work
-    "_record_function_enter", "_record_function_enter_new", "_record_function_exit",
-})
+VIEW_LIKE: frozenset[str] = frozenset(
+    {
+        "detach",
+        "_unsafe_view",
+        "alias",
+        "lift_fresh",
+        "view",
+        "reshape",
+        "t",
+        "transpose",
+        "permute",
+        "expand",
+        "squeeze",
+        "unsqueeze",
+        "slice",
+        "select",
+        "as_strided",
+        "unbind",
+        "split",
+        "split_with_sizes",
+        "chunk",
+        "narrow",
+        "view_as_real",
+        "view_as_complex",
+        "_reshape_alias",
+        "unfold",
+        "diagonal",
+        "movedim",
+        "numpy_T",
+        "sym_size",
+        "sym_stride",
+        "sym_numel",
+        "sym_storage_offset",
+        "is_same_size",
+        "_has_compatible_shallow_copy_type",
+        "set_",
+        "resize_",
+        "_local_scalar_dense",
+        "is_nonzero",
+        "equal",
+        "_assert_async",
+        "_assert_tensor_metadata",
+        "record_stream",
+        "_conj",
+        "_neg_view",
+        "conj",
+        "resolve_conj",
+        "resolve_neg",
+        "positive",
+        "_version",
+        "_make_dep_token",
+        "_functionalize_sync",
+        "lift",
+        "_unsafe_index_put",
+        "_nested_tensor_from_mask",
+        # profiler markers (optimizer.step is wrapped in record_function): no data, no work
+        "_record_function_enter",
+        "_record_function_enter_new",
+        "_record_function_exit",
+    }
+)
 
 # Zero-FLOP data movement / creation ops: formula known (0 FLOP), bytes counted from tensors.
-DATA_OPS: frozenset[str] = frozenset({
-    "clone", "copy", "copy_", "_to_copy", "contiguous", "cat", "stack", "repeat", "repeat_interleave", "expand_copy",
-    "constant_pad_nd", "pad", "slice_scatter", "select_scatter", "as_strided_scatter", "diagonal_scatter", "flip",
-    "roll", "triu", "tril", "index", "_unsafe_index", "index_select", "gather", "embedding", "take",
-    "masked_select", "nonzero", "index_put", "index_copy", "scatter", "fill", "zero", "zeros", "ones", "full", "empty",
-    "empty_strided", "empty_like", "zeros_like", "ones_like", "full_like", "new_empty", "new_zeros", "new_ones",
-    "new_full", "new_empty_strided", "arange", "linspace", "scalar_tensor", "rand", "randn", "rand_like",
-    "randn_like", "randint", "randperm", "normal", "uniform", "bernoulli", "lift_fresh_copy", "_copy_from",
-    "_copy_from_and_resize", "split_with_sizes_copy", "unbind_copy", "view_copy", "permute_copy", "t_copy",
-    "transpose_copy", "detach_copy", "unsqueeze_copy", "squeeze_copy", "slice_copy", "select_copy",
-    "_unsafe_view_copy", "alias_copy", "unfold_copy", "upsample_nearest1d", "upsample_nearest2d",
-    "upsample_nearest3d", "_upsample_nearest_exact2d", "pixel_shuffle", "pixel_unshuffle", "im2col", "col2im",
-    "one_hot", "_foreach_copy", "_foreach_zero", "masked_scatter", "channel_shuffle", "_pin_memory", "to",
-    "resize_as_", "_index_put_impl", "embedding_bag", "_embedding_bag", "unique_dim", "_unique2", "bucketize",
-    "searchsorted", "_efficientzerotensor", "tril_indices", "triu_indices", "eye", "_to_dense", "narrow_copy",
-    "index_fill", "_unsafe_masked_index", "_unsafe_masked_index_put_accumulate",
-    # backward of views: scatter the gradient into a zero tensor of the input's shape
-    "slice_backward", "select_backward", "diagonal_backward", "as_strided_backward", "unfold_backward",
-    "expand_backward", "index_select_backward",
-})
+DATA_OPS: frozenset[str] = frozenset(
+    {
+        "clone",
+        "copy",
+        "copy_",
+        "_to_copy",
+        "contiguous",
+        "cat",
+        "stack",
+        "repeat",
+        "repeat_interleave",
+        "expand_copy",
+        "constant_pad_nd",
+        "pad",
+        "slice_scatter",
+        "select_scatter",
+        "as_strided_scatter",
+        "diagonal_scatter",
+        "flip",
+        "roll",
+        "triu",
+        "tril",
+        "index",
+        "_unsafe_index",
+        "index_select",
+        "gather",
+        "embedding",
+        "take",
+        "masked_select",
+        "nonzero",
+        "index_put",
+        "index_copy",
+        "scatter",
+        "fill",
+        "zero",
+        "zeros",
+        "ones",
+        "full",
+        "empty",
+        "empty_strided",
+        "empty_like",
+        "zeros_like",
+        "ones_like",
+        "full_like",
+        "new_empty",
+        "new_zeros",
+        "new_ones",
+        "new_full",
+        "new_empty_strided",
+        "arange",
+        "linspace",
+        "scalar_tensor",
+        "rand",
+        "randn",
+        "rand_like",
+        "randn_like",
+        "randint",
+        "randperm",
+        "normal",
+        "uniform",
+        "bernoulli",
+        "lift_fresh_copy",
+        "_copy_from",
+        "_copy_from_and_resize",
+        "split_with_sizes_copy",
+        "unbind_copy",
+        "view_copy",
+        "permute_copy",
+        "t_copy",
+        "transpose_copy",
+        "detach_copy",
+        "unsqueeze_copy",
+        "squeeze_copy",
+        "slice_copy",
+        "select_copy",
+        "_unsafe_view_copy",
+        "alias_copy",
+        "unfold_copy",
+        "upsample_nearest1d",
+        "upsample_nearest2d",
+        "upsample_nearest3d",
+        "_upsample_nearest_exact2d",
+        "pixel_shuffle",
+        "pixel_unshuffle",
+        "im2col",
+        "col2im",
+        "one_hot",
+        "_foreach_copy",
+        "_foreach_zero",
+        "masked_scatter",
+        "channel_shuffle",
+        "_pin_memory",
+        "to",
+        "resize_as_",
+        "_index_put_impl",
+        "embedding_bag",
+        "_embedding_bag",
+        "unique_dim",
+        "_unique2",
+        "bucketize",
+        "searchsorted",
+        "_efficientzerotensor",
+        "tril_indices",
+        "triu_indices",
+        "eye",
+        "_to_dense",
+        "narrow_copy",
+        "index_fill",
+        "_unsafe_masked_index",
+        "_unsafe_masked_index_put_accumulate",
+        # backward of views: scatter the gradient into a zero tensor of the input's shape
+        "slice_backward",
+        "select_backward",
+        "diagonal_backward",
+        "as_strided_backward",
+        "unfold_backward",
+        "expand_backward",
+        "index_select_backward",
+    }
+)
 
 # Ops that gather rows: the kernel reads the gathered rows (= output size), not the whole source.
-GATHER_OPS: frozenset[str] = frozenset({
-    "embedding", "index_select", "gather", "index", "_unsafe_index", "take", "embedding_bag", "_embedding_bag",
-    "_unsafe_masked_index",
-})
+GATHER_OPS: frozenset[str] = frozenset(
+    {
+        "embedding",
+        "index_select",
+        "gather",
+        "index",
+        "_unsafe_index",
+        "take",
+        "embedding_bag",
+        "_embedding_bag",
+        "_unsafe_masked_index",
+    }
+)
 
 # FLOP-equivalents per OUTPUT element (see module docstring for the convention).
 _T = 4  # a transcendental function
 ELEMENTWISE_WEIGHT: dict[str, float] = {
     **dict.fromkeys(
-        ["add", "sub", "rsub", "mul", "div", "neg", "abs", "relu", "clamp", "clamp_min", "clamp_max", "where",
-         "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and", "logical_or",
-         "logical_xor", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "masked_fill", "sign", "reciprocal",
-         "square", "hardtanh", "leaky_relu", "floor", "ceil", "round", "trunc", "frac", "remainder", "fmod",
-         "threshold", "threshold_backward", "relu_backward", "hardtanh_backward", "leaky_relu_backward", "fill_",
-         "isinf", "isnan", "isfinite", "_foreach_add", "_foreach_sub", "_foreach_mul", "_foreach_div", "_foreach_neg",
-         "_foreach_maximum", "_foreach_minimum", "_foreach_reciprocal", "_foreach_sign", "_foreach_abs",
-         "floor_divide", "bitwise_left_shift", "bitwise_right_shift", "heaviside", "copysign", "nan_to_num",
-         "masked_fill_", "lt_", "clamp_", "xlogy", "hardsigmoid", "hardsigmoid_backward", "relu6", "prelu",
-         "_prelu_kernel", "where_", "logit", "index_add", "scatter_add", "scatter_reduce", "index_reduce",
-         "index_put_accumulate", "embedding_dense_backward", "_embedding_bag_backward"], 1.0),
-    **dict.fromkeys(["addcmul", "addcdiv", "lerp", "_foreach_addcmul", "_foreach_addcdiv", "_foreach_lerp",
-                     "sigmoid_backward", "tanh_backward", "hypot", "atan2", "pow_scalar_int"], 2.0),
-    **dict.fromkeys(["exp", "log", "tanh", "sigmoid", "erf", "erfc", "sqrt", "rsqrt", "sin", "cos", "tan", "log1p",
-                     "expm1", "exp2", "log2", "log10", "softplus", "asin", "acos", "atan", "sinh", "cosh", "asinh",
-                     "acosh", "atanh", "erfinv", "pow", "_foreach_sqrt", "_foreach_exp", "_foreach_log",
-                     "_foreach_pow", "_foreach_sigmoid", "_foreach_tanh", "digamma", "lgamma", "float_power",
-                     "logaddexp", "special_erfcx", "softplus_backward"], float(_T)),
+        [
+            "add",
+            "sub",
+            "rsub",
+            "mul",
+            "div",
+            "neg",
+            "abs",
+            "relu",
+            "clamp",
+            "clamp_min",
+            "clamp_max",
+            "where",
+            "maximum",
+            "minimum",
+            "eq",
+            "ne",
+            "lt",
+            "le",
+            "gt",
+            "ge",
+            "logical_not",
+            "logical_and",
+            "logical_or",
+            "logical_xor",
+            "bitwise_not",
+            "bitwise_and",
+            "bitwise_or",
+            "bitwise_xor",
+            "masked_fill",
+            "sign",
+            "reciprocal",
+            "square",
+            "hardtanh",
+            "leaky_relu",
+            "floor",
+            "ceil",
+            "round",
+            "trunc",
+            "frac",
+            "remainder",
+            "fmod",
+            "threshold",
+            "threshold_backward",
+            "relu_backward",
+            "hardtanh_backward",
+            "leaky_relu_backward",
+            "fill_",
+            "isinf",
+            "isnan",
+            "isfinite",
+            "_foreach_add",
+            "_foreach_sub",
+            "_foreach_mul",
+            "_foreach_div",
+            "_foreach_neg",
+            "_foreach_maximum",
+            "_foreach_minimum",
+            "_foreach_reciprocal",
+            "_foreach_sign",
+            "_foreach_abs",
+            "floor_divide",
+            "bitwise_left_shift",
+            "bitwise_right_shift",
+            "heaviside",
+            "copysign",
+            "nan_to_num",
+            "masked_fill_",
+            "lt_",
+            "clamp_",
+            "xlogy",
+            "hardsigmoid",
+            "hardsigmoid_backward",
+            "relu6",
+            "prelu",
+            "_prelu_kernel",
+            "where_",
+            "logit",
+            "index_add",
+            "scatter_add",
+            "scatter_reduce",
+            "index_reduce",
+            "index_put_accumulate",
+            "embedding_dense_backward",
+            "_embedding_bag_backward",
+        ],
+        1.0,
+    ),
+    **dict.fromkeys(
+        [
+            "addcmul",
+            "addcdiv",
+            "lerp",
+            "_foreach_addcmul",
+            "_foreach_addcdiv",
+            "_foreach_lerp",
+            "sigmoid_backward",
+            "tanh_backward",
+            "hypot",
+            "atan2",
+            "pow_scalar_int",
+        ],
+        2.0,
+    ),
+    **dict.fromkeys(
+        [
+            "exp",
+            "log",
+            "tanh",
+            "sigmoid",
+            "erf",
+            "erfc",
+            "sqrt",
+            "rsqrt",
+            "sin",
+            "cos",
+            "tan",
+            "log1p",
+            "expm1",
+            "exp2",
+            "log2",
+            "log10",
+            "softplus",
+            "asin",
+            "acos",
+            "atan",
+            "sinh",
+            "cosh",
+            "asinh",
+            "acosh",
+            "atanh",
+            "erfinv",
+            "pow",
+            "_foreach_sqrt",
+            "_foreach_exp",
+            "_foreach_log",
+            "_foreach_pow",
+            "_foreach_sigmoid",
+            "_foreach_tanh",
+            "digamma",
+            "lgamma",
+            "float_power",
+            "logaddexp",
+            "special_erfcx",
+            "softplus_backward",
+        ],
+        float(_T),
+    ),
     "silu": 1 + _T + 1,  # x * sigmoid(x): exp, add, div, mul
     "silu_backward": 2 * _T,
     "gelu": 2 * _T,  # erf/tanh form: a transcendental plus ~4 mul/add
@@ -100,13 +389,48 @@ ELEMENTWISE_WEIGHT: dict[str, float] = {
 
 # FLOP-equivalents per INPUT element (reductions, normalisations).
 REDUCTION_WEIGHT: dict[str, float] = {
-    **dict.fromkeys(["sum", "mean", "amax", "amin", "max", "min", "argmax", "argmin", "prod", "cumsum", "cumprod",
-                     "all", "any", "count_nonzero", "nansum", "aminmax", "_foreach_norm", "logcumsumexp",
-                     "nll_loss_forward", "nll_loss2d_forward", "nll_loss_backward", "nll_loss2d_backward",
-                     "max_pool2d_with_indices", "max_pool3d_with_indices", "_adaptive_avg_pool2d",
-                     "adaptive_max_pool2d", "_adaptive_avg_pool3d", "topk", "sort", "cummax", "cummin",
-                     "max_pool2d_with_indices_backward", "_adaptive_avg_pool2d_backward", "avg_pool2d_backward",
-                     "median", "kthvalue", "mode"], 1.0),
+    **dict.fromkeys(
+        [
+            "sum",
+            "mean",
+            "amax",
+            "amin",
+            "max",
+            "min",
+            "argmax",
+            "argmin",
+            "prod",
+            "cumsum",
+            "cumprod",
+            "all",
+            "any",
+            "count_nonzero",
+            "nansum",
+            "aminmax",
+            "_foreach_norm",
+            "logcumsumexp",
+            "nll_loss_forward",
+            "nll_loss2d_forward",
+            "nll_loss_backward",
+            "nll_loss2d_backward",
+            "max_pool2d_with_indices",
+            "max_pool3d_with_indices",
+            "_adaptive_avg_pool2d",
+            "adaptive_max_pool2d",
+            "_adaptive_avg_pool3d",
+            "topk",
+            "sort",
+            "cummax",
+            "cummin",
+            "max_pool2d_with_indices_backward",
+            "_adaptive_avg_pool2d_backward",
+            "avg_pool2d_backward",
+            "median",
+            "kthvalue",
+            "mode",
+        ],
+        1.0,
+    ),
     **dict.fromkeys(["var", "std", "var_mean", "std_mean", "norm", "linalg_vector_norm", "frobenius_norm"], 3.0),
     **dict.fromkeys(["_softmax", "_safe_softmax", "softmax", "_log_softmax", "log_softmax", "logsumexp"], 5.0),
     **dict.fromkeys(["_softmax_backward_data", "_log_softmax_backward_data"], 4.0),
@@ -133,25 +457,57 @@ REDUCTION_WEIGHT: dict[str, float] = {
 }
 
 # Collective and transfer ops (distributed functional collectives, c10d), recognised by name.
-COLLECTIVE_OPS: frozenset[str] = frozenset({
-    "all_reduce", "all_reduce_", "all_gather_into_tensor", "all_gather_into_tensor_out", "reduce_scatter_tensor",
-    "all_to_all_single", "broadcast", "broadcast_", "allreduce_", "allgather_", "reduce_scatter_", "alltoall_",
-    "all_gather", "reduce_scatter", "wait_tensor", "_allgather_base_", "_reduce_scatter_base_",
-})
+COLLECTIVE_OPS: frozenset[str] = frozenset(
+    {
+        "all_reduce",
+        "all_reduce_",
+        "all_gather_into_tensor",
+        "all_gather_into_tensor_out",
+        "reduce_scatter_tensor",
+        "all_to_all_single",
+        "broadcast",
+        "broadcast_",
+        "allreduce_",
+        "allgather_",
+        "reduce_scatter_",
+        "alltoall_",
+        "all_gather",
+        "reduce_scatter",
+        "wait_tensor",
+        "_allgather_base_",
+        "_reduce_scatter_base_",
+    }
+)
 
-SDPA_FORWARD: frozenset[str] = frozenset({
-    "scaled_dot_product_attention", "_scaled_dot_product_attention_math", "_scaled_dot_product_flash_attention",
-    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
-    "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_fused_attention_overrideable",
-    "_scaled_dot_product_attention_math_for_mps", "_flash_attention_forward", "_efficient_attention_forward",
-    "flex_attention", "_cudnn_attention_forward",
-})
-SDPA_BACKWARD: frozenset[str] = frozenset({
-    "_scaled_dot_product_flash_attention_backward", "_scaled_dot_product_efficient_attention_backward",
-    "_scaled_dot_product_cudnn_attention_backward", "_scaled_dot_product_flash_attention_for_cpu_backward",
-    "_scaled_dot_product_fused_attention_overrideable_backward", "_flash_attention_backward",
-    "_efficient_attention_backward", "flex_attention_backward", "_cudnn_attention_backward",
-})
+SDPA_FORWARD: frozenset[str] = frozenset(
+    {
+        "scaled_dot_product_attention",
+        "_scaled_dot_product_attention_math",
+        "_scaled_dot_product_flash_attention",
+        "_scaled_dot_product_efficient_attention",
+        "_scaled_dot_product_cudnn_attention",
+        "_scaled_dot_product_flash_attention_for_cpu",
+        "_scaled_dot_product_fused_attention_overrideable",
+        "_scaled_dot_product_attention_math_for_mps",
+        "_flash_attention_forward",
+        "_efficient_attention_forward",
+        "flex_attention",
+        "_cudnn_attention_forward",
+    }
+)
+SDPA_BACKWARD: frozenset[str] = frozenset(
+    {
+        "_scaled_dot_product_flash_attention_backward",
+        "_scaled_dot_product_efficient_attention_backward",
+        "_scaled_dot_product_cudnn_attention_backward",
+        "_scaled_dot_product_flash_attention_for_cpu_backward",
+        "_scaled_dot_product_fused_attention_overrideable_backward",
+        "_flash_attention_backward",
+        "_efficient_attention_backward",
+        "flex_attention_backward",
+        "_cudnn_attention_backward",
+    }
+)
 
 
 def _numel(shape: Sequence[int]) -> int:
@@ -186,8 +542,9 @@ def conv_flops(x_shape: Sequence[int], w_shape: Sequence[int], out_shape: Sequen
     return 2.0 * batch * spatial * c_out * c_in_per_group * kernel
 
 
-def sdpa_flops(q_shape: Sequence[int], k_shape: Sequence[int], v_shape: Sequence[int],
-               is_causal: bool) -> tuple[float, float]:
+def sdpa_flops(
+    q_shape: Sequence[int], k_shape: Sequence[int], v_shape: Sequence[int], is_causal: bool
+) -> tuple[float, float]:
     """(dense, useful) FLOPs of attention: QK^T and PV, 2 FLOP per MAC.
 
     q [..., H, Lq, E], k [..., Hk, Lk, E], v [..., Hk, Lk, Ev] (GQA: H is a multiple of Hk; every query head
@@ -247,13 +604,29 @@ def matrix_flops(name: str, args: Sequence[Any], kwargs: dict[str, Any], out: An
     if name in ("dot", "vdot"):
         n = _numel(_shape(args[0]))
         return 2.0 * n, 2.0 * n, 0.0
-    if name in ("convolution", "_convolution", "conv2d", "conv1d", "conv3d", "cudnn_convolution",
-                "mkldnn_convolution", "_convolution_mode", "convolution_overrideable", "_slow_conv2d_forward",
-                "slow_conv3d_forward", "thnn_conv2d", "_nnpack_spatial_convolution", "conv_transpose2d",
-                "cudnn_convolution_transpose"):
+    if name in (
+        "convolution",
+        "_convolution",
+        "conv2d",
+        "conv1d",
+        "conv3d",
+        "cudnn_convolution",
+        "mkldnn_convolution",
+        "_convolution_mode",
+        "convolution_overrideable",
+        "_slow_conv2d_forward",
+        "slow_conv3d_forward",
+        "thnn_conv2d",
+        "_nnpack_spatial_convolution",
+        "conv_transpose2d",
+        "cudnn_convolution_transpose",
+    ):
         x, w = args[0], args[1]
-        transposed = bool(_arg(args, kwargs, 6, "transposed", False)) if name in ("convolution", "_convolution") \
+        transposed = (
+            bool(_arg(args, kwargs, 6, "transposed", False))
+            if name in ("convolution", "_convolution")
             else "transpose" in name
+        )
         f = conv_flops(_shape(x), _shape(w), _shape(out), transposed)
         bias = _arg(args, kwargs, 2, "bias")
         return f, f, float(_numel(_shape(out))) if bias is not None else 0.0
@@ -301,10 +674,14 @@ def _bhle(shape: Sequence[int]) -> tuple[int, ...]:
 
 def _sdpa_causal(name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> bool:
     positions = {
-        "scaled_dot_product_attention": 5, "_scaled_dot_product_attention_math": 5,
-        "_scaled_dot_product_flash_attention": 4, "_scaled_dot_product_efficient_attention": 6,
-        "_scaled_dot_product_cudnn_attention": 7, "_scaled_dot_product_flash_attention_for_cpu": 4,
-        "_scaled_dot_product_fused_attention_overrideable": 6, "_scaled_dot_product_attention_math_for_mps": 5,
+        "scaled_dot_product_attention": 5,
+        "_scaled_dot_product_attention_math": 5,
+        "_scaled_dot_product_flash_attention": 4,
+        "_scaled_dot_product_efficient_attention": 6,
+        "_scaled_dot_product_cudnn_attention": 7,
+        "_scaled_dot_product_flash_attention_for_cpu": 4,
+        "_scaled_dot_product_fused_attention_overrideable": 6,
+        "_scaled_dot_product_attention_math_for_mps": 5,
     }
     if name in positions:
         return bool(_arg(args, kwargs, positions[name], "is_causal", False))
@@ -314,11 +691,17 @@ def _sdpa_causal(name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> bool
 
 
 def _sdpa_mask(name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-    if name in ("scaled_dot_product_attention", "_scaled_dot_product_attention_math",
-                "_scaled_dot_product_attention_math_for_mps"):
+    if name in (
+        "scaled_dot_product_attention",
+        "_scaled_dot_product_attention_math",
+        "_scaled_dot_product_attention_math_for_mps",
+    ):
         return _arg(args, kwargs, 3, "attn_mask")
-    if name in ("_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
-                "_scaled_dot_product_fused_attention_overrideable"):
+    if name in (
+        "_scaled_dot_product_efficient_attention",
+        "_scaled_dot_product_cudnn_attention",
+        "_scaled_dot_product_fused_attention_overrideable",
+    ):
         return _arg(args, kwargs, 3, "attn_bias")
     return kwargs.get("attn_mask")
 
@@ -342,8 +725,8 @@ def vector_flops(name: str, in_numels: Sequence[int], out_numel: int) -> float |
     r = REDUCTION_WEIGHT.get(base)
     if r is not None:
         return r * (max(in_numels) if in_numels else out_numel)
-    if base.startswith("_foreach_") and base[len("_foreach_"):] in ELEMENTWISE_WEIGHT:
-        return ELEMENTWISE_WEIGHT[base[len("_foreach_"):]] * out_numel
+    if base.startswith("_foreach_") and base[len("_foreach_") :] in ELEMENTWISE_WEIGHT:
+        return ELEMENTWISE_WEIGHT[base[len("_foreach_") :]] * out_numel
     if base in ("avg_pool2d", "avg_pool3d", "avg_pool1d"):
         return float(max(in_numels) if in_numels else out_numel)
     return None

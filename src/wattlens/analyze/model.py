@@ -108,12 +108,21 @@ def layer_of(module: str) -> str:
 
 
 def _empty() -> dict[str, Any]:
-    return {"flops": 0.0, "flops_useful": 0.0, "flops_vector": 0.0, "bytes_low": 0.0, "bytes_high": 0.0,
-            "link_bytes": 0.0,
-            "bytes_by_category": {c: {"low": 0.0, "high": 0.0} for c in CATEGORIES}, "ops": 0,
-            "time_s": dict.fromkeys(CORNERS, 0.0), "energy_j": dict.fromkeys(CORNERS, 0.0), "compute_s": 0.0,
-            "memory_s": 0.0, "energy_parts_j": {"dram": 0.0, "on_chip": 0.0, "compute": 0.0, "static": 0.0,
-                                                "link": 0.0}}
+    return {
+        "flops": 0.0,
+        "flops_useful": 0.0,
+        "flops_vector": 0.0,
+        "bytes_low": 0.0,
+        "bytes_high": 0.0,
+        "link_bytes": 0.0,
+        "bytes_by_category": {c: {"low": 0.0, "high": 0.0} for c in CATEGORIES},
+        "ops": 0,
+        "time_s": dict.fromkeys(CORNERS, 0.0),
+        "energy_j": dict.fromkeys(CORNERS, 0.0),
+        "compute_s": 0.0,
+        "memory_s": 0.0,
+        "energy_parts_j": {"dram": 0.0, "on_chip": 0.0, "compute": 0.0, "static": 0.0, "link": 0.0},
+    }
 
 
 def _add(a: dict[str, Any], r: Record, c: OpCost, devices: int = 1) -> None:
@@ -140,8 +149,11 @@ def _add(a: dict[str, Any], r: Record, c: OpCost, devices: int = 1) -> None:
 
 def _finish(a: dict[str, Any], p: Profile) -> None:
     b_mid = max((a["bytes_low"] + a["bytes_high"]) / 2, 1.0)  # the default (backend "mid") byte estimate
-    a["intensity_flop_per_byte"] = {"low": a["flops"] / max(a["bytes_high"], 1.0),
-                                    "high": a["flops"] / max(a["bytes_low"], 1.0), "mid": a["flops"] / b_mid}
+    a["intensity_flop_per_byte"] = {
+        "low": a["flops"] / max(a["bytes_high"], 1.0),
+        "high": a["flops"] / max(a["bytes_low"], 1.0),
+        "mid": a["flops"] / b_mid,
+    }
     a["bound"] = "compute" if a["compute_s"] > a["memory_s"] else "memory"
     if a["compute_s"] == 0 and a["memory_s"] == 0:
         a["bound"] = "overhead"
@@ -185,11 +197,13 @@ def _eps(p: Profile, dtype: str, kind: str, corner: str, opt: Options) -> tuple[
 
 def _sum_max_affine(a1: float, b1: float, a2: float, b2: float, c0: int, n: int) -> float:
     """sum over c = c0..c0+n-1 of max(a1 + b1 c, a2 + b2 c), exactly (split at the crossover)."""
+
     def s(a: float, b: float, lo: int, hi: int) -> float:  # sum of a + b c for c in [lo, hi]
         if hi < lo:
             return 0.0
         k = hi - lo + 1
         return k * a + b * (lo + hi) * k / 2.0
+
     lo, hi = c0, c0 + n - 1
     db = b1 - b2
     da = a2 - a1
@@ -246,7 +260,8 @@ def _cost(r: Record, p: Profile, opt: Options, serial_launch: bool) -> OpCost:
         launch_n = r.v0[IDX["launch_lo" if corner == "low" else "launch_hi"]] * r.n
         if corner == "mid":
             launch_n = r.v0[IDX["launch_lo"]] + _byte_weight("mid", opt.backend) * (
-                r.v0[IDX["launch_hi"]] - r.v0[IDX["launch_lo"]])
+                r.v0[IDX["launch_hi"]] - r.v0[IDX["launch_lo"]]
+            )
             launch_n *= r.n
         launch_s = launch_n * (p.launch_us.at(corner) * 1e-6 if p.launch_us else 0.0)
         if serial_launch:
@@ -277,8 +292,13 @@ def _cost(r: Record, p: Profile, opt: Options, serial_launch: bool) -> OpCost:
             dram = p.pj_per_byte.get("dram")
             share = (dram.mid / max(sum(f.mid for f in p.pj_per_byte.values()), 1e-30)) if dram else 0.0
             k = opt.devices
-            parts = {"dram": e_bytes * share * k, "on_chip": e_bytes * (1 - share) * k, "compute": e_compute * k,
-                     "static": e_static * k, "link": e_link * k}
+            parts = {
+                "dram": e_bytes * share * k,
+                "on_chip": e_bytes * (1 - share) * k,
+                "compute": e_compute * k,
+                "static": e_static * k,
+                "link": e_link * k,
+            }
     return OpCost(time_s, energy, comp_mid, mem_mid, parts)
 
 
@@ -310,8 +330,10 @@ def estimate(records: list[Record], profile: Profile, options: Options | None = 
         costs.append(c)
     notes = []
     if not profile.pj_per_flop or not profile.static_w:
-        notes.append(f"{profile.name}: no published power figures: energy per FLOP and/or static power are "
-                     "UNMODELLED (left out, not defaulted), so energy figures are a lower bound (bytes only)")
+        notes.append(
+            f"{profile.name}: no published power figures: energy per FLOP and/or static power are "
+            "UNMODELLED (left out, not defaulted), so energy figures are a lower bound (bytes only)"
+        )
     return Estimate(profile, records, costs, opt, notes)
 
 
@@ -336,8 +358,10 @@ def balance_points(p: Profile, dtype: str) -> dict[str, float]:
     peak, _ = p.peak_flops(dtype)
     bw = (p.mem_bw_gbs.low if p.mem_bw_gbs else 1.0) * 1e9
     e_flop, e_byte = _eps(p, dtype, "matrix", "mid", Options())
-    return {"time_balance_flop_per_byte": peak * p.gemm_frac.mid / (bw * p.bw_frac.mid),
-            "energy_balance_flop_per_byte": e_byte / e_flop if e_flop else float("inf")}
+    return {
+        "time_balance_flop_per_byte": peak * p.gemm_frac.mid / (bw * p.bw_frac.mid),
+        "energy_balance_flop_per_byte": e_byte / e_flop if e_flop else float("inf"),
+    }
 
 
 __all__ = ["CORNERS", "Estimate", "Figure", "Options", "balance_points", "energy_roofline", "estimate"]

@@ -32,9 +32,14 @@ def _rng(d: dict[str, float], unit: str) -> str:
 def summary_lines(d: dict[str, Any]) -> list[str]:
     lines = [
         f"wattlens analyze: {d['model']} ({d['description']}, {d['params'] / 1e6:.1f} M params, {d['dtype']})",
-        f"hardware {d['hardware']}" + (" (calibrated)" if d["hardware_profile"]["calibrated"] else "")
-        + f" | phase {d['phase']} | batch {d['batch']}" + (f" | seq {d['seq']}" if d["phase"] in (
-            "forward", "prefill", "train") else f" | prompt {d['prompt']} + {d['new_tokens']} new tokens"),
+        f"hardware {d['hardware']}"
+        + (" (calibrated)" if d["hardware_profile"]["calibrated"] else "")
+        + f" | phase {d['phase']} | batch {d['batch']}"
+        + (
+            f" | seq {d['seq']}"
+            if d["phase"] in ("forward", "prefill", "train")
+            else f" | prompt {d['prompt']} + {d['new_tokens']} new tokens"
+        ),
         f"FLOPs {si(d['flops'])} | DRAM bytes {si(d['bytes']['low'], 'B')} (fused) – {si(d['bytes']['high'], 'B')}"
         f" (eager) | time {_rng(d['time_s'], 's')} | energy {_rng(d['energy_j'], 'J')}",
     ]
@@ -46,43 +51,75 @@ def summary_lines(d: dict[str, Any]) -> list[str]:
     mem = d.get("memory")
     if mem:
         fit = {True: "fits", False: "DOES NOT FIT", None: "device memory n/a"}[mem["fits"]]
-        extra = ", ".join(f"{k[:-6]} {si(v, 'B')}" for k, v in mem.items()
-                          if k.endswith("_bytes") and k not in ("weights_bytes", "resident_bytes",
-                                                                "device_memory_bytes", "resident_bytes_per_device"))
+        extra = ", ".join(
+            f"{k[:-6]} {si(v, 'B')}"
+            for k, v in mem.items()
+            if k.endswith("_bytes")
+            and k not in ("weights_bytes", "resident_bytes", "device_memory_bytes", "resident_bytes_per_device")
+        )
         if mem.get("tensor_parallel", 1) > 1:
-            extra += f"{', ' if extra else ''}{si(mem['resident_bytes_per_device'], 'B')} per device " \
-                     f"(tensor parallel x{mem['tensor_parallel']})"
-        lines.append(f"memory: weights {si(mem['weights_bytes'], 'B')}" + (f", {extra}" if extra else "")
-                     + f" -> {si(mem['resident_bytes'], 'B')} resident in all ({fit}"
-                     + (f" in {si(mem['device_memory_bytes'], 'B')})" if mem["device_memory_bytes"] else ")"))
+            extra += (
+                f"{', ' if extra else ''}{si(mem['resident_bytes_per_device'], 'B')} per device "
+                f"(tensor parallel x{mem['tensor_parallel']})"
+            )
+        lines.append(
+            f"memory: weights {si(mem['weights_bytes'], 'B')}"
+            + (f", {extra}" if extra else "")
+            + f" -> {si(mem['resident_bytes'], 'B')} resident in all ({fit}"
+            + (f" in {si(mem['device_memory_bytes'], 'B')})" if mem["device_memory_bytes"] else ")")
+        )
     rl = d["roofline"]
-    lines.append(f"ridge points ({rl['dtype']}): time balance {rl['time_balance_flop_per_byte']:.3g} FLOP/B, "
-                 f"energy balance {rl['energy_balance_flop_per_byte']:.3g} FLOP/B")
+    lines.append(
+        f"ridge points ({rl['dtype']}): time balance {rl['time_balance_flop_per_byte']:.3g} FLOP/B, "
+        f"energy balance {rl['energy_balance_flop_per_byte']:.3g} FLOP/B"
+    )
     return lines
 
 
-ROLE_COLS = ("role", "FLOPs", "bytes (fused–eager)", "FLOP/B", "bound", "time mid", "energy mid [low–high]", "share",
-             "FLOP/J (% of energy roofline)")
+ROLE_COLS = (
+    "role",
+    "FLOPs",
+    "bytes (fused–eager)",
+    "FLOP/B",
+    "bound",
+    "time mid",
+    "energy mid [low–high]",
+    "share",
+    "FLOP/J (% of energy roofline)",
+)
 
 
 def role_rows(rows: list[dict[str, Any]], key: str = "role") -> list[list[str]]:
     total = sum(r["energy_j"]["mid"] for r in rows) or 1.0
     out = []
     for r in rows:
-        out.append([
-            str(r[key]), si(r["flops"]), f"{si(r['bytes']['low'], 'B')} – {si(r['bytes']['high'], 'B')}",
-            f"{r['intensity']:.3g}", r["bound"], si(r["time_s"]["mid"], "s"),
-            f"{si(r['energy_j']['mid'], 'J')} [{si(r['energy_j']['low'])}–{si(r['energy_j']['high'])}]",
-            f"{r['energy_j']['mid'] / total:.0%}",
-            (f"{si(r['flop_per_j'])} ({r['roofline_fraction']:.0%})" if r.get("roofline_fraction") else "-"),
-        ])
+        out.append(
+            [
+                str(r[key]),
+                si(r["flops"]),
+                f"{si(r['bytes']['low'], 'B')} – {si(r['bytes']['high'], 'B')}",
+                f"{r['intensity']:.3g}",
+                r["bound"],
+                si(r["time_s"]["mid"], "s"),
+                f"{si(r['energy_j']['mid'], 'J')} [{si(r['energy_j']['low'])}–{si(r['energy_j']['high'])}]",
+                f"{r['energy_j']['mid'] / total:.0%}",
+                (f"{si(r['flop_per_j'])} ({r['roofline_fraction']:.0%})" if r.get("roofline_fraction") else "-"),
+            ]
+        )
     return out
 
 
 def lever_rows(levers: list[dict[str, Any]]) -> list[list[str]]:
-    return [[lv["lever"], lv["role"], f"{lv['saving_fraction']:.0%}", si(lv["energy_j_after"], "J"),
-             f"quality: {lv['price']['quality']}; latency: {lv['price']['latency']}; memory: {lv['price']['memory']}"]
-            for lv in levers]
+    return [
+        [
+            lv["lever"],
+            lv["role"],
+            f"{lv['saving_fraction']:.0%}",
+            si(lv["energy_j_after"], "J"),
+            f"quality: {lv['price']['quality']}; latency: {lv['price']['latency']}; memory: {lv['price']['memory']}",
+        ]
+        for lv in levers
+    ]
 
 
 def render(d: dict[str, Any], by_layer: bool = False, max_layers: int = 20) -> str:
@@ -100,8 +137,11 @@ def _render_plain(d: dict[str, Any], by_layer: bool, max_layers: int) -> str:
         out += ["", f"by layer (top {max_layers} by energy):"]
         out += _plain_table(["layer", *ROLE_COLS[1:]], role_rows(d["by_layer"][:max_layers], key="layer"))
     if d["unsupported_ops"]:
-        out += ["", "ops without a FLOP formula (FLOPs unknown, bytes counted): " + ", ".join(
-            f"{u['op']} x{u['calls']}" for u in d["unsupported_ops"])]
+        out += [
+            "",
+            "ops without a FLOP formula (FLOPs unknown, bytes counted): "
+            + ", ".join(f"{u['op']} x{u['calls']}" for u in d["unsupported_ops"]),
+        ]
     if d["levers"]:
         out += ["", "levers (re-analysed what-ifs, ranked by energy saved):"]
         out += _plain_table(["lever", "role", "saves", "energy after", "price"], lever_rows(d["levers"]))
@@ -113,7 +153,8 @@ def _plain_table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [min(w, 70) for w in widths]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return [fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [
-        fmt.format(*(str(x)[:70] for x in row)) for row in rows]
+        fmt.format(*(str(x)[:70] for x in row)) for row in rows
+    ]
 
 
 def _render_rich(d: dict[str, Any], by_layer: bool, max_layers: int) -> str:
@@ -137,8 +178,11 @@ def _render_rich(d: dict[str, Any], by_layer: bool, max_layers: int) -> str:
             t.add_row(*row)
         console.print(t)
     if d["unsupported_ops"]:
-        console.print("ops without a FLOP formula (FLOPs unknown, bytes counted): " + ", ".join(
-            f"{u['op']} x{u['calls']}" for u in d["unsupported_ops"]), highlight=False)
+        console.print(
+            "ops without a FLOP formula (FLOPs unknown, bytes counted): "
+            + ", ".join(f"{u['op']} x{u['calls']}" for u in d["unsupported_ops"]),
+            highlight=False,
+        )
     if d["levers"]:
         t = Table(title="levers: re-analysed what-ifs, ranked by energy saved")
         for c in ("lever", "role", "saves", "energy after", "price"):
@@ -162,14 +206,32 @@ def hardware_table(profiles: list[Any]) -> str:
         eps = next(iter(p.pj_per_flop.values()), None)
         dram = p.pj_per_byte.get("dram")
         bw = f"{p.mem_bw_gbs.low:.4g}" if p.mem_bw_gbs else ""
-        rows.append([p.name, p.kind, f"{bf16.low:.4g}" if bf16 else "", bw,
-                     p.mem_type, f"{dram.low:.0f}–{dram.high:.0f}" if dram else "",
-                     f"{eps.low:.3g}–{eps.high:.3g}" if eps else "unmodelled",
-                     f"{p.static_w.low:.3g}–{p.static_w.high:.3g}" if p.static_w else "unmodelled",
-                     f"{p.launch_us.low:.0f}–{p.launch_us.high:.0f}" if p.launch_us else "",
-                     p.provenance[:40]])
-    header = ["name", "kind", "TFLOP/s (bf16|fp16|fp32)", "GB/s", "memory", "pJ/B DRAM", "pJ/FLOP", "static W",
-              "launch µs", "provenance"]
+        rows.append(
+            [
+                p.name,
+                p.kind,
+                f"{bf16.low:.4g}" if bf16 else "",
+                bw,
+                p.mem_type,
+                f"{dram.low:.0f}–{dram.high:.0f}" if dram else "",
+                f"{eps.low:.3g}–{eps.high:.3g}" if eps else "unmodelled",
+                f"{p.static_w.low:.3g}–{p.static_w.high:.3g}" if p.static_w else "unmodelled",
+                f"{p.launch_us.low:.0f}–{p.launch_us.high:.0f}" if p.launch_us else "",
+                p.provenance[:40],
+            ]
+        )
+    header = [
+        "name",
+        "kind",
+        "TFLOP/s (bf16|fp16|fp32)",
+        "GB/s",
+        "memory",
+        "pJ/B DRAM",
+        "pJ/FLOP",
+        "static W",
+        "launch µs",
+        "provenance",
+    ]
     return "\n".join(_plain_table(header, rows))
 
 

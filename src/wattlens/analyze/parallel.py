@@ -15,8 +15,20 @@ from __future__ import annotations
 from wattlens.analyze import roles as R
 from wattlens.analyze.capture import FIELDS, IDX, Record, _copy
 
-ROW_PARALLEL = ("o_proj", "down_proj", "attn.c_proj", "mlp.c_proj", "out_proj", "attention.output.dense",
-                "output.dense", "fc2", ".wo", "dense_4h_to_h", "w2", "to_out.0")
+ROW_PARALLEL = (
+    "o_proj",
+    "down_proj",
+    "attn.c_proj",
+    "mlp.c_proj",
+    "out_proj",
+    "attention.output.dense",
+    "output.dense",
+    "fc2",
+    ".wo",
+    "dense_4h_to_h",
+    "w2",
+    "to_out.0",
+)
 _SHARDED_ROLES = (R.GEMM, R.ATTENTION, R.KV_CACHE, R.EMBEDDING, R.CONV)
 
 
@@ -44,8 +56,19 @@ def tensor_parallel(records: list[Record], n: int) -> list[Record]:
             _scale_all(c, 1.0 / n)
         out.append(c)
         if r.role == R.GEMM and r.kind == "matrix" and _row_parallel(r.module):
-            ar = Record("all_reduce", R.COLLECTIVE, r.module, r.dtype, "comm", False, [0.0] * len(FIELDS),
-                        [0.0] * len(FIELDS), r.n, r.c0, r.phase)
+            ar = Record(
+                "all_reduce",
+                R.COLLECTIVE,
+                r.module,
+                r.dtype,
+                "comm",
+                False,
+                [0.0] * len(FIELDS),
+                [0.0] * len(FIELDS),
+                r.n,
+                r.c0,
+                r.phase,
+            )
             share = 2.0 * (n - 1) / n
             ar.v0[IDX["link_bytes"]] = share * r.v0[IDX["out_bytes"]]
             ar.v1[IDX["link_bytes"]] = share * r.v1[IDX["out_bytes"]]

@@ -86,8 +86,11 @@ def trace_train(w: Workload, batch: int, seq: int, optimizer: str = "adamw") -> 
     for p in model.parameters():
         p.requires_grad_(True)
     inputs = make_inputs(w, batch, seq)
-    opt = (torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True) if optimizer == "adamw"
-           else torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, foreach=True))
+    opt = (
+        torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)
+        if optimizer == "adamw"
+        else torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, foreach=True)
+    )
     cap = Capture(model)
     weights = _weights(model)
     t0 = time.perf_counter()
@@ -98,9 +101,15 @@ def trace_train(w: Workload, batch: int, seq: int, optimizer: str = "adamw") -> 
             out = model(**inputs) if isinstance(inputs, dict) else model(*inputs)
         loss = getattr(out, "loss", None)
         if loss is None:
-            first = out if isinstance(out, torch.Tensor) else (
-                out[0] if isinstance(out, (tuple, list)) else next(v for v in out.values()
-                                                                    if isinstance(v, torch.Tensor)))
+            first = (
+                out
+                if isinstance(out, torch.Tensor)
+                else (
+                    out[0]
+                    if isinstance(out, (tuple, list))
+                    else next(v for v in out.values() if isinstance(v, torch.Tensor))
+                )
+            )
             loss = first.float().mean()
         rec.label = "backward"
         loss.backward()
@@ -112,18 +121,22 @@ def trace_train(w: Workload, batch: int, seq: int, optimizer: str = "adamw") -> 
     tags = Tags(weights=weights, optimizer=storage_ids(state + grads) - weights)
     recs = _tag("train", finalize(cap.last, tags))
     model.eval()
-    notes = [f"train step: forward + backward + {optimizer} (foreach) step; optimizer category holds optimizer "
-             "state and parameter gradients; backward ops are attributed to module 'backward'"]
-    pt = PhaseTrace("train", recs, cap.last.n_ops, time.perf_counter() - t0, notes=notes + _dd(cap),
-                    tokens=batch * seq)
+    notes = [
+        f"train step: forward + backward + {optimizer} (foreach) step; optimizer category holds optimizer "
+        "state and parameter gradients; backward ops are attributed to module 'backward'"
+    ]
+    pt = PhaseTrace("train", recs, cap.last.n_ops, time.perf_counter() - t0, notes=notes + _dd(cap), tokens=batch * seq)
     pt.state_bytes = {"optimizer": nbytes(state), "gradients": nbytes(grads)}
     return pt
 
 
 def _dd(cap: Capture) -> list[str]:
     n = cap.last.data_dependent if cap.last else 0
-    return [f"{n} data-dependent scalar read(s) on meta answered without data (True for booleans, 0 otherwise)"
-            ] if n else []
+    return (
+        [f"{n} data-dependent scalar read(s) on meta answered without data (True for booleans, 0 otherwise)"]
+        if n
+        else []
+    )
 
 
 class _Decoder:
@@ -149,8 +162,12 @@ class _Decoder:
         if self.w.kind in ("seq2seq", "speech_seq2seq"):
             from transformers.modeling_outputs import BaseModelOutput
 
-            return {"decoder_input_ids": ids, "encoder_outputs": BaseModelOutput(last_hidden_state=self.enc),
-                    "past_key_values": self.cache, "use_cache": True}
+            return {
+                "decoder_input_ids": ids,
+                "encoder_outputs": BaseModelOutput(last_hidden_state=self.enc),
+                "past_key_values": self.cache,
+                "use_cache": True,
+            }
         return {"input_ids": ids, "past_key_values": self.cache, "use_cache": True}
 
     def _grow(self, extra: int) -> None:
@@ -158,8 +175,12 @@ class _Decoder:
         if extra <= 0:
             return
         layers = getattr(getattr(self.cache, "self_attention_cache", self.cache), "layers", None)
-        if layers and all(type(layer).__name__ == "DynamicLayer" and getattr(layer, "keys", None) is not None
-                          and layer.keys.dim() == 4 for layer in layers):
+        if layers and all(
+            type(layer).__name__ == "DynamicLayer"
+            and getattr(layer, "keys", None) is not None
+            and layer.keys.dim() == 4
+            for layer in layers
+        ):
             for layer in layers:  # fast path: append meta rows directly
                 k, v = layer.keys, layer.values
                 layer.keys = torch.cat([k, k.new_empty(*k.shape[:2], extra, k.shape[3])], dim=-2)
@@ -199,8 +220,9 @@ class _Decoder:
         return recs
 
 
-def trace_generate(w: Workload, batch: int, prompt: int, new_tokens: int, include_prefill: bool,
-                   full_trace: bool = False) -> list[PhaseTrace]:
+def trace_generate(
+    w: Workload, batch: int, prompt: int, new_tokens: int, include_prefill: bool, full_trace: bool = False
+) -> list[PhaseTrace]:
     """Prefill (traced or not) and ``new_tokens`` decode steps at contexts prompt .. prompt+new_tokens-1
     (decoder-only; for encoder-decoders the context is the decoder's own cache length)."""
     if not w.generative:
@@ -225,12 +247,25 @@ def trace_generate(w: Workload, batch: int, prompt: int, new_tokens: int, includ
         note = f"decode: all {new_tokens} steps traced op by op"
     else:
         recs, contexts, exact = integrate_steps(dec.trace_at, c_first, c_last)
-        note = (f"decode: {new_tokens} steps at contexts {c_first}..{c_last}; traced {len(contexts)} steps "
-                f"({', '.join(map(str, contexts))}) and summed per-op counts that are affine in the context "
-                f"length{' exactly (verified at the middle step)' if exact else ' (approximate: trace cap hit)'}")
+        note = (
+            f"decode: {new_tokens} steps at contexts {c_first}..{c_last}; traced {len(contexts)} steps "
+            f"({', '.join(map(str, contexts))}) and summed per-op counts that are affine in the context "
+            f"length{' exactly (verified at the middle step)' if exact else ' (approximate: trace cap hit)'}"
+        )
     del t0
     # the KV cache at the end of generation (the last traced step is the last step)
     kv_end = getattr(dec, "kv_bytes", 0.0)
-    out_traces.append(PhaseTrace("decode", _tag("decode", recs), dec.ops, time.perf_counter() - t1, [note],
-                                 contexts, exact, tokens=batch * new_tokens, state_bytes={"kv_cache": kv_end}))
+    out_traces.append(
+        PhaseTrace(
+            "decode",
+            _tag("decode", recs),
+            dec.ops,
+            time.perf_counter() - t1,
+            [note],
+            contexts,
+            exact,
+            tokens=batch * new_tokens,
+            state_bytes={"kv_cache": kv_end},
+        )
+    )
     return out_traces

@@ -19,8 +19,14 @@ import torch
 
 from wattlens.workloads import architectures as A
 
-DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
-          "fp16": torch.float16, "float16": torch.float16}
+DTYPES = {
+    "fp32": torch.float32,
+    "float32": torch.float32,
+    "bf16": torch.bfloat16,
+    "bfloat16": torch.bfloat16,
+    "fp16": torch.float16,
+    "float16": torch.float16,
+}
 
 
 @dataclass
@@ -66,25 +72,33 @@ def make_inputs(w: Workload, batch: int, seq: int, device: str = "meta") -> dict
     if w.kind == "speech_seq2seq":
         frames = int(w.extra.get("mel_frames", 3000))
         mel = int(getattr(w.config, "num_mel_bins", 80))
-        return {"input_features": torch.zeros(batch, mel, frames, dtype=w.dtype, device=dev),
-                "decoder_input_ids": torch.zeros(batch, 1, dtype=torch.long, device=dev)}
+        return {
+            "input_features": torch.zeros(batch, mel, frames, dtype=w.dtype, device=dev),
+            "decoder_input_ids": torch.zeros(batch, 1, dtype=torch.long, device=dev),
+        }
     if w.kind == "vision":
         return {"pixel_values": torch.zeros(batch, 3, w.image_size, w.image_size, dtype=w.dtype, device=dev)}
     if w.kind == "image_text":
-        return {"pixel_values": torch.zeros(batch, 3, w.image_size, w.image_size, dtype=w.dtype, device=dev),
-                "input_ids": ids}
+        return {
+            "pixel_values": torch.zeros(batch, 3, w.image_size, w.image_size, dtype=w.dtype, device=dev),
+            "input_ids": ids,
+        }
     if w.kind == "unet":
         size = int(w.extra.get("latent_size", 64))
         ctx = int(w.extra.get("cross_attention_dim", 768))
         tokens = int(w.extra.get("text_tokens", 77))
-        return {"sample": torch.zeros(batch, 4, size, size, dtype=w.dtype, device=dev),
-                "timestep": torch.zeros(batch, dtype=torch.long, device=dev),
-                "encoder_hidden_states": torch.zeros(batch, tokens, ctx, dtype=w.dtype, device=dev)}
+        return {
+            "sample": torch.zeros(batch, 4, size, size, dtype=w.dtype, device=dev),
+            "timestep": torch.zeros(batch, dtype=torch.long, device=dev),
+            "encoder_hidden_states": torch.zeros(batch, tokens, ctx, dtype=w.dtype, device=dev),
+        }
     guessed = _guess_input(w, batch, seq, dev)
     if guessed is not None:
         return guessed
-    raise ValueError(f"no input maker for {w.name} ({w.kind}); pass example inputs (builder returning "
-                     "(module, inputs), --input-shape, or analyze(..., inputs=...))")
+    raise ValueError(
+        f"no input maker for {w.name} ({w.kind}); pass example inputs (builder returning "
+        "(module, inputs), --input-shape, or analyze(..., inputs=...))"
+    )
 
 
 def _guess_input(w: Workload, batch: int, seq: int, dev: torch.device) -> tuple | None:
@@ -105,10 +119,22 @@ def _guess_input(w: Workload, batch: int, seq: int, dev: torch.device) -> tuple 
     return None
 
 
-_KIND_BY_FAMILY = {"gpt2": "causal_lm", "llama": "causal_lm", "mistral": "causal_lm", "bert": "encoder",
-                   "t5": "seq2seq", "bart": "seq2seq", "whisper": "speech_seq2seq", "vit": "vision",
-                   "resnet": "vision", "detr": "vision", "yolos": "vision", "blip": "image_text",
-                   "git": "image_text", "unet": "unet"}
+_KIND_BY_FAMILY = {
+    "gpt2": "causal_lm",
+    "llama": "causal_lm",
+    "mistral": "causal_lm",
+    "bert": "encoder",
+    "t5": "seq2seq",
+    "bart": "seq2seq",
+    "whisper": "speech_seq2seq",
+    "vit": "vision",
+    "resnet": "vision",
+    "detr": "vision",
+    "yolos": "vision",
+    "blip": "image_text",
+    "git": "image_text",
+    "unet": "unet",
+}
 
 
 def _no_init() -> Any:
@@ -145,9 +171,16 @@ def from_preset(name: str, dtype: torch.dtype) -> Workload:
         model = _hf_model(cfg, arch.model_class)
     model = model.to(dtype).eval()
     return Workload(
-        name=arch.name, model=model, kind=_KIND_BY_FAMILY.get(arch.family, "module"), family=arch.family,
-        description=arch.description, params=_params(model), dtype=dtype, config=cfg,
-        image_size=int(extra.get("image_size", 224)), extra=extra,
+        name=arch.name,
+        model=model,
+        kind=_KIND_BY_FAMILY.get(arch.family, "module"),
+        family=arch.family,
+        description=arch.description,
+        params=_params(model),
+        dtype=dtype,
+        config=cfg,
+        image_size=int(extra.get("image_size", 224)),
+        extra=extra,
     )
 
 
@@ -194,9 +227,17 @@ def from_config_file(path: Path, dtype: torch.dtype) -> Workload:
         kind = "vision"
     else:
         kind = "encoder"
-    return Workload(name=str(path), model=model, kind=kind, family=model_type,
-                    description=f"{model_class} from {p}", params=_params(model), dtype=dtype, config=cfg,
-                    image_size=int(getattr(cfg, "image_size", 224) or 224))
+    return Workload(
+        name=str(path),
+        model=model,
+        kind=kind,
+        family=model_type,
+        description=f"{model_class} from {p}",
+        params=_params(model),
+        dtype=dtype,
+        config=cfg,
+        image_size=int(getattr(cfg, "image_size", 224) or 224),
+    )
 
 
 def from_builder(spec: str, dtype: torch.dtype) -> Workload:
@@ -222,8 +263,13 @@ def _to_meta(x: Any) -> Any:
     return x
 
 
-def from_module(model: torch.nn.Module, dtype: torch.dtype | None = None, name: str | None = None,
-                inputs: Any = None, kind: str | None = None) -> Workload:
+def from_module(
+    model: torch.nn.Module,
+    dtype: torch.dtype | None = None,
+    name: str | None = None,
+    inputs: Any = None,
+    kind: str | None = None,
+) -> Workload:
     """Wrap an ``nn.Module``. A module with real weights is copied to the meta device first (the original
     is untouched); example inputs are moved to meta likewise."""
     if any(p.device.type != "meta" for p in model.parameters()):
@@ -235,11 +281,22 @@ def from_module(model: torch.nn.Module, dtype: torch.dtype | None = None, name: 
     if kind is None:
         kind = "module"
         if cfg is not None and inputs is None:
-            kind = "causal_lm" if hasattr(model, "generate") and not getattr(cfg, "is_encoder_decoder", False) \
+            kind = (
+                "causal_lm"
+                if hasattr(model, "generate") and not getattr(cfg, "is_encoder_decoder", False)
                 else ("seq2seq" if getattr(cfg, "is_encoder_decoder", False) else "encoder")
-    return Workload(name=name or type(model).__name__, model=model.eval(), kind=kind, family="custom",
-                    description=f"{type(model).__name__} ({name or 'module'})", params=_params(model),
-                    dtype=dtype or next(model.parameters()).dtype, config=cfg, custom_inputs=inputs)
+            )
+    return Workload(
+        name=name or type(model).__name__,
+        model=model.eval(),
+        kind=kind,
+        family="custom",
+        description=f"{type(model).__name__} ({name or 'module'})",
+        params=_params(model),
+        dtype=dtype or next(model.parameters()).dtype,
+        config=cfg,
+        custom_inputs=inputs,
+    )
 
 
 def resolve(spec: Any, dtype: str | torch.dtype | None = "bf16") -> Workload:

@@ -27,19 +27,55 @@ CSV_NAME = "hardware_profiles.csv"
 HARDWARE_DOC = "docs/HARDWARE.md"
 
 ALIASES: dict[str, str] = {
-    "a100": "a100-sxm-80gb", "a100-80gb": "a100-sxm-80gb", "a100-40gb": "a100-sxm-40gb", "a100-sxm": "a100-sxm-80gb",
-    "h100": "h100-sxm", "h100-sxm5": "h100-sxm", "h100-pcie-80gb": "h100-pcie", "h200-sxm": "h200",
-    "b200-sxm": "b200", "v100": "v100-sxm2-32gb", "4090": "rtx4090", "rtx-4090": "rtx4090", "3090": "rtx3090",
-    "rtx-3090": "rtx3090", "mi300": "mi300x", "mi250": "mi250x", "tpu-v4i": "tpu-v4", "v4": "tpu-v4",
-    "v5e": "tpu-v5e", "v5p": "tpu-v5p", "v6e": "tpu-v6e", "trillium": "tpu-v6e", "m1": "m1-max", "m2": "m2-max",
-    "m3": "m3-max", "m4-base": "m4", "apple": "m3-max", "apple-m": "m3-max", "jetson": "orin-agx",
-    "jetson-orin": "orin-agx", "orin": "orin-agx", "jetson-orin-nano": "orin-nano", "xeon": "xeon-8480",
-    "sapphire-rapids": "xeon-8480", "epyc": "epyc-9654", "genoa": "epyc-9654", "cpu": "generic-x86-core",
-    "x86": "generic-x86-core", "generic-cpu": "generic-x86-core",
+    "a100": "a100-sxm-80gb",
+    "a100-80gb": "a100-sxm-80gb",
+    "a100-40gb": "a100-sxm-40gb",
+    "a100-sxm": "a100-sxm-80gb",
+    "h100": "h100-sxm",
+    "h100-sxm5": "h100-sxm",
+    "h100-pcie-80gb": "h100-pcie",
+    "h200-sxm": "h200",
+    "b200-sxm": "b200",
+    "v100": "v100-sxm2-32gb",
+    "4090": "rtx4090",
+    "rtx-4090": "rtx4090",
+    "3090": "rtx3090",
+    "rtx-3090": "rtx3090",
+    "mi300": "mi300x",
+    "mi250": "mi250x",
+    "tpu-v4i": "tpu-v4",
+    "v4": "tpu-v4",
+    "v5e": "tpu-v5e",
+    "v5p": "tpu-v5p",
+    "v6e": "tpu-v6e",
+    "trillium": "tpu-v6e",
+    "m1": "m1-max",
+    "m2": "m2-max",
+    "m3": "m3-max",
+    "m4-base": "m4",
+    "apple": "m3-max",
+    "apple-m": "m3-max",
+    "jetson": "orin-agx",
+    "jetson-orin": "orin-agx",
+    "orin": "orin-agx",
+    "jetson-orin-nano": "orin-nano",
+    "xeon": "xeon-8480",
+    "sapphire-rapids": "xeon-8480",
+    "epyc": "epyc-9654",
+    "genoa": "epyc-9654",
+    "cpu": "generic-x86-core",
+    "x86": "generic-x86-core",
+    "generic-cpu": "generic-x86-core",
 }
 
-DTYPE_COLUMNS = {"fp32": "peak_tflops_fp32", "tf32": "peak_tflops_tf32", "bf16": "peak_tflops_bf16",
-                 "fp16": "peak_tflops_fp16", "int8": "peak_tops_int8", "fp8": "peak_tflops_fp8"}
+DTYPE_COLUMNS = {
+    "fp32": "peak_tflops_fp32",
+    "tf32": "peak_tflops_tf32",
+    "bf16": "peak_tflops_bf16",
+    "fp16": "peak_tflops_fp16",
+    "int8": "peak_tops_int8",
+    "fp8": "peak_tflops_fp8",
+}
 
 
 @dataclass(frozen=True)
@@ -112,28 +148,45 @@ class Profile:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "kind": self.kind, "vendor": self.vendor, "main_dtype": self.main_dtype,
+            "name": self.name,
+            "kind": self.kind,
+            "vendor": self.vendor,
+            "main_dtype": self.main_dtype,
             "peak_tflops": {k: v.to_dict() for k, v in self.peak_tflops.items()},
-            "mem_type": self.mem_type, "mem_gb": self.mem_gb, "l2_mb": self.l2_mb,
+            "mem_type": self.mem_type,
+            "mem_gb": self.mem_gb,
+            "l2_mb": self.l2_mb,
             "mem_bw_gbs": self.mem_bw_gbs.to_dict() if self.mem_bw_gbs else None,
             "pj_per_byte": {k: v.to_dict() for k, v in self.pj_per_byte.items()},
             "pj_per_flop": {k: v.to_dict() for k, v in self.pj_per_flop.items()},
-            "static_w": self.static_w.to_dict() if self.static_w else None, "tdp_w": self.tdp_w,
+            "static_w": self.static_w.to_dict() if self.static_w else None,
+            "tdp_w": self.tdp_w,
             "launch_us": self.launch_us.to_dict() if self.launch_us else None,
-            "gemm_frac": self.gemm_frac.to_dict(), "bw_frac": self.bw_frac.to_dict(),
-            "interconnect": self.interconnect, "interconnect_gbs": self.interconnect_gbs,
+            "gemm_frac": self.gemm_frac.to_dict(),
+            "bw_frac": self.bw_frac.to_dict(),
+            "interconnect": self.interconnect,
+            "interconnect_gbs": self.interconnect_gbs,
             "link_gbs": self.link_gbs.to_dict() if self.link_gbs else None,
             "pj_per_link_byte": self.pj_per_link_byte.to_dict() if self.pj_per_link_byte else None,
             "link_eff": self.link_eff.to_dict() if self.link_eff else None,
-            "provenance": self.provenance, "source": self.source, "notes": self.notes,
-            "derived_from": self.derived_from, "calibrated": self.calibrated,
+            "provenance": self.provenance,
+            "source": self.source,
+            "notes": self.notes,
+            "derived_from": self.derived_from,
+            "calibrated": self.calibrated,
         }
 
 
 def _fallbacks(dtype: str) -> list[str]:
-    order = {"fp32": ["fp32", "tf32", "bf16", "fp16"], "tf32": ["tf32", "fp32"], "bf16": ["bf16", "fp16", "fp32"],
-             "fp16": ["fp16", "bf16", "fp32"], "int8": ["int8", "fp8", "fp16", "bf16", "fp32"],
-             "fp8": ["fp8", "int8", "fp16", "bf16", "fp32"], "int4": ["int8", "fp16", "bf16", "fp32"]}
+    order = {
+        "fp32": ["fp32", "tf32", "bf16", "fp16"],
+        "tf32": ["tf32", "fp32"],
+        "bf16": ["bf16", "fp16", "fp32"],
+        "fp16": ["fp16", "bf16", "fp32"],
+        "int8": ["int8", "fp8", "fp16", "bf16", "fp32"],
+        "fp8": ["fp8", "int8", "fp16", "bf16", "fp32"],
+        "int4": ["int8", "fp16", "bf16", "fp32"],
+    }
     return order.get(dtype, [dtype, "fp32", "bf16", "fp16"])
 
 
@@ -156,8 +209,11 @@ def _profile_from_row(r: dict[str, str]) -> Profile:
     # each figure names its row and column; the row's full source text and provenance codes are in
     # Profile.source / Profile.provenance (printed once by `wattlens hardware NAME`)
     src = f"{CSV_NAME} row {r['name']}"
-    peaks = {d: Figure(v, v, "TFLOP/s", f"{src}; dense peak, column {col}")
-             for d, col in DTYPE_COLUMNS.items() if (v := _f(r, col)) is not None}
+    peaks = {
+        d: Figure(v, v, "TFLOP/s", f"{src}; dense peak, column {col}")
+        for d, col in DTYPE_COLUMNS.items()
+        if (v := _f(r, col)) is not None
+    }
     tdp, idle_lo, idle_hi = _f(r, "tdp_w"), _f(r, "idle_w_low"), _f(r, "idle_w_high")
     gemm = Figure(_f(r, "gemm_frac_low") or 0.5, _f(r, "gemm_frac_high") or 0.8, "fraction", f"{src}; gemm_frac")
     bwf = Figure(_f(r, "bw_frac_low") or 0.7, _f(r, "bw_frac_high") or 0.9, "fraction", f"{src}; bw_frac")
@@ -170,20 +226,32 @@ def _profile_from_row(r: dict[str, str]) -> Profile:
         for d, fig in peaks.items():
             if d in eps or fig.low <= 0:
                 continue
-            eps[d] = Figure((tdp - idle_hi) / fig.low, (tdp - idle_lo) / (fig.low * gemm.low), "pJ/FLOP",
-                            f"derived for {d} with HARDWARE.md rule X from {CSV_NAME} row {r['name']} "
-                            f"(TDP {tdp} W, idle {idle_lo}-{idle_hi} W, peak {fig.low} TFLOP/s)")
+            eps[d] = Figure(
+                (tdp - idle_hi) / fig.low,
+                (tdp - idle_lo) / (fig.low * gemm.low),
+                "pJ/FLOP",
+                f"derived for {d} with HARDWARE.md rule X from {CSV_NAME} row {r['name']} "
+                f"(TDP {tdp} W, idle {idle_lo}-{idle_hi} W, peak {fig.low} TFLOP/s)",
+            )
     dram_lo, dram_hi = _f(r, "pj_per_byte_dram_low"), _f(r, "pj_per_byte_dram_high")
     per_byte: dict[str, Figure] = {}
     if dram_lo is not None and dram_hi is not None:
         per_byte["dram"] = Figure(dram_lo, dram_hi, "pJ/B", f"{src}; {r['mem_type']} class table in {HARDWARE_DOC}")
         if r["kind"] == "cpu":
-            per_byte["on_chip"] = Figure(0.0, 100.0, "pJ/B", "unverified (U): CPU cache hierarchy + uncore per "
-                                         "DRAM byte; calibrate with --calibrate")
+            per_byte["on_chip"] = Figure(
+                0.0,
+                100.0,
+                "pJ/B",
+                "unverified (U): CPU cache hierarchy + uncore per DRAM byte; calibrate with --calibrate",
+            )
         else:
-            per_byte["on_chip"] = Figure(0.0, max(0.0, 170.0 - dram_lo), "pJ/B",
-                                         "derived (X) from the ML.ENERGY v3 H100 decode anchor: ~170 pJ per "
-                                         f"streamed byte at device level minus DRAM ({HARDWARE_DOC}, caveat)")
+            per_byte["on_chip"] = Figure(
+                0.0,
+                max(0.0, 170.0 - dram_lo),
+                "pJ/B",
+                "derived (X) from the ML.ENERGY v3 H100 decode anchor: ~170 pJ per "
+                f"streamed byte at device level minus DRAM ({HARDWARE_DOC}, caveat)",
+            )
     bw = _f(r, "mem_bw_gbs")
     launch = None
     if (ll := _f(r, "kernel_launch_us_low")) is not None and (lh := _f(r, "kernel_launch_us_high")) is not None:
@@ -196,15 +264,41 @@ def _profile_from_row(r: dict[str, str]) -> Profile:
     return Profile(
         link_gbs=link,
         # anchors 1.5: NVLink-C2C 1.3 pJ/bit .. long-reach 112G SerDes ~5.5 pJ/bit; GPU-GPU NVLink/PCIe itself: U
-        pj_per_link_byte=Figure(10.4, 44.0, "pJ/B", "unverified (U): 1.3-5.5 pJ/bit, NVLink-C2C to long-reach "
-                                "SerDes (analysis anchors 1.5)") if link else None,
-        link_eff=Figure(0.60, 0.84, "fraction", "calculon NVLink collective efficiency 0.60-0.65 (assumed); "
-                        "H100 p2p measured 83-84% (NVIDIA/nccl#1264), via docs/HARDWARE.md") if link else None,
-        name=r["name"], kind=r["kind"], vendor=r["vendor"], peak_tflops=peaks, mem_type=r["mem_type"],
-        mem_bw_gbs=Figure(bw, bw, "GB/s", f"{src}; mem_bw_gbs") if bw else None, mem_gb=_f(r, "mem_gb"),
-        l2_mb=_f(r, "l2_mb"), pj_per_byte=per_byte, pj_per_flop=eps, static_w=static, tdp_w=tdp, launch_us=launch,
-        gemm_frac=gemm, bw_frac=bwf, interconnect=r["interconnect"], interconnect_gbs=_f(r, "interconnect_gbs"),
-        provenance=r["provenance"], source=r["source"], notes=r["notes"], main_dtype=main,
+        pj_per_link_byte=Figure(
+            10.4, 44.0, "pJ/B", "unverified (U): 1.3-5.5 pJ/bit, NVLink-C2C to long-reach SerDes (analysis anchors 1.5)"
+        )
+        if link
+        else None,
+        link_eff=Figure(
+            0.60,
+            0.84,
+            "fraction",
+            "calculon NVLink collective efficiency 0.60-0.65 (assumed); "
+            "H100 p2p measured 83-84% (NVIDIA/nccl#1264), via docs/HARDWARE.md",
+        )
+        if link
+        else None,
+        name=r["name"],
+        kind=r["kind"],
+        vendor=r["vendor"],
+        peak_tflops=peaks,
+        mem_type=r["mem_type"],
+        mem_bw_gbs=Figure(bw, bw, "GB/s", f"{src}; mem_bw_gbs") if bw else None,
+        mem_gb=_f(r, "mem_gb"),
+        l2_mb=_f(r, "l2_mb"),
+        pj_per_byte=per_byte,
+        pj_per_flop=eps,
+        static_w=static,
+        tdp_w=tdp,
+        launch_us=launch,
+        gemm_frac=gemm,
+        bw_frac=bwf,
+        interconnect=r["interconnect"],
+        interconnect_gbs=_f(r, "interconnect_gbs"),
+        provenance=r["provenance"],
+        source=r["source"],
+        notes=r["notes"],
+        main_dtype=main,
     )
 
 
@@ -217,8 +311,9 @@ def resolve_name(name: str) -> str:
     matches = [n for n in _rows() if n.startswith(key)]
     if len(matches) == 1:
         return matches[0]
-    raise KeyError(f"unknown hardware {name!r}; known: {', '.join(names())}, this-machine "
-                   f"(aliases: {', '.join(sorted(ALIASES))})")
+    raise KeyError(
+        f"unknown hardware {name!r}; known: {', '.join(names())}, this-machine (aliases: {', '.join(sorted(ALIASES))})"
+    )
 
 
 def get_profile(name: str, calibrated: bool | None = None) -> Profile:

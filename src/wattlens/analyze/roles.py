@@ -28,10 +28,19 @@ DESCRIPTION: dict[str, str] = {
 
 # ops whose inputs are two activations and that live inside attention modules are attention work
 _ATTN_MATRIX = frozenset({"bmm", "baddbmm", "mm"})
-_ATTN_VECTOR = frozenset({"_softmax", "_safe_softmax", "softmax", "_softmax_backward_data", "masked_fill",
-                          "masked_fill_", "native_dropout"})
-_CONV_PREFIX = ("conv", "_conv", "cudnn_conv", "mkldnn_conv", "_slow_conv", "slow_conv", "thnn_conv",
-                "_nnpack_spatial_conv")
+_ATTN_VECTOR = frozenset(
+    {"_softmax", "_safe_softmax", "softmax", "_softmax_backward_data", "masked_fill", "masked_fill_", "native_dropout"}
+)
+_CONV_PREFIX = (
+    "conv",
+    "_conv",
+    "cudnn_conv",
+    "mkldnn_conv",
+    "_slow_conv",
+    "slow_conv",
+    "thnn_conv",
+    "_nnpack_spatial_conv",
+)
 
 
 def is_attention_module(path: str) -> bool:
@@ -49,14 +58,32 @@ def classify(name: str, module: str, has_weight: bool, cross_device: bool) -> st
         return ATTENTION
     if name.startswith(_CONV_PREFIX) or name == "convolution_backward":
         return CONV
-    if name in ("embedding", "embedding_dense_backward", "embedding_bag", "_embedding_bag",
-                "_embedding_bag_backward") or (name in ("index_select", "index") and has_weight):
+    if name in (
+        "embedding",
+        "embedding_dense_backward",
+        "embedding_bag",
+        "_embedding_bag",
+        "_embedding_bag_backward",
+    ) or (name in ("index_select", "index") and has_weight):
         return EMBEDDING
     in_attn = is_attention_module(module)
     if name in _ATTN_MATRIX and in_attn and not has_weight:
         return ATTENTION
-    if name in ("mm", "addmm", "bmm", "baddbmm", "addbmm", "mv", "addmv", "dot", "vdot", "_int_mm",
-                "_weight_int8pack_mm", "_weight_int4pack_mm", "_scaled_mm"):
+    if name in (
+        "mm",
+        "addmm",
+        "bmm",
+        "baddbmm",
+        "addbmm",
+        "mv",
+        "addmv",
+        "dot",
+        "vdot",
+        "_int_mm",
+        "_weight_int8pack_mm",
+        "_weight_int4pack_mm",
+        "_scaled_mm",
+    ):
         return GEMM
     if in_attn and name in _ATTN_VECTOR:
         return ATTENTION

@@ -139,13 +139,28 @@ class _Resample(nn.Module):
 
 
 class Down(nn.Module):
-    def __init__(self, cin: int, cout: int, temb: int, layers: int, cross: bool, heads: int, cross_dim: int,
-                 downsample: bool, groups: int, eps: float) -> None:
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        temb: int,
+        layers: int,
+        cross: bool,
+        heads: int,
+        cross_dim: int,
+        downsample: bool,
+        groups: int,
+        eps: float,
+    ) -> None:
         super().__init__()
-        self.resnets = nn.ModuleList([ResnetBlock2D(cin if i == 0 else cout, cout, temb, groups, eps)
-                                      for i in range(layers)])
-        self.attentions = nn.ModuleList([Transformer2DModel(heads, cout // heads, cout, cross_dim, groups)
-                                         for _ in range(layers)]) if cross else None
+        self.resnets = nn.ModuleList(
+            [ResnetBlock2D(cin if i == 0 else cout, cout, temb, groups, eps) for i in range(layers)]
+        )
+        self.attentions = (
+            nn.ModuleList([Transformer2DModel(heads, cout // heads, cout, cross_dim, groups) for _ in range(layers)])
+            if cross
+            else None
+        )
         self.downsamplers = nn.ModuleList([_Resample(cout, 2)]) if downsample else None
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor, ctx: torch.Tensor) -> tuple[torch.Tensor, list]:
@@ -162,14 +177,32 @@ class Down(nn.Module):
 
 
 class Up(nn.Module):
-    def __init__(self, cin: int, prev: int, cout: int, temb: int, layers: int, cross: bool, heads: int,
-                 cross_dim: int, upsample: bool, groups: int, eps: float) -> None:
+    def __init__(
+        self,
+        cin: int,
+        prev: int,
+        cout: int,
+        temb: int,
+        layers: int,
+        cross: bool,
+        heads: int,
+        cross_dim: int,
+        upsample: bool,
+        groups: int,
+        eps: float,
+    ) -> None:
         super().__init__()
-        self.resnets = nn.ModuleList([
-            ResnetBlock2D((prev if i == 0 else cout) + (cin if i == layers - 1 else cout), cout, temb, groups, eps)
-            for i in range(layers)])
-        self.attentions = nn.ModuleList([Transformer2DModel(heads, cout // heads, cout, cross_dim, groups)
-                                         for _ in range(layers)]) if cross else None
+        self.resnets = nn.ModuleList(
+            [
+                ResnetBlock2D((prev if i == 0 else cout) + (cin if i == layers - 1 else cout), cout, temb, groups, eps)
+                for i in range(layers)
+            ]
+        )
+        self.attentions = (
+            nn.ModuleList([Transformer2DModel(heads, cout // heads, cout, cross_dim, groups) for _ in range(layers)])
+            if cross
+            else None
+        )
         self.upsamplers = nn.ModuleList([_Resample(cout, 1)]) if upsample else None
 
     def forward(self, x: torch.Tensor, skips: list, temb: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
@@ -183,11 +216,23 @@ class Up(nn.Module):
 
 
 class UNet2DCondition(nn.Module):
-    def __init__(self, sample_size: int = 64, in_channels: int = 4, out_channels: int = 4, layers_per_block: int = 2,
-                 block_out_channels: list[int] | tuple[int, ...] = (320, 640, 1280, 1280),
-                 down_block_types: list[str] | tuple[str, ...] = (), up_block_types: list[str] | tuple[str, ...] = (),
-                 cross_attention_dim: int = 768, attention_head_dim: int = 8, norm_num_groups: int = 32,
-                 norm_eps: float = 1e-5, flip_sin_to_cos: bool = True, freq_shift: float = 0, **_: object) -> None:
+    def __init__(
+        self,
+        sample_size: int = 64,
+        in_channels: int = 4,
+        out_channels: int = 4,
+        layers_per_block: int = 2,
+        block_out_channels: list[int] | tuple[int, ...] = (320, 640, 1280, 1280),
+        down_block_types: list[str] | tuple[str, ...] = (),
+        up_block_types: list[str] | tuple[str, ...] = (),
+        cross_attention_dim: int = 768,
+        attention_head_dim: int = 8,
+        norm_num_groups: int = 32,
+        norm_eps: float = 1e-5,
+        flip_sin_to_cos: bool = True,
+        freq_shift: float = 0,
+        **_: object,
+    ) -> None:
         super().__init__()
         ch = list(block_out_channels)
         temb = ch[0] * 4
@@ -199,26 +244,56 @@ class UNet2DCondition(nn.Module):
         cout = ch[0]
         for i, kind in enumerate(down_block_types):
             cin, cout = cout, ch[i]
-            self.down_blocks.append(Down(cin, cout, temb, layers_per_block, kind.startswith("CrossAttn"), heads,
-                                         cross_attention_dim, i < len(ch) - 1, norm_num_groups, norm_eps))
+            self.down_blocks.append(
+                Down(
+                    cin,
+                    cout,
+                    temb,
+                    layers_per_block,
+                    kind.startswith("CrossAttn"),
+                    heads,
+                    cross_attention_dim,
+                    i < len(ch) - 1,
+                    norm_num_groups,
+                    norm_eps,
+                )
+            )
         mid = ch[-1]
-        self.mid_block = nn.ModuleDict({
-            "resnets": nn.ModuleList([ResnetBlock2D(mid, mid, temb, norm_num_groups, norm_eps) for _ in range(2)]),
-            "attentions": nn.ModuleList([Transformer2DModel(heads, mid // heads, mid, cross_attention_dim,
-                                                            norm_num_groups)])})
+        self.mid_block = nn.ModuleDict(
+            {
+                "resnets": nn.ModuleList([ResnetBlock2D(mid, mid, temb, norm_num_groups, norm_eps) for _ in range(2)]),
+                "attentions": nn.ModuleList(
+                    [Transformer2DModel(heads, mid // heads, mid, cross_attention_dim, norm_num_groups)]
+                ),
+            }
+        )
         rev = list(reversed(ch))
         self.up_blocks = nn.ModuleList()
         out_ch = rev[0]
         for i, kind in enumerate(up_block_types):
             prev, out_ch = out_ch, rev[i]
             cin = rev[min(i + 1, len(ch) - 1)]
-            self.up_blocks.append(Up(cin, prev, out_ch, temb, layers_per_block + 1, kind.startswith("CrossAttn"),
-                                     heads, cross_attention_dim, i < len(ch) - 1, norm_num_groups, norm_eps))
+            self.up_blocks.append(
+                Up(
+                    cin,
+                    prev,
+                    out_ch,
+                    temb,
+                    layers_per_block + 1,
+                    kind.startswith("CrossAttn"),
+                    heads,
+                    cross_attention_dim,
+                    i < len(ch) - 1,
+                    norm_num_groups,
+                    norm_eps,
+                )
+            )
         self.conv_norm_out = nn.GroupNorm(norm_num_groups, ch[0], eps=norm_eps)
         self.conv_out = nn.Conv2d(ch[0], out_channels, 3, padding=1)
 
-    def forward(self, sample: torch.Tensor, timestep: torch.Tensor,
-                encoder_hidden_states: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, sample: torch.Tensor, timestep: torch.Tensor, encoder_hidden_states: torch.Tensor
+    ) -> torch.Tensor:
         temb = self.time_embedding(self.time_proj(timestep).to(sample.dtype))
         x = self.conv_in(sample)
         skips = [x]

@@ -27,8 +27,13 @@ def bloomz_reference() -> tuple[dict[str, Any], ...]:
     rows = []
     with (DATA_DIR / "bloomz_reference.csv").open(newline="", encoding="utf-8") as f:
         for r in csv.DictReader(f):
-            for k in ("training_kwh", "finetune_kwh", "inference_kwh_per_query_paper",
-                      "inference_kwh_per_query_recomputed", "paper_breakeven_queries"):
+            for k in (
+                "training_kwh",
+                "finetune_kwh",
+                "inference_kwh_per_query_paper",
+                "inference_kwh_per_query_recomputed",
+                "paper_breakeven_queries",
+            ):
                 r[k] = float(r[k])
             rows.append(r)
     return tuple(rows)
@@ -66,9 +71,15 @@ class Breakeven:
         return {**asdict(self), "total_training_kwh": self.total_training_kwh}
 
 
-def breakeven(training_kwh: float, kwh_per_query: float, finetune_kwh: float = 0.0, *,
-              kwh_per_query_low: float | None = None, kwh_per_query_high: float | None = None,
-              per_query_source: str = "given") -> Breakeven:
+def breakeven(
+    training_kwh: float,
+    kwh_per_query: float,
+    finetune_kwh: float = 0.0,
+    *,
+    kwh_per_query_low: float | None = None,
+    kwh_per_query_high: float | None = None,
+    per_query_source: str = "given",
+) -> Breakeven:
     """Queries whose inference energy equals ``training_kwh + finetune_kwh``.
 
     >>> round(breakeven(51686, 1.0e-4, 7571).queries / 1e6, 1)
@@ -77,17 +88,41 @@ def breakeven(training_kwh: float, kwh_per_query: float, finetune_kwh: float = 0
     if training_kwh < 0 or finetune_kwh < 0:
         raise BreakevenError("training and fine-tuning energy must be >= 0 kWh")
     if kwh_per_query is None or kwh_per_query <= 0:
-        raise BreakevenError(f"energy per query must be > 0 (got {kwh_per_query!r}); a net figure at or below "
-                             "zero means the workload is not distinguishable from idle on this meter")
+        raise BreakevenError(
+            f"energy per query must be > 0 (got {kwh_per_query!r}); a net figure at or below "
+            "zero means the workload is not distinguishable from idle on this meter"
+        )
     total = training_kwh + finetune_kwh
     q_low = total / kwh_per_query_high if kwh_per_query_high and kwh_per_query_high > 0 else None
     q_high = total / kwh_per_query_low if kwh_per_query_low and kwh_per_query_low > 0 else None
-    return Breakeven(training_kwh, finetune_kwh, kwh_per_query, kwh_per_query_low, kwh_per_query_high,
-                     total / kwh_per_query, q_low, q_high, per_query_source)
+    return Breakeven(
+        training_kwh,
+        finetune_kwh,
+        kwh_per_query,
+        kwh_per_query_low,
+        kwh_per_query_high,
+        total / kwh_per_query,
+        q_low,
+        q_high,
+        per_query_source,
+    )
 
 
-def from_joules(training_kwh: float, j_per_query: float, finetune_kwh: float = 0.0, *,
-                j_low: float | None = None, j_high: float | None = None, source: str = "given") -> Breakeven:
-    conv = (lambda j: None if j is None else j / J_PER_KWH)
-    return breakeven(training_kwh, conv(j_per_query), finetune_kwh, kwh_per_query_low=conv(j_low),  # type: ignore[arg-type]
-                     kwh_per_query_high=conv(j_high), per_query_source=source)
+def from_joules(
+    training_kwh: float,
+    j_per_query: float,
+    finetune_kwh: float = 0.0,
+    *,
+    j_low: float | None = None,
+    j_high: float | None = None,
+    source: str = "given",
+) -> Breakeven:
+    conv = lambda j: None if j is None else j / J_PER_KWH
+    return breakeven(
+        training_kwh,
+        conv(j_per_query),
+        finetune_kwh,
+        kwh_per_query_low=conv(j_low),  # type: ignore[arg-type]
+        kwh_per_query_high=conv(j_high),
+        per_query_source=source,
+    )

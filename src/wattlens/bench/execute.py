@@ -33,10 +33,12 @@ from wattlens.bench.suites import Cell, Suite
 from wattlens.bench.validity import STATUS_FAILED, check_cell
 
 RUN_KIND = "bench"
-METHOD = ("wattlens-bench-1: warm-up excluded; >= repeats windows, each covering all inputs and >= min_window_s; "
-          "idle baseline before and after every cell (net = gross - idle); 95 % t-interval and CV over repeats; "
-          "load, query, prefill and decode in their own windows; CUDA/MPS synchronised after every batch and at "
-          "window edges; validity checks shown as status invalid")
+METHOD = (
+    "wattlens-bench-1: warm-up excluded; >= repeats windows, each covering all inputs and >= min_window_s; "
+    "idle baseline before and after every cell (net = gross - idle); 95 % t-interval and CV over repeats; "
+    "load, query, prefill and decode in their own windows; CUDA/MPS synchronised after every batch and at "
+    "window edges; validity checks shown as status invalid"
+)
 RESULT_SCHEMA = 1
 
 
@@ -117,13 +119,23 @@ def _measure_idle(monitor: Any, seconds: float, label: str, timeline: list[dict]
     base = monitor.measure_idle(seconds)
     idle = IdlePower.of(base)
     dur = float(getattr(base, "duration_s", seconds) or seconds)
-    timeline.append({"phase": f"idle-{label}", "repeat": 0, "sub": 0, "name": f"idle-{label}", "start_unix_s": t0,
-                     "duration_s": dur,
-                     "energy_j": None if idle is None else idle.power_w * dur,
-                     "low_j": None if idle is None else idle.low_w * dur,
-                     "high_j": None if idle is None else idle.high_w * dur,
-                     "idle_j": None, "net_j": None, "source": getattr(base, "source", "unknown"),
-                     "components": [{"domain": d, "power_w": w} for d, w in getattr(base, "power_w", {}).items()]})
+    timeline.append(
+        {
+            "phase": f"idle-{label}",
+            "repeat": 0,
+            "sub": 0,
+            "name": f"idle-{label}",
+            "start_unix_s": t0,
+            "duration_s": dur,
+            "energy_j": None if idle is None else idle.power_w * dur,
+            "low_j": None if idle is None else idle.low_w * dur,
+            "high_j": None if idle is None else idle.high_w * dur,
+            "idle_j": None,
+            "net_j": None,
+            "source": getattr(base, "source", "unknown"),
+            "components": [{"domain": d, "power_w": w} for d, w in getattr(base, "power_w", {}).items()],
+        }
+    )
     return idle
 
 
@@ -138,8 +150,16 @@ def _load(cell: Cell, monitor: Any) -> tuple[Any, dict[str, Any], dict[str, Any]
     monitor.begin("load")
     t0 = time.perf_counter()
     try:
-        w = load_workload(task=cell.task, model=cell.model, batch=cell.batch, precision=cell.precision,
-                          threads=threads, engine=cell.engine, device=cell.device, **cell.options_dict)
+        w = load_workload(
+            task=cell.task,
+            model=cell.model,
+            batch=cell.batch,
+            precision=cell.precision,
+            threads=threads,
+            engine=cell.engine,
+            device=cell.device,
+            **cell.options_dict,
+        )
         sync = _sync_of(w)
         if sync is not None:
             sync()  # the host-to-device copy of the weights belongs to the load window
@@ -147,8 +167,14 @@ def _load(cell: Cell, monitor: Any) -> tuple[Any, dict[str, Any], dict[str, Any]
         _cancel(monitor, "load")
         raise
     m = monitor.end("load")
-    stats = {"duration_s": m.duration_s, "wall_s": time.perf_counter() - t0, "energy_j": m.energy_j,
-             "low_j": m.low_j, "high_j": m.high_j, "source": m.source}
+    stats = {
+        "duration_s": m.duration_s,
+        "wall_s": time.perf_counter() - t0,
+        "energy_j": m.energy_j,
+        "low_j": m.low_j,
+        "high_j": m.high_j,
+        "source": m.source,
+    }
     return w, stats, _window_row("load", 0, m, 0, None)
 
 
@@ -229,13 +255,24 @@ def _per_unit(unit: str, q: Any, phases: dict[str, Any], tokens: tuple[int, int]
     return out
 
 
-def run_cell(cell: Cell, monitor: Any, idle_before: IdlePower | None, idle_s: float,
-             progress: Progress | None = None, max_power_w: float | None = None) -> CellOutcome:
+def run_cell(
+    cell: Cell,
+    monitor: Any,
+    idle_before: IdlePower | None,
+    idle_s: float,
+    progress: Progress | None = None,
+    max_power_w: float | None = None,
+) -> CellOutcome:
     """Measure one cell; never raises for a model failure (returns a ``failed`` outcome instead)."""
     progress = progress or Progress()
     timeline: list[dict[str, Any]] = []
-    base: dict[str, Any] = {"schema": RESULT_SCHEMA, "task": cell.task, "model": cell.model, "config": cell.config,
-                            "cell": cell.to_dict()}
+    base: dict[str, Any] = {
+        "schema": RESULT_SCHEMA,
+        "task": cell.task,
+        "model": cell.model,
+        "config": cell.config,
+        "cell": cell.to_dict(),
+    }
     t_cell = time.time()
     w = None
     try:
@@ -250,8 +287,7 @@ def run_cell(cell: Cell, monitor: Any, idle_before: IdlePower | None, idle_s: fl
     except Exception as exc:  # one model failing must not stop the run
         tb = traceback.format_exc(limit=6)
         idle_after = _measure_idle(monitor, idle_s, "after", timeline)
-        res = {**base, "error": f"{type(exc).__name__}: {exc}", "traceback": tb,
-               "cell_s": time.time() - t_cell}
+        res = {**base, "error": f"{type(exc).__name__}: {exc}", "traceback": tb, "cell_s": time.time() - t_cell}
         return CellOutcome(cell, STATUS_FAILED, res, f"{type(exc).__name__}: {exc}", timeline, idle_after)
     finally:
         if w is not None:
@@ -264,22 +300,31 @@ def run_cell(cell: Cell, monitor: Any, idle_before: IdlePower | None, idle_s: fl
     return _finish(cell, base, result, idle_before, idle_after, timeline, t_cell, max_power_w)
 
 
-def _measure_loaded(cell: Cell, w: Any, monitor: Any, idle: IdlePower | None, progress: Progress,
-                    timeline: list[dict]) -> dict[str, Any]:
+def _measure_loaded(
+    cell: Cell, w: Any, monitor: Any, idle: IdlePower | None, progress: Progress, timeline: list[dict]
+) -> dict[str, Any]:
     from wattlens.workloads import get_task
 
     task = get_task(cell.task)
     inputs = task.inputs(cell.queries, cell.seed)
     # sync: CUDA/MPS queue kernels asynchronously; each batch's latency and window must include its work
-    kw = dict(batch=cell.batch, monitor=monitor, repeats=cell.repeats, warmup=cell.warmup,
-              min_window_s=cell.min_window_s, idle=idle, sync=_sync_of(w))
+    kw = dict(
+        batch=cell.batch,
+        monitor=monitor,
+        repeats=cell.repeats,
+        warmup=cell.warmup,
+        min_window_s=cell.min_window_s,
+        idle=idle,
+        sync=_sync_of(w),
+    )
 
     def windows(phase: str) -> Any:  # progress between windows (never inside one)
         progress.step(f"{phase} windows 0/{cell.repeats}")
         return lambda done, total: progress.step(f"{phase} windows {done}/{total}")
 
-    phases: dict[str, Any] = {"query": measure_queries(w.run, inputs, collect_outputs=True, progress=windows("query"),
-                                                       **kw)}
+    phases: dict[str, Any] = {
+        "query": measure_queries(w.run, inputs, collect_outputs=True, progress=windows("query"), **kw)
+    }
     if w.generative and cell.phases:
         phases["prefill"] = measure_queries(w.prefill, inputs, phase="prefill", progress=windows("prefill"), **kw)
         phases["decode"] = measure_decode(w.prefill, w.decode, inputs, progress=windows("decode"), **kw)
@@ -290,28 +335,51 @@ def _measure_loaded(cell: Cell, w: Any, monitor: Any, idle: IdlePower | None, pr
         quality = w.quality(inputs, outputs)
     tokens = w.count_tokens(inputs, outputs)
     info = dict(getattr(w, "info", {}) or {})
-    return {"phases": phases, "quality": quality, "metric": info.get("metric") or task.metric or None,
-            "tokens": {"input_total": tokens[0], "output_total": tokens[1], "inputs": len(inputs)},
-            "weights": w.weights, "params": w.params, "generative": w.generative, "unit": task.unit,
-            "engine": w.engine, "precision": w.precision, "threads": w.threads, "info": info,
-            "device": getattr(w, "device", None) or cell.device,
-            "input_description": task.input_description,
-            "threads_used": w.threads if isinstance(w.threads, int) and w.threads > 0 else None,
-            "text_input": str(task.modality).startswith("text")}
+    return {
+        "phases": phases,
+        "quality": quality,
+        "metric": info.get("metric") or task.metric or None,
+        "tokens": {"input_total": tokens[0], "output_total": tokens[1], "inputs": len(inputs)},
+        "weights": w.weights,
+        "params": w.params,
+        "generative": w.generative,
+        "unit": task.unit,
+        "engine": w.engine,
+        "precision": w.precision,
+        "threads": w.threads,
+        "info": info,
+        "device": getattr(w, "device", None) or cell.device,
+        "input_description": task.input_description,
+        "threads_used": w.threads if isinstance(w.threads, int) and w.threads > 0 else None,
+        "text_input": str(task.modality).startswith("text"),
+    }
 
 
-def _finish(cell: Cell, base: dict, result: dict, before: IdlePower | None, after: IdlePower | None,
-            timeline: list[dict], t_cell: float, max_power_w: float | None = None) -> CellOutcome:
+def _finish(
+    cell: Cell,
+    base: dict,
+    result: dict,
+    before: IdlePower | None,
+    after: IdlePower | None,
+    timeline: list[dict],
+    t_cell: float,
+    max_power_w: float | None = None,
+) -> CellOutcome:
     idle = IdlePower.mean_of(before, after)
     phases = {k: (with_idle(v, idle) if idle is not None else v) for k, v in result.pop("phases").items()}
     for p in phases.values():
         timeline.extend(p.windows)
     tokens = result["tokens"]
-    validity = check_cell(phases, generative=result["generative"], input_tokens=tokens["input_total"],
-                          output_tokens=tokens["output_total"] if result["generative"] else None,
-                          idle_before_w=None if before is None else before.power_w,
-                          idle_after_w=None if after is None else after.power_w, max_power_w=max_power_w,
-                          text_input=result.get("text_input", True))
+    validity = check_cell(
+        phases,
+        generative=result["generative"],
+        input_tokens=tokens["input_total"],
+        output_tokens=tokens["output_total"] if result["generative"] else None,
+        idle_before_w=None if before is None else before.power_w,
+        idle_after_w=None if after is None else after.power_w,
+        max_power_w=max_power_w,
+        text_input=result.get("text_input", True),
+    )
     q = phases["query"]
     res = {
         **base,
@@ -319,15 +387,19 @@ def _finish(cell: Cell, base: dict, result: dict, before: IdlePower | None, afte
         "status": validity.status,
         "reasons": validity.reasons,
         "warnings": validity.warnings,
-        "checks_skipped": [] if max_power_w else ["power <= maximum: no maximum known for this boundary "
-                                                  "(set max_power_w in the suite or --max-power-w)"],
+        "checks_skipped": []
+        if max_power_w
+        else ["power <= maximum: no maximum known for this boundary (set max_power_w in the suite or --max-power-w)"],
         "query": _phase_dict(q),
         "phases": {k: _phase_dict(v) for k, v in phases.items() if k != "query"},
-        "per_unit": _per_unit(result["unit"], q, phases, (tokens["input_total"], tokens["output_total"]),
-                              tokens["inputs"]),
-        "idle": {"before": None if before is None else before.to_dict(),
-                 "after": None if after is None else after.to_dict(),
-                 "used": None if idle is None else idle.to_dict()},
+        "per_unit": _per_unit(
+            result["unit"], q, phases, (tokens["input_total"], tokens["output_total"]), tokens["inputs"]
+        ),
+        "idle": {
+            "before": None if before is None else before.to_dict(),
+            "after": None if after is None else after.to_dict(),
+            "used": None if idle is None else idle.to_dict(),
+        },
         "cell_s": time.time() - t_cell,
     }
     return CellOutcome(cell, validity.status, res, None, timeline, after)
@@ -350,27 +422,41 @@ def run_config(suite: Suite, carbon: dict[str, Any] | None = None) -> dict[str, 
     """What is stored with the run: enough to resume it without the original suite file."""
     from wattlens.bench.ratings import RATING_VERSION, REFERENCE_TIER
 
-    return {"suite": suite.to_dict(), "carbon": dict(carbon or {}), "method": METHOD,
-            "rating": {"rule": RATING_VERSION,
-                       "reference population": "wattlens/bench/data/reference_population.csv: PHP per-model kWh per "
-                                               "1,000 queries (benchmark-anchors.md §1.3-1.4), frozen; tier "
-                                               f"{REFERENCE_TIER.label}",
-                       "like with like": "a result is rated against the reference only when its tier (device kind "
-                                         "and boundary) matches, on its gross figure; otherwise rating_reference is "
-                                         "n/a with both tiers named",
-                       "within run": "per task and tier with >= 3 ok results: the same rule over this run's own "
-                                     "results, labelled 'relative to this run's N models'",
-                       "stars": "5 = cheapest fifth of the population named in rating_band; raw Wh shown beside "
-                                "them"}}
+    return {
+        "suite": suite.to_dict(),
+        "carbon": dict(carbon or {}),
+        "method": METHOD,
+        "rating": {
+            "rule": RATING_VERSION,
+            "reference population": "wattlens/bench/data/reference_population.csv: PHP per-model kWh per "
+            "1,000 queries (benchmark-anchors.md §1.3-1.4), frozen; tier "
+            f"{REFERENCE_TIER.label}",
+            "like with like": "a result is rated against the reference only when its tier (device kind "
+            "and boundary) matches, on its gross figure; otherwise rating_reference is "
+            "n/a with both tiers named",
+            "within run": "per task and tier with >= 3 ok results: the same rule over this run's own "
+            "results, labelled 'relative to this run's N models'",
+            "stars": "5 = cheapest fifth of the population named in rating_band; raw Wh shown beside them",
+        },
+    }
 
 
-def start_run(store: Any, suite: Suite, *, carbon: dict[str, Any] | None = None, monitor: Any = None,
-              run_id: str | None = None) -> str:
+def start_run(
+    store: Any, suite: Suite, *, carbon: dict[str, Any] | None = None, monitor: Any = None, run_id: str | None = None
+) -> str:
     return store.create_run(RUN_KIND, run_config(suite, carbon), run_id=run_id, environment=environment(monitor))
 
 
-def execute(store: Any, run_id: str, suite: Suite, *, monitor: Any = None, progress: Progress | None = None,
-            on_cell: Callable[[CellOutcome], None] | None = None, retry_failed: bool = False) -> RunSummary:
+def execute(
+    store: Any,
+    run_id: str,
+    suite: Suite,
+    *,
+    monitor: Any = None,
+    progress: Progress | None = None,
+    on_cell: Callable[[CellOutcome], None] | None = None,
+    retry_failed: bool = False,
+) -> RunSummary:
     """Run every cell of ``suite`` not yet stored for ``run_id`` (a fresh run or a resumed one).
 
     ``retry_failed``: also re-run cells stored as ``failed`` (e.g. after installing a missing model).
@@ -418,8 +504,14 @@ def execute(store: Any, run_id: str, suite: Suite, *, monitor: Any = None, progr
             monitor.close()
     store.set_run_status(run_id, status)
     progress.finish(status)
-    return RunSummary(run_id, status, len(suite.cells) - len(pending) + sum(counts.values()), len(suite.cells),
-                      counts, time.time() - t0)
+    return RunSummary(
+        run_id,
+        status,
+        len(suite.cells) - len(pending) + sum(counts.values()),
+        len(suite.cells),
+        counts,
+        time.time() - t0,
+    )
 
 
 def summary_line(out: CellOutcome) -> str:
@@ -428,8 +520,12 @@ def summary_line(out: CellOutcome) -> str:
         return f"failed: {out.error}"
     q = r.get("query", {})
     jpq = q.get("j_per_query")
-    txt = "energy unavailable" if jpq is None else f"{jpq:.4g} J/query [{q['j_per_query_low']:.3g}, " \
-          f"{q['j_per_query_high']:.3g}] {q['basis']}, CV {(q.get('cv') or 0):.1%}"
+    txt = (
+        "energy unavailable"
+        if jpq is None
+        else f"{jpq:.4g} J/query [{q['j_per_query_low']:.3g}, "
+        f"{q['j_per_query_high']:.3g}] {q['basis']}, CV {(q.get('cv') or 0):.1%}"
+    )
     if q.get("p50_ms") is not None:
         txt += f", p50 {q['p50_ms']:.1f} ms"
     if out.status != "ok":

@@ -47,9 +47,11 @@ from wattlens.bench.method import percentile, robust_clip
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 POPULATION_CSV = DATA_DIR / "reference_population.csv"
-RATING_VERSION = ("wattlens-stars-2: PHP 2023 per-model population (tier gpu-node-gross) for runs of the same "
-                  "tier, else relative to the run's own results per task and tier (>= 3); log10 Wh quantiles "
-                  "20/40/60/80 %, median/MAD clip k=3")
+RATING_VERSION = (
+    "wattlens-stars-2: PHP 2023 per-model population (tier gpu-node-gross) for runs of the same "
+    "tier, else relative to the run's own results per task and tier (>= 3); log10 Wh quantiles "
+    "20/40/60/80 %, median/MAD clip k=3"
+)
 QUANTILES = (20.0, 40.0, 60.0, 80.0)
 CLIP_K = 3.0
 MIN_RELATIVE = 3  # fewer results than this in a run's task: no relative rating (quantiles of 2 say little)
@@ -122,8 +124,16 @@ class Bands:
         }
 
 
-def bands_from_values(task: str, wh_values: list[float], boundary: str = "", source: str = "", *,
-                      kind: str = "reference", population: str = "", tier: str = "") -> Bands:
+def bands_from_values(
+    task: str,
+    wh_values: list[float],
+    boundary: str = "",
+    source: str = "",
+    *,
+    kind: str = "reference",
+    population: str = "",
+    tier: str = "",
+) -> Bands:
     """Band edges for any population (used for the frozen one, the within-run one, and testable on
     synthetic populations)."""
     if len(wh_values) < 2 or any(v <= 0 for v in wh_values):
@@ -132,8 +142,19 @@ def bands_from_values(task: str, wh_values: list[float], boundary: str = "", sou
     clipped, lo, hi = robust_clip(logs, CLIP_K)
     n_clipped = sum(1 for v in logs if v < lo or v > hi)
     edges = tuple(10 ** percentile(clipped, q) for q in QUANTILES)
-    return Bands(task, edges, len(wh_values), n_clipped, min(wh_values), max(wh_values), boundary, source,  # type: ignore[arg-type]
-                 kind, population, tier)
+    return Bands(
+        task,
+        edges,
+        len(wh_values),
+        n_clipped,
+        min(wh_values),
+        max(wh_values),
+        boundary,
+        source,  # type: ignore[arg-type]
+        kind,
+        population,
+        tier,
+    )
 
 
 @cache
@@ -144,9 +165,15 @@ def bands_for(task: str) -> Bands | None:
     if len(rows) < 2:
         return None
     sources = sorted({r["source"].split(";")[0] for r in rows})
-    return bands_from_values(t, [r["wh_per_1000_queries"] for r in rows], rows[0]["boundary"], " | ".join(sources),
-                             kind="reference", tier=REFERENCE_TIER.label,
-                             population=f"PHP 2023 reference population, n={len(rows)} models ({REFERENCE_TIER.label})")
+    return bands_from_values(
+        t,
+        [r["wh_per_1000_queries"] for r in rows],
+        rows[0]["boundary"],
+        " | ".join(sources),
+        kind="reference",
+        tier=REFERENCE_TIER.label,
+        population=f"PHP 2023 reference population, n={len(rows)} models ({REFERENCE_TIER.label})",
+    )
 
 
 def rate(task: str, wh_per_1000: float | None) -> dict[str, Any] | None:
@@ -165,9 +192,11 @@ def describe(task: str) -> str:
     if b is None:
         return f"{task}: no reference population (stars not given)"
     edges = " | ".join(f"{e:.3g}" for e in b.edges_wh_per_1000)
-    return (f"{b.task}: 5* <= {edges} Wh/1000 queries < 1*  (PHP reference, n={b.population_n}, "
-            f"{b.clipped_n} clipped; range {b.population_min_wh:.3g}-{b.population_max_wh:.3g} Wh/1000; "
-            f"boundary: {b.boundary}; tier {b.tier}: rated against only in that tier)")
+    return (
+        f"{b.task}: 5* <= {edges} Wh/1000 queries < 1*  (PHP reference, n={b.population_n}, "
+        f"{b.clipped_n} clipped; range {b.population_min_wh:.3g}-{b.population_max_wh:.3g} Wh/1000; "
+        f"boundary: {b.boundary}; tier {b.tier}: rated against only in that tier)"
+    )
 
 
 # --- tiers: which figures may be compared with which -------------------------------------------------------
@@ -197,16 +226,24 @@ class Tier:
         return self.device == REFERENCE_TIER.device and self.boundary == REFERENCE_TIER.boundary
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "label": self.label, "device": self.device, "boundary": self.boundary,
-                "basis": self.basis, "source": self.source, "detail": self.detail}
+        return {
+            "key": self.key,
+            "label": self.label,
+            "device": self.device,
+            "boundary": self.boundary,
+            "basis": self.basis,
+            "source": self.source,
+            "detail": self.detail,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Tier:
         return cls(*(str(d.get(k) or "") for k in ("device", "boundary", "basis", "source", "detail")))
 
 
-REFERENCE_TIER = Tier("gpu", "node", "gross", "measured GPUs (NVML) + estimated CPU/RAM",
-                      "PHP 2023, 8xA100, CodeCarbon")
+REFERENCE_TIER = Tier(
+    "gpu", "node", "gross", "measured GPUs (NVML) + estimated CPU/RAM", "PHP 2023, 8xA100, CodeCarbon"
+)
 
 
 def _device_kind(device: str | None) -> str:
@@ -215,8 +252,13 @@ def _device_kind(device: str | None) -> str:
     return "cpu" if device is None else device_kind(device)  # runs before devices existed ran on the CPU
 
 
-def run_tier(device: str | None, attribution: str | None, meters: list[str] | tuple[str, ...],
-             basis: str | None, source: str | None) -> Tier:
+def run_tier(
+    device: str | None,
+    attribution: str | None,
+    meters: list[str] | tuple[str, ...],
+    basis: str | None,
+    source: str | None,
+) -> Tier:
     """The tier of one result: ``device`` as recorded in its config (None: a run from before devices were
     recorded, i.e. cpu), the monitor's ``attribution`` and source names, the J/query ``basis`` and ``source``."""
     kind = _device_kind(device)
@@ -246,8 +288,12 @@ def _reference_rating(row: dict[str, Any], tier: Tier) -> dict[str, Any]:
     if b is None:
         return {"stars": None, "note": f"n/a (no reference population for task {task!r})"}
     if not tier.comparable_to_reference():
-        return {"stars": None, "reference_tier": REFERENCE_TIER.label, "run_tier": tier.label,
-                "note": f"n/a (reference population is {REFERENCE_TIER.label}; this run is {tier.label})"}
+        return {
+            "stars": None,
+            "reference_tier": REFERENCE_TIER.label,
+            "run_tier": tier.label,
+            "note": f"n/a (reference population is {REFERENCE_TIER.label}; this run is {tier.label})",
+        }
     wh = _gross_wh(row)
     if wh is None:
         return {"stars": None, "note": "n/a (no gross energy for this result; the reference population is gross)"}
@@ -264,16 +310,23 @@ def _relative_population(group: list[dict[str, Any]]) -> tuple[str, list[tuple[d
     return "gross", [(r, v) for r, v in gross if v is not None]  # type: ignore[misc]
 
 
-def relative_bands(task: str, values: list[float], models: list[str] | None = None, tier: str = "",
-                   run_id: str = "") -> Bands:
+def relative_bands(
+    task: str, values: list[float], models: list[str] | None = None, tier: str = "", run_id: str = ""
+) -> Bands:
     """Bands over a run's own results for one task (same rule as the frozen population)."""
     n = len(values)
     distinct = len(set(models or [])) or n
     what = f"{n} {task} models" if distinct == n else f"{n} {task} results ({distinct} models x configs)"
     population = f"relative to this run's {what}" + (f", tier {tier}" if tier else "")
-    return bands_from_values(task, values, "this run's boundary" + (f": {tier}" if tier else ""),
-                             f"run {run_id}" if run_id else "this run", kind="relative", population=population,
-                             tier=tier)
+    return bands_from_values(
+        task,
+        values,
+        "this run's boundary" + (f": {tier}" if tier else ""),
+        f"run {run_id}" if run_id else "this run",
+        kind="relative",
+        population=population,
+        tier=tier,
+    )
 
 
 def rate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -293,8 +346,10 @@ def rate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         basis, pop = _relative_population(group)
         label = group[0]["tier"]["label"]
         if len(pop) < MIN_RELATIVE:
-            note = (f"n/a (a relative rating needs >= {MIN_RELATIVE} ok results of {task} in this run and tier; "
-                    f"this run has {len(pop)})")
+            note = (
+                f"n/a (a relative rating needs >= {MIN_RELATIVE} ok results of {task} in this run and tier; "
+                f"this run has {len(pop)})"
+            )
             for r in group:
                 relative[id(r)] = {"stars": None, "note": note}
             continue
@@ -313,8 +368,13 @@ def _band_of(rating: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rating_fields(row: dict[str, Any], relative: dict[str, Any] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"rating": None, "rating_band": None, "rating_text": None, "rating_reference": None,
-                           "rating_relative": None}
+    out: dict[str, Any] = {
+        "rating": None,
+        "rating_band": None,
+        "rating_text": None,
+        "rating_reference": None,
+        "rating_relative": None,
+    }
     if row.get("status") != "ok" or not row.get("tier"):
         out["rating_text"] = f"n/a (status {row.get('status')})" if row.get("status") != "ok" else "n/a"
         return out
@@ -328,8 +388,9 @@ def _rating_fields(row: dict[str, Any], relative: dict[str, Any] | None) -> dict
         return out
     out["rating"] = chosen["stars"]
     out["rating_band"] = _band_of(chosen)
-    out["rating_text"] = (f"{chosen['stars']}/5 {chosen['population']} ({chosen['basis']} "
-                          f"{chosen['wh_per_1000']:.3g} Wh/1000)")
+    out["rating_text"] = (
+        f"{chosen['stars']}/5 {chosen['population']} ({chosen['basis']} {chosen['wh_per_1000']:.3g} Wh/1000)"
+    )
     if chosen is relative:
         out["rating_text"] += f"; reference: {ref['note']}"
     return out
@@ -351,9 +412,11 @@ def describe_rows(rows: list[dict[str, Any]]) -> list[str]:
         seen.add(key)
         if band:
             edges = " | ".join(f"{e:.3g}" for e in band["edges_wh_per_1000"])
-            lines.append(f"{r['task']}: 5* <= {edges} Wh/1000 ({band.get('basis')}) < 1*  — {band['population']}, "
-                         f"{band['clipped_n']} clipped; range {band['population_min_wh_per_1000']:.3g}-"
-                         f"{band['population_max_wh_per_1000']:.3g} Wh/1000")
+            lines.append(
+                f"{r['task']}: 5* <= {edges} Wh/1000 ({band.get('basis')}) < 1*  — {band['population']}, "
+                f"{band['clipped_n']} clipped; range {band['population_min_wh_per_1000']:.3g}-"
+                f"{band['population_max_wh_per_1000']:.3g} Wh/1000"
+            )
         ref = r.get("rating_reference") or {}
         if ref.get("stars") is None and ref.get("note"):
             lines.append(f"{r['task']}: reference rating {ref['note']}")

@@ -39,8 +39,11 @@ def php_task_reference() -> dict[str, dict[str, Any]]:
 def _location(carbon: dict[str, Any]) -> Any:
     from wattlens.carbon import resolve_location
 
-    return resolve_location(country=carbon.get("country"), region=carbon.get("region"),
-                            intensity_g_per_kwh=carbon.get("intensity_g_per_kwh"))
+    return resolve_location(
+        country=carbon.get("country"),
+        region=carbon.get("region"),
+        intensity_g_per_kwh=carbon.get("intensity_g_per_kwh"),
+    )
 
 
 def _footprint_per_1000(j: float | None, lo: float | None, hi: float | None, carbon: dict, loc: Any) -> Any:
@@ -51,8 +54,15 @@ def _footprint_per_1000(j: float | None, lo: float | None, hi: float | None, car
     k = 1000.0
     lo_ = None if lo is None else max(min(lo, j), 0.0) * k  # a net interval may dip below 0
     hi_ = None if hi is None else max(hi, j) * k
-    return footprint(j * k, lo_, hi_, location=loc, pue=carbon.get("pue"), price_per_kwh=carbon.get("price_per_kwh"),
-                     currency=carbon.get("currency"))
+    return footprint(
+        j * k,
+        lo_,
+        hi_,
+        location=loc,
+        pue=carbon.get("pue"),
+        price_per_kwh=carbon.get("price_per_kwh"),
+        currency=carbon.get("currency"),
+    )
 
 
 def _boundary(env: dict[str, Any], attribution: str | None) -> str:
@@ -141,18 +151,29 @@ def _phase_fields(res: dict[str, Any]) -> dict[str, Any]:
 
 
 def _carbon_fields(row: dict[str, Any], carbon: dict[str, Any], loc: Any) -> dict[str, Any]:
-    fp = _footprint_per_1000(row.get("j_per_query"), row.get("j_per_query_low"), row.get("j_per_query_high"),
-                             carbon, loc)
-    out: dict[str, Any] = {"co2e_g_per_1000": None, "co2e_g_per_1000_low": None, "co2e_g_per_1000_high": None,
-                           "cost_per_1000": None, "currency": carbon.get("currency")}
+    fp = _footprint_per_1000(
+        row.get("j_per_query"), row.get("j_per_query_low"), row.get("j_per_query_high"), carbon, loc
+    )
+    out: dict[str, Any] = {
+        "co2e_g_per_1000": None,
+        "co2e_g_per_1000_low": None,
+        "co2e_g_per_1000_high": None,
+        "cost_per_1000": None,
+        "currency": carbon.get("currency"),
+    }
     if loc is not None:
         out["location"] = loc.to_dict()
         out["carbon_intensity_g_per_kwh"] = loc.g_co2e_per_kwh
         out["intensity_basis"] = loc.basis
     if fp is None:
         return out
-    out.update(co2e_g_per_1000=fp.co2e_g, co2e_g_per_1000_low=fp.co2e_low_g, co2e_g_per_1000_high=fp.co2e_high_g,
-               pue=fp.pue, facility_kwh_per_1000=fp.kwh)
+    out.update(
+        co2e_g_per_1000=fp.co2e_g,
+        co2e_g_per_1000_low=fp.co2e_low_g,
+        co2e_g_per_1000_high=fp.co2e_high_g,
+        pue=fp.pue,
+        facility_kwh_per_1000=fp.kwh,
+    )
     if fp.cost is not None:
         out["cost_per_1000"] = fp.cost.get("amount")
         out["currency"] = fp.cost.get("currency")
@@ -167,8 +188,13 @@ def _php_task_fields(row: dict[str, Any]) -> dict[str, Any]:
 def _tier(row: dict[str, Any], env: dict[str, Any], attribution: str | None) -> dict[str, Any]:
     mon = (env or {}).get("monitor") or {}
     att = attribution or mon.get("attribution") or "machine"
-    return run_tier((row.get("config") or {}).get("device"), att, list(mon.get("sources") or []),
-                    row.get("energy_basis"), row.get("source")).to_dict()
+    return run_tier(
+        (row.get("config") or {}).get("device"),
+        att,
+        list(mon.get("sources") or []),
+        row.get("energy_basis"),
+        row.get("source"),
+    ).to_dict()
 
 
 def cell_row(run: dict[str, Any], cell: dict[str, Any], loc: Any = None) -> dict[str, Any]:

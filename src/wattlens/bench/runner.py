@@ -286,16 +286,36 @@ def _summarize_cell(
     if len(accs) < MIN_REPEATS:
         notes.append(f"{len(accs)} repeats < {MIN_REPEATS}: the confidence interval is wide or undefined")
     common: dict[str, Any] = dict(
-        phase=phase, batch=batch, repeats=len(accs), warmup=warmup, min_window_s=min_window_s,
-        queries_per_repeat=[a.queries for a in accs], expected_queries=sum(a.queries for a in accs),
-        inputs_per_repeat=inputs_per_repeat, completed_queries=completed, duration_s=duration, busy_s=busy_s,
-        latencies_s=latencies, basis=BASIS_NET if idle is not None else BASIS_GROSS, idle=idle, windows=windows,
+        phase=phase,
+        batch=batch,
+        repeats=len(accs),
+        warmup=warmup,
+        min_window_s=min_window_s,
+        queries_per_repeat=[a.queries for a in accs],
+        expected_queries=sum(a.queries for a in accs),
+        inputs_per_repeat=inputs_per_repeat,
+        completed_queries=completed,
+        duration_s=duration,
+        busy_s=busy_s,
+        latencies_s=latencies,
+        basis=BASIS_NET if idle is not None else BASIS_GROSS,
+        idle=idle,
+        windows=windows,
         idle_j=None if idle is None else idle.power_w * duration,
     )
     if not energy_known:
-        return CellStats(**common, source=UNAVAILABLE, j_per_query=None, j_per_query_low=None, j_per_query_high=None,
-                         summary=None, per_repeat_j_per_query=[], gross_j=None, net_j=None,
-                         notes=[*notes, "energy unavailable for some window"])
+        return CellStats(
+            **common,
+            source=UNAVAILABLE,
+            j_per_query=None,
+            j_per_query_low=None,
+            j_per_query_high=None,
+            summary=None,
+            per_repeat_j_per_query=[],
+            gross_j=None,
+            net_j=None,
+            notes=[*notes, "energy unavailable for some window"],
+        )
     gross = sum(a.gross_j for a in accs)  # type: ignore[misc]
     per_q, low_q, high_q = [], [], []
     for a in accs:
@@ -319,13 +339,24 @@ def _summarize_cell(
     low = sum(low_q) / len(low_q) - s.ci95
     if low < 0:  # energy drawn by the work cannot be negative: the spread across repeats exceeds the mean
         cv = "n/a" if s.cv is None else f"{s.cv:.0%}"
-        notes = [*notes, f"interval low end {low:.3g} J/query clamped at 0: repeats disagree more than their mean "
-                         f"(CV {cv}), typically a contended machine; re-run on a quiet one"]
+        notes = [
+            *notes,
+            f"interval low end {low:.3g} J/query clamped at 0: repeats disagree more than their mean "
+            f"(CV {cv}), typically a contended machine; re-run on a quiet one",
+        ]
         low = 0.0
-    return CellStats(**common, source=source, j_per_query=s.mean,
-                     j_per_query_low=low,
-                     j_per_query_high=sum(high_q) / len(high_q) + s.ci95,
-                     summary=s, per_repeat_j_per_query=per_q, gross_j=gross, net_j=net, notes=notes)
+    return CellStats(
+        **common,
+        source=source,
+        j_per_query=s.mean,
+        j_per_query_low=low,
+        j_per_query_high=sum(high_q) / len(high_q) + s.ci95,
+        summary=s,
+        per_repeat_j_per_query=per_q,
+        gross_j=gross,
+        net_j=net,
+        notes=notes,
+    )
 
 
 def _check_args(inputs: Sequence[Any], batch: int, repeats: int, warmup: int, min_window_s: float) -> None:
@@ -384,14 +415,30 @@ class _CellLog:
         self.sources.append(getattr(m, "source", "unknown"))
 
     def summarize(self) -> CellStats:
-        return _summarize_cell(self.phase, self.accs, self.idle, batch=self.batch, warmup=self.warmup,
-                               min_window_s=self.min_window_s, inputs_per_repeat=self.inputs_per_repeat,
-                               completed=self.completed, busy_s=self.busy_s, latencies=self.latencies,
-                               windows=self.windows, sources=self.sources)
+        return _summarize_cell(
+            self.phase,
+            self.accs,
+            self.idle,
+            batch=self.batch,
+            warmup=self.warmup,
+            min_window_s=self.min_window_s,
+            inputs_per_repeat=self.inputs_per_repeat,
+            completed=self.completed,
+            busy_s=self.busy_s,
+            latencies=self.latencies,
+            windows=self.windows,
+            sources=self.sources,
+        )
 
 
 def _start_cell(
-    phase: str, inputs: Sequence[Any], batch: int, monitor: Any, repeats: int, warmup: int, min_window_s: float,
+    phase: str,
+    inputs: Sequence[Any],
+    batch: int,
+    monitor: Any,
+    repeats: int,
+    warmup: int,
+    min_window_s: float,
     idle: Any,
 ) -> tuple[Any, bool, list[list[Any]], _CellLog]:
     """Validate, open (or borrow) the monitor, cut the batches and start the cell's log."""
@@ -577,10 +624,20 @@ def with_idle(stats: CellStats, idle: Any) -> CellStats:
         net = None if w["energy_j"] is None or idle_j is None else w["energy_j"] - idle_j
         windows.append({**w, "idle_j": idle_j, "net_j": net})
     accs = [by_repeat[r] for r in sorted(by_repeat)]
-    out = _summarize_cell(stats.phase, accs, idle_p, batch=stats.batch, warmup=stats.warmup,
-                          min_window_s=stats.min_window_s, inputs_per_repeat=stats.inputs_per_repeat,
-                          completed=stats.completed_queries, busy_s=stats.busy_s, latencies=stats.latencies_s,
-                          windows=windows, sources=[w["source"] for w in stats.windows])
+    out = _summarize_cell(
+        stats.phase,
+        accs,
+        idle_p,
+        batch=stats.batch,
+        warmup=stats.warmup,
+        min_window_s=stats.min_window_s,
+        inputs_per_repeat=stats.inputs_per_repeat,
+        completed=stats.completed_queries,
+        busy_s=stats.busy_s,
+        latencies=stats.latencies_s,
+        windows=windows,
+        sources=[w["source"] for w in stats.windows],
+    )
     out.outputs = stats.outputs
     return out
 

@@ -68,8 +68,11 @@ _SHARED = {
     "precision": ("list[precision]", f"a list of {', '.join(PRECISIONS)}"),
     "threads": ("list[int>=0]", "a list of integers >= 0 (0 = the library default)"),
     "engine": ("list[engine]", f"a list of {', '.join(ENGINES)}"),
-    "device": ("devices", "auto (cuda when available, else cpu), cpu, cuda, cuda:N, mps; a string or a list, "
-                          "e.g. \"auto\" or [\"cpu\", \"cuda\"]"),
+    "device": (
+        "devices",
+        "auto (cuda when available, else cpu), cpu, cuda, cuda:N, mps; a string or a list, "
+        'e.g. "auto" or ["cpu", "cuda"]',
+    ),
     "phases": ("bool", "true or false (measure prefill and decode windows for generation)"),
     "quality": ("bool", "true or false (compute the task metric where one exists)"),
     "size": ("size", f"one of {', '.join(SIZES)} (default models when `models` is omitted)"),
@@ -139,8 +142,13 @@ class Cell:
 
     @property
     def config(self) -> dict[str, Any]:
-        cfg = {"batch": self.batch, "precision": self.precision, "threads": self.threads, "engine": self.engine,
-               "device": self.device}
+        cfg = {
+            "batch": self.batch,
+            "precision": self.precision,
+            "threads": self.threads,
+            "engine": self.engine,
+            "device": self.device,
+        }
         cfg.update(self.options)
         return cfg
 
@@ -167,13 +175,23 @@ class Suite:
     cells: list[Cell] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "file": self.file,
-                "settings": dict(self.settings), "cells": [c.to_dict() for c in self.cells]}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "file": self.file,
+            "settings": dict(self.settings),
+            "cells": [c.to_dict() for c in self.cells],
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Suite:
-        return cls(d["name"], d.get("description", ""), d.get("file", ""), dict(d.get("settings", {})),
-                   [Cell.from_dict(c) for c in d.get("cells", [])])
+        return cls(
+            d["name"],
+            d.get("description", ""),
+            d.get("file", ""),
+            dict(d.get("settings", {})),
+            [Cell.from_dict(c) for c in d.get("cells", [])],
+        )
 
 
 # --- locating lines in the text (tomllib gives values, not positions) -----------------------------
@@ -273,16 +291,19 @@ def _devices(value: Any) -> list[str]:
     return list(dict.fromkeys(parse_device(v) for v in ([value] if isinstance(value, str) else value)))
 
 
-def _validate_table(data: dict[str, Any], schema: dict[str, tuple[str, str]], table: str, occ: int,
-                    lines: _Lines, file: str) -> None:
+def _validate_table(
+    data: dict[str, Any], schema: dict[str, tuple[str, str]], table: str, occ: int, lines: _Lines, file: str
+) -> None:
     for key, value in data.items():
         if key not in schema:
-            raise SuiteError(file, lines.key(table, occ, key), f"unknown key {key!r} in [{table}]",
-                             ", ".join(sorted(schema)))
+            raise SuiteError(
+                file, lines.key(table, occ, key), f"unknown key {key!r} in [{table}]", ", ".join(sorted(schema))
+            )
         kind, allowed = schema[key]
         if not _check_value(kind, value):
-            raise SuiteError(file, lines.key(table, occ, key), f"bad value for {key!r} in [{table}]: {value!r}",
-                             allowed)
+            raise SuiteError(
+                file, lines.key(table, occ, key), f"bad value for {key!r} in [{table}]: {value!r}", allowed
+            )
 
 
 def _known_tasks() -> tuple[str, ...] | None:
@@ -317,8 +338,9 @@ def validate(data: dict[str, Any], text: str = "", file: str = "<suite>") -> Sui
     lines = _Lines(text)
     for key in data:
         if key not in TOP_KEYS:
-            raise SuiteError(file, lines.key("", 0, key), f"unknown top-level key or table {key!r}",
-                             "[suite] and [[task]] tables")
+            raise SuiteError(
+                file, lines.key("", 0, key), f"unknown top-level key or table {key!r}", "[suite] and [[task]] tables"
+            )
     suite_t = data.get("suite", {})
     if not isinstance(suite_t, dict):
         raise SuiteError(file, lines.key("", 0, "suite"), "`suite` must be a table", "[suite]")
@@ -335,23 +357,51 @@ def validate(data: dict[str, Any], text: str = "", file: str = "<suite>") -> Sui
     for i, t in enumerate(tasks):
         _validate_table(t, TASK_KEYS, "task", i, lines, file)
         if "name" not in t:
-            raise SuiteError(file, lines.table("task", i), f"[[task]] #{i + 1} has no `name`",
-                             ", ".join(known) if known else "a task name")
+            raise SuiteError(
+                file,
+                lines.table("task", i),
+                f"[[task]] #{i + 1} has no `name`",
+                ", ".join(known) if known else "a task name",
+            )
         canon = _canonical_task(t["name"])
         if canon is None or (known is not None and canon not in known):
-            raise SuiteError(file, lines.key("task", i, "name"), f"unknown task {t['name']!r}",
-                             ", ".join(known) if known else "a task name")
+            raise SuiteError(
+                file,
+                lines.key("task", i, "name"),
+                f"unknown task {t['name']!r}",
+                ", ".join(known) if known else "a task name",
+            )
         s = {**settings, **t}
         task_opts = dict(t.get("options") or {})
         models = [(m, {}) for m in t["models"]] if t.get("models") else _default_models(canon, s["size"])
-        for (model, m_opts), b, p, th, e, dev in itertools.product(models, s["batch"], s["precision"], s["threads"],
-                                                                      s["engine"], _devices(s["device"])):
+        for (model, m_opts), b, p, th, e, dev in itertools.product(
+            models, s["batch"], s["precision"], s["threads"], s["engine"], _devices(s["device"])
+        ):
             opts = tuple(sorted({**m_opts, **task_opts}.items()))
-            cell = Cell(canon, model, b, p, th, e, s["queries"], s["repeats"], s["warmup"], float(s["min_window_s"]),
-                        s["phases"], s["quality"], s["seed"], opts, dev)
+            cell = Cell(
+                canon,
+                model,
+                b,
+                p,
+                th,
+                e,
+                s["queries"],
+                s["repeats"],
+                s["warmup"],
+                float(s["min_window_s"]),
+                s["phases"],
+                s["quality"],
+                s["seed"],
+                opts,
+                dev,
+            )
             if cell.key in seen:
-                raise SuiteError(file, lines.key("task", i, "models"), f"duplicate cell {cell.key}",
-                                 "each (task, model, batch, precision, threads, engine, device) once")
+                raise SuiteError(
+                    file,
+                    lines.key("task", i, "models"),
+                    f"duplicate cell {cell.key}",
+                    "each (task, model, batch, precision, threads, engine, device) once",
+                )
             seen.add(cell.key)
             cells.append(cell)
     return Suite(settings["name"], settings["description"], file, settings, cells)
@@ -374,8 +424,9 @@ def load_suite(name_or_path: str) -> Suite:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        raise SuiteError(str(path), int(m.group(1)) if m else None, f"not valid TOML: {exc}",
-                         "TOML 1.0 syntax (https://toml.io)") from None
+        raise SuiteError(
+            str(path), int(m.group(1)) if m else None, f"not valid TOML: {exc}", "TOML 1.0 syntax (https://toml.io)"
+        ) from None
     return validate(data, text, str(path))
 
 

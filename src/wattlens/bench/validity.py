@@ -63,13 +63,18 @@ def check_windows(stats: Any, *, max_power_w: float | None = None) -> Validity:
     _check_negative(v, stats)
     _check_power(v, stats, max_power_w)
     if stats.completed_queries < stats.expected_queries:
-        v.fail(f"{name}: {stats.expected_queries - stats.completed_queries} of {stats.expected_queries} "
-               "queries returned no output")
+        v.fail(
+            f"{name}: {stats.expected_queries - stats.completed_queries} of {stats.expected_queries} "
+            "queries returned no output"
+        )
     short = [q for q in stats.queries_per_repeat if q < stats.inputs_per_repeat]
     if short:
         v.fail(f"{name}: {len(short)} repeat(s) did not cover all {stats.inputs_per_repeat} inputs")
-    too_short = [w for w in stats.windows if w.get("sub", 0) == 0 and stats.phase != "decode"
-                 and w["duration_s"] < stats.min_window_s * (1 - 1e-9)]
+    too_short = [
+        w
+        for w in stats.windows
+        if w.get("sub", 0) == 0 and stats.phase != "decode" and w["duration_s"] < stats.min_window_s * (1 - 1e-9)
+    ]
     if too_short:
         v.fail(f"{name}: {len(too_short)} window(s) shorter than the minimum {stats.min_window_s} s")
     _check_spread(v, stats)
@@ -84,11 +89,15 @@ def _check_negative(v: Validity, stats: Any) -> None:
         v.fail(f"{name}: negative gross energy in {len(neg_gross)} window(s) (min {lowest:.4g} J)")
     neg_net = [j for j in stats.per_repeat_j_per_query if j < 0]
     if neg_net:
-        v.fail(f"{name}: negative {stats.basis} energy per query in {len(neg_net)} of {stats.repeats} repeat(s) "
-               f"(min {min(neg_net):.4g} J): the idle baseline exceeds the measured energy")
+        v.fail(
+            f"{name}: negative {stats.basis} energy per query in {len(neg_net)} of {stats.repeats} repeat(s) "
+            f"(min {min(neg_net):.4g} J): the idle baseline exceeds the measured energy"
+        )
     elif stats.basis == "net" and stats.j_per_query_low is not None and stats.j_per_query_low <= 0:
-        v.warn(f"{name}: net energy per query is within the meter's uncertainty of zero "
-               f"(interval {stats.j_per_query_low:.4g} .. {stats.j_per_query_high:.4g} J)")
+        v.warn(
+            f"{name}: net energy per query is within the meter's uncertainty of zero "
+            f"(interval {stats.j_per_query_low:.4g} .. {stats.j_per_query_high:.4g} J)"
+        )
 
 
 def _check_power(v: Validity, stats: Any, max_power_w: float | None) -> None:
@@ -125,13 +134,16 @@ def check_idle_drift(before_w: float | None, after_w: float | None) -> Validity:
     ref = max(abs(before_w), abs(after_w), 1e-12)
     drift = abs(after_w - before_w) / ref
     if drift > MAX_IDLE_DRIFT:
-        v.warn(f"idle power drifted {drift:.0%} across the cell ({before_w:.3g} W -> {after_w:.3g} W): "
-               "something else ran on the machine")
+        v.warn(
+            f"idle power drifted {drift:.0%} across the cell ({before_w:.3g} W -> {after_w:.3g} W): "
+            "something else ran on the machine"
+        )
     return v
 
 
-def check_tokens(generative: bool, input_tokens: int | None, output_tokens: int | None,
-                 text_input: bool = True) -> Validity:
+def check_tokens(
+    generative: bool, input_tokens: int | None, output_tokens: int | None, text_input: bool = True
+) -> Validity:
     """Generation must record its token counts (input tokens only where the input is text, not an image)."""
     v = Validity()
     if not generative:

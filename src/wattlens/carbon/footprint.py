@@ -360,4 +360,3 @@ def project_yearly(
         "cost_note": fp.cost_note,
         "footprint": fp.to_dict(),
     }
-

@@ -122,8 +122,14 @@ def fetch_intensity(
     return parse_response(body, zone, place)
 
 
-def live_location(place: Location, *, live: bool = False, token: str | None = None, opener: Opener | None = None,
-                  timeout_s: float = DEFAULT_TIMEOUT_S) -> Location:
+def live_location(
+    place: Location,
+    *,
+    live: bool = False,
+    token: str | None = None,
+    opener: Opener | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Location:
     """Live figure for a resolved offline :class:`Location` (its Electricity Maps zone). Needs ``live=True``."""
     _require_opt_in(live)
     zone = place.grid_zone or _country_zone(place.country_alpha3)  # GCP rows carry no zone: use the country

@@ -21,41 +21,75 @@ EXAMPLES = """examples:
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "analyze", help="where the joules go: compute vs data movement, by role, without running the model",
+        "analyze",
+        help="where the joules go: compute vs data movement, by role, without running the model",
         description="Trace a model on the meta device (no weights allocated), count FLOPs and bytes per op, map "
-                    "ops to computational roles, and estimate time and energy on a hardware profile as ranges; "
-                    "rank levers by re-analysing modified models.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="preset name (gpt2-xl, llama-70b, ...; see --list-presets), a config.json path, "
-                                 "or file.py:builder", nargs="?")
-    p.add_argument("--hardware", "--hw", default="this-machine",
-                   help="profile name or alias (a100, h100, h200, b200, l4, rtx4090, m3-max, orin, this-machine)")
-    p.add_argument("--phase", default="auto", choices=["auto", "forward", "prefill", "decode", "generate", "train"],
-                   help="auto = generate (prefill + decode) for LLMs, forward otherwise")
+        "ops to computational roles, and estimate time and energy on a hardware profile as ranges; "
+        "rank levers by re-analysing modified models.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "model",
+        help="preset name (gpt2-xl, llama-70b, ...; see --list-presets), a config.json path, or file.py:builder",
+        nargs="?",
+    )
+    p.add_argument(
+        "--hardware",
+        "--hw",
+        default="this-machine",
+        help="profile name or alias (a100, h100, h200, b200, l4, rtx4090, m3-max, orin, this-machine)",
+    )
+    p.add_argument(
+        "--phase",
+        default="auto",
+        choices=["auto", "forward", "prefill", "decode", "generate", "train"],
+        help="auto = generate (prefill + decode) for LLMs, forward otherwise",
+    )
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--seq", type=int, default=None, help="sequence length (forward, prefill, train)")
     p.add_argument("--prompt", type=int, default=None, help="prompt length before decoding (default: --seq or 512)")
     p.add_argument("--new-tokens", type=int, default=128, help="decode steps")
-    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default=None,
-                   help="default: fp32 on CPUs, bf16 (or fp16) on accelerators")
-    p.add_argument("--backend", choices=["mid", "eager", "fused"], default="mid",
-                   help="which byte bound the mid estimate uses (low/high always use fused/eager)")
-    p.add_argument("--tensor-parallel", "--tp", type=int, default=1, metavar="N",
-                   help="Megatron-style tensor parallelism over N devices: sharded work + all-reduces over the "
-                        "profile's interconnect (collective role)")
+    p.add_argument(
+        "--dtype",
+        choices=["fp32", "bf16", "fp16"],
+        default=None,
+        help="default: fp32 on CPUs, bf16 (or fp16) on accelerators",
+    )
+    p.add_argument(
+        "--backend",
+        choices=["mid", "eager", "fused"],
+        default="mid",
+        help="which byte bound the mid estimate uses (low/high always use fused/eager)",
+    )
+    p.add_argument(
+        "--tensor-parallel",
+        "--tp",
+        type=int,
+        default=1,
+        metavar="N",
+        help="Megatron-style tensor parallelism over N devices: sharded work + all-reduces over the "
+        "profile's interconnect (collective role)",
+    )
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--by-layer", action="store_true", help="per-layer detail")
     p.add_argument("--plot", metavar="DIR", help="write figures (energy by role, energy roofline) to DIR")
     p.add_argument("--no-levers", action="store_true", help="skip the what-if levers (faster)")
-    p.add_argument("--calibrate", action="store_true",
-                   help="run micro-benchmarks on this machine under the meter first and use the fitted profile")
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="run micro-benchmarks on this machine under the meter first and use the fitted profile",
+    )
     p.add_argument("--calibrate-seconds", type=float, default=1.0, help="seconds per calibration micro-benchmark")
     p.add_argument("--full-trace", action="store_true", help="trace every decode step (slow; verification)")
     p.add_argument("--list-presets", action="store_true", help="list the preset architectures and exit")
     p.set_defaults(func=run_analyze)
 
-    h = subparsers.add_parser("hardware", help="hardware profiles: figures, ranges and sources",
-                              description="List hardware profiles, or show one with every figure's range and source.")
+    h = subparsers.add_parser(
+        "hardware",
+        help="hardware profiles: figures, ranges and sources",
+        description="List hardware profiles, or show one with every figure's range and source.",
+    )
     h.add_argument("name", nargs="?", help="one profile (name or alias) to show in full")
     h.add_argument("--json", action="store_true")
     h.set_defaults(func=run_hardware)
@@ -110,8 +144,10 @@ def _profile_text(d: dict[str, Any]) -> str:
     fig("launch / dispatch overhead", d["launch_us"])
     fig("achieved GEMM fraction", d["gemm_frac"])
     fig("achieved bandwidth fraction", d["bw_frac"])
-    lines.append(f"  memory: {d['mem_gb']} GB {d['mem_type']}, L2/LLC {d['l2_mb']} MB; TDP {d['tdp_w']} W; "
-                 f"interconnect {d['interconnect'] or '-'} {d['interconnect_gbs'] or ''}")
+    lines.append(
+        f"  memory: {d['mem_gb']} GB {d['mem_type']}, L2/LLC {d['l2_mb']} MB; TDP {d['tdp_w']} W; "
+        f"interconnect {d['interconnect'] or '-'} {d['interconnect_gbs'] or ''}"
+    )
     lines.append(f"  provenance codes (docs/HARDWARE.md): {d['provenance']}")
     lines.append(f"  sources: {d['source']}")
     if d["notes"]:
@@ -141,15 +177,25 @@ def run_analyze(args: argparse.Namespace) -> int:
         from wattlens.analyze.calibrate import calibrate
 
         if hardware not in ("this-machine", "this", "local", "host"):
-            print("wattlens analyze: --calibrate measures this machine; using --hardware this-machine",
-                  file=sys.stderr)
+            print("wattlens analyze: --calibrate measures this machine; using --hardware this-machine", file=sys.stderr)
         print("calibrating this machine (GEMM sweep, bandwidth, dispatch probe, idle) ...", file=sys.stderr)
         cal = calibrate(target_s=args.calibrate_seconds)
         hardware = cal.profile
     try:
-        a = analyze(args.model, hardware, phase=args.phase, batch=args.batch, seq=args.seq, prompt=args.prompt,
-                    new_tokens=args.new_tokens, dtype=args.dtype, backend=args.backend, levers=not args.no_levers,
-                    full_trace=args.full_trace, tensor_parallel=args.tensor_parallel)
+        a = analyze(
+            args.model,
+            hardware,
+            phase=args.phase,
+            batch=args.batch,
+            seq=args.seq,
+            prompt=args.prompt,
+            new_tokens=args.new_tokens,
+            dtype=args.dtype,
+            backend=args.backend,
+            levers=not args.no_levers,
+            full_trace=args.full_trace,
+            tensor_parallel=args.tensor_parallel,
+        )
     except (KeyError, ValueError, OSError, AttributeError, ImportError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"wattlens analyze: {msg}", file=sys.stderr)

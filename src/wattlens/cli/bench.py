@@ -20,14 +20,19 @@ EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", metavar="URL", default=None,
-                   help="results database: a .sqlite path (default ./wattlens.sqlite or $WATTLENS_DB) or postgresql://...")
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help="results database: a .sqlite path (default ./wattlens.sqlite or $WATTLENS_DB) or postgresql://...",
+    )
 
 
 def _add_carbon(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("carbon and cost (from wattlens.carbon; every default is stated)")
-    g.add_argument("--country",
-                   help="ISO code or name for the grid carbon intensity (default: $WATTLENS_COUNTRY, else WORLD)")
+    g.add_argument(
+        "--country", help="ISO code or name for the grid carbon intensity (default: $WATTLENS_COUNTRY, else WORLD)"
+    )
     g.add_argument("--region", help="cloud region, e.g. aws:us-east-1")
     g.add_argument("--intensity", type=float, metavar="G_PER_KWH", help="your own grid intensity, gCO2e/kWh")
     g.add_argument("--pue", help="PUE (number) or provider name; default 1.0 (node boundary), stated")
@@ -38,14 +43,23 @@ def _add_carbon(p: argparse.ArgumentParser) -> None:
 def _carbon_settings(args: argparse.Namespace) -> dict[str, Any]:
     import os
 
-    d = {"country": args.country, "region": args.region, "intensity_g_per_kwh": args.intensity, "pue": args.pue,
-         "price_per_kwh": args.price_per_kwh, "currency": args.currency}
+    d = {
+        "country": args.country,
+        "region": args.region,
+        "intensity_g_per_kwh": args.intensity,
+        "pue": args.pue,
+        "price_per_kwh": args.price_per_kwh,
+        "currency": args.currency,
+    }
     if args.country is None and args.region is None and args.intensity is None:
         # freeze the environment's choice into the run, so `wattlens results` later gives the same CO2e
         d["region"] = os.environ.get("WATTLENS_REGION") or None
         d["country"] = None if d["region"] else (os.environ.get("WATTLENS_COUNTRY") or None)
-    for key, env in (("pue", "WATTLENS_PUE"), ("price_per_kwh", "WATTLENS_PRICE_PER_KWH"),
-                     ("currency", "WATTLENS_CURRENCY")):
+    for key, env in (
+        ("pue", "WATTLENS_PUE"),
+        ("price_per_kwh", "WATTLENS_PRICE_PER_KWH"),
+        ("currency", "WATTLENS_CURRENCY"),
+    ):
         if d[key] is None and os.environ.get(env):
             d[key] = os.environ[env]
     return {k: v for k, v in d.items() if v is not None}
@@ -59,9 +73,11 @@ def register(subparsers: Any) -> None:
 
 def _register_bench(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "bench", help="benchmark models per task (the Power Hungry Processing study, on this machine)",
+        "bench",
+        help="benchmark models per task (the Power Hungry Processing study, on this machine)",
         description="Run a benchmark suite (TOML) or one task/model grid; every finished cell is committed to the "
-                    "store at once, so an interrupted run resumes with --resume RUN_ID.")
+        "store at once, so an interrupted run resumes with --resume RUN_ID.",
+    )
     src = p.add_argument_group("what to run")
     src.add_argument("--suite", help="quick | php | path/to/suite.toml")
     src.add_argument("--task", help="one task instead of a suite (e.g. text-generation)")
@@ -75,9 +91,12 @@ def _register_bench(subparsers: Any) -> None:
     m.add_argument("--precision", action="append", help="fp32 | bf16 | fp16 (repeatable)")
     m.add_argument("--threads", type=int, action="append", help="intra-op threads, 0 = library default (repeatable)")
     m.add_argument("--engine", action="append", help="pytorch | onnxruntime | callable (repeatable)")
-    m.add_argument("--device", action="append",
-                   help="cpu | cuda | cuda:N | mps | auto (cuda when available, else cpu) (repeatable); "
-                        "default: the suite's (cpu; php: auto)")
+    m.add_argument(
+        "--device",
+        action="append",
+        help="cpu | cuda | cuda:N | mps | auto (cuda when available, else cpu) (repeatable); "
+        "default: the suite's (cpu; php: auto)",
+    )
     m.add_argument("--repeats", type=int, help="measured windows per cell (>= 5 for the method)")
     m.add_argument("--warmup", type=int, help="warm-up batches (excluded)")
     m.add_argument("--min-window-s", type=float, help="minimum duration of each measured window")
@@ -108,10 +127,13 @@ def _register_results(subparsers: Any) -> None:
 
 def _register_breakeven(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "breakeven", help="queries until inference energy equals training energy; yearly projection",
-        description="PHP's example: --training-kwh 51686 --finetune-kwh 7571 --kwh-per-query 1e-4 -> ~592.6 M queries.")
-    p.add_argument("--training-kwh", type=float, help="training energy, kWh (default: the reference figure for "
-                   "a BLOOMz --model)")
+        "breakeven",
+        help="queries until inference energy equals training energy; yearly projection",
+        description="PHP's example: --training-kwh 51686 --finetune-kwh 7571 --kwh-per-query 1e-4 -> ~592.6 M queries.",
+    )
+    p.add_argument(
+        "--training-kwh", type=float, help="training energy, kWh (default: the reference figure for a BLOOMz --model)"
+    )
     p.add_argument("--finetune-kwh", type=float, help="fine-tuning energy, kWh (default 0, or the reference figure)")
     p.add_argument("--run", metavar="RUN_ID", help="take the per-query energy from this bench run")
     p.add_argument("--model", help="model in the run (or a BLOOMz reference model: bloomz-560m/1b7/3b/7b1)")
@@ -154,8 +176,12 @@ def _plain_progress_class() -> type:
 
         def cell_start(self, index: int, cell: Any) -> None:
             dev = "" if getattr(cell, "device", "cpu") == "cpu" else f" {cell.device}"
-            print(f"[bench] {self.n + 1}/{self.total} {cell.task} {cell.model} b{cell.batch} {cell.precision} "
-                  f"{cell.engine}{dev}{self._eta()}", file=sys.stderr, flush=True)
+            print(
+                f"[bench] {self.n + 1}/{self.total} {cell.task} {cell.model} b{cell.batch} {cell.precision} "
+                f"{cell.engine}{dev}{self._eta()}",
+                file=sys.stderr,
+                flush=True,
+            )
 
         def cell_done(self, index: int, cell: Any, status: str, line: str) -> None:
             self.n += 1
@@ -194,10 +220,18 @@ def _rich_progress_class() -> type:
             self.console = Console(stderr=True)
             # auto_refresh=False: no render thread waking up inside a measured window (it would add CPU time
             # to the very process being measured); the bar is redrawn between windows instead.
-            self.bar = Progress(TextColumn("[bold]bench"), BarColumn(bar_width=20), MofNCompleteColumn(),
-                                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                TextColumn("{task.description}"), console=self.console, transient=False,
-                                auto_refresh=False)
+            self.bar = Progress(
+                TextColumn("[bold]bench"),
+                BarColumn(bar_width=20),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                TextColumn("{task.description}"),
+                console=self.console,
+                transient=False,
+                auto_refresh=False,
+            )
             self.bar.start()
             self.console.print(f"run [bold]{run_id}[/]: {total} cells, {done} already stored")
             self.task = self.bar.add_task("", total=total, completed=done)
@@ -217,8 +251,9 @@ def _rich_progress_class() -> type:
 
         def cell_done(self, index: int, cell: Any, status: str, line: str) -> None:
             colour = {"ok": "green", "invalid": "yellow", "failed": "red"}.get(status, "white")
-            self.console.print(f"[{colour}]{status:>7}[/] {cell.task} {cell.model} b{cell.batch}: {line}",
-                               markup=True, highlight=False)
+            self.console.print(
+                f"[{colour}]{status:>7}[/] {cell.task} {cell.model} b{cell.batch}: {line}", markup=True, highlight=False
+            )
             self.bar.advance(self.task)
             self.bar.refresh()
 
@@ -234,10 +269,20 @@ def _rich_progress_class() -> type:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    d = {"queries": args.queries, "batch": args.batch, "precision": args.precision, "threads": args.threads,
-         "engine": args.engine, "device": args.device, "repeats": args.repeats, "warmup": args.warmup,
-         "min_window_s": args.min_window_s, "idle_s": args.idle_s, "attribution": args.attribution,
-         "max_power_w": args.max_power_w}
+    d = {
+        "queries": args.queries,
+        "batch": args.batch,
+        "precision": args.precision,
+        "threads": args.threads,
+        "engine": args.engine,
+        "device": args.device,
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "min_window_s": args.min_window_s,
+        "idle_s": args.idle_s,
+        "attribution": args.attribution,
+        "max_power_w": args.max_power_w,
+    }
     if args.no_phases:
         d["phases"] = False
     if args.no_quality:
@@ -267,14 +312,35 @@ def _tasks_of(suite: Any) -> list[dict[str, Any]]:
     """The suite's cells regrouped per (task, load options), so that overrides re-expand the grid."""
     out: dict[tuple, dict[str, Any]] = {}
     for c in suite.cells:
-        t = out.setdefault((c.task, c.options), {
-            "name": c.task, "models": [], "queries": c.queries, "repeats": c.repeats, "warmup": c.warmup,
-            "min_window_s": c.min_window_s, "batch": [], "precision": [], "threads": [], "engine": [], "device": [],
-            "phases": c.phases, "quality": c.quality, "seed": c.seed})
+        t = out.setdefault(
+            (c.task, c.options),
+            {
+                "name": c.task,
+                "models": [],
+                "queries": c.queries,
+                "repeats": c.repeats,
+                "warmup": c.warmup,
+                "min_window_s": c.min_window_s,
+                "batch": [],
+                "precision": [],
+                "threads": [],
+                "engine": [],
+                "device": [],
+                "phases": c.phases,
+                "quality": c.quality,
+                "seed": c.seed,
+            },
+        )
         if c.options:
             t["options"] = dict(c.options)
-        for key, val in (("models", c.model), ("batch", c.batch), ("precision", c.precision),
-                         ("threads", c.threads), ("engine", c.engine), ("device", c.device)):
+        for key, val in (
+            ("models", c.model),
+            ("batch", c.batch),
+            ("precision", c.precision),
+            ("threads", c.threads),
+            ("engine", c.engine),
+            ("device", c.device),
+        ):
             if val not in t[key]:
                 t[key].append(val)
     return list(out.values())
@@ -350,17 +416,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
             if not args.resume:
                 run_id = start_run(store, suite, carbon=_carbon_settings(args), monitor=monitor, run_id=args.run_id)
             _sigterm_to_interrupt()
-            summary = execute(store, run_id, suite, monitor=monitor, progress=_progress(args.quiet),
-                              retry_failed=args.retry_failed)
+            summary = execute(
+                store, run_id, suite, monitor=monitor, progress=_progress(args.quiet), retry_failed=args.retry_failed
+            )
         except KeyboardInterrupt:
-            print(f"\ninterrupted: finished cells are stored. Continue with:\n"
-                  f"  wattlens bench --resume {run_id}" + (f" --db {args.db}" if args.db else ""), file=sys.stderr)
+            print(
+                f"\ninterrupted: finished cells are stored. Continue with:\n"
+                f"  wattlens bench --resume {run_id}" + (f" --db {args.db}" if args.db else ""),
+                file=sys.stderr,
+            )
             return EXIT_INTERRUPTED
         finally:
             monitor.close()
-        _show(store, run_id, args, header=f"run {run_id}: {summary.done}/{summary.total} cells "
-              f"({', '.join(f'{n} {s}' for s, n in sorted(summary.counts.items())) or 'nothing new'}) "
-              f"in {summary.duration_s:.0f} s")
+        _show(
+            store,
+            run_id,
+            args,
+            header=f"run {run_id}: {summary.done}/{summary.total} cells "
+            f"({', '.join(f'{n} {s}' for s, n in sorted(summary.counts.items())) or 'nothing new'}) "
+            f"in {summary.duration_s:.0f} s",
+        )
         return EXIT_OK
     finally:
         store.close()
@@ -373,8 +448,10 @@ def _plain_table(rows: list[dict[str, Any]]) -> str:
     lines = []
     for task in dict.fromkeys(r["task"] for r in rows):
         lines.append(f"\n{task}")
-        lines.append(f"  {'model':<34} {'config':<22} {'status':<8} {'J/query':>10} {'Wh/1000':>9} {'rating':>10} "
-                     f"{'p50 ms':>8} {'quality':>8}")
+        lines.append(
+            f"  {'model':<34} {'config':<22} {'status':<8} {'J/query':>10} {'Wh/1000':>9} {'rating':>10} "
+            f"{'p50 ms':>8} {'quality':>8}"
+        )
         for r in [r for r in rows if r["task"] == task]:
             cfg = r["config"] or {}
             c = f"b{cfg.get('batch')} {cfg.get('precision')} t{cfg.get('threads')} {cfg.get('engine')}"
@@ -383,8 +460,10 @@ def _plain_table(rows: list[dict[str, Any]]) -> str:
             j = "—" if r["j_per_query"] is None else f"{r['j_per_query']:.4g}"
             wh = "—" if r["wh_per_1000"] is None else f"{r['wh_per_1000']:.3g}"
             q = "n/a" if r["quality"] is None else format(r["quality"], ".3f")
-            lines.append(f"  {r['model']:<34} {c:<22} {r['status']:<8} {j:>10} {wh:>9} {_rating_label(r):>10} "
-                         f"{(r['p50_ms'] or 0):8.1f} {q:>8}")
+            lines.append(
+                f"  {r['model']:<34} {c:<22} {r['status']:<8} {j:>10} {wh:>9} {_rating_label(r):>10} "
+                f"{(r['p50_ms'] or 0):8.1f} {q:>8}"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -410,25 +489,34 @@ def leaderboard_text(rows: list[dict[str, Any]]) -> str:
 
 def _method_line(rows: list[dict[str, Any]]) -> str:
     """What the figures are: boundary, basis, source, carbon location — stated once above the tables."""
+
     def distinct(key: str) -> str:
         return ", ".join(sorted({str(r.get(key)) for r in rows if r.get(key) is not None})) or "n/a"
 
     loc = next((r["location"] for r in rows if r.get("location")), None)
-    where = "n/a" if loc is None else f"{loc.get('key')} {loc.get('g_co2e_per_kwh')} gCO2e/kWh" + (
-        " (stated default: pass --country/--region)" if loc.get("stated_default") else "")
-    return (f"Boundary: {distinct('boundary')}; J/query basis: {distinct('energy_basis')} (net = gross - idle "
-            f"baseline measured before and after each cell); source: {distinct('source')}; CO2e at {where}; "
-            "[low-high] = meter interval + 95 % t-interval over the repeats")
+    where = (
+        "n/a"
+        if loc is None
+        else f"{loc.get('key')} {loc.get('g_co2e_per_kwh')} gCO2e/kWh"
+        + (" (stated default: pass --country/--region)" if loc.get("stated_default") else "")
+    )
+    return (
+        f"Boundary: {distinct('boundary')}; J/query basis: {distinct('energy_basis')} (net = gross - idle "
+        f"baseline measured before and after each cell); source: {distinct('source')}; CO2e at {where}; "
+        "[low-high] = meter interval + 95 % t-interval over the repeats"
+    )
 
 
 def _rating_lines(rows: list[dict[str, Any]]) -> str:
     from wattlens.bench.ratings import RATING_VERSION, REFERENCE_TIER, describe_rows
 
     body = "\n".join("  " + line for line in describe_rows(rows)) or "  no ok results: no ratings"
-    return (f"Ratings ({RATING_VERSION}); stars next to the raw Wh. The reference population (PHP per-model "
-            f"figures) is {REFERENCE_TIER.label}: a result is rated against it only in the same tier (device kind "
-            "and boundary, on its gross figure); otherwise its stars are relative to this run's own results for "
-            f"the task (>= 3), as stated per task:\n{body}\n")
+    return (
+        f"Ratings ({RATING_VERSION}); stars next to the raw Wh. The reference population (PHP per-model "
+        f"figures) is {REFERENCE_TIER.label}: a result is rated against it only in the same tier (device kind "
+        "and boundary, on its gross figure); otherwise its stars are relative to this run's own results for "
+        f"the task (>= 3), as stated per task:\n{body}\n"
+    )
 
 
 def _write_html(rows: list[dict[str, Any]], path: str, run: dict[str, Any] | None) -> None:
@@ -495,14 +583,22 @@ def _per_query_from_run(args: argparse.Namespace) -> tuple[float, float | None, 
     finally:
         store.close()
     wanted = args.model.lower()
-    match = [r for r in rows if r["model"] and r["model"].lower() in (wanted, *[m + wanted for m in _prefixes(r)])
-             and r["status"] == "ok" and r["j_per_query"] is not None]
+    match = [
+        r
+        for r in rows
+        if r["model"]
+        and r["model"].lower() in (wanted, *[m + wanted for m in _prefixes(r)])
+        and r["status"] == "ok"
+        and r["j_per_query"] is not None
+    ]
     if not match:
         return None
     best = min(match, key=lambda r: r["j_per_query"])
     cfg = best["config"]
-    src = (f"run {best['run_id']}, {best['task']}, {best['model']} b{cfg.get('batch')} {cfg.get('precision')} "
-           f"({best['source']}, {best.get('energy_basis')})")
+    src = (
+        f"run {best['run_id']}, {best['task']}, {best['model']} b{cfg.get('batch')} {cfg.get('precision')} "
+        f"({best['source']}, {best.get('energy_basis')})"
+    )
     return best["j_per_query"], best["j_per_query_low"], best["j_per_query_high"], src
 
 
@@ -528,13 +624,22 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     per_q = _resolve_per_query(args, ref, notes)
     if per_q is None:
-        print("wattlens breakeven: no per-query energy: give --run RUN_ID --model M (an ok cell), --j-per-query, "
-              "--kwh-per-query, or a BLOOMz reference --model", file=sys.stderr)
+        print(
+            "wattlens breakeven: no per-query energy: give --run RUN_ID --model M (an ok cell), --j-per-query, "
+            "--kwh-per-query, or a BLOOMz reference --model",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     j, lo, hi, src = per_q
     try:
-        be = breakeven(training, j / J_PER_KWH, finetune, kwh_per_query_low=None if lo is None else lo / J_PER_KWH,
-                       kwh_per_query_high=None if hi is None else hi / J_PER_KWH, per_query_source=src)
+        be = breakeven(
+            training,
+            j / J_PER_KWH,
+            finetune,
+            kwh_per_query_low=None if lo is None else lo / J_PER_KWH,
+            kwh_per_query_high=None if hi is None else hi / J_PER_KWH,
+            per_query_source=src,
+        )
     except BreakevenError as exc:
         print(f"wattlens breakeven: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -545,8 +650,12 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
         out["days_to_breakeven"] = be.days_at(args.queries_per_day)
         out["yearly"] = _yearly(args, j, lo, hi)
     if ref:
-        out["paper"] = {"model": ref["model"], "breakeven_queries": ref["paper_breakeven_queries"],
-                        "kwh_per_query": ref["inference_kwh_per_query_paper"], "source": ref["source"]}
+        out["paper"] = {
+            "model": ref["model"],
+            "breakeven_queries": ref["paper_breakeven_queries"],
+            "kwh_per_query": ref["inference_kwh_per_query_paper"],
+            "source": ref["source"],
+        }
     if args.json:
         print(json.dumps(out, indent=2, default=str))
     else:
@@ -576,30 +685,45 @@ def _yearly(args: argparse.Namespace, j: float, lo: float | None, hi: float | No
     from wattlens.carbon import project_yearly, resolve_location
 
     loc = resolve_location(country=args.country, region=args.region, intensity_g_per_kwh=args.intensity)
-    y = project_yearly(j, args.queries_per_day, loc, pue=args.pue, price_per_kwh=args.price_per_kwh,
-                       currency=args.currency, j_per_query_low=lo, j_per_query_high=hi)
+    y = project_yearly(
+        j,
+        args.queries_per_day,
+        loc,
+        pue=args.pue,
+        price_per_kwh=args.price_per_kwh,
+        currency=args.currency,
+        j_per_query_low=lo,
+        j_per_query_high=hi,
+    )
     return y
 
 
 def _breakeven_text(out: dict[str, Any]) -> str:
     be = out["breakeven"]
-    lines = [f"training + fine-tuning: {be['total_training_kwh']:,.0f} kWh "
-             f"({be['training_kwh']:,.0f} + {be['finetune_kwh']:,.0f})",
-             f"inference: {be['kwh_per_query']:.3e} kWh/query ({be['kwh_per_query'] * 3.6e6:.4g} J) — "
-             f"{be['per_query_source']}",
-             f"break-even: {be['queries'] / 1e6:,.1f} million queries"]
+    lines = [
+        f"training + fine-tuning: {be['total_training_kwh']:,.0f} kWh "
+        f"({be['training_kwh']:,.0f} + {be['finetune_kwh']:,.0f})",
+        f"inference: {be['kwh_per_query']:.3e} kWh/query ({be['kwh_per_query'] * 3.6e6:.4g} J) — "
+        f"{be['per_query_source']}",
+        f"break-even: {be['queries'] / 1e6:,.1f} million queries",
+    ]
     if be.get("queries_low") and be.get("queries_high"):
         lines[-1] += f" [{be['queries_low'] / 1e6:,.1f} – {be['queries_high'] / 1e6:,.1f} million]"
     if "paper" in out:
-        lines.append(f"PHP paper: {out['paper']['breakeven_queries'] / 1e6:,.1f} million queries "
-                     f"at {out['paper']['kwh_per_query']:.1e} kWh/query")
+        lines.append(
+            f"PHP paper: {out['paper']['breakeven_queries'] / 1e6:,.1f} million queries "
+            f"at {out['paper']['kwh_per_query']:.1e} kWh/query"
+        )
     if out.get("days_to_breakeven") is not None:
-        lines.append(f"at {out['yearly']['queries_per_day']:,.0f} queries/day: parity after "
-                     f"{out['days_to_breakeven']:,.0f} days")
+        lines.append(
+            f"at {out['yearly']['queries_per_day']:,.0f} queries/day: parity after {out['days_to_breakeven']:,.0f} days"
+        )
         y = out["yearly"]
         cost = y.get("cost_per_year")
-        lines.append(f"one year: {y['kwh_per_year']:,.1f} kWh (facility, PUE {y['pue']:g}), "
-                     f"{y['tco2e_per_year']:.3g} tCO2e at {y['carbon_intensity_g_per_kwh']:g} g/kWh, cost "
-                     + ("not set" if not cost else f"{cost['amount']:,.2f} {cost.get('currency') or ''}"))
+        lines.append(
+            f"one year: {y['kwh_per_year']:,.1f} kWh (facility, PUE {y['pue']:g}), "
+            f"{y['tco2e_per_year']:.3g} tCO2e at {y['carbon_intensity_g_per_kwh']:g} g/kWh, cost "
+            + ("not set" if not cost else f"{cost['amount']:,.2f} {cost.get('currency') or ''}")
+        )
     lines.extend(f"note: {n}" for n in out.get("notes", []))
     return "\n".join(lines)

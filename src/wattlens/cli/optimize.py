@@ -24,35 +24,61 @@ from typing import Any
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "optimize", help="find the lowest-energy serving configuration within quality/latency limits",
+        "optimize",
+        help="find the lowest-energy serving configuration within quality/latency limits",
         description="Search precision, int8 (per-tensor/per-channel), ONNX Runtime, threads, wait policy, batching, "
         "pruning, candidate models (and GPU power/clock knobs) for the lowest energy per query that keeps "
         "quality (measured against the unmodified model) and latency within your limits; report the Pareto "
-        "set, hidden costs, savings per year and the search's own payback.")
+        "set, hidden costs, savings per year and the search's own payback.",
+    )
     p.add_argument("model", help="minilm, a local model directory, or a preset architecture name")
-    p.add_argument("--task", default="sentence-similarity",
-                   choices=("sentence-similarity", "feature-extraction", "text-classification", "text-generation"))
-    p.add_argument("--mode", choices=("online", "offline"), default="online",
-                   help="online: requests in arrival order (micro-batches); offline: a known corpus (sorting allowed)")
-    p.add_argument("--candidate", action="append", default=[], metavar="MODEL",
-                   help="another model to consider (repeatable), e.g. a smaller distilled one")
-    p.add_argument("--min-quality", type=float, default=0.99,
-                   help="quality gate vs the unmodified model (cosine / top-1 / token agreement); default 0.99")
+    p.add_argument(
+        "--task",
+        default="sentence-similarity",
+        choices=("sentence-similarity", "feature-extraction", "text-classification", "text-generation"),
+    )
+    p.add_argument(
+        "--mode",
+        choices=("online", "offline"),
+        default="online",
+        help="online: requests in arrival order (micro-batches); offline: a known corpus (sorting allowed)",
+    )
+    p.add_argument(
+        "--candidate",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="another model to consider (repeatable), e.g. a smaller distilled one",
+    )
+    p.add_argument(
+        "--min-quality",
+        type=float,
+        default=0.99,
+        help="quality gate vs the unmodified model (cosine / top-1 / token agreement); default 0.99",
+    )
     p.add_argument("--max-p95-ms", type=float, help="latency SLO: p95 per query in ms")
     p.add_argument("--max-rss-mb", type=float, help="peak resident memory limit in MB")
     p.add_argument("--budget", help="search time budget, e.g. 5m, 90s (halving stops promoting when it is spent)")
     p.add_argument("--strategy", choices=("auto", "halving", "optuna", "exhaustive"), default="auto")
     p.add_argument("--hardware-knobs", action="store_true", help="also try GPU power limits / locked clocks (NVML)")
-    p.add_argument("--transforms", help="comma-separated transforms to try (default: all applicable); "
-                   "e.g. onnxruntime,ort-int8-dynamic,threads,batching,torch-compile")
+    p.add_argument(
+        "--transforms",
+        help="comma-separated transforms to try (default: all applicable); "
+        "e.g. onnxruntime,ort-int8-dynamic,threads,batching,torch-compile",
+    )
     p.add_argument("--queries", type=int, default=200, help="queries per full measurement window (default 200)")
     p.add_argument("--repeats", type=int, default=3, help="windows per full measurement (default 3)")
     p.add_argument("--quality-inputs", type=int, default=128, help="held-aside inputs for the quality gate")
     p.add_argument("--batches", help="comma-separated batch sizes to consider (default by mode)")
     p.add_argument("--threads", help="comma-separated thread counts to consider (default 1 and all CPUs)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--rate", type=float, default=1_000_000, metavar="QUERIES_PER_DAY",
-                   help="for yearly savings (default 1,000,000/day)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=1_000_000,
+        metavar="QUERIES_PER_DAY",
+        help="for yearly savings (default 1,000,000/day)",
+    )
     p.add_argument("--country", help="grid for CO2e (default: world average, stated)")
     p.add_argument("--region", help="cloud region provider:region for CO2e")
     p.add_argument("--price-per-kwh", type=float, help="electricity price for cost savings")
@@ -60,8 +86,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="write the recommended configuration as an artefact directory")
     p.add_argument("--db", metavar="URL", help="store (SQLite path or postgresql:// URL; default ./wattlens.sqlite)")
     p.add_argument("--resume", metavar="OPT_RUN_ID", help="resume an interrupted run (its measured trials are reused)")
-    p.add_argument("--no-deploy-check", action="store_true",
-                   help="skip loading baseline/recommendation in a fresh process (deployment RSS, artefact check)")
+    p.add_argument(
+        "--no-deploy-check",
+        action="store_true",
+        help="skip loading baseline/recommendation in a fresh process (deployment RSS, artefact check)",
+    )
     p.add_argument("--html", metavar="FILE", help="also write the HTML report (same as wattlens report RUN --html)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (progress on stderr)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -76,13 +105,33 @@ def build_request(a: argparse.Namespace) -> Any:
     from wattlens.optimize.engine import OptimizeRequest, parse_duration
 
     return OptimizeRequest(
-        model=a.model, task=a.task, mode=a.mode, candidates=list(a.candidate), min_quality=a.min_quality,
-        max_p95_ms=a.max_p95_ms, max_rss_mb=a.max_rss_mb, budget_s=parse_duration(a.budget), strategy=a.strategy,
-        hardware_knobs=a.hardware_knobs, transforms=[t.strip() for t in a.transforms.split(",")] if a.transforms
-        else None, queries=a.queries, repeats=a.repeats, quality_inputs=a.quality_inputs,
-        batches=_ints(a.batches), threads=_ints(a.threads), device=a.device, queries_per_day=a.rate,
-        country=a.country, region=a.region, price_per_kwh=a.price_per_kwh, currency=a.currency,
-        artefact_dir=a.out, store_url=a.db, run_id=a.resume, deploy_check=not a.no_deploy_check)
+        model=a.model,
+        task=a.task,
+        mode=a.mode,
+        candidates=list(a.candidate),
+        min_quality=a.min_quality,
+        max_p95_ms=a.max_p95_ms,
+        max_rss_mb=a.max_rss_mb,
+        budget_s=parse_duration(a.budget),
+        strategy=a.strategy,
+        hardware_knobs=a.hardware_knobs,
+        transforms=[t.strip() for t in a.transforms.split(",")] if a.transforms else None,
+        queries=a.queries,
+        repeats=a.repeats,
+        quality_inputs=a.quality_inputs,
+        batches=_ints(a.batches),
+        threads=_ints(a.threads),
+        device=a.device,
+        queries_per_day=a.rate,
+        country=a.country,
+        region=a.region,
+        price_per_kwh=a.price_per_kwh,
+        currency=a.currency,
+        artefact_dir=a.out,
+        store_url=a.db,
+        run_id=a.resume,
+        deploy_check=not a.no_deploy_check,
+    )
 
 
 def _summary(result: dict[str, Any]) -> str:
@@ -90,32 +139,51 @@ def _summary(result: dict[str, Any]) -> str:
     s = result.get("search") or {}
     lines = [f"run {result.get('run_id')}: {result.get('model')} ({result.get('task')}, {result.get('mode')})"]
     if b:
-        lines.append(f"  baseline     {b.get('label')}: {b['j_per_query'] * 1e3:.3f} mJ/query, quality "
-                     f"{b['quality']:.4f}, p50/p95 {b['p50_ms']:.1f}/{b['p95_ms']:.1f} ms")
+        lines.append(
+            f"  baseline     {b.get('label')}: {b['j_per_query'] * 1e3:.3f} mJ/query, quality "
+            f"{b['quality']:.4f}, p50/p95 {b['p50_ms']:.1f}/{b['p95_ms']:.1f} ms"
+        )
     if r:
-        lines.append(f"  recommended  {r.get('label')}: {r['j_per_query'] * 1e3:.3f} mJ/query, quality "
-                     f"{r['quality']:.4f}, p50/p95 {r['p50_ms']:.1f}/{r['p95_ms']:.1f} ms")
+        lines.append(
+            f"  recommended  {r.get('label')}: {r['j_per_query'] * 1e3:.3f} mJ/query, quality "
+            f"{r['quality']:.4f}, p50/p95 {r['p50_ms']:.1f}/{r['p95_ms']:.1f} ms"
+        )
     if result.get("saving_factor"):
-        lines.append(f"  saving factor x{result['saving_factor']:.2f} (energy boundary: "
-                     f"{result['energy_boundary']['attribution']} attribution"
-                     + (f"; machine attribution x{result['energy_boundary']['saving_factor_machine_attribution']:.2f}"
-                        if result["energy_boundary"].get("saving_factor_machine_attribution") else "")
-                     + (f"; vs the default at 1 thread x{result['saving_factor_vs_single_thread_default']:.2f}"
-                        if result.get("saving_factor_vs_single_thread_default") else "") + ")")
+        lines.append(
+            f"  saving factor x{result['saving_factor']:.2f} (energy boundary: "
+            f"{result['energy_boundary']['attribution']} attribution"
+            + (
+                f"; machine attribution x{result['energy_boundary']['saving_factor_machine_attribution']:.2f}"
+                if result["energy_boundary"].get("saving_factor_machine_attribution")
+                else ""
+            )
+            + (
+                f"; vs the default at 1 thread x{result['saving_factor_vs_single_thread_default']:.2f}"
+                if result.get("saving_factor_vs_single_thread_default")
+                else ""
+            )
+            + ")"
+        )
         if result.get("saving_factor_search_process"):
             fb, fr = b.get("memory_footprint_mb") or 0, r.get("memory_footprint_mb") or 0
-            lines.append(f"  memory term charged for each configuration's own footprint (baseline {fb:.0f} MB, "
-                         f"recommended {fr:.0f} MB); with the search process's RSS instead "
-                         f"x{result['saving_factor_search_process']:.2f}")
-    lines.append(f"  search: {s.get('trials')} trials of {s.get('exhaustive_trials')} configurations, "
-                 f"{s.get('duration_s', 0):.0f} s, {s.get('cpu_s', 0):.0f} CPU-s, "
-                 f"{(s.get('energy_j') or 0):.0f} J; payback after {result.get('payback_queries')} queries")
+            lines.append(
+                f"  memory term charged for each configuration's own footprint (baseline {fb:.0f} MB, "
+                f"recommended {fr:.0f} MB); with the search process's RSS instead "
+                f"x{result['saving_factor_search_process']:.2f}"
+            )
+    lines.append(
+        f"  search: {s.get('trials')} trials of {s.get('exhaustive_trials')} configurations, "
+        f"{s.get('duration_s', 0):.0f} s, {s.get('cpu_s', 0):.0f} CPU-s, "
+        f"{(s.get('energy_j') or 0):.0f} J; payback after {result.get('payback_queries')} queries"
+    )
     sv = result.get("savings_per_year")
     if sv:
-        lines.append(f"  per year at {result['savings']['queries_per_day']:.0f} queries/day: "
-                     f"{sv['kwh_saved']:.1f} kWh, {sv['tco2e_saved'] * 1000:.2f} kgCO2e"
-                     + (f", {sv['cost_saved']:.2f} {sv.get('cost_currency') or ''}" if sv.get("cost_saved") is not None
-                        else "") + f" saved ({sv.get('grid')})")
+        lines.append(
+            f"  per year at {result['savings']['queries_per_day']:.0f} queries/day: "
+            f"{sv['kwh_saved']:.1f} kWh, {sv['tco2e_saved'] * 1000:.2f} kgCO2e"
+            + (f", {sv['cost_saved']:.2f} {sv.get('cost_currency') or ''}" if sv.get("cost_saved") is not None else "")
+            + f" saved ({sv.get('grid')})"
+        )
     if result.get("artefact"):
         lines.append(f"  artefact: {result['artefact']}")
     lines.append(f"  rejected: {len(result.get('rejected') or [])} configurations (see --json or the report)")
@@ -135,8 +203,11 @@ def run_optimize(a: argparse.Namespace) -> int:
     try:
         result = opt.run()
     except KeyboardInterrupt:
-        print(f"wattlens optimize: interrupted; measured trials are stored — continue with "
-              f"--resume {opt.run_id}" + (f" --db {a.db}" if a.db else ""), file=sys.stderr)
+        print(
+            f"wattlens optimize: interrupted; measured trials are stored — continue with "
+            f"--resume {opt.run_id}" + (f" --db {a.db}" if a.db else ""),
+            file=sys.stderr,
+        )
         return 130
     except ValueError as exc:
         print(f"wattlens optimize: error: {exc}", file=sys.stderr)

@@ -50,8 +50,10 @@ VALID_RATIO = (0.1, 10.0)  # Zeus's acceptance bounds for measured / expected
 COUNTER_PERIOD_S = 0.1  # assumed upper bound of the counter's update step
 POWER_PERIOD_S = 0.1
 _POWER_KEYS = ("current_socket_power", "socket_power", "average_socket_power")  # W; "N/A" when absent
-_MI250_NOTE = ("MI250/MI250X: two GCDs per module and the module's energy is reported on one of them; "
-               "this figure may cover the whole module")
+_MI250_NOTE = (
+    "MI250/MI250X: two GCDs per module and the module's energy is reported on one of them; "
+    "this figure may cover the whole module"
+)
 
 
 @dataclass
@@ -95,8 +97,10 @@ def resolve_visible(n: int, uuids: Sequence[str], env: Mapping[str, str]) -> tup
     """Indices (into AMD SMI's handle list) visible to HIP under ROCR/HIP/CUDA_VISIBLE_DEVICES."""
     notes: list[str] = []
     visible = list(range(n))
-    for var in ("ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES" if "HIP_VISIBLE_DEVICES" in env
-                else "CUDA_VISIBLE_DEVICES"):
+    for var in (
+        "ROCR_VISIBLE_DEVICES",
+        "HIP_VISIBLE_DEVICES" if "HIP_VISIBLE_DEVICES" in env else "CUDA_VISIBLE_DEVICES",
+    ):
         spec = env.get(var)
         if spec is None:
             continue
@@ -184,8 +188,9 @@ class AmdSource(GpuSource):
         power_period_s: float = POWER_PERIOD_S,
         counter_period_s: float = COUNTER_PERIOD_S,
     ) -> None:
-        super().__init__(devices, lib=amdsmi, env=env, clock=clock, counter_period_s=counter_period_s,
-                         power_period_s=power_period_s)
+        super().__init__(
+            devices, lib=amdsmi, env=env, clock=clock, counter_period_s=counter_period_s, power_period_s=power_period_s
+        )
 
     # -- GpuSource hooks -------------------------------------------------------------------------------
     @classmethod
@@ -197,8 +202,9 @@ class AmdSource(GpuSource):
         _optional(lib.amdsmi_shut_down, None)
 
     @classmethod
-    def _open_devices(cls, lib: Any, devices: Sequence[int] | None, env: Mapping[str, str] | None
-                      ) -> tuple[list[AmdGpu], list[str]]:
+    def _open_devices(
+        cls, lib: Any, devices: Sequence[int] | None, env: Mapping[str, str] | None
+    ) -> tuple[list[AmdGpu], list[str]]:
         return _open_all(lib, devices, env)
 
     @classmethod
@@ -223,27 +229,51 @@ class AmdSource(GpuSource):
         if s[1] == 0 and e[1] == 0:  # both edges are counter readings
             return self._counter_component(i, d, e[0] - s[0], duration_s)
         if s[1] == 0 or e[1] == 0:  # the device switched to power integration inside this window
-            return ComponentEnergy.unavailable(DOMAIN_GPU, d.method, "counter rejected during this window; "
-                                               "power integration applies from the next window", dev)
+            return ComponentEnergy.unavailable(
+                DOMAIN_GPU,
+                d.method,
+                "counter rejected during this window; power integration applies from the next window",
+                dev,
+            )
         rel = REL_ERR + (0.2 if e[1] - s[1] < 3 else 0.0)
         note = "±5 % assumed" + ("; fewer than 3 power readings in the window: +20 %" if rel > REL_ERR else "")
         energy_j = e[0] - s[0]
-        return ComponentEnergy(DOMAIN_GPU, energy_j, INTEGRATED, d.method, energy_j * (1 - rel), energy_j * (1 + rel),
-                               dev, join_notes(d.note, note))
+        return ComponentEnergy(
+            DOMAIN_GPU,
+            energy_j,
+            INTEGRATED,
+            d.method,
+            energy_j * (1 - rel),
+            energy_j * (1 + rel),
+            dev,
+            join_notes(d.note, note),
+        )
 
     def _counter_component(self, i: int, d: AmdGpu, energy_j: float, duration_s: float) -> ComponentEnergy:
         dev = str(d.index)
         if d.is_mi250 and energy_j == 0 and duration_s >= 1.0:
-            return ComponentEnergy.unavailable(DOMAIN_GPU, d.method, "MI250 GCD whose counter does not move: the "
-                                               "module's energy is reported on its sibling GCD", dev)
+            return ComponentEnergy.unavailable(
+                DOMAIN_GPU,
+                d.method,
+                "MI250 GCD whose counter does not move: the module's energy is reported on its sibling GCD",
+                dev,
+            )
         if d.validated is None and duration_s >= VALIDATE_MIN_S:
             rejected = self._validate(i, d, energy_j, duration_s)
             if rejected is not None:
                 return rejected
         note = d.note if d.validated else join_notes(d.note, "counter not yet checked against power × time")
-        return counter_window_component(energy_j, duration_s, method=d.method, device=dev, note=note,
-                                        power_w=lambda: self._power_now_w(d), period_s=self._counter_period_s,
-                                        approx_method="amdsmi:power×duration", rel_err=REL_ERR)
+        return counter_window_component(
+            energy_j,
+            duration_s,
+            method=d.method,
+            device=dev,
+            note=note,
+            power_w=lambda: self._power_now_w(d),
+            period_s=self._counter_period_s,
+            approx_method="amdsmi:power×duration",
+            rel_err=REL_ERR,
+        )
 
     def _validate(self, i: int, d: AmdGpu, energy_j: float, duration_s: float) -> ComponentEnergy | None:
         """Zeus's plausibility test, done on a real window instead of a 0.5 s sleep at start-up."""
@@ -258,12 +288,22 @@ class AmdSource(GpuSource):
         with self._lock:
             d.validated = False
             d.mode = MODE_POWER
-            d.note = join_notes(d.note, f"energy counter implausible ({energy_j:.3g} J vs power × time "
-                                   f"{expected_j:.3g} J): 10 Hz power integration instead")
+            d.note = join_notes(
+                d.note,
+                f"energy counter implausible ({energy_j:.3g} J vs power × time "
+                f"{expected_j:.3g} J): 10 Hz power integration instead",
+            )
             self._last_p_w[i] = None
-        return ComponentEnergy(DOMAIN_GPU, expected_j, INTEGRATED, "amdsmi:power×duration", 0.5 * expected_j,
-                               2 * expected_j, str(d.index),
-                               join_notes(d.note, "this window: current power × duration, bounds ×0.5…×2"))
+        return ComponentEnergy(
+            DOMAIN_GPU,
+            expected_j,
+            INTEGRATED,
+            "amdsmi:power×duration",
+            0.5 * expected_j,
+            2 * expected_j,
+            str(d.index),
+            join_notes(d.note, "this window: current power × duration, bounds ×0.5…×2"),
+        )
 
 
 def _init(smi: Any) -> None:
@@ -274,8 +314,7 @@ def _init(smi: Any) -> None:
         raise SourceUnavailableError(f"AMD SMI cannot start (no amdgpu driver?): {err(exc)}") from exc
 
 
-def _open_all(smi: Any, devices: Sequence[int] | None, env: Mapping[str, str] | None
-              ) -> tuple[list[AmdGpu], list[str]]:
+def _open_all(smi: Any, devices: Sequence[int] | None, env: Mapping[str, str] | None) -> tuple[list[AmdGpu], list[str]]:
     handles = list(smi.amdsmi_get_processor_handles())
     uuids = [str(_optional(lambda h=h: smi.amdsmi_get_gpu_device_uuid(h), "")) for h in handles]
     if devices is not None:

@@ -60,8 +60,11 @@ NOT_MACOS = "not macOS: Apple silicon energy comes from macOS powermetrics/IORep
 # (domain, device, key in the processor dict / text label). The Neural Engine is an accelerator, so it is a
 # ``gpu``-domain component with device "ane". None of these includes DRAM, so no ``soc`` domain is claimed:
 # memory stays to be estimated by the estimator.
-PARTS: tuple[tuple[str, str, str], ...] = ((DOMAIN_CPU, "cpu", "cpu"), (DOMAIN_GPU, "apple-gpu", "gpu"),
-                                           (DOMAIN_GPU, "ane", "ane"))
+PARTS: tuple[tuple[str, str, str], ...] = (
+    (DOMAIN_CPU, "cpu", "cpu"),
+    (DOMAIN_GPU, "apple-gpu", "gpu"),
+    (DOMAIN_GPU, "ane", "ane"),
+)
 _TEXT_HEADER = re.compile(r"\*\*\* Sampled system activity .*?\(([\d.]+)\s*ms elapsed\)")
 _TEXT_POWER = re.compile(r"^\s*(CPU|GPU|ANE) Power:\s*([\d.]+)\s*mW", re.MULTILINE)
 
@@ -137,12 +140,12 @@ def _parse_text_stream(raw: bytes) -> tuple[list[PmSample], bytes]:
     heads = list(_TEXT_HEADER.finditer(text))
     out = []
     if len(heads) < 2:  # the last block may still be being written: wait for the next header
-        return out, raw[_byte_offset(text, heads[0].start()):] if heads else raw
+        return out, raw[_byte_offset(text, heads[0].start()) :] if heads else raw
     for h, nxt in itertools.pairwise(heads):
-        sample = _sample_from_text(float(h.group(1)) / 1000.0, text[h.end():nxt.start()])
+        sample = _sample_from_text(float(h.group(1)) / 1000.0, text[h.end() : nxt.start()])
         if sample is not None:
             out.append(sample)
-    return out, raw[_byte_offset(text, heads[-1].start()):]
+    return out, raw[_byte_offset(text, heads[-1].start()) :]
 
 
 def _sample_from_text(elapsed_s: float, block: str) -> PmSample | None:
@@ -163,7 +166,9 @@ def parse_final_text_block(raw: bytes | str) -> list[PmSample]:
     text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
     heads = list(_TEXT_HEADER.finditer(text))
     ends = [h.start() for h in heads[1:]] + [len(text)]
-    samples = (_sample_from_text(float(h.group(1)) / 1000.0, text[h.end():e]) for h, e in zip(heads, ends, strict=True))
+    samples = (
+        _sample_from_text(float(h.group(1)) / 1000.0, text[h.end() : e]) for h, e in zip(heads, ends, strict=True)
+    )
     return [s for s in samples if s is not None]
 
 
@@ -233,16 +238,22 @@ class AppleSource(EnergySource):
             return SourceStatus(cls.name, False, "powermetrics not found (it ships with macOS in /usr/bin)")
         if os.geteuid() != 0:
             try:
-                ok = subprocess.run(["sudo", "-n", "-l", "powermetrics"], capture_output=True,
-                                    timeout=5).returncode == 0
+                ok = (
+                    subprocess.run(["sudo", "-n", "-l", "powermetrics"], capture_output=True, timeout=5).returncode == 0
+                )
             except (OSError, subprocess.TimeoutExpired):
                 ok = False
             if not ok:
-                return SourceStatus(cls.name, False, "powermetrics needs root: run as root or allow it without "
-                                    "a password (sudoers: `<user> ALL=(root) NOPASSWD: /usr/bin/powermetrics`); "
-                                    "IOReport (sudo-free) is not implemented")
-        return SourceStatus(cls.name, True, "powermetrics cpu_power,gpu_power (CPU, GPU, ANE)",
-                            (DOMAIN_CPU, DOMAIN_GPU), MEASURED)
+                return SourceStatus(
+                    cls.name,
+                    False,
+                    "powermetrics needs root: run as root or allow it without "
+                    "a password (sudoers: `<user> ALL=(root) NOPASSWD: /usr/bin/powermetrics`); "
+                    "IOReport (sudo-free) is not implemented",
+                )
+        return SourceStatus(
+            cls.name, True, "powermetrics cpu_power,gpu_power (CPU, GPU, ANE)", (DOMAIN_CPU, DOMAIN_GPU), MEASURED
+        )
 
     def snapshot(self) -> Snapshot:
         errors: dict[str, str] = {}
@@ -347,8 +358,13 @@ class AppleSource(EnergySource):
         method = f"powermetrics:{part}_power"
         a, b = self._cum_at(part, t0), self._cum_at(part, t1)
         if a is None or b is None:
-            return ComponentEnergy.unavailable(domain, method, "no powermetrics sample covers the window start yet "
-                                               f"(the first arrives {self._interval_s:.1f} s after start)", device)
+            return ComponentEnergy.unavailable(
+                domain,
+                method,
+                "no powermetrics sample covers the window start yet "
+                f"(the first arrives {self._interval_s:.1f} s after start)",
+                device,
+            )
         energy_j = b[0] - a[0]
         ext_j = max(b[1] - a[1], 0.0)
         known_j = max(energy_j - ext_j, 0.0)
@@ -360,8 +376,9 @@ class AppleSource(EnergySource):
             note += f"; last {ext_j:.3g} J extrapolated from the newest sample's power"
         if not long_window:
             note += f"; window shorter than two {self._interval_s * 1e3:.0f} ms samples: pro-rated power"
-        return ComponentEnergy(domain, energy_j, MEASURED if long_window else INTEGRATED, method, low_j, high_j,
-                               device, note)
+        return ComponentEnergy(
+            domain, energy_j, MEASURED if long_window else INTEGRATED, method, low_j, high_j, device, note
+        )
 
 
 def _default_command(interval_ms: int) -> list[str]:

@@ -68,8 +68,9 @@ def mode_text(d: GpuLike) -> str:
     return "energy counter" if d.mode == MODE_COUNTER else "power integration" if d.mode == MODE_POWER else d.reason
 
 
-def gpu_status(name: str, devices: Sequence[GpuLike], parts: list[str], notes: list[str],
-               none_visible: str) -> SourceStatus:
+def gpu_status(
+    name: str, devices: Sequence[GpuLike], parts: list[str], notes: list[str], none_visible: str
+) -> SourceStatus:
     """The ``wattlens sources`` line: ``parts`` (one per device) and ``notes``; usable when any device is."""
     usable = [d for d in devices if d.mode != MODE_BROKEN]
     detail = "; ".join(parts + notes) or none_visible
@@ -79,37 +80,73 @@ def gpu_status(name: str, devices: Sequence[GpuLike], parts: list[str], notes: l
     return SourceStatus(name, True, detail, (DOMAIN_GPU,), kind)
 
 
-def counter_window_component(energy_j: float, duration_s: float, *, method: str, device: str, note: str,
-                             power_w: Callable[[], float | None], period_s: float, approx_method: str,
-                             rel_err: float = COUNTER_REL_ERR) -> ComponentEnergy:
+def counter_window_component(
+    energy_j: float,
+    duration_s: float,
+    *,
+    method: str,
+    device: str,
+    note: str,
+    power_w: Callable[[], float | None],
+    period_s: float,
+    approx_method: str,
+    rel_err: float = COUNTER_REL_ERR,
+) -> ComponentEnergy:
     """A GPU energy-counter delta as a component, with the short-window rules of :mod:`wattlens.meters.nvml`.
 
     ``power_w`` is called only for windows shorter than two counter steps (it costs a driver call).
     """
     if energy_j < 0:
-        return ComponentEnergy.unavailable(DOMAIN_GPU, method, "energy counter went backwards (driver reloaded "
-                                           "or GPU reset inside the window)", device)
+        return ComponentEnergy.unavailable(
+            DOMAIN_GPU, method, "energy counter went backwards (driver reloaded or GPU reset inside the window)", device
+        )
     if duration_s >= 2 * period_s:
-        return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, method, max(0.0, energy_j * (1 - rel_err) - 1e-3),
-                               energy_j * (1 + rel_err) + 1e-3, device,
-                               join_notes(note, f"±{rel_err:.0%} accuracy (assumed for the counter) + 1 mJ step"))
+        return ComponentEnergy(
+            DOMAIN_GPU,
+            energy_j,
+            MEASURED,
+            method,
+            max(0.0, energy_j * (1 - rel_err) - 1e-3),
+            energy_j * (1 + rel_err) + 1e-3,
+            device,
+            join_notes(note, f"±{rel_err:.0%} accuracy (assumed for the counter) + 1 mJ step"),
+        )
     p_w = power_w()
     flag = f"window {duration_s * 1e3:.1f} ms is shorter than two counter updates (≤{period_s * 1e3:.0f} ms each)"
     if p_w is None:
         if energy_j == 0:
-            return ComponentEnergy.unavailable(DOMAIN_GPU, method, flag + "; counter did not move and power is "
-                                               "unreadable, so the energy is unknown", device)
-        return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, method, 0.0, 2 * energy_j, device,
-                               join_notes(note, flag + "; bounds ×0…×2"))
+            return ComponentEnergy.unavailable(
+                DOMAIN_GPU,
+                method,
+                flag + "; counter did not move and power is unreadable, so the energy is unknown",
+                device,
+            )
+        return ComponentEnergy(
+            DOMAIN_GPU, energy_j, MEASURED, method, 0.0, 2 * energy_j, device, join_notes(note, flag + "; bounds ×0…×2")
+        )
     if energy_j == 0:
         approx_j = p_w * duration_s
-        return ComponentEnergy(DOMAIN_GPU, approx_j, INTEGRATED, approx_method, 0.5 * approx_j, 2 * approx_j,
-                               device, join_notes(note, flag + f"; counter did not move, so current power {p_w:.0f} W "
-                                                  "× duration, bounds ×0.5…×2"))
+        return ComponentEnergy(
+            DOMAIN_GPU,
+            approx_j,
+            INTEGRATED,
+            approx_method,
+            0.5 * approx_j,
+            2 * approx_j,
+            device,
+            join_notes(note, flag + f"; counter did not move, so current power {p_w:.0f} W × duration, bounds ×0.5…×2"),
+        )
     step_j = p_w * period_s
-    return ComponentEnergy(DOMAIN_GPU, energy_j, MEASURED, method, max(0.0, energy_j * (1 - rel_err) - step_j),
-                           energy_j * (1 + rel_err) + step_j, device,
-                           join_notes(note, flag + f"; bounds widened by one step at {p_w:.0f} W"))
+    return ComponentEnergy(
+        DOMAIN_GPU,
+        energy_j,
+        MEASURED,
+        method,
+        max(0.0, energy_j * (1 - rel_err) - step_j),
+        energy_j * (1 + rel_err) + step_j,
+        device,
+        join_notes(note, flag + f"; bounds widened by one step at {p_w:.0f} W"),
+    )
 
 
 class GpuSource(EnergySource):
@@ -131,8 +168,16 @@ class GpuSource(EnergySource):
     devices: list[Any]
     notes: list[str]
 
-    def __init__(self, devices: Sequence[int | str] | None, *, lib: Any | None, env: Mapping[str, str] | None,
-                 clock: Callable[[], float], counter_period_s: float, power_period_s: float) -> None:
+    def __init__(
+        self,
+        devices: Sequence[int | str] | None,
+        *,
+        lib: Any | None,
+        env: Mapping[str, str] | None,
+        clock: Callable[[], float],
+        counter_period_s: float,
+        power_period_s: float,
+    ) -> None:
         self._clock = clock
         self._counter_period_s = counter_period_s
         self._power_period_s = power_period_s
@@ -150,8 +195,7 @@ class GpuSource(EnergySource):
             raise SourceUnavailableError(f"{self._LIB_NAME} device query failed: {err(exc)}") from exc
         if not any(d.mode != MODE_BROKEN for d in self.devices):
             self._shutdown()
-            raise SourceUnavailableError("; ".join([d.reason for d in self.devices] + self.notes)
-                                         or self._NONE_VISIBLE)
+            raise SourceUnavailableError("; ".join([d.reason for d in self.devices] + self.notes) or self._NONE_VISIBLE)
         # Power-integration state, one slot per device (unused for counter devices until they switch).
         n = len(self.devices)
         self._acc_j = [0.0] * n  # integrated energy since construction
@@ -181,8 +225,9 @@ class GpuSource(EnergySource):
 
     @classmethod
     @abstractmethod
-    def _open_devices(cls, lib: Any, devices: Sequence[Any] | None, env: Mapping[str, str] | None
-                      ) -> tuple[list[Any], list[str]]:
+    def _open_devices(
+        cls, lib: Any, devices: Sequence[Any] | None, env: Mapping[str, str] | None
+    ) -> tuple[list[Any], list[str]]:
         """The visible devices, each with its mode chosen, and notes about the selection."""
 
     @classmethod
@@ -255,8 +300,7 @@ class GpuSource(EnergySource):
             try:
                 out.append(self._component(i, d, start, end))
             except Exception as exc:  # contract: never raise
-                out.append(ComponentEnergy.unavailable(DOMAIN_GPU, d.method, f"internal error: {exc!r}",
-                                                       str(d.index)))
+                out.append(ComponentEnergy.unavailable(DOMAIN_GPU, d.method, f"internal error: {exc!r}", str(d.index)))
         return out
 
     def sample_period_s(self) -> float | None:
@@ -309,8 +353,9 @@ class GpuSource(EnergySource):
         self._n[i] += 1
         return self._acc_j[i], self._n[i]
 
-    def _edge_readings(self, i: int, d: Any, start: Snapshot, end: Snapshot
-                       ) -> ComponentEnergy | tuple[Reading, Reading, float]:
+    def _edge_readings(
+        self, i: int, d: Any, start: Snapshot, end: Snapshot
+    ) -> ComponentEnergy | tuple[Reading, Reading, float]:
         """Device ``i``'s two edge readings and the window length, or the ``unavailable`` component saying
         why there is no pair to subtract (broken device, failed read)."""
         dev = str(d.index)
@@ -323,5 +368,15 @@ class GpuSource(EnergySource):
         return s, e, max(end.t_s - start.t_s, 0.0)
 
 
-__all__ = ["COUNTER_REL_ERR", "MODE_BROKEN", "MODE_COUNTER", "MODE_POWER", "GpuSource", "counter_window_component",
-           "err", "gpu_status", "join_notes", "mode_text"]
+__all__ = [
+    "COUNTER_REL_ERR",
+    "MODE_BROKEN",
+    "MODE_COUNTER",
+    "MODE_POWER",
+    "GpuSource",
+    "counter_window_component",
+    "err",
+    "gpu_status",
+    "join_notes",
+    "mode_text",
+]

@@ -122,8 +122,10 @@ def resolve_visible(nvml: Any, spec: str | Sequence[int | str] | None) -> tuple[
         elif tok.startswith("MIG-"):
             idx, mig = _resolve_mig(nvml, tok, count), tok
         if idx is None:
-            notes.append(f"CUDA_VISIBLE_DEVICES entry {tok!r} is not a GPU here: it and later entries ignored "
-                         "(CUDA stops at the first invalid entry)")
+            notes.append(
+                f"CUDA_VISIBLE_DEVICES entry {tok!r} is not a GPU here: it and later entries ignored "
+                "(CUDA stops at the first invalid entry)"
+            )
             break
         if all(idx != j for j, _ in out):
             out.append((idx, mig))
@@ -133,7 +135,7 @@ def resolve_visible(nvml: Any, spec: str | Sequence[int | str] | None) -> tuple[
 def _resolve_mig(nvml: Any, tok: str, count: int) -> int | None:
     """Index of the physical GPU that holds MIG instance ``tok``."""
     if tok.startswith("MIG-GPU-"):  # legacy form MIG-GPU-<gpu uuid>/<gi>/<ci>
-        parent_uuid = tok[len("MIG-"):].split("/", 1)[0]
+        parent_uuid = tok[len("MIG-") :].split("/", 1)[0]
         for i in range(count):
             if _text(nvml.nvmlDeviceGetUUID(nvml.nvmlDeviceGetHandleByIndex(i))) == parent_uuid:
                 return i
@@ -247,8 +249,9 @@ class NvmlSource(GpuSource):
         counter_period_s: float = COUNTER_PERIOD_S,
         power_period_s: float = POWER_PERIOD_S,
     ) -> None:
-        super().__init__(devices, lib=nvml, env=env, clock=clock, counter_period_s=counter_period_s,
-                         power_period_s=power_period_s)
+        super().__init__(
+            devices, lib=nvml, env=env, clock=clock, counter_period_s=counter_period_s, power_period_s=power_period_s
+        )
         self._has_power = any(d.mode == MODE_POWER for d in self.devices)  # NVML modes never change
 
     # -- EnergySource --------------------------------------------------------------------------------
@@ -287,8 +290,9 @@ class NvmlSource(GpuSource):
             pass
 
     @classmethod
-    def _open_devices(cls, lib: Any, devices: Sequence[int | str] | None, env: Mapping[str, str] | None
-                      ) -> tuple[list[GpuDevice], list[str]]:
+    def _open_devices(
+        cls, lib: Any, devices: Sequence[int | str] | None, env: Mapping[str, str] | None
+    ) -> tuple[list[GpuDevice], list[str]]:
         return _open_all(lib, devices, env)
 
     @classmethod
@@ -311,9 +315,16 @@ class NvmlSource(GpuSource):
         return self._integrated_component(d, e[0] - s[0], e[1] - s[1], duration_s)
 
     def _counter_component(self, d: GpuDevice, energy_j: float, duration_s: float) -> ComponentEnergy:
-        return counter_window_component(energy_j, duration_s, method=d.method, device=str(d.index), note=d.note,
-                                        power_w=lambda: self._power_now_w(d), period_s=self._counter_period_s,
-                                        approx_method="nvml:power×duration")
+        return counter_window_component(
+            energy_j,
+            duration_s,
+            method=d.method,
+            device=str(d.index),
+            note=d.note,
+            power_w=lambda: self._power_now_w(d),
+            period_s=self._counter_period_s,
+            approx_method="nvml:power×duration",
+        )
 
     def _integrated_component(self, d: GpuDevice, energy_j: float, n_reads: int, duration_s: float) -> ComponentEnergy:
         rel = REL_ERR
@@ -324,19 +335,30 @@ class NvmlSource(GpuSource):
         if n_reads < 3:
             rel += SHORT_WINDOW_REL_ERR
             note += f"; only {n_reads + 1} power readings in the window: +20 %"
-        return ComponentEnergy(DOMAIN_GPU, energy_j, INTEGRATED, d.method, energy_j * (1 - rel),
-                               energy_j * (1 + rel), str(d.index), join_notes(d.note, note))
+        return ComponentEnergy(
+            DOMAIN_GPU,
+            energy_j,
+            INTEGRATED,
+            d.method,
+            energy_j * (1 - rel),
+            energy_j * (1 + rel),
+            str(d.index),
+            join_notes(d.note, note),
+        )
 
 
-def _open_all(nvml: Any, devices: Sequence[int | str] | None, env: Mapping[str, str] | None
-              ) -> tuple[list[GpuDevice], list[str]]:
+def _open_all(
+    nvml: Any, devices: Sequence[int | str] | None, env: Mapping[str, str] | None
+) -> tuple[list[GpuDevice], list[str]]:
     env = os.environ if env is None else env
     spec: str | Sequence[int | str] | None = devices if devices is not None else env.get("CUDA_VISIBLE_DEVICES")
     visible, notes = resolve_visible(nvml, spec)
     order = env.get("CUDA_DEVICE_ORDER", "FASTEST_FIRST")
     if spec is not None and order != "PCI_BUS_ID" and any(str(t).strip().isdigit() for t in _tokens(spec)):
-        notes.append("integer GPU indices read as NVML/PCI order; set CUDA_DEVICE_ORDER=PCI_BUS_ID to be sure "
-                     "they match CUDA's on nodes with mixed GPU models")
+        notes.append(
+            "integer GPU indices read as NVML/PCI order; set CUDA_DEVICE_ORDER=PCI_BUS_ID to be sure "
+            "they match CUDA's on nodes with mixed GPU models"
+        )
     out: list[GpuDevice] = []
     for index, mig in visible:
         out.append(_open_device(nvml, index, mig))

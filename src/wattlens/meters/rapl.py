@@ -364,8 +364,10 @@ class RaplSource(EnergySource):
         try:
             return self._delta(start, end)
         except Exception as exc:  # contract: never raise
-            return [ComponentEnergy.unavailable(z.domain or DOMAIN_CPU, f"rapl:{z.label}", f"internal error: {exc!r}")
-                    for z in self.zones]
+            return [
+                ComponentEnergy.unavailable(z.domain or DOMAIN_CPU, f"rapl:{z.label}", f"internal error: {exc!r}")
+                for z in self.zones
+            ]
 
     def sample_period_s(self) -> float | None:
         return None if self._closed else self._period_s
@@ -456,8 +458,15 @@ class RaplSource(EnergySource):
             counted.append((i, self._component(z, s, e, duration_s)))
         return [c for _, c in counted] + out
 
-    def _mirror_of(self, i: int, s: tuple[int, int, int], e: tuple[int, int, int], start: Snapshot,
-                   end: Snapshot, counted: list[int]) -> int | None:
+    def _mirror_of(
+        self,
+        i: int,
+        s: tuple[int, int, int],
+        e: tuple[int, int, int],
+        start: Snapshot,
+        end: Snapshot,
+        counted: list[int],
+    ) -> int | None:
         """Index of an already-counted zone that is the same counter as zone i in this window, if any."""
         z = self.zones[i]
         for j in counted:
@@ -469,8 +478,9 @@ class RaplSource(EnergySource):
                 return j
         return None
 
-    def _component(self, z: RaplZone, s: tuple[int, int, int], e: tuple[int, int, int],
-                   duration_s: float) -> ComponentEnergy:
+    def _component(
+        self, z: RaplZone, s: tuple[int, int, int], e: tuple[int, int, int], duration_s: float
+    ) -> ComponentEnergy:
         energy_j = (e[1] - s[1]) / 1e6
         missed_j = (e[2] - s[2]) / 1e6
         # Average power over at least two updates: a sub-millisecond window cannot show a higher rate.
@@ -480,10 +490,13 @@ class RaplSource(EnergySource):
         high_j = energy_j * (1 + MODEL_REL_ERR) + stale_j + missed_j
         note = f"±{MODEL_REL_ERR:.0%} RAPL model band (assumption) + 1 counter update (~1 ms) per edge"
         if missed_j > 0:
-            note += (f"; reads were more than {z.safe_gap_s:.0f} s apart, so up to {missed_j:.0f} J of "
-                     "counter wraps may be missing (upper bound widened)")
-        return ComponentEnergy(z.domain or DOMAIN_CPU, energy_j, MEASURED, f"rapl:{z.label}", low_j, high_j,
-                               z.label, note)
+            note += (
+                f"; reads were more than {z.safe_gap_s:.0f} s apart, so up to {missed_j:.0f} J of "
+                "counter wraps may be missing (upper bound widened)"
+            )
+        return ComponentEnergy(
+            z.domain or DOMAIN_CPU, energy_j, MEASURED, f"rapl:{z.label}", low_j, high_j, z.label, note
+        )
 
 
 def _with_note(c: ComponentEnergy, note: str) -> ComponentEnergy:
@@ -500,8 +513,10 @@ def _fmt_skipped(skipped: list[tuple[str, str]]) -> str:
 
 def _no_zones_reason(root: Sequence[str] | str | None) -> str:
     where = root if isinstance(root, str) else ", ".join(root or DEFAULT_ROOTS)
-    return (f"no RAPL zones under {where} (no intel_rapl powercap driver: a VM, a container without "
-            "/sys/class/powercap, or a CPU without RAPL)")
+    return (
+        f"no RAPL zones under {where} (no intel_rapl powercap driver: a VM, a container without "
+        "/sys/class/powercap, or a CPU without RAPL)"
+    )
 
 
 def _read_failure_reason(z: RaplZone, exc: BaseException) -> str:
@@ -509,8 +524,10 @@ def _read_failure_reason(z: RaplZone, exc: BaseException) -> str:
         return PERMISSION_FIX
     if isinstance(exc, ValueError):
         return f"{z.zone_id} energy_uj held no number ({exc})"
-    return (f"{z.zone_id} ({z.label}) energy_uj read failed mid-window: {getattr(exc, 'strerror', None) or exc} "
-            "(zone vanished: CPU hot-unplug or driver unload)")
+    return (
+        f"{z.zone_id} ({z.label}) energy_uj read failed mid-window: {getattr(exc, 'strerror', None) or exc} "
+        "(zone vanished: CPU hot-unplug or driver unload)"
+    )
 
 
 def discover(root: Sequence[str] | str | None = None, **kwargs: Any) -> list[EnergySource]:

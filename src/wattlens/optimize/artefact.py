@@ -46,24 +46,36 @@ def save_artefact(opt: Any, config: dict[str, Any], out_dir: str, result: dict[s
     v = opt.variant(spec)
     base = v.base
     meta: dict[str, Any] = {
-        "format": FORMAT, "created_unix_s": time.time(), "task": base.task, "base_model": base.name,
-        "base_model_path": base.path, "weights": base.weights, "config": config,
+        "format": FORMAT,
+        "created_unix_s": time.time(),
+        "task": base.task,
+        "base_model": base.name,
+        "base_model_path": base.path,
+        "weights": base.weights,
+        "config": config,
         "pooling": {"mean": base.task != "text-classification", "normalize": base.normalize},
-        "max_length": 256, "model_file": None, "run_id": getattr(opt, "run_id", None),
+        "max_length": 256,
+        "model_file": None,
+        "run_id": getattr(opt, "run_id", None),
         "variant_key": config_key(spec),
     }
     if result is not None and isinstance(result.get("recommended"), dict):
         rec = result["recommended"]
-        meta["measured"] = {k: rec.get(k) for k in ("j_per_query", "quality", "p50_ms", "p95_ms", "peak_rss_mb",
-                                                    "model_size_mb", "source")}
+        meta["measured"] = {
+            k: rec.get(k)
+            for k in ("j_per_query", "quality", "p50_ms", "p95_ms", "peak_rss_mb", "model_size_mb", "source")
+        }
         meta["saving_factor"] = result.get("saving_factor")
     if v.onnx_path is not None:
         shutil.copyfile(v.onnx_path, os.path.join(out_dir, "model.onnx"))
         if os.path.exists(v.onnx_path + ".data"):
             shutil.copyfile(v.onnx_path + ".data", os.path.join(out_dir, "model.onnx.data"))
         meta["model_file"] = "model.onnx"
-        meta["ort"] = {"intra_op_num_threads": config.get("threads"),
-                       "allow_spinning": config.get("wait") != "nospin", "execution_mode": "sequential"}
+        meta["ort"] = {
+            "intra_op_num_threads": config.get("threads"),
+            "allow_spinning": config.get("wait") != "nospin",
+            "execution_mode": "sequential",
+        }
     try:
         base.tokenizer.save_pretrained(out_dir)
     except Exception as exc:  # the config alone is still useful
@@ -95,10 +107,20 @@ class LoadedArtefact:
             from wattlens.optimize.transforms import ort_session
 
             tok = tf.AutoTokenizer.from_pretrained(self.dir)
-            base = M.Base(self.meta["base_model"], self.meta["task"], None, tok, self.dir, self.meta["weights"],
-                          self.meta["pooling"]["normalize"])
-            sess = ort_session(os.path.join(self.dir, self.meta["model_file"]), int(cfg.get("threads") or 1),
-                              cfg.get("wait") != "nospin")
+            base = M.Base(
+                self.meta["base_model"],
+                self.meta["task"],
+                None,
+                tok,
+                self.dir,
+                self.meta["weights"],
+                self.meta["pooling"]["normalize"],
+            )
+            sess = ort_session(
+                os.path.join(self.dir, self.meta["model_file"]),
+                int(cfg.get("threads") or 1),
+                cfg.get("wait") != "nospin",
+            )
             return M._ort_fn(base, sess)
         if cfg.get("path") == M.ST_PATH:  # the library default call path (a baseline's deployment footprint)
             return M.st_fn(M.load_st(self.meta["base_model_path"]), int(cfg.get("threads") or 1))
@@ -124,14 +146,21 @@ def deploy_check(path: str, texts: list[str], timeout_s: float = 120.0) -> dict[
     """Load the artefact in a *fresh* process and serve ``texts``: proves it is self-contained and gives the
     deployment footprint (peak RSS of a process holding only this model, load time)."""
     # VmHWM, not ru_maxrss: the latter is inherited from the (large) parent across fork+exec
-    code = ("import json,sys,time;t=time.perf_counter();"
-            "from wattlens.optimize.artefact import load_artefact;m=load_artefact(sys.argv[1]);"
-            "l=time.perf_counter()-t;texts=json.loads(sys.stdin.read());out=m(texts);"
-            "h=[int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:')];"
-            "print(json.dumps({'ok':True,'load_s':l,'n':len(out),'peak_rss_mb':h[0]/1024 if h else None}))")
+    code = (
+        "import json,sys,time;t=time.perf_counter();"
+        "from wattlens.optimize.artefact import load_artefact;m=load_artefact(sys.argv[1]);"
+        "l=time.perf_counter()-t;texts=json.loads(sys.stdin.read());out=m(texts);"
+        "h=[int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:')];"
+        "print(json.dumps({'ok':True,'load_s':l,'n':len(out),'peak_rss_mb':h[0]/1024 if h else None}))"
+    )
     try:
-        p = subprocess.run([sys.executable, "-c", code, path], input=json.dumps(texts), capture_output=True,
-                           text=True, timeout=timeout_s)
+        p = subprocess.run(
+            [sys.executable, "-c", code, path],
+            input=json.dumps(texts),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
         lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
         if p.returncode == 0 and lines:
             return json.loads(lines[-1])

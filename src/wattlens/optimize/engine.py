@@ -97,8 +97,15 @@ class OptimizeRequest:
 
 def public_config(c: dict[str, Any]) -> dict[str, Any]:
     """The configuration without its 'nothing changed' entries (readable labels, stable JSON)."""
-    drop = {"quant": "none", "prune": "none", "compile": False, "wait": "default", "sort": False,
-            "power_limit": None, "gpu_clock": None}
+    drop = {
+        "quant": "none",
+        "prune": "none",
+        "compile": False,
+        "wait": "default",
+        "sort": False,
+        "power_limit": None,
+        "gpu_clock": None,
+    }
     return {k: v for k, v in c.items() if not (k in drop and v == drop[k])}
 
 
@@ -199,8 +206,14 @@ def parse_duration(text: str | float | None) -> float | None:
 class Optimizer:
     """Holds models, variants, quality cache, the store and the meter for one optimisation run."""
 
-    def __init__(self, req: OptimizeRequest, *, progress: Callable[[str], None] | None = None,
-                 monitor: Any = None, store: Any = None) -> None:
+    def __init__(
+        self,
+        req: OptimizeRequest,
+        *,
+        progress: Callable[[str], None] | None = None,
+        monitor: Any = None,
+        store: Any = None,
+    ) -> None:
         self.req = req
         self.say = progress or (lambda msg: None)
         self.models = [req.model, *[c for c in req.candidates if c != req.model]]
@@ -244,7 +257,7 @@ class Optimizer:
                     t.extra = {**(t.extra or {}), "resumed": True}
                     self.done[key] = t
                 elif key.startswith("variant:") and isinstance(res, dict):
-                    self.variant_quality[key[len("variant:"):]] = res
+                    self.variant_quality[key[len("variant:") :]] = res
             self.say(f"resuming {self.run_id}: {len(self.done)} trials already measured")
         else:
             self.run_id = self.store.create_run("optimize", self.req.config_dict())
@@ -282,8 +295,13 @@ class Optimizer:
             raise TransformError(self.variant_errors[key])
         if key not in self.variants:
             try:
-                v = build_variant(self.base(spec["model"]), spec, self.workdir, onnx_cache=self.onnx_cache,
-                                  compile_backend=self.req.compile_backend)
+                v = build_variant(
+                    self.base(spec["model"]),
+                    spec,
+                    self.workdir,
+                    onnx_cache=self.onnx_cache,
+                    compile_backend=self.req.compile_backend,
+                )
             except Exception as exc:  # any failure of a transform: record and skip, never end the search
                 self.variant_errors[key] = f"{type(exc).__name__}: {exc}"
                 raise TransformError(self.variant_errors[key]) from exc
@@ -353,8 +371,14 @@ class Optimizer:
         return self.variant_quality[key]
 
     def base_spec(self, model: str | None = None) -> dict[str, Any]:
-        return {"model": model or self.req.model, "engine": "torch", "precision": "fp32", "quant": "none",
-                "prune": "none", "compile": False}
+        return {
+            "model": model or self.req.model,
+            "engine": "torch",
+            "precision": "fp32",
+            "quant": "none",
+            "prune": "none",
+            "compile": False,
+        }
 
     def quality_batch(self) -> tuple[int, bool]:
         return (1, False) if self.req.mode == "online" else (32, True)
@@ -384,15 +408,17 @@ class Optimizer:
                     failed_parts[_part(spec, lossy[0])] = f"{_part(spec, lossy[0])[2]}: {why}"
                 continue
             passed.append(spec)
-            self.say(f"  variant {SP.describe({**spec, 'threads': '-', 'batch': '-'})}: "
-                     f"quality {q['quality']:.4f} ok")
+            self.say(f"  variant {SP.describe({**spec, 'threads': '-', 'batch': '-'})}: quality {q['quality']:.4f} ok")
         return passed
 
-    def _reject(self, config: dict[str, Any], q: dict[str, Any] | None, why: str, trial: S.Trial | None = None
-                ) -> None:
-        entry = {"config": public_config(config), "label": SP.describe(config), "why": why,
-                 "quality": None if q is None else q.get("quality"),
-                 "quality_detail": None if q is None else {k: v for k, v in q.items() if k != "outputs"}}
+    def _reject(self, config: dict[str, Any], q: dict[str, Any] | None, why: str, trial: S.Trial | None = None) -> None:
+        entry = {
+            "config": public_config(config),
+            "label": SP.describe(config),
+            "why": why,
+            "quality": None if q is None else q.get("quality"),
+            "quality_detail": None if q is None else {k: v for k, v in q.items() if k != "outputs"},
+        }
         if trial is not None:
             entry.update({k: getattr(trial, k) for k in ("j_per_query", "p50_ms", "p95_ms", "peak_rss_mb")})
         if not any(r["label"] == entry["label"] and r["why"] == why for r in self.rejected):
@@ -454,12 +480,26 @@ class Optimizer:
             warm = fid.warmup if int(config["batch"]) <= 16 else 1
             pruned = self._probe_prune(fn, inputs, int(config["batch"]), fid)
             if pruned:
-                return S.Trial(dict(config), fid.name, quality=q["quality"], ok=False, why=pruned,
-                               cost_s=time.perf_counter() - t0, extra={"pruned_early": True})
+                return S.Trial(
+                    dict(config),
+                    fid.name,
+                    quality=q["quality"],
+                    ok=False,
+                    why=pruned,
+                    cost_s=time.perf_counter() - t0,
+                    extra={"pruned_early": True},
+                )
             c_meas = time.process_time()
-            stats = measure_queries(fn, inputs, batch=int(config["batch"]), monitor=monitor or self.mon,
-                                    repeats=fid.repeats, warmup=warm, min_window_s=fid.min_window_s,
-                                    phase=fid.name)
+            stats = measure_queries(
+                fn,
+                inputs,
+                batch=int(config["batch"]),
+                monitor=monitor or self.mon,
+                repeats=fid.repeats,
+                warmup=warm,
+                min_window_s=fid.min_window_s,
+                phase=fid.name,
+            )
             thermal = knobs.thermal()
             if fid.name == "probe" and stats.queries:
                 cpq = (time.process_time() - c_meas) / (stats.queries + warm * int(config["batch"]))
@@ -469,27 +509,46 @@ class Optimizer:
         b1 = _busy_cpu_s()
         # CPU the *other* processes used meanwhile, as a share of the machine: the contamination flag of the
         # anchors' method (co-tenants inflate multi-thread CPU time through spin-waiting and cache sharing)
-        foreign = None if b0 is None or b1 is None else max(
-            0.0, ((b1 - b0) - (time.process_time() - c0)) / max(1e-9, cost * self.ctx.n_cpus))
+        foreign = (
+            None
+            if b0 is None or b1 is None
+            else max(0.0, ((b1 - b0) - (time.process_time() - c0)) / max(1e-9, cost * self.ctx.n_cpus))
+        )
         split = _split_components(stats)
         footprint = self._rss_estimate(v.size_mb, rss_before)
         # the energy of THIS configuration: its memory term is charged for its own deployment footprint, not for
         # the search process that holds every variant at once (an artefact of the search, GBs)
         j, delta = _charge_footprint(stats.j_per_query, split, footprint)
-        shift = (lambda x: None if x is None else x + delta)
-        return S.Trial(dict(config), fid.name, j_per_query=j, quality=q["quality"],
-                       p50_ms=stats.p50_ms, p95_ms=stats.p95_ms,
-                       peak_rss_mb=footprint, cost_s=cost,
-                       extra={"throughput_qps": stats.throughput_qps, "j_low": shift(stats.j_per_query_low),
-                              "j_high": shift(stats.j_per_query_high), "cv": stats.cv, "source": stats.source,
-                              "basis": stats.basis, "queries": stats.queries, "duration_s": stats.duration_s,
-                              "per_repeat": [x + delta for x in stats.per_repeat_j_per_query],
-                              "model_size_mb": v.size_mb,
-                              "thermal": thermal, "applied_knobs": dict(getattr(knobs, "applied", {})),
-                              "co_tenant_cpu_share": foreign, **split,
-                              "j_per_query_search_process": stats.j_per_query,
-                              "footprint_mb": footprint if delta else None,
-                              "footprint_basis": "per-trial estimate" if delta else "meter as measured"})
+        shift = lambda x: None if x is None else x + delta
+        return S.Trial(
+            dict(config),
+            fid.name,
+            j_per_query=j,
+            quality=q["quality"],
+            p50_ms=stats.p50_ms,
+            p95_ms=stats.p95_ms,
+            peak_rss_mb=footprint,
+            cost_s=cost,
+            extra={
+                "throughput_qps": stats.throughput_qps,
+                "j_low": shift(stats.j_per_query_low),
+                "j_high": shift(stats.j_per_query_high),
+                "cv": stats.cv,
+                "source": stats.source,
+                "basis": stats.basis,
+                "queries": stats.queries,
+                "duration_s": stats.duration_s,
+                "per_repeat": [x + delta for x in stats.per_repeat_j_per_query],
+                "model_size_mb": v.size_mb,
+                "thermal": thermal,
+                "applied_knobs": dict(getattr(knobs, "applied", {})),
+                "co_tenant_cpu_share": foreign,
+                **split,
+                "j_per_query_search_process": stats.j_per_query,
+                "footprint_mb": footprint if delta else None,
+                "footprint_basis": "per-trial estimate" if delta else "meter as measured",
+            },
+        )
 
     PRUNE_FACTOR = 10.0
 
@@ -504,8 +563,10 @@ class Optimizer:
         fn((inputs * (batch // max(1, len(inputs)) + 1))[:batch])
         cpq = (time.process_time() - c0) / batch
         if cpq > self.PRUNE_FACTOR * self.best_probe_cpq:
-            return (f"pruned early: one call cost {cpq * 1e3:.1f} CPU-ms/query, > {self.PRUNE_FACTOR:.0f}x the "
-                    f"cheapest probe so far ({self.best_probe_cpq * 1e3:.2f})")
+            return (
+                f"pruned early: one call cost {cpq * 1e3:.1f} CPU-ms/query, > {self.PRUNE_FACTOR:.0f}x the "
+                f"cheapest probe so far ({self.best_probe_cpq * 1e3:.2f})"
+            )
         return ""
 
     def _measure_in_worker(self, config: dict[str, Any], fid: S.Fidelity, quality: float) -> S.Trial:
@@ -520,9 +581,17 @@ class Optimizer:
         cost = time.perf_counter() - t0
         if "error" in res:
             return S.Trial(dict(config), fid.name, ok=False, why=f"worker: {res['error']}", cost_s=cost)
-        return S.Trial(dict(config), fid.name, j_per_query=res["j_per_query"], quality=quality,
-                       p50_ms=res["p50_ms"], p95_ms=res["p95_ms"], peak_rss_mb=res.get("peak_rss_mb"), cost_s=cost,
-                       extra={**res.get("extra", {}), "process": "worker (OMP_WAIT_POLICY=PASSIVE)"})
+        return S.Trial(
+            dict(config),
+            fid.name,
+            j_per_query=res["j_per_query"],
+            quality=quality,
+            p50_ms=res["p50_ms"],
+            p95_ms=res["p95_ms"],
+            peak_rss_mb=res.get("peak_rss_mb"),
+            cost_s=cost,
+            extra={**res.get("extra", {}), "process": "worker (OMP_WAIT_POLICY=PASSIVE)"},
+        )
 
     # -- the whole run ----------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -573,9 +642,16 @@ class Optimizer:
                 w.close()
         m = self.mon.end("optimize-search")
         # search energy: everything up to the recommendation (the artefact's deploy check after it is not in it)
-        result["search"].update({"duration_s": time.perf_counter() - t_start, "energy_j": m.energy_j,
-                                 "energy_low_j": m.low_j, "energy_high_j": m.high_j, "energy_source": m.source,
-                                 "cpu_s": time.process_time() - cpu_start})
+        result["search"].update(
+            {
+                "duration_s": time.perf_counter() - t_start,
+                "energy_j": m.energy_j,
+                "energy_low_j": m.low_j,
+                "energy_high_j": m.high_j,
+                "energy_source": m.source,
+                "cpu_s": time.process_time() - cpu_start,
+            }
+        )
         t_fin = time.process_time()
         self._finish(result)
         self.phases["finish_cpu_s"] = time.process_time() - t_fin
@@ -594,13 +670,19 @@ class Optimizer:
         self.load0 = _loadavg()
         self.base(req.model)
         prunable = _prunable(self.bases[req.model].module)
-        self.ctx = SP.probe_context(req.task, req.mode, device=req.device, hardware_knobs=req.hardware_knobs,
-                                    prunable=prunable)
+        self.ctx = SP.probe_context(
+            req.task, req.mode, device=req.device, hardware_knobs=req.hardware_knobs, prunable=prunable
+        )
         n_full = req.queries
         self.m_texts, _ = self._texts(max(n_full, 128), seed=req.seed)
         self.q_texts, self.q_labels = self._texts(req.quality_inputs, seed=req.seed + 1)  # held aside
-        space = SP.build_space(self.ctx, self.models, transforms=tuple(req.transforms) if req.transforms else None,
-                               batches=req.batches, threads=req.threads)
+        space = SP.build_space(
+            self.ctx,
+            self.models,
+            transforms=tuple(req.transforms) if req.transforms else None,
+            batches=req.batches,
+            threads=req.threads,
+        )
         for sk in space.skipped:
             self.say(f"  transform {sk['transform']} skipped: {sk['why']}")
         self.say(f"screening {len(space.variants)} model variants on {len(self.q_texts)} held-aside inputs")
@@ -624,11 +706,19 @@ class Optimizer:
         elif strategy == "optuna":
             n_trials = max(20, min(200, exhaustive_n // 3))
             keys = {S.config_key(c) for c in configs}
-            out = S.optuna_search(space.knobs(), self.evaluate, rungs, n_trials, constraints,
-                                  valid=lambda c: S.config_key(c) in keys, on_trial=self._on_trial)
+            out = S.optuna_search(
+                space.knobs(),
+                self.evaluate,
+                rungs,
+                n_trials,
+                constraints,
+                valid=lambda c: S.config_key(c) in keys,
+                on_trial=self._on_trial,
+            )
         else:
-            out = S.successive_halving(configs, self.evaluate, rungs, constraints, on_trial=self._on_trial,
-                                       budget_s=budget)
+            out = S.successive_halving(
+                configs, self.evaluate, rungs, constraints, on_trial=self._on_trial, budget_s=budget
+            )
         self.phases["search_cpu_s"] = time.process_time() - t_phase
         t_phase = time.process_time()
         res = self._assemble(out, space, constraints, exhaustive_n, rungs)
@@ -638,8 +728,10 @@ class Optimizer:
 
     def _on_trial(self, t: S.Trial) -> None:
         if t.ok and t.j_per_query is not None:
-            self.say(f"  [{t.fidelity:5}] {SP.describe(t.config):55} {t.j_per_query * 1e3:8.2f} mJ/q  "
-                     f"p95 {t.p95_ms:7.1f} ms  q {t.quality:.4f}")
+            self.say(
+                f"  [{t.fidelity:5}] {SP.describe(t.config):55} {t.j_per_query * 1e3:8.2f} mJ/q  "
+                f"p95 {t.p95_ms:7.1f} ms  q {t.quality:.4f}"
+            )
         elif not t.ok:
             self.say(f"  [{t.fidelity:5}] {SP.describe(t.config):55} failed: {t.why}")
 
@@ -649,12 +741,20 @@ class Optimizer:
         ``SentenceTransformer(path).encode`` for a sentence-transformers model when the library is installed
         (what its users run), else the transformers AutoModel with the same pooling."""
         online = self.req.mode == "online"
-        return {**self.base_spec(), "threads": self.ctx.default_threads, "wait": "default",
-                "batch": 1 if online else 32, "sort": not online, "power_limit": None, "gpu_clock": None,
-                "path": self.baseline_path()}
+        return {
+            **self.base_spec(),
+            "threads": self.ctx.default_threads,
+            "wait": "default",
+            "batch": 1 if online else 32,
+            "sort": not online,
+            "power_limit": None,
+            "gpu_clock": None,
+            "path": self.baseline_path(),
+        }
 
-    def _confirm(self, finalists: list[dict[str, Any]], rungs: list[S.Fidelity],
-                 seen: list[S.Trial] | None = None) -> dict[str, list[S.Trial]]:
+    def _confirm(
+        self, finalists: list[dict[str, Any]], rungs: list[S.Fidelity], seen: list[S.Trial] | None = None
+    ) -> dict[str, list[S.Trial]]:
         """Interleaved rounds (baseline, finalist 1, 2, ...) x ``confirm_rounds``: drift and co-tenant noise hit
         all alike, so the ratios come from one run; medians per configuration.
 
@@ -690,8 +790,14 @@ class Optimizer:
                 out.setdefault(key, []).append(t)
         return out
 
-    def _assemble(self, out: S.SearchOutcome, space: SP.Space, constraints: S.Constraints, exhaustive_n: int,
-                  rungs: list[S.Fidelity]) -> dict[str, Any]:
+    def _assemble(
+        self,
+        out: S.SearchOutcome,
+        space: SP.Space,
+        constraints: S.Constraints,
+        exhaustive_n: int,
+        rungs: list[S.Fidelity],
+    ) -> dict[str, Any]:
         req = self.req
         base_cfg = self.baseline_config()
         pruned_early = [t for t in out.trials if (t.extra or {}).get("pruned_early")]
@@ -729,43 +835,69 @@ class Optimizer:
         if baseline is not None and baseline.get("violation"):
             self.say(f"note: the baseline itself violates the limits ({baseline['violation']})")
         pareto_pts = [p for p in _pareto_points(list(points.values())) if not p.get("violation")]
-        saving = (baseline["j_per_query"] / recommended["j_per_query"]
-                  if baseline and recommended and recommended["j_per_query"] else None)
-        saving_best = (min(baseline["j_per_query_runs"]) / min(recommended["j_per_query_runs"])
-                       if saving else None)
+        saving = (
+            baseline["j_per_query"] / recommended["j_per_query"]
+            if baseline and recommended and recommended["j_per_query"]
+            else None
+        )
+        saving_best = min(baseline["j_per_query_runs"]) / min(recommended["j_per_query_runs"]) if saving else None
         if recommended is None:
             self.say("no configuration met the limits; see 'rejected' for why")
         exh_cost = _exhaustive_cost_estimate(out, rungs[-1], exhaustive_n)
         result: dict[str, Any] = {
-            "wattlens": "optimize", "schema": 1, "run_id": self.run_id,
-            "model": req.model, "task": req.task, "mode": req.mode, "candidates": self.models,
-            "constraints": {"min_quality": req.min_quality, "max_p95_ms": req.max_p95_ms,
-                            "max_rss_mb": req.max_rss_mb},
+            "wattlens": "optimize",
+            "schema": 1,
+            "run_id": self.run_id,
+            "model": req.model,
+            "task": req.task,
+            "mode": req.mode,
+            "candidates": self.models,
+            "constraints": {"min_quality": req.min_quality, "max_p95_ms": req.max_p95_ms, "max_rss_mb": req.max_rss_mb},
             "quality_metric": _metric_name(req.task),
-            "baseline": baseline, "recommended": recommended, "saving_factor": saving,
+            "baseline": baseline,
+            "recommended": recommended,
+            "saving_factor": saving,
             # least-contended round of each (noise on a shared machine only adds CPU time): an upper view
             "saving_factor_best_round": saving_best,
             # vs the default at one thread: robust to co-tenants inflating the multi-thread default (a lower view)
-            "saving_factor_vs_single_thread_default": (ref1_point["j_per_query"] / recommended["j_per_query"]
-                                                       if ref1_point and recommended else None),
+            "saving_factor_vs_single_thread_default": (
+                ref1_point["j_per_query"] / recommended["j_per_query"] if ref1_point and recommended else None
+            ),
             "single_thread_default": ref1_point,
-            "pareto": pareto_pts, "rejected": self.rejected,
-            "search": {"strategy": out.strategy, "trials": len(out.trials),
-                       "resumed_trials": sum(1 for t in out.trials if (t.extra or {}).get("resumed")),
-                       "exhaustive_trials": exhaustive_n, "measure_s": out.cost_s,
-                       "exhaustive_measure_s_est": exh_cost,
-                       "measure_share_of_exhaustive": (out.cost_s / exh_cost) if exh_cost else None,
-                       "build_cpu_s": self.build_cpu_s, "variants_screened": len(self.variant_quality),
-                       "pruned_early": [{"label": SP.describe(t.config), "why": t.why} for t in pruned_early],
-                       "notes": out.notes, "rungs": [asdict(r) for r in rungs]},
-            "trials": [_trial_point(t) for t in out.trials if t.ok and t.j_per_query is not None
-                       and t.fidelity == rungs[-1].name],
-            "transforms": space.transforms, "skipped_transforms": space.skipped,
+            "pareto": pareto_pts,
+            "rejected": self.rejected,
+            "search": {
+                "strategy": out.strategy,
+                "trials": len(out.trials),
+                "resumed_trials": sum(1 for t in out.trials if (t.extra or {}).get("resumed")),
+                "exhaustive_trials": exhaustive_n,
+                "measure_s": out.cost_s,
+                "exhaustive_measure_s_est": exh_cost,
+                "measure_share_of_exhaustive": (out.cost_s / exh_cost) if exh_cost else None,
+                "build_cpu_s": self.build_cpu_s,
+                "variants_screened": len(self.variant_quality),
+                "pruned_early": [{"label": SP.describe(t.config), "why": t.why} for t in pruned_early],
+                "notes": out.notes,
+                "rungs": [asdict(r) for r in rungs],
+            },
+            "trials": [
+                _trial_point(t)
+                for t in out.trials
+                if t.ok and t.j_per_query is not None and t.fidelity == rungs[-1].name
+            ],
+            "transforms": space.transforms,
+            "skipped_transforms": space.skipped,
             "energy_boundary": _boundary_note(req.attribution, baseline, recommended),
-            "context": {"n_cpus": self.ctx.n_cpus, "default_threads": self.ctx.default_threads,
-                        "loadavg_start": self.load0, "loadavg_end": _loadavg(),
-                        "device": self.ctx.device, "gpu_count": self.ctx.gpu_count,
-                        "weights": self.bases[req.model].weights, "notes": self.bases[req.model].notes},
+            "context": {
+                "n_cpus": self.ctx.n_cpus,
+                "default_threads": self.ctx.default_threads,
+                "loadavg_start": self.load0,
+                "loadavg_end": _loadavg(),
+                "device": self.ctx.device,
+                "gpu_count": self.ctx.gpu_count,
+                "weights": self.bases[req.model].weights,
+                "notes": self.bases[req.model].notes,
+            },
         }
         return result
 
@@ -782,39 +914,54 @@ class Optimizer:
         qd = self.quality_of(spec, int(config["batch"]), bool(config.get("sort")))  # exact batching re-check
         spec = SP.variant_of(config)
         v = self.variants.get(S.config_key(spec))
-        p = {"config": public_config(config), "label": SP.describe(config),
-             "j_per_query": med([t.j_per_query for t in ok]),
-             "j_per_query_runs": [t.j_per_query for t in ok],
-             "j_per_query_low": med([t.extra.get("j_low") for t in ok if t.extra.get("j_low") is not None]),
-             "j_per_query_high": med([t.extra.get("j_high") for t in ok if t.extra.get("j_high") is not None]),
-             "j_per_query_machine": med([t.extra["j_per_query_machine"] for t in ok
-                                         if t.extra.get("j_per_query_machine") is not None]),
-             "quality": qd["quality"],
-             "quality_detail": {k: v for k, v in qd.items() if k not in ("outputs",)},
-             "p50_ms": med([t.p50_ms for t in ok]), "p95_ms": med([t.p95_ms for t in ok]),
-             "throughput_qps": med([t.extra.get("throughput_qps") for t in ok if t.extra.get("throughput_qps")]),
-             "peak_rss_mb": max(t.peak_rss_mb for t in ok if t.peak_rss_mb is not None)
-             if any(t.peak_rss_mb is not None for t in ok) else None,
-             "model_size_mb": None if v is None else v.size_mb,
-             "thermal": ok[-1].extra.get("thermal") or None,
-             "source": ok[0].extra.get("source"), "rounds": len(ok),
-             "co_tenant_cpu_share": med([t.extra["co_tenant_cpu_share"] for t in ok
-                                         if t.extra.get("co_tenant_cpu_share") is not None]),
-             "j_per_query_cpu": med([t.extra["cpu_j_per_query"] for t in ok if t.extra.get("cpu_j_per_query")]),
-             "j_per_query_memory": med([t.extra["memory_j_per_query"] for t in ok
-                                        if t.extra.get("memory_j_per_query") is not None]),
-             "meter_rss_mb": med([t.extra["meter_rss_mb"] for t in ok if t.extra.get("meter_rss_mb")]),
-             # the same windows with the memory term charged for the search process's RSS (the old figure)
-             "j_per_query_search_process": med([t.extra.get("j_per_query_search_process", t.j_per_query)
-                                                for t in ok]),
-             "memory_footprint_mb": med([t.extra["footprint_mb"] for t in ok if t.extra.get("footprint_mb")]),
-             "memory_footprint_basis": ok[0].extra.get("footprint_basis") or "meter as measured (own process)",
-             "_acct": [{"j": t.extra.get("j_per_query_search_process", t.j_per_query),
-                        "mem": t.extra.get("memory_j_per_query"), "rss": t.extra.get("meter_rss_mb"),
-                        "rescalable": t.extra.get("memory_rescalable", False)} for t in ok]}
+        p = {
+            "config": public_config(config),
+            "label": SP.describe(config),
+            "j_per_query": med([t.j_per_query for t in ok]),
+            "j_per_query_runs": [t.j_per_query for t in ok],
+            "j_per_query_low": med([t.extra.get("j_low") for t in ok if t.extra.get("j_low") is not None]),
+            "j_per_query_high": med([t.extra.get("j_high") for t in ok if t.extra.get("j_high") is not None]),
+            "j_per_query_machine": med(
+                [t.extra["j_per_query_machine"] for t in ok if t.extra.get("j_per_query_machine") is not None]
+            ),
+            "quality": qd["quality"],
+            "quality_detail": {k: v for k, v in qd.items() if k not in ("outputs",)},
+            "p50_ms": med([t.p50_ms for t in ok]),
+            "p95_ms": med([t.p95_ms for t in ok]),
+            "throughput_qps": med([t.extra.get("throughput_qps") for t in ok if t.extra.get("throughput_qps")]),
+            "peak_rss_mb": max(t.peak_rss_mb for t in ok if t.peak_rss_mb is not None)
+            if any(t.peak_rss_mb is not None for t in ok)
+            else None,
+            "model_size_mb": None if v is None else v.size_mb,
+            "thermal": ok[-1].extra.get("thermal") or None,
+            "source": ok[0].extra.get("source"),
+            "rounds": len(ok),
+            "co_tenant_cpu_share": med(
+                [t.extra["co_tenant_cpu_share"] for t in ok if t.extra.get("co_tenant_cpu_share") is not None]
+            ),
+            "j_per_query_cpu": med([t.extra["cpu_j_per_query"] for t in ok if t.extra.get("cpu_j_per_query")]),
+            "j_per_query_memory": med(
+                [t.extra["memory_j_per_query"] for t in ok if t.extra.get("memory_j_per_query") is not None]
+            ),
+            "meter_rss_mb": med([t.extra["meter_rss_mb"] for t in ok if t.extra.get("meter_rss_mb")]),
+            # the same windows with the memory term charged for the search process's RSS (the old figure)
+            "j_per_query_search_process": med([t.extra.get("j_per_query_search_process", t.j_per_query) for t in ok]),
+            "memory_footprint_mb": med([t.extra["footprint_mb"] for t in ok if t.extra.get("footprint_mb")]),
+            "memory_footprint_basis": ok[0].extra.get("footprint_basis") or "meter as measured (own process)",
+            "_acct": [
+                {
+                    "j": t.extra.get("j_per_query_search_process", t.j_per_query),
+                    "mem": t.extra.get("memory_j_per_query"),
+                    "rss": t.extra.get("meter_rss_mb"),
+                    "rescalable": t.extra.get("memory_rescalable", False),
+                }
+                for t in ok
+            ],
+        }
         p["wh_per_1000"] = p["j_per_query"] * 1000 / 3600.0
         why = S.Constraints(self.req.min_quality, self.req.max_p95_ms, self.req.max_rss_mb).violation(
-            S.Trial(config, "confirm", p["j_per_query"], p["quality"], p["p50_ms"], p["p95_ms"], p["peak_rss_mb"]))
+            S.Trial(config, "confirm", p["j_per_query"], p["quality"], p["p50_ms"], p["p95_ms"], p["peak_rss_mb"])
+        )
         if why:
             p["violation"] = why
         return p
@@ -854,8 +1001,7 @@ class Optimizer:
         try:
             out_dir = self.req.artefact_dir or tempfile.mkdtemp(prefix="wattlens-artefact-")
             path = save_artefact(self, _full(rec["config"]), out_dir, result)
-            result["artefact"] = {"path": path if self.req.artefact_dir else None,
-                                  "files": sorted(os.listdir(path))}
+            result["artefact"] = {"path": path if self.req.artefact_dir else None, "files": sorted(os.listdir(path))}
         except Exception as exc:  # the search result stands without the artefact
             result["artefact"] = {"error": f"{type(exc).__name__}: {exc}"}
             return
@@ -882,28 +1028,35 @@ class Optimizer:
 
     def _savings(self, base: dict[str, Any], rec: dict[str, Any], saved: float) -> dict[str, Any]:
         req = self.req
-        out: dict[str, Any] = {"j_per_query_saved": saved, "wh_per_1000_baseline": base["wh_per_1000"],
-                               "wh_per_1000_recommended": rec["wh_per_1000"],
-                               "wh_per_1000_saved": saved * 1000 / 3600.0, "queries_per_day": req.queries_per_day}
+        out: dict[str, Any] = {
+            "j_per_query_saved": saved,
+            "wh_per_1000_baseline": base["wh_per_1000"],
+            "wh_per_1000_recommended": rec["wh_per_1000"],
+            "wh_per_1000_saved": saved * 1000 / 3600.0,
+            "queries_per_day": req.queries_per_day,
+        }
         try:
             from wattlens.carbon import project_yearly, resolve_location
 
             loc = resolve_location(country=req.country, region=req.region)
-            yb = project_yearly(base["j_per_query"], req.queries_per_day, loc, price_per_kwh=req.price_per_kwh,
-                                currency=req.currency)
-            yr = project_yearly(rec["j_per_query"], req.queries_per_day, loc, price_per_kwh=req.price_per_kwh,
-                                currency=req.currency)
+            yb = project_yearly(
+                base["j_per_query"], req.queries_per_day, loc, price_per_kwh=req.price_per_kwh, currency=req.currency
+            )
+            yr = project_yearly(
+                rec["j_per_query"], req.queries_per_day, loc, price_per_kwh=req.price_per_kwh, currency=req.currency
+            )
             loc_d = (yr.get("footprint") or {}).get("location") or {}
             cost = _cost_diff(yb.get("cost_per_year"), yr.get("cost_per_year"))
             out["per_year"] = {
-                "kwh_baseline": yb["kwh_per_year"], "kwh_recommended": yr["kwh_per_year"],
+                "kwh_baseline": yb["kwh_per_year"],
+                "kwh_recommended": yr["kwh_per_year"],
                 "kwh_saved": yb["kwh_per_year"] - yr["kwh_per_year"],
                 "tco2e_saved": yb["tco2e_per_year"] - yr["tco2e_per_year"],
                 "cost_saved": None if cost is None else cost["value"],
                 "cost_currency": None if cost is None else cost["currency"],
                 "cost_note": yr.get("cost_note"),
                 "grid": f"{loc_d.get('name')} {loc_d.get('g_co2e_per_kwh')} gCO2e/kWh ({loc_d.get('year')}, "
-                        f"{loc_d.get('basis')}){' - stated default' if loc_d.get('stated_default') else ''}",
+                f"{loc_d.get('basis')}){' - stated default' if loc_d.get('stated_default') else ''}",
                 "pue": (yr.get("footprint") or {}).get("pue"),
             }
         except Exception as exc:  # carbon data problems must not lose the search
@@ -950,16 +1103,23 @@ def _split_components(stats: Any) -> dict[str, Any]:
         try:
             import resource
 
-            rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                   + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024.0
+            rss = (
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            ) / 1024.0
         except Exception:
             rss = None
-    return {"cpu_j_per_query": cpu / q, "memory_j_per_query": mem / q, "meter_rss_mb": rss,
-            "memory_rescalable": bool(mem > 0 and not other_mem and rss)}
+    return {
+        "cpu_j_per_query": cpu / q,
+        "memory_j_per_query": mem / q,
+        "meter_rss_mb": rss,
+        "memory_rescalable": bool(mem > 0 and not other_mem and rss),
+    }
 
 
-def _charge_footprint(j_search: float | None, split: dict[str, Any], footprint_mb: float | None
-                      ) -> tuple[float | None, float]:
+def _charge_footprint(
+    j_search: float | None, split: dict[str, Any], footprint_mb: float | None
+) -> tuple[float | None, float]:
     """(J per query with the memory term charged for ``footprint_mb`` instead of the search process's RSS, the
     delta added). The estimator's memory term is linear in RSS, so it is rescaled by footprint / meter RSS;
     the CPU term and any other component are kept as measured. Unchanged when nothing can be rescaled."""
@@ -1010,34 +1170,46 @@ def _recharge_deployed(result: dict[str, Any], base: dict[str, Any] | None, rec:
         if ref1:
             result["saving_factor_vs_single_thread_default"] = ref1["j_per_query"] / rec["j_per_query"]
         if base.get("j_per_query_search_process") and rec.get("j_per_query_search_process"):
-            result["saving_factor_search_process"] = (base["j_per_query_search_process"]
-                                                      / rec["j_per_query_search_process"])
+            result["saving_factor_search_process"] = (
+                base["j_per_query_search_process"] / rec["j_per_query_search_process"]
+            )
         if base.get("j_per_query_cpu") and rec.get("j_per_query_cpu"):
             result["saving_factor_cpu_only"] = base["j_per_query_cpu"] / rec["j_per_query_cpu"]
         # kept under its old name: the primary factor now is this figure
         result["saving_factor_deployed_memory"] = result["saving_factor"]
     notes = result.setdefault("assumptions", [])
     meter = (rec or base or {}).get("meter_rss_mb")
-    notes.append("J per query = the meter's CPU term as measured + its memory term (0.392 W/GB x RSS x wall time) "
-                 "charged for each configuration's OWN deployment footprint (model + runtime working set), not the "
-                 "search process's RSS" + (f" ({meter:.0f} MB, which holds every variant at once)" if meter else "")
-                 + "; the search-process figures are kept as j_per_query_search_process / "
-                 "saving_factor_search_process.")
+    notes.append(
+        "J per query = the meter's CPU term as measured + its memory term (0.392 W/GB x RSS x wall time) "
+        "charged for each configuration's OWN deployment footprint (model + runtime working set), not the "
+        "search process's RSS"
+        + (f" ({meter:.0f} MB, which holds every variant at once)" if meter else "")
+        + "; the search-process figures are kept as j_per_query_search_process / "
+        "saving_factor_search_process."
+    )
     for role, p in (("baseline", base), ("recommended", rec)):
         if p:
             fp, est = p.get("memory_footprint_mb"), p.get("memory_footprint_estimate_mb")
-            notes.append(f"{role} memory footprint: {p.get('memory_footprint_basis')}"
-                         + (f", {fp:.0f} MB" if fp else "")
-                         + (f" (the search's per-trial estimate was {est:.0f} MB)" if est and est != fp else ""))
-    notes.append("pareto, single_thread_default and trials: per-trial footprint estimate (RSS of the runtime "
-                 "libraries loaded before any model + the model's bytes + the trial's own working set; it misses "
-                 "libraries imported later, e.g. sentence-transformers); compare the estimates above with the "
-                 "fresh-process figures to see how far it is off.")
+            notes.append(
+                f"{role} memory footprint: {p.get('memory_footprint_basis')}"
+                + (f", {fp:.0f} MB" if fp else "")
+                + (f" (the search's per-trial estimate was {est:.0f} MB)" if est and est != fp else "")
+            )
+    notes.append(
+        "pareto, single_thread_default and trials: per-trial footprint estimate (RSS of the runtime "
+        "libraries loaded before any model + the model's bytes + the trial's own working set; it misses "
+        "libraries imported later, e.g. sentence-transformers); compare the estimates above with the "
+        "fresh-process figures to see how far it is off."
+    )
     if base and base.get("config", {}).get("path"):
-        notes.append(f"baseline call path: {base['config']['path']}"
-                     + (" (SentenceTransformer(path).encode(texts), library defaults)"
-                        if base["config"]["path"] == ST_PATH else
-                        " (transformers AutoModel + mean pooling by hand; sentence-transformers not used)"))
+        notes.append(
+            f"baseline call path: {base['config']['path']}"
+            + (
+                " (SentenceTransformer(path).encode(texts), library defaults)"
+                if base["config"]["path"] == ST_PATH
+                else " (transformers AutoModel + mean pooling by hand; sentence-transformers not used)"
+            )
+        )
 
 
 def _update_artefact_measured(path: str, result: dict[str, Any]) -> None:
@@ -1049,9 +1221,20 @@ def _update_artefact_measured(path: str, result: dict[str, Any]) -> None:
         with open(f) as fh:
             meta = json.load(fh)
         rec = result["recommended"]
-        meta["measured"] = {k: rec.get(k) for k in ("j_per_query", "quality", "p50_ms", "p95_ms", "peak_rss_mb",
-                                                    "model_size_mb", "source", "deploy_rss_mb",
-                                                    "j_per_query_search_process")}
+        meta["measured"] = {
+            k: rec.get(k)
+            for k in (
+                "j_per_query",
+                "quality",
+                "p50_ms",
+                "p95_ms",
+                "peak_rss_mb",
+                "model_size_mb",
+                "source",
+                "deploy_rss_mb",
+                "j_per_query_search_process",
+            )
+        }
         meta["saving_factor"] = result.get("saving_factor")
         with open(f, "w") as fh:
             json.dump(meta, fh, indent=1, default=str)
@@ -1060,8 +1243,17 @@ def _update_artefact_measured(path: str, result: dict[str, Any]) -> None:
 
 
 def _full(cfg: dict[str, Any]) -> dict[str, Any]:
-    base = {"engine": "torch", "precision": "fp32", "quant": "none", "prune": "none", "compile": False,
-            "wait": "default", "sort": False, "power_limit": None, "gpu_clock": None}
+    base = {
+        "engine": "torch",
+        "precision": "fp32",
+        "quant": "none",
+        "prune": "none",
+        "compile": False,
+        "wait": "default",
+        "sort": False,
+        "power_limit": None,
+        "gpu_clock": None,
+    }
     return {**base, **cfg}
 
 
@@ -1091,13 +1283,19 @@ def _metric_name(task: str) -> str:
 
 
 def _trial_point(t: S.Trial) -> dict[str, Any]:
-    return {"config": public_config(t.config), "label": SP.describe(t.config), "j_per_query": t.j_per_query,
-            "quality": t.quality, "p50_ms": t.p50_ms, "p95_ms": t.p95_ms, "peak_rss_mb": t.peak_rss_mb}
+    return {
+        "config": public_config(t.config),
+        "label": SP.describe(t.config),
+        "j_per_query": t.j_per_query,
+        "quality": t.quality,
+        "p50_ms": t.p50_ms,
+        "p95_ms": t.p95_ms,
+        "peak_rss_mb": t.peak_rss_mb,
+    }
 
 
 def _pareto_points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    trials = [S.Trial(p["config"], "c", p["j_per_query"], p["quality"], p["p50_ms"], p["p95_ms"], None)
-              for p in points]
+    trials = [S.Trial(p["config"], "c", p["j_per_query"], p["quality"], p["p50_ms"], p["p95_ms"], None) for p in points]
     front = S.pareto(trials)
     keep = {id(t) for t in front}
     return sorted([p for p, t in zip(points, trials, strict=True) if id(t) in keep], key=lambda p: p["j_per_query"])
@@ -1108,11 +1306,17 @@ def _hidden_costs(base: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
         a, b = base.get(k), p.get(k)
         return None if not a or b is None else b / a
 
-    return {"quality_delta": None if p.get("quality") is None or base.get("quality") is None
-            else p["quality"] - base["quality"],
-            "p50_ratio": ratio("p50_ms"), "p95_ratio": ratio("p95_ms"), "throughput_ratio": ratio("throughput_qps"),
-            "peak_rss_ratio": ratio("peak_rss_mb"), "model_size_ratio": ratio("model_size_mb"),
-            "thermal": p.get("thermal")}
+    return {
+        "quality_delta": None
+        if p.get("quality") is None or base.get("quality") is None
+        else p["quality"] - base["quality"],
+        "p50_ratio": ratio("p50_ms"),
+        "p95_ratio": ratio("p95_ms"),
+        "throughput_ratio": ratio("throughput_qps"),
+        "peak_rss_ratio": ratio("peak_rss_mb"),
+        "model_size_ratio": ratio("model_size_mb"),
+        "thermal": p.get("thermal"),
+    }
 
 
 def _exhaustive_cost_estimate(out: S.SearchOutcome, full: S.Fidelity, n: int) -> float | None:
@@ -1133,13 +1337,17 @@ def _exhaustive_cost_estimate(out: S.SearchOutcome, full: S.Fidelity, n: int) ->
 
 
 def _boundary_note(attribution: str, base: dict[str, Any] | None, rec: dict[str, Any] | None) -> dict[str, Any]:
-    note = {"attribution": attribution,
-            "explanation": ("J per query from the meter's estimator in 'process' attribution: CPU time x per-thread "
-                            "max power + memory (W/GB x the configuration's own deployment RSS x time; see "
-                            "'assumptions'). The memory term scales with wall time and "
-                            "RSS, so savings that cut CPU-seconds more than wall time are diluted a little; in "
-                            "'machine' attribution the whole machine's idle draw x wall time is added, which dilutes "
-                            "ratios much more (idle power is paid whether or not the model runs).")}
+    note = {
+        "attribution": attribution,
+        "explanation": (
+            "J per query from the meter's estimator in 'process' attribution: CPU time x per-thread "
+            "max power + memory (W/GB x the configuration's own deployment RSS x time; see "
+            "'assumptions'). The memory term scales with wall time and "
+            "RSS, so savings that cut CPU-seconds more than wall time are diluted a little; in "
+            "'machine' attribution the whole machine's idle draw x wall time is added, which dilutes "
+            "ratios much more (idle power is paid whether or not the model runs)."
+        ),
+    }
     if base and rec and base.get("j_per_query_machine") and rec.get("j_per_query_machine"):
         note["saving_factor_machine_attribution"] = base["j_per_query_machine"] / rec["j_per_query_machine"]
     return note

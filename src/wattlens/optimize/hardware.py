@@ -88,8 +88,9 @@ class GpuKnobs:
     """Apply a power limit (fraction of the default limit, clamped to the allowed range) and/or lock the SM
     clock (fraction of the maximum SM clock) on GPU ``index``; restore both afterwards, whatever happens."""
 
-    def __init__(self, index: int = 0, power_limit: float | None = None, gpu_clock: float | None = None,
-                 nvml: Any = None) -> None:
+    def __init__(
+        self, index: int = 0, power_limit: float | None = None, gpu_clock: float | None = None, nvml: Any = None
+    ) -> None:
         self.index = index
         self.power_limit = power_limit
         self.gpu_clock = gpu_clock

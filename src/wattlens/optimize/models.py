@@ -87,8 +87,10 @@ def load_base(name: str, task: str, *, device: str = "cpu", gen_tokens: int = 8)
     if kind == "artefact":
         cfg = json.load(open(os.path.join(path, "wattlens-optimize.json")))
         return load_base(cfg["base_model"], task, device=device, gen_tokens=gen_tokens)
-    auto = {"text-classification": tf.AutoModelForSequenceClassification,
-            "text-generation": tf.AutoModelForCausalLM}.get(task, tf.AutoModel)
+    auto = {
+        "text-classification": tf.AutoModelForSequenceClassification,
+        "text-generation": tf.AutoModelForCausalLM,
+    }.get(task, tf.AutoModel)
     notes: list[str] = []
     if path is not None:
         tok = tf.AutoTokenizer.from_pretrained(path)
@@ -145,8 +147,14 @@ def _fallback_tokenizer(name: str) -> Any:
 # building variants
 
 
-def build_variant(base: Base, spec: dict[str, Any], workdir: str, *, compile_backend: str = "inductor",
-                  onnx_cache: dict[str, str] | None = None) -> Variant:
+def build_variant(
+    base: Base,
+    spec: dict[str, Any],
+    workdir: str,
+    *,
+    compile_backend: str = "inductor",
+    onnx_cache: dict[str, str] | None = None,
+) -> Variant:
     """Apply the model-level transforms of ``spec`` to a copy of ``base``: prune -> precision/int8 -> engine.
 
     ``onnx_cache`` maps "prune" spec -> exported fp32 ONNX path so int8 variants reuse one export.
@@ -168,8 +176,11 @@ def build_variant(base: Base, spec: dict[str, Any], workdir: str, *, compile_bac
         fp32_path = (onnx_cache or {}).get(key)
         if fp32_path is None or not os.path.exists(fp32_path):
             fp32_path = os.path.join(workdir, f"{_slug(base.name)}_{prune}_fp32.onnx")
-            sample = base.tokenizer(["a short example sentence", "another one, a little longer than the first"],
-                                    padding=True, return_tensors="pt")
+            sample = base.tokenizer(
+                ["a short example sentence", "another one, a little longer than the first"],
+                padding=True,
+                return_tensors="pt",
+            )
             sample = {n: sample[n] for n in base.input_names if n in sample}
             out = "logits" if base.task == "text-classification" else "last_hidden_state"
             T.export_onnx(module, sample, fp32_path, output=out)
@@ -273,13 +284,20 @@ def _torch_fn(base: Base, module: Any) -> Callable[[list[str]], Any]:
     names = base.input_names
 
     if task == "text-generation":
+
         def gen(texts: list[str]) -> Any:
             enc = tok(list(texts), padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
             enc = {k: v.to(dev) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
             with torch.inference_mode():
-                out = module.generate(**enc, max_new_tokens=base.gen_tokens, min_new_tokens=base.gen_tokens,
-                                      do_sample=False, pad_token_id=tok.pad_token_id)
-            return out[:, enc["input_ids"].shape[1]:].cpu().tolist()
+                out = module.generate(
+                    **enc,
+                    max_new_tokens=base.gen_tokens,
+                    min_new_tokens=base.gen_tokens,
+                    do_sample=False,
+                    pad_token_id=tok.pad_token_id,
+                )
+            return out[:, enc["input_ids"].shape[1] :].cpu().tolist()
+
         return gen
 
     def fn(texts: list[str]) -> Any:
@@ -304,7 +322,7 @@ def ordered_call(fn: Callable[[list[str]], Any], texts: list[str], batch: int, s
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i])) if sort else list(range(len(texts)))
     out: list[Any] = [None] * len(texts)
     for i in range(0, len(order), batch):
-        idx = order[i:i + batch]
+        idx = order[i : i + batch]
         res = fn([texts[j] for j in idx])
         for j, r in zip(idx, res, strict=True):
             out[j] = r
@@ -347,8 +365,9 @@ def st_fn(st_model: Any, threads: int) -> Callable[[list[str]], Any]:
     torch.set_num_threads(threads)
 
     def fn(texts: list[str]) -> Any:
-        return st_model.encode(list(texts), batch_size=max(1, len(texts)), show_progress_bar=False,
-                               convert_to_numpy=True)
+        return st_model.encode(
+            list(texts), batch_size=max(1, len(texts)), show_progress_bar=False, convert_to_numpy=True
+        )
 
     return fn
 

@@ -15,8 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-METRIC_BY_TASK = {"sentence-similarity": "cosine_mean", "feature-extraction": "cosine_mean",
-                  "text-classification": "top1_agreement", "text-generation": "token_agreement"}
+METRIC_BY_TASK = {
+    "sentence-similarity": "cosine_mean",
+    "feature-extraction": "cosine_mean",
+    "text-classification": "top1_agreement",
+    "text-generation": "token_agreement",
+}
 
 
 def embedding_quality(ref: Any, out: Any) -> dict[str, float]:
@@ -27,8 +31,7 @@ def embedding_quality(ref: Any, out: Any) -> dict[str, float]:
     a = a / np.clip(np.linalg.norm(a, axis=1, keepdims=True), 1e-12, None)
     b = b / np.clip(np.linalg.norm(b, axis=1, keepdims=True), 1e-12, None)
     cos = (a * b).sum(1)
-    res = {"cosine_mean": float(cos.mean()), "cosine_min": float(cos.min()),
-           "cosine_p01": float(np.percentile(cos, 1))}
+    res = {"cosine_mean": float(cos.mean()), "cosine_min": float(cos.min()), "cosine_p01": float(np.percentile(cos, 1))}
     if len(a) >= 3:
         sa, sb = a @ a.T, b @ b.T
         np.fill_diagonal(sa, -np.inf)

@@ -133,6 +133,7 @@ def pareto(trials: Iterable[Trial], objectives: str = "energy-p95-quality") -> l
     """Non-dominated successful trials sorted by energy. ``objectives='energy-p95'`` ignores quality and RSS."""
     ok = [t for t in trials if t.ok and t.j_per_query is not None]
     if objectives == "energy-p95":
+
         def dom(a: Trial, b: Trial) -> bool:
             ap, bp = a.p95_ms or 0.0, b.p95_ms or 0.0
             return a.j_per_query <= b.j_per_query and ap <= bp and (a.j_per_query < b.j_per_query or ap < bp)
@@ -146,8 +147,13 @@ def pareto(trials: Iterable[Trial], objectives: str = "energy-p95-quality") -> l
 # strategies
 
 
-def _run(evaluate: Evaluate, config: dict[str, Any], fid: Fidelity, log: list[Trial],
-         on_trial: Callable[[Trial], None] | None) -> Trial:
+def _run(
+    evaluate: Evaluate,
+    config: dict[str, Any],
+    fid: Fidelity,
+    log: list[Trial],
+    on_trial: Callable[[Trial], None] | None,
+) -> Trial:
     try:
         t = evaluate(config, fid)
     except Exception as exc:  # a broken configuration must not end the search: record it and move on
@@ -163,23 +169,41 @@ def _best(trials: Sequence[Trial], constraints: Constraints) -> Trial | None:
     return min(good, key=lambda t: t.j_per_query) if good else None
 
 
-def exhaustive(space: Sequence[dict[str, Any]], evaluate: Evaluate, full: Fidelity,
-               constraints: Constraints | None = None, on_trial: Callable[[Trial], None] | None = None
-               ) -> SearchOutcome:
+def exhaustive(
+    space: Sequence[dict[str, Any]],
+    evaluate: Evaluate,
+    full: Fidelity,
+    constraints: Constraints | None = None,
+    on_trial: Callable[[Trial], None] | None = None,
+) -> SearchOutcome:
     """Every configuration at full fidelity: the reference the other strategies are judged against."""
     constraints = constraints or Constraints()
     t0 = time.perf_counter()
     log: list[Trial] = []
     for c in space:
         _run(evaluate, c, full, log, on_trial)
-    return SearchOutcome("exhaustive", log, list(log), _best(log, constraints), sum(t.cost_s for t in log),
-                         time.perf_counter() - t0, len(space))
+    return SearchOutcome(
+        "exhaustive",
+        log,
+        list(log),
+        _best(log, constraints),
+        sum(t.cost_s for t in log),
+        time.perf_counter() - t0,
+        len(space),
+    )
 
 
-def successive_halving(space: Sequence[dict[str, Any]], evaluate: Evaluate, rungs: Sequence[Fidelity],
-                       constraints: Constraints | None = None, eta: float = 3.0, min_keep: int = 3,
-                       keep_pareto: int = 4, on_trial: Callable[[Trial], None] | None = None,
-                       budget_s: float | None = None) -> SearchOutcome:
+def successive_halving(
+    space: Sequence[dict[str, Any]],
+    evaluate: Evaluate,
+    rungs: Sequence[Fidelity],
+    constraints: Constraints | None = None,
+    eta: float = 3.0,
+    min_keep: int = 3,
+    keep_pareto: int = 4,
+    on_trial: Callable[[Trial], None] | None = None,
+    budget_s: float | None = None,
+) -> SearchOutcome:
     """Measure all configurations on ``rungs[0]``; keep the best ``1/eta`` by energy per query (plus up to
     ``keep_pareto`` energy/p95 Pareto points, so the reported frontier is not only the low-energy corner);
     repeat on the next rung; the last rung is the full, repeated measurement.
@@ -215,14 +239,32 @@ def successive_halving(space: Sequence[dict[str, Any]], evaluate: Evaluate, rung
         if not survivors:
             notes.append(f"no feasible configuration after rung {fid.name}")
             break
-    return SearchOutcome("successive-halving", log, final, _best(final, constraints), sum(t.cost_s for t in log),
-                         time.perf_counter() - t0, len(space), notes)
+    return SearchOutcome(
+        "successive-halving",
+        log,
+        final,
+        _best(final, constraints),
+        sum(t.cost_s for t in log),
+        time.perf_counter() - t0,
+        len(space),
+        notes,
+    )
 
 
-def optuna_search(knobs: dict[str, list[Any]], evaluate: Evaluate, rungs: Sequence[Fidelity], n_trials: int,
-                  constraints: Constraints | None = None, n_promote: int = 24, eta: float = 3.0, seed: int = 0,
-                  sampler: str = "tpe", valid: Callable[[dict[str, Any]], bool] | None = None,
-                  on_trial: Callable[[Trial], None] | None = None, objectives: str = "energy") -> SearchOutcome:
+def optuna_search(
+    knobs: dict[str, list[Any]],
+    evaluate: Evaluate,
+    rungs: Sequence[Fidelity],
+    n_trials: int,
+    constraints: Constraints | None = None,
+    n_promote: int = 24,
+    eta: float = 3.0,
+    seed: int = 0,
+    sampler: str = "tpe",
+    valid: Callable[[dict[str, Any]], bool] | None = None,
+    on_trial: Callable[[Trial], None] | None = None,
+    objectives: str = "energy",
+) -> SearchOutcome:
     """Optuna (TPE by default, or NSGA-II) proposes configurations measured at ``rungs[0]``;
     the ``n_promote`` lowest-energy feasible proposals then go through successive halving on the remaining
     rungs (Optuna's own pruners are single-objective, so the halving is ours), the last being full fidelity.
@@ -244,11 +286,9 @@ def optuna_search(knobs: dict[str, list[Any]], evaluate: Evaluate, rungs: Sequen
     if sampler == "nsga2":
         smp: Any = optuna.samplers.NSGAIISampler(seed=seed)
     else:
-        smp = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(3, n_trials // 5)),
-                                         multivariate=True)
+        smp = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(3, n_trials // 5)), multivariate=True)
     multi = objectives == "pareto"
-    study = optuna.create_study(directions=["minimize", "minimize", "maximize"] if multi else ["minimize"],
-                                sampler=smp)
+    study = optuna.create_study(directions=["minimize", "minimize", "maximize"] if multi else ["minimize"], sampler=smp)
     names = list(knobs)
 
     def objective(trial: Any) -> Any:
@@ -266,26 +306,45 @@ def optuna_search(knobs: dict[str, list[Any]], evaluate: Evaluate, rungs: Sequen
         energy = t.j_per_query if t.ok and t.j_per_query is not None else big
         if not multi:
             return energy
-        return (energy, t.p95_ms if t.ok and t.p95_ms is not None else big,
-                t.quality if t.ok and t.quality is not None else -big)
+        return (
+            energy,
+            t.p95_ms if t.ok and t.p95_ms is not None else big,
+            t.quality if t.ok and t.quality is not None else -big,
+        )
 
     study.optimize(objective, n_trials=n_trials)
-    feasible = sorted((t for t in seen.values() if not constraints.violation(t, 1.25) and t.j_per_query is not None),
-                      key=lambda t: t.j_per_query)
+    feasible = sorted(
+        (t for t in seen.values() if not constraints.violation(t, 1.25) and t.j_per_query is not None),
+        key=lambda t: t.j_per_query,
+    )
     promoted = [t.config for t in feasible[:n_promote]]
-    sh = successive_halving(promoted, evaluate, rungs[1:], constraints, eta=eta, min_keep=2, keep_pareto=2,
-                            on_trial=on_trial) if promoted and len(rungs) > 1 else None
+    sh = (
+        successive_halving(
+            promoted, evaluate, rungs[1:], constraints, eta=eta, min_keep=2, keep_pareto=2, on_trial=on_trial
+        )
+        if promoted and len(rungs) > 1
+        else None
+    )
     if sh is not None:
         log.extend(sh.trials)
     final = sh.final if sh is not None else []
     space_size = math.prod(len(v) for v in knobs.values())
-    return SearchOutcome(f"optuna-{sampler}+halving", log, final, _best(final, constraints),
-                         sum(t.cost_s for t in log), time.perf_counter() - t0, space_size,
-                         [f"{len(seen)} distinct configurations probed, {len(promoted)} promoted to halving"])
+    return SearchOutcome(
+        f"optuna-{sampler}+halving",
+        log,
+        final,
+        _best(final, constraints),
+        sum(t.cost_s for t in log),
+        time.perf_counter() - t0,
+        space_size,
+        [f"{len(seen)} distinct configurations probed, {len(promoted)} promoted to halving"],
+    )
 
 
 def default_rungs(total_queries: int = 256, repeats: int = 3) -> list[Fidelity]:
     """Three rungs, each ~4x the work of the previous per configuration: 16 -> 64 queries -> full x repeats."""
-    return [Fidelity("probe", max(8, total_queries // 16), 1, 2),
-            Fidelity("short", max(16, total_queries // 4), 1, 2),
-            Fidelity("full", total_queries, repeats, 3, 0.3)]
+    return [
+        Fidelity("probe", max(8, total_queries // 16), 1, 2),
+        Fidelity("short", max(16, total_queries // 4), 1, 2),
+        Fidelity("full", total_queries, repeats, 3, 0.3),
+    ]

@@ -52,8 +52,15 @@ class Transform:
 
     def describe(self, ctx: Context) -> dict[str, Any]:
         why = self.applicable(ctx)
-        return {"name": self.name, "knob": self.knob, "values": list(self.values), "price": self.price,
-                "lossy": self.lossy, "applicable": why is None, "why_not": why}
+        return {
+            "name": self.name,
+            "knob": self.knob,
+            "values": list(self.values),
+            "price": self.price,
+            "lossy": self.lossy,
+            "applicable": why is None,
+            "why_not": why,
+        }
 
 
 def _cpu_only(ctx: Context) -> str | None:
@@ -110,47 +117,125 @@ def _compile(ctx: Context) -> str | None:
 
 
 TRANSFORMS: tuple[Transform, ...] = (
-    Transform("bf16", "precision", ("bf16",), "cast weights+activations; ~0 build cost; cosine ~0.9999 typical",
-              _bf16, lossy=True),
-    Transform("fp16", "precision", ("fp16",), "cast; ~0 build cost; overflow risk in long reductions", _fp16,
-              lossy=True),
-    Transform("torch-int8-dynamic", "quant", ("per-tensor", "per-channel"),
-              "torch.ao quantize_dynamic(nn.Linear); <1 s build; per-tensor scales lose accuracy",
-              _cpu_only, lossy=True),
-    Transform("onnxruntime", "engine", ("onnxruntime",),
-              "torch.onnx.export (~2 s CPU) + ORT session; fp32 outputs identical to ~1e-6", _ort),
-    Transform("ort-int8-dynamic", "quant", ("per-tensor", "per-channel"),
-              "onnxruntime.quantization.quantize_dynamic (~2 s CPU); per-tensor scales lose accuracy",
-              _ort_int8, lossy=True),
-    Transform("structured-prune", "prune", ("struct-25",),
-              "drops the 25 % lowest-norm attention heads and FFN rows (real shape reduction, no fine-tuning): "
-              "quality risk high", _prune, lossy=True),
-    Transform("mask-prune", "prune", ("mask-50",),
-              "torch.nn.utils.prune 50 % L1 masks: zeros multiplied by dense kernels, so no work removed; "
-              "kept to show the gate catches it", lambda ctx: None, lossy=True),
-    Transform("torch-compile", "compile", (True,),
-              "torch.compile(inductor): tens of CPU-seconds of compilation per shape family; opt-in", _compile),
+    Transform(
+        "bf16",
+        "precision",
+        ("bf16",),
+        "cast weights+activations; ~0 build cost; cosine ~0.9999 typical",
+        _bf16,
+        lossy=True,
+    ),
+    Transform(
+        "fp16", "precision", ("fp16",), "cast; ~0 build cost; overflow risk in long reductions", _fp16, lossy=True
+    ),
+    Transform(
+        "torch-int8-dynamic",
+        "quant",
+        ("per-tensor", "per-channel"),
+        "torch.ao quantize_dynamic(nn.Linear); <1 s build; per-tensor scales lose accuracy",
+        _cpu_only,
+        lossy=True,
+    ),
+    Transform(
+        "onnxruntime",
+        "engine",
+        ("onnxruntime",),
+        "torch.onnx.export (~2 s CPU) + ORT session; fp32 outputs identical to ~1e-6",
+        _ort,
+    ),
+    Transform(
+        "ort-int8-dynamic",
+        "quant",
+        ("per-tensor", "per-channel"),
+        "onnxruntime.quantization.quantize_dynamic (~2 s CPU); per-tensor scales lose accuracy",
+        _ort_int8,
+        lossy=True,
+    ),
+    Transform(
+        "structured-prune",
+        "prune",
+        ("struct-25",),
+        "drops the 25 % lowest-norm attention heads and FFN rows (real shape reduction, no fine-tuning): "
+        "quality risk high",
+        _prune,
+        lossy=True,
+    ),
+    Transform(
+        "mask-prune",
+        "prune",
+        ("mask-50",),
+        "torch.nn.utils.prune 50 % L1 masks: zeros multiplied by dense kernels, so no work removed; "
+        "kept to show the gate catches it",
+        lambda ctx: None,
+        lossy=True,
+    ),
+    Transform(
+        "torch-compile",
+        "compile",
+        (True,),
+        "torch.compile(inductor): tens of CPU-seconds of compilation per shape family; opt-in",
+        _compile,
+    ),
     Transform("threads", "threads", ("1..n_cpus",), "none; more threads trade CPU-seconds for latency", _threads),
-    Transform("wait-policy", "wait", ("passive", "nospin"),
-              "OMP_WAIT_POLICY=PASSIVE (torch; needs a fresh process: measured in a worker subprocess) / "
-              "ORT allow_spinning=0; less spin, more latency", _wait),
-    Transform("batching", "batch", ("1,2,4,8 online micro-batches", "8..128 offline"),
-              "latency grows with batch; padding waste unless length-sorted", lambda ctx: None),
-    Transform("length-sort", "sort", (True,), "offline only: reorders requests (restored on output)",
-              lambda ctx: None if ctx.mode == "offline" else "online requests are served in arrival order"),
-    Transform("gpu-power-limit", "power_limit", (0.8, 0.6), "NVML power cap as a fraction of the default; "
-              "needs root; restored afterwards", _hw),
+    Transform(
+        "wait-policy",
+        "wait",
+        ("passive", "nospin"),
+        "OMP_WAIT_POLICY=PASSIVE (torch; needs a fresh process: measured in a worker subprocess) / "
+        "ORT allow_spinning=0; less spin, more latency",
+        _wait,
+    ),
+    Transform(
+        "batching",
+        "batch",
+        ("1,2,4,8 online micro-batches", "8..128 offline"),
+        "latency grows with batch; padding waste unless length-sorted",
+        lambda ctx: None,
+    ),
+    Transform(
+        "length-sort",
+        "sort",
+        (True,),
+        "offline only: reorders requests (restored on output)",
+        lambda ctx: None if ctx.mode == "offline" else "online requests are served in arrival order",
+    ),
+    Transform(
+        "gpu-power-limit",
+        "power_limit",
+        (0.8, 0.6),
+        "NVML power cap as a fraction of the default; needs root; restored afterwards",
+        _hw,
+    ),
     Transform("gpu-locked-clocks", "gpu_clock", ("max*0.7",), "NVML locked SM clocks; needs root; restored", _hw),
 )
 
-DEFAULT_TRANSFORMS = ("bf16", "fp16", "torch-int8-dynamic", "onnxruntime", "ort-int8-dynamic", "structured-prune",
-                      "mask-prune", "threads", "wait-policy", "batching", "length-sort", "gpu-power-limit",
-                      "gpu-locked-clocks")
+DEFAULT_TRANSFORMS = (
+    "bf16",
+    "fp16",
+    "torch-int8-dynamic",
+    "onnxruntime",
+    "ort-int8-dynamic",
+    "structured-prune",
+    "mask-prune",
+    "threads",
+    "wait-policy",
+    "batching",
+    "length-sort",
+    "gpu-power-limit",
+    "gpu-locked-clocks",
+)
 
 
-def probe_context(task: str, mode: str, *, device: str | None = None, hardware_knobs: bool = False,
-                  prunable: bool = True, default_threads: int | None = None, gpu_count: int | None = None
-                  ) -> Context:
+def probe_context(
+    task: str,
+    mode: str,
+    *,
+    device: str | None = None,
+    hardware_knobs: bool = False,
+    prunable: bool = True,
+    default_threads: int | None = None,
+    gpu_count: int | None = None,
+) -> Context:
     """Probe CPU flags, CPU count and (if asked) NVIDIA GPUs; no torch import unless ``default_threads`` is None."""
     flags: set[str] = set()
     try:
@@ -172,9 +257,17 @@ def probe_context(task: str, mode: str, *, device: str | None = None, hardware_k
             from wattlens.optimize.hardware import nvml_device_count
 
             gpu_count = nvml_device_count()
-    return Context(task=task, mode=mode, device=device or "cpu", cpu_flags=frozenset(flags), n_cpus=n,
-                   default_threads=default_threads, gpu_count=gpu_count, prunable=prunable,
-                   hardware_knobs=hardware_knobs)
+    return Context(
+        task=task,
+        mode=mode,
+        device=device or "cpu",
+        cpu_flags=frozenset(flags),
+        n_cpus=n,
+        default_threads=default_threads,
+        gpu_count=gpu_count,
+        prunable=prunable,
+        hardware_knobs=hardware_knobs,
+    )
 
 
 @dataclass
@@ -224,8 +317,14 @@ def lossy_knobs(variant: dict[str, Any]) -> list[str]:
     return out
 
 
-def build_space(ctx: Context, models: list[str], *, transforms: tuple[str, ...] | None = None,
-                batches: list[int] | None = None, threads: list[int] | None = None) -> Space:
+def build_space(
+    ctx: Context,
+    models: list[str],
+    *,
+    transforms: tuple[str, ...] | None = None,
+    batches: list[int] | None = None,
+    threads: list[int] | None = None,
+) -> Space:
     """The grid for ``ctx``: every applicable transform, each combination made once.
 
     Variants: for each candidate model, fp32 torch; each precision; ORT fp32 and int8 (per-tensor and
@@ -258,8 +357,10 @@ def build_space(ctx: Context, models: list[str], *, transforms: tuple[str, ...] 
     if "onnxruntime" in on:
         per_model.append({**base, "engine": "onnxruntime"})
         if "ort-int8-dynamic" in on:
-            per_model += [{**base, "engine": "onnxruntime", "precision": "int8", "quant": q}
-                          for q in ("per-tensor", "per-channel")]
+            per_model += [
+                {**base, "engine": "onnxruntime", "precision": "int8", "quant": q}
+                for q in ("per-tensor", "per-channel")
+            ]
     prunes = [p for name, p in (("structured-prune", "struct-25"), ("mask-prune", "mask-50")) if name in on]
     best_lossy = per_model[-1] if per_model[-1]["quant"] == "per-channel" else None
     for p in prunes:
@@ -283,12 +384,15 @@ def build_space(ctx: Context, models: list[str], *, transforms: tuple[str, ...] 
     # <= 6 %); the wait-policy variants would add a third of the grid for that, so offline tries them only
     # when asked for explicitly (--transforms ...,wait-policy)
     explicit_wait = transforms is not None and "wait-policy" in transforms
-    waits = ["default"] + (["passive", "nospin"] if "wait-policy" in on and (ctx.mode == "online" or explicit_wait)
-                           else [])
+    waits = ["default"] + (
+        ["passive", "nospin"] if "wait-policy" in on and (ctx.mode == "online" or explicit_wait) else []
+    )
     powers: list[Any] = [None] + ([0.8, 0.6] if "gpu-power-limit" in on else [])
     clocks: list[Any] = [None] + ([0.7] if "gpu-locked-clocks" in on else [])
-    runtimes = [{"threads": t, "wait": w, "batch": b, "sort": s, "power_limit": p, "gpu_clock": g}
-                for t, w, b, s, p, g in itertools.product(threads, waits, batches, sorts, powers, clocks)]
+    runtimes = [
+        {"threads": t, "wait": w, "batch": b, "sort": s, "power_limit": p, "gpu_clock": g}
+        for t, w, b, s, p, g in itertools.product(threads, waits, batches, sorts, powers, clocks)
+    ]
     return Space(variants, runtimes, skipped, [by_name[n].describe(ctx) for n in sorted(chosen) if n in by_name])
 
 

@@ -23,8 +23,13 @@ BEST_BATCH = {"torch": 8, "torch-bf16": 8, "ort": 2, "ort-int8": 1}
 
 
 def small_knobs() -> dict[str, list[Any]]:
-    return {"engine": list(ENGINES), "quant": list(QUANT_QUALITY), "threads": [1, 2], "batch": [1, 2, 4, 8, 16],
-            "wait": ["default", "passive"]}
+    return {
+        "engine": list(ENGINES),
+        "quant": list(QUANT_QUALITY),
+        "threads": [1, 2],
+        "batch": [1, 2, 4, 8, 16],
+        "wait": ["default", "passive"],
+    }
 
 
 def large_knobs() -> dict[str, list[Any]]:
@@ -87,13 +92,26 @@ class Surface:
         p50 = lat * math.exp(rng.gauss(0.0, sigma / 2))
         cost = fid.work * true_latency_ms(config) / config["batch"] / 1000.0 + self.overhead_s
         self.cost_s += cost
-        return Trial(dict(config), fid.name, j_per_query=e, quality=quality(config), p50_ms=p50, p95_ms=p50 * 1.3,
-                     peak_rss_mb=300.0 + 10 * config["batch"], cost_s=cost)
+        return Trial(
+            dict(config),
+            fid.name,
+            j_per_query=e,
+            quality=quality(config),
+            p50_ms=p50,
+            p95_ms=p50 * 1.3,
+            peak_rss_mb=300.0 + 10 * config["batch"],
+            cost_s=cost,
+        )
 
-    def optimum(self, configs: list[dict[str, Any]], min_quality: float | None = None,
-                max_p95_ms: float | None = None) -> tuple[dict[str, Any], float]:
-        ok = [c for c in configs if (min_quality is None or quality(c) >= min_quality)
-              and (max_p95_ms is None or true_latency_ms(c) * 1.3 <= max_p95_ms)]
+    def optimum(
+        self, configs: list[dict[str, Any]], min_quality: float | None = None, max_p95_ms: float | None = None
+    ) -> tuple[dict[str, Any], float]:
+        ok = [
+            c
+            for c in configs
+            if (min_quality is None or quality(c) >= min_quality)
+            and (max_p95_ms is None or true_latency_ms(c) * 1.3 <= max_p95_ms)
+        ]
         best = min(ok, key=true_energy)
         return best, true_energy(best)
 

@@ -100,8 +100,9 @@ def structured_prune(module: Any, fraction: float = 0.25) -> Any:
     """
     import torch
 
-    layers = [m for m in module.modules() if hasattr(m, "attention") and hasattr(m, "intermediate")
-              and hasattr(m, "output")]
+    layers = [
+        m for m in module.modules() if hasattr(m, "attention") and hasattr(m, "intermediate") and hasattr(m, "output")
+    ]
     if not layers:
         raise TransformError("no BERT-style layers (attention + intermediate + output) found")
     for layer in layers:
@@ -116,9 +117,10 @@ def structured_prune(module: Any, fraction: float = 0.25) -> Any:
             norms = []
             for h in range(n_heads):
                 sl = slice(h * hd, (h + 1) * hd)
-                norms.append(sum(float(lin.weight.data[sl].norm()) for lin in (att_self.query, att_self.key,
-                                                                               att_self.value))
-                             + float(att_out.dense.weight.data[:, sl].norm()))
+                norms.append(
+                    sum(float(lin.weight.data[sl].norm()) for lin in (att_self.query, att_self.key, att_self.value))
+                    + float(att_out.dense.weight.data[:, sl].norm())
+                )
             heads = sorted(sorted(range(n_heads), key=lambda h: -norms[h])[:n_keep])
             idx = torch.tensor([h * hd + j for h in heads for j in range(hd)], dtype=torch.long)
             att_self.query = _slice_linear(att_self.query, idx, 0)
@@ -196,8 +198,9 @@ class _ExportWrapper:
         return W().eval()
 
 
-def export_onnx(module: Any, sample: dict[str, Any], path: str, output: str = "last_hidden_state",
-                opset: int = 17) -> str:
+def export_onnx(
+    module: Any, sample: dict[str, Any], path: str, output: str = "last_hidden_state", opset: int = 17
+) -> str:
     """TorchScript-based ``torch.onnx.export`` with dynamic batch and sequence axes.
 
     ``sample``: tokenizer output (torch tensors) naming the graph inputs. Tolerance of fp32 ORT vs torch:
@@ -213,10 +216,16 @@ def export_onnx(module: Any, sample: dict[str, Any], path: str, output: str = "l
     try:
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(wrapper, tuple(sample[n] for n in names), path, input_names=names,
-                              output_names=["out"],
-                              dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names}, "out": {0: "batch"}},
-                              opset_version=opset, dynamo=False)
+            torch.onnx.export(
+                wrapper,
+                tuple(sample[n] for n in names),
+                path,
+                input_names=names,
+                output_names=["out"],
+                dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names}, "out": {0: "batch"}},
+                opset_version=opset,
+                dynamo=False,
+            )
     except Exception as exc:  # unsupported op, tracing failure
         raise TransformError(f"ONNX export failed: {type(exc).__name__}: {exc}") from exc
     return path

@@ -28,11 +28,25 @@ class WorkerClient:
         self.env = env
         self.timeout_s = timeout_s
         full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "wattlens.optimize.worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=full_env)
-        self._send({"op": "init", "model": req.model, "task": req.task, "device": req.device,
-                    "gen_tokens": req.gen_tokens, "attribution": req.attribution,
-                    "compile_backend": req.compile_backend})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "wattlens.optimize.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=full_env,
+        )
+        self._send(
+            {
+                "op": "init",
+                "model": req.model,
+                "task": req.task,
+                "device": req.device,
+                "gen_tokens": req.gen_tokens,
+                "attribution": req.attribution,
+                "compile_backend": req.compile_backend,
+            }
+        )
 
     def _send(self, msg: dict[str, Any]) -> dict[str, Any]:
         if self.proc.poll() is not None:
@@ -45,11 +59,20 @@ class WorkerClient:
             if not line:
                 return {"error": f"worker closed its output (exit {self.proc.poll()})"}
             if line.startswith(MARK):
-                return json.loads(line[len(MARK):])
+                return json.loads(line[len(MARK) :])
 
     def measure(self, config: dict[str, Any], fid: Any, inputs: list[str]) -> dict[str, Any]:
-        return self._send({"op": "measure", "config": config, "queries": fid.queries, "repeats": fid.repeats,
-                           "warmup": fid.warmup, "min_window_s": fid.min_window_s, "inputs": inputs})
+        return self._send(
+            {
+                "op": "measure",
+                "config": config,
+                "queries": fid.queries,
+                "repeats": fid.repeats,
+                "warmup": fid.warmup,
+                "min_window_s": fid.min_window_s,
+                "inputs": inputs,
+            }
+        )
 
     def close(self) -> None:
         """Stop the worker we started (by its own handle: nothing else is touched)."""
@@ -81,8 +104,7 @@ def _serve() -> None:  # pragma: no cover - exercised through WorkerClient
                 print(MARK + json.dumps({"ok": True}), flush=True)
                 return
             if msg["op"] == "init":
-                state["base"] = load_base(msg["model"], msg["task"], device=msg["device"],
-                                          gen_tokens=msg["gen_tokens"])
+                state["base"] = load_base(msg["model"], msg["task"], device=msg["device"], gen_tokens=msg["gen_tokens"])
                 state["mon"] = Monitor(attribution=msg["attribution"])
                 state["backend"] = msg["compile_backend"]
                 print(MARK + json.dumps({"ok": True}), flush=True)
@@ -95,16 +117,39 @@ def _serve() -> None:  # pragma: no cover - exercised through WorkerClient
             v = variants[key]
             fn = make_fn(v, int(cfg["threads"]), cfg.get("wait", "default"))
             t0 = time.perf_counter()
-            st = measure_queries(fn, msg["inputs"], batch=int(cfg["batch"]), monitor=state["mon"],
-                                 repeats=msg["repeats"], warmup=msg["warmup"], min_window_s=msg["min_window_s"])
-            print(MARK + json.dumps({
-                "j_per_query": st.j_per_query, "p50_ms": st.p50_ms, "p95_ms": st.p95_ms,
-                "peak_rss_mb": status_mb("VmHWM"),
-                "extra": {"throughput_qps": st.throughput_qps, "j_low": st.j_per_query_low,
-                          "j_high": st.j_per_query_high, "cv": st.cv, "source": st.source, "queries": st.queries,
-                          "duration_s": st.duration_s, "model_size_mb": v.size_mb,
-                          "wall_s": time.perf_counter() - t0,
-                          "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}}), flush=True)
+            st = measure_queries(
+                fn,
+                msg["inputs"],
+                batch=int(cfg["batch"]),
+                monitor=state["mon"],
+                repeats=msg["repeats"],
+                warmup=msg["warmup"],
+                min_window_s=msg["min_window_s"],
+            )
+            print(
+                MARK
+                + json.dumps(
+                    {
+                        "j_per_query": st.j_per_query,
+                        "p50_ms": st.p50_ms,
+                        "p95_ms": st.p95_ms,
+                        "peak_rss_mb": status_mb("VmHWM"),
+                        "extra": {
+                            "throughput_qps": st.throughput_qps,
+                            "j_low": st.j_per_query_low,
+                            "j_high": st.j_per_query_high,
+                            "cv": st.cv,
+                            "source": st.source,
+                            "queries": st.queries,
+                            "duration_s": st.duration_s,
+                            "model_size_mb": v.size_mb,
+                            "wall_s": time.perf_counter() - t0,
+                            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+                        },
+                    }
+                ),
+                flush=True,
+            )
         except Exception as exc:  # report, keep serving
             print(MARK + json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
 

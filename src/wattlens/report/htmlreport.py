@@ -309,8 +309,13 @@ def _validity_html(rows: Sequence[Row]) -> str:
     if not bad:
         return "<h3>Validity</h3><p>All cells passed their validity checks.</p>"
     lines = [
-        [str(r.get("task")), str(r.get("model")), f.config_label(r.get("config")), f.status_of(r), f.reason_of(r)
-         or "; ".join(f.validity_list(r))]
+        [
+            str(r.get("task")),
+            str(r.get("model")),
+            f.config_label(r.get("config")),
+            f.status_of(r),
+            f.reason_of(r) or "; ".join(f.validity_list(r)),
+        ]
         for r in bad
     ]
     return (
@@ -342,8 +347,17 @@ def _ratings_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
     return intro + "".join(parts)
 
 
-CARBON_KEYS = ("carbon", "location", "carbon_location", "pue", "carbon_intensity_g_per_kwh", "intensity_basis",
-               "basis", "price_per_kwh", "currency")
+CARBON_KEYS = (
+    "carbon",
+    "location",
+    "carbon_location",
+    "pue",
+    "carbon_intensity_g_per_kwh",
+    "intensity_basis",
+    "basis",
+    "price_per_kwh",
+    "currency",
+)
 
 
 def _carbon_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
@@ -459,8 +473,9 @@ def _price_html(result: Mapping[str, Any]) -> str:
     for label, key, ratio in PRICE_ROWS:
         if key not in base and key not in rec:
             continue
-        lines.append([label, f.sig(base.get(key), 4), f.sig(rec.get(key), 4), _delta(base.get(key), rec.get(key),
-                                                                                    ratio=ratio)])
+        lines.append(
+            [label, f.sig(base.get(key), 4), f.sig(rec.get(key), 4), _delta(base.get(key), rec.get(key), ratio=ratio)]
+        )
     lines.insert(0, ["config", f.config_label(base.get("config")), f.config_label(rec.get("config")), ""])
     saving = f.num(result.get("saving_factor"))
     headline = (
@@ -516,8 +531,11 @@ def render_optimize_html(result: Mapping[str, Any], *, title: str) -> str:
         from wattlens.report import figures
 
         png = figures.optimize_figure(result)
-        figs = figure_block(png, "J/query vs quality and vs p95 latency; dashed: Pareto frontier; red square: "
-                                 "baseline; green star: recommended; grey crosses: rejected.")
+        figs = figure_block(
+            png,
+            "J/query vs quality and vs p95 latency; dashed: Pareto frontier; red square: "
+            "baseline; green star: recommended; grey crosses: rejected.",
+        )
     except ImportError:
         figs = "<p class='warn'>matplotlib is not installed: figures omitted.</p>"
     tables = "".join(text_table_html(t) for t in optimize_tables(result))

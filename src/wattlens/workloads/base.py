@@ -27,9 +27,19 @@ class Generated(str):
 class Workload:
     """A model ready to query. Attributes follow docs/CONTRACTS.md (workloads section)."""
 
-    def __init__(self, task: Task, model_id: str, weights: str, engine: str, precision: str,
-                 threads: int | None, params: int | None, batch: int = 1, info: dict[str, Any] | None = None,
-                 device: str = "cpu"):
+    def __init__(
+        self,
+        task: Task,
+        model_id: str,
+        weights: str,
+        engine: str,
+        precision: str,
+        threads: int | None,
+        params: int | None,
+        batch: int = 1,
+        info: dict[str, Any] | None = None,
+        device: str = "cpu",
+    ):
         if weights not in ("trained", "random"):
             raise ValueError(f"weights label must be 'trained' or 'random', got {weights!r}")
         self.task_def = task  # the Task (inputs, metric, generation settings)
@@ -43,9 +53,18 @@ class Workload:
         self.batch = batch
         self.device = device  # resolved: cpu | cuda:N | mps (or the callable's own, unmanaged)
         self.info: dict[str, Any] = {
-            "model_id": model_id, "task": task.name, "unit": task.unit, "weights": weights, "engine": engine,
-            "precision": precision, "threads": threads, "params": params, "batch": batch, "device": device,
-            "input_description": task.input_description, "metric": task.metric or None,
+            "model_id": model_id,
+            "task": task.name,
+            "unit": task.unit,
+            "weights": weights,
+            "engine": engine,
+            "precision": precision,
+            "threads": threads,
+            "params": params,
+            "batch": batch,
+            "device": device,
+            "input_description": task.input_description,
+            "metric": task.metric or None,
             "generative": self.generative,
         }
         self.info.update(info or {})
@@ -104,8 +123,10 @@ class Workload:
                 setattr(self, attr, None)
 
     def __repr__(self) -> str:
-        return (f"Workload(task={self.task_def.name!r}, model={self.model_id!r}, weights={self.weights!r}, "
-                f"engine={self.engine!r}, precision={self.precision!r}, params={self.params})")
+        return (
+            f"Workload(task={self.task_def.name!r}, model={self.model_id!r}, weights={self.weights!r}, "
+            f"engine={self.engine!r}, precision={self.precision!r}, params={self.params})"
+        )
 
     # -- for subclasses -----------------------------------------------------------------------------------
     def _run(self, batch: list[Any]) -> list[Any]:
@@ -134,5 +155,7 @@ class Workload:
 
     def _need_generative(self, what: str) -> None:
         if not self.generative:
-            raise WorkloadError(f"{what}() applies to generative workloads (text-generation, summarization, "
-                                f"image-to-text); {self.task_def.name} with {self.model_id} is queried with run()")
+            raise WorkloadError(
+                f"{what}() applies to generative workloads (text-generation, summarization, "
+                f"image-to-text); {self.task_def.name} with {self.model_id} is queried with run()"
+            )

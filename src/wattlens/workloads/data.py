@@ -23,42 +23,89 @@ from typing import Any
 # verbatim in behaviour so that seed 0 reproduces the set measured there (250 groups x 4 paraphrases,
 # 12-41 MiniLM tokens, mean 22.3).
 # ---------------------------------------------------------------------------------------------
-SUBJ = [("the doctor", "the physician"), ("a young student", "a teenage pupil"),
-        ("the old farmer", "the elderly grower"), ("my neighbour", "the person next door"),
-        ("the engineer", "the technician"), ("a tired nurse", "an exhausted carer"),
-        ("the little girl", "the small child"), ("our manager", "the team lead"),
-        ("the chef", "the cook"), ("a famous singer", "a well-known vocalist"),
-        ("the pilot", "the aviator"), ("the police officer", "the cop"),
-        ("the scientist", "the researcher"), ("my grandmother", "my nan"),
-        ("the mechanic", "the car repairman"), ("a lawyer", "an attorney")]
-VERB = [("bought", "purchased"), ("repaired", "fixed"), ("painted", "coloured"),
-        ("lost", "misplaced"), ("found", "discovered"), ("sold", "traded away"),
-        ("cleaned", "washed"), ("borrowed", "took on loan"), ("described", "explained"),
-        ("photographed", "took a picture of"), ("delivered", "dropped off"),
-        ("ordered", "requested")]
-OBJ = [("a red bicycle", "a crimson bike"), ("the kitchen table", "the dining table"),
-       ("an old laptop", "a dated notebook computer"), ("a large umbrella", "a big parasol"),
-       ("the wooden boat", "the timber rowboat"), ("a blue car", "an azure automobile"),
-       ("the new sofa", "the recent couch"), ("a heavy suitcase", "a weighty travel bag"),
-       ("the garden fence", "the yard fence"), ("a silver watch", "a metallic wristwatch"),
-       ("the broken phone", "the damaged mobile"), ("a box of apples", "a crate of apples"),
-       ("the concert tickets", "the show passes"), ("a warm jacket", "a cosy coat")]
-PLACE = [("in the city centre", "downtown"), ("at the market", "at the bazaar"),
-         ("near the river", "close to the stream"), ("at the airport", "at the airfield"),
-         ("in the village", "in the hamlet"), ("at the hospital", "at the clinic"),
-         ("by the sea", "on the coast"), ("in the mountains", "up in the hills"),
-         ("at the train station", "at the railway station"), ("at school", "at the academy")]
-TIME = [("yesterday", "the day before"), ("last week", "seven days ago"),
-        ("this morning", "earlier today"), ("on Sunday", "at the weekend"),
-        ("in the evening", "at night"), ("two years ago", "a couple of years back")]
+SUBJ = [
+    ("the doctor", "the physician"),
+    ("a young student", "a teenage pupil"),
+    ("the old farmer", "the elderly grower"),
+    ("my neighbour", "the person next door"),
+    ("the engineer", "the technician"),
+    ("a tired nurse", "an exhausted carer"),
+    ("the little girl", "the small child"),
+    ("our manager", "the team lead"),
+    ("the chef", "the cook"),
+    ("a famous singer", "a well-known vocalist"),
+    ("the pilot", "the aviator"),
+    ("the police officer", "the cop"),
+    ("the scientist", "the researcher"),
+    ("my grandmother", "my nan"),
+    ("the mechanic", "the car repairman"),
+    ("a lawyer", "an attorney"),
+]
+VERB = [
+    ("bought", "purchased"),
+    ("repaired", "fixed"),
+    ("painted", "coloured"),
+    ("lost", "misplaced"),
+    ("found", "discovered"),
+    ("sold", "traded away"),
+    ("cleaned", "washed"),
+    ("borrowed", "took on loan"),
+    ("described", "explained"),
+    ("photographed", "took a picture of"),
+    ("delivered", "dropped off"),
+    ("ordered", "requested"),
+]
+OBJ = [
+    ("a red bicycle", "a crimson bike"),
+    ("the kitchen table", "the dining table"),
+    ("an old laptop", "a dated notebook computer"),
+    ("a large umbrella", "a big parasol"),
+    ("the wooden boat", "the timber rowboat"),
+    ("a blue car", "an azure automobile"),
+    ("the new sofa", "the recent couch"),
+    ("a heavy suitcase", "a weighty travel bag"),
+    ("the garden fence", "the yard fence"),
+    ("a silver watch", "a metallic wristwatch"),
+    ("the broken phone", "the damaged mobile"),
+    ("a box of apples", "a crate of apples"),
+    ("the concert tickets", "the show passes"),
+    ("a warm jacket", "a cosy coat"),
+]
+PLACE = [
+    ("in the city centre", "downtown"),
+    ("at the market", "at the bazaar"),
+    ("near the river", "close to the stream"),
+    ("at the airport", "at the airfield"),
+    ("in the village", "in the hamlet"),
+    ("at the hospital", "at the clinic"),
+    ("by the sea", "on the coast"),
+    ("in the mountains", "up in the hills"),
+    ("at the train station", "at the railway station"),
+    ("at school", "at the academy"),
+]
+TIME = [
+    ("yesterday", "the day before"),
+    ("last week", "seven days ago"),
+    ("this morning", "earlier today"),
+    ("on Sunday", "at the weekend"),
+    ("in the evening", "at night"),
+    ("two years ago", "a couple of years back"),
+]
 TAIL: list[Any] = [
-    "", "", "",
+    "",
+    "",
+    "",
     ("because it was on sale", "since the price had been reduced"),
     ("and everyone was surprised by it", "which astonished all who heard about it"),
-    ("although the weather was terrible and the roads were closed for hours",
-     "even though the storm had shut the roads for most of the afternoon"),
-    ("after a long discussion with the family about money, time and whether it was needed at all",
-     "following a lengthy family debate on cost, timing and whether it was really necessary")]
+    (
+        "although the weather was terrible and the roads were closed for hours",
+        "even though the storm had shut the roads for most of the afternoon",
+    ),
+    (
+        "after a long discussion with the family about money, time and whether it was needed at all",
+        "following a lengthy family debate on cost, timing and whether it was really necessary",
+    ),
+]
 
 
 def paraphrase_groups(n: int, seed: int = 0, per_group: int = 4) -> list[dict[str, Any]]:
@@ -80,8 +127,10 @@ def paraphrase_groups(n: int, seed: int = 0, per_group: int = 4) -> list[dict[st
         seen.add(key)
         gid = len(out) // per_group
         for k in range(per_group):
+
             def pick(pair: Any) -> str:
                 return pair[rng.randint(0, 1)] if isinstance(pair, tuple) else pair
+
             S, V, Ob, P, T = pick(s), pick(v), pick(o), pick(p), pick(t)
             tl = pick(tail) if tail else ""
             form = k % 4
@@ -129,8 +178,28 @@ def prompts(n: int, seed: int = 0, words: int = PROMPT_WORDS) -> list[dict[str, 
 # ---------------------------------------------------------------------------------------------
 # Sentiment (text classification). Disjoint adjective/verb pools for training and held-out inputs.
 # ---------------------------------------------------------------------------------------------
-ITEMS = ["film", "movie", "book", "restaurant", "hotel", "phone", "album", "concert", "meal", "show",
-         "game", "laptop", "novel", "play", "service", "camera", "series", "café", "museum", "flight"]
+ITEMS = [
+    "film",
+    "movie",
+    "book",
+    "restaurant",
+    "hotel",
+    "phone",
+    "album",
+    "concert",
+    "meal",
+    "show",
+    "game",
+    "laptop",
+    "novel",
+    "play",
+    "service",
+    "camera",
+    "series",
+    "café",
+    "museum",
+    "flight",
+]
 REVIEWERS = ["I", "My friend", "My sister", "The critic", "Everyone I know", "My colleague", "We", "Our group"]
 SENTIMENT_WORDS = {
     # label 1 = positive, 0 = negative
@@ -188,20 +257,92 @@ def sentiment(n: int, seed: int = 0, split: str = "test") -> list[dict[str, Any]
 # ---------------------------------------------------------------------------------------------
 ENTITY_POOLS = {
     "train": {
-        "PER": ["Alice Johnson", "Mark", "Priya Patel", "Tom Becker", "Elena", "Kwame Mensah", "Sophie Martin",
-                "Hiroshi Tanaka", "Laura", "Diego Ramirez", "Anna Kowalska", "Omar"],
-        "LOC": ["Paris", "Berlin", "Nairobi", "Tokyo", "Lisbon", "Toronto", "Cairo", "Melbourne", "Oslo",
-                "New York", "Buenos Aires", "Mumbai"],
-        "ORG": ["Google", "the United Nations", "Siemens", "Oxfam", "Toyota", "the World Bank", "Nestlé",
-                "Microsoft", "Red Cross", "Airbus", "Unilever", "Greenpeace"],
+        "PER": [
+            "Alice Johnson",
+            "Mark",
+            "Priya Patel",
+            "Tom Becker",
+            "Elena",
+            "Kwame Mensah",
+            "Sophie Martin",
+            "Hiroshi Tanaka",
+            "Laura",
+            "Diego Ramirez",
+            "Anna Kowalska",
+            "Omar",
+        ],
+        "LOC": [
+            "Paris",
+            "Berlin",
+            "Nairobi",
+            "Tokyo",
+            "Lisbon",
+            "Toronto",
+            "Cairo",
+            "Melbourne",
+            "Oslo",
+            "New York",
+            "Buenos Aires",
+            "Mumbai",
+        ],
+        "ORG": [
+            "Google",
+            "the United Nations",
+            "Siemens",
+            "Oxfam",
+            "Toyota",
+            "the World Bank",
+            "Nestlé",
+            "Microsoft",
+            "Red Cross",
+            "Airbus",
+            "Unilever",
+            "Greenpeace",
+        ],
     },
     "test": {
-        "PER": ["Maria Garcia", "John", "Fatima Khan", "Lukas Schmidt", "Chen Wei", "Grace", "Pierre Dubois",
-                "Aisha Bello", "Daniel", "Yuki Sato", "Olga Ivanova", "Samuel Okafor"],
-        "LOC": ["London", "Madrid", "Lagos", "Seoul", "Rome", "Chicago", "Dublin", "Sydney", "Vienna",
-                "Cape Town", "Mexico City", "Istanbul"],
-        "ORG": ["Amazon", "the European Union", "Samsung", "UNICEF", "Volkswagen", "NASA", "Philips",
-                "IBM", "Amnesty International", "Boeing", "Shell", "the Red Crescent"],
+        "PER": [
+            "Maria Garcia",
+            "John",
+            "Fatima Khan",
+            "Lukas Schmidt",
+            "Chen Wei",
+            "Grace",
+            "Pierre Dubois",
+            "Aisha Bello",
+            "Daniel",
+            "Yuki Sato",
+            "Olga Ivanova",
+            "Samuel Okafor",
+        ],
+        "LOC": [
+            "London",
+            "Madrid",
+            "Lagos",
+            "Seoul",
+            "Rome",
+            "Chicago",
+            "Dublin",
+            "Sydney",
+            "Vienna",
+            "Cape Town",
+            "Mexico City",
+            "Istanbul",
+        ],
+        "ORG": [
+            "Amazon",
+            "the European Union",
+            "Samsung",
+            "UNICEF",
+            "Volkswagen",
+            "NASA",
+            "Philips",
+            "IBM",
+            "Amnesty International",
+            "Boeing",
+            "Shell",
+            "the Red Crescent",
+        ],
     },
 }
 NER_TEMPLATES = [
@@ -277,8 +418,33 @@ def qa(n: int, seed: int = 0, split: str = "test") -> list[dict[str, Any]]:
 # Fill-mask: a paraphrase-grammar sentence with one content word replaced by the mask placeholder.
 # ---------------------------------------------------------------------------------------------
 MASK = "[MASK]"
-_STOP = {"the", "a", "an", "my", "our", "in", "at", "by", "on", "near", "to", "of", "and", "it", "was", "for",
-         "up", "had", "been", "all", "who", "about", "whether", "is", "its"}
+_STOP = {
+    "the",
+    "a",
+    "an",
+    "my",
+    "our",
+    "in",
+    "at",
+    "by",
+    "on",
+    "near",
+    "to",
+    "of",
+    "and",
+    "it",
+    "was",
+    "for",
+    "up",
+    "had",
+    "been",
+    "all",
+    "who",
+    "about",
+    "whether",
+    "is",
+    "its",
+}
 
 
 def fill_mask(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -307,8 +473,18 @@ def articles(n: int, seed: int = 0) -> list[dict[str, Any]]:
     for _ in range(n):
         per, org, loc = (rng.choice(pools[k]) for k in ("PER", "ORG", "LOC"))
         verb = rng.choice(["announced", "confirmed", "denied", "celebrated", "postponed"])
-        what = rng.choice(["a merger", "a new factory", "job cuts", "a climate plan", "record profits",
-                           "a strike", "a product recall", "a research centre"])
+        what = rng.choice(
+            [
+                "a merger",
+                "a new factory",
+                "job cuts",
+                "a climate plan",
+                "record profits",
+                "a strike",
+                "a product recall",
+                "a research centre",
+            ]
+        )
         lead = f"{per} of {org} {verb} {what} in {loc} on Tuesday, officials said."
         body = [_plain_sentence(rng) for _ in range(rng.randint(7, 15))]
         out.append({"text": " ".join([lead, *body]), "summary": f"{org} {verb} {what} in {loc}."})
@@ -319,8 +495,14 @@ def articles(n: int, seed: int = 0) -> list[dict[str, Any]]:
 # Text-to-image prompts (PHP cut prompts to 50 words; ours are 9-25 words).
 # ---------------------------------------------------------------------------------------------
 STYLES = ["a photograph", "an oil painting", "a watercolour", "a pencil sketch", "a 3D render", "a poster"]
-DETAILS = ["", "", "highly detailed", "soft morning light", "dramatic lighting, wide angle",
-           "in the style of an old postcard, muted colours, film grain"]
+DETAILS = [
+    "",
+    "",
+    "highly detailed",
+    "soft morning light",
+    "dramatic lighting, wide angle",
+    "in the style of an old postcard, muted colours, film grain",
+]
 
 
 def image_prompts(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -355,8 +537,9 @@ def digits_split() -> tuple[Any, Any, Any, Any]:
     d = load_digits()
     x = (d.images / 16.0).astype(np.float32)
     y = d.target.astype(np.int64)
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=DIGITS_TEST_FRACTION,
-                                              random_state=DIGITS_SPLIT_SEED, stratify=y)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=DIGITS_TEST_FRACTION, random_state=DIGITS_SPLIT_SEED, stratify=y
+    )
     return x_tr, y_tr, x_te, y_te
 
 
@@ -395,7 +578,7 @@ def photos(n: int, seed: int = 0, size: tuple[int, int] = PHOTO_SIZE) -> list[di
         h, w = img.shape[:2]
         ch, cw = int(h * rng.uniform(0.6, 1.0)), int(w * rng.uniform(0.6, 1.0))
         y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        crop = img[y0:y0 + ch, x0:x0 + cw]
+        crop = img[y0 : y0 + ch, x0 : x0 + cw]
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
         pil = Image.fromarray(np.ascontiguousarray(crop)).resize((size[1], size[0]), Image.BILINEAR)

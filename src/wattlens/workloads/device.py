@@ -21,8 +21,10 @@ from typing import Any
 from .errors import WorkloadError
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
-ALLOWED = ("auto (cuda when torch.cuda.is_available(), else cpu), cpu, cuda, cuda:N (N = CUDA device index), mps "
-           "(Apple silicon)")
+ALLOWED = (
+    "auto (cuda when torch.cuda.is_available(), else cpu), cpu, cuda, cuda:N (N = CUDA device index), mps "
+    "(Apple silicon)"
+)
 CALLABLE_DEVICE = "unmanaged (the callable places its own tensors)"
 _SPELLING = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -39,8 +41,10 @@ def parse_device(device: Any) -> str:
 
 def _cuda_unavailable_reason(torch: Any) -> str:
     if getattr(torch.version, "cuda", None) is None:
-        return (f"torch {torch.__version__} is a CPU-only build (torch.version.cuda is None); install a CUDA "
-                "build of torch on a machine with an NVIDIA GPU")
+        return (
+            f"torch {torch.__version__} is a CPU-only build (torch.version.cuda is None); install a CUDA "
+            "build of torch on a machine with an NVIDIA GPU"
+        )
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     where = f" (CUDA_VISIBLE_DEVICES={visible!r})" if visible is not None else ""
     return f"torch {torch.__version__} was built with CUDA {torch.version.cuda} but sees no usable GPU{where}"
@@ -58,21 +62,26 @@ def resolve_device(device: Any) -> str:
         return f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu"
     if d.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise WorkloadError(f"device {d!r} requested but torch.cuda.is_available() is False on this machine: "
-                                f"{_cuda_unavailable_reason(torch)}; allowed here: cpu, auto (-> cpu)")
+            raise WorkloadError(
+                f"device {d!r} requested but torch.cuda.is_available() is False on this machine: "
+                f"{_cuda_unavailable_reason(torch)}; allowed here: cpu, auto (-> cpu)"
+            )
         n = torch.cuda.device_count()
         index = int(d.split(":", 1)[1]) if ":" in d else torch.cuda.current_device()
         if index >= n:
-            raise WorkloadError(f"device {d!r} requested but torch sees {n} CUDA device(s) on this machine "
-                                f"(cuda:0 to cuda:{n - 1}); allowed here: cpu, auto, cuda, "
-                                + ", ".join(f"cuda:{i}" for i in range(n)))
+            raise WorkloadError(
+                f"device {d!r} requested but torch sees {n} CUDA device(s) on this machine "
+                f"(cuda:0 to cuda:{n - 1}); allowed here: cpu, auto, cuda, " + ", ".join(f"cuda:{i}" for i in range(n))
+            )
         return f"cuda:{index}"
     mps = getattr(torch.backends, "mps", None)
     if mps is None or not mps.is_available():
         built = bool(mps is not None and mps.is_built())
-        raise WorkloadError(f"device 'mps' requested but torch.backends.mps.is_available() is False on this machine "
-                            f"(MPS needs Apple-silicon macOS and a torch build with MPS; is_built()={built}); "
-                            "allowed here: cpu, auto" + (", cuda" if torch.cuda.is_available() else ""))
+        raise WorkloadError(
+            f"device 'mps' requested but torch.backends.mps.is_available() is False on this machine "
+            f"(MPS needs Apple-silicon macOS and a torch build with MPS; is_built()={built}); "
+            "allowed here: cpu, auto" + (", cuda" if torch.cuda.is_available() else "")
+        )
     return "mps"
 
 
@@ -122,8 +131,10 @@ def onnx_providers(device: Any) -> tuple[str, list[Any]]:
     if d == "cpu":
         return "cpu", ["CPUExecutionProvider"]
     if d == "mps":
-        raise WorkloadError("device 'mps' cannot run an ONNX model: wattlens runs onnxruntime with the CPU or CUDA "
-                            "execution provider only; use device='cpu', or engine='pytorch' for mps")
+        raise WorkloadError(
+            "device 'mps' cannot run an ONNX model: wattlens runs onnxruntime with the CPU or CUDA "
+            "execution provider only; use device='cpu', or engine='pytorch' for mps"
+        )
     try:
         import onnxruntime as ort
     except ImportError as exc:
@@ -133,9 +144,11 @@ def onnx_providers(device: Any) -> tuple[str, list[Any]]:
     if d == "auto" and not has_cuda:
         return "cpu", ["CPUExecutionProvider"]
     if not has_cuda:
-        raise WorkloadError(f"device {d!r} requested for an ONNX model but this onnxruntime has no "
-                            f"CUDAExecutionProvider (available: {', '.join(available)}); install onnxruntime-gpu "
-                            "on a CUDA machine, or use device='cpu' / 'auto'")
+        raise WorkloadError(
+            f"device {d!r} requested for an ONNX model but this onnxruntime has no "
+            f"CUDAExecutionProvider (available: {', '.join(available)}); install onnxruntime-gpu "
+            "on a CUDA machine, or use device='cpu' / 'auto'"
+        )
     index = int(d.split(":", 1)[1]) if ":" in d else 0
     return f"cuda:{index}", [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
 

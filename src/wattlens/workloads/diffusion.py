@@ -26,8 +26,17 @@ TEXT_TOKENS = 77  # CLIP context length
 
 
 class TextToImage(Workload):
-    def __init__(self, task: Task, arch: Any, precision: str, threads: int | None, batch: int,
-                 steps: int | None = None, impl: str = "auto", device: str = "cpu"):
+    def __init__(
+        self,
+        task: Task,
+        arch: Any,
+        precision: str,
+        threads: int | None,
+        batch: int,
+        steps: int | None = None,
+        impl: str = "auto",
+        device: str = "cpu",
+    ):
         import transformers
 
         from .extra_architectures import CLIP_TEXT, VAE
@@ -52,23 +61,42 @@ class TextToImage(Workload):
         self.latent_size = int(arch.config_kwargs["sample_size"])
         self.tokenizer = minilm.load_tokenizer()
         self.vocab = int(CLIP_TEXT[key]["vocab_size"])
-        parts = {"text_encoder": count_params(self.text_encoder), "unet": count_params(self.unet),
-                 "vae_decoder": count_params(self.vae_decoder)}
+        parts = {
+            "text_encoder": count_params(self.text_encoder),
+            "unet": count_params(self.unet),
+            "vae_decoder": count_params(self.vae_decoder),
+        }
         up = 2 ** (len(VAE[key]["block_out_channels"]) - 1)
-        super().__init__(task, arch.name, "random", "pytorch", precision, threads, sum(parts.values()), batch, {
-            "description": arch.description, "size": "tiny" if key == "tiny-sd-unet" else "paper",
-            "preset": arch.name, "hub_id": arch.hub_id, "steps": self.steps, "guidance": self.guidance,
-            "scheduler": "DDIM (eta 0, scaled-linear betas, plain torch)", "unet_impl": impl,
-            "image_size": self.latent_size * up, "latent": [4, self.latent_size, self.latent_size],
-            "params_by_part": parts,
-            "tokenizer": "stand-in: bert-base-uncased WordPiece (ids folded to the CLIP vocabulary), 77 tokens",
-            "source": "architecture preset, seeded random init",
-            "load_note": "loading = building the model + seeded random init, not reading a checkpoint"},
-            device=device)
+        super().__init__(
+            task,
+            arch.name,
+            "random",
+            "pytorch",
+            precision,
+            threads,
+            sum(parts.values()),
+            batch,
+            {
+                "description": arch.description,
+                "size": "tiny" if key == "tiny-sd-unet" else "paper",
+                "preset": arch.name,
+                "hub_id": arch.hub_id,
+                "steps": self.steps,
+                "guidance": self.guidance,
+                "scheduler": "DDIM (eta 0, scaled-linear betas, plain torch)",
+                "unet_impl": impl,
+                "image_size": self.latent_size * up,
+                "latent": [4, self.latent_size, self.latent_size],
+                "params_by_part": parts,
+                "tokenizer": "stand-in: bert-base-uncased WordPiece (ids folded to the CLIP vocabulary), 77 tokens",
+                "source": "architecture preset, seeded random init",
+                "load_note": "loading = building the model + seeded random init, not reading a checkpoint",
+            },
+            device=device,
+        )
 
     def _encode_text(self, texts: list[str]) -> Any:
-        enc = self.tokenizer(texts, padding="max_length", truncation=True, max_length=TEXT_TOKENS,
-                             return_tensors="pt")
+        enc = self.tokenizer(texts, padding="max_length", truncation=True, max_length=TEXT_TOKENS, return_tensors="pt")
         ids = enc["input_ids"].remainder(self.vocab).to(self.device)
         return self.text_encoder(input_ids=ids).last_hidden_state
 
@@ -82,10 +110,12 @@ class TextToImage(Workload):
             context = torch.cat([self._encode_text([""] * n), self._encode_text(prompts)])
             # the noise is drawn on the CPU (the same on every device), then moved with the latents
             latents = torch.randn((n, 4, self.latent_size, self.latent_size), generator=gen).to(
-                device=self.device, dtype=self.dtype)
+                device=self.device, dtype=self.dtype
+            )
             for t in self.scheduler.timesteps:
-                noise = _sample(self.unet(torch.cat([latents, latents]), t.to(self.device),
-                                          encoder_hidden_states=context))
+                noise = _sample(
+                    self.unet(torch.cat([latents, latents]), t.to(self.device), encoder_hidden_states=context)
+                )
                 uncond, cond = noise.chunk(2)
                 noise = uncond + self.guidance * (cond - uncond)
                 latents = self.scheduler.step(noise.float(), int(t), latents.float()).to(self.dtype)
@@ -94,8 +124,9 @@ class TextToImage(Workload):
         return list(images.cpu().numpy())
 
     def _input_tokens(self, item: Any) -> int:
-        return len(self.tokenizer(str(self.task_def.model_input(item)), truncation=True,
-                                  max_length=TEXT_TOKENS)["input_ids"])
+        return len(
+            self.tokenizer(str(self.task_def.model_input(item)), truncation=True, max_length=TEXT_TOKENS)["input_ids"]
+        )
 
 
 def _sample(out: Any) -> Any:
@@ -111,8 +142,9 @@ def _pick_impl(impl: str) -> str:
         import diffusers  # noqa: F401
     except ImportError as exc:
         if impl == "diffusers":
-            raise WorkloadError("unet_impl='diffusers' needs the diffusers package "
-                                "(pip install -c constraints.txt diffusers)") from exc
+            raise WorkloadError(
+                "unet_impl='diffusers' needs the diffusers package (pip install -c constraints.txt diffusers)"
+            ) from exc
         return "torch"
     return "diffusers"
 

@@ -73,9 +73,12 @@ def build_random(arch: Any, task: Task) -> Loaded:
     cls = getattr(transformers, cls_name)
     with seeded(seed_of(arch.name)):
         model = cls.from_config(cfg) if cls_name.startswith("Auto") else cls(cfg)
-    return Loaded(model=model.eval(), tokenizer=minilm.load_tokenizer(),
-                  tokenizer_note="stand-in: bert-base-uncased WordPiece from all-MiniLM-L6-v2 (ids folded to vocab)",
-                  image_size=_image_size_of(arch, task))
+    return Loaded(
+        model=model.eval(),
+        tokenizer=minilm.load_tokenizer(),
+        tokenizer_note="stand-in: bert-base-uncased WordPiece from all-MiniLM-L6-v2 (ids folded to vocab)",
+        image_size=_image_size_of(arch, task),
+    )
 
 
 def _image_size_of(arch: Any, task: Task) -> Any:
@@ -102,7 +105,8 @@ def load_pretrained(source: str, task: Task, local: bool) -> Loaded:
         raise WorkloadError(
             f"model {source!r} is not a wattlens preset, not a local path and not in the local Hugging Face "
             "cache; wattlens never downloads (no network / no hub at run time). Pass a local directory saved "
-            "with save_pretrained(), an .onnx file, or a 'module:function' callable.") from exc
+            "with save_pretrained(), an .onnx file, or a 'module:function' callable."
+        ) from exc
     loaded = Loaded(model=model.eval())
     try:
         tok = transformers.AutoTokenizer.from_pretrained(source, local_files_only=True)
@@ -165,8 +169,14 @@ def pixel_batch(images: list[Any], size: Any, dtype: Any) -> Any:
         out_hw = (round(h * scale), round(w * scale))
     else:
         out_hw = (int(size), int(size))
-    x = torch.stack([F.interpolate(a.unsqueeze(0), size=out_hw, mode="bilinear", align_corners=False)[0]
-                     if a.shape[1:] != out_hw else a for a in arrs])
+    x = torch.stack(
+        [
+            F.interpolate(a.unsqueeze(0), size=out_hw, mode="bilinear", align_corners=False)[0]
+            if a.shape[1:] != out_hw
+            else a
+            for a in arrs
+        ]
+    )
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return ((x - mean) / std).to(dtype)
@@ -175,8 +185,18 @@ def pixel_batch(images: list[Any], size: Any, dtype: Any) -> Any:
 class HFWorkload(Workload):
     """Base for transformers models: holds model, tokenizer, dtype; prepares text and pixel inputs."""
 
-    def __init__(self, task: Task, model_id: str, loaded: Loaded, weights: str, precision: str,
-                 threads: int | None, batch: int, info: dict[str, Any], device: str = "cpu"):
+    def __init__(
+        self,
+        task: Task,
+        model_id: str,
+        loaded: Loaded,
+        weights: str,
+        precision: str,
+        threads: int | None,
+        batch: int,
+        info: dict[str, Any],
+        device: str = "cpu",
+    ):
         self.model = loaded.model.to(device=device, dtype=torch_dtype(precision))
         self.device = device
         self.tokenizer = loaded.tokenizer
@@ -190,16 +210,27 @@ class HFWorkload(Workload):
         extra = dict(info)
         extra.setdefault("tokenizer", loaded.tokenizer_note or None)
         extra.setdefault("model_class", type(self.model).__name__)
-        super().__init__(task, model_id, weights, "pytorch", precision, threads, count_params(self.model), batch,
-                         extra, device=device)
+        super().__init__(
+            task,
+            model_id,
+            weights,
+            "pytorch",
+            precision,
+            threads,
+            count_params(self.model),
+            batch,
+            extra,
+            device=device,
+        )
 
     def _texts(self, batch: list[Any]) -> list[str]:
         return [str(self.task_def.model_input(x)) for x in batch]
 
     def _encode(self, texts: list[str], **kw: Any) -> dict[str, Any]:
         max_len = int(getattr(self.model.config, "max_position_embeddings", 512) or 512)
-        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=min(max_len, 512),
-                             return_tensors="pt", **kw)
+        enc = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=min(max_len, 512), return_tensors="pt", **kw
+        )
         enc["input_ids"] = _fold(enc["input_ids"], self.vocab)
         return to_device(dict(enc), self.device)
 
@@ -224,8 +255,11 @@ class HFWorkload(Workload):
             return 0
         x = self.task_def.model_input(item)
         if isinstance(x, dict):  # question + context
-            return len(self.tokenizer(x["question"], x["context"], truncation="only_second",
-                                      max_length=QA_MAX_LENGTH)["input_ids"])
+            return len(
+                self.tokenizer(x["question"], x["context"], truncation="only_second", max_length=QA_MAX_LENGTH)[
+                    "input_ids"
+                ]
+            )
         return len(self.tokenizer(str(x), truncation=True, max_length=512)["input_ids"])
 
 
@@ -255,15 +289,18 @@ class TokenClassification(HFWorkload):
         import torch
 
         words = [str(self.task_def.model_input(x)).split() for x in batch]
-        enc = self.tokenizer(words, is_split_into_words=True, padding=True, truncation=True, max_length=512,
-                             return_tensors="pt")
+        enc = self.tokenizer(
+            words, is_split_into_words=True, padding=True, truncation=True, max_length=512, return_tensors="pt"
+        )
         word_ids = [enc.word_ids(i) for i in range(len(words))]
         feed = dict(enc)
         feed["input_ids"] = _fold(feed["input_ids"], self.vocab)
         with torch.inference_mode():
             pred = self.model(**self._model_kwargs(to_device(feed, self.device))).logits.argmax(-1).cpu()
-        return [_first_subtoken_tags(pred[i].tolist(), word_ids[i], len(words[i]),
-                                     lambda j: _label_name(self.model, j)) for i in range(len(words))]
+        return [
+            _first_subtoken_tags(pred[i].tolist(), word_ids[i], len(words[i]), lambda j: _label_name(self.model, j))
+            for i in range(len(words))
+        ]
 
 
 def _first_subtoken_tags(pred: list[int], word_ids: list[int | None], n_words: int, name: Any) -> list[str]:
@@ -283,9 +320,15 @@ class QuestionAnswering(HFWorkload):
         import torch
 
         qs = [self.task_def.model_input(x) for x in batch]
-        enc = self.tokenizer([q["question"] for q in qs], [q["context"] for q in qs], padding=True,
-                             truncation="only_second", max_length=QA_MAX_LENGTH, return_offsets_mapping=True,
-                             return_tensors="pt")
+        enc = self.tokenizer(
+            [q["question"] for q in qs],
+            [q["context"] for q in qs],
+            padding=True,
+            truncation="only_second",
+            max_length=QA_MAX_LENGTH,
+            return_offsets_mapping=True,
+            return_tensors="pt",
+        )
         offsets = enc.pop("offset_mapping")
         seq_ids = [enc.sequence_ids(i) for i in range(len(qs))]
         feed = dict(enc)
@@ -302,11 +345,17 @@ class QuestionAnswering(HFWorkload):
             scores = s[:, None] + e[None, :]
             n = scores.shape[0]
             valid = torch.triu(torch.ones(n, n, dtype=torch.bool)) & ~torch.triu(
-                torch.ones(n, n, dtype=torch.bool), diagonal=QA_MAX_ANSWER)
+                torch.ones(n, n, dtype=torch.bool), diagonal=QA_MAX_ANSWER
+            )
             flat = int(scores.masked_fill(~valid, -1e9).argmax())
             a, b = divmod(flat, n)
-            answers.append({"answer": q["context"][int(offsets[i][a][0]):int(offsets[i][b][1])],
-                            "start": int(offsets[i][a][0]), "end": int(offsets[i][b][1])})
+            answers.append(
+                {
+                    "answer": q["context"][int(offsets[i][a][0]) : int(offsets[i][b][1])],
+                    "start": int(offsets[i][a][0]),
+                    "end": int(offsets[i][b][1]),
+                }
+            )
         return answers
 
 
@@ -338,8 +387,10 @@ class ImageClassification(HFWorkload):
         with torch.inference_mode():
             probs = self.model(pixel_values=self._pixels(batch)).logits.float().softmax(-1)
         score, idx = probs.max(-1)
-        return [{"label": int(i), "label_name": _label_name(self.model, int(i)), "score": float(s)}
-                for s, i in zip(score, idx, strict=True)]
+        return [
+            {"label": int(i), "label_name": _label_name(self.model, int(i)), "score": float(s)}
+            for s, i in zip(score, idx, strict=True)
+        ]
 
 
 class ObjectDetection(HFWorkload):
@@ -358,8 +409,9 @@ class ObjectDetection(HFWorkload):
             keep = scores[i] > DETECTION_THRESHOLD
             cx, cy, bw, bh = out.pred_boxes[i][keep].float().unbind(-1)
             boxes = torch.stack([(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h], -1)
-            results.append({"boxes": boxes.tolist(), "labels": labels[i][keep].tolist(),
-                            "scores": scores[i][keep].tolist()})
+            results.append(
+                {"boxes": boxes.tolist(), "labels": labels[i][keep].tolist(), "scores": scores[i][keep].tolist()}
+            )
         return results
 
 
@@ -369,8 +421,9 @@ class SentenceEmbedding(HFWorkload):
     def _run(self, batch: list[Any]) -> list[Any]:
         import torch
 
-        enc = self.tokenizer(self._texts(batch), padding=True, truncation=True, max_length=minilm.MAX_LENGTH,
-                             return_tensors="pt")
+        enc = self.tokenizer(
+            self._texts(batch), padding=True, truncation=True, max_length=minilm.MAX_LENGTH, return_tensors="pt"
+        )
         enc = to_device({**enc, "input_ids": _fold(enc["input_ids"], self.vocab)}, self.device)
         with torch.inference_mode():
             hidden = self.model(**self._model_kwargs(enc)).last_hidden_state
@@ -400,8 +453,12 @@ class _Generative(HFWorkload):
         self.new_tokens = int(new_tokens or self.task_def.generation["new_tokens"])
         if self.new_tokens < 1:
             raise WorkloadError(f"new_tokens must be >= 1, got {self.new_tokens}")
-        self.info["generation"] = {**self.task_def.generation, "new_tokens": self.new_tokens,
-                                   "min_new_tokens": self.new_tokens, "eos_stops": False}
+        self.info["generation"] = {
+            **self.task_def.generation,
+            "new_tokens": self.new_tokens,
+            "min_new_tokens": self.new_tokens,
+            "eos_stops": False,
+        }
         self._keep = self._accepts_logits_to_keep()
 
     def _accepts_logits_to_keep(self) -> dict[str, Any]:
@@ -450,8 +507,9 @@ class CausalLM(_Generative):
         mask = enc["attention_mask"]
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
-            out = self.model(input_ids=enc["input_ids"], attention_mask=mask, position_ids=pos, use_cache=True,
-                             **self._keep)
+            out = self.model(
+                input_ids=enc["input_ids"], attention_mask=mask, position_ids=pos, use_cache=True, **self._keep
+            )
         nxt = out.logits[:, -1].argmax(-1)
         return GenState(out.past_key_values, nxt, [nxt], self.new_tokens, mask, pos[:, -1])
 
@@ -461,9 +519,15 @@ class CausalLM(_Generative):
         def step(s: GenState) -> tuple[Any, Any]:
             s.attention_mask = torch.cat([s.attention_mask, s.attention_mask.new_ones(len(s.next_token), 1)], 1)
             s.position = s.position + 1
-            o = self.model(input_ids=s.next_token[:, None], attention_mask=s.attention_mask,
-                           position_ids=s.position[:, None], past_key_values=s.past, use_cache=True)
+            o = self.model(
+                input_ids=s.next_token[:, None],
+                attention_mask=s.attention_mask,
+                position_ids=s.position[:, None],
+                past_key_values=s.past,
+                use_cache=True,
+            )
             return o.logits, o.past_key_values
+
         return self._step_loop(state, step)
 
 
@@ -476,20 +540,35 @@ class Seq2SeqLM(_Generative):
         enc = self._encode(self._texts(batch))
         start = int(self.model.config.decoder_start_token_id or 0)
         with torch.inference_mode():
-            encoder_outputs = self.model.get_encoder()(input_ids=enc["input_ids"],
-                                                       attention_mask=enc["attention_mask"])
+            encoder_outputs = self.model.get_encoder()(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
             dec = torch.full((len(batch), 1), start, dtype=torch.long, device=self.device)
-            out = self.model(encoder_outputs=encoder_outputs, attention_mask=enc["attention_mask"],
-                             decoder_input_ids=dec, use_cache=True, **self._keep)
+            out = self.model(
+                encoder_outputs=encoder_outputs,
+                attention_mask=enc["attention_mask"],
+                decoder_input_ids=dec,
+                use_cache=True,
+                **self._keep,
+            )
         nxt = out.logits[:, -1].argmax(-1)
-        return GenState(out.past_key_values, nxt, [nxt], self.new_tokens,
-                        context={"encoder_outputs": encoder_outputs, "attention_mask": enc["attention_mask"]})
+        return GenState(
+            out.past_key_values,
+            nxt,
+            [nxt],
+            self.new_tokens,
+            context={"encoder_outputs": encoder_outputs, "attention_mask": enc["attention_mask"]},
+        )
 
     def _decode(self, state: GenState) -> list[Any]:
         def step(s: GenState) -> tuple[Any, Any]:
-            o = self.model(encoder_outputs=s.context["encoder_outputs"], attention_mask=s.context["attention_mask"],
-                           decoder_input_ids=s.next_token[:, None], past_key_values=s.past, use_cache=True)
+            o = self.model(
+                encoder_outputs=s.context["encoder_outputs"],
+                attention_mask=s.context["attention_mask"],
+                decoder_input_ids=s.next_token[:, None],
+                past_key_values=s.past,
+                use_cache=True,
+            )
             return o.logits, o.past_key_values
+
         return self._step_loop(state, step)
 
 
@@ -520,8 +599,9 @@ class Captioning(_Generative):
         with torch.inference_mode():
             if self._is_blip():
                 image_embeds = self.model.vision_model(pixel_values=pixels)[0]
-                out = self.model.text_decoder(input_ids=ids, encoder_hidden_states=image_embeds, use_cache=True,
-                                              **self._keep)
+                out = self.model.text_decoder(
+                    input_ids=ids, encoder_hidden_states=image_embeds, use_cache=True, **self._keep
+                )
                 ctx = {"image_embeds": image_embeds}
             else:
                 out = self.model(input_ids=ids, pixel_values=pixels, use_cache=True, **self._keep)
@@ -532,12 +612,16 @@ class Captioning(_Generative):
     def _decode(self, state: GenState) -> list[Any]:
         def step(s: GenState) -> tuple[Any, Any]:
             if "image_embeds" in s.context:
-                o = self.model.text_decoder(input_ids=s.next_token[:, None],
-                                            encoder_hidden_states=s.context["image_embeds"],
-                                            past_key_values=s.past, use_cache=True)
+                o = self.model.text_decoder(
+                    input_ids=s.next_token[:, None],
+                    encoder_hidden_states=s.context["image_embeds"],
+                    past_key_values=s.past,
+                    use_cache=True,
+                )
             else:
                 o = self.model(input_ids=s.next_token[:, None], past_key_values=s.past, use_cache=True)
             return o.logits, o.past_key_values
+
         return self._step_loop(state, step)
 
 

@@ -89,12 +89,14 @@ def squad_f1(golds: Sequence[str], preds: Sequence[Any]) -> float:
 
 def top1_word_accuracy(golds: Sequence[str], preds: Sequence[Any]) -> float:
     """Fill-mask: share of predictions whose top-1 token string equals the masked word."""
+
     def word(p: Any) -> str:
         if isinstance(p, (list, tuple)) and p:
             p = p[0]
         if isinstance(p, dict):
             p = p.get("token_str", p.get("word", ""))
         return str(p).strip().lower().lstrip("Ġ▁#")
+
     return sum(word(p) == g.lower() for g, p in zip(golds, preds, strict=True)) / max(1, len(golds))
 
 

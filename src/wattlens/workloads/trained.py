@@ -33,16 +33,43 @@ from .tasks import Task
 RECIPE_VERSION = 1  # bump when training code changes in a way the recipe dict does not capture
 
 DIGITS_RECIPES: dict[str, dict[str, Any]] = {
-    "digits-cnn": {"arch": "cnn", "conv": [16, 32], "hidden": 64, "epochs": 30, "lr": 3e-3, "batch": 128,
-                   "weight_decay": 1e-4, "seed": 0},
-    "digits-mlp": {"arch": "mlp", "hidden": 64, "epochs": 40, "lr": 3e-3, "batch": 128, "weight_decay": 1e-4,
-                   "seed": 0},
+    "digits-cnn": {
+        "arch": "cnn",
+        "conv": [16, 32],
+        "hidden": 64,
+        "epochs": 30,
+        "lr": 3e-3,
+        "batch": 128,
+        "weight_decay": 1e-4,
+        "seed": 0,
+    },
+    "digits-mlp": {
+        "arch": "mlp",
+        "hidden": 64,
+        "epochs": 40,
+        "lr": 3e-3,
+        "batch": 128,
+        "weight_decay": 1e-4,
+        "seed": 0,
+    },
 }
-SENTIMENT_RECIPE = {"train_sentences": 320, "train_seed": 0, "C": 4.0, "holdout_sentences": 200,
-                    "holdout_seed": 1, "features": "all-MiniLM-L6-v2 mean-pooled, L2-normalised"}
-NER_RECIPE = {"train_sentences": 200, "train_seed": 0, "C": 2.0, "holdout_sentences": 100, "holdout_seed": 1,
-              "features": "all-MiniLM-L6-v2 last hidden state of each word's first sub-token, concatenated with "
-                          "the previous and next word's (zeros at the edges)"}
+SENTIMENT_RECIPE = {
+    "train_sentences": 320,
+    "train_seed": 0,
+    "C": 4.0,
+    "holdout_sentences": 200,
+    "holdout_seed": 1,
+    "features": "all-MiniLM-L6-v2 mean-pooled, L2-normalised",
+}
+NER_RECIPE = {
+    "train_sentences": 200,
+    "train_seed": 0,
+    "C": 2.0,
+    "holdout_sentences": 100,
+    "holdout_seed": 1,
+    "features": "all-MiniLM-L6-v2 last hidden state of each word's first sub-token, concatenated with "
+    "the previous and next word's (zeros at the edges)",
+}
 
 
 @contextmanager
@@ -94,8 +121,16 @@ def _digits_net(recipe: dict[str, Any]) -> Any:
     if recipe["arch"] == "cnn":
         c1, c2 = recipe["conv"]
         return nn.Sequential(
-            nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(c2 * 16, recipe["hidden"]), nn.ReLU(), nn.Linear(recipe["hidden"], 10))
+            nn.Conv2d(1, c1, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c1, c2, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(c2 * 16, recipe["hidden"]),
+            nn.ReLU(),
+            nn.Linear(recipe["hidden"], 10),
+        )
     return nn.Sequential(nn.Flatten(), nn.Linear(64, recipe["hidden"]), nn.ReLU(), nn.Linear(recipe["hidden"], 10))
 
 
@@ -111,7 +146,7 @@ def _train_digits(recipe: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
         for _ in range(recipe["epochs"]):
             perm = torch.randperm(len(xt), generator=gen)
             for i in range(0, len(xt), recipe["batch"]):
-                idx = perm[i:i + recipe["batch"]]
+                idx = perm[i : i + recipe["batch"]]
                 loss = torch.nn.functional.cross_entropy(net(xt[idx]), yt[idx])
                 opt.zero_grad()
                 loss.backward()
@@ -119,24 +154,40 @@ def _train_digits(recipe: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     net.eval()
     with torch.inference_mode():
         acc = float((net(torch.from_numpy(x_te).unsqueeze(1)).argmax(-1) == torch.from_numpy(y_te)).float().mean())
-    meta = {"train_examples": len(xt), "holdout_examples": len(x_te), "holdout_accuracy": round(acc, 4),
-            "data": "sklearn load_digits, stratified 75/25 split (seed 0)"}
+    meta = {
+        "train_examples": len(xt),
+        "holdout_examples": len(x_te),
+        "holdout_accuracy": round(acc, 4),
+        "data": "sklearn load_digits, stratified 75/25 split (seed 0)",
+    }
     return {k: v.detach().clone() for k, v in net.state_dict().items()}, meta
 
 
 class DigitsClassifier(Workload):
-    def __init__(self, task: Task, name: str, precision: str, threads: int | None, batch: int,
-                 device: str = "cpu"):
+    def __init__(self, task: Task, name: str, precision: str, threads: int | None, batch: int, device: str = "cpu"):
         recipe = DIGITS_RECIPES[name]
         state, meta = _cached(name, recipe, lambda: _train_digits(recipe))  # trained on the CPU, then moved
         net = _digits_net(recipe)
         net.load_state_dict(state)
         self.model = net.eval().to(device=device, dtype=torch_dtype(precision))
         self.dtype = torch_dtype(precision)
-        desc = ("small CNN (2 conv 3x3 layers 16/32 ch, max-pool, 64-unit dense) trained by wattlens on sklearn digits"
-                if recipe["arch"] == "cnn" else "MLP (64-64-10) trained by wattlens on sklearn digits")
-        super().__init__(task, name, "trained", "pytorch", precision, threads, count_params(net), batch,
-                         {"description": desc, "training": meta, "size": "small", "input_size": "8x8x1"}, device=device)
+        desc = (
+            "small CNN (2 conv 3x3 layers 16/32 ch, max-pool, 64-unit dense) trained by wattlens on sklearn digits"
+            if recipe["arch"] == "cnn"
+            else "MLP (64-64-10) trained by wattlens on sklearn digits"
+        )
+        super().__init__(
+            task,
+            name,
+            "trained",
+            "pytorch",
+            precision,
+            threads,
+            count_params(net),
+            batch,
+            {"description": desc, "training": meta, "size": "small", "input_size": "8x8x1"},
+            device=device,
+        )
 
     def _run(self, batch: list[Any]) -> list[Any]:
         import numpy as np
@@ -175,11 +226,15 @@ def _train_sentiment(encoder: Any, tokenizer: Any) -> tuple[dict[str, Any], dict
         bias = [-bias[0] / 2, bias[0] / 2]
     w = torch.tensor(np.asarray(coef), dtype=torch.float32)
     b = torch.tensor(np.asarray(bias), dtype=torch.float32)
-    acc = float(((torch.from_numpy(x_te) @ w.T + b).argmax(-1) == torch.tensor([d["label"] for d in te]))
-                .float().mean())
-    return {"weight": w, "bias": b}, {"train_examples": len(tr), "holdout_examples": len(te),
-                                      "holdout_accuracy": round(acc, 4),
-                                      "data": "data.sentiment: train words vs disjoint held-out words"}
+    acc = float(
+        ((torch.from_numpy(x_te) @ w.T + b).argmax(-1) == torch.tensor([d["label"] for d in te])).float().mean()
+    )
+    return {"weight": w, "bias": b}, {
+        "train_examples": len(tr),
+        "holdout_examples": len(te),
+        "holdout_accuracy": round(acc, 4),
+        "data": "data.sentiment: train words vs disjoint held-out words",
+    }
 
 
 def _word_features(encoder: Any, tokenizer: Any, sentences: list[list[str]], batch_size: int = 64) -> Any:
@@ -189,9 +244,15 @@ def _word_features(encoder: Any, tokenizer: Any, sentences: list[list[str]], bat
     rows = []
     with torch.inference_mode():
         for i in range(0, len(sentences), batch_size):
-            part = sentences[i:i + batch_size]
-            enc = tokenizer(part, is_split_into_words=True, padding=True, truncation=True,
-                            max_length=minilm.MAX_LENGTH, return_tensors="pt")
+            part = sentences[i : i + batch_size]
+            enc = tokenizer(
+                part,
+                is_split_into_words=True,
+                padding=True,
+                truncation=True,
+                max_length=minilm.MAX_LENGTH,
+                return_tensors="pt",
+            )
             # the encoder runs where it lives; the per-word gathering below is small and stays on the CPU
             hidden = encoder(**to_device(dict(enc), _device_of(encoder))).last_hidden_state.float().cpu()
             for j in range(len(part)):
@@ -241,12 +302,16 @@ def _train_ner(encoder: Any, tokenizer: Any) -> tuple[dict[str, Any], dict[str, 
     pred = (_word_features(encoder, tokenizer, [d["words"] for d in te]) @ w.T + b).argmax(-1).tolist()
     tags, k = [], 0
     for d in te:
-        tags.append([data.NER_TAGS[p] for p in pred[k:k + len(d["words"])]])
+        tags.append([data.NER_TAGS[p] for p in pred[k : k + len(d["words"])]])
         k += len(d["words"])
     f1 = entity_f1([d["tags"] for d in te], tags)
-    return {"weight": w, "bias": b}, {"train_examples": len(tr), "train_words": len(y_tr),
-                                      "holdout_examples": len(te), "holdout_entity_f1": round(f1, 4),
-                                      "data": "data.entities: train names vs disjoint held-out names"}
+    return {"weight": w, "bias": b}, {
+        "train_examples": len(tr),
+        "train_words": len(y_tr),
+        "holdout_examples": len(te),
+        "holdout_entity_f1": round(f1, 4),
+        "data": "data.entities: train names vs disjoint held-out names",
+    }
 
 
 class _MiniLMHead(Workload):
@@ -267,10 +332,24 @@ class _MiniLMHead(Workload):
         head_dev = device if self.head_on_device else "cpu"
         self.weight, self.bias = state["weight"].to(head_dev), state["bias"].to(head_dev)
         params = count_params(self.encoder) + self.weight.numel() + self.bias.numel()
-        super().__init__(task, self.name, "trained", "pytorch", precision, threads, params, batch,
-                         {"description": self.head_desc, "training": meta, "size": "small",
-                          "encoder": str(minilm.model_path()), "tokenizer": "all-MiniLM-L6-v2 (its own)"},
-                         device=device)
+        super().__init__(
+            task,
+            self.name,
+            "trained",
+            "pytorch",
+            precision,
+            threads,
+            params,
+            batch,
+            {
+                "description": self.head_desc,
+                "training": meta,
+                "size": "small",
+                "encoder": str(minilm.model_path()),
+                "tokenizer": "all-MiniLM-L6-v2 (its own)",
+            },
+            device=device,
+        )
 
     def _recipe(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -279,15 +358,20 @@ class _MiniLMHead(Workload):
         raise NotImplementedError
 
     def _input_tokens(self, item: Any) -> int:
-        return len(self.tokenizer(str(self.task_def.model_input(item)), truncation=True,
-                                  max_length=minilm.MAX_LENGTH)["input_ids"])
+        return len(
+            self.tokenizer(str(self.task_def.model_input(item)), truncation=True, max_length=minilm.MAX_LENGTH)[
+                "input_ids"
+            ]
+        )
 
 
 class MiniLMSentiment(_MiniLMHead):
     name = "minilm-sentiment"
     head_on_device = True
-    head_desc = ("all-MiniLM-L6-v2 (real weights, frozen) + logistic-regression head trained by wattlens on the "
-                 "generated sentiment corpus")
+    head_desc = (
+        "all-MiniLM-L6-v2 (real weights, frozen) + logistic-regression head trained by wattlens on the "
+        "generated sentiment corpus"
+    )
 
     def _recipe(self) -> dict[str, Any]:
         return SENTIMENT_RECIPE
@@ -298,8 +382,9 @@ class MiniLMSentiment(_MiniLMHead):
     def _run(self, batch: list[Any]) -> list[Any]:
         import torch
 
-        enc = to_device(minilm.tokenize(self.tokenizer, [str(self.task_def.model_input(x)) for x in batch]),
-                        self.device)
+        enc = to_device(
+            minilm.tokenize(self.tokenizer, [str(self.task_def.model_input(x)) for x in batch]), self.device
+        )
         with torch.inference_mode():
             hidden = self.encoder(**enc).last_hidden_state
             emb = torch.nn.functional.normalize(minilm.mean_pool(hidden, enc["attention_mask"]), dim=-1)
@@ -310,8 +395,10 @@ class MiniLMSentiment(_MiniLMHead):
 
 class MiniLMNer(_MiniLMHead):
     name = "minilm-ner"
-    head_desc = ("all-MiniLM-L6-v2 (real weights, frozen) + logistic-regression token head (BIO PER/LOC/ORG) "
-                 "trained by wattlens on generated entity sentences")
+    head_desc = (
+        "all-MiniLM-L6-v2 (real weights, frozen) + logistic-regression token head (BIO PER/LOC/ORG) "
+        "trained by wattlens on generated entity sentences"
+    )
 
     def _recipe(self) -> dict[str, Any]:
         return NER_RECIPE
@@ -325,7 +412,7 @@ class MiniLMNer(_MiniLMHead):
         pred = (feats @ self.weight.T + self.bias).argmax(-1).tolist()
         out, k = [], 0
         for w in words:
-            out.append([data.NER_TAGS[p] for p in pred[k:k + len(w)]])
+            out.append([data.NER_TAGS[p] for p in pred[k : k + len(w)]])
             k += len(w)
         return out
 
@@ -333,10 +420,17 @@ class MiniLMNer(_MiniLMHead):
 # ---------------------------------------------------------------------------------------------------------
 # Extractive QA head
 # ---------------------------------------------------------------------------------------------------------
-QA_RECIPE = {"train_examples": 60, "train_seed": 0, "C": 0.5, "holdout_examples": 30, "holdout_seed": 1,
-             "max_answer_tokens": 30, "features": "all-MiniLM-L6-v2 states of (question, context) context tokens, "
-             "with left/right neighbours, the product with the mean question state, the cosine between the "
-             "token's sentence (mean state) and the question, and whether that sentence is the most similar"}
+QA_RECIPE = {
+    "train_examples": 60,
+    "train_seed": 0,
+    "C": 0.5,
+    "holdout_examples": 30,
+    "holdout_seed": 1,
+    "max_answer_tokens": 30,
+    "features": "all-MiniLM-L6-v2 states of (question, context) context tokens, "
+    "with left/right neighbours, the product with the mean question state, the cosine between the "
+    "token's sentence (mean state) and the question, and whether that sentence is the most similar",
+}
 SIM_SCALE = 10.0  # puts the two sentence-similarity features on the scale of the token-state features
 
 
@@ -356,11 +450,17 @@ def _qa_features(encoder: Any, tokenizer: Any, items: list[dict[str, Any]], batc
     out: list[Any] = [None] * len(items)
     with torch.inference_mode():
         for i in range(0, len(items), batch_size):
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             part = [items[k] for k in idx]
-            enc = tokenizer([x["question"] for x in part], [x["context"] for x in part], padding=True,
-                            truncation="only_second", max_length=384, return_offsets_mapping=True,
-                            return_tensors="pt")
+            enc = tokenizer(
+                [x["question"] for x in part],
+                [x["context"] for x in part],
+                padding=True,
+                truncation="only_second",
+                max_length=384,
+                return_offsets_mapping=True,
+                return_tensors="pt",
+            )
             offsets = enc.pop("offset_mapping")
             # the encoder runs where it lives; the per-sentence features below are small and stay on the CPU
             hidden = encoder(**to_device(dict(enc), _device_of(encoder))).last_hidden_state.float().cpu()
@@ -372,8 +472,12 @@ def _qa_features(encoder: Any, tokenizer: Any, items: list[dict[str, Any]], batc
                 h, off = hidden[j, c_pos], offsets[j, c_pos]
                 ends = [m.end() for m in re.finditer(r"\.(\s|$)", part[j]["context"])]
                 sid = torch.tensor([sum(int(s) >= e for e in ends) for s in off[:, 0]])
-                sent = torch.stack([h[sid == k].mean(0) if bool((sid == k).any()) else torch.zeros(h.shape[1])
-                                    for k in range(int(sid.max()) + 1)])
+                sent = torch.stack(
+                    [
+                        h[sid == k].mean(0) if bool((sid == k).any()) else torch.zeros(h.shape[1])
+                        for k in range(int(sid.max()) + 1)
+                    ]
+                )
                 sim = torch.nn.functional.normalize(sent, dim=-1) @ q
                 tok_sim = sim[sid]
                 best = (tok_sim == sim.max()).float()
@@ -404,7 +508,7 @@ def _qa_answers(items: list[dict[str, Any]], feats: list[Any], w: Any, b: Any, m
         logits = x @ w.T + b  # (n, 2): start, end
         a, e = best_span(logits[:, 0], logits[:, 1], max_tokens)
         ctx = item["context"]
-        out.append({"answer": ctx[int(off[a][0]):int(off[e][1])], "start": int(off[a][0]), "end": int(off[e][1])})
+        out.append({"answer": ctx[int(off[a][0]) : int(off[e][1])], "start": int(off[a][0]), "end": int(off[e][1])})
     return out
 
 
@@ -430,15 +534,21 @@ def _train_qa(encoder: Any, tokenizer: Any) -> tuple[dict[str, Any], dict[str, A
     b = torch.tensor(np.asarray(rows_b), dtype=torch.float32)
     pred = _qa_answers(te, _qa_features(encoder, tokenizer, te), w, b, r["max_answer_tokens"])
     em = exact_match([item["answer"] for item in te], pred)
-    return {"weight": w, "bias": b}, {"train_examples": len(tr), "train_tokens": len(x), "holdout_examples": len(te),
-                                      "holdout_exact_match": round(em, 4),
-                                      "data": "data.qa: train names vs disjoint held-out names"}
+    return {"weight": w, "bias": b}, {
+        "train_examples": len(tr),
+        "train_tokens": len(x),
+        "holdout_examples": len(te),
+        "holdout_exact_match": round(em, 4),
+        "data": "data.qa: train names vs disjoint held-out names",
+    }
 
 
 class MiniLMQA(_MiniLMHead):
     name = "minilm-qa"
-    head_desc = ("all-MiniLM-L6-v2 (real weights, frozen) + logistic-regression start/end span heads trained by "
-                 "wattlens on generated extractive-QA examples")
+    head_desc = (
+        "all-MiniLM-L6-v2 (real weights, frozen) + logistic-regression start/end span heads trained by "
+        "wattlens on generated extractive-QA examples"
+    )
 
     def _recipe(self) -> dict[str, Any]:
         return QA_RECIPE

@@ -46,8 +46,7 @@ class Transformer2D(nn.Module):
         self.norm, self.proj_in, self.proj_out = _norm(ch, groups), nn.Linear(ch, ch), nn.Linear(ch, ch)
         self.ln1, self.ln2, self.ln3 = nn.LayerNorm(ch), nn.LayerNorm(ch), nn.LayerNorm(ch)
         self.attn1 = nn.MultiheadAttention(ch, heads, batch_first=True, bias=False)
-        self.attn2 = nn.MultiheadAttention(ch, heads, kdim=context_dim, vdim=context_dim, batch_first=True,
-                                           bias=False)
+        self.attn2 = nn.MultiheadAttention(ch, heads, kdim=context_dim, vdim=context_dim, batch_first=True, bias=False)
         self.ff_in, self.ff_out = nn.Linear(ch, ch * 8), nn.Linear(ch * 4, ch)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
@@ -94,14 +93,19 @@ class UNet(nn.Module):
         self.up = nn.ModuleList()
         for i, ch in reversed(list(enumerate(chs))):
             for _ in range(layers + 1):
-                self.up.append(nn.ModuleList([ResBlock(cin + skip_ch.pop(), ch, temb, groups),
-                                              tf(ch) if attn[i] else nn.Identity()]))
+                self.up.append(
+                    nn.ModuleList(
+                        [ResBlock(cin + skip_ch.pop(), ch, temb, groups), tf(ch) if attn[i] else nn.Identity()]
+                    )
+                )
                 cin = ch
             if i > 0:
-                self.up.append(nn.ModuleList([nn.Upsample(scale_factor=2.0, mode="nearest"),
-                                              nn.Conv2d(ch, ch, 3, padding=1)]))
-        self.out = nn.Sequential(_norm(chs[0], groups), nn.SiLU(),
-                                 nn.Conv2d(chs[0], int(cfg["out_channels"]), 3, padding=1))
+                self.up.append(
+                    nn.ModuleList([nn.Upsample(scale_factor=2.0, mode="nearest"), nn.Conv2d(ch, ch, 3, padding=1)])
+                )
+        self.out = nn.Sequential(
+            _norm(chs[0], groups), nn.SiLU(), nn.Conv2d(chs[0], int(cfg["out_channels"]), 3, padding=1)
+        )
 
     def _timestep(self, t: torch.Tensor, n: int, dtype: torch.dtype, device: Any = None) -> torch.Tensor:
         half = self.temb_ch // 2
@@ -140,8 +144,11 @@ class VAEDecoder(nn.Module):
         super().__init__()
         chs, groups = list(reversed(cfg["block_out_channels"])), int(cfg["norm_num_groups"])
         layers = int(cfg["layers_per_block"]) + 1
-        mods: list[nn.Module] = [nn.Conv2d(int(cfg["latent_channels"]), chs[0], 3, padding=1),
-                                 ResBlock(chs[0], chs[0], None, groups), ResBlock(chs[0], chs[0], None, groups)]
+        mods: list[nn.Module] = [
+            nn.Conv2d(int(cfg["latent_channels"]), chs[0], 3, padding=1),
+            ResBlock(chs[0], chs[0], None, groups),
+            ResBlock(chs[0], chs[0], None, groups),
+        ]
         cin = chs[0]
         for i, ch in enumerate(chs):
             for _ in range(layers):
@@ -171,7 +178,7 @@ class DDIM:
     """Deterministic DDIM (eta = 0) over SD's scaled-linear beta schedule (0.00085-0.012, 1000 steps)."""
 
     def __init__(self, steps: int, train_steps: int = 1000, beta_start: float = 0.00085, beta_end: float = 0.012):
-        betas = torch.linspace(beta_start ** 0.5, beta_end ** 0.5, train_steps, dtype=torch.float64) ** 2
+        betas = torch.linspace(beta_start**0.5, beta_end**0.5, train_steps, dtype=torch.float64) ** 2
         self.alphas = torch.cumprod(1.0 - betas, 0)
         stride = train_steps // steps
         self.timesteps = (torch.arange(0, steps) * stride).flip(0) + 1  # steps_offset = 1, as SD's config

@@ -59,10 +59,24 @@ def resolve_callable(spec: str | Callable[..., Any]) -> tuple[Callable[..., Any]
 class CallableWorkload(Workload):
     def __init__(self, task: Task, fn: Callable[..., Any], name: str, threads: int | None, batch: int):
         self.fn = fn
-        super().__init__(task, name, "trained", "callable", "fp32", threads, None, batch, {
-            "source": "user callable", "size": "user", "generative_phases": "not separable inside a callable",
-            "tokens": "whitespace words", "weights_note": "user-supplied model, assumed trained (quality computed)",
-            "precision_note": "whatever the callable uses"})
+        super().__init__(
+            task,
+            name,
+            "trained",
+            "callable",
+            "fp32",
+            threads,
+            None,
+            batch,
+            {
+                "source": "user callable",
+                "size": "user",
+                "generative_phases": "not separable inside a callable",
+                "tokens": "whitespace words",
+                "weights_note": "user-supplied model, assumed trained (quality computed)",
+                "precision_note": "whatever the callable uses",
+            },
+        )
 
     @property
     def generative(self) -> bool:
@@ -73,8 +87,9 @@ class CallableWorkload(Workload):
         try:
             out = list(out)
         except TypeError as exc:
-            raise WorkloadError(f"callable {self.model_id} must return a list (one output per input), got "
-                                f"{type(out).__name__}") from exc
+            raise WorkloadError(
+                f"callable {self.model_id} must return a list (one output per input), got {type(out).__name__}"
+            ) from exc
         if len(out) != len(batch):
             raise WorkloadError(f"callable {self.model_id} returned {len(out)} outputs for {len(batch)} inputs")
         return out

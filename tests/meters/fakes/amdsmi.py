@@ -104,5 +104,11 @@ class FakeAmdSmi(types.ModuleType):
 
     def amdsmi_get_power_info(self, h: _Handle) -> dict:
         g = self._check(h)
-        return {"current_socket_power": g.power_w, "average_socket_power": "N/A", "gfx_voltage": 800,
-                "soc_voltage": 900, "mem_voltage": 1100, "power_limit": 750}
+        return {
+            "current_socket_power": g.power_w,
+            "average_socket_power": "N/A",
+            "gfx_voltage": 800,
+            "soc_voltage": 900,
+            "mem_voltage": 1100,
+            "power_limit": 750,
+        }

@@ -21,19 +21,32 @@ except ImportError:  # pragma: no cover - nvidia-ml-py is a dev dependency
     _real = None
 
 PASCAL, VOLTA, AMPERE, HOPPER = 4, 5, 7, 9
-ARCH_NAMES = {PASCAL: "Tesla P100-PCIE-16GB", VOLTA: "Tesla V100-SXM2-32GB", AMPERE: "NVIDIA A100-SXM4-80GB",
-              HOPPER: "NVIDIA H100 80GB HBM3"}
+ARCH_NAMES = {
+    PASCAL: "Tesla P100-PCIE-16GB",
+    VOLTA: "Tesla V100-SXM2-32GB",
+    AMPERE: "NVIDIA A100-SXM4-80GB",
+    HOPPER: "NVIDIA H100 80GB HBM3",
+}
 
 
 def _error_namespace() -> dict[str, object]:
     if _real is not None:
         return {k: getattr(_real, k) for k in dir(_real) if k.startswith(("NVML_", "NVMLError"))}
     ns: dict[str, object] = {
-        "NVML_SUCCESS": 0, "NVML_ERROR_UNINITIALIZED": 1, "NVML_ERROR_INVALID_ARGUMENT": 2,
-        "NVML_ERROR_NOT_SUPPORTED": 3, "NVML_ERROR_NO_PERMISSION": 4, "NVML_ERROR_NOT_FOUND": 6,
-        "NVML_ERROR_DRIVER_NOT_LOADED": 9, "NVML_ERROR_LIBRARY_NOT_FOUND": 12, "NVML_ERROR_GPU_IS_LOST": 15,
-        "NVML_DEVICE_MIG_DISABLE": 0, "NVML_DEVICE_MIG_ENABLE": 1, "NVML_GPU_VIRTUALIZATION_MODE_NONE": 0,
-        "NVML_GPU_VIRTUALIZATION_MODE_VGPU": 2, "NVML_DEVICE_ARCH_UNKNOWN": 0xFFFFFFFF,
+        "NVML_SUCCESS": 0,
+        "NVML_ERROR_UNINITIALIZED": 1,
+        "NVML_ERROR_INVALID_ARGUMENT": 2,
+        "NVML_ERROR_NOT_SUPPORTED": 3,
+        "NVML_ERROR_NO_PERMISSION": 4,
+        "NVML_ERROR_NOT_FOUND": 6,
+        "NVML_ERROR_DRIVER_NOT_LOADED": 9,
+        "NVML_ERROR_LIBRARY_NOT_FOUND": 12,
+        "NVML_ERROR_GPU_IS_LOST": 15,
+        "NVML_DEVICE_MIG_DISABLE": 0,
+        "NVML_DEVICE_MIG_ENABLE": 1,
+        "NVML_GPU_VIRTUALIZATION_MODE_NONE": 0,
+        "NVML_GPU_VIRTUALIZATION_MODE_VGPU": 2,
+        "NVML_DEVICE_ARCH_UNKNOWN": 0xFFFFFFFF,
     }
 
     class NVMLError(Exception):
@@ -51,7 +64,7 @@ def _error_namespace() -> dict[str, object]:
     ns["NVMLError"] = NVMLError
     for k, v in list(ns.items()):
         if k.startswith("NVML_ERROR_"):
-            name = "NVMLError_" + "".join(w.capitalize() for w in k[len("NVML_ERROR_"):].split("_"))
+            name = "NVMLError_" + "".join(w.capitalize() for w in k[len("NVML_ERROR_") :].split("_"))
             sub = type(name, (NVMLError,), {})
             NVMLError._map[v] = sub
             ns[name] = sub

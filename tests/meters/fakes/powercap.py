@@ -28,8 +28,15 @@ class FakePowercap:
     def roots(self) -> list[str]:
         return [str(self.klass), str(self.devices)]
 
-    def add(self, zone_id: str, name: str, energy_uj: int = 0, *, max_range_uj: int = RANGE_UJ,
-            max_power_uw: int | None = None) -> Path:
+    def add(
+        self,
+        zone_id: str,
+        name: str,
+        energy_uj: int = 0,
+        *,
+        max_range_uj: int = RANGE_UJ,
+        max_power_uw: int | None = None,
+    ) -> Path:
         control = "intel-rapl-mmio" if zone_id.startswith("intel-rapl-mmio") else "intel-rapl"
         parts = zone_id.split(":")
         if len(parts) > 2:  # subzone: lives inside its parent's directory
