@@ -294,3 +294,19 @@ def test_close_is_idempotent_and_snapshots_after_close_are_unavailable():
     s = src.snapshot()
     (c,) = src.delta(s, s)
     assert c.energy_j is None
+
+
+def test_mode_power_integrates_even_where_the_counter_exists() -> None:
+    nv = machine(HOPPER, n=1)
+    src = NvmlSource(nvml=nv, env={}, mode="power")
+    assert [d.mode for d in src.devices] == ["power"]
+    assert src.sample_period_s() == pytest.approx(0.1)
+    a = src.snapshot()
+    nv.gpus[0].energy_mj += 50_000  # the counter moves; the integration must not read it
+    (c,) = src.delta(a, src.snapshot())
+    assert c.method == "nvml:power-integration" and "mode='power'" in c.note
+
+
+def test_unknown_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="mode must be one of"):
+        NvmlSource(nvml=machine(HOPPER, n=1), env={}, mode="fast")

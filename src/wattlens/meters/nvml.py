@@ -61,6 +61,7 @@ SHORT_WINDOW_REL_ERR = 0.20  # integrated window < 1 s on GPUs whose power readi
 COUNTER_PERIOD_S = 0.1  # assumed upper bound of the counter's update step (observed ~10 ms)
 POWER_PERIOD_S = 0.1  # 10 Hz power polling; NVML errors were seen below 0.05 s (ml-energy/zeus#186)
 _ARCH_VOLTA = 5
+NVML_MODES = ("auto", "power")  # auto: the counter where it exists; power: 10 Hz power integration always
 _ARCH_AMPERE = 7
 
 
@@ -221,6 +222,8 @@ class NvmlSource(GpuSource):
         env: environment mapping to read ``CUDA_VISIBLE_DEVICES`` from (default ``os.environ``).
         clock: monotonic seconds.
         counter_period_s / power_period_s: see module docstring.
+        mode: ``"auto"`` (the energy counter where the GPU has one) or ``"power"`` (power integration on
+            every GPU: an independent cross-check of the counter).
 
     Raises:
         SourceUnavailableError: nvidia-ml-py missing, no driver, or no usable GPU visible.
@@ -248,11 +251,32 @@ class NvmlSource(GpuSource):
         clock: Callable[[], float] = time.monotonic,
         counter_period_s: float = COUNTER_PERIOD_S,
         power_period_s: float = POWER_PERIOD_S,
+        mode: str = "auto",
     ) -> None:
+        if mode not in NVML_MODES:
+            raise ValueError(f"mode must be one of {NVML_MODES}, got {mode!r}")
         super().__init__(
             devices, lib=nvml, env=env, clock=clock, counter_period_s=counter_period_s, power_period_s=power_period_s
         )
+        if mode == "power":
+            self._force_power_integration()
         self._has_power = any(d.mode == MODE_POWER for d in self.devices)  # NVML modes never change
+
+    def _force_power_integration(self) -> None:
+        """Integrate power even where the energy counter exists: the independent cross-check of the counter
+        (``benchmarks/gpu_truth.py`` compares the two on the same window)."""
+        with self._lock:
+            for d in self.devices:
+                if d.mode != MODE_COUNTER:
+                    continue
+                try:
+                    self._read_power_w(d)
+                except Exception as exc:
+                    d.mode, d.reason = MODE_BROKEN, f"GPU {d.index}: power unreadable: {err(exc)}"
+                    continue
+                d.mode = MODE_POWER
+                d.note = join_notes(d.note, "power integration chosen (mode='power') although the counter exists")
+        self.snapshot()  # the first power reading of each switched device starts its integration now
 
     # -- EnergySource --------------------------------------------------------------------------------
     def sample(self) -> None:
