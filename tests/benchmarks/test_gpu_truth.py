@@ -41,7 +41,7 @@ def test_integration_that_disagrees_fails(rig, monkeypatch) -> None:
 
 
 def test_idle_short_and_back_to_back_windows(rig) -> None:
-    check = gt.check_idle_load_short(rig)
+    check = gt.check_idle_load_short(rig, part_s=0.3)
     f = check.figures
     assert check.status == gt.PASS, check.notes
     assert 70 < f["idle_power_w"] < 80

@@ -310,3 +310,22 @@ def test_mode_power_integrates_even_where_the_counter_exists() -> None:
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="mode must be one of"):
         NvmlSource(nvml=machine(HOPPER, n=1), env={}, mode="fast")
+
+
+def test_counter_window_bounds_hold_one_counter_step() -> None:
+    # the counter moves in 100 ms steps (H200, docs/HARDWARE-RUNS.md): a 1 s window at 700 W may be off by 70 J
+    from wattlens.meters.gpu_common import counter_window_component
+
+    c = counter_window_component(
+        700.0,
+        1.0,
+        method="nvml:energy-counter",
+        device="0",
+        note="",
+        power_w=lambda: None,
+        period_s=0.1,
+        approx_method="",
+    )
+    assert c.low_j == pytest.approx(700 * 0.95 - 70, abs=0.01)
+    assert c.high_j == pytest.approx(700 * 1.05 + 70, abs=0.01)
+    assert "one counter step" in c.note

@@ -20,9 +20,11 @@ says the figure is whole-GPU (Zeus crashed here, #109). vGPU guests usually lack
 power too: such devices become ``unavailable`` components with the NVML reason; nothing raises.
 
 Short windows: the counter advances in steps (about every 10 ms on one GPU, gpuopenanalytics/pynvml#18;
-we assume up to ``counter_period_s`` = 100 ms). A window shorter than two steps is flagged in ``note``
-and its bounds widened by one step of energy at the current power; a zero delta there is replaced by
-power × duration with wide bounds (×0.5 … ×2), never reported as 0.
+every 100 ms on an H200, measured by ``benchmarks/gpu_truth.py``; we assume up to ``counter_period_s`` = 100 ms).
+Every window's bounds include one step of energy at the window's mean power (an edge can be a step behind).
+A window shorter than two steps is flagged in ``note`` and its bounds widened by one step of energy at the
+current power; a zero delta there is replaced by power × duration with wide bounds (×0.5 … ×2), never
+reported as 0.
 
 Uncertainty: NVML documents ``nvmlDeviceGetPowerUsage`` as "accurate to within +/- 5% of current power
 draw" (NVML API reference, Fermi/Kepler). The same ±5 % is *assumed* for the energy counter and later
@@ -58,7 +60,7 @@ from wattlens.meters.sampler import SourceUnavailableError
 
 REL_ERR = COUNTER_REL_ERR  # NVML power accuracy (documented for Fermi/Kepler), assumed for the energy counter too
 SHORT_WINDOW_REL_ERR = 0.20  # integrated window < 1 s on GPUs whose power reading is a 1 s average
-COUNTER_PERIOD_S = 0.1  # assumed upper bound of the counter's update step (observed ~10 ms)
+COUNTER_PERIOD_S = 0.1  # the counter's update step: 100 ms measured on an H200 (docs/HARDWARE-RUNS.md)
 POWER_PERIOD_S = 0.1  # 10 Hz power polling; NVML errors were seen below 0.05 s (ml-energy/zeus#186)
 _ARCH_VOLTA = 5
 NVML_MODES = ("auto", "power")  # auto: the counter where it exists; power: 10 Hz power integration always

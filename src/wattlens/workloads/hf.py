@@ -73,12 +73,18 @@ def build_random(arch: Any, task: Task) -> Loaded:
     cls = getattr(transformers, cls_name)
     with seeded(seed_of(arch.name)):
         model = cls.from_config(cfg) if cls_name.startswith("Auto") else cls(cfg)
+    if not _reads_or_writes_text(task):  # an image classifier or detector needs no tokenizer (nor its package)
+        return Loaded(model=model.eval(), image_size=_image_size_of(arch, task))
     return Loaded(
         model=model.eval(),
         tokenizer=minilm.load_tokenizer(),
         tokenizer_note="stand-in: bert-base-uncased WordPiece from all-MiniLM-L6-v2 (ids folded to vocab)",
         image_size=_image_size_of(arch, task),
     )
+
+
+def _reads_or_writes_text(task: Task) -> bool:
+    return task.modality == "text" or task.name == "image-to-text"
 
 
 def _image_size_of(arch: Any, task: Task) -> Any:
