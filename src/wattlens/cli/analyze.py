@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   wattlens analyze llama-70b --hardware h200 --phase train --batch 4 --seq 4096
   wattlens analyze model.py:build_model --hardware this-machine --calibrate
   wattlens hardware                     # profiles, their figures and their sources
+  wattlens hardware h100 --lifecycle    # embodied carbon: the figures, their boundary and sources
 """
 
 
@@ -92,10 +93,21 @@ def register(subparsers: Any) -> None:
     )
     h.add_argument("name", nargs="?", help="one profile (name or alias) to show in full")
     h.add_argument("--json", action="store_true")
+    h.add_argument(
+        "--lifecycle",
+        action="store_true",
+        help="embodied carbon instead: figure, range, system boundary and source (docs/LIFECYCLE.md)",
+    )
+    h.add_argument("--lifetime-years", type=float, metavar="Y", help="with --lifecycle: service life (default 5)")
+    h.add_argument("--utilisation", "--utilization", type=float, metavar="U", help="with --lifecycle: (0, 1]")
     h.set_defaults(func=run_hardware)
 
 
 def run_hardware(args: argparse.Namespace) -> int:
+    if args.lifecycle:
+        from wattlens.cli.lifecycle_opts import run_hardware_lifecycle
+
+        return run_hardware_lifecycle(args)
     from wattlens.analyze import profiles as P
     from wattlens.analyze.output import hardware_table
 

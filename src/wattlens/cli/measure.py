@@ -6,6 +6,8 @@ Examples::
     wattlens measure --json --region aws:us-east-1 --price-per-kwh 0.2 --currency USD -- ./serve_batch.sh
     wattlens sources
     wattlens project --j-per-query 12.5 --rate 10M/day --country DE
+    wattlens measure --country FR --embodied --water -- python infer.py
+    wattlens project --j-per-query 0.5 --rate 10M/day --hardware h100 --lifetime-years 5 --utilisation 0.6
 
 Exit codes: ``measure`` returns the command's own exit code (128+N when it was killed by signal N;
 127 when the command cannot be found, 126 when it cannot be executed); 2 for bad wattlens arguments.
@@ -26,6 +28,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
+
+from wattlens.cli.lifecycle_opts import (
+    add_lifecycle_args,
+    human_lines,
+    measurement_fields,
+    project_fields,
+    resolve_lifecycle,
+)
 
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 127
@@ -60,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "energy per component with source and interval, carbon and cost, and exit with COMMAND's exit code.",
     )
     _add_carbon_args(m)
+    add_lifecycle_args(m)
     m.add_argument(
         "--idle-baseline", type=float, metavar="SECONDS", help="measure the idle baseline first (net = gross - idle)"
     )
@@ -91,6 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--rate", required=True, help="request rate: 10M/day, 500/s, 2k/min, 1e9/year (bare number: per day)"
     )
     _add_carbon_args(p)
+    add_lifecycle_args(p, hardware=True)
     p.set_defaults(func=run_project)
 
 
@@ -174,6 +186,7 @@ def _human(rec: dict[str, Any]) -> str:
     for c in rec["components"]:
         if c["energy_j"] is not None and c.get("note"):
             rows.append(f"  {c['domain']}: {c['note']}")
+    rows.extend(human_lines(rec))
     if rec.get("exit_code") is not None:
         rows.append(f"  command exit code {rec['exit_code']}")
     return "\n".join(rows)
@@ -225,6 +238,7 @@ def run_measure(args: argparse.Namespace) -> int:
         return _error("measure", f"--idle-baseline must be in (0, 3600] seconds, got {args.idle_baseline!r}")
     try:
         carbon = _carbon(args)
+        lifecycle = resolve_lifecycle(args, carbon.location)
         sources = [s.strip() for s in args.sources.split(",") if s.strip()] if args.sources else None
         from wattlens.tracking import Monitor
 
@@ -240,6 +254,7 @@ def run_measure(args: argparse.Namespace) -> int:
         code, launch_error, measurement = _run_child(mon, name, cmd)
     finally:
         described = mon.describe()
+        meter_sources = tuple(mon.sources)
         mon.close()
     if measurement is None:
         print(f"wattlens measure: {launch_error}", file=sys.stderr)
@@ -249,6 +264,10 @@ def run_measure(args: argparse.Namespace) -> int:
     fp = carbon.footprint(measurement)
     meter = {k: v for k, v in described.items() if k in ("sources", "statuses", "cpu_power_model")}
     record = build_record(measurement, fp, {"command": cmd, "exit_code": code, "meter": meter})
+    try:
+        record.update(measurement_fields(lifecycle, measurement, meter_sources, fp, carbon.location))
+    except Exception as exc:  # the command ran and was measured: a lifecycle problem is reported, not raised
+        record["notes"].append(f"lifecycle figures unavailable: {type(exc).__name__}: {exc}")
     if args.json:
         print(json.dumps(record, default=str, allow_nan=False))
     else:
@@ -409,6 +428,7 @@ def run_project(args: argparse.Namespace) -> int:
             raise UsageError(f"--j-per-query must be a finite number >= 0, got {args.j_per_query!r}")
         qpd = parse_rate(args.rate)
         carbon = _carbon(args)
+        lifecycle = resolve_lifecycle(args, carbon.location)
         y = project_yearly(
             args.j_per_query,
             qpd,
@@ -419,6 +439,7 @@ def run_project(args: argparse.Namespace) -> int:
             j_per_query_low=args.j_per_query_low,
             j_per_query_high=args.j_per_query_high,
         )
+        y.update(project_fields(lifecycle, args, y, carbon.location))
     except (CarbonError, UsageError) as exc:
         return _error("project", str(exc))
     if args.json:
@@ -446,6 +467,18 @@ def run_project(args: argparse.Namespace) -> int:
         print(f"  cost     {cost['amount']:.4g} {cost.get('currency') or ''}/year at {cost['price_per_kwh']:g}/kWh")
     else:
         print(f"  cost     {y.get('cost_note') or 'not set'}")
+    _print_project_lifecycle(y)
     for n in fp.get("notes", []):
         print(f"  note: {n}")
     return 0
+
+
+def _print_project_lifecycle(y: dict[str, Any]) -> None:
+    if "embodied" in y:
+        print(f"  hardware {y['hardware']}: {y['device_seconds_basis']}")
+    for line in human_lines(y, unit="/year"):
+        print(line)
+    if y.get("co2e_embodied_g_per_query") is not None:
+        print(f"  per query: embodied {y['co2e_embodied_g_per_query']:.4g} g CO2e")
+    if y.get("water_l_per_query") is not None:
+        print(f"  per query: water {y['water_l_per_query'] * 1000:.4g} mL")
