@@ -13,6 +13,7 @@ MODULES = [
     "wattlens.meters.discovery",
     "wattlens.tracking",
     "wattlens.tracking.monitor",
+    "wattlens.tracking.hardware",
     "wattlens.cli.measure",
 ]
 

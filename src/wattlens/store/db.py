@@ -30,7 +30,19 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from wattlens.store import ENV_DB, StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: measurements gained co2e_embodied_g and water_l (issue 15)
+# Columns added after version 1, created on older databases by _migrate (ALTER TABLE ... ADD COLUMN).
+_MEASUREMENT_NUMBERS = (
+    "energy_j",
+    "low_j",
+    "high_j",
+    "pue",
+    "facility_energy_j",
+    "co2e_g",
+    "co2e_embodied_g",
+    "water_l",
+)
+_ADDED_COLUMNS = {2: (("measurements", "co2e_embodied_g", "FLOAT"), ("measurements", "water_l", "FLOAT"))}
 DEFAULT_SQLITE_PATH = "wattlens.sqlite"
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 DONE_STATUSES = frozenset({"ok", "failed", "invalid"})  # a resumed run skips these cells
@@ -66,6 +78,8 @@ measurements_table = sa.Table(
     sa.Column("pue", sa.Float),
     sa.Column("facility_energy_j", sa.Float),
     sa.Column("co2e_g", sa.Float),
+    sa.Column("co2e_embodied_g", sa.Float),  # amortised embodied CO2e (--embodied); NULL when not asked
+    sa.Column("water_l", sa.Float),  # water consumed on and off site (--water); NULL when not asked
     sa.Column("location_key", sa.String),
     sa.Column("components", _json()),
     sa.Column("record", _json()),
@@ -291,6 +305,18 @@ class Store:
                     f"{self.url} has schema version {found}, written by a newer wattlens; "
                     f"this one knows {SCHEMA_VERSION}"
                 )
+            elif found < SCHEMA_VERSION:
+                self._migrate(conn, found)
+
+    def _migrate(self, conn: sa.Connection, found: int) -> None:
+        """Bring a database written by an older wattlens up to :data:`SCHEMA_VERSION` (columns only added)."""
+        prefix = f'"{self.schema}".' if self.schema else ""
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            for table, column, sql_type in _ADDED_COLUMNS.get(version, ()):
+                present = {c["name"] for c in sa.inspect(conn).get_columns(table, schema=self.schema)}
+                if column not in present:
+                    conn.execute(sa.text(f"ALTER TABLE {prefix}{table} ADD COLUMN {column} {sql_type}"))
+            conn.execute(schema_version_table.insert().values(version=version, applied_unix_s=time.time()))
 
     def schema_version(self) -> int:
         with self._engine.connect() as conn:
@@ -332,7 +358,7 @@ class Store:
             "components": rec.get("components"),
             "record": rec,
         }
-        for column in ("energy_j", "low_j", "high_j", "pue", "facility_energy_j", "co2e_g"):
+        for column in _MEASUREMENT_NUMBERS:
             row[column] = _number(pick(column), column)
         with self._engine.begin() as conn:
             result = conn.execute(measurements_table.insert().values(**row))

@@ -7,7 +7,8 @@ machine's memory size. The embodied-carbon model (``wattlens.carbon.lifecycle``)
 
 >>> from wattlens.meters.base import ComponentEnergy
 >>> from wattlens.tracking.result import Measurement
->>> m = Measurement("w", 0.0, 2.0, [ComponentEnergy("gpu", 5.0, "measured", "nvml:energy-counter", device="0")])
+>>> gpu = ComponentEnergy("gpu", 5.0, "measured", "nvml:energy-counter", 4.9, 5.1, device="0")
+>>> m = Measurement("w", 0.0, 2.0, [gpu])
 >>> class Gpu: index, name = 0, "NVIDIA H100 80GB HBM3"
 >>> class Src: devices = [Gpu()]
 >>> [(d.domain, d.device, d.name) for d in used_devices(m, [Src()])]
