@@ -96,7 +96,17 @@ def environment(monitor: Any = None) -> dict[str, Any]:
             env["monitor"] = monitor.describe()
         except Exception:  # informative only
             pass
+    env.update(_hardware_names(monitor))
     return env
+
+
+def _hardware_names(monitor: Any) -> dict[str, Any]:
+    """GPU names by device id and the memory size, so that lifecycle figures can find the hardware later."""
+    from wattlens.meters.estimator import machine_memory_gb
+    from wattlens.tracking.hardware import gpu_names
+
+    gb = machine_memory_gb()
+    return {"gpus": gpu_names(getattr(monitor, "sources", None) or ()), "memory_gb": gb if gb > 0 else None}
 
 
 # --- one cell ------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ excluded) and ``queries`` is the number of queries in those windows (``inputs`` 
 each repeat had to cover); ``j_per_query*`` are per query on ``energy_basis`` (``net`` when an idle baseline
 was measured), the mean of the per-repeat figures.
 CO2e and cost are computed here from the energy with the run's carbon settings (carbon.footprint), so
-they always match the stored energy.
+they always match the stored energy; so are the lifecycle figures per 1,000 queries (embodied CO2e, water)
+when asked for (:mod:`wattlens.bench.lifecycle_rows`, docs/LIFECYCLE.md).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import csv
 from functools import lru_cache
 from typing import Any
 
+from wattlens.bench.lifecycle_rows import lifecycle_per_1000
 from wattlens.bench.ratings import DATA_DIR, RATING_VERSION, canonical_task, rate_rows, run_tier
 
 J_PER_WH = 3600.0
@@ -197,7 +199,9 @@ def _tier(row: dict[str, Any], env: dict[str, Any], attribution: str | None) -> 
     ).to_dict()
 
 
-def cell_row(run: dict[str, Any], cell: dict[str, Any], loc: Any = None) -> dict[str, Any]:
+def cell_row(
+    run: dict[str, Any], cell: dict[str, Any], loc: Any = None, lifecycle: dict[str, Any] | None = None
+) -> dict[str, Any]:
     res = cell.get("result") or {}
     cfg = run.get("config") or {}
     carbon = dict(cfg.get("carbon") or {})
@@ -216,6 +220,8 @@ def cell_row(run: dict[str, Any], cell: dict[str, Any], loc: Any = None) -> dict
         # 0 asks for the library default: show what that was on this machine, keep the request beside it
         row["config"] = {**row["config"], "threads": row["threads_used"]}
         row["threads_requested"] = 0
+    # embodied CO2e and water per 1,000 queries, when the run (or `results --embodied/--water`) asked for them
+    row.update(lifecycle_per_1000(row, lifecycle or carbon.get("lifecycle"), carbon, loc, env))
     return row
 
 
@@ -230,13 +236,18 @@ def _runs(store: Any, run_id: str | None, all_runs: bool) -> list[dict[str, Any]
     return runs if all_runs else runs[:1]
 
 
-def result_rows(store: Any, run_id: str | None = None, *, all_runs: bool = False) -> list[dict[str, Any]]:
-    """Leaderboard rows of one run (default: the latest bench run; ``all_runs=True``: every bench run)."""
+def result_rows(
+    store: Any, run_id: str | None = None, *, all_runs: bool = False, lifecycle: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Leaderboard rows of one run (default: the latest bench run; ``all_runs=True``: every bench run).
+
+    ``lifecycle`` (``{"embodied": True, "water": True, ...}``) overrides the lifecycle settings stored with
+    the run (``wattlens results --embodied``)."""
     rows: list[dict[str, Any]] = []
     for run in _runs(store, run_id, all_runs):
         carbon = dict((run.get("config") or {}).get("carbon") or {})
         loc = _location(carbon)
-        run_rows = [cell_row(run, c, loc) for c in store.cells(run["run_id"])]
+        run_rows = [cell_row(run, c, loc, lifecycle) for c in store.cells(run["run_id"])]
         rows.extend(rate_rows(run_rows))  # ratings need the run's whole population (within-run bands)
     return rows
 

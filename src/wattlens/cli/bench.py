@@ -13,6 +13,8 @@ import sys
 import time
 from typing import Any
 
+from wattlens.cli.lifecycle_opts import add_lifecycle_args
+
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
 
@@ -62,7 +64,32 @@ def _carbon_settings(args: argparse.Namespace) -> dict[str, Any]:
     ):
         if d[key] is None and os.environ.get(env):
             d[key] = os.environ[env]
+    d["lifecycle"] = _lifecycle_settings(args)
     return {k: v for k, v in d.items() if v is not None}
+
+
+def _wue_value(wue: Any) -> str | float:
+    return wue.provider or wue.wue_l_per_kwh
+
+
+def _lifecycle_settings(args: argparse.Namespace) -> dict[str, Any] | None:
+    """--embodied/--water and their settings, validated now (exit 2 before any cell runs), frozen into the run."""
+    from wattlens.carbon import resolve_location
+    from wattlens.cli.lifecycle_opts import resolve_lifecycle
+
+    opts = resolve_lifecycle(args, resolve_location(args.country, args.region, args.intensity))
+    if not opts.enabled:
+        return None
+    life = opts.amortisation
+    return {
+        "embodied": opts.embodied,
+        "water": opts.water,
+        "lifetime_years": None if life is None or life.lifetime_origin == "default" else life.lifetime_years,
+        "utilisation": None if life is None or life.utilisation_origin == "default" else life.utilisation,
+        "wue": None if opts.wue is None or opts.wue.origin in ("default", "provider") else _wue_value(opts.wue),
+        "host": opts.host,
+        "host_share": opts.host_share,
+    }
 
 
 def register(subparsers: Any) -> None:
@@ -107,6 +134,7 @@ def _register_bench(subparsers: Any) -> None:
     m.add_argument("--no-quality", action="store_true", help="skip the quality metric")
     _add_db(p)
     _add_carbon(p)
+    add_lifecycle_args(p)
     out = p.add_argument_group("output")
     out.add_argument("--html", metavar="PATH", help="also write the HTML report")
     out.add_argument("--json", action="store_true", help="print the result rows as JSON instead of the leaderboard")
@@ -122,6 +150,7 @@ def _register_results(subparsers: Any) -> None:
     p.add_argument("--html", metavar="PATH", help="write the HTML report")
     p.add_argument("--list", action="store_true", help="list the bench runs in the store")
     _add_db(p)
+    add_lifecycle_args(p)
     p.set_defaults(func=cmd_results)
 
 
@@ -409,12 +438,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if problem is not None:
             print(f"wattlens bench: {problem}", file=sys.stderr)
             return EXIT_USAGE
+        from wattlens.carbon import CarbonError
+
+        try:
+            carbon = {} if args.resume else _carbon_settings(args)
+        except CarbonError as exc:
+            print(f"wattlens bench: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         from wattlens.tracking import Monitor
 
         monitor = Monitor(attribution=suite.settings.get("attribution", "machine"))
         try:
             if not args.resume:
-                run_id = start_run(store, suite, carbon=_carbon_settings(args), monitor=monitor, run_id=args.run_id)
+                run_id = start_run(store, suite, carbon=carbon, monitor=monitor, run_id=args.run_id)
             _sigterm_to_interrupt()
             summary = execute(
                 store, run_id, suite, monitor=monitor, progress=_progress(args.quiet), retry_failed=args.retry_failed
@@ -529,10 +565,17 @@ def _write_html(rows: list[dict[str, Any]], path: str, run: dict[str, Any] | Non
     print(f"HTML report: {path}", file=sys.stderr)
 
 
-def _show(store: Any, run_id: str | None, args: argparse.Namespace, header: str = "", all_runs: bool = False) -> None:
+def _show(
+    store: Any,
+    run_id: str | None,
+    args: argparse.Namespace,
+    header: str = "",
+    all_runs: bool = False,
+    lifecycle: dict[str, Any] | None = None,
+) -> None:
     from wattlens.bench.results import result_rows
 
-    rows = result_rows(store, run_id, all_runs=all_runs)
+    rows = result_rows(store, run_id, all_runs=all_runs, lifecycle=lifecycle)
     if getattr(args, "json", False):
         print(json.dumps(rows, indent=2, default=str))
     else:
@@ -543,9 +586,46 @@ def _show(store: Any, run_id: str | None, args: argparse.Namespace, header: str 
         print(leaderboard_text(rows))
         if rows:
             print(_rating_lines(rows))
+            print(_lifecycle_lines(rows), end="")
     if getattr(args, "html", None):
         run = store.get_run(run_id) if run_id else (store.list_runs("bench")[:1] or [None])[0]
         _write_html(rows, args.html, run)
+
+
+def _lifecycle_settings_for_results(args: argparse.Namespace) -> dict[str, Any] | None:
+    """`results --embodied/--water`: lifecycle settings for rows of runs that did not ask for them."""
+    for key in ("country", "region", "intensity"):
+        setattr(args, key, None)  # the location stays the run's own
+    return _lifecycle_settings(args)
+
+
+def _lifecycle_lines(rows: list[dict[str, Any]]) -> str:
+    """Embodied CO2e and water per 1,000 queries, when the run asked for them (operational CO2e unchanged)."""
+    with_lc = [r for r in rows if "embodied" in r or "water" in r]
+    if not with_lc:
+        return ""
+
+    def fig(r: dict[str, Any], key: str, scale: float = 1.0) -> str:
+        v, lo, hi = (r.get(f"{key}{b}") for b in ("", "_low", "_high"))
+        if v is None:
+            return "n/a"
+        return f"{v * scale:.3g} [{(lo or 0) * scale:.3g}, {(hi or 0) * scale:.3g}]"
+
+    lines = ["Lifecycle per 1,000 queries (operational CO2e unchanged; docs/LIFECYCLE.md):"]
+    lines.append(f"  {'task / model':<48}{'operational g':>16}{'embodied g':>26}{'total g':>26}{'water mL':>26}")
+    for r in with_lc:
+        name = f"{r.get('task')} / {r.get('model')}"[:47]
+        lines.append(
+            f"  {name:<48}{fig(r, 'co2e_g_per_1000'):>16}{fig(r, 'co2e_embodied_g_per_1000'):>26}"
+            f"{fig(r, 'co2e_total_g_per_1000'):>26}{fig(r, 'water_l_per_1000', 1000.0):>26}"
+        )
+    basis = next((r.get("embodied_basis") for r in with_lc if r.get("embodied_basis")), None)
+    if basis:
+        lines.append(f"  embodied: {basis}")
+    water = next((r.get("water_basis") for r in with_lc if r.get("water_basis")), None)
+    if water:
+        lines.append(f"  water: {water}")
+    return "\n".join(lines) + "\n"
 
 
 def cmd_results(args: argparse.Namespace) -> int:
@@ -561,7 +641,12 @@ def cmd_results(args: argparse.Namespace) -> int:
                 print(f"{r['run_id']}  {started}  {r['status']:<11} {n:>3} cells  {name}")
             return EXIT_OK
         try:
-            _show(store, args.run, args, all_runs=args.all)
+            lifecycle = _lifecycle_settings_for_results(args)
+        except Exception as exc:  # CarbonError family: a bad lifecycle flag
+            print(f"wattlens results: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            _show(store, args.run, args, all_runs=args.all, lifecycle=lifecycle)
         except KeyError as exc:
             print(f"wattlens results: {exc.args[0]}", file=sys.stderr)
             return EXIT_USAGE

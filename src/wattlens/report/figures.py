@@ -475,6 +475,71 @@ def optimize_figure(result: Mapping[str, Any], path: str | Path | None = None, *
     return None if fig is None else to_png(fig, path)
 
 
+# ------------------------------------------------------------------- (4) lifecycle: operational + embodied
+
+
+def _lifecycle_rows(rows: Sequence[Row]) -> list[Row]:
+    keys = ("co2e_embodied_g_per_1000", "water_l_per_1000")
+    return [r for r in rows if f.status_of(r) == "ok" and any(f.num(r.get(k)) is not None for k in keys)]
+
+
+def _whiskers(rows: Sequence[Row], key: str, scale: float = 1.0) -> tuple[list[float], list[list[float]]]:
+    """Central values and [below, above] error lengths from ``key``, ``key_low``, ``key_high``."""
+    values, errs = [], [[], []]
+    for r in rows:
+        v = (f.num(r.get(key)) or 0.0) * scale
+        lo, hi = (f.num(r.get(f"{key}_{b}")) for b in ("low", "high"))
+        values.append(v)
+        errs[0].append(max(v - lo * scale, 0.0) if lo is not None else 0.0)
+        errs[1].append(max(hi * scale - v, 0.0) if hi is not None else 0.0)
+    return values, errs
+
+
+def build_lifecycle_split(rows: Sequence[Row], *, title: str | None = None) -> Figure | None:
+    """Per cell, gCO2e per 1,000 queries as a stacked bar — operational (the figure users compare) then the
+    amortised embodied share — with the total's interval; and, in its own panel, water per 1,000 queries.
+    Linear axes: a stacked bar on a log axis would misstate the shares. None when no row has the figures."""
+    usable = _lifecycle_rows(rows)
+    if not usable:
+        return None
+    has_carbon = any(f.num(r.get("co2e_embodied_g_per_1000")) is not None for r in usable)
+    has_water = any(f.num(r.get("water_l_per_1000")) is not None for r in usable)
+    panels = int(has_carbon) + int(has_water)
+    fig = _new_figure(6.5 * panels + 1.5, max(2.6, 0.34 * len(usable) + 1.4))
+    axes = fig.subplots(1, panels, sharey=True, squeeze=False)[0]
+    labels = [f"{r.get('task')} / {f.short_model(r.get('model'))}" for r in usable]
+    ys = list(range(len(usable)))
+    i = 0
+    if has_carbon:
+        ax = axes[i]
+        i += 1
+        op = [f.num(r.get("co2e_g_per_1000")) or 0.0 for r in usable]
+        emb = [f.num(r.get("co2e_embodied_g_per_1000")) or 0.0 for r in usable]
+        ax.barh(ys, op, color=TRAINED_COLOR, label="operational (electricity)")
+        ax.barh(ys, emb, left=op, color=RANDOM_COLOR, label="embodied (hardware, amortised)")
+        totals, errs = _whiskers(usable, "co2e_total_g_per_1000")
+        ax.errorbar(totals, ys, xerr=errs, fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
+        ax.set_xlabel("gCO2e per 1,000 queries")
+        ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+        ax.grid(axis="x", alpha=0.3)
+    if has_water:
+        ax = axes[i]
+        water, errs = _whiskers(usable, "water_l_per_1000", 1000.0)
+        ax.barh(ys, water, color=FRONTIER_COLOR, xerr=errs, error_kw={"elinewidth": 0.8, "capsize": 2})
+        ax.set_xlabel("water, mL per 1,000 queries (on site + off site)")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(ys)
+    axes[0].set_yticklabels(labels, fontsize=7)
+    axes[0].invert_yaxis()
+    fig.suptitle(title or "Operational and embodied CO2e, and water, per 1,000 queries", fontsize=10)
+    return fig
+
+
+def lifecycle_split_figure(rows: Sequence[Row], path: str | Path | None = None, *, title: str | None = None):
+    fig = build_lifecycle_split(rows, title=title)
+    return None if fig is None else to_png(fig, path)
+
+
 # ------------------------------------------------------------------------------------------- collections
 
 
@@ -484,6 +549,7 @@ def bench_figures(rows: Sequence[Row]) -> dict[str, bytes]:
         "energy_per_task": energy_per_task_figure,
         "energy_vs_quality": energy_quality_figure,
         "energy_vs_latency": energy_latency_figure,
+        "lifecycle_split": lifecycle_split_figure,
     }
     out = {}
     for name, make in makers.items():

@@ -380,6 +380,41 @@ def _carbon_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
     return "<p>CO2e = facility energy (node energy × PUE) × grid carbon intensity.</p>" + kv_table(facts)
 
 
+def _lifecycle_html(rows: Sequence[Row]) -> str:
+    """Embodied CO2e and water per 1,000 queries, beside the operational figure, with their basis."""
+    with_lc = [r for r in rows if "embodied" in r or "water" in r]
+    if not with_lc:
+        return ""
+
+    def iv(r: Row, key: str, scale: float = 1.0) -> str:
+        v, lo, hi = (f.num(r.get(k)) for k in (key, f"{key}_low", f"{key}_high"))
+        if v is None:
+            return "n/a"
+        return f"{f.sig(v * scale)} [{f.sig((lo or 0) * scale)}, {f.sig((hi or 0) * scale)}]"
+
+    body = [
+        [
+            str(r.get("task")),
+            str(r.get("model")),
+            iv(r, "co2e_g_per_1000"),
+            iv(r, "co2e_embodied_g_per_1000"),
+            iv(r, "co2e_total_g_per_1000"),
+            iv(r, "water_l_per_1000", 1000.0),
+        ]
+        for r in with_lc
+    ]
+    headers = ["task", "model", "operational gCO2e", "embodied gCO2e", "total gCO2e", "water mL"]
+    table = html_table(headers, body, numeric=[False, False, True, True, True, True])
+    bases = sorted({str(r[k]) for r in with_lc for k in ("embodied_basis", "water_basis") if r.get(k)})
+    note = (
+        "<p>Per 1,000 queries. The operational CO2e is the figure of the leaderboard, unchanged; the embodied "
+        "carbon of the hardware is amortised over its service life (device time = 1,000 / throughput) and water "
+        "is counted in litres on its own (docs/LIFECYCLE.md). Not counted: end of life, networking, cooling plant, "
+        "the building.</p>"
+    )
+    return note + table + _notes_html(bases)
+
+
 def _notes_html(notes: str | Sequence[str] | None) -> str:
     if not notes:
         return ""
@@ -401,6 +436,8 @@ def _bench_figures_html(rows: Sequence[Row]) -> str:
         "Processing, Luccioni et al. 2024). Hollow diamonds: random weights.",
         "energy_vs_quality": "Energy vs quality per task; dashed green line: Pareto frontier.",
         "energy_vs_latency": "Energy vs p95 latency per task; dashed green line: Pareto frontier.",
+        "lifecycle_split": "gCO2e per 1,000 queries: operational (blue) stacked with the amortised embodied carbon "
+        "of the hardware (orange), whiskers = interval of the total; water in its own panel (docs/LIFECYCLE.md).",
     }
     return "".join(figure_block(png, captions.get(name, name)) for name, png in figs.items())
 
@@ -423,6 +460,7 @@ def render_bench_html(
         ("method", "Method", _method_html(rows, run)),
         ("ratings", "Ratings", _ratings_html(rows, run)),
         ("carbon", "Carbon assumptions", _carbon_html(rows, run)),
+        ("lifecycle", "Lifecycle: embodied carbon and water", _lifecycle_html(rows)),
         ("notes", "Notes", _notes_html(notes)),
     ]
     return _page(title, sections, meta)
