@@ -464,6 +464,11 @@ def _assess_host(host: _Host | None, busy_s: float, share: float, life: Amortisa
     return _charged(DeviceUse("host", busy_s, name=name, share=share), life, _host_kg(rows), **info)
 
 
+def _covered_by_host(use: DeviceUse, host: _Host) -> bool:
+    """A whole-machine PCF contains its CPU, memory and SoC, and a laptop's GPU too."""
+    return host.whole_machine and (use.kind in ("cpu", "memory", "soc") or (use.kind == "gpu" and host.laptop))
+
+
 def embodied_footprint(
     uses: Sequence[DeviceUse],
     amortisation: Amortisation | None = None,
@@ -492,17 +497,9 @@ def embodied_footprint(
     busy = max((u.busy_s for u in uses), default=0.0) if host_busy_s is None else _number(host_busy_s, "host busy time")
     out: list[DeviceEmbodied] = []
     for use in uses:
-        covered = (
-            resolved is not None
-            and resolved.whole_machine
-            and (use.kind in ("cpu", "memory", "soc") or (use.kind == "gpu" and resolved.laptop))
-        )
-        if covered:
-            out.append(
-                _unavailable(
-                    use, "counted in the host machine's figure", IN_HOST, ";".join(r.key for r in resolved.rows)
-                )
-            )
+        if resolved is not None and _covered_by_host(use, resolved):
+            keys = ";".join(r.key for r in resolved.rows)
+            out.append(_unavailable(use, "counted in the host machine's figure", IN_HOST, keys))
         elif use.kind == "gpu":
             out.append(_assess_gpu(use, life))
         elif use.kind == "cpu":
