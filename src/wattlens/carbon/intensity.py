@@ -434,15 +434,15 @@ def _check_region_in_country(place: Location, country: str) -> None:
 # --- PUE ------------------------------------------------------------------------------------------
 
 
-def _as_number(value: Any, what: str) -> float:
+def _as_number(value: Any, what: str, error: type[CarbonError] = CarbonError) -> float:
     if isinstance(value, bool):  # True would silently become 1.0
-        raise CarbonError(f"{what} must be a number, got {value!r}")
+        raise error(f"{what} must be a number, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise CarbonError(f"{what} must be a number, got {value!r}") from None
+        raise error(f"{what} must be a number, got {value!r}") from None
     if not math.isfinite(number):
-        raise CarbonError(f"{what} must be a finite number, got {value!r}")
+        raise error(f"{what} must be a finite number, got {value!r}")
     return number
 
 

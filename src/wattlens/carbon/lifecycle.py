@@ -22,7 +22,6 @@ partial. This module imports no other wattlens layer: callers pass plain :class:
 from __future__ import annotations
 
 import csv
-import math
 import os
 import statistics
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ from wattlens.carbon.hardware_footprints import (
     hosts_for_cpu,
     match_gpu,
 )
+from wattlens.carbon.intensity import _as_number
 
 DEFAULTS_CSV = Path(__file__).resolve().parent / "data" / "lifecycle_defaults.csv"
 SECONDS_PER_YEAR = 365.25 * 86400.0
@@ -92,15 +92,7 @@ def env_flag(name: str) -> bool:
 
 
 def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool):
-        raise LifecycleError(f"{what} must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise LifecycleError(f"{what} must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise LifecycleError(f"{what} must be a finite number, got {value!r}")
-    return number
+    return _as_number(value, what, LifecycleError)
 
 
 # --- amortisation settings ------------------------------------------------------------------------

@@ -114,7 +114,7 @@ def _provider_row(provider: str) -> OnsiteRow:
 
 
 def validate_wue(value: Any) -> float:
-    number = _as_number(value, "WUE (L/kWh)")
+    number = _as_number(value, "WUE (L/kWh)", LifecycleError)
     if not 0.0 <= number <= MAX_WUE_L_PER_KWH:
         raise LifecycleError(
             f"WUE {value!r} L/kWh is out of range: allowed 0 to {MAX_WUE_L_PER_KWH:g} (published fleet figures "

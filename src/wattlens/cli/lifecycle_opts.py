@@ -110,7 +110,8 @@ def measurement_fields(opts: LifecycleOptions, measurement: Any, sources: Any, f
     return record_fields(embodied, water, *co2e)
 
 
-def _g(v: float | None) -> str:
+def fmt_grams(v: float | None) -> str:
+    """g / kg / t with 4 significant digits; n/a for unknown."""
     if v is None:
         return "n/a"
     return f"{v / 1e6:.4g} t" if abs(v) >= 1e6 else (f"{v / 1e3:.4g} kg" if abs(v) >= 1e3 else f"{v:.4g} g")
@@ -125,6 +126,7 @@ def _l(v: float | None) -> str:
 def human_lines(rec: dict[str, Any], unit: str = "") -> list[str]:
     """Table lines for the lifecycle fields of a record (embodied per device, total, water)."""
     rows: list[str] = []
+    g = fmt_grams
     emb = rec.get("embodied")
     if emb is not None:
         life = emb["amortisation"]["text"]
@@ -133,21 +135,21 @@ def human_lines(rec: dict[str, Any], unit: str = "") -> list[str]:
             rows.append(f"  embodied    unavailable{unit} — {life}")
         else:
             rows.append(
-                f"  embodied    {_g(rec['co2e_embodied_g'])} CO2e{unit} [{_g(rec['co2e_embodied_low_g'])}, "
-                f"{_g(rec['co2e_embodied_high_g'])}]{partial} — {life}"
+                f"  embodied    {g(rec['co2e_embodied_g'])} CO2e{unit} [{g(rec['co2e_embodied_low_g'])}, "
+                f"{g(rec['co2e_embodied_high_g'])}]{partial} — {life}"
             )
         for d in emb["devices"]:
             if d["status"] == "counted":
                 rows.append(
-                    f"    {d['label']:<10}{_g(d['co2e_g']):>12}  {d['hardware']} ({d['basis']}, {d['boundary']}; "
+                    f"    {d['label']:<10}{g(d['co2e_g']):>12}  {d['hardware']} ({d['basis']}, {d['boundary']}; "
                     f"{d['embodied_kg']:.4g} kg [{d['embodied_low_kg']:.4g}, {d['embodied_high_kg']:.4g}])"
                 )
             else:
                 rows.append(f"    {d['label']:<10}{d['status']:>12}  {d['reason']}")
         if rec.get("co2e_total_g") is not None:
             rows.append(
-                f"  total CO2e  {_g(rec['co2e_total_g'])}{unit} [{_g(rec['co2e_total_low_g'])}, "
-                f"{_g(rec['co2e_total_high_g'])}] = operational + embodied"
+                f"  total CO2e  {g(rec['co2e_total_g'])}{unit} [{g(rec['co2e_total_low_g'])}, "
+                f"{g(rec['co2e_total_high_g'])}] = operational + embodied"
             )
     water = rec.get("water")
     if water is not None:

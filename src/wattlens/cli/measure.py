@@ -31,6 +31,7 @@ from typing import Any
 
 from wattlens.cli.lifecycle_opts import (
     add_lifecycle_args,
+    fmt_grams,
     human_lines,
     measurement_fields,
     project_fields,
@@ -141,10 +142,7 @@ def _fmt_j(v: float | None) -> str:
     return f"{v:.4g} J"
 
 
-def _fmt_g(v: float | None) -> str:
-    if v is None:
-        return "n/a"
-    return f"{v / 1e6:.4g} t" if abs(v) >= 1e6 else (f"{v / 1e3:.4g} kg" if abs(v) >= 1e3 else f"{v:.4g} g")
+_fmt_g = fmt_grams
 
 
 def _human(rec: dict[str, Any]) -> str:
