@@ -27,12 +27,14 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from wattlens.errors import WattlensError
+
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
 
 
-class UsageError(Exception):
+class UsageError(WattlensError):
     """Bad command-line input: printed as ``wattlens <cmd>: error: ...`` and exit code 2."""
 
 

@@ -157,7 +157,6 @@ def _build_unet_vae(impl: str, unet_cfg: dict[str, Any], vae_cfg: dict[str, Any]
         return UNet(unet_cfg).eval(), VAEDecoder(vae_cfg).eval()
     import diffusers
 
-    diffusers.utils.logging.set_verbosity_error()
     from .unet_torch import DecoderOf
 
     vae = diffusers.AutoencoderKL(**vae_cfg).eval()
