@@ -1376,4 +1376,3 @@ def load_result(run_id: str, store_url: str | None = None, store: Any = None) ->
         if cell["cell_key"] == RESULT_CELL:
             return cell.get("result")
     return None
-
