@@ -21,6 +21,7 @@ RANK["__main__"] = RANK["cli"]
 RANK["__init__"] = RANK["cli"]
 RANK["_lazy"] = -1  # a stdlib-only foundation helper below every layer
 RANK["errors"] = -1  # the root WattlensError: stdlib only, below every layer
+RANK["_logging"] = -1  # get_logger and the package NullHandler: stdlib only, below every layer
 SRC = Path(__file__).resolve().parents[1] / "src" / "wattlens"
 
 
