@@ -192,7 +192,7 @@ def build_unet(kwargs: dict[str, Any]) -> torch.nn.Module:
         with torch.device("meta"):
             return diffusers.UNet2DConditionModel(**kwargs)
     except ImportError:
-        from wattlens.analyze.unet import UNet2DCondition
+        from wattlens.workloads.unet_torch import UNet2DCondition
 
         with torch.device("meta"):
             return UNet2DCondition(**kwargs)
