@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 # --------------------------------------------------------------------------------------------------
 # data
@@ -314,7 +314,8 @@ def optuna_search(
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        directions = ["minimize", "minimize", "maximize"] if multi else ["minimize"]
+        Direction = Literal["minimize", "maximize"]
+        directions: list[Direction] = ["minimize", "minimize", "maximize"] if multi else ["minimize"]
         optuna.create_study(directions=directions, sampler=smp).optimize(objective, n_trials=n_trials)
     finally:
         optuna.logging.set_verbosity(verbosity)

@@ -159,5 +159,7 @@ def _build_unet_vae(impl: str, unet_cfg: dict[str, Any], vae_cfg: dict[str, Any]
 
     from .unet_torch import DecoderOf
 
-    vae = diffusers.AutoencoderKL(**vae_cfg).eval()
-    return diffusers.UNet2DConditionModel(**unet_cfg).eval(), DecoderOf(vae).eval()
+    # Any: diffusers' lazy top-level exports hide that these are torch modules from the type checker
+    vae: Any = diffusers.AutoencoderKL(**vae_cfg)
+    unet: Any = diffusers.UNet2DConditionModel(**unet_cfg)
+    return unet.eval(), DecoderOf(vae.eval()).eval()

@@ -223,6 +223,19 @@ class Up(nn.Module):
         return x
 
 
+class Mid(nn.Module):
+    """UNetMidBlock2DCrossAttn: resnet, transformer, resnet (diffusers' parameter names)."""
+
+    def __init__(self, ch: int, temb: int, heads: int, cross_dim: int, groups: int, eps: float) -> None:
+        super().__init__()
+        self.resnets = nn.ModuleList([ResnetBlock2D(ch, ch, temb, groups, eps) for _ in range(2)])
+        self.attentions = nn.ModuleList([Transformer2DModel(heads, ch // heads, ch, cross_dim, groups)])
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        x = self.attentions[0](self.resnets[0](x, temb), ctx)
+        return self.resnets[1](x, temb)
+
+
 class UNet2DCondition(nn.Module):
     def __init__(
         self,
@@ -266,15 +279,7 @@ class UNet2DCondition(nn.Module):
                     norm_eps,
                 )
             )
-        mid = ch[-1]
-        self.mid_block = nn.ModuleDict(
-            {
-                "resnets": nn.ModuleList([ResnetBlock2D(mid, mid, temb, norm_num_groups, norm_eps) for _ in range(2)]),
-                "attentions": nn.ModuleList(
-                    [Transformer2DModel(heads, mid // heads, mid, cross_attention_dim, norm_num_groups)]
-                ),
-            }
-        )
+        self.mid_block = Mid(ch[-1], temb, heads, cross_attention_dim, norm_num_groups, norm_eps)
         rev = list(reversed(ch))
         self.up_blocks = nn.ModuleList()
         out_ch = rev[0]
@@ -310,8 +315,7 @@ class UNet2DCondition(nn.Module):
         for blk in self.down_blocks:
             x, res = blk(x, temb, encoder_hidden_states)
             skips += res
-        r = self.mid_block["resnets"]
-        x = r[1](self.mid_block["attentions"][0](r[0](x, temb), encoder_hidden_states), temb)
+        x = self.mid_block(x, temb, encoder_hidden_states)
         for blk in self.up_blocks:
             x = blk(x, skips, temb, encoder_hidden_states)
         return self.conv_out(F.silu(self.conv_norm_out(x)))
