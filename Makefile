@@ -9,8 +9,9 @@ PGURL   = $(shell scripts/pg.sh url)
 
 .PHONY: demo test test-fast lint venv bench-overhead clean
 
-# Line-coverage floor of `make test` (measured: see the coverage summary it prints).
-COV_FLOOR ?= 90
+# Line-coverage floor of `make test`: the measured figure rounded down (91.2 % when it was set;
+# CLI and worker subprocesses included). The summary is printed; below the floor the run fails.
+COV_FLOOR ?= 91
 
 venv: $(STAMP)
 

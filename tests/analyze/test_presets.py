@@ -52,8 +52,8 @@ def test_architectures_module_is_import_light():
 def test_preset_traces(name):
     w = presets.resolve(name, "fp32")
     arch = A.get_architecture(name)
-    if "note" not in arch.extra:
-        assert w.params == pytest.approx(arch.params_approx, rel=0.01)
+    # flan-t5: transformers 5 ties the head the checkpoint keeps untied, so the built model is smaller (stated)
+    assert w.params == pytest.approx(arch.extra.get("params_built", arch.params_approx), rel=0.01)
     pt, _ = trace_forward(w, 1, 16)
     assert pt.records and sum(r.total("flops") for r in pt.records) > 0
     assert not [r.name for r in pt.records if r.unsupported], name
