@@ -15,6 +15,7 @@ Weights are never trained here: valid for energy, latency, FLOPs and bytes, not 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -146,32 +147,39 @@ class _Resample(nn.Module):
         return self.conv(x)
 
 
+@dataclass(frozen=True)
+class _Common:
+    """What every block of one UNet shares: time-embedding width, heads, context width, GroupNorm."""
+
+    temb: int
+    heads: int
+    cross_dim: int
+    groups: int
+    eps: float
+
+    def resnet(self, cin: int, cout: int) -> ResnetBlock2D:
+        return ResnetBlock2D(cin, cout, self.temb, self.groups, self.eps)
+
+    def attentions(self, cross: bool, ch: int, n: int) -> nn.ModuleList | None:
+        """``n`` transformer blocks on a cross-attention level, else none (diffusers' ``attentions``)."""
+        if not cross:
+            return None
+        return nn.ModuleList([self.transformer(ch) for _ in range(n)])
+
+    def transformer(self, ch: int) -> Transformer2DModel:
+        return Transformer2DModel(self.heads, ch // self.heads, ch, self.cross_dim, self.groups)
+
+
 class Down(nn.Module):
-    def __init__(
-        self,
-        cin: int,
-        cout: int,
-        temb: int,
-        layers: int,
-        cross: bool,
-        heads: int,
-        cross_dim: int,
-        downsample: bool,
-        groups: int,
-        eps: float,
-    ) -> None:
+    def __init__(self, cin: int, cout: int, layers: int, cross: bool, downsample: bool, common: _Common) -> None:
         super().__init__()
-        self.resnets = nn.ModuleList(
-            [ResnetBlock2D(cin if i == 0 else cout, cout, temb, groups, eps) for i in range(layers)]
-        )
-        self.attentions = (
-            nn.ModuleList([Transformer2DModel(heads, cout // heads, cout, cross_dim, groups) for _ in range(layers)])
-            if cross
-            else None
-        )
+        self.resnets = nn.ModuleList([common.resnet(cin if i == 0 else cout, cout) for i in range(layers)])
+        self.attentions = common.attentions(cross, cout, layers)
         self.downsamplers = nn.ModuleList([_Resample(cout, 2)]) if downsample else None
 
-    def forward(self, x: torch.Tensor, temb: torch.Tensor, ctx: torch.Tensor) -> tuple[torch.Tensor, list]:
+    def forward(
+        self, x: torch.Tensor, temb: torch.Tensor, ctx: torch.Tensor
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         res = []
         for i, r in enumerate(self.resnets):
             x = r(x, temb)
@@ -186,34 +194,21 @@ class Down(nn.Module):
 
 class Up(nn.Module):
     def __init__(
-        self,
-        cin: int,
-        prev: int,
-        cout: int,
-        temb: int,
-        layers: int,
-        cross: bool,
-        heads: int,
-        cross_dim: int,
-        upsample: bool,
-        groups: int,
-        eps: float,
+        self, cin: int, prev: int, cout: int, layers: int, cross: bool, upsample: bool, common: _Common
     ) -> None:
         super().__init__()
         self.resnets = nn.ModuleList(
             [
-                ResnetBlock2D((prev if i == 0 else cout) + (cin if i == layers - 1 else cout), cout, temb, groups, eps)
+                common.resnet((prev if i == 0 else cout) + (cin if i == layers - 1 else cout), cout)
                 for i in range(layers)
             ]
         )
-        self.attentions = (
-            nn.ModuleList([Transformer2DModel(heads, cout // heads, cout, cross_dim, groups) for _ in range(layers)])
-            if cross
-            else None
-        )
+        self.attentions = common.attentions(cross, cout, layers)
         self.upsamplers = nn.ModuleList([_Resample(cout, 1)]) if upsample else None
 
-    def forward(self, x: torch.Tensor, skips: list, temb: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, skips: list[torch.Tensor], temb: torch.Tensor, ctx: torch.Tensor
+    ) -> torch.Tensor:
         for i, r in enumerate(self.resnets):
             x = r(torch.cat([x, skips.pop()], dim=1), temb)
             if self.attentions is not None:
@@ -226,10 +221,10 @@ class Up(nn.Module):
 class Mid(nn.Module):
     """UNetMidBlock2DCrossAttn: resnet, transformer, resnet (diffusers' parameter names)."""
 
-    def __init__(self, ch: int, temb: int, heads: int, cross_dim: int, groups: int, eps: float) -> None:
+    def __init__(self, ch: int, common: _Common) -> None:
         super().__init__()
-        self.resnets = nn.ModuleList([ResnetBlock2D(ch, ch, temb, groups, eps) for _ in range(2)])
-        self.attentions = nn.ModuleList([Transformer2DModel(heads, ch // heads, ch, cross_dim, groups)])
+        self.resnets = nn.ModuleList([common.resnet(ch, ch) for _ in range(2)])
+        self.attentions = nn.ModuleList([common.transformer(ch)])
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
         x = self.attentions[0](self.resnets[0](x, temb), ctx)
@@ -257,7 +252,7 @@ class UNet2DCondition(nn.Module):
         super().__init__()
         ch = list(block_out_channels)
         temb = ch[0] * 4
-        heads = attention_head_dim
+        common = _Common(temb, attention_head_dim, cross_attention_dim, norm_num_groups, norm_eps)
         self.conv_in = nn.Conv2d(in_channels, ch[0], 3, padding=1)
         self.time_proj = Timesteps(ch[0], flip_sin_to_cos, freq_shift)
         self.time_embedding = TimestepEmbedding(ch[0], temb)
@@ -265,42 +260,17 @@ class UNet2DCondition(nn.Module):
         cout = ch[0]
         for i, kind in enumerate(down_block_types):
             cin, cout = cout, ch[i]
-            self.down_blocks.append(
-                Down(
-                    cin,
-                    cout,
-                    temb,
-                    layers_per_block,
-                    kind.startswith("CrossAttn"),
-                    heads,
-                    cross_attention_dim,
-                    i < len(ch) - 1,
-                    norm_num_groups,
-                    norm_eps,
-                )
-            )
-        self.mid_block = Mid(ch[-1], temb, heads, cross_attention_dim, norm_num_groups, norm_eps)
+            cross, downsample = kind.startswith("CrossAttn"), i < len(ch) - 1
+            self.down_blocks.append(Down(cin, cout, layers_per_block, cross, downsample, common))
+        self.mid_block = Mid(ch[-1], common)
         rev = list(reversed(ch))
         self.up_blocks = nn.ModuleList()
         out_ch = rev[0]
         for i, kind in enumerate(up_block_types):
             prev, out_ch = out_ch, rev[i]
             cin = rev[min(i + 1, len(ch) - 1)]
-            self.up_blocks.append(
-                Up(
-                    cin,
-                    prev,
-                    out_ch,
-                    temb,
-                    layers_per_block + 1,
-                    kind.startswith("CrossAttn"),
-                    heads,
-                    cross_attention_dim,
-                    i < len(ch) - 1,
-                    norm_num_groups,
-                    norm_eps,
-                )
-            )
+            cross, upsample = kind.startswith("CrossAttn"), i < len(ch) - 1
+            self.up_blocks.append(Up(cin, prev, out_ch, layers_per_block + 1, cross, upsample, common))
         self.conv_norm_out = nn.GroupNorm(norm_num_groups, ch[0], eps=norm_eps)
         self.conv_out = nn.Conv2d(ch[0], out_channels, 3, padding=1)
 
