@@ -177,3 +177,17 @@ def test_the_static_guard_sees_each_kind_of_violation() -> None:
     )
     assert len(_violations("store/probe.py", text)) == 5
     assert len(_violations("optimize/worker.py", "print('protocol line')\n")) == 0
+
+
+def test_every_module_that_logs_puts_the_null_handler_on_the_package_logger() -> None:
+    """A module creating its logger must import ``wattlens._logging`` (its ``get_logger`` does): ``import
+    wattlens`` stays free of ``logging``, so that import is what puts the NullHandler on ``wattlens``."""
+    missing = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = str(path.relative_to(SRC))
+        if rel in ("_logging.py", "cli/main.py"):  # the helper itself; the CLI configures output
+            continue
+        text = path.read_text()
+        if "getLogger(__name__)" in text and "wattlens._logging" not in text:
+            missing.append(f"{rel}: use `from wattlens._logging import get_logger; logger = get_logger(__name__)`")
+    assert missing == []
