@@ -75,3 +75,18 @@ def test_real_commands_accept_the_options() -> None:
     assert cli.verbosity_of(parser.parse_args(["sources", "-vv"])) == 2
     assert cli.verbosity_of(parser.parse_args(["-v", "bench", "--quiet"])) == -1  # bench's own --quiet
     assert cli.verbosity_of(parser.parse_args(["measure", "-v", "--", "true", "-q"])) == 1  # -q belongs to `true`
+
+
+def test_the_measured_program_gets_the_users_environment(capfd, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`wattlens measure -- CMD` must not run CMD offline or with other libraries silenced."""
+    import json
+    import sys
+
+    for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        monkeypatch.delenv(key, raising=False)
+    keys = "('HF_HUB_OFFLINE', 'TRANSFORMERS_VERBOSITY')"
+    code = f"import os, json; print(json.dumps({{k: os.environ.get(k) for k in {keys}}}))"
+    assert cli.main(["measure", "--json", "--", sys.executable, "-c", code]) == 0
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+    child = next(d for d in lines if "HF_HUB_OFFLINE" in d)
+    assert child == {"HF_HUB_OFFLINE": None, "TRANSFORMERS_VERBOSITY": None}

@@ -110,18 +110,23 @@ _QUIET_LIBRARIES_ENV = {
     "DIFFUSERS_VERBOSITY": "error",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # transformers' weight-loading bar would interleave with progress lines
 }
+# Commands that run the user's own program: it inherits the user's environment untouched.
+_RUNS_USER_PROGRAM = frozenset({"measure"})
 _WATTLENS_LEVEL = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}
 _ROOT_LEVEL = {-1: logging.ERROR, 0: logging.ERROR, 1: logging.ERROR, 2: logging.WARNING}
 
 
 @contextmanager
-def configured_output(verbosity: int) -> Iterator[None]:
+def configured_output(verbosity: int, command: str | None = None) -> Iterator[None]:
     """Log records to stderr at the asked verbosity for one command, then put logging and env back.
 
     Putting things back matters when ``main()`` is called in-process (tests, notebooks): the caller's
-    logging and environment are theirs. A user's own environment variables always win (``setdefault``).
+    logging and environment are theirs. A user's own environment variables always win (``setdefault``);
+    a command that runs the user's program (``measure``) sets none, so that program runs as it would alone.
     """
     env = {**_OFFLINE_ENV, **(_QUIET_LIBRARIES_ENV if verbosity < 2 else {})}
+    if command in _RUNS_USER_PROGRAM:
+        env = {}
     added_env = [k for k in env if k not in os.environ]
     os.environ.update({k: env[k] for k in added_env})
     package, root = logging.getLogger("wattlens"), logging.getLogger()
@@ -155,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     verbosity = verbosity_of(args)
     if verbosity < 0:
         args.quiet = True  # the commands' own progress switch
-    with configured_output(verbosity):
+    with configured_output(verbosity, args.command):
         return int(args.func(args) or 0)
 
 
