@@ -39,7 +39,9 @@ def test_integration_that_disagrees_fails(rig, monkeypatch) -> None:
     monkeypatch.setattr(rig.nvml, "nvmlDeviceGetPowerUsage", lambda h: int(real(h) * 1.3))
     check, _ = gt.check_counter_vs_integration(rig, load_s=0.5, zeus=False)
     assert check.status == gt.FAIL
-    assert check.figures["integration_vs_counter_rel"] > 0.2
+    # beyond the check's tolerance; not "about 30 %": a loaded machine (or coverage tracing) thins the
+    # 10 Hz samples of the 0.5 s load, and the measured gap then varies (0.17 seen under `make test`)
+    assert check.figures["integration_vs_counter_rel"] > gt.AGREEMENT_REL
 
 
 @pytest.mark.slow
