@@ -144,3 +144,37 @@ def test_measure_in_a_loop_reuses_one_monitor_and_nests() -> None:
     assert m.monitor is first.monitor is inner.monitor and m.monitor.open_windows == []
     assert m.result.measurement.name == inner.result.measurement.name == "req"
     assert per_call_s < 0.05  # no source discovery per call (that alone costs milliseconds)
+
+
+def test_measured_returns_a_typed_wrapper_that_keeps_the_function() -> None:
+    def predict(x: int, *, scale: int = 2) -> int:
+        """Double it."""
+        return x * scale
+
+    wrapped = wattlens.measured("predict", country="FR")(predict)
+    assert isinstance(wrapped, wattlens.MeasuredFunction)
+    assert wrapped.__name__ == "predict" and wrapped.__doc__ == "Double it." and wrapped.__wrapped__ is predict
+    import inspect
+
+    assert inspect.signature(wrapped) == inspect.signature(predict)
+    assert not hasattr(predict, "last_result")  # nothing is patched onto the user's function
+    assert wrapped(3, scale=3) == 9
+    assert wrapped.last_result is not None and wrapped.last_result.footprint is not None
+    assert wrapped.last_result.footprint.location["key"] == "FRA"
+    assert "calls=1" in repr(wrapped)
+
+
+def test_measured_method_binds_self_and_exposes_last_result() -> None:
+    class Model:
+        def __init__(self, k: int) -> None:
+            self.k = k
+
+        @wattlens.measured("infer", country="DE")
+        def infer(self, x: int) -> int:
+            return self.k * x
+
+    m = Model(5)
+    assert m.infer(2) == 10
+    assert m.infer.last_result is Model.infer.last_result  # one wrapper per function, shared like a function's
+    assert m.infer.last_result.measurement.name == "infer"
+    assert isinstance(Model.__dict__["infer"], wattlens.MeasuredFunction)

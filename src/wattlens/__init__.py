@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "measure": "wattlens.api",
     "measured": "wattlens.api",
     "MeasuredFootprint": "wattlens.api",
+    "MeasuredFunction": "wattlens.api",
     "Monitor": "wattlens.tracking.monitor",
     "Measurement": "wattlens.tracking.result",
     "IdleBaseline": "wattlens.tracking.result",
@@ -31,13 +32,15 @@ _EXPORTS: dict[str, str] = {
     "footprint": "wattlens.carbon",
     "resolve_location": "wattlens.carbon",
     "CarbonError": "wattlens.carbon",
+    "WattlensError": "wattlens.errors",
 }
 
 __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs only
-    from wattlens.api import MeasuredFootprint, measure, measured  # noqa: F401
+    from wattlens.api import MeasuredFootprint, MeasuredFunction, measure, measured  # noqa: F401
     from wattlens.carbon import CarbonError, footprint, resolve_location  # noqa: F401
+    from wattlens.errors import WattlensError  # noqa: F401
     from wattlens.meters.base import ComponentEnergy, MeterError  # noqa: F401
     from wattlens.tracking.monitor import Monitor  # noqa: F401
     from wattlens.tracking.result import IdleBaseline, Measurement  # noqa: F401

@@ -27,22 +27,44 @@ from __future__ import annotations
 
 import functools
 import threading
+import types
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from wattlens.meters.base import MeterError
 from wattlens.tracking import IdleBaseline, Measurement, Monitor
 from wattlens.tracking.summary import MeasuredFootprint, build_record
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from wattlens.carbon.footprint import Footprint
 
-__all__ = ["IdleBaseline", "MeasuredFootprint", "Measurement", "MeterError", "Monitor", "measure", "measured"]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+__all__ = [
+    "IdleBaseline",
+    "MeasuredFootprint",
+    "MeasuredFunction",
+    "Measurement",
+    "MeterError",
+    "Monitor",
+    "measure",
+    "measured",
+]
 
 
 class _Carbon:
     """Resolved once (location, PUE, price) so that errors surface before the user's code runs."""
 
-    def __init__(self, country, region, intensity_g_per_kwh, pue, price_per_kwh, currency) -> None:
+    def __init__(
+        self,
+        country: str | None,
+        region: str | None,
+        intensity_g_per_kwh: float | None,
+        pue: float | str | None,
+        price_per_kwh: float | None,
+        currency: str | None,
+    ) -> None:
         from wattlens.carbon import resolve_location, resolve_price, resolve_pue
 
         self.location = resolve_location(country=country, region=region, intensity_g_per_kwh=intensity_g_per_kwh)
@@ -51,7 +73,7 @@ class _Carbon:
         self.price_per_kwh = price_per_kwh
         self.currency = currency
 
-    def footprint(self, m: Measurement) -> Any:
+    def footprint(self, m: Measurement) -> Footprint | None:
         """The footprint of ``m``; ``None`` (and a note on ``m``) if it cannot be computed — never an exception
         out of the user's ``with`` block for a measurement problem (the inputs were validated up front)."""
         from wattlens.carbon import footprint
@@ -152,7 +174,9 @@ class measure:
         self.monitor.begin(self._window)
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: types.TracebackType | None
+    ) -> Literal[False]:
         try:
             m = self.monitor.end(self._window)
             m.name = self.name
@@ -169,16 +193,108 @@ class measure:
         return f"<wattlens.measure {self.name!r} result={'set' if self.result else 'pending'}>"
 
 
+class MeasuredFunction(Generic[P, R]):
+    """A function measured on every call (what :func:`measured` returns): call it as the function.
+
+    ``last_result`` is the latest call's :class:`MeasuredFootprint` (``None`` before the first call);
+    ``monitor()`` the :class:`Monitor` its calls use, created on the first call and reused (it holds no
+    thread between calls). The function's name, docstring and signature are kept (``functools.wraps``),
+    and decorating a method works: ``obj.method(...)`` binds ``obj`` and ``obj.method.last_result`` reads
+    the same attribute.
+    """
+
+    last_result: MeasuredFootprint | None
+
+    def __init__(
+        self,
+        func: Callable[P, R],
+        label: str,
+        carbon: _Carbon,
+        *,
+        callback: Callable[[MeasuredFootprint], object] | None = None,
+        monitor: Monitor | None = None,
+        monitor_kwargs: dict[str, Any] | None = None,
+        db: str | None = None,
+    ) -> None:
+        functools.update_wrapper(self, func)
+        self.__wrapped__: Callable[P, R] = func
+        self.label = label
+        self.last_result = None
+        self._carbon = carbon
+        self._callback = callback
+        self._monitor = monitor
+        self._monitor_kwargs = monitor_kwargs or {}
+        self._db = db
+        self._calls = 0
+        self._lock = threading.Lock()
+
+    def monitor(self) -> Monitor:
+        """The Monitor this function's calls use (created on first use)."""
+        if self._monitor is None:
+            with self._lock:
+                if self._monitor is None:
+                    kw = self._monitor_kwargs
+                    self._monitor = Monitor(
+                        kw.get("sources"), kw.get("attribution", "machine"), cpu_tdp_w=kw.get("cpu_tdp_w")
+                    )
+        return self._monitor
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        mon = self.monitor()
+        with self._lock:
+            self._calls += 1
+            # recursion and threads: a second window under the same name gets a unique one
+            window = self.label if self.label not in mon.open_windows else f"{self.label}#{self._calls}"
+        mon.begin(window)
+        failed = None
+        try:
+            return self.__wrapped__(*args, **kwargs)
+        except BaseException as exc:
+            failed = type(exc).__name__
+            raise
+        finally:
+            m = mon.end(window)
+            m.name = self.label
+            if failed:
+                m.notes.append(f"the call raised {failed}")
+            result = MeasuredFootprint(m, self._carbon.footprint(m))
+            self.last_result = result
+            _save(self._db, result.to_dict())
+            if self._callback is not None:
+                self._callback(result)
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        """Bind like a function when it decorates a method (the bound method forwards ``last_result``)."""
+        return self if instance is None else types.MethodType(self, instance)
+
+    def __repr__(self) -> str:
+        return f"<wattlens.measured {self.label!r} calls={self._calls}>"
+
+
+@overload
+def measured(name: Callable[P, R]) -> MeasuredFunction[P, R]: ...
+
+
+@overload
 def measured(
-    name: str | Callable[..., Any] | None = None,
+    name: str | None = None,
     *,
-    callback: Callable[[MeasuredFootprint], Any] | None = None,
+    callback: Callable[[MeasuredFootprint], object] | None = None,
     **measure_kwargs: Any,
-) -> Any:
+) -> Callable[[Callable[P, R]], MeasuredFunction[P, R]]: ...
+
+
+def measured(
+    name: str | Callable[P, R] | None = None,
+    *,
+    callback: Callable[[MeasuredFootprint], object] | None = None,
+    **measure_kwargs: Any,
+) -> MeasuredFunction[P, R] | Callable[[Callable[P, R]], MeasuredFunction[P, R]]:
     """Decorator: measure every call; the latest result is ``func.last_result``; ``callback(result)`` if given.
 
-    One Monitor is created on the first call and reused (it holds no thread between calls). Accepts the
-    keyword arguments of :class:`measure` (country, region, pue, price_per_kwh, currency, attribution, ...).
+    Returns a :class:`MeasuredFunction`. One Monitor is created on the first call and reused (it holds no
+    thread between calls). Accepts the keyword arguments of :class:`measure` (country, region, pue,
+    price_per_kwh, currency, attribution, ...); bad carbon inputs raise at decoration time.
 
     >>> @measured(country="DE")
     ... def work():
@@ -190,58 +306,26 @@ def measured(
     if callable(name):  # bare @measured
         return measured()(name)
 
-    def decorate(func: F) -> F:
-        label = name or getattr(func, "__qualname__", "call")
-        carbon_keys = ("country", "region", "intensity_g_per_kwh", "pue", "price_per_kwh", "currency")
-        carbon = _Carbon(*(measure_kwargs.get(k) for k in carbon_keys))
-        mon_kwargs = {k: measure_kwargs[k] for k in ("sources", "attribution", "cpu_tdp_w") if k in measure_kwargs}
-        given_monitor = measure_kwargs.get("monitor")
-        db = measure_kwargs.get("db")
-        state: dict[str, Any] = {"monitor": given_monitor, "n": 0}
-        lock = threading.Lock()
+    carbon_keys = ("country", "region", "intensity_g_per_kwh", "pue", "price_per_kwh", "currency")
+    carbon = _Carbon(*(measure_kwargs.get(k) for k in carbon_keys))
+    monitor_keys = ("sources", "attribution", "cpu_tdp_w")
+    monitor_kwargs: dict[str, Any] = {k: measure_kwargs[k] for k in monitor_keys if k in measure_kwargs}
+    label = name if isinstance(name, str) else None
 
-        def monitor() -> Monitor:
-            if state["monitor"] is None:
-                with lock:
-                    if state["monitor"] is None:
-                        state["monitor"] = Monitor(
-                            mon_kwargs.get("sources"),
-                            mon_kwargs.get("attribution", "machine"),
-                            cpu_tdp_w=mon_kwargs.get("cpu_tdp_w"),
-                        )
-            return state["monitor"]
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            mon = monitor()
-            with lock:
-                state["n"] += 1
-                window = label if label not in mon.open_windows else f"{label}#{state['n']}"  # recursion/threads
-            mon.begin(window)
-            failed = None
-            try:
-                return func(*args, **kwargs)
-            except BaseException as exc:
-                failed = type(exc).__name__
-                raise
-            finally:
-                m = mon.end(window)
-                m.name = label
-                if failed:
-                    m.notes.append(f"the call raised {failed}")
-                result = MeasuredFootprint(m, carbon.footprint(m))
-                wrapper.last_result = result  # type: ignore[attr-defined]
-                _save(db, result.to_dict())
-                if callback is not None:
-                    callback(result)
-
-        wrapper.last_result = None  # type: ignore[attr-defined]
-        wrapper.monitor = monitor  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+    def decorate(func: Callable[P, R]) -> MeasuredFunction[P, R]:
+        return MeasuredFunction(
+            func,
+            label or str(getattr(func, "__qualname__", "call")),
+            carbon,
+            callback=callback,
+            monitor=measure_kwargs.get("monitor"),
+            monitor_kwargs=monitor_kwargs,
+            db=measure_kwargs.get("db"),
+        )
 
     return decorate
 
 
-def record(m: Measurement, footprint: Any = None, **extra: Any) -> dict[str, Any]:
+def record(m: Measurement, footprint: Footprint | None = None, **extra: Any) -> dict[str, Any]:
     """The flat JSON record of a Measurement (+ footprint) — what ``wattlens measure --json`` prints."""
     return build_record(m, footprint, extra or None)

@@ -98,6 +98,7 @@ def test_analyze_config_json_and_builder(capsys, tmp_path):
     assert {"convolution", "dense_gemm"} <= roles
 
 
+@pytest.mark.slow
 def test_analyze_train_70b_shape(capsys):
     d = _json(
         capsys,

@@ -67,8 +67,36 @@ def test_sdpa_formula_all_backends_and_causal():
     # decode with a cache: no mask discount
     d2, u2 = F.sdpa_flops((2, 8, 1, 64), (2, 2, 600, 64), (2, 2, 600, 64), is_causal=False)
     assert d2 == u2 == 2 * 2 * 8 * 600 * 128
-    for name in F.SDPA_FORWARD:
-        assert name  # every SDPA backend has a formula path (covered by matrix_flops)
+
+
+class _Shaped:
+    """What the formulas read of a tensor: its shape."""
+
+    def __init__(self, *shape: int) -> None:
+        self.shape = shape
+
+
+_BLHE = ("_flash_attention_forward", "_efficient_attention_forward")  # the two backends laid out [B, L, H, E]
+
+
+@pytest.mark.parametrize("name", sorted(F.SDPA_FORWARD))
+def test_every_sdpa_forward_backend_has_the_attention_formula(name: str):
+    q, kv = (2, 8, 16, 64), (2, 8, 32, 64)  # [B, H, L, E]
+    layout = (lambda s: (s[0], s[2], s[1], s[3])) if name in _BLHE else (lambda s: s)
+    args = (_Shaped(*layout(q)), _Shaped(*layout(kv)), _Shaped(*layout(kv)))
+    dense, useful = F.sdpa_flops(q, kv, kv, is_causal=False)
+    assert dense == 2 * 2 * 2 * 8 * 16 * 32 * 64  # QK^T and PV, 2 FLOP per MAC
+    assert F.matrix_flops(name, args, {}, None) == (dense, useful, F.sdpa_vector_flops(q, kv, False))
+
+
+@pytest.mark.parametrize("name", sorted(F.SDPA_BACKWARD))
+def test_every_sdpa_backward_backend_counts_twice_the_forward(name: str):
+    q, kv = (2, 8, 16, 64), (2, 8, 32, 64)
+    blhe = name in ("_flash_attention_backward", "_efficient_attention_backward")
+    layout = (lambda s: (s[0], s[2], s[1], s[3])) if blhe else (lambda s: s)
+    args = (_Shaped(*layout(q)), _Shaped(*layout(q)), _Shaped(*layout(kv)), _Shaped(*layout(kv)))
+    dense, useful = F.sdpa_flops(q, kv, kv, is_causal=False)
+    assert F.matrix_flops(name, args, {}, None) == (2 * dense, 2 * useful, 2 * F.sdpa_vector_flops(q, kv, False))
 
 
 def test_cpu_flash_backend_counted_with_real_tensors():

@@ -67,11 +67,27 @@ def test_gqa_lever_retraces_a_smaller_kv_cache(decode_analysis):
 
 
 def test_power_cap_changes_the_profile_not_the_total():
+    # GPT-2 prefill on an A100 (a deterministic analysis): the voltage floor makes a 0.7 clock the cheapest
     a = analyze("gpt2", "a100", phase="prefill", seq=512, batch=8, levers=False)
     lv = L.power_cap(a)
-    if lv is not None:  # compute-bound work may not gain from capping: then no lever is listed
-        assert lv["time_s_after"] >= a.time("mid")
-        assert lv["clock_fraction"] in (0.6, 0.7, 0.8, 0.9)
+    assert lv is not None
+    assert lv["clock_fraction"] == 0.7
+    assert lv["time_s_after"] >= a.time("mid")  # a lower clock never makes it faster
+    assert 0.0 < lv["saving_fraction"] < 0.5
+
+
+def test_power_cap_is_not_listed_when_no_clock_saves_energy(monkeypatch):
+    a = analyze("gpt2", "a100", phase="prefill", seq=64, batch=1, levers=False)
+    assert a.estimate.total("energy_j", "mid") == a.energy("mid")
+    seen = []
+
+    def no_saving(a_, records, **opt):  # a profile where capping saves nothing: the full-clock estimate
+        seen.append(opt["power_scale"])
+        return a.estimate
+
+    monkeypatch.setattr(L, "_re", no_saving)
+    assert L.power_cap(a) is None
+    assert seen == [0.6, 0.7, 0.8, 0.9]  # every clock fraction was tried before giving up
 
 
 def test_json_contract(decode_analysis):

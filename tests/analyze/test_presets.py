@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from wattlens.analyze import presets
@@ -54,25 +52,8 @@ def test_architectures_module_is_import_light():
 def test_preset_traces(name):
     w = presets.resolve(name, "fp32")
     arch = A.get_architecture(name)
-    if "note" not in arch.extra:
-        assert w.params == pytest.approx(arch.params_approx, rel=0.01)
+    # flan-t5: transformers 5 ties the head the checkpoint keeps untied, so the built model is smaller (stated)
+    assert w.params == pytest.approx(arch.extra.get("params_built", arch.params_approx), rel=0.01)
     pt, _ = trace_forward(w, 1, 16)
     assert pt.records and sum(r.total("flops") for r in pt.records) > 0
     assert not [r.name for r in pt.records if r.unsupported], name
-
-
-def test_unet_fallback_matches_diffusers_when_installed():
-    diffusers = pytest.importorskip("diffusers")
-    import torch
-
-    from wattlens.analyze.unet import UNet2DCondition
-
-    kw = A.get_architecture("tiny-sd-unet").config_kwargs
-    torch.manual_seed(0)
-    ref = diffusers.UNet2DConditionModel(**kw).eval()
-    ours = UNet2DCondition(**kw).eval()
-    ours.load_state_dict(ref.state_dict())  # same parameter names and shapes
-    x = (torch.randn(1, 4, 32, 32), torch.tensor([10]), torch.randn(1, 77, 32))
-    with torch.no_grad():
-        assert torch.allclose(ours(*x), ref(*x).sample, atol=1e-5)
-    assert "torch" in sys.modules

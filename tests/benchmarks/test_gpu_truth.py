@@ -19,6 +19,7 @@ def rig():
     r.close()
 
 
+@pytest.mark.slow
 def test_counter_and_integration_agree_on_a_steady_load(rig) -> None:
     check, zeus = gt.check_counter_vs_integration(rig, load_s=1.5, zeus=False)
     f = check.figures
@@ -31,15 +32,19 @@ def test_counter_and_integration_agree_on_a_steady_load(rig) -> None:
     assert zeus.status == gt.SKIP and zeus.notes == ["skipped by --skip"]
 
 
+@pytest.mark.slow
 def test_integration_that_disagrees_fails(rig, monkeypatch) -> None:
     # a power reading off by 30 % (a unit or averaging bug) must fail the check, not pass it
     real = rig.nvml.nvmlDeviceGetPowerUsage
     monkeypatch.setattr(rig.nvml, "nvmlDeviceGetPowerUsage", lambda h: int(real(h) * 1.3))
     check, _ = gt.check_counter_vs_integration(rig, load_s=0.5, zeus=False)
     assert check.status == gt.FAIL
-    assert check.figures["integration_vs_counter_rel"] > 0.2
+    # beyond the check's tolerance; not "about 30 %": a loaded machine (or coverage tracing) thins the
+    # 10 Hz samples of the 0.5 s load, and the measured gap then varies (0.17 seen under `make test`)
+    assert check.figures["integration_vs_counter_rel"] > gt.AGREEMENT_REL
 
 
+@pytest.mark.slow
 def test_idle_short_and_back_to_back_windows(rig) -> None:
     check = gt.check_idle_load_short(rig, part_s=0.3)
     f = check.figures
@@ -55,6 +60,7 @@ def test_counter_period_measured(rig) -> None:
     assert check.figures["median_update_ms"] < 100
 
 
+@pytest.mark.slow
 def test_stream_sync_fails_where_nothing_synchronises(rig) -> None:
     # no CUDA behind the stand-in: the window closes at once although the "GPU" works for 1.5 s
     check = gt.check_stream_sync(rig)
@@ -91,6 +97,7 @@ def test_ratio_table_intervals() -> None:
     assert (row["predicted_low"], row["predicted_high"]) == (1.0, 12.0) and row["inside_interval"]
 
 
+@pytest.mark.slow
 def test_run_writes_a_stand_in_report(rig, tmp_path, monkeypatch) -> None:
     monkeypatch.setitem(gt.CHECKS, "counter_period", lambda r: gt.check_counter_period(r, seconds=0.3))
     out = tmp_path / "gpu-truth.json"

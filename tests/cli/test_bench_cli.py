@@ -119,6 +119,7 @@ def _bench(tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> t
     return db, rows
 
 
+@pytest.mark.slow
 def test_bench_json_rows_follow_the_contract(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
 ) -> None:
@@ -154,6 +155,7 @@ def test_bench_json_rows_follow_the_contract(
     assert gen["quality"] is None and gen["decode_j_per_query"] is not None
 
 
+@pytest.mark.slow
 def test_results_json_list_and_html(tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None) -> None:
     db, rows = _bench(tmp_path, capsys)
     run_id = rows[0]["run_id"]
@@ -178,6 +180,7 @@ def test_bench_suite_error_is_reported_with_line(tmp_path: Path, capsys: pytest.
     assert f"{bad}:5: bad value for 'batch'" in err and "allowed: a list of integers >= 1" in err
 
 
+@pytest.mark.slow
 def test_task_and_model_grid_from_the_command_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
 ) -> None:
@@ -232,6 +235,7 @@ def test_breakeven_reproduces_the_paper(capsys: pytest.CaptureFixture[str]) -> N
     assert "592.6 million" in text and "PHP paper" in text
 
 
+@pytest.mark.slow
 def test_breakeven_from_a_run_with_projection(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
 ) -> None:
@@ -266,6 +270,7 @@ def test_breakeven_from_a_run_with_projection(
     assert main(["breakeven", "--training-kwh", "10"]) == 2  # no per-query energy anywhere
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_finished_cells_and_resume_completes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -294,6 +299,7 @@ def test_ctrl_c_keeps_finished_cells_and_resume_completes(
     assert again["broken-model"]["status"] == "failed" and len(again) == 4
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_bench_into_postgresql(tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None) -> None:
     import os
@@ -335,6 +341,7 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
+@pytest.mark.slow
 def test_device_auto_is_resolved_and_recorded(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
 ) -> None:
@@ -385,6 +392,7 @@ models = ["m1", "m2", "m3", "m4"]
 """
 
 
+@pytest.mark.slow
 def test_a_cuda_run_synchronises_records_its_device_and_is_rated_in_its_tier(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -425,6 +433,7 @@ def test_a_cuda_run_synchronises_records_its_device_and_is_rated_in_its_tier(
         assert r["rating_relative"]["population"].startswith("relative to this run's 4 text-classification models")
 
 
+@pytest.mark.slow
 def test_cpu_run_is_not_rated_against_the_gpu_reference(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
 ) -> None:

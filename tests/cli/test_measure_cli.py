@@ -66,7 +66,7 @@ def test_measure_json_contract_and_exit_code(capsys: pytest.CaptureFixture[str])
     for c in rec["components"]:
         assert {"domain", "energy_j", "source", "method", "low_j", "high_j"} <= set(c)
     assert rec["facility_energy_j"] == pytest.approx(1.2 * rec["energy_j"])
-    assert rec["cost"]["currency"] == "EUR" and rec["boundary"] in ("node", "facility")
+    assert rec["cost"]["currency"] == "EUR" and rec["boundary"] == "facility"  # a PUE was given
     assert rec["meter"]["sources"] and "cpu_power_model" in rec["meter"]
 
 
@@ -162,7 +162,9 @@ def test_project(capsys: pytest.CaptureFixture[str]) -> None:
         == 0
     )
     y = _json(capsys)
-    assert y["queries_per_year"] == pytest.approx(10e6 * 365.25, rel=1e-3) or y["queries_per_year"] == 10e6 * 365
+    assert y["queries_per_year"] == pytest.approx(10e6 * 365, rel=1e-12)
+    assert main(["project", "--j-per-query", "10", "--rate", "1e9/year", "--json"]) == 0
+    assert _json(capsys)["queries_per_year"] == pytest.approx(1e9, rel=1e-12)  # a rate per year round-trips
     assert y["kwh_per_year"] == pytest.approx(10 * y["queries_per_year"] / 3.6e6)
     assert y["cost_per_year"]["currency"] == "EUR"
     assert main(["project", "--j-per-query", "10", "--rate", "lots"]) == 2

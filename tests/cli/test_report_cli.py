@@ -65,6 +65,7 @@ def bench_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: N
     return db, rows[0]["run_id"]
 
 
+@pytest.mark.slow
 def test_report_bench_run_table_html_and_pngs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], bench_run: tuple[str, str]
 ) -> None:

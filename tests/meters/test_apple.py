@@ -168,6 +168,7 @@ def test_short_window_is_integrated_and_before_first_sample_is_unavailable():
     src.close()
 
 
+@pytest.mark.slow
 def test_replayed_powermetrics_process_with_the_shared_sampler():
     # A child process that writes powermetrics plist documents every 100 ms, like `powermetrics -i 100`.
     script = textwrap.dedent("""

@@ -145,6 +145,7 @@ class _Counter:
         return f"{int(self.true_uj(time.monotonic())) % self.range_uj}\n".encode()
 
 
+@pytest.mark.slow
 def test_multiple_wraps_in_one_window_are_counted_with_the_sampler(tmp_path):
     # 30 J range at 50 W wraps every 0.6 s; max power 300 W -> safe gap 0.1 s -> sampler polls every 0.05 s,
     # so only a > 0.55 s scheduling stall of the sampler thread could lose a wrap.

@@ -84,6 +84,7 @@ def test_fresh_process_footprint_sets_the_primary_saving_factor() -> None:
     assert any("fresh-process" in a for a in res["assumptions"])
 
 
+@pytest.mark.slow
 def test_run_accounts_each_config_for_its_own_footprint(tiny_dir, tmp_path) -> None:
     """End to end, with a 300 MB ballast held by the search process: it shows in the meter's RSS, and in the
     search-process figure, but not in the per-configuration J per query."""
@@ -133,6 +134,7 @@ def st_dir(tiny_dir, tmp_path_factory) -> str:
     return d
 
 
+@pytest.mark.slow
 def test_baseline_uses_the_library_call_path(st_dir, tmp_path, texts) -> None:
     """A sentence-transformers model is served by its users with ``SentenceTransformer(path).encode``: that is the
     baseline (labelled), its outputs match the hand-written path, and its artefact loads in a fresh process."""

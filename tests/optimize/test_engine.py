@@ -9,6 +9,8 @@ import pytest
 from wattlens.optimize import engine as E
 from wattlens.optimize import search as S
 
+pytestmark = pytest.mark.slow  # every test here runs real models or a whole run (> 2 s)
+
 CONTRACT_POINT = {"config", "j_per_query", "quality", "p50_ms", "p95_ms", "peak_rss_mb"}
 
 

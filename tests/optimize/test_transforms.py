@@ -85,6 +85,7 @@ def test_mask_prune_keeps_shapes_and_work(tiny_base, texts, tmp_path) -> None:
     assert hasattr(lin, "weight_mask")  # mask-only: the hook is still there, no work removed
 
 
+@pytest.mark.slow
 def test_compile_matches(tiny_base, texts, ref, tmp_path) -> None:
     # the 'eager' backend exercises torch.compile's capture path without a C++ toolchain run (test speed)
     v = build_variant(tiny_base, {**SPEC, "compile": True}, str(tmp_path), compile_backend="eager")

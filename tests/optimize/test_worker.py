@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from wattlens.optimize.search import Fidelity
 from wattlens.optimize.worker import WorkerClient
 
 
+@pytest.mark.slow
 def test_worker_measures_with_its_environment(tiny_dir, texts) -> None:
     req = SimpleNamespace(
         model=tiny_dir,

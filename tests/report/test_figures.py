@@ -55,6 +55,7 @@ def test_nothing_honest_to_draw_returns_none() -> None:
     assert figures.energy_quality_figure(no_quality) is None
 
 
+@pytest.mark.slow
 def test_bench_figures_and_save_figures(tmp_path: Path) -> None:
     figs = figures.bench_figures(bench_rows())
     assert set(figs) == {"energy_per_task", "energy_vs_quality", "energy_vs_latency"}

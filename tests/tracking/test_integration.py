@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tests.meters.fakes.nvml import VOLTA, machine, uuid_for
+from tests.meters.fakes.nvml import VOLTA, machine
 from tests.meters.fakes.powercap import intel_client_tree
 from wattlens.meters import discovery
 from wattlens.meters.base import MEASURED
@@ -45,7 +45,8 @@ def test_rapl_and_visible_gpus_only(tmp_path) -> None:
         m = mon.end("step")
     by = {(c.domain, c.device): c for c in m.components}
     gpus = sorted(d for dom, d in by if dom == "gpu")
-    assert len(gpus) == 2 and all(uuid_for(1) in d or uuid_for(3) in d or d in ("1", "3") for d in gpus), gpus
+    assert gpus == ["1", "3"]  # the visible GPUs only, by physical index (CUDA_VISIBLE_DEVICES=1,3)
+    assert [by[("gpu", d)].energy_j for d in gpus] == [pytest.approx(500.0)] * 2
     assert by[("cpu", next(d for dom, d in by if dom == "cpu"))].energy_j == pytest.approx(30.0)
     assert sum(c.energy_j for c in m.components if c.domain == "memory") == pytest.approx(4.0)
     assert sum(c.energy_j for c in m.components if c.domain == "gpu") == pytest.approx(1000.0)

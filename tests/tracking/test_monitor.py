@@ -227,7 +227,9 @@ def test_no_thread_for_edge_read_sources() -> None:
 def test_describe_and_statuses() -> None:
     with Monitor() as mon:
         d = mon.describe()
-    assert (d["attribution"] == "machine" and "estimator" in d["sources"]) or d["sources"]
+    assert d["attribution"] == "machine"
+    available = {s["name"] for s in d["statuses"] if s["available"]}
+    assert d["sources"] and set(d["sources"]) <= available  # auto-discovery uses only what works here
     assert {s["name"] for s in d["statuses"]} >= {"rapl", "estimator"}
     assert d["cpu_power_model"]["basis"] in ("unknown-cpu-range", "tdp-table", "cloud-vcpu-table", "user-tdp")
 
@@ -242,7 +244,7 @@ def test_process_share_reads_real_counters() -> None:
     share.close()
     assert a is not None and b is not None and b[0] - a[0] >= 0.09
     s = monitor_mod._ProcessShare.share(a, b)
-    assert s is None or 0.0 < s <= 1.0
+    assert s is not None and 0.0 < s <= 1.0  # Linux: /proc/stat gives the machine's ticks, so the share is known
 
 
 def test_process_share_unknown_keeps_machine_figure_with_low_zero(monkeypatch: pytest.MonkeyPatch) -> None:

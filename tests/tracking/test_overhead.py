@@ -18,6 +18,8 @@ from __future__ import annotations
 import statistics
 import time
 
+import pytest
+
 from wattlens.tracking import Monitor
 
 STEPS = 10
@@ -63,6 +65,7 @@ def _one_pass(mon: Monitor, n: int) -> tuple[float, float]:
     return bare_s, metered_s / bare_s - 1.0
 
 
+@pytest.mark.slow
 def test_meter_costs_under_one_percent_of_a_one_second_workload() -> None:
     n = _calibrate(1.0 / STEPS)
     seen = []

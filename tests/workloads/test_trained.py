@@ -8,6 +8,7 @@ import pytest
 from wattlens.workloads import get_task, load_workload
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("model", "threshold"), [("digits-cnn", 0.95), ("digits-mlp", 0.92)])
 def test_digits_classifiers_are_really_trained(model, threshold):
     t = get_task("image-classification")
@@ -20,6 +21,7 @@ def test_digits_classifiers_are_really_trained(model, threshold):
     assert again.info["training"]["cached"] is True  # second load reuses the cached weights
 
 
+@pytest.mark.slow
 def test_minilm_sentiment_head_generalises_to_held_out_words():
     t = get_task("text-classification")
     w = load_workload(task="text-classification", model="minilm-sentiment")
@@ -30,6 +32,7 @@ def test_minilm_sentiment_head_generalises_to_held_out_words():
     assert w.quality(xs, out) >= 0.8  # chance is 0.5; the test words never occur in training
 
 
+@pytest.mark.slow
 def test_minilm_ner_head_finds_unseen_names():
     t = get_task("token-classification")
     w = load_workload(task="token-classification", model="minilm-ner")
@@ -40,6 +43,7 @@ def test_minilm_ner_head_finds_unseen_names():
     assert w.info["training"]["holdout_entity_f1"] >= 0.5
 
 
+@pytest.mark.slow
 def test_minilm_matches_sentence_transformers():
     t = get_task("sentence-similarity")
     w = load_workload(task="sentence-similarity", model="all-MiniLM-L6-v2")
@@ -58,6 +62,7 @@ def test_minilm_matches_sentence_transformers():
     assert float((emb[:16] * ref).sum(1).min()) > 0.9999
 
 
+@pytest.mark.slow
 def test_minilm_qa_span_head_answers_held_out_questions():
     t = get_task("question-answering")
     w = load_workload(task="question-answering", model="minilm-qa")

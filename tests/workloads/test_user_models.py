@@ -106,6 +106,7 @@ def test_onnx_files(tmp_path):
         load_workload(task="text-classification", model=str(tmp_path / "missing.onnx"))
 
 
+@pytest.mark.slow
 def test_minilm_on_onnxruntime_matches_pytorch():
     t = get_task("sentence-similarity")
     xs = t.inputs(8)

@@ -202,7 +202,7 @@ class Analysis:
         cats = {
             c: {"low": sum_field(recs, f"lo_{c}") * ndev, "high": sum_field(recs, f"hi_{c}") * ndev} for c in CATEGORIES
         }
-        parts = defaultdict(float)
+        parts: defaultdict[str, float] = defaultdict(float)
         for c in self.estimate.costs:
             for k, v in c.parts_j.items():
                 parts[k] += v

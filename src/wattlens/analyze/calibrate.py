@@ -11,6 +11,7 @@ can only reproduce that model: this is said in the profile and in every report u
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections.abc import Callable
@@ -65,7 +66,7 @@ def _monitor() -> Any | None:
         return None
 
 
-def _timed(mon: Any, name: str, fn: Callable[[], None], reps: int, chunks: int = 5) -> tuple[float, float, Any]:
+def _timed(mon: Any, name: str, fn: Callable[[], object], reps: int, chunks: int = 5) -> tuple[float, float, Any]:
     """(total window seconds, best seconds per repetition, meter measurement). The best chunk is robust to
     other processes sharing the cores (CI machines); energy is read over the whole window."""
     fn()  # warm-up (allocations, thread pool)
@@ -106,7 +107,7 @@ def _threads() -> int:
         return 1
 
 
-def _reps_for(fn: Callable[[], None], target_s: float) -> int:
+def _reps_for(fn: Callable[[], object], target_s: float) -> int:
     t0 = time.perf_counter()
     fn()
     one = max(time.perf_counter() - t0, 1e-7)
@@ -118,7 +119,7 @@ def run_benchmarks(target_s: float = 1.0, mon: Any | None = None) -> list[Bench]
 
     benches: list[Bench] = []
 
-    def record(name: str, role: str, fn: Callable[[], None], flops: float, nbytes: float, ops: int) -> None:
+    def record(name: str, role: str, fn: Callable[[], object], flops: float, nbytes: float, ops: int) -> None:
         reps = _reps_for(fn, target_s)
         dt, best, m = _timed(mon, name, fn, reps)
         done = max(1, reps // 5) * 5
@@ -133,7 +134,7 @@ def run_benchmarks(target_s: float = 1.0, mon: Any | None = None) -> list[Bench]
         record(
             f"gemm_{n}",
             "dense_gemm",
-            lambda a=a, bm=bm, out=out: torch.mm(a, bm, out=out),
+            functools.partial(torch.mm, a, bm, out=out),
             2.0 * n**3,
             3 * n * n * 4.0,
             1,
@@ -239,7 +240,7 @@ def fit_profile(benches: list[Bench], base: Profile | None = None, threads: int 
     sources = sorted({b.source for b in metered})
     if len(metered) >= 3:
         rows = [(b.flops, b.bytes, b.seconds) for b in metered]
-        (e_flop, e_byte, p_static), res = nnls3(rows, [b.energy_j for b in metered])
+        (e_flop, e_byte, p_static), res = nnls3(rows, [b.energy_j for b in metered if b.energy_j is not None])
         fit.update(
             {
                 "j_per_flop": e_flop,

@@ -172,9 +172,8 @@ class _Recorder(TorchDispatchMode):
         self.data_dependent = 0
 
     def _info(self, func: Any) -> OpInfo | None:
-        info = self.infos.get(func, False)
-        if info is not False:
-            return info
+        if func in self.infos:
+            return self.infos[func]
         name = func.overloadpacket.__name__
         if func.is_view or name in F.VIEW_LIKE:
             info = None
@@ -343,6 +342,13 @@ class Capture:
         self.stack: list[str] = []
         self.last: RawTrace | None = None
         self._rec: _Recorder | None = None
+
+    @property
+    def result(self) -> RawTrace:
+        """The last trace, once a ``with cap.trace():`` block has run."""
+        if self.last is None:
+            raise RuntimeError("no trace recorded yet: run the model inside `with cap.trace():`")
+        return self.last
 
     def _pre(self, mod: torch.nn.Module, args: Any) -> None:
         self.stack.append(self.names.get(id(mod)) or type(mod).__name__)

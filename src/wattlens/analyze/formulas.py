@@ -650,11 +650,11 @@ def matrix_flops(name: str, args: Sequence[Any], kwargs: dict[str, Any], out: An
         return dense, useful, sdpa_vector_flops(qs, ks, mask is not None)
     if name in SDPA_BACKWARD:
         # grads of QK^T (2 GEMMs) and PV (2 GEMMs): 2x forward, FlopCounterMode's convention (no recompute).
-        q, k, v = _sdpa_backward_qkv(name, args)
+        qb, kb, vb = _sdpa_backward_qkv(name, args)
         pos = _SDPA_BWD_CAUSAL_POS.get(name)
         causal = bool(_arg(args, kwargs, pos, "is_causal", False)) if pos is not None else False
-        dense, useful = sdpa_flops(q, k, v, causal)
-        return 2 * dense, 2 * useful, 2 * sdpa_vector_flops(q, k, False)
+        dense, useful = sdpa_flops(qb, kb, vb, causal)
+        return 2 * dense, 2 * useful, 2 * sdpa_vector_flops(qb, kb, False)
     return None
 
 

@@ -355,10 +355,10 @@ def speculative(a: Analysis, k: int = 4, alpha: float = 0.7) -> dict[str, Any] |
     import torch
 
     from wattlens.analyze.capture import MetaScalars
-    from wattlens.analyze.presets import make_inputs
+    from wattlens.analyze.presets import keyword_inputs
 
     with torch.no_grad(), MetaScalars():
-        out = w.model(**make_inputs(w, rq.batch, rq.prompt or 512), use_cache=True)
+        out = w.model(**keyword_inputs(w, rq.batch, rq.prompt or 512), use_cache=True)
     d = _Decoder(w, rq.batch, rq.prompt or 512, out)
     mid = d.length + n_tok // 2
     verify = d.trace_at(mid, n_tokens=k + 1)

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from wattlens.analyze.capture import Capture, MetaScalars, Record, Tags, finalize, integrate_steps, storage_ids
-from wattlens.analyze.presets import Workload, make_inputs
+from wattlens.analyze.presets import Workload, keyword_inputs, make_inputs
 
 
 @dataclass
@@ -72,9 +72,9 @@ def trace_forward(w: Workload, batch: int, seq: int, phase: str = "forward") -> 
         out = w.model(**inputs, **kwargs) if isinstance(inputs, dict) else w.model(*inputs)
     cache = getattr(out, "past_key_values", None) if w.generative else None
     tags = Tags(weights=weights, kv_post=storage_ids(list(cache_tensors(cache))))
-    recs = _tag(phase, finalize(cap.last, tags))
+    recs = _tag(phase, finalize(cap.result, tags))
     tokens = batch * seq if w.kind in ("causal_lm", "encoder", "seq2seq", "image_text") else batch
-    pt = PhaseTrace(phase, recs, cap.last.n_ops, time.perf_counter() - t0, notes=_dd(cap), tokens=tokens)
+    pt = PhaseTrace(phase, recs, cap.result.n_ops, time.perf_counter() - t0, notes=_dd(cap), tokens=tokens)
     if cache is not None:
         pt.state_bytes["kv_cache"] = nbytes(list(cache_tensors(cache)))
     return pt, out
@@ -119,13 +119,14 @@ def trace_train(w: Workload, batch: int, seq: int, optimizer: str = "adamw") -> 
     state = [t for st in opt.state.values() for t in st.values() if isinstance(t, torch.Tensor)]
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     tags = Tags(weights=weights, optimizer=storage_ids(state + grads) - weights)
-    recs = _tag("train", finalize(cap.last, tags))
+    recs = _tag("train", finalize(cap.result, tags))
     model.eval()
     notes = [
         f"train step: forward + backward + {optimizer} (foreach) step; optimizer category holds optimizer "
         "state and parameter gradients; backward ops are attributed to module 'backward'"
     ]
-    pt = PhaseTrace("train", recs, cap.last.n_ops, time.perf_counter() - t0, notes=notes + _dd(cap), tokens=batch * seq)
+    elapsed = time.perf_counter() - t0
+    pt = PhaseTrace("train", recs, cap.result.n_ops, elapsed, notes=notes + _dd(cap), tokens=batch * seq)
     pt.state_bytes = {"optimizer": nbytes(state), "gradients": nbytes(grads)}
     return pt
 
@@ -192,9 +193,8 @@ class _Decoder:
         self.length += extra
 
     def _restart(self, ctx: int) -> None:
-        inputs = make_inputs(self.w, self.batch, self.prompt)
         with torch.no_grad(), MetaScalars():
-            out = self.w.model(**inputs, use_cache=True)
+            out = self.w.model(**keyword_inputs(self.w, self.batch, self.prompt), use_cache=True)
         self.cache = out.past_key_values
         self.length = self._ctx_len()
         self._grow(ctx - self.length)
@@ -213,9 +213,9 @@ class _Decoder:
         self.cache = out.past_key_values
         self.length += n_tokens
         kv_post = storage_ids(list(cache_tensors(self.cache)))
-        self.ops += cap.last.n_ops
+        self.ops += cap.result.n_ops
         self.kv_bytes = max(getattr(self, "kv_bytes", 0.0), nbytes(list(cache_tensors(self.cache))))
-        recs = finalize(cap.last, Tags(weights=self.weights, kv_pre=kv_pre, kv_post=kv_post))
+        recs = finalize(cap.result, Tags(weights=self.weights, kv_pre=kv_pre, kv_post=kv_post))
         del pre_tensors
         return recs
 
@@ -234,7 +234,7 @@ def trace_generate(
         out_traces.append(pre)
     else:
         with torch.no_grad(), MetaScalars():
-            out = w.model(**make_inputs(w, batch, prompt), use_cache=True)
+            out = w.model(**keyword_inputs(w, batch, prompt), use_cache=True)
     dec = _Decoder(w, batch, prompt, out)
     c_first = dec.length
     c_last = c_first + new_tokens - 1

@@ -47,7 +47,7 @@ class Workload:
     def generative(self) -> bool:
         return self.kind in ("causal_lm", "seq2seq", "speech_seq2seq")
 
-    def forward_inputs(self, batch: int, seq: int) -> dict[str, Any]:
+    def forward_inputs(self, batch: int, seq: int) -> dict[str, Any] | tuple[Any, ...]:
         return make_inputs(self, batch, seq)
 
     def run(self, inputs: dict[str, Any] | tuple) -> Any:
@@ -60,7 +60,15 @@ def _meta_ids(batch: int, seq: int) -> torch.Tensor:
     return torch.zeros(batch, seq, dtype=torch.long, device="meta")
 
 
-def make_inputs(w: Workload, batch: int, seq: int, device: str = "meta") -> dict[str, Any] | tuple:
+def keyword_inputs(w: Workload, batch: int, seq: int, device: str = "meta") -> dict[str, Any]:
+    """:func:`make_inputs` as keyword arguments: what the KV-cache (decode) paths pass with ``use_cache``."""
+    inputs = make_inputs(w, batch, seq, device)
+    if not isinstance(inputs, dict):
+        raise ValueError(f"{w.name}: decode phases need keyword inputs; the builder returned positional arguments")
+    return inputs
+
+
+def make_inputs(w: Workload, batch: int, seq: int, device: str = "meta") -> dict[str, Any] | tuple[Any, ...]:
     dev = torch.device(device)
     ids = torch.zeros(batch, seq, dtype=torch.long, device=dev)
     if w.custom_inputs is not None:
@@ -141,7 +149,7 @@ def _no_init() -> Any:
     try:
         from transformers.initialization import no_init_weights
     except ImportError:  # transformers 4.x
-        from transformers.modeling_utils import no_init_weights
+        from transformers.modeling_utils import no_init_weights  # type: ignore[attr-defined,no-redef]
     return no_init_weights()
 
 
@@ -190,9 +198,10 @@ def build_unet(kwargs: dict[str, Any]) -> torch.nn.Module:
         import diffusers
 
         with torch.device("meta"):
-            return diffusers.UNet2DConditionModel(**kwargs)
+            unet: Any = diffusers.UNet2DConditionModel(**kwargs)  # a torch module behind a lazy export
+            return unet
     except ImportError:
-        from wattlens.analyze.unet import UNet2DCondition
+        from wattlens.workloads.unet_torch import UNet2DCondition
 
         with torch.device("meta"):
             return UNet2DCondition(**kwargs)
@@ -208,15 +217,16 @@ def from_config_file(path: Path, dtype: torch.dtype) -> Workload:
         raise ValueError(f"{p}: no model_type in config")
     cfg = transformers.AutoConfig.for_model(model_type, **d)
     archs = d.get("architectures") or []
-    model_class = archs[0] if archs and hasattr(transformers, archs[0]) else None
+    model_class: str | None = archs[0] if archs and hasattr(transformers, archs[0]) else None
     if model_class is None:
         for auto in ("AutoModelForCausalLM", "AutoModelForSeq2SeqLM", "AutoModel"):
             try:
-                getattr(transformers, auto)._model_mapping[type(cfg)]
                 model_class = getattr(transformers, auto)._model_mapping[type(cfg)].__name__
                 break
             except KeyError:
                 continue
+    if model_class is None:
+        raise ValueError(f"{p}: transformers has no model class for model_type {model_type!r}")
     model = _hf_model(cfg, model_class).to(dtype).eval()
     kind = "module"
     if getattr(cfg, "is_encoder_decoder", False):

@@ -14,11 +14,12 @@ from functools import lru_cache
 from typing import Any
 
 from wattlens.bench.ratings import DATA_DIR
+from wattlens.errors import WattlensError
 
 J_PER_KWH = 3.6e6
 
 
-class BreakevenError(ValueError):
+class BreakevenError(WattlensError, ValueError):
     """Missing or inconsistent inputs for a break-even; the message says what to pass."""
 
 

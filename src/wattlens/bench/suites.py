@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wattlens.errors import WattlensError
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -48,7 +50,7 @@ ATTRIBUTIONS = ("machine", "process")
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # spelling checked by wattlens.workloads.device.parse_device
 
 
-class SuiteError(ValueError):
+class SuiteError(WattlensError, ValueError):
     """A suite file or command line that cannot be run; the message names file, line and what is allowed."""
 
     def __init__(self, file: str, line: int | None, problem: str, allowed: str = "") -> None:

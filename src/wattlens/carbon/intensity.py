@@ -26,6 +26,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from wattlens.errors import WattlensError
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 COUNTRIES_CSV = DATA_DIR / "grid_carbon_intensity_countries.csv"
 CLOUD_REGIONS_CSV = DATA_DIR / "cloud_regions.csv"
@@ -79,7 +81,7 @@ PUE_MAX = 3.0
 DEFAULT_PUE = 1.0
 
 
-class CarbonError(ValueError):
+class CarbonError(WattlensError, ValueError):
     """A location, intensity, PUE or price that wattlens cannot use; the message says what is allowed."""
 
 

@@ -108,12 +108,9 @@ def fetch_intensity(
     if not zone:
         raise CarbonError("live carbon intensity needs a grid zone (e.g. FR, DE, US-MIDA-PJM)")
     request = build_request(zone, _token(token))
-    if opener is None:
-        from urllib.request import urlopen
-
-        opener = urlopen
+    open_url: Opener = opener if opener is not None else _urlopen
     try:
-        with opener(request, timeout_s) as response:
+        with open_url(request, timeout_s) as response:
             body = response.read()
     except CarbonError:
         raise
@@ -140,9 +137,16 @@ def live_location(
     return fetch_intensity(zone, live=live, token=token, opener=opener, timeout_s=timeout_s, place=place)
 
 
+def _urlopen(request: Any, timeout_s: float) -> Any:
+    from urllib.request import urlopen  # lazy: urllib only when a live figure is asked for
+
+    return urlopen(request, timeout=timeout_s)
+
+
 def _country_zone(alpha3: str | None) -> str | None:
     """Electricity Maps names country-wide zones by ISO alpha-2 code."""
     for row in countries():
         if row["iso_alpha3"] == alpha3:
-            return row["iso_alpha2"]
+            zone: str | None = row["iso_alpha2"]
+            return zone
     return None

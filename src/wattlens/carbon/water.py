@@ -27,8 +27,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from wattlens.carbon.hardware_footprints import LifecycleError
 from wattlens.carbon.intensity import Location, _as_number, _split_region
-from wattlens.carbon.lifecycle import LifecycleError, defaults
+from wattlens.carbon.lifecycle import defaults
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 ONSITE_CSV = DATA_DIR / "water_onsite.csv"

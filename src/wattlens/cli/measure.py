@@ -37,13 +37,14 @@ from wattlens.cli.lifecycle_opts import (
     project_fields,
     resolve_lifecycle,
 )
+from wattlens.errors import WattlensError
 
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
 
 
-class UsageError(Exception):
+class UsageError(WattlensError):
     """Bad command-line input: printed as ``wattlens <cmd>: error: ...`` and exit code 2."""
 
 
@@ -392,27 +393,31 @@ _PER_DAY = {
     "day": 1.0,
     "week": 1 / 7,
     "wk": 1 / 7,
-    "month": 12 / 365.25,
-    "year": 1 / 365.25,
-    "yr": 1 / 365.25,
-    "y": 1 / 365.25,
 }
+# per year; divided by the projection's own year (carbon.footprint.DAYS_PER_YEAR), so "1e9/year" projects 1e9
+_PER_YEAR = {"month": 12.0, "year": 1.0, "yr": 1.0, "y": 1.0}
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([kmbgt]?)\s*(?:/\s*([a-z]+?)s?)?\s*$", re.IGNORECASE)
 
 
 def parse_rate(text: str) -> float:
     """Queries per day from '10M/day', '500/s', '2k/min', '1e9/year' or a bare number (per day).
 
-    >>> parse_rate("10M/day"), parse_rate("1/s"), parse_rate("730.5/year")
+    >>> parse_rate("10M/day"), parse_rate("1/s"), parse_rate("730/year")
     (10000000.0, 86400.0, 2.0)
     """
     m = _RATE.match(text or "")
     if not m:
         raise UsageError(f"--rate {text!r} not understood: write e.g. 10M/day, 500/s, 2k/min, 1e9/year")
     number, suffix, unit = float(m.group(1)), m.group(2).lower(), (m.group(3) or "day").lower()
-    if unit not in _PER_DAY:
+    if unit in _PER_YEAR:
+        from wattlens.carbon.footprint import DAYS_PER_YEAR  # lazy: `wattlens measure` stays light
+
+        per_day = _PER_YEAR[unit] / DAYS_PER_YEAR
+    elif unit in _PER_DAY:
+        per_day = _PER_DAY[unit]
+    else:
         raise UsageError(f"--rate unit {unit!r} not understood: use s, min, hour, day, week, month or year")
-    value = number * _SUFFIX[suffix] * _PER_DAY[unit]
+    value = number * _SUFFIX[suffix] * per_day
     if not math.isfinite(value) or value < 0:
         raise UsageError(f"--rate must be a finite number >= 0, got {text!r}")
     return value

@@ -15,6 +15,8 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from wattlens.errors import WattlensError
+
 # How a figure was obtained, from strongest to weakest. ``unavailable`` is never a number.
 MEASURED = "measured"  # a hardware energy counter (RAPL, NVML total-energy, amdsmi, IOReport)
 INTEGRATED = "integrated"  # sampled power integrated over time
@@ -140,5 +142,5 @@ class EnergySource(ABC):
         return self.probe()
 
 
-class MeterError(Exception):
+class MeterError(WattlensError):
     """A problem with the meter set-up that the user can fix (bad PUE, unknown window, ...)."""

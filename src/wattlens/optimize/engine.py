@@ -35,7 +35,6 @@ import json
 import math
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -201,6 +200,9 @@ def parse_duration(text: str | float | None) -> float | None:
 
 # --------------------------------------------------------------------------------------------------
 # the optimizer
+
+
+_TOKENIZERS_PARALLELISM = "TOKENIZERS_PARALLELISM"
 
 
 class Optimizer:
@@ -601,12 +603,18 @@ class Optimizer:
         import torch
 
         threads0 = torch.get_num_threads()  # trials change the global pool size: give the caller theirs back
+        # the tokenizer's own threads would skew the CPU-time meter: off for this run (workers inherit it),
+        # unless the caller chose; the caller's environment is given back as it was
+        own_parallelism = _TOKENIZERS_PARALLELISM not in os.environ
+        os.environ.setdefault(_TOKENIZERS_PARALLELISM, "false")
         try:
             return self._run_measured(own_mon)
         finally:
             import shutil
 
             torch.set_num_threads(threads0)
+            if own_parallelism:
+                os.environ.pop(_TOKENIZERS_PARALLELISM, None)
             shutil.rmtree(self.workdir, ignore_errors=True)
             for mon in ((self.mon if own_mon else None), self.mon_machine):
                 try:
@@ -1368,10 +1376,3 @@ def load_result(run_id: str, store_url: str | None = None, store: Any = None) ->
         if cell["cell_key"] == RESULT_CELL:
             return cell.get("result")
     return None
-
-
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the tokenizer's own threads would skew CPU-time

@@ -3,7 +3,8 @@
 :class:`GpuKnobs` is a context manager: on entry it records the current power limit, then applies the
 requested limit / clock lock; on exit — normal, exception, SIGINT/SIGTERM, or interpreter exit (atexit) —
 it restores the recorded limit and resets the clock lock. Restoring is idempotent and never raises (a
-failure to restore is logged to stderr and kept in ``restore_errors``; it is the one thing a user must hear).
+failure to restore is logged as an error on ``wattlens.optimize.hardware`` and kept in ``restore_errors``;
+it is the one thing a user must hear, and the CLI prints it).
 
 The NVML functions come from ``pynvml`` (package nvidia-ml-py) or from a stand-in object passed as ``nvml``
 (tests: there is no GPU here). Setting limits needs root / CAP_SYS_ADMIN.
@@ -15,9 +16,12 @@ import atexit
 import glob
 import os
 import signal
-import sys
 import threading
 from typing import Any
+
+from wattlens._logging import get_logger
+
+logger = get_logger(__name__)
 
 _ACTIVE: list[GpuKnobs] = []
 _LOCK = threading.Lock()
@@ -162,7 +166,7 @@ class GpuKnobs:
         if empty:
             _uninstall_handlers()
         for e in self.restore_errors:
-            print(f"wattlens: WARNING could not restore GPU {self.index} {e}", file=sys.stderr)
+            logger.error("could not restore GPU %s %s", self.index, e)
 
     def __exit__(self, *exc: object) -> None:
         self.restore()

@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 # --------------------------------------------------------------------------------------------------
 # data
@@ -277,7 +277,6 @@ def optuna_search(
     """
     import optuna  # lazy: optional dependency
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     constraints = constraints or Constraints()
     probe = rungs[0]
     t0 = time.perf_counter()
@@ -288,7 +287,6 @@ def optuna_search(
     else:
         smp = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(3, n_trials // 5)), multivariate=True)
     multi = objectives == "pareto"
-    study = optuna.create_study(directions=["minimize", "minimize", "maximize"] if multi else ["minimize"], sampler=smp)
     names = list(knobs)
 
     def objective(trial: Any) -> Any:
@@ -312,7 +310,15 @@ def optuna_search(
             t.quality if t.ok and t.quality is not None else -big,
         )
 
-    study.optimize(objective, n_trials=n_trials)
+    # Optuna's per-trial INFO lines are silenced for this search only: the caller's verbosity is given back
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        Direction = Literal["minimize", "maximize"]
+        directions: list[Direction] = ["minimize", "minimize", "maximize"] if multi else ["minimize"]
+        optuna.create_study(directions=directions, sampler=smp).optimize(objective, n_trials=n_trials)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     feasible = sorted(
         (t for t in seen.values() if not constraints.violation(t, 1.25) and t.j_per_query is not None),
         key=lambda t: t.j_per_query,

@@ -9,11 +9,16 @@ torch, onnx and onnxruntime are imported inside the functions (``import wattlens
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from wattlens.errors import WattlensError
 
-class TransformError(RuntimeError):
+
+class TransformError(WattlensError, RuntimeError):
     """A transform could not be applied to this model (unsupported op, export error, missing layout)."""
 
 
@@ -236,20 +241,38 @@ def ort_dynamic_int8(src: str, dst: str, scheme: str = "per-channel") -> str:
 
     Tolerance: per-channel cosine ~0.993, per-tensor ~0.96 on MiniLM (anchors §4.2 Table A).
     """
-    import logging
-
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
         raise TransformError(f"onnxruntime.quantization unavailable: {exc}") from exc
     if scheme not in ("per-tensor", "per-channel"):
         raise TransformError(f"unknown int8 scheme {scheme!r}")
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # "run pre-processing" nag
     try:
-        quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=scheme == "per-channel")
+        with _root_logger_left_alone():
+            quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=scheme == "per-channel")
     except Exception as exc:
         raise TransformError(f"ORT quantization failed: {type(exc).__name__}: {exc}") from exc
     return dst
+
+
+@contextmanager
+def _root_logger_left_alone() -> Iterator[None]:
+    """Keep ORT's quantizer from configuring the root logger behind the application's back.
+
+    ``quantize_dynamic`` gives its "consider pre-processing" advice with the module-level
+    ``logging.warning()``, which calls ``logging.basicConfig()`` — a stderr handler on the root logger for
+    the rest of the process — when the root logger has none. A ``NullHandler`` for the call prevents that;
+    an application that configured the root logger itself still receives the record.
+    """
+    root = logging.getLogger()
+    guard = None if root.handlers else logging.NullHandler()
+    if guard is not None:
+        root.addHandler(guard)
+    try:
+        yield
+    finally:
+        if guard is not None:
+            root.removeHandler(guard)
 
 
 def ort_session(path: str, threads: int, spin: bool = True, device: str = "cpu") -> Any:

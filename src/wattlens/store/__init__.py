@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from wattlens.errors import WattlensError
+
 if TYPE_CHECKING:  # pragma: no cover
     from wattlens.store.db import Store
 
 ENV_DB = "WATTLENS_DB"
 
 
-class StoreError(RuntimeError):
+class StoreError(WattlensError, RuntimeError):
     """The results database cannot do what was asked; the message says why and what is allowed."""
 
 

@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,10 @@ schema_version_table = sa.Table(
     sa.Column("applied_unix_s", sa.Float, nullable=False),
 )
 
-_UPSERT_INSERT = {"sqlite": sqlite_dialect.insert, "postgresql": pg_dialect.insert}
+_UPSERT_INSERT: dict[str, Callable[[sa.Table], sqlite_dialect.Insert | pg_dialect.Insert]] = {
+    "sqlite": sqlite_dialect.insert,
+    "postgresql": pg_dialect.insert,
+}
 
 
 # --- value cleaning -------------------------------------------------------------------------------
@@ -183,7 +186,8 @@ def _json_object(value: Any, what: str) -> dict[str, Any]:
         value = value.to_dict()
     if not isinstance(value, Mapping):
         raise StoreError(f"{what} must be a dict (or have to_dict()), got {type(value).__name__}")
-    return jsonable(value)
+    cleaned: dict[str, Any] = jsonable(value)  # a Mapping comes back a dict
+    return cleaned
 
 
 # --- URL handling ---------------------------------------------------------------------------------
@@ -320,7 +324,10 @@ class Store:
 
     def schema_version(self) -> int:
         with self._engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.max(schema_version_table.c.version))).scalar())
+            version = conn.execute(sa.select(sa.func.max(schema_version_table.c.version))).scalar()
+        if version is None:
+            raise StoreError(f"{self.url} has no schema version row (not created by wattlens?)")
+        return int(version)
 
     def close(self) -> None:
         """Release every connection (the data are already committed)."""
@@ -340,7 +347,8 @@ class Store:
         """Store one measurement record (``Measurement.to_dict()``, optionally with a ``footprint`` dict
         from :mod:`wattlens.carbon` nested or merged); committed before returning. Returns its id."""
         rec = _json_object(record, "a measurement record")
-        fp = rec.get("footprint") if isinstance(rec.get("footprint"), Mapping) else {}
+        nested = rec.get("footprint")
+        fp: Mapping[str, Any] = nested if isinstance(nested, Mapping) else {}
 
         def pick(key: str) -> Any:
             return rec[key] if rec.get(key) is not None else fp.get(key)
@@ -361,8 +369,10 @@ class Store:
         for column in _MEASUREMENT_NUMBERS:
             row[column] = _number(pick(column), column)
         with self._engine.begin() as conn:
-            result = conn.execute(measurements_table.insert().values(**row))
-            return int(result.inserted_primary_key[0])
+            key = conn.execute(measurements_table.insert().values(**row)).inserted_primary_key
+        if key is None:  # pragma: no cover - SQLite and PostgreSQL always return the new id
+            raise StoreError("the database returned no id for the new measurement")
+        return int(key[0])
 
     def measurements(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Stored measurements, oldest first; with ``limit``, the most recent ``limit`` of them."""

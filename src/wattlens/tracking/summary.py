@@ -1,7 +1,8 @@
 """One measured window plus its carbon footprint, as the flat record that ``wattlens measure --json`` prints.
 
-The tracking layer must not import the carbon layer (docs/CONTRACTS.md layering), so the footprint is
-taken duck-typed: any object with ``to_dict()`` returning the keys of ``wattlens.carbon.Footprint``.
+carbon sits below tracking (it imports no other layer), so the footprint has its real type,
+:class:`wattlens.carbon.Footprint`; it is imported for type checking only, so that ``Monitor`` users do
+not pay for the carbon tables' module.
 
 Boundaries in the record: each entry of ``components`` is a *device* figure; ``energy_j`` (= ``gross_j``)
 is the *node* figure (their sum); ``facility_energy_j`` = node x ``pue`` is the *facility* figure
@@ -11,9 +12,12 @@ is the *node* figure (their sum); ``facility_energy_j`` = node x ``pue`` is the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wattlens.tracking.result import Measurement
+
+if TYPE_CHECKING:
+    from wattlens.carbon.footprint import Footprint
 
 BOUNDARIES = {
     "device": "components[]: one figure per device/domain (CPU package, DRAM, each GPU)",
@@ -27,7 +31,7 @@ class MeasuredFootprint:
     """A :class:`Measurement` and its footprint (``wattlens.carbon.Footprint`` or ``None``)."""
 
     measurement: Measurement
-    footprint: Any = None
+    footprint: Footprint | None = None
     extra: dict[str, Any] | None = None  # e.g. {"command": [...], "exit_code": 0}
 
     # convenient pass-throughs
@@ -60,7 +64,7 @@ def _component_dict(c: Any) -> dict[str, Any]:
     return {k: d.get(k) for k in ("domain", "energy_j", "source", "method", "low_j", "high_j", "device", "note")}
 
 
-def build_record(m: Measurement, fp: Any = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_record(m: Measurement, fp: Footprint | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON contract of ``wattlens measure --json`` (see docs): flat, every figure with provenance."""
     fpd: dict[str, Any] = fp.to_dict() if fp is not None else {}
     notes = list(m.notes) + [n for n in fpd.get("notes", []) if n not in m.notes]

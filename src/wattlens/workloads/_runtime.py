@@ -1,4 +1,10 @@
-"""Torch-side helpers shared by the model builders: offline mode, threads, precision, versions, cache dir."""
+"""Torch-side helpers shared by the model builders: threads, precision, versions, cache dir.
+
+No network without changing the process: every ``from_pretrained`` in this layer passes
+``local_files_only=True`` (a local directory or the local Hugging Face cache), rather than writing
+``HF_HUB_OFFLINE`` into ``os.environ``. The ``wattlens`` CLI, which owns its process, sets the hub's
+offline and quiet variables for itself (``wattlens.cli.main.configure_output``).
+"""
 
 from __future__ import annotations
 
@@ -14,20 +20,6 @@ from .errors import WorkloadError
 PRECISIONS = ("fp32", "bf16", "fp16")
 _DTYPE_NAMES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 _PRECISION_ALIASES = {"float32": "fp32", "float": "fp32", "bfloat16": "bf16", "float16": "fp16", "half": "fp16"}
-
-
-def offline() -> None:
-    """Make transformers / huggingface_hub never reach the network (wattlens runs with no hub)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    try:
-        from transformers.utils import logging as tlog
-
-        tlog.disable_progress_bar()  # the weight-loading bar would pollute bench output
-        tlog.set_verbosity_error()
-    except Exception:  # pragma: no cover - transformers absent: callers fail later with a clear error
-        pass
 
 
 def normalize_precision(precision: str | None) -> str:

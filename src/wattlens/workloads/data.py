@@ -581,6 +581,6 @@ def photos(n: int, seed: int = 0, size: tuple[int, int] = PHOTO_SIZE) -> list[di
         crop = img[y0 : y0 + ch, x0 : x0 + cw]
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
-        pil = Image.fromarray(np.ascontiguousarray(crop)).resize((size[1], size[0]), Image.BILINEAR)
+        pil = Image.fromarray(np.ascontiguousarray(crop)).resize((size[1], size[0]), Image.Resampling.BILINEAR)
         out.append({"image": np.array(pil, dtype=np.uint8)})  # a writable copy
     return out

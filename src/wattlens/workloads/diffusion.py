@@ -6,7 +6,7 @@ step, and the VAE decoder to pixels: the stages and arithmetic of diffusers' ``S
 (PHP ran its defaults: 50 steps at native resolution). SD 1.5: 64x64x4 latents -> 512x512 px, CLIP
 ViT-L/14 text tower (77x768 context). ``tiny-sd-unet``: the diffusers test model's structure, 32x32x4
 latents -> 64x64 px. The UNet and VAE are diffusers' UNet2DConditionModel / AutoencoderKL when diffusers
-is installed, else plain-torch stand-ins of the same configuration (``unet_torch.py``;
+is installed, else plain-torch re-implementations of the same configuration (``unet_torch.py``;
 ``w.info["unet_impl"]`` says which). The scheduler is DDIM in plain torch (SD 1.5's pipeline default is
 PNDM: the same one UNet evaluation per step). Weights are seeded random: valid for energy, not images.
 """
@@ -152,13 +152,14 @@ def _pick_impl(impl: str) -> str:
 def _build_unet_vae(impl: str, unet_cfg: dict[str, Any], vae_cfg: dict[str, Any]) -> tuple[Any, Any]:
     """(UNet, latent->pixel decoder): diffusers' classes when available, else the plain-torch stand-ins."""
     if impl == "torch":
-        from .unet_torch import UNet, VAEDecoder
+        from .unet_torch import UNet2DCondition, VAEDecoder
 
-        return UNet(unet_cfg).eval(), VAEDecoder(vae_cfg).eval()
+        return UNet2DCondition(**unet_cfg).eval(), VAEDecoder(vae_cfg).eval()
     import diffusers
 
-    diffusers.utils.logging.set_verbosity_error()
     from .unet_torch import DecoderOf
 
-    vae = diffusers.AutoencoderKL(**vae_cfg).eval()
-    return diffusers.UNet2DConditionModel(**unet_cfg).eval(), DecoderOf(vae).eval()
+    # Any: diffusers' lazy top-level exports hide that these are torch modules from the type checker
+    vae: Any = diffusers.AutoencoderKL(**vae_cfg)
+    unet: Any = diffusers.UNet2DConditionModel(**unet_cfg)
+    return unet.eval(), DecoderOf(vae.eval()).eval()

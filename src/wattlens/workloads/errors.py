@@ -5,8 +5,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+from wattlens.errors import WattlensError
 
-class WorkloadError(ValueError):
+
+class WorkloadError(WattlensError, ValueError):
     """A workload cannot be built or run as asked; the message names what is wrong and what is allowed."""
 
 

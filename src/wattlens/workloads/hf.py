@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import minilm
-from ._runtime import count_params, offline, seed_of, seeded, torch_dtype
+from ._runtime import count_params, seed_of, seeded, torch_dtype
 from .base import Generated, Workload
 from .device import to_device
 from .errors import WorkloadError
@@ -63,7 +63,6 @@ class Loaded:
 
 def build_random(arch: Any, task: Task) -> Loaded:
     """A preset with seeded random weights (same weights on every run), built with the task's head."""
-    offline()
     import transformers
 
     from .architectures import build_config
@@ -99,7 +98,6 @@ def _image_size_of(arch: Any, task: Task) -> Any:
 
 def load_pretrained(source: str, task: Task, local: bool) -> Loaded:
     """A user's model: a local directory or a hub id already in the local cache (never downloaded)."""
-    offline()
     import transformers
 
     cls = getattr(transformers, AUTO_CLASS[task.name])

@@ -35,12 +35,13 @@ def accuracy(golds: Sequence[Any], preds: Sequence[Any], names: Sequence[str] | 
 def spans(tags: Sequence[str]) -> set[tuple[int, int, str]]:
     """Entity spans (start, end_exclusive, type) of a BIO tag sequence (an I- after O starts a span)."""
     out: set[tuple[int, int, str]] = set()
-    start, kind = None, None
+    start: int | None = None
+    kind = ""
     for i, tag in enumerate([*tags, "O"]):
         prefix, _, typ = tag.partition("-")
         if start is not None and (prefix != "I" or typ != kind):
             out.add((start, i, kind))
-            start, kind = None, None
+            start, kind = None, ""
         if prefix == "B" or (prefix == "I" and start is None):
             start, kind = i, typ
     return out

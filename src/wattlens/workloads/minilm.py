@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._runtime import offline
 from .errors import WorkloadError
 
 MINILM = "all-MiniLM-L6-v2"
@@ -35,18 +34,16 @@ def model_path() -> Path:
 
 
 def load_tokenizer() -> Any:
-    offline()
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(model_path()))
+    return AutoTokenizer.from_pretrained(str(model_path()), local_files_only=True)
 
 
 def load_encoder(dtype: Any = None) -> Any:
     """The BertModel encoder in eval mode (fp32 unless ``dtype`` is given)."""
-    offline()
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(model_path()))
+    model = AutoModel.from_pretrained(str(model_path()), local_files_only=True)
     if dtype is not None:
         model = model.to(dtype)
     return model.eval()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import data, minilm
-from ._runtime import cache_dir, offline, recipe_key
+from ._runtime import cache_dir, recipe_key
 from .base import Workload
 from .errors import WorkloadError
 from .hf import MIN_VOCAB
@@ -325,7 +325,6 @@ class OnnxWorkload(Workload):
 
 
 def _tokenizer_for(path: Path, options: dict[str, Any]) -> tuple[Any, str]:
-    offline()
     from transformers import AutoTokenizer
 
     where = options.get("tokenizer")

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._runtime import normalize_precision, offline, set_threads, versions
+from ._runtime import normalize_precision, set_threads, versions
 from .base import Workload
 from .errors import WorkloadError, close_matches
 from .tasks import Task, get_task
@@ -293,7 +293,6 @@ def load_workload(
 
     resolved = resolve_device(dev)  # before loading anything: an unavailable device fails fast
     nthreads = set_threads(threads)
-    offline()
     w = _load_torch(t, kind, payload, str(model), prec, nthreads, batch, options, resolved)
     w.info.update(describe_device(resolved))
     if dev != resolved:

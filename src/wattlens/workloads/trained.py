@@ -53,7 +53,7 @@ DIGITS_RECIPES: dict[str, dict[str, Any]] = {
         "seed": 0,
     },
 }
-SENTIMENT_RECIPE = {
+SENTIMENT_RECIPE: dict[str, Any] = {
     "train_sentences": 320,
     "train_seed": 0,
     "C": 4.0,
@@ -61,7 +61,7 @@ SENTIMENT_RECIPE = {
     "holdout_seed": 1,
     "features": "all-MiniLM-L6-v2 mean-pooled, L2-normalised",
 }
-NER_RECIPE = {
+NER_RECIPE: dict[str, Any] = {
     "train_sentences": 200,
     "train_seed": 0,
     "C": 2.0,
@@ -420,7 +420,7 @@ class MiniLMNer(_MiniLMHead):
 # ---------------------------------------------------------------------------------------------------------
 # Extractive QA head
 # ---------------------------------------------------------------------------------------------------------
-QA_RECIPE = {
+QA_RECIPE: dict[str, Any] = {
     "train_examples": 60,
     "train_seed": 0,
     "C": 0.5,

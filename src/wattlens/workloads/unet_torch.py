@@ -1,140 +1,312 @@
-"""Plain-torch stand-ins for diffusers' UNet2DConditionModel and the AutoencoderKL decoder, plus DDIM.
+"""Plain-torch stand-ins for diffusers' ``UNet2DConditionModel`` and the AutoencoderKL decoder, plus DDIM.
 
-Used by the text-to-image workload only when diffusers is not installed. The UNet follows the preset's
-configuration (block_out_channels, layers_per_block, cross-attention levels, cross_attention_dim,
-attention heads, GroupNorm groups): per level ``layers_per_block`` residual blocks with time embedding,
-each followed by a transformer block (self-attention, cross-attention to the text context, GEGLU
-feed-forward) on cross-attention levels; stride-2 down-sampling; a mid block; an up path with skip
-connections. Parameter counts and FLOPs are close to, not identical with, diffusers' (labelled
-``unet_impl: plain-torch`` in ``w.info``).
+One UNet for every use: the text-to-image workload runs it when diffusers is not installed
+(``w.info["unet_impl"] == "torch"``), and ``wattlens analyze`` traces it for the UNet presets. It is a
+re-implementation of diffusers' module for the kwargs the presets use (SD 1.x layout): same modules,
+parameter names, shapes and op sequence as diffusers 0.2x (conv 1x1 proj_in/out, GEGLU feed-forward, one
+transformer block per attention, ``attention_head_dim`` = number of heads as in SD 1.x configs), so a
+diffusers state dict loads into it and the outputs agree (``tests/workloads/test_models.py``).
+
+The VAE decoder is a stand-in of the same channel plan (``layers_per_block + 1`` residual blocks per
+level, x2 up-sampling between levels), close to but not identical with diffusers' in parameters and FLOPs.
+Weights are never trained here: valid for energy, latency, FLOPs and bytes, not for images.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
-from torch.nn import functional as F
+
+
+class Timesteps(nn.Module):
+    def __init__(self, dim: int, flip_sin_to_cos: bool = True, freq_shift: float = 0.0) -> None:
+        super().__init__()
+        self.dim, self.flip, self.shift = dim, flip_sin_to_cos, freq_shift
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        half = self.dim // 2
+        exponent = -math.log(10000) * torch.arange(half, dtype=torch.float32, device=t.device) / (half - self.shift)
+        emb = t[:, None].float() * torch.exp(exponent)[None, :]
+        emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=-1)
+        return torch.cat([emb[:, half:], emb[:, :half]], dim=-1) if self.flip else emb
+
+
+class TimestepEmbedding(nn.Module):
+    def __init__(self, in_dim: int, dim: int) -> None:
+        super().__init__()
+        self.linear_1, self.linear_2 = nn.Linear(in_dim, dim), nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear_2(F.silu(self.linear_1(x)))
+
+
+class ResnetBlock2D(nn.Module):
+    def __init__(self, cin: int, cout: int, temb: int, groups: int = 32, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.norm1 = nn.GroupNorm(groups, cin, eps=eps)
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.time_emb_proj = nn.Linear(temb, cout)
+        self.norm2 = nn.GroupNorm(groups, cout, eps=eps)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.conv_shortcut = nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.time_emb_proj(F.silu(temb))[:, :, None, None]
+        h = self.conv2(F.silu(self.norm2(h)))
+        return (self.conv_shortcut(x) if self.conv_shortcut is not None else x) + h
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int, dim_head: int, cross_dim: int | None = None) -> None:
+        super().__init__()
+        inner = heads * dim_head
+        self.heads = heads
+        self.to_q = nn.Linear(dim, inner, bias=False)
+        self.to_k = nn.Linear(cross_dim or dim, inner, bias=False)
+        self.to_v = nn.Linear(cross_dim or dim, inner, bias=False)
+        self.to_out = nn.ModuleList([nn.Linear(inner, dim), nn.Dropout(0.0)])
+
+    def forward(self, x: torch.Tensor, ctx: torch.Tensor | None = None) -> torch.Tensor:
+        ctx = x if ctx is None else ctx
+        b, n, _ = x.shape
+        q, k, v = self.to_q(x), self.to_k(ctx), self.to_v(ctx)
+        q, k, v = (t.view(b, -1, self.heads, t.shape[-1] // self.heads).transpose(1, 2) for t in (q, k, v))
+        o = F.scaled_dot_product_attention(q, k, v)
+        o = o.transpose(1, 2).reshape(b, n, -1)
+        return self.to_out[1](self.to_out[0](o))
+
+
+class GEGLU(nn.Module):
+    def __init__(self, dim: int, inner: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(dim, inner * 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, gate = self.proj(x).chunk(2, dim=-1)
+        return h * F.gelu(gate)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, mult: int = 4) -> None:
+        super().__init__()
+        self.net = nn.ModuleList([GEGLU(dim, dim * mult), nn.Dropout(0.0), nn.Linear(dim * mult, dim)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for m in self.net:
+            x = m(x)
+        return x
+
+
+class BasicTransformerBlock(nn.Module):
+    def __init__(self, dim: int, heads: int, dim_head: int, cross_dim: int) -> None:
+        super().__init__()
+        self.norm1, self.attn1 = nn.LayerNorm(dim), Attention(dim, heads, dim_head)
+        self.norm2, self.attn2 = nn.LayerNorm(dim), Attention(dim, heads, dim_head, cross_dim)
+        self.norm3, self.ff = nn.LayerNorm(dim), FeedForward(dim)
+
+    def forward(self, x: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        x = self.attn1(self.norm1(x)) + x
+        x = self.attn2(self.norm2(x), ctx) + x
+        return self.ff(self.norm3(x)) + x
+
+
+class Transformer2DModel(nn.Module):
+    def __init__(self, heads: int, dim_head: int, cin: int, cross_dim: int, groups: int = 32) -> None:
+        super().__init__()
+        inner = heads * dim_head
+        self.norm = nn.GroupNorm(groups, cin, eps=1e-6)
+        self.proj_in = nn.Conv2d(cin, inner, 1)
+        self.transformer_blocks = nn.ModuleList([BasicTransformerBlock(inner, heads, dim_head, cross_dim)])
+        self.proj_out = nn.Conv2d(inner, cin, 1)
+
+    def forward(self, x: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        b, _c, h, w = x.shape
+        res = x
+        x = self.proj_in(self.norm(x))
+        x = x.permute(0, 2, 3, 1).reshape(b, h * w, -1)
+        for blk in self.transformer_blocks:
+            x = blk(x, ctx)
+        x = x.reshape(b, h, w, -1).permute(0, 3, 1, 2).contiguous()
+        return self.proj_out(x) + res
+
+
+class _Resample(nn.Module):
+    """Downsample2D / Upsample2D: a conv named ``conv`` (diffusers' parameter names)."""
+
+    def __init__(self, c: int, stride: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, stride=stride, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+@dataclass(frozen=True)
+class _Common:
+    """What every block of one UNet shares: time-embedding width, heads, context width, GroupNorm."""
+
+    temb: int
+    heads: int
+    cross_dim: int
+    groups: int
+    eps: float
+
+    def resnet(self, cin: int, cout: int) -> ResnetBlock2D:
+        return ResnetBlock2D(cin, cout, self.temb, self.groups, self.eps)
+
+    def attentions(self, cross: bool, ch: int, n: int) -> nn.ModuleList | None:
+        """``n`` transformer blocks on a cross-attention level, else none (diffusers' ``attentions``)."""
+        if not cross:
+            return None
+        return nn.ModuleList([self.transformer(ch) for _ in range(n)])
+
+    def transformer(self, ch: int) -> Transformer2DModel:
+        return Transformer2DModel(self.heads, ch // self.heads, ch, self.cross_dim, self.groups)
+
+
+class Down(nn.Module):
+    def __init__(self, cin: int, cout: int, layers: int, cross: bool, downsample: bool, common: _Common) -> None:
+        super().__init__()
+        self.resnets = nn.ModuleList([common.resnet(cin if i == 0 else cout, cout) for i in range(layers)])
+        self.attentions = common.attentions(cross, cout, layers)
+        self.downsamplers = nn.ModuleList([_Resample(cout, 2)]) if downsample else None
+
+    def forward(
+        self, x: torch.Tensor, temb: torch.Tensor, ctx: torch.Tensor
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        res = []
+        for i, r in enumerate(self.resnets):
+            x = r(x, temb)
+            if self.attentions is not None:
+                x = self.attentions[i](x, ctx)
+            res.append(x)
+        if self.downsamplers is not None:
+            x = self.downsamplers[0](x)
+            res.append(x)
+        return x, res
+
+
+class Up(nn.Module):
+    def __init__(
+        self, cin: int, prev: int, cout: int, layers: int, cross: bool, upsample: bool, common: _Common
+    ) -> None:
+        super().__init__()
+        self.resnets = nn.ModuleList(
+            [
+                common.resnet((prev if i == 0 else cout) + (cin if i == layers - 1 else cout), cout)
+                for i in range(layers)
+            ]
+        )
+        self.attentions = common.attentions(cross, cout, layers)
+        self.upsamplers = nn.ModuleList([_Resample(cout, 1)]) if upsample else None
+
+    def forward(
+        self, x: torch.Tensor, skips: list[torch.Tensor], temb: torch.Tensor, ctx: torch.Tensor
+    ) -> torch.Tensor:
+        for i, r in enumerate(self.resnets):
+            x = r(torch.cat([x, skips.pop()], dim=1), temb)
+            if self.attentions is not None:
+                x = self.attentions[i](x, ctx)
+        if self.upsamplers is not None:
+            x = self.upsamplers[0](F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        return x
+
+
+class Mid(nn.Module):
+    """UNetMidBlock2DCrossAttn: resnet, transformer, resnet (diffusers' parameter names)."""
+
+    def __init__(self, ch: int, common: _Common) -> None:
+        super().__init__()
+        self.resnets = nn.ModuleList([common.resnet(ch, ch) for _ in range(2)])
+        self.attentions = nn.ModuleList([common.transformer(ch)])
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        x = self.attentions[0](self.resnets[0](x, temb), ctx)
+        return self.resnets[1](x, temb)
+
+
+class UNet2DCondition(nn.Module):
+    def __init__(
+        self,
+        sample_size: int = 64,
+        in_channels: int = 4,
+        out_channels: int = 4,
+        layers_per_block: int = 2,
+        block_out_channels: list[int] | tuple[int, ...] = (320, 640, 1280, 1280),
+        down_block_types: list[str] | tuple[str, ...] = (),
+        up_block_types: list[str] | tuple[str, ...] = (),
+        cross_attention_dim: int = 768,
+        attention_head_dim: int = 8,
+        norm_num_groups: int = 32,
+        norm_eps: float = 1e-5,
+        flip_sin_to_cos: bool = True,
+        freq_shift: float = 0,
+        **_: object,
+    ) -> None:
+        super().__init__()
+        ch = list(block_out_channels)
+        temb = ch[0] * 4
+        common = _Common(temb, attention_head_dim, cross_attention_dim, norm_num_groups, norm_eps)
+        self.conv_in = nn.Conv2d(in_channels, ch[0], 3, padding=1)
+        self.time_proj = Timesteps(ch[0], flip_sin_to_cos, freq_shift)
+        self.time_embedding = TimestepEmbedding(ch[0], temb)
+        self.down_blocks = nn.ModuleList()
+        cout = ch[0]
+        for i, kind in enumerate(down_block_types):
+            cin, cout = cout, ch[i]
+            cross, downsample = kind.startswith("CrossAttn"), i < len(ch) - 1
+            self.down_blocks.append(Down(cin, cout, layers_per_block, cross, downsample, common))
+        self.mid_block = Mid(ch[-1], common)
+        rev = list(reversed(ch))
+        self.up_blocks = nn.ModuleList()
+        out_ch = rev[0]
+        for i, kind in enumerate(up_block_types):
+            prev, out_ch = out_ch, rev[i]
+            cin = rev[min(i + 1, len(ch) - 1)]
+            cross, upsample = kind.startswith("CrossAttn"), i < len(ch) - 1
+            self.up_blocks.append(Up(cin, prev, out_ch, layers_per_block + 1, cross, upsample, common))
+        self.conv_norm_out = nn.GroupNorm(norm_num_groups, ch[0], eps=norm_eps)
+        self.conv_out = nn.Conv2d(ch[0], out_channels, 3, padding=1)
+
+    def forward(
+        self, sample: torch.Tensor, timestep: torch.Tensor, encoder_hidden_states: torch.Tensor
+    ) -> torch.Tensor:
+        t = torch.as_tensor(timestep, device=sample.device)
+        t = (t[None] if t.ndim == 0 else t).expand(sample.shape[0])  # one timestep for the batch, as diffusers
+        temb = self.time_embedding(self.time_proj(t).to(sample.dtype))
+        x = self.conv_in(sample)
+        skips = [x]
+        for blk in self.down_blocks:
+            x, res = blk(x, temb, encoder_hidden_states)
+            skips += res
+        x = self.mid_block(x, temb, encoder_hidden_states)
+        for blk in self.up_blocks:
+            x = blk(x, skips, temb, encoder_hidden_states)
+        return self.conv_out(F.silu(self.conv_norm_out(x)))
 
 
 def _norm(ch: int, groups: int) -> nn.GroupNorm:
     return nn.GroupNorm(min(groups, ch), ch, eps=1e-5)
 
 
-class ResBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, temb: int | None, groups: int):
+class _DecoderResBlock(nn.Module):
+    """A residual block without time embedding (the VAE decoder's)."""
+
+    def __init__(self, cin: int, cout: int, groups: int):
         super().__init__()
         self.n1, self.c1 = _norm(cin, groups), nn.Conv2d(cin, cout, 3, padding=1)
-        self.t = nn.Linear(temb, cout) if temb else None
         self.n2, self.c2 = _norm(cout, groups), nn.Conv2d(cout, cout, 3, padding=1)
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
 
-    def forward(self, x: torch.Tensor, temb: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.c1(F.silu(self.n1(x)))
-        if self.t is not None and temb is not None:
-            h = h + self.t(F.silu(temb))[:, :, None, None]
         return self.skip(x) + self.c2(F.silu(self.n2(h)))
-
-
-class Transformer2D(nn.Module):
-    """Self-attention + cross-attention to the text context + GEGLU feed-forward, on flattened pixels."""
-
-    def __init__(self, ch: int, context_dim: int, heads: int, groups: int):
-        super().__init__()
-        self.norm, self.proj_in, self.proj_out = _norm(ch, groups), nn.Linear(ch, ch), nn.Linear(ch, ch)
-        self.ln1, self.ln2, self.ln3 = nn.LayerNorm(ch), nn.LayerNorm(ch), nn.LayerNorm(ch)
-        self.attn1 = nn.MultiheadAttention(ch, heads, batch_first=True, bias=False)
-        self.attn2 = nn.MultiheadAttention(ch, heads, kdim=context_dim, vdim=context_dim, batch_first=True, bias=False)
-        self.ff_in, self.ff_out = nn.Linear(ch, ch * 8), nn.Linear(ch * 4, ch)
-
-    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        y = self.proj_in(self.norm(x).flatten(2).transpose(1, 2))
-        q = self.ln1(y)
-        y = y + self.attn1(q, q, q, need_weights=False)[0]
-        y = y + self.attn2(self.ln2(y), context, context, need_weights=False)[0]
-        a, gate = self.ff_in(self.ln3(y)).chunk(2, dim=-1)
-        y = y + self.ff_out(a * F.gelu(gate))
-        return x + self.proj_out(y).transpose(1, 2).reshape(b, c, h, w)
-
-
-class UNet(nn.Module):
-    """Mirrors UNet2DConditionModel's layout: every down layer (and each down-sampler) leaves a skip that
-    one up layer (``layers_per_block + 1`` per level) concatenates; nearest x2 + conv up-sampling."""
-
-    def __init__(self, cfg: dict[str, Any]):
-        super().__init__()
-        chs, groups = list(cfg["block_out_channels"]), int(cfg["norm_num_groups"])
-        layers, ctx = int(cfg["layers_per_block"]), int(cfg["cross_attention_dim"])
-        heads = int(cfg.get("attention_head_dim", 8))
-        attn = ["CrossAttn" in t for t in cfg["down_block_types"]]
-        temb = chs[0] * 4
-        self.temb_ch = chs[0]
-        self.time = nn.Sequential(nn.Linear(chs[0], temb), nn.SiLU(), nn.Linear(temb, temb))
-        self.conv_in = nn.Conv2d(int(cfg["in_channels"]), chs[0], 3, padding=1)
-
-        def tf(ch: int) -> nn.Module:
-            return Transformer2D(ch, ctx, heads if ch % heads == 0 else 1, groups)
-
-        skip_ch = [chs[0]]
-        self.down = nn.ModuleList()
-        cin = chs[0]
-        for i, ch in enumerate(chs):
-            for _ in range(layers):
-                self.down.append(nn.ModuleList([ResBlock(cin, ch, temb, groups), tf(ch) if attn[i] else nn.Identity()]))
-                cin = ch
-                skip_ch.append(ch)
-            if i < len(chs) - 1:
-                self.down.append(nn.ModuleList([nn.Conv2d(ch, ch, 3, stride=2, padding=1)]))
-                skip_ch.append(ch)
-        self.mid = nn.ModuleList([ResBlock(cin, cin, temb, groups), tf(cin), ResBlock(cin, cin, temb, groups)])
-        self.up = nn.ModuleList()
-        for i, ch in reversed(list(enumerate(chs))):
-            for _ in range(layers + 1):
-                self.up.append(
-                    nn.ModuleList(
-                        [ResBlock(cin + skip_ch.pop(), ch, temb, groups), tf(ch) if attn[i] else nn.Identity()]
-                    )
-                )
-                cin = ch
-            if i > 0:
-                self.up.append(
-                    nn.ModuleList([nn.Upsample(scale_factor=2.0, mode="nearest"), nn.Conv2d(ch, ch, 3, padding=1)])
-                )
-        self.out = nn.Sequential(
-            _norm(chs[0], groups), nn.SiLU(), nn.Conv2d(chs[0], int(cfg["out_channels"]), 3, padding=1)
-        )
-
-    def _timestep(self, t: torch.Tensor, n: int, dtype: torch.dtype, device: Any = None) -> torch.Tensor:
-        half = self.temb_ch // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=device) / half)
-        args = t.to(device).float().reshape(-1)[:1].expand(n)[:, None] * freqs[None]
-        return self.time(torch.cat([torch.cos(args), torch.sin(args)], -1).to(dtype))
-
-    @staticmethod
-    def _layer(block: nn.ModuleList, h: torch.Tensor, temb: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        h = block[0](h, temb)
-        return block[1](h, context) if isinstance(block[1], Transformer2D) else h
-
-    def forward(self, x: torch.Tensor, t: Any, encoder_hidden_states: torch.Tensor) -> torch.Tensor:
-        temb = self._timestep(torch.as_tensor(t), x.shape[0], x.dtype, x.device)
-        h = self.conv_in(x)
-        skips = [h]
-        for block in self.down:
-            h = self._layer(block, h, temb, encoder_hidden_states) if len(block) == 2 else block[0](h)
-            skips.append(h)
-        h = self.mid[2](self.mid[1](self.mid[0](h, temb), encoder_hidden_states), temb)
-        for block in self.up:
-            if isinstance(block[0], nn.Upsample):
-                h = block[1](block[0](h))
-                continue
-            skip = skips.pop()
-            if h.shape[-2:] != skip.shape[-2:]:  # odd latent sizes: match the skip, as diffusers does
-                h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")
-            h = self._layer(block, torch.cat([h, skip], 1), temb, encoder_hidden_states)
-        return self.out(h)
 
 
 class VAEDecoder(nn.Module):
@@ -146,13 +318,13 @@ class VAEDecoder(nn.Module):
         layers = int(cfg["layers_per_block"]) + 1
         mods: list[nn.Module] = [
             nn.Conv2d(int(cfg["latent_channels"]), chs[0], 3, padding=1),
-            ResBlock(chs[0], chs[0], None, groups),
-            ResBlock(chs[0], chs[0], None, groups),
+            _DecoderResBlock(chs[0], chs[0], groups),
+            _DecoderResBlock(chs[0], chs[0], groups),
         ]
         cin = chs[0]
         for i, ch in enumerate(chs):
             for _ in range(layers):
-                mods.append(ResBlock(cin, ch, None, groups))
+                mods.append(_DecoderResBlock(cin, ch, groups))
                 cin = ch
             if i < len(chs) - 1:
                 mods += [nn.Upsample(scale_factor=2.0, mode="nearest"), nn.Conv2d(ch, ch, 3, padding=1)]
