@@ -1,10 +1,11 @@
 """The layers of DESIGN.md, enforced: a module may import only its own layer or layers below it.
 
 Order, bottom up: meters < carbon < tracking < store < workloads < bench < analyze < optimize < report
-< cli / api, with the stdlib-only foundation modules (``errors``, ``_lazy``) below every layer. carbon
-imports no other layer (it is data + lookup), so it sits below tracking, whose results carry a footprint.
-A static scan of every ``import`` in src/wattlens — absolute and relative (``from ..store import x``) —
-so a violation fails even when the offending import sits inside a function.
+< cli / api, with the stdlib-only foundation modules (``errors``, ``_lazy``, ``_logging``, ``units``,
+``stats``, ``records``) below every layer. carbon imports no other layer (it is data + lookup), so it sits
+below tracking, whose results carry a footprint. A static scan of every ``import`` in src/wattlens —
+absolute and relative (``from ..store import x``) — so a violation fails even when the offending import
+sits inside a function.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ RANK = {name: i for i, name in enumerate(LAYERS)}
 RANK["api"] = RANK["cli"]  # the public facade sits at the top beside the CLI
 RANK["__main__"] = RANK["cli"]
 RANK["__init__"] = RANK["cli"]
-RANK["_lazy"] = -1  # a stdlib-only foundation helper below every layer
-RANK["errors"] = -1  # the root WattlensError: stdlib only, below every layer
-RANK["_logging"] = -1  # get_logger and the package NullHandler: stdlib only, below every layer
+# stdlib-only foundations below every layer: lazy exports, the root error, loggers, units (J/Wh/kWh),
+# statistics, the record base class of every result
+for _foundation in ("_lazy", "errors", "_logging", "units", "stats", "records"):
+    RANK[_foundation] = -1
 SRC = Path(__file__).resolve().parents[1] / "src" / "wattlens"
 
 

@@ -13,6 +13,7 @@ from wattlens.analyze import presets
 from wattlens.analyze.analysis import Request, analyze, analyze_workload
 from wattlens.analyze.capture import sum_field
 from wattlens.analyze.profiles import get_profile
+from wattlens.analyze.records import Lever
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +27,16 @@ def test_levers_ranked_priced_and_recomputed(decode_analysis):
     a = decode_analysis
     lv = a.levers
     assert lv, "no lever computed"
-    fr = [x["saving_fraction"] for x in lv]
+    fr = [x.saving_fraction for x in lv]
     assert fr == sorted(fr, reverse=True)
-    names = " ".join(x["lever"] for x in lv)
+    names = " ".join(x.lever for x in lv)
     for expected in ("weight-only int8", "KV-cache int8", "batching", "GQA", "speculative", "fusion"):
         assert expected in names, expected
     for x in lv:
-        assert set(x["price"]) >= {"quality", "latency", "memory"}
-        assert x["energy_j_after"] == pytest.approx(a.energy("mid") * (1 - x["saving_fraction"]))
-        assert x["method"].startswith("re-")
+        assert x.price.quality and x.price.latency and x.price.memory
+        assert x.energy_j_after == pytest.approx(a.energy("mid") * (1 - x.saving_fraction))
+        assert x.method.startswith("re-")
+        assert Lever.from_dict(json.loads(json.dumps(x.to_dict()))) == x  # the JSON form reads back
 
 
 def test_weight_quant_lever_equals_reestimate(decode_analysis):
@@ -50,20 +52,20 @@ def test_weight_quant_lever_equals_reestimate(decode_analysis):
         ),
     )
     est = L._re(a, recs)
-    assert lv["energy_j_after"] == pytest.approx(est.total("energy_j", "mid"))
-    assert 0 < lv["saving_fraction"] < 1
+    assert lv.energy_j_after == pytest.approx(est.total("energy_j", "mid"))
+    assert 0 < lv.saving_fraction < 1
 
 
 def test_gqa_lever_retraces_a_smaller_kv_cache(decode_analysis):
     a = decode_analysis
     lv = L.gqa(a)
-    assert "16 -> 2 KV heads" in lv["lever"]
+    assert "16 -> 2 KV heads" in lv.lever
     w2 = L._rebuild(a.workload, type(a.workload.config)(**{**a.workload.config.to_dict(), "num_key_value_heads": 2}))
     b = analyze_workload(w2, a.profile, Request(**a.request.__dict__))
     kv_a = sum_field(a.records, "lo_kv_cache")
     kv_b = sum_field(b.records, "lo_kv_cache")
     assert kv_b == pytest.approx(kv_a / 8, rel=1e-6)
-    assert lv["energy_j_after"] == pytest.approx(b.energy("mid"))
+    assert lv.energy_j_after == pytest.approx(b.energy("mid"))
 
 
 def test_power_cap_changes_the_profile_not_the_total():
@@ -71,9 +73,9 @@ def test_power_cap_changes_the_profile_not_the_total():
     a = analyze("gpt2", "a100", phase="prefill", seq=512, batch=8, levers=False)
     lv = L.power_cap(a)
     assert lv is not None
-    assert lv["clock_fraction"] == 0.7
-    assert lv["time_s_after"] >= a.time("mid")  # a lower clock never makes it faster
-    assert 0.0 < lv["saving_fraction"] < 0.5
+    assert lv.clock_fraction == 0.7
+    assert lv.time_s_after >= a.time("mid")  # a lower clock never makes it faster
+    assert 0.0 < lv.saving_fraction < 0.5
 
 
 def test_power_cap_is_not_listed_when_no_clock_saves_energy(monkeypatch):

@@ -7,11 +7,20 @@ from pathlib import Path
 import pytest
 
 from wattlens.bench.execute import execute, start_run
-from wattlens.bench.results import result_rows
+from wattlens.bench.records import BenchRow
+from wattlens.bench.results import result_rows as typed_rows
 from wattlens.bench.suites import load_suite
 from wattlens.store import open_store
 
 pytestmark = pytest.mark.slow
+
+
+def result_rows(store, run_id: str) -> list[dict]:
+    """The rows as the ``wattlens results --json`` contract has them (and they read back to the same records)."""
+    rows = typed_rows(store, run_id)
+    assert all(isinstance(r, BenchRow) and BenchRow.from_dict(r.to_dict()) == r for r in rows)
+    return [r.to_dict() for r in rows]
+
 
 SUITE = """\
 [suite]

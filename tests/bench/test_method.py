@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from wattlens.bench.method import mad, median, percentile, robust_clip, stdev, summarize, t_quantile
+from wattlens.bench.method import robust_clip, summarize, t_quantile
+from wattlens.stats import mad, median, percentile, stdev
 
 
 @pytest.mark.parametrize(

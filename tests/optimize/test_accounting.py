@@ -3,85 +3,103 @@ never for the search process's RSS (which holds every variant at once); and the 
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
+from wattlens.bench.records import WindowComponent, WindowRow
 from wattlens.meters.estimator import MEMORY_W_PER_GB
+from wattlens.optimize import accounting as A
 from wattlens.optimize import engine as E
+from wattlens.optimize.results import OptimizePoint, RoundAccount
 
 W = MEMORY_W_PER_GB[1]
 
 
-def _stats(cpu_j: float, rss_mb: float, seconds: float = 2.0, queries: int = 100, method: str = "cpu-time-model"):
-    """Two windows as the estimator writes them: CPU term + memory term = W/GB x RSS x wall time."""
+def _windows(cpu_j: float, rss_mb: float, seconds: float = 2.0, measured_dram: bool = False) -> list[WindowRow]:
+    """Two windows as the meter reports them: CPU term + memory term = W/GB x RSS x wall time, the memory
+    component carrying the RSS and W/GB it charged (the estimator) or not (a measured DRAM counter)."""
     mem_j = W * rss_mb / 1024.0 * seconds / 2
-    win = {
-        "duration_s": seconds / 2,
-        "components": [
-            {"domain": "cpu", "energy_j": cpu_j / 2},
-            {"domain": "memory", "energy_j": mem_j, "method": method},
-        ],
-    }
-    total = cpu_j + 2 * mem_j
-    return SimpleNamespace(windows=[win, dict(win)], queries=queries, j_per_query=total / queries)
+    mem = (
+        WindowComponent("memory", energy_j=mem_j, source="measured", method="rapl:dram")
+        if measured_dram
+        else WindowComponent(
+            "memory", energy_j=mem_j, source="estimated", method="cpu-time-model", rss_mb=rss_mb, w_per_gb=W
+        )
+    )
+    win = WindowRow(duration_s=seconds / 2, queries=50, components=(WindowComponent("cpu", energy_j=cpu_j / 2), mem))
+    return [win, win]
 
 
-def test_meter_rss_read_back_from_the_memory_term() -> None:
-    split = E._split_components(_stats(10.0, 1660.0))
-    assert split["meter_rss_mb"] == pytest.approx(1660.0)
-    assert split["memory_rescalable"]
+def _j(windows: list[WindowRow], queries: int = 100) -> float:
+    return sum(c.energy_j or 0.0 for w in windows for c in w.components) / queries
+
+
+def test_meter_rss_comes_from_the_memory_component() -> None:
+    split = A.split_components(_windows(10.0, 1660.0), 100)
+    assert split.meter_rss_mb == pytest.approx(1660.0)
+    assert split.rescalable and split.memory_j_per_gb == pytest.approx(W * 2.0 / 100)
+    assert split.cpu_j_per_query == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize("search_rss_mb", [400.0, 1660.0, 6000.0])
 def test_search_process_rss_does_not_leak_into_per_config_energy(search_rss_mb: float) -> None:
     """Same configuration, same CPU work, same footprint: the J per query must not depend on how much the
     search process happened to hold (other variants, caches)."""
-    st = _stats(10.0, search_rss_mb)
-    j, _ = E._charge_footprint(st.j_per_query, E._split_components(st), 330.0)
+    wins = _windows(10.0, search_rss_mb)
+    j, _ = A.charge_footprint(_j(wins), A.split_components(wins, 100), 330.0)
     expected = (10.0 + W * 330.0 / 1024.0 * 2.0) / 100
     assert j == pytest.approx(expected, rel=1e-9)
 
 
 def test_measured_dram_energy_is_not_rescaled() -> None:
-    st = _stats(10.0, 1660.0, method="rapl")
-    j, delta = E._charge_footprint(st.j_per_query, E._split_components(st), 330.0)
-    assert j == st.j_per_query and delta == 0.0
+    wins = _windows(10.0, 1660.0, measured_dram=True)
+    split = A.split_components(wins, 100)
+    j, delta = A.charge_footprint(_j(wins), split, 330.0)
+    assert not split.rescalable and j == _j(wins) and delta == 0.0
 
 
-def _point(cpu: float, mem_search: float, rss: float, est_fp: float, deploy: float | None) -> dict:
-    """A confirmed point as ``_point`` leaves it: J charged for the per-trial estimate ``est_fp``."""
+def _point(cpu: float, mem_search: float, rss: float, est_fp: float, deploy: float | None) -> OptimizePoint:
+    """A confirmed point as the confirmation leaves it: J charged for the per-trial estimate ``est_fp``."""
+    per_gb = mem_search / rss * 1024.0  # what one GB resident cost per query in these rounds
     runs = [cpu + mem_search * est_fp / rss] * 3
-    return {
-        "config": {"engine": "torch"},
-        "j_per_query": runs[0],
-        "j_per_query_runs": list(runs),
-        "j_per_query_low": runs[0] * 0.9,
-        "j_per_query_high": runs[0] * 1.1,
-        "j_per_query_cpu": cpu,
-        "j_per_query_memory": mem_search,
-        "meter_rss_mb": rss,
-        "j_per_query_search_process": cpu + mem_search,
-        "memory_footprint_mb": est_fp,
-        "memory_footprint_basis": "per-trial estimate",
-        "deploy_rss_mb": deploy,
-        "_acct": [{"j": cpu + mem_search, "mem": mem_search, "rss": rss, "rescalable": True}] * 3,
-    }
+    return OptimizePoint(
+        config={"engine": "torch"},
+        label="torch",
+        j_per_query=runs[0],
+        j_per_query_runs=tuple(runs),
+        j_per_query_low=runs[0] * 0.9,
+        j_per_query_high=runs[0] * 1.1,
+        j_per_query_cpu=cpu,
+        j_per_query_memory=mem_search,
+        meter_rss_mb=rss,
+        j_per_query_search_process=cpu + mem_search,
+        memory_footprint_mb=est_fp,
+        memory_footprint_basis="per-trial estimate",
+        deploy_rss_mb=deploy,
+        accounts=(RoundAccount(cpu + mem_search, mem_search, per_gb, True),) * 3,
+    )
 
 
 def test_fresh_process_footprint_sets_the_primary_saving_factor() -> None:
-    base = _point(cpu=0.020, mem_search=0.004, rss=1660.0, est_fp=500.0, deploy=457.0)
-    rec = _point(cpu=0.002, mem_search=0.0008, rss=1660.0, est_fp=360.0, deploy=330.0)
-    res = {"baseline": base, "recommended": rec, "single_thread_default": None, "pareto": [rec]}
-    E._recharge_deployed(res, base, rec)
+    base = A.deployed(_point(cpu=0.020, mem_search=0.004, rss=1660.0, est_fp=500.0, deploy=457.0))
+    rec = A.deployed(_point(cpu=0.002, mem_search=0.0008, rss=1660.0, est_fp=360.0, deploy=330.0))
+    factors = A.saving_factors(base, rec, None)
     jb = 0.020 + 0.004 * 457.0 / 1660.0
     jr = 0.002 + 0.0008 * 330.0 / 1660.0
-    assert base["j_per_query"] == pytest.approx(jb) and rec["j_per_query"] == pytest.approx(jr)
-    assert res["saving_factor"] == pytest.approx(jb / jr)
-    assert res["saving_factor_search_process"] == pytest.approx(0.024 / 0.0028)
-    assert res["saving_factor"] > res["saving_factor_search_process"]  # the search artefact compressed it
-    assert rec["memory_footprint_basis"].startswith("fresh-process") and rec["memory_footprint_mb"] == 330.0
-    assert any("fresh-process" in a for a in res["assumptions"])
+    assert base.j_per_query == pytest.approx(jb) and rec.j_per_query == pytest.approx(jr)
+    assert rec.j_per_query_low == pytest.approx(jr - 0.1 * (0.002 + 0.0008 * 360.0 / 1660.0))  # bounds moved too
+    assert factors.primary == pytest.approx(jb / jr)
+    assert factors.search_process == pytest.approx(0.024 / 0.0028)
+    assert factors.primary > factors.search_process  # the search artefact compressed it
+    assert rec.memory_footprint_basis.startswith("fresh-process") and rec.memory_footprint_mb == 330.0
+    assert rec.memory_footprint_estimate_mb == 360.0  # what the search charged stays visible
+    notes = A.assumptions(base, rec, None)
+    assert any("fresh-process" in a for a in notes)
+
+
+def test_a_point_without_a_footprint_model_keeps_its_measured_energy() -> None:
+    p = _point(cpu=0.02, mem_search=0.004, rss=1660.0, est_fp=500.0, deploy=457.0)
+    measured = OptimizePoint(**{**p.__dict__, "accounts": (RoundAccount(0.024, 0.004, None, False),) * 3})
+    assert A.deployed(measured) == measured
 
 
 @pytest.mark.slow
@@ -106,8 +124,9 @@ def test_run_accounts_each_config_for_its_own_footprint(tiny_dir, tmp_path) -> N
         transforms=["onnxruntime", "threads", "batching"],
         deploy_check=True,
     )
-    res = E.optimize(req)
+    result = E.optimize(req)
     del ballast
+    res = result.to_dict()
     for role in ("baseline", "recommended"):
         p = res[role]
         assert p["memory_footprint_basis"].startswith("fresh-process"), p["memory_footprint_basis"]
@@ -141,17 +160,19 @@ def test_baseline_uses_the_library_call_path(st_dir, tmp_path, texts) -> None:
     import numpy as np
 
     from wattlens.optimize import models as M
+    from wattlens.optimize import space as SP
     from wattlens.optimize.artefact import deploy_check, save_artefact
+    from wattlens.optimize.variants import VariantBank, full_config
 
-    opt = E.Optimizer(E.OptimizeRequest(model=st_dir, store_url=str(tmp_path / "s.sqlite")))
-    opt.ctx = E.SP.probe_context("sentence-similarity", "online")
-    cfg = opt.baseline_config()
+    req = E.OptimizeRequest(model=st_dir, store_url=str(tmp_path / "s.sqlite"))
+    bank = VariantBank(req, str(tmp_path))
+    cfg = E.baseline_config(req, bank, default_threads=1)
     assert cfg["path"] == M.ST_PATH and cfg["batch"] == 1 and cfg["precision"] == "fp32"
-    assert "sentence-transformers" in E.SP.describe(cfg)
-    a = np.asarray(opt._st_fn(1)(texts[:6]))
-    b = np.asarray(M.make_fn(opt.variant(opt.base_spec()), 1)(texts[:6]))
+    assert "sentence-transformers" in SP.describe(cfg)
+    a = np.asarray(bank.st_fn(1)(texts[:6]))
+    b = np.asarray(M.make_fn(bank.variant(bank.base_spec()), 1)(texts[:6]))
     assert (a * b).sum(1).min() > 0.999
-    path = save_artefact(opt, E._full(cfg), str(tmp_path / "art"))
+    path = save_artefact(bank, full_config(cfg), str(tmp_path / "art"))
     chk = deploy_check(path, texts[:4])
     assert chk["ok"] and chk["peak_rss_mb"] > 0, chk
 

@@ -8,6 +8,9 @@ import pytest
 
 from wattlens.optimize import engine as E
 from wattlens.optimize import search as S
+from wattlens.optimize.results import OptimizeResult
+from wattlens.optimize.trials import ProbePruner, TrialMeasurer
+from wattlens.optimize.variants import VariantBank
 
 pytestmark = pytest.mark.slow  # every test here runs real models or a whole run (> 2 s)
 
@@ -43,7 +46,9 @@ def run(tiny_dir, tmp_path_factory):
 
 
 def test_json_contract(run) -> None:
-    res, _, _ = run
+    result, _, _ = run
+    res = json.loads(json.dumps(result.to_dict()))  # serialisable as is
+    assert OptimizeResult.from_dict(res) == result  # the stored form reads back to the same record
     for role in ("baseline", "recommended"):
         assert CONTRACT_POINT <= set(res[role]), role
         assert res[role]["j_per_query"] > 0
@@ -56,31 +61,34 @@ def test_json_contract(run) -> None:
     assert res["search"]["energy_j"] > 0
     assert "payback_queries" in res
     assert res["baseline"]["config"]["engine"] == "torch" and res["baseline"]["config"]["batch"] == 1
-    json.dumps(res)  # serialisable as is
 
 
 def test_hidden_costs_and_savings(run) -> None:
-    res, _, _ = run
+    result, _, _ = run
+    res = result.to_dict()
     rec = res["recommended"]
     for k in ("throughput_qps", "model_size_mb", "wh_per_1000", "hidden_costs"):
-        assert k in rec
-    assert {"quality_delta", "p95_ratio", "peak_rss_ratio", "model_size_ratio"} <= set(rec["hidden_costs"])
-    assert "savings_per_year" in res or "per_year_error" in res["savings"]
-    assert {"kwh_saved", "tco2e_saved", "grid"} <= set(
-        res.get("savings_per_year", {"kwh_saved", "tco2e_saved", "grid"})
-    )
+        assert rec[k] is not None, k
+    hidden = result.recommended.hidden_costs
+    assert hidden.p95_ratio > 0 and hidden.peak_rss_ratio > 0 and hidden.model_size_ratio > 0
+    assert hidden.quality_delta == pytest.approx(result.recommended.quality - result.baseline.quality)
+    # the world grid is always resolvable: the yearly projection must be there, not an error
+    assert result.savings.per_year_error is None and "per_year_error" not in res["savings"]
+    per_year = res["savings_per_year"]
+    assert per_year["kwh_saved"] == pytest.approx(per_year["kwh_baseline"] - per_year["kwh_recommended"])
+    assert per_year["kwh_saved"] > 0 and per_year["tco2e_saved"] > 0 and "gCO2e/kWh" in per_year["grid"]
     assert res["energy_boundary"]["attribution"] == "process"
 
 
 def test_result_stored_for_report(run) -> None:
     res, db, d = run
-    stored = E.load_result(res["run_id"], db)
-    assert stored["saving_factor"] == pytest.approx(res["saving_factor"])
+    stored = E.load_result(res.run_id, db)
+    assert stored == res  # the store keeps the whole typed result
     from wattlens.store import open_store
 
     st = open_store(db)
-    assert st.get_run(res["run_id"])["status"] == "done"
-    keys = st.done_keys(res["run_id"])
+    assert st.get_run(res.run_id)["status"] == "done"
+    keys = st.done_keys(res.run_id)
     assert "result" in keys and any(k.startswith("trial:") for k in keys)
     try:
         from wattlens.report import write_optimize_html
@@ -94,16 +102,16 @@ def test_artefact_loads_and_matches(run, texts) -> None:
     import numpy as np
 
     res, _, _ = run
-    art = res["artefact"]
-    assert art["path"] and "wattlens-optimize.json" in art["files"]
-    assert art["deploy_check"]["ok"], art["deploy_check"]
-    assert res["recommended"]["deploy_rss_mb"] > 0
+    art = res.artefact
+    assert art.path and "wattlens-optimize.json" in art.files
+    assert art.deploy_check.ok, art.deploy_check
+    assert res.recommended.deploy_rss_mb > 0
     from wattlens.optimize.artefact import load_artefact
 
-    m = load_artefact(art["path"])
+    m = load_artefact(art.path)
     out = m(texts[:5])
     assert len(out) == 5 and np.isfinite(np.asarray(out)).all()
-    assert m.config["threads"] == res["recommended"]["config"]["threads"]
+    assert m.config["threads"] == res.recommended.config["threads"]
 
 
 def test_broken_transform_rejected_by_gate(tiny_dir, tmp_path, monkeypatch) -> None:
@@ -121,21 +129,20 @@ def test_broken_transform_rejected_by_gate(tiny_dir, tmp_path, monkeypatch) -> N
         return real_cast(module, precision)
 
     monkeypatch.setattr(T, "cast", broken_cast)
-    opt = E.Optimizer(_req(tiny_dir, str(tmp_path / "g.sqlite")))
-    opt._open_store()
-    opt.ctx = E.SP.probe_context("sentence-similarity", "online")
-    opt.q_texts, opt.q_labels = opt._texts(16, seed=1)
-    spec = opt.base_spec()
-    passed = opt.screen_variants([spec, {**spec, "precision": "bf16"}])
+    bank = VariantBank(_req(tiny_dir, str(tmp_path / "g.sqlite")), str(tmp_path))
+    bank.hold_aside()
+    spec = bank.base_spec()
+    passed = bank.screen([spec, {**spec, "precision": "bf16"}])
     assert passed == [spec]
-    (rej,) = opt.rejected
-    assert rej["config"]["precision"] == "bf16" and rej["quality"] < 0.99 and "quality" in rej["why"]
+    (rej,) = bank.rejections.items
+    assert rej.config["precision"] == "bf16" and rej.quality < 0.99 and "quality" in rej.why
+    assert rej.quality_detail.metrics["cosine_min"] <= rej.quality  # the numbers behind the verdict are kept
 
 
 def test_resume_skips_done_trials(tiny_dir, tmp_path, monkeypatch) -> None:
     db = str(tmp_path / "r.sqlite")
     calls = {"n": 0}
-    real = E.Optimizer._measure
+    real = TrialMeasurer.measure
 
     def flaky(self, config, fid, monitor=None):
         calls["n"] += 1
@@ -143,7 +150,7 @@ def test_resume_skips_done_trials(tiny_dir, tmp_path, monkeypatch) -> None:
             raise KeyboardInterrupt  # the user pressed Ctrl-C mid-search
         return real(self, config, fid, monitor)
 
-    monkeypatch.setattr(E.Optimizer, "_measure", flaky)
+    monkeypatch.setattr(TrialMeasurer, "measure", flaky)
     req = _req(tiny_dir, db)
     opt = E.Optimizer(req)
     with pytest.raises(KeyboardInterrupt):
@@ -163,11 +170,11 @@ def test_resume_skips_done_trials(tiny_dir, tmp_path, monkeypatch) -> None:
         measured.append(f"trial:{fid.name}:{S.config_key(config)}")
         return real(self, config, fid, monitor)
 
-    monkeypatch.setattr(E.Optimizer, "_measure", counting)
+    monkeypatch.setattr(TrialMeasurer, "measure", counting)
     res = E.optimize(E.OptimizeRequest(**{**req.__dict__, "run_id": run_id}))
     assert not (done_before & set(measured))  # nothing measured twice
-    assert res["search"]["resumed_trials"] >= 4
-    assert res["recommended"] is not None and st.get_run(run_id)["status"] == "done"
+    assert res.search.resumed_trials >= 4
+    assert res.recommended is not None and st.get_run(run_id)["status"] == "done"
 
 
 def test_cli_json(tiny_dir, tmp_path, capsys) -> None:
@@ -218,24 +225,26 @@ def test_candidate_model_compared_by_similarity_structure(tiny_dir, tmp_path) ->
 
     other = str(tmp_path / "other")
     shutil.copytree(tiny_dir, other)
-    opt = E.Optimizer(_req(tiny_dir, str(tmp_path / "k.sqlite"), candidates=[other], min_quality=0.0))
-    opt._open_store()
-    opt.ctx = E.SP.probe_context("sentence-similarity", "online")
-    opt.q_texts, opt.q_labels = opt._texts(16, seed=1)
-    assert opt.models == [tiny_dir, other]
-    q = opt.quality_of(opt.base_spec(other), 1, False)
-    assert q["metric"] == "similarity_spearman"
-    assert q["quality"] > 0.999  # an identical copy ranks every pair the same way
+    req = _req(tiny_dir, str(tmp_path / "k.sqlite"), candidates=[other], min_quality=0.0)
+    bank = VariantBank(req, str(tmp_path))
+    bank.hold_aside()
+    assert req.models == [tiny_dir, other]
+    q = bank.quality_of(bank.base_spec(other), 1, False)
+    assert q.metric == "similarity_spearman"
+    assert q.quality > 0.999  # an identical copy ranks every pair the same way
 
 
 def test_probe_prune_skips_hopeless_configs() -> None:
-    opt = E.Optimizer.__new__(E.Optimizer)
-    opt.n_probe, opt.best_probe_cpq = 3, 1e-6
+    pruner = ProbePruner(factor=10.0)
+    for cpq in (2e-6, 1e-6):  # two cheap probes: not enough references yet
+        pruner.record(cpq)
 
     def slow(batch):
         return [sum(i * i for i in range(100_000)) for _ in batch]
 
-    assert "pruned early" in opt._probe_prune(slow, ["a", "b"], 2, S.Fidelity("probe", 8))
-    assert opt._probe_prune(slow, ["a", "b"], 2, S.Fidelity("short", 32)) == ""  # only the first rung
-    opt.n_probe = 2
-    assert opt._probe_prune(slow, ["a", "b"], 2, S.Fidelity("probe", 8)) == ""  # needs a few references first
+    assert pruner.check(slow, ["a", "b"], 2, S.Fidelity("probe", 8)) == ""  # needs a few references first
+    pruner.record(3e-6)
+    assert pruner.best_cpu_per_query == 1e-6
+    assert "pruned early" in pruner.check(slow, ["a", "b"], 2, S.Fidelity("probe", 8))
+    assert pruner.check(slow, ["a", "b"], 2, S.Fidelity("short", 32)) == ""  # only the first rung
+    assert pruner.check(lambda b: list(b), ["a", "b"], 2, S.Fidelity("probe", 8)) == ""  # a cheap one is measured

@@ -7,16 +7,16 @@ from __future__ import annotations
 import pytest
 
 from wattlens.optimize import engine as E
+from wattlens.optimize.variants import VariantBank
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_torch_thread")
 def test_gate_on_real_minilm(tmp_path) -> None:
     req = E.OptimizeRequest(model="minilm", quality_inputs=48, store_url=str(tmp_path / "m.sqlite"))
-    opt = E.Optimizer(req)
-    opt._open_store()
-    opt.ctx = E.SP.probe_context("sentence-similarity", "online")
-    opt.q_texts, opt.q_labels = opt._texts(48, seed=1)
-    spec = opt.base_spec()
+    bank = VariantBank(req, str(tmp_path))
+    bank.hold_aside()
+    spec = bank.base_spec()
     ort = {**spec, "engine": "onnxruntime", "precision": "int8"}
     variants = [
         {**ort, "quant": "per-tensor"},
@@ -24,11 +24,11 @@ def test_gate_on_real_minilm(tmp_path) -> None:
         {**spec, "prune": "mask-50"},
         {**ort, "quant": "per-channel", "prune": "mask-50"},
     ]
-    passed = opt.screen_variants(variants)
+    passed = bank.screen(variants)
     assert passed == [{**ort, "quant": "per-channel"}]
-    why = {(r["config"].get("quant"), r["config"].get("prune")): r for r in opt.rejected}
-    assert why[("per-tensor", None)]["quality"] < 0.99  # measured, with its number
-    assert why[(None, "mask-50")]["quality"] < 0.9
-    assert "not built" in why[("per-channel", "mask-50")]["why"]  # its lossy part failed alone
-    q_pc = opt.quality_of({**ort, "quant": "per-channel"}, 1, False)
-    assert 0.99 <= q_pc["quality"] < 0.9999 and q_pc["cosine_min"] > 0.95
+    why = {(r.config.get("quant"), r.config.get("prune")): r for r in bank.rejections.items}
+    assert why[("per-tensor", None)].quality < 0.99  # measured, with its number
+    assert why[(None, "mask-50")].quality < 0.9
+    assert "not built" in why[("per-channel", "mask-50")].why  # its lossy part failed alone
+    q_pc = bank.quality_of({**ort, "quant": "per-channel"}, 1, False)
+    assert 0.99 <= q_pc.quality < 0.9999 and q_pc.metrics["cosine_min"] > 0.95

@@ -21,7 +21,7 @@ def test_online_grid() -> None:
     assert all(SP.valid_combination(c) for c in cfgs)
     assert not any(c["wait"] == "passive" and c["engine"] != "torch" for c in cfgs)
     assert not any(c["wait"] != "default" and c["threads"] == 1 for c in cfgs)
-    skipped = {s["transform"]: s["why"] for s in sp.skipped}
+    skipped = {s.transform: s.why for s in sp.skipped}
     assert "fp16" in skipped and "length-sort" in skipped and "gpu-power-limit" in skipped
     assert {"torch", "onnxruntime"} == {v["engine"] for v in sp.variants}
 
@@ -35,19 +35,19 @@ def test_offline_grid_sorts_and_batches() -> None:
 def test_bf16_needs_native_support() -> None:
     sp = SP.build_space(_ctx(cpu_flags=frozenset()), ["m"])
     assert not any(v["precision"] == "bf16" for v in sp.variants)
-    assert any(s["transform"] == "bf16" and "avx512_bf16" in s["why"] for s in sp.skipped)
+    assert any(s.transform == "bf16" and "avx512_bf16" in (s.why or "") for s in sp.skipped)
 
 
 def test_generation_has_no_onnx_and_candidates_multiply() -> None:
     sp = SP.build_space(_ctx(task="text-generation", prunable=False), ["a", "b"])
     assert {v["engine"] for v in sp.variants} == {"torch"}
     assert {v["model"] for v in sp.variants} == {"a", "b"}
-    assert any(s["transform"] == "structured-prune" for s in sp.skipped)
+    assert any(s.transform == "structured-prune" for s in sp.skipped)
 
 
 def test_hardware_knobs_only_with_a_gpu() -> None:
     no_gpu = SP.build_space(_ctx(hardware_knobs=True, gpu_count=0), ["m"])
-    assert any("no NVIDIA GPU" in s["why"] for s in no_gpu.skipped)
+    assert any("no NVIDIA GPU" in (s.why or "") for s in no_gpu.skipped)
     gpu = SP.build_space(_ctx(hardware_knobs=True, gpu_count=1, device="cuda"), ["m"], threads=[1], batches=[1])
     assert {c["power_limit"] for c in gpu.configs()} == {None, 0.8, 0.6}
     assert {c["gpu_clock"] for c in gpu.configs()} == {None, 0.7}
@@ -68,17 +68,3 @@ def test_describe_and_lossy() -> None:
     assert SP.describe(c) == "m onnxruntime int8/per-channel t1 b4 sorted"
     assert SP.lossy_knobs(c) == ["precision"]
     assert SP.variant_of(c)["quant"] == "per-channel" and "batch" not in SP.variant_of(c)
-
-
-def test_default_threads_survive_trials() -> None:
-    """Trials change torch's global thread count; the baseline's 'default threads' must not follow them."""
-    import torch
-
-    from wattlens.optimize.models import default_threads
-
-    d = default_threads()
-    try:
-        torch.set_num_threads(1)
-        assert SP.probe_context("sentence-similarity", "offline").default_threads == d
-    finally:
-        torch.set_num_threads(d)

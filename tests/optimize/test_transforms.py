@@ -109,3 +109,19 @@ def test_transform_errors_are_typed(tiny_base, tmp_path) -> None:
         T.export_onnx(
             Bad(), {"input_ids": torch.ones(1, 3, dtype=torch.long)}, str(tmp_path / "bad.onnx"), output="real"
         )
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_default_threads_survive_trials() -> None:
+    """Trials change torch's global thread count; the baseline's 'default threads' must not follow them."""
+    import torch
+
+    from wattlens.optimize.models import default_threads
+    from wattlens.optimize.space import probe_context
+
+    d = default_threads()
+    try:
+        torch.set_num_threads(1)
+        assert probe_context("sentence-similarity", "offline").default_threads == d
+    finally:
+        torch.set_num_threads(d)

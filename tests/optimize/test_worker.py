@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
+from wattlens.optimize.request import OptimizeRequest
 from wattlens.optimize.search import Fidelity
 from wattlens.optimize.worker import WorkerClient
 
 
 @pytest.mark.slow
 def test_worker_measures_with_its_environment(tiny_dir, texts) -> None:
-    req = SimpleNamespace(
-        model=tiny_dir,
-        task="sentence-similarity",
-        device="cpu",
-        gen_tokens=4,
-        attribution="process",
-        compile_backend="inductor",
-    )
+    req = OptimizeRequest(model=tiny_dir, task="sentence-similarity", gen_tokens=4)
     w = WorkerClient({"OMP_WAIT_POLICY": "PASSIVE"}, req)
     try:
         cfg = {
@@ -35,12 +27,12 @@ def test_worker_measures_with_its_environment(tiny_dir, texts) -> None:
             "sort": False,
         }
         res = w.measure(cfg, Fidelity("probe", 8, 1, 1), texts[:8])
-        assert "error" not in res, res
-        assert res["j_per_query"] > 0 and res["p95_ms"] > 0
-        assert res["extra"]["omp_wait_policy"] == "PASSIVE"
+        assert res.error is None, res
+        assert res.j_per_query > 0 and res.p95_ms > 0
+        assert res.extra.omp_wait_policy == "PASSIVE"
         bad = w.measure({**cfg, "prune": "struct-xx"}, Fidelity("probe", 8, 1, 1), texts[:8])
-        assert "error" in bad  # a failing trial is reported, the worker keeps serving
-        assert "error" not in w.measure(cfg, Fidelity("probe", 8, 1, 1), texts[:8])
+        assert bad.error and "struct-xx" in bad.error  # a failing trial is reported, the worker keeps serving
+        assert w.measure(cfg, Fidelity("probe", 8, 1, 1), texts[:8]).error is None
     finally:
         w.close()
     assert w.proc.poll() is not None  # nothing left running

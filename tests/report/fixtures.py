@@ -47,7 +47,21 @@ def _row(task: str, model: str, j: float, *, quality: float | None, weights: str
 
 
 def bench_rows() -> list[dict]:
-    band = {"scheme": "equal-width", "edges_wh": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "population": ["a", "b", "c"]}
+    band = {
+        "basis": "net",
+        "task": "text-classification",
+        "edges_wh_per_1000": [0.05, 0.1, 0.2, 0.3],
+        "population_n": 4,
+        "clipped_n": 0,
+        "population_min_wh_per_1000": 0.033,
+        "population_max_wh_per_1000": 0.39,
+        "boundary": "this run's boundary: cpu-node-net",
+        "source": "run run-test-1",
+        "kind": "relative",
+        "population": "relative to this run's 4 text-classification models, tier cpu-node-net",
+        "tier": "cpu-node-net",
+        "rule": "wattlens-stars-2",
+    }
     rows = [
         _row("text-classification", "distilbert-base-uncased-sst2", 0.35, quality=0.91, rating=5, rating_band=band),
         _row("text-classification", "roberta-large-sentiment", 1.4, quality=0.94, rating=3, rating_band=band),
@@ -65,7 +79,7 @@ def bench_rows() -> list[dict]:
             quality=None,
             weights="random",
             status="invalid",
-            validity=[{"check": "cv", "ok": False, "detail": "cv 0.31 > 0.10"}, "power above TDP"],
+            validity=["cv: cv 0.31 > 0.10", "power above TDP"],
         ),
         _row("summarization", "bart-base-cnn", 60.0, quality=0.21, quality_metric="rougeL"),
         {
@@ -85,16 +99,23 @@ def bench_rows() -> list[dict]:
 
 
 def optimize_result() -> dict:
+    """An optimize result in the ``--json`` contract's shape (OptimizeResult.to_dict)."""
+
     def point(batch: int, precision: str, j: float, q: float | None, p95: float, rss: float) -> dict:
+        config = {"batch": batch, "precision": precision, "threads": 2, "engine": "pytorch"}
         return {
-            "config": {"batch": batch, "precision": precision, "threads": 2, "engine": "pytorch"},
+            "config": config,
+            "label": f"pytorch {precision} t2 b{batch}",
             "j_per_query": j,
+            "j_per_query_runs": [j],
             "quality": q,
             "p50_ms": p95 * 0.8,
             "p95_ms": p95,
             "peak_rss_mb": rss,
             "throughput_qps": 1000 / p95,
             "model_size_mb": 90 if precision == "int8" else 260,
+            "wh_per_1000": j / 3.6,
+            "rounds": 1,
         }
 
     baseline = point(1, "fp32", 1.0, 0.912, 30.0, 900)
@@ -106,14 +127,41 @@ def optimize_result() -> dict:
     ]
     rejected = [{**point(16, "int8", 0.2, 0.85, 140.0, 800), "why": "quality 0.85 < floor 0.90 <b>"}]
     return {
+        "wattlens": "optimize",
+        "schema": 1,
+        "run_id": "opt-test-1",
+        "model": "distilbert-base-uncased-sst2",
+        "task": "text-classification",
+        "mode": "online",
         "baseline": baseline,
         "recommended": recommended,
         "saving_factor": 4.0,
         "pareto": pareto,
         "rejected": rejected,
-        "search": {"trials": 12, "duration_s": 95.0, "energy_j": 410.0, "exhaustive_trials": 48},
+        "search": {
+            "strategy": "successive-halving",
+            "trials": 12,
+            "duration_s": 95.0,
+            "energy_j": 410.0,
+            "exhaustive_trials": 48,
+        },
         "payback_queries": 547,
-        "savings_per_year": {"queries_per_day": 1_000_000, "kwh": 76.0, "co2e_kg": 36.1, "cost": 15.2},
-        "model": "distilbert-base-uncased-sst2",
-        "task": "text-classification",
+        "savings": {
+            "j_per_query_saved": 0.75,
+            "wh_per_1000_baseline": 0.278,
+            "wh_per_1000_recommended": 0.069,
+            "wh_per_1000_saved": 0.208,
+            "queries_per_day": 1_000_000,
+        },
+        "savings_per_year": {
+            "kwh_baseline": 101.4,
+            "kwh_recommended": 25.4,
+            "kwh_saved": 76.0,
+            "tco2e_saved": 0.0361,
+            "cost_saved": 15.2,
+            "cost_currency": "EUR",
+            "cost_note": "",
+            "grid": "World 472.94 gCO2e/kWh (2024, lifecycle) - stated default",
+            "pue": 1.0,
+        },
     }

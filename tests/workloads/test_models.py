@@ -9,7 +9,6 @@ from wattlens.workloads import (
     Generated,
     WorkloadError,
     available_models,
-    default_models,
     get_task,
     load_workload,
 )
@@ -138,17 +137,11 @@ def test_reduced_precision(precision):
 
 def test_catalogue_lists_models_with_weights_labels():
     for name in ("text-classification", "image-classification", "sentence-similarity", "text-generation"):
-        quick, php = default_models(name, "quick"), default_models(name, "php")
-        assert quick and php
-        assert all(m.weights in ("trained", "random") for m in quick + php)
-        assert all(m.size in ("tiny", "small") for m in quick)
-        names = {m.name for m in available_models(name)}
-        assert {m.name for m in quick + php} <= names
-    assert [m.weights for m in default_models("sentence-similarity", "php")] == ["trained", "random"]
+        models = available_models(name)
+        assert models and all(m.weights in ("trained", "random") for m in models)
+        assert all(m.size in ("tiny", "small", "paper") for m in models)
     assert {m.name: m.weights for m in available_models("image-classification")}["digits-cnn"] == "trained"
-    assert "gpt2-xl" in {m.name for m in default_models("text-generation", "php")}
-    with pytest.raises(WorkloadError):
-        default_models("fill-mask", "huge")
+    assert {m.name: m.size for m in available_models("text-generation")}["gpt2@tiny"] == "tiny"
 
 
 def test_php_sizes_are_the_published_architectures():

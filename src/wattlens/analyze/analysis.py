@@ -8,7 +8,7 @@ import resource
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wattlens.analyze import roles as R
 from wattlens.analyze.capture import CATEGORIES, Record, sum_field
@@ -16,6 +16,9 @@ from wattlens.analyze.model import CORNERS, Estimate, Options, balance_points, e
 from wattlens.analyze.phases import PhaseTrace, trace_forward, trace_generate, trace_train
 from wattlens.analyze.presets import Workload, resolve
 from wattlens.analyze.profiles import Profile, get_profile
+
+if TYPE_CHECKING:
+    from wattlens.analyze.records import Lever
 
 PHASES = ("auto", "forward", "prefill", "decode", "generate", "train")
 
@@ -54,7 +57,7 @@ class Analysis:
     estimate: Estimate
     capture_s: float
     model_s: float
-    levers: list[dict[str, Any]] = field(default_factory=list)
+    levers: list[Lever] = field(default_factory=list)
     extra_assumptions: list[str] = field(default_factory=list)
 
     @property
@@ -242,7 +245,7 @@ class Analysis:
             "by_phase": self.by_phase(),
             "by_role": self.by_role(),
             "unsupported_ops": self.unsupported(),
-            "levers": self.levers,
+            "levers": [lv.to_dict() for lv in self.levers],
             "roofline": {**balance_points(self.profile, _dt(w)), "dtype": _dt(w)},
             "assumptions": self.assumptions(),
             "capture": {

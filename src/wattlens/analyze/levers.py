@@ -20,6 +20,7 @@ from wattlens.analyze.analysis import Analysis, Request, analyze_workload
 from wattlens.analyze.capture import IDX, Record, _copy
 from wattlens.analyze.model import Estimate, estimate
 from wattlens.analyze.presets import Workload
+from wattlens.analyze.records import Lever, LeverPrice
 
 _BPE = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0}
 
@@ -48,26 +49,28 @@ def _lever(
     method: str,
     energy_after: dict[str, float] | None = None,
     time_after: dict[str, float] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
+    *,
+    published: str | None = None,
+    clock_fraction: float | None = None,
+) -> Lever:
     e_after = energy_after or {k: est.total("energy_j", k) for k in ("low", "mid", "high")}
     t_after = time_after or {k: est.total("time_s", k) for k in ("low", "mid", "high")}
     base = a.energy("mid")
     t_base = a.time("mid")
-    price = dict(price)
     dt = (t_after["mid"] - t_base) / t_base if t_base else 0.0
-    price["latency"] = f"{dt:+.0%} modelled time" + (f"; {price['latency']}" if price.get("latency") else "")
-    return {
-        "lever": name,
-        "role": role,
-        "energy_j_after": e_after["mid"],
-        "energy_j_after_range": e_after,
-        "saving_fraction": (base - e_after["mid"]) / base if base else 0.0,
-        "time_s_after": t_after["mid"],
-        "price": price,
-        "method": method,
-        **extra,
-    }
+    latency = f"{dt:+.0%} modelled time" + (f"; {price['latency']}" if price.get("latency") else "")
+    return Lever(
+        lever=name,
+        role=role,
+        energy_j_after=e_after["mid"],
+        energy_j_after_range=e_after,
+        saving_fraction=(base - e_after["mid"]) / base if base else 0.0,
+        time_s_after=t_after["mid"],
+        price=LeverPrice(price.get("quality", ""), latency, price.get("memory", "")),
+        method=method,
+        published=published,
+        clock_fraction=clock_fraction,
+    )
 
 
 def _re(a: Analysis, records: list[Record], **opt: Any) -> Estimate:
@@ -75,7 +78,7 @@ def _re(a: Analysis, records: list[Record], **opt: Any) -> Estimate:
     return estimate(records, a.profile, o)
 
 
-def weight_quant(a: Analysis, bits: int) -> dict[str, Any] | None:
+def weight_quant(a: Analysis, bits: int) -> Lever | None:
     bpe = _BPE.get(_dtype(a), 2.0)
     new = bits / 8.0 * (1 + (2.0 / 128 / (bits / 8.0) if bits == 4 else 0.0))  # int4: + fp16 scale per group of 128
     if new >= bpe:
@@ -108,7 +111,7 @@ def weight_quant(a: Analysis, bits: int) -> dict[str, Any] | None:
     )
 
 
-def w8a8(a: Analysis) -> dict[str, Any] | None:
+def w8a8(a: Analysis) -> Lever | None:
     if "int8" not in a.profile.peak_tflops or _dtype(a) in ("int8", "fp8"):
         return None
     bpe = _BPE.get(_dtype(a), 2.0)
@@ -135,7 +138,7 @@ def w8a8(a: Analysis) -> dict[str, Any] | None:
     )
 
 
-def kv_quant(a: Analysis, bits: int) -> dict[str, Any] | None:
+def kv_quant(a: Analysis, bits: int) -> Lever | None:
     kv = sum(r.total("hi_kv_cache") for r in a.records)
     if kv <= 0:
         return None
@@ -159,7 +162,7 @@ def kv_quant(a: Analysis, bits: int) -> dict[str, Any] | None:
     )
 
 
-def fusion(a: Analysis) -> dict[str, Any] | None:
+def fusion(a: Analysis) -> Lever | None:
     if a.estimate.options.backend == "fused":
         return None
     est = _re(a, a.records, backend="fused")
@@ -179,7 +182,7 @@ def fusion(a: Analysis) -> dict[str, Any] | None:
     )
 
 
-def sparsity(a: Analysis) -> dict[str, Any] | None:
+def sparsity(a: Analysis) -> Lever | None:
     bpe = _BPE.get(_dtype(a), 2.0)
     kw = (0.5 * bpe + 0.5 * 2 / 8) / bpe  # half the values + a 2-bit index per kept value
 
@@ -206,7 +209,7 @@ def sparsity(a: Analysis) -> dict[str, Any] | None:
     )
 
 
-def power_cap(a: Analysis) -> dict[str, Any] | None:
+def power_cap(a: Analysis) -> Lever | None:
     best = None
     for f in (0.6, 0.7, 0.8, 0.9):
         est = _re(a, a.records, power_scale=f)
@@ -245,7 +248,7 @@ def _reanalyse(a: Analysis, w: Workload, **req: Any) -> Analysis:
     return analyze_workload(w, a.profile, rq, a.estimate.options)
 
 
-def batching(a: Analysis) -> dict[str, Any] | None:
+def batching(a: Analysis) -> Lever | None:
     rq = a.request
     if rq.phase == "train":
         return None
@@ -278,7 +281,7 @@ def _rebuild(w: Workload, cfg: Any) -> Workload:
     return dataclasses.replace(w, model=model, config=cfg, params=sum(p.numel() for p in model.parameters()))
 
 
-def gqa(a: Analysis) -> dict[str, Any] | None:
+def gqa(a: Analysis) -> Lever | None:
     cfg = a.workload.config
     heads, kv = getattr(cfg, "num_attention_heads", None), getattr(cfg, "num_key_value_heads", None)
     if not heads or kv is None or kv <= 1 or a.request.phase not in ("decode", "generate"):
@@ -302,7 +305,7 @@ def gqa(a: Analysis) -> dict[str, Any] | None:
     )
 
 
-def flash(a: Analysis) -> dict[str, Any] | None:
+def flash(a: Analysis) -> Lever | None:
     explicit = [r for r in a.records if r.role == R.ATTENTION and r.name in ("bmm", "_softmax", "_safe_softmax")]
     if explicit and a.workload.config is not None and hasattr(a.workload.config, "_attn_implementation"):
         cfg2 = copy.deepcopy(a.workload.config)
@@ -335,7 +338,7 @@ def flash(a: Analysis) -> dict[str, Any] | None:
     )
 
 
-def speculative(a: Analysis, k: int = 4, alpha: float = 0.7) -> dict[str, Any] | None:
+def speculative(a: Analysis, k: int = 4, alpha: float = 0.7) -> Lever | None:
     """Draft model = the same architecture with 1/8 of the layers; k drafted tokens per target verify step
     of k+1 tokens; acceptance alpha (assumed). Expected tokens per verify = (1 - alpha^(k+1)) / (1 - alpha)."""
     if a.request.phase not in ("decode", "generate") or a.workload.config is None:
@@ -394,7 +397,7 @@ def speculative(a: Analysis, k: int = 4, alpha: float = 0.7) -> dict[str, Any] |
     )
 
 
-LEVERS: list[Callable[[Analysis], dict[str, Any] | None]] = [
+LEVERS: list[Callable[[Analysis], Lever | None]] = [
     lambda a: weight_quant(a, 8),
     lambda a: weight_quant(a, 4),
     w8a8,
@@ -410,7 +413,7 @@ LEVERS: list[Callable[[Analysis], dict[str, Any] | None]] = [
 ]
 
 
-def compute_levers(a: Analysis) -> list[dict[str, Any]]:
+def compute_levers(a: Analysis) -> list[Lever]:
     out = []
     for fn in LEVERS:
         try:
@@ -418,6 +421,6 @@ def compute_levers(a: Analysis) -> list[dict[str, Any]]:
         except (ValueError, RuntimeError, TypeError, AttributeError, KeyError, NotImplementedError) as exc:
             a.extra_assumptions.append(f"lever {getattr(fn, '__name__', 'lever')} not computed: {exc}")
             continue
-        if lv is not None and lv["saving_fraction"] > 1e-3:  # a lever that saves nothing here is not listed
+        if lv is not None and lv.saving_fraction > 1e-3:  # a lever that saves nothing here is not listed
             out.append(lv)
-    return sorted(out, key=lambda d: -d["saving_fraction"])
+    return sorted(out, key=lambda lv: -lv.saving_fraction)

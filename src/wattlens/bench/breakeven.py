@@ -9,48 +9,66 @@ user's own per-query figure (from a bench run, or ``--j-per-query``) put next to
 from __future__ import annotations
 
 import csv
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from wattlens.bench.ratings import DATA_DIR
 from wattlens.errors import WattlensError
-
-J_PER_KWH = 3.6e6
+from wattlens.records import JsonDict, Record, optional
+from wattlens.units import j_to_kwh
 
 
 class BreakevenError(WattlensError, ValueError):
     """Missing or inconsistent inputs for a break-even; the message says what to pass."""
 
 
+@dataclass(frozen=True)
+class BloomzReference:
+    """One row of ``bench/data/bloomz_reference.csv``: PHP's training, fine-tuning and per-query figures."""
+
+    model: str
+    alias: str
+    training_kwh: float
+    finetune_kwh: float
+    inference_kwh_per_query_paper: float
+    inference_kwh_per_query_recomputed: float
+    paper_breakeven_queries: float
+    source: str
+
+
 @lru_cache(maxsize=1)
-def bloomz_reference() -> tuple[dict[str, Any], ...]:
-    rows = []
+def bloomz_reference() -> tuple[BloomzReference, ...]:
     with (DATA_DIR / "bloomz_reference.csv").open(newline="", encoding="utf-8") as f:
-        for r in csv.DictReader(f):
-            for k in (
-                "training_kwh",
-                "finetune_kwh",
-                "inference_kwh_per_query_paper",
-                "inference_kwh_per_query_recomputed",
-                "paper_breakeven_queries",
-            ):
-                r[k] = float(r[k])
-            rows.append(r)
-    return tuple(rows)
+        return tuple(
+            BloomzReference(
+                model=r["model"],
+                alias=r["alias"],
+                training_kwh=float(r["training_kwh"]),
+                finetune_kwh=float(r["finetune_kwh"]),
+                inference_kwh_per_query_paper=float(r["inference_kwh_per_query_paper"]),
+                inference_kwh_per_query_recomputed=float(r["inference_kwh_per_query_recomputed"]),
+                paper_breakeven_queries=float(r["paper_breakeven_queries"]),
+                source=r["source"],
+            )
+            for r in csv.DictReader(f)
+        )
 
 
-def reference_model(name: str) -> dict[str, Any] | None:
+def reference_model(name: str) -> BloomzReference | None:
     """A BLOOMz reference row by hub id or short alias (``bloomz-7b1``), case-insensitive."""
     key = name.strip().lower()
     for r in bloomz_reference():
-        if key in (r["model"].lower(), r["alias"].lower(), r["model"].lower().split("/")[-1]):
+        if key in (r.model.lower(), r.alias.lower(), r.model.lower().split("/")[-1]):
             return r
     return None
 
 
 @dataclass(frozen=True)
-class Breakeven:
+class Breakeven(Record):
+    """Queries until inference energy equals training (+ fine-tuning) energy, with the per-query interval's
+    bounds turned into a range of queries."""
+
     training_kwh: float
     finetune_kwh: float
     kwh_per_query: float
@@ -68,8 +86,34 @@ class Breakeven:
     def days_at(self, queries_per_day: float) -> float | None:
         return None if queries_per_day <= 0 else self.queries / queries_per_day
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "total_training_kwh": self.total_training_kwh}
+    def to_dict(self) -> JsonDict:
+        return {**super().to_dict(), "total_training_kwh": self.total_training_kwh}
+
+
+@dataclass(frozen=True)
+class PaperFigure(Record):
+    """What the paper itself states for a reference model (to check the computation against)."""
+
+    model: str
+    breakeven_queries: float
+    kwh_per_query: float
+    source: str
+
+    @classmethod
+    def of(cls, ref: BloomzReference) -> PaperFigure:
+        return cls(ref.model, ref.paper_breakeven_queries, ref.inference_kwh_per_query_paper, ref.source)
+
+
+@dataclass(frozen=True)
+class BreakevenReport(Record):
+    """The ``wattlens breakeven --json`` contract: the break-even, how its inputs were chosen, the days to parity
+    and a year's projection at a request rate, and the paper's own figure for a reference model."""
+
+    breakeven: Breakeven
+    notes: tuple[str, ...] = ()
+    days_to_breakeven: float | None = optional()
+    yearly: Mapping[str, object] | None = optional()  # wattlens.carbon.project_yearly's figures
+    paper: PaperFigure | None = optional()
 
 
 def breakeven(
@@ -118,12 +162,11 @@ def from_joules(
     j_high: float | None = None,
     source: str = "given",
 ) -> Breakeven:
-    conv = lambda j: None if j is None else j / J_PER_KWH
     return breakeven(
         training_kwh,
-        conv(j_per_query),
+        j_to_kwh(j_per_query),
         finetune_kwh,
-        kwh_per_query_low=conv(j_low),  # type: ignore[arg-type]
-        kwh_per_query_high=conv(j_high),
+        kwh_per_query_low=None if j_low is None else j_to_kwh(j_low),
+        kwh_per_query_high=None if j_high is None else j_to_kwh(j_high),
         per_query_source=source,
     )

@@ -24,11 +24,23 @@ import platform
 import sys
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from wattlens.bench.runner import IdlePower, measure_decode, measure_queries, with_idle
+from wattlens.bench.records import (
+    CellConfig,
+    CellResult,
+    IdleBaselines,
+    IdlePower,
+    LoadResult,
+    PerUnit,
+    RunSummary,
+    TokenCounts,
+    WindowComponent,
+    WindowRow,
+)
+from wattlens.bench.runner import CellStats, measure_decode, measure_queries, window_row, with_idle
 from wattlens.bench.suites import Cell, Suite
 from wattlens.bench.validity import STATUS_FAILED, check_cell
 
@@ -114,15 +126,17 @@ def _hardware_names(monitor: Any) -> dict[str, Any]:
 
 @dataclass
 class CellOutcome:
+    """One cell as measured: its stored result, its raw timeline, and the idle power measured after it."""
+
     cell: Cell
     status: str
-    result: dict[str, Any]
+    result: CellResult
     error: str | None = None
-    timeline: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[WindowRow] = field(default_factory=list)
     idle_after: IdlePower | None = None
 
 
-def _measure_idle(monitor: Any, seconds: float, label: str, timeline: list[dict]) -> IdlePower | None:
+def _measure_idle(monitor: Any, seconds: float, label: str, timeline: list[WindowRow]) -> IdlePower | None:
     if seconds <= 0 or not hasattr(monitor, "measure_idle"):
         return None
     t0 = time.time()
@@ -130,28 +144,23 @@ def _measure_idle(monitor: Any, seconds: float, label: str, timeline: list[dict]
     idle = IdlePower.of(base)
     dur = float(getattr(base, "duration_s", seconds) or seconds)
     timeline.append(
-        {
-            "phase": f"idle-{label}",
-            "repeat": 0,
-            "sub": 0,
-            "name": f"idle-{label}",
-            "start_unix_s": t0,
-            "duration_s": dur,
-            "energy_j": None if idle is None else idle.power_w * dur,
-            "low_j": None if idle is None else idle.low_w * dur,
-            "high_j": None if idle is None else idle.high_w * dur,
-            "idle_j": None,
-            "net_j": None,
-            "source": getattr(base, "source", "unknown"),
-            "components": [{"domain": d, "power_w": w} for d, w in getattr(base, "power_w", {}).items()],
-        }
+        WindowRow(
+            phase=f"idle-{label}",
+            name=f"idle-{label}",
+            start_unix_s=t0,
+            duration_s=dur,
+            energy_j=None if idle is None else idle.power_w * dur,
+            low_j=None if idle is None else idle.low_w * dur,
+            high_j=None if idle is None else idle.high_w * dur,
+            source=getattr(base, "source", "unknown"),
+            components=tuple(WindowComponent(domain=d, power_w=w) for d, w in getattr(base, "power_w", {}).items()),
+        )
     )
     return idle
 
 
-def _load(cell: Cell, monitor: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+def _load(cell: Cell, monitor: Any) -> tuple[Any, LoadResult, WindowRow]:
     """Load the model inside its own window; returns (workload, load stats, timeline row)."""
-    from wattlens.bench.runner import _window_row
     from wattlens.workloads import load_workload
 
     # threads=0 means the library default: restore it explicitly, since torch.set_num_threads by an earlier
@@ -177,15 +186,15 @@ def _load(cell: Cell, monitor: Any) -> tuple[Any, dict[str, Any], dict[str, Any]
         _cancel(monitor, "load")
         raise
     m = monitor.end("load")
-    stats = {
-        "duration_s": m.duration_s,
-        "wall_s": time.perf_counter() - t0,
-        "energy_j": m.energy_j,
-        "low_j": m.low_j,
-        "high_j": m.high_j,
-        "source": m.source,
-    }
-    return w, stats, _window_row("load", 0, m, 0, None)
+    stats = LoadResult(
+        duration_s=m.duration_s,
+        wall_s=time.perf_counter() - t0,
+        energy_j=m.energy_j,
+        low_j=m.low_j,
+        high_j=m.high_j,
+        source=m.source,
+    )
+    return w, stats, window_row("load", 0, m, 0, None)
 
 
 _LIB_DEFAULT_THREADS: dict[str, int] = {}
@@ -199,15 +208,19 @@ def _sync_of(w: Any) -> Callable[[], None] | None:
     return sync if callable(sync) and (device.startswith("cuda") or device == "mps") else None
 
 
-def _config_with_device(cell: Cell, w: Any) -> dict[str, Any]:
+def _cell_config(cell: Cell, resolved_device: str | None = None) -> CellConfig:
     """The cell's config with the device the workload actually runs on (``auto`` resolved); the request is
     kept beside it when it differs."""
-    cfg = dict(cell.config)
-    resolved = getattr(w, "device", None) or cell.device
-    cfg["device"] = resolved
-    if resolved != cell.device:
-        cfg["device_requested"] = cell.device
-    return cfg
+    resolved = resolved_device or cell.device
+    return CellConfig(
+        batch=cell.batch,
+        precision=cell.precision,
+        threads=cell.threads,
+        engine=cell.engine,
+        device=resolved,
+        device_requested=cell.device if resolved != cell.device else None,
+        options=dict(cell.options),
+    )
 
 
 def _release_device_memory() -> None:
@@ -240,29 +253,53 @@ def _cancel(monitor: Any, name: str) -> None:
         pass
 
 
-def _phase_dict(stats: Any) -> dict[str, Any]:
-    return stats.to_dict()
-
-
-def _per_unit(unit: str, q: Any, phases: dict[str, Any], tokens: tuple[int, int] | None, n_inputs: int) -> dict:
+def _per_unit(
+    unit: str, q: CellStats, phases: Mapping[str, CellStats], tokens: tuple[int, int] | None, n_inputs: int
+) -> PerUnit:
     """J per output token / per image where the task's unit makes it meaningful."""
-    out: dict[str, Any] = {"unit": unit}
     jpq = q.j_per_query
+    in_per_q = out_per_q = j_out = j_pre = j_dec = None
     if tokens is not None and n_inputs:
         in_per_q, out_per_q = tokens[0] / n_inputs, tokens[1] / n_inputs
-        out["input_tokens_per_query"] = in_per_q
-        out["output_tokens_per_query"] = out_per_q
         if jpq is not None and out_per_q > 0:
-            out["j_per_output_token"] = jpq / out_per_q
+            j_out = jpq / out_per_q
         pre, dec = phases.get("prefill"), phases.get("decode")
         if pre is not None and pre.j_per_query is not None and in_per_q > 0:
-            out["prefill_j_per_input_token"] = pre.j_per_query / in_per_q
+            j_pre = pre.j_per_query / in_per_q
         if dec is not None and dec.j_per_query is not None and out_per_q > 1:
             # prefill already produced the first new token; decode produces the rest
-            out["decode_j_per_token"] = dec.j_per_query / (out_per_q - 1)
-    if unit == "image" and jpq is not None:
-        out["j_per_image"] = jpq  # one image per query (classified, detected, captioned or generated)
-    return out
+            j_dec = dec.j_per_query / (out_per_q - 1)
+    return PerUnit(
+        unit=unit,
+        input_tokens_per_query=in_per_q,
+        output_tokens_per_query=out_per_q,
+        j_per_output_token=j_out,
+        prefill_j_per_input_token=j_pre,
+        decode_j_per_token=j_dec,
+        j_per_image=jpq if unit == "image" else None,  # one image per query (classified, detected, ... generated)
+    )
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What was measured on a loaded workload, before the idle baseline after it is known."""
+
+    phases: dict[str, CellStats]
+    quality: float | None
+    metric: str | None
+    tokens: TokenCounts
+    weights: str
+    params: int | None
+    generative: bool
+    unit: str
+    engine: str
+    precision: str
+    threads: int | None
+    info: Mapping[str, object]
+    device: str
+    input_description: str
+    threads_used: int | None
+    text_input: bool
 
 
 def run_cell(
@@ -275,30 +312,26 @@ def run_cell(
 ) -> CellOutcome:
     """Measure one cell; never raises for a model failure (returns a ``failed`` outcome instead)."""
     progress = progress or Progress()
-    timeline: list[dict[str, Any]] = []
-    base: dict[str, Any] = {
-        "schema": RESULT_SCHEMA,
-        "task": cell.task,
-        "model": cell.model,
-        "config": cell.config,
-        "cell": cell.to_dict(),
-    }
+    timeline: list[WindowRow] = []
+    base = CellResult(
+        schema=RESULT_SCHEMA, task=cell.task, model=cell.model, config=_cell_config(cell), cell=cell.to_dict()
+    )
     t_cell = time.time()
     w = None
     try:
         progress.step("loading model")
         w, load_stats, load_row = _load(cell, monitor)
-        base["config"] = _config_with_device(cell, w)
+        base = replace(base, config=_cell_config(cell, getattr(w, "device", None)))
         timeline.append(load_row)
-        result = _measure_loaded(cell, w, monitor, idle_before, progress, timeline)
-        result["load"] = load_stats
+        measured = _measure_loaded(cell, w, monitor, idle_before, progress, timeline)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # one model failing must not stop the run
         tb = traceback.format_exc(limit=6)
         idle_after = _measure_idle(monitor, idle_s, "after", timeline)
-        res = {**base, "error": f"{type(exc).__name__}: {exc}", "traceback": tb, "cell_s": time.time() - t_cell}
-        return CellOutcome(cell, STATUS_FAILED, res, f"{type(exc).__name__}: {exc}", timeline, idle_after)
+        error = f"{type(exc).__name__}: {exc}"
+        res = replace(base, error=error, traceback=tb, cell_s=time.time() - t_cell)
+        return CellOutcome(cell, STATUS_FAILED, res, error, timeline, idle_after)
     finally:
         if w is not None:
             w.close()
@@ -307,37 +340,56 @@ def run_cell(
         _release_device_memory()
     progress.step("idle baseline (after)")
     idle_after = _measure_idle(monitor, idle_s, "after", timeline)
-    return _finish(cell, base, result, idle_before, idle_after, timeline, t_cell, max_power_w)
+    return _finish(cell, base, measured, load_stats, idle_before, idle_after, timeline, t_cell, max_power_w)
 
 
 def _measure_loaded(
-    cell: Cell, w: Any, monitor: Any, idle: IdlePower | None, progress: Progress, timeline: list[dict]
-) -> dict[str, Any]:
+    cell: Cell, w: Any, monitor: Any, idle: IdlePower | None, progress: Progress, timeline: list[WindowRow]
+) -> _Measured:
     from wattlens.workloads import get_task
 
     task = get_task(cell.task)
     inputs = task.inputs(cell.queries, cell.seed)
     # sync: CUDA/MPS queue kernels asynchronously; each batch's latency and window must include its work
-    kw = dict(
-        batch=cell.batch,
-        monitor=monitor,
-        repeats=cell.repeats,
-        warmup=cell.warmup,
-        min_window_s=cell.min_window_s,
-        idle=idle,
-        sync=_sync_of(w),
-    )
+    sync = _sync_of(w)
+    reps, warm, min_s = cell.repeats, cell.warmup, cell.min_window_s
 
-    def windows(phase: str) -> Any:  # progress between windows (never inside one)
+    def windows(phase: str) -> Callable[[int, int], None]:  # progress between windows (never inside one)
         progress.step(f"{phase} windows 0/{cell.repeats}")
         return lambda done, total: progress.step(f"{phase} windows {done}/{total}")
 
-    phases: dict[str, Any] = {
-        "query": measure_queries(w.run, inputs, collect_outputs=True, progress=windows("query"), **kw)
-    }
+    def measure(fn: Callable[[list[Any]], Any], phase: str, collect: bool = False) -> CellStats:
+        return measure_queries(
+            fn,
+            inputs,
+            batch=cell.batch,
+            monitor=monitor,
+            repeats=reps,
+            warmup=warm,
+            min_window_s=min_s,
+            idle=idle,
+            sync=sync,
+            phase=phase,
+            collect_outputs=collect,
+            progress=windows(phase),
+        )
+
+    phases = {"query": measure(w.run, "query", collect=True)}
     if w.generative and cell.phases:
-        phases["prefill"] = measure_queries(w.prefill, inputs, phase="prefill", progress=windows("prefill"), **kw)
-        phases["decode"] = measure_decode(w.prefill, w.decode, inputs, progress=windows("decode"), **kw)
+        phases["prefill"] = measure(w.prefill, "prefill")
+        phases["decode"] = measure_decode(
+            w.prefill,
+            w.decode,
+            inputs,
+            batch=cell.batch,
+            monitor=monitor,
+            repeats=reps,
+            warmup=warm,
+            min_window_s=min_s,
+            idle=idle,
+            sync=sync,
+            progress=windows("decode"),
+        )
     outputs = phases["query"].outputs or []
     quality = None
     if cell.quality:
@@ -345,90 +397,90 @@ def _measure_loaded(
         quality = w.quality(inputs, outputs)
     tokens = w.count_tokens(inputs, outputs)
     info = dict(getattr(w, "info", {}) or {})
-    return {
-        "phases": phases,
-        "quality": quality,
-        "metric": info.get("metric") or task.metric or None,
-        "tokens": {"input_total": tokens[0], "output_total": tokens[1], "inputs": len(inputs)},
-        "weights": w.weights,
-        "params": w.params,
-        "generative": w.generative,
-        "unit": task.unit,
-        "engine": w.engine,
-        "precision": w.precision,
-        "threads": w.threads,
-        "info": info,
-        "device": getattr(w, "device", None) or cell.device,
-        "input_description": task.input_description,
-        "threads_used": w.threads if isinstance(w.threads, int) and w.threads > 0 else None,
-        "text_input": str(task.modality).startswith("text"),
-    }
+    metric = info.get("metric") or task.metric or None
+    return _Measured(
+        phases=phases,
+        quality=quality,
+        metric=None if metric is None else str(metric),
+        tokens=TokenCounts(input_total=tokens[0], output_total=tokens[1], inputs=len(inputs)),
+        weights=w.weights,
+        params=w.params,
+        generative=w.generative,
+        unit=task.unit,
+        engine=w.engine,
+        precision=w.precision,
+        threads=w.threads,
+        info=info,
+        device=getattr(w, "device", None) or cell.device,
+        input_description=task.input_description,
+        threads_used=w.threads if isinstance(w.threads, int) and w.threads > 0 else None,
+        text_input=str(task.modality).startswith("text"),
+    )
 
 
 def _finish(
     cell: Cell,
-    base: dict,
-    result: dict,
+    base: CellResult,
+    measured: _Measured,
+    load: LoadResult,
     before: IdlePower | None,
     after: IdlePower | None,
-    timeline: list[dict],
+    timeline: list[WindowRow],
     t_cell: float,
     max_power_w: float | None = None,
 ) -> CellOutcome:
     idle = IdlePower.mean_of(before, after)
-    phases = {k: (with_idle(v, idle) if idle is not None else v) for k, v in result.pop("phases").items()}
+    phases = {k: (with_idle(v, idle) if idle is not None else v) for k, v in measured.phases.items()}
     for p in phases.values():
         timeline.extend(p.windows)
-    tokens = result["tokens"]
+    tokens = measured.tokens
     validity = check_cell(
         phases,
-        generative=result["generative"],
-        input_tokens=tokens["input_total"],
-        output_tokens=tokens["output_total"] if result["generative"] else None,
+        generative=measured.generative,
+        input_tokens=tokens.input_total,
+        output_tokens=tokens.output_total if measured.generative else None,
         idle_before_w=None if before is None else before.power_w,
         idle_after_w=None if after is None else after.power_w,
         max_power_w=max_power_w,
-        text_input=result.get("text_input", True),
+        text_input=measured.text_input,
     )
     q = phases["query"]
-    res = {
-        **base,
-        **result,
-        "status": validity.status,
-        "reasons": validity.reasons,
-        "warnings": validity.warnings,
-        "checks_skipped": []
-        if max_power_w
-        else ["power <= maximum: no maximum known for this boundary (set max_power_w in the suite or --max-power-w)"],
-        "query": _phase_dict(q),
-        "phases": {k: _phase_dict(v) for k, v in phases.items() if k != "query"},
-        "per_unit": _per_unit(
-            result["unit"], q, phases, (tokens["input_total"], tokens["output_total"]), tokens["inputs"]
-        ),
-        "idle": {
-            "before": None if before is None else before.to_dict(),
-            "after": None if after is None else after.to_dict(),
-            "used": None if idle is None else idle.to_dict(),
-        },
-        "cell_s": time.time() - t_cell,
-    }
+    no_max = "power <= maximum: no maximum known for this boundary (set max_power_w in the suite or --max-power-w)"
+    res = replace(
+        base,
+        quality=measured.quality,
+        metric=measured.metric,
+        tokens=tokens,
+        weights=measured.weights,
+        params=measured.params,
+        generative=measured.generative,
+        unit=measured.unit,
+        engine=measured.engine,
+        precision=measured.precision,
+        threads=measured.threads,
+        info=measured.info,
+        device=measured.device,
+        input_description=measured.input_description,
+        threads_used=measured.threads_used,
+        text_input=measured.text_input,
+        load=load,
+        status=validity.status,
+        reasons=tuple(validity.reasons),
+        warnings=tuple(validity.warnings),
+        checks_skipped=() if max_power_w else (no_max,),
+        query=q.result(),
+        phases={k: v.result() for k, v in phases.items() if k != "query"},
+        per_unit=_per_unit(measured.unit, q, phases, (tokens.input_total, tokens.output_total), tokens.inputs),
+        idle=IdleBaselines(before=before, after=after, used=idle),
+        cell_s=time.time() - t_cell,
+    )
     return CellOutcome(cell, validity.status, res, None, timeline, after)
 
 
 # --- a whole run -------------------------------------------------------------------------------------------
 
 
-@dataclass
-class RunSummary:
-    run_id: str
-    status: str
-    done: int
-    total: int
-    counts: dict[str, int]
-    duration_s: float
-
-
-def run_config(suite: Suite, carbon: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_config(suite: Suite, carbon: Mapping[str, object] | None = None) -> dict[str, object]:
     """What is stored with the run: enough to resume it without the original suite file."""
     from wattlens.bench.ratings import RATING_VERSION, REFERENCE_TIER
 
@@ -452,7 +504,12 @@ def run_config(suite: Suite, carbon: dict[str, Any] | None = None) -> dict[str, 
 
 
 def start_run(
-    store: Any, suite: Suite, *, carbon: dict[str, Any] | None = None, monitor: Any = None, run_id: str | None = None
+    store: Any,
+    suite: Suite,
+    *,
+    carbon: Mapping[str, object] | None = None,
+    monitor: Any = None,
+    run_id: str | None = None,
 ) -> str:
     return store.create_run(RUN_KIND, run_config(suite, carbon), run_id=run_id, environment=environment(monitor))
 
@@ -490,7 +547,7 @@ def execute(
     progress.start(run_id, len(suite.cells), len(suite.cells) - len(pending))
     status = "done"
     try:
-        timeline0: list[dict] = []
+        timeline0: list[WindowRow] = []
         idle = _measure_idle(monitor, idle_s, "before", timeline0) if pending else None
         for i, cell in enumerate(pending):
             progress.cell_start(i, cell)
@@ -515,29 +572,28 @@ def execute(
     store.set_run_status(run_id, status)
     progress.finish(status)
     return RunSummary(
-        run_id,
-        status,
-        len(suite.cells) - len(pending) + sum(counts.values()),
-        len(suite.cells),
-        counts,
-        time.time() - t0,
+        run_id=run_id,
+        status=status,
+        done=len(suite.cells) - len(pending) + sum(counts.values()),
+        total=len(suite.cells),
+        counts=counts,
+        duration_s=time.time() - t0,
     )
 
 
 def summary_line(out: CellOutcome) -> str:
-    r = out.result
     if out.status == STATUS_FAILED:
         return f"failed: {out.error}"
-    q = r.get("query", {})
-    jpq = q.get("j_per_query")
-    txt = (
-        "energy unavailable"
-        if jpq is None
-        else f"{jpq:.4g} J/query [{q['j_per_query_low']:.3g}, "
-        f"{q['j_per_query_high']:.3g}] {q['basis']}, CV {(q.get('cv') or 0):.1%}"
-    )
-    if q.get("p50_ms") is not None:
-        txt += f", p50 {q['p50_ms']:.1f} ms"
+    q = out.result.query
+    if q is None or q.j_per_query is None:
+        txt = "energy unavailable"
+    else:
+        txt = (
+            f"{q.j_per_query:.4g} J/query [{q.j_per_query_low or 0:.3g}, {q.j_per_query_high or 0:.3g}] {q.basis}, "
+            f"CV {(q.cv or 0):.1%}"
+        )
+    if q is not None and q.p50_ms is not None:
+        txt += f", p50 {q.p50_ms:.1f} ms"
     if out.status != "ok":
-        txt += f" — {out.status}: {'; '.join(r.get('reasons', []))}"
+        txt += f" — {out.status}: {'; '.join(out.result.reasons or ())}"
     return txt

@@ -12,44 +12,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from wattlens.stats import mad, mean, median, stdev
+
 MIN_REPEATS = 5  # the method's floor (benchmark-anchors.md §11.7: >= 5-10 runs with mean +/- CI)
 MAD_TO_SIGMA = 1.4826  # MAD x this = sigma for normal data
-
-
-def mean(values: Sequence[float]) -> float:
-    if not values:
-        raise ValueError("mean of no values")
-    return math.fsum(values) / len(values)
-
-
-def stdev(values: Sequence[float]) -> float:
-    """Sample standard deviation (n - 1); 0.0 for a single value."""
-    n = len(values)
-    if n < 2:
-        return 0.0
-    m = mean(values)
-    return math.sqrt(math.fsum((v - m) ** 2 for v in values) / (n - 1))
-
-
-def median(values: Sequence[float]) -> float:
-    return percentile(values, 50.0)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolation percentile (numpy's default 'linear' method), q in [0, 100]."""
-    if not values:
-        raise ValueError("percentile of no values")
-    xs = sorted(values)
-    pos = (len(xs) - 1) * q / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-
-def mad(values: Sequence[float]) -> float:
-    """Median absolute deviation (unscaled)."""
-    m = median(values)
-    return median([abs(v - m) for v in values])
 
 
 # --- Student t quantile ----------------------------------------------------------------------------

@@ -38,12 +38,16 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
 
-from wattlens.bench.method import percentile, robust_clip
+from wattlens.bench.method import robust_clip
+from wattlens.bench.records import BenchRow, Rating, RatingBand
+from wattlens.stats import percentile
+from wattlens.units import wh_per_1000
+from wattlens.workloads.tasks import canonical_task
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 POPULATION_CSV = DATA_DIR / "reference_population.csv"
@@ -55,36 +59,43 @@ RATING_VERSION = (
 QUANTILES = (20.0, 40.0, 60.0, 80.0)
 CLIP_K = 3.0
 MIN_RELATIVE = 3  # fewer results than this in a run's task: no relative rating (quantiles of 2 say little)
-J_PER_WH = 3600.0
 GPU_METERS = ("nvml", "amdsmi")  # sources that read a GPU's own energy
 SOC_METERS = ("apple",)
 
-# Names people use for the PHP tasks -> the task names of the reference population (HF pipeline names).
-TASK_ALIASES = {
-    "sentiment": "text-classification",
-    "extractive-qa": "question-answering",
-    "qa": "question-answering",
-    "masked-lm": "fill-mask",
-    "ner": "token-classification",
-    "image-captioning": "image-to-text",
-    "captioning": "image-to-text",
-    "image-generation": "text-to-image",
-}
 
+@dataclass(frozen=True)
+class ReferenceModel:
+    """One row of the frozen PHP population (``bench/data/reference_population.csv``)."""
 
-def canonical_task(task: str) -> str:
-    return TASK_ALIASES.get(task, task)
+    task: str
+    model: str
+    kwh_per_1000_queries: float
+    role: str
+    tier: str
+    boundary: str
+    source: str
+
+    @property
+    def wh_per_1000_queries(self) -> float:
+        return self.kwh_per_1000_queries * 1000.0
 
 
 @lru_cache(maxsize=1)
-def reference_population() -> tuple[dict[str, Any], ...]:
+def reference_population() -> tuple[ReferenceModel, ...]:
     with POPULATION_CSV.open(newline="", encoding="utf-8") as f:
-        rows = []
-        for r in csv.DictReader(f):
-            r["kwh_per_1000_queries"] = float(r["kwh_per_1000_queries"])
-            r["wh_per_1000_queries"] = r["kwh_per_1000_queries"] * 1000.0
-            rows.append(r)
-    return tuple(rows)
+        return tuple(_reference_model(r) for r in csv.DictReader(f))
+
+
+def _reference_model(r: dict[str, str]) -> ReferenceModel:
+    return ReferenceModel(
+        task=r["task"],
+        model=r["model"],
+        kwh_per_1000_queries=float(r["kwh_per_1000_queries"]),
+        role=r["role"],
+        tier=r["tier"],
+        boundary=r["boundary"],
+        source=r["source"],
+    )
 
 
 @dataclass(frozen=True)
@@ -107,21 +118,27 @@ class Bands:
                 return 5 - i
         return 1
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "task": self.task,
-            "edges_wh_per_1000": list(self.edges_wh_per_1000),
-            "population_n": self.population_n,
-            "clipped_n": self.clipped_n,
-            "population_min_wh_per_1000": self.population_min_wh,
-            "population_max_wh_per_1000": self.population_max_wh,
-            "boundary": self.boundary,
-            "source": self.source,
-            "kind": self.kind,
-            "population": self.population,
-            "tier": self.tier,
-            "rule": RATING_VERSION,
-        }
+    def band(self, basis: str | None = None, run_tier: str | None = None) -> RatingBand:
+        """These edges as the record a rating carries (with the basis and tier the result was rated on)."""
+        return RatingBand(
+            basis=basis,
+            run_tier=run_tier,
+            task=self.task,
+            edges_wh_per_1000=self.edges_wh_per_1000,
+            population_n=self.population_n,
+            clipped_n=self.clipped_n,
+            population_min_wh_per_1000=self.population_min_wh,
+            population_max_wh_per_1000=self.population_max_wh,
+            boundary=self.boundary,
+            source=self.source,
+            kind=self.kind,
+            population=self.population,
+            tier=self.tier,
+            rule=RATING_VERSION,
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return self.band().to_dict()
 
 
 def bands_from_values(
@@ -141,16 +158,16 @@ def bands_from_values(
     logs = [math.log10(v) for v in wh_values]
     clipped, lo, hi = robust_clip(logs, CLIP_K)
     n_clipped = sum(1 for v in logs if v < lo or v > hi)
-    edges = tuple(10 ** percentile(clipped, q) for q in QUANTILES)
+    e20, e40, e60, e80 = (10 ** percentile(clipped, q) for q in QUANTILES)
     return Bands(
         task,
-        edges,
+        (e20, e40, e60, e80),
         len(wh_values),
         n_clipped,
         min(wh_values),
         max(wh_values),
         boundary,
-        source,  # type: ignore[arg-type]
+        source,
         kind,
         population,
         tier,
@@ -161,14 +178,14 @@ def bands_from_values(
 def bands_for(task: str) -> Bands | None:
     """The frozen bands of a task, or None when the reference population has no such task."""
     t = canonical_task(task)
-    rows = [r for r in reference_population() if r["task"] == t]
+    rows = [r for r in reference_population() if r.task == t]
     if len(rows) < 2:
         return None
-    sources = sorted({r["source"].split(";")[0] for r in rows})
+    sources = sorted({r.source.split(";")[0] for r in rows})
     return bands_from_values(
         t,
-        [r["wh_per_1000_queries"] for r in rows],
-        rows[0]["boundary"],
+        [r.wh_per_1000_queries for r in rows],
+        rows[0].boundary,
         " | ".join(sources),
         kind="reference",
         tier=REFERENCE_TIER.label,
@@ -176,14 +193,14 @@ def bands_for(task: str) -> Bands | None:
     )
 
 
-def rate(task: str, wh_per_1000: float | None) -> dict[str, Any] | None:
-    """Stars for a measured Wh per 1,000 queries, with the edges and population that gave them."""
-    if wh_per_1000 is None:
+def rate(task: str, wh: float | None) -> Rating | None:
+    """Stars for a measured Wh per 1,000 queries against the frozen population, with the edges behind them."""
+    if wh is None:
         return None
     b = bands_for(task)
     if b is None:
-        return {"stars": None, "note": f"no reference population for task {task!r}", "rule": RATING_VERSION}
-    return {"stars": b.stars(wh_per_1000) if wh_per_1000 > 0 else 5, "wh_per_1000": wh_per_1000, **b.to_dict()}
+        return Rating(None, note=f"no reference population for task {task!r}")
+    return Rating(b.stars(wh) if wh > 0 else 5, wh_per_1000=wh, band=b.band())
 
 
 def describe(task: str) -> str:
@@ -225,7 +242,7 @@ class Tier:
         from a run's windows, so the run is rated on its gross figure."""
         return self.device == REFERENCE_TIER.device and self.boundary == REFERENCE_TIER.boundary
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str]:
         return {
             "key": self.key,
             "label": self.label,
@@ -237,7 +254,7 @@ class Tier:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Tier:
+    def from_dict(cls, d: Mapping[str, object]) -> Tier:
         return cls(*(str(d.get(k) or "") for k in ("device", "boundary", "basis", "source", "detail")))
 
 
@@ -273,41 +290,40 @@ def run_tier(
     return Tier(kind, boundary, basis or "gross", src, detail)
 
 
-def _positive(x: Any) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 else None
+def _positive(x: float | None) -> float | None:
+    return float(x) if x is not None and x > 0 else None
 
 
-def _gross_wh(row: dict[str, Any]) -> float | None:
-    g = _positive(row.get("gross_j_per_query"))
-    return None if g is None else g * 1000.0 / J_PER_WH
+def _gross_wh(row: BenchRow) -> float | None:
+    g = _positive(row.gross_j_per_query)
+    return None if g is None else wh_per_1000(g)
 
 
-def _reference_rating(row: dict[str, Any], tier: Tier) -> dict[str, Any]:
-    task = row.get("task") or ""
-    b = bands_for(task)
+def _reference_rating(row: BenchRow, tier: Tier) -> Rating:
+    b = bands_for(row.task)
     if b is None:
-        return {"stars": None, "note": f"n/a (no reference population for task {task!r})"}
+        return Rating(None, note=f"n/a (no reference population for task {row.task!r})")
     if not tier.comparable_to_reference():
-        return {
-            "stars": None,
-            "reference_tier": REFERENCE_TIER.label,
-            "run_tier": tier.label,
-            "note": f"n/a (reference population is {REFERENCE_TIER.label}; this run is {tier.label})",
-        }
+        return Rating(
+            None,
+            reference_tier=REFERENCE_TIER.label,
+            run_tier=tier.label,
+            note=f"n/a (reference population is {REFERENCE_TIER.label}; this run is {tier.label})",
+        )
     wh = _gross_wh(row)
     if wh is None:
-        return {"stars": None, "note": "n/a (no gross energy for this result; the reference population is gross)"}
-    return {"stars": b.stars(wh), "wh_per_1000": wh, "basis": "gross", "run_tier": tier.label, **b.to_dict()}
+        return Rating(None, note="n/a (no gross energy for this result; the reference population is gross)")
+    return Rating(b.stars(wh), wh_per_1000=wh, band=b.band(basis="gross", run_tier=tier.label))
 
 
-def _relative_population(group: list[dict[str, Any]]) -> tuple[str, list[tuple[dict[str, Any], float]]]:
+def _relative_population(group: list[BenchRow]) -> tuple[str, list[tuple[BenchRow, float]]]:
     """(basis, [(row, Wh/1000)]): the rows' own basis when every value is positive, else gross for all (a net
     figure at or below 0 is noise around the idle baseline and has no logarithm)."""
-    own = [(r, _positive(r.get("wh_per_1000"))) for r in group]
+    own = [(r, _positive(r.wh_per_1000)) for r in group]
     if all(v is not None for _, v in own):
-        return str(group[0].get("energy_basis") or "gross"), own  # type: ignore[return-value]
+        return group[0].energy_basis or "gross", [(r, v) for r, v in own if v is not None]
     gross = [(r, _gross_wh(r)) for r in group]
-    return "gross", [(r, v) for r, v in gross if v is not None]  # type: ignore[misc]
+    return "gross", [(r, v) for r, v in gross if v is not None]
 
 
 def relative_bands(
@@ -329,98 +345,98 @@ def relative_bands(
     )
 
 
-def rate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add the rating fields to leaderboard rows (in place; returns them).
-
-    Each row needs ``run_id, task, model, status, wh_per_1000, gross_j_per_query, energy_basis`` and
-    ``tier`` (a :meth:`Tier.to_dict`, from :func:`run_tier`). Adds ``rating`` (stars or None),
-    ``rating_band`` (edges + population of those stars), ``rating_text`` (one line), ``rating_reference``
-    (against the frozen population, or n/a with the reason) and ``rating_relative`` (within this run).
-    """
-    groups: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
-    for r in rows:
-        if r.get("status") == "ok" and r.get("tier"):
-            groups.setdefault((r.get("run_id"), canonical_task(r.get("task") or ""), r["tier"]["key"]), []).append(r)
-    relative: dict[int, dict[str, Any]] = {}
-    for (run_id, task, _), group in groups.items():
+def _relative_ratings(rows: Sequence[BenchRow]) -> dict[int, Rating]:
+    """Within-run ratings per (run, task, tier) of ok rows, by row index."""
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for i, r in enumerate(rows):
+        if r.ok and r.tier:
+            groups.setdefault((r.run_id, canonical_task(r.task), r.tier_key), []).append(i)
+    relative: dict[int, Rating] = {}
+    for (run_id, task, _), members in groups.items():
+        group = [rows[i] for i in members]
         basis, pop = _relative_population(group)
-        label = group[0]["tier"]["label"]
         if len(pop) < MIN_RELATIVE:
             note = (
                 f"n/a (a relative rating needs >= {MIN_RELATIVE} ok results of {task} in this run and tier; "
                 f"this run has {len(pop)})"
             )
-            for r in group:
-                relative[id(r)] = {"stars": None, "note": note}
+            relative.update({i: Rating(None, note=note) for i in members})
             continue
-        b = relative_bands(task, [v for _, v in pop], [str(r.get("model")) for r, _ in pop], label, str(run_id or ""))
-        for r, v in pop:
-            relative[id(r)] = {"stars": b.stars(v), "wh_per_1000": v, "basis": basis, **b.to_dict()}
-        for r in group:
-            relative.setdefault(id(r), {"stars": None, "note": "n/a (no positive energy figure for this result)"})
-    for r in rows:
-        r.update(_rating_fields(r, relative.get(id(r))))
-    return rows
+        b = relative_bands(task, [v for _, v in pop], [r.model for r, _ in pop], group[0].tier_label, run_id)
+        value_of = {id(r): v for r, v in pop}
+        for i in members:
+            v = value_of.get(id(rows[i]))
+            relative[i] = (
+                Rating(None, note="n/a (no positive energy figure for this result)")
+                if v is None
+                else Rating(b.stars(v), wh_per_1000=v, band=b.band(basis=basis))
+            )
+    return relative
 
 
-def _band_of(rating: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in rating.items() if k not in ("stars", "wh_per_1000", "note")}
+def rate_rows(rows: Sequence[BenchRow]) -> list[BenchRow]:
+    """The rows with their rating fields (new records; the input is unchanged).
+
+    Each row needs ``run_id, task, model, status, wh_per_1000, gross_j_per_query, energy_basis`` and ``tier``
+    (a :meth:`Tier.to_dict`, from :func:`run_tier`). Sets ``rating`` (stars or None), ``rating_band`` (edges +
+    population of those stars), ``rating_text`` (one line), ``rating_reference`` (against the frozen population,
+    or n/a with the reason) and ``rating_relative`` (within this run).
+    """
+    relative = _relative_ratings(rows)
+    return [_rated(r, relative.get(i)) for i, r in enumerate(rows)]
 
 
-def _rating_fields(row: dict[str, Any], relative: dict[str, Any] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "rating": None,
-        "rating_band": None,
-        "rating_text": None,
-        "rating_reference": None,
-        "rating_relative": None,
-    }
-    if row.get("status") != "ok" or not row.get("tier"):
-        out["rating_text"] = f"n/a (status {row.get('status')})" if row.get("status") != "ok" else "n/a"
-        return out
-    tier = Tier.from_dict(row["tier"])
-    ref = _reference_rating(row, tier)
-    out["rating_reference"] = ref
-    out["rating_relative"] = relative
-    chosen = ref if ref.get("stars") is not None else relative if relative and relative.get("stars") else None
+def _rated(row: BenchRow, relative: Rating | None) -> BenchRow:
+    if not row.ok or not row.tier:
+        text = f"n/a (status {row.status})" if not row.ok else "n/a"
+        return replace(
+            row, rating=None, rating_band=None, rating_text=text, rating_reference=None, rating_relative=None
+        )
+    ref = _reference_rating(row, Tier.from_dict(row.tier))
+    chosen = ref if ref.stars is not None else relative if relative is not None and relative.stars else None
     if chosen is None:
-        out["rating_text"] = ref["note"] + ("" if not relative else f"; within this run: {relative['note']}")
-        return out
-    out["rating"] = chosen["stars"]
-    out["rating_band"] = _band_of(chosen)
-    out["rating_text"] = (
-        f"{chosen['stars']}/5 {chosen['population']} ({chosen['basis']} {chosen['wh_per_1000']:.3g} Wh/1000)"
-    )
+        text = (ref.note or "") + ("" if relative is None else f"; within this run: {relative.note}")
+        return replace(
+            row, rating=None, rating_band=None, rating_text=text, rating_reference=ref, rating_relative=relative
+        )
+    band = chosen.band or RatingBand()
+    text = f"{chosen.stars}/5 {band.population} ({band.basis} {chosen.wh_per_1000:.3g} Wh/1000)"
     if chosen is relative:
-        out["rating_text"] += f"; reference: {ref['note']}"
-    return out
+        text += f"; reference: {ref.note}"
+    return replace(
+        row,
+        rating=chosen.stars,
+        rating_band=chosen.band,
+        rating_text=text,
+        rating_reference=ref,
+        rating_relative=relative,
+    )
 
 
-def describe_rows(rows: list[dict[str, Any]]) -> list[str]:
+def describe_rows(rows: Sequence[BenchRow]) -> list[str]:
     """Leaderboard lines, one per task (and tier): the band edges and the population behind the stars, or why
     there are none."""
     lines: list[str] = []
-    seen: set[tuple[Any, ...]] = set()
+    seen: set[tuple[str, str, str]] = set()
     for r in rows:
-        if r.get("status") != "ok":
+        if not r.ok:
             continue
-        band = r.get("rating_band")
-        tier = (r.get("tier") or {}).get("label", "")
-        key = (r.get("run_id"), r.get("task"), tier)
+        band = r.rating_band
+        key = (r.run_id, r.task, r.tier_label)
         if key in seen:
             continue
         seen.add(key)
         if band:
-            edges = " | ".join(f"{e:.3g}" for e in band["edges_wh_per_1000"])
+            edges = " | ".join(f"{e:.3g}" for e in band.edges_wh_per_1000)
             lines.append(
-                f"{r['task']}: 5* <= {edges} Wh/1000 ({band.get('basis')}) < 1*  — {band['population']}, "
-                f"{band['clipped_n']} clipped; range {band['population_min_wh_per_1000']:.3g}-"
-                f"{band['population_max_wh_per_1000']:.3g} Wh/1000"
+                f"{r.task}: 5* <= {edges} Wh/1000 ({band.basis}) < 1*  — {band.population}, "
+                f"{band.clipped_n} clipped; range {band.population_min_wh_per_1000:.3g}-"
+                f"{band.population_max_wh_per_1000:.3g} Wh/1000"
             )
-        ref = r.get("rating_reference") or {}
-        if ref.get("stars") is None and ref.get("note"):
-            lines.append(f"{r['task']}: reference rating {ref['note']}")
-        rel = r.get("rating_relative") or {}
-        if not band and rel.get("note"):
-            lines.append(f"{r['task']}: within-run rating {rel['note']}")
+        ref = r.rating_reference
+        if ref is not None and ref.stars is None and ref.note:
+            lines.append(f"{r.task}: reference rating {ref.note}")
+        rel = r.rating_relative
+        if not band and rel is not None and rel.note:
+            lines.append(f"{r.task}: within-run rating {rel.note}")
     return lines

@@ -27,57 +27,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from wattlens.bench.method import MIN_REPEATS, RepeatSummary, percentile, summarize
+from wattlens.bench.method import MIN_REPEATS, RepeatSummary, summarize
+from wattlens.bench.records import IdlePower, PhaseResult, WindowComponent, WindowRow
+from wattlens.stats import percentile
 
 BASIS_NET = "net"
 BASIS_GROSS = "gross"
 DECODE_CHUNK_BATCHES = 64  # prefilled states held at once while measuring decode (bounds KV-cache memory)
-
-
-@dataclass
-class IdlePower:
-    """Idle power of the measured boundary (W) with its interval; built from an IdleBaseline or watts."""
-
-    power_w: float
-    low_w: float
-    high_w: float
-    source: str = "unknown"
-
-    @classmethod
-    def of(cls, idle: Any) -> IdlePower | None:
-        """Accept ``None``, watts, an :class:`IdlePower`, or a tracking ``IdleBaseline``."""
-        if idle is None:
-            return None
-        if isinstance(idle, IdlePower):
-            return idle
-        if isinstance(idle, (int, float)):
-            return cls(float(idle), float(idle), float(idle), "given")
-        power = getattr(idle, "total_w", None)
-        if power is None:
-            return None
-        low = sum(getattr(idle, "low_w", {}).values()) if getattr(idle, "low_w", None) else power
-        high = sum(getattr(idle, "high_w", {}).values()) if getattr(idle, "high_w", None) else power
-        return cls(float(power), float(low), float(high), str(getattr(idle, "source", "unknown")))
-
-    @classmethod
-    def mean_of(cls, a: IdlePower | None, b: IdlePower | None) -> IdlePower | None:
-        """Average of the baselines taken before and after a cell (either may be missing)."""
-        both = [x for x in (a, b) if x is not None]
-        if not both:
-            return None
-        n = len(both)
-        return cls(
-            sum(x.power_w for x in both) / n,
-            sum(x.low_w for x in both) / n,
-            sum(x.high_w for x in both) / n,
-            both[0].source,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"power_w": self.power_w, "low_w": self.low_w, "high_w": self.high_w, "source": self.source}
 
 
 @dataclass
@@ -111,7 +70,7 @@ class CellStats:
     idle_j: float | None
     net_j: float | None
     idle: IdlePower | None
-    windows: list[dict[str, Any]] = field(default_factory=list)
+    windows: list[WindowRow] = field(default_factory=list)
     outputs: list[Any] | None = None  # first pass over the inputs, aligned with them (collect_outputs=True)
     notes: list[str] = field(default_factory=list)
 
@@ -157,41 +116,45 @@ class CellStats:
         """Share of the measured window spent outside ``fn`` (loop, timing, meter edges)."""
         return None if self.duration_s <= 0 else max(0.0, self.duration_s - self.busy_s) / self.duration_s
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "phase": self.phase,
-            "batch": self.batch,
-            "repeats": self.repeats,
-            "warmup": self.warmup,
-            "min_window_s": self.min_window_s,
-            "queries": self.queries,
-            "queries_per_repeat": list(self.queries_per_repeat),
-            "expected_queries": self.expected_queries,
-            "inputs_per_repeat": self.inputs_per_repeat,
-            "completed_queries": self.completed_queries,
-            "duration_s": self.duration_s,
-            "busy_s": self.busy_s,
-            "basis": self.basis,
-            "source": self.source,
-            "j_per_query": self.j_per_query,
-            "j_per_query_low": self.j_per_query_low,
-            "j_per_query_high": self.j_per_query_high,
-            "ci95_j": self.ci95_j,
-            "cv": self.cv,
-            "per_repeat_j_per_query": list(self.per_repeat_j_per_query),
-            "gross_j": self.gross_j,
-            "idle_j": self.idle_j,
-            "net_j": self.net_j,
-            "gross_j_per_query": self.gross_j_per_query,
-            "net_j_per_query": self.net_j_per_query,
-            "idle": None if self.idle is None else self.idle.to_dict(),
-            "mean_power_w": self.mean_power_w,
-            "p50_ms": self.p50_ms,
-            "p95_ms": self.p95_ms,
-            "throughput_qps": self.throughput_qps,
-            "harness_overhead_frac": self.harness_overhead_frac,
-            "notes": list(self.notes),
-        }
+    def result(self) -> PhaseResult:
+        """What is kept of this phase (the stored record; latencies, raw windows and outputs are not in it)."""
+        return PhaseResult(
+            phase=self.phase,
+            batch=self.batch,
+            repeats=self.repeats,
+            warmup=self.warmup,
+            min_window_s=self.min_window_s,
+            queries=self.queries,
+            queries_per_repeat=tuple(self.queries_per_repeat),
+            expected_queries=self.expected_queries,
+            inputs_per_repeat=self.inputs_per_repeat,
+            completed_queries=self.completed_queries,
+            duration_s=self.duration_s,
+            busy_s=self.busy_s,
+            basis=self.basis,
+            source=self.source,
+            j_per_query=self.j_per_query,
+            j_per_query_low=self.j_per_query_low,
+            j_per_query_high=self.j_per_query_high,
+            ci95_j=self.ci95_j,
+            cv=self.cv,
+            per_repeat_j_per_query=tuple(self.per_repeat_j_per_query),
+            gross_j=self.gross_j,
+            idle_j=self.idle_j,
+            net_j=self.net_j,
+            gross_j_per_query=self.gross_j_per_query,
+            net_j_per_query=self.net_j_per_query,
+            idle=self.idle,
+            mean_power_w=self.mean_power_w,
+            p50_ms=self.p50_ms,
+            p95_ms=self.p95_ms,
+            throughput_qps=self.throughput_qps,
+            harness_overhead_frac=self.harness_overhead_frac,
+            notes=tuple(self.notes),
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return self.result().to_dict()
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -214,27 +177,27 @@ def _open_monitor(monitor: Any) -> tuple[Any, bool]:
     return Monitor(), True
 
 
-def _window_row(phase: str, repeat: int, m: Any, queries: int, idle: IdlePower | None, sub: int = 0) -> dict:
+def window_row(phase: str, repeat: int, m: Any, queries: int, idle: IdlePower | None, sub: int = 0) -> WindowRow:
     """One raw timeline row: the window's start/duration/energy per component (kept by store.save_timeline)."""
-    comps = [c.to_dict() if hasattr(c, "to_dict") else dict(c) for c in (getattr(m, "components", None) or [])]
+    comps = tuple(WindowComponent.of(c) for c in (getattr(m, "components", None) or []))
     idle_j = None if idle is None else idle.power_w * m.duration_s
     gross = m.energy_j
-    return {
-        "phase": phase,
-        "repeat": repeat,
-        "sub": sub,
-        "name": getattr(m, "name", phase),
-        "start_unix_s": getattr(m, "start_unix_s", None),
-        "duration_s": m.duration_s,
-        "queries": queries,
-        "energy_j": gross,
-        "low_j": m.low_j,
-        "high_j": m.high_j,
-        "idle_j": idle_j,
-        "net_j": None if gross is None or idle_j is None else gross - idle_j,
-        "source": getattr(m, "source", "unknown"),
-        "components": comps,
-    }
+    return WindowRow(
+        phase=phase,
+        repeat=repeat,
+        sub=sub,
+        name=getattr(m, "name", phase),
+        start_unix_s=getattr(m, "start_unix_s", None),
+        duration_s=m.duration_s,
+        queries=queries,
+        energy_j=gross,
+        low_j=m.low_j,
+        high_j=m.high_j,
+        idle_j=idle_j,
+        net_j=None if gross is None or idle_j is None else gross - idle_j,
+        source=getattr(m, "source", "unknown"),
+        components=comps,
+    )
 
 
 @dataclass
@@ -271,7 +234,7 @@ def _summarize_cell(
     completed: int,
     busy_s: float,
     latencies: list[float],
-    windows: list[dict],
+    windows: list[WindowRow],
     sources: list[str],
 ) -> CellStats:
     """Turn per-repeat accumulators into the cell's statistics (shared by every phase)."""
@@ -402,7 +365,7 @@ class _CellLog:
     inputs_per_repeat: int
     latencies: list[float] = field(default_factory=list)
     accs: list[_Acc] = field(default_factory=list)
-    windows: list[dict] = field(default_factory=list)
+    windows: list[WindowRow] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     busy_s: float = 0.0
     completed: int = 0
@@ -513,9 +476,8 @@ def measure_queries(
             acc = _Acc()
             acc.add(m, n_q)
             log.accs.append(acc)
-            row = _window_row(phase, r, m, n_q, log.idle)
-            row["latencies_ms"] = [round(x * 1e3, 4) for x in lat_r]  # the per-request log (one per batch)
-            log.windows.append(row)
+            row = window_row(phase, r, m, n_q, log.idle)
+            log.windows.append(replace(row, latencies_ms=tuple(round(x * 1e3, 4) for x in lat_r)))
             if progress is not None:
                 progress(r + 1, repeats)
     finally:
@@ -594,7 +556,7 @@ def measure_decode(
                 del states
                 log.record(m, lat_r, done)
                 acc.add(m, batch * len(chunk))
-                log.windows.append(_window_row("decode", r, m, batch * len(chunk), log.idle, sub))
+                log.windows.append(window_row("decode", r, m, batch * len(chunk), log.idle, sub))
                 sub += 1
                 # Fewer, longer sub-windows when decode is fast: size the next chunk to the time still missing.
                 per_batch_s = max(m.duration_s / len(chunk), 1e-9)
@@ -618,11 +580,11 @@ def with_idle(stats: CellStats, idle: Any) -> CellStats:
     by_repeat: dict[int, _Acc] = {}
     windows = []
     for w in stats.windows:
-        acc = by_repeat.setdefault(w["repeat"], _Acc())
-        acc.add(_RowAsMeasurement(w), w["queries"])
-        idle_j = None if idle_p is None else idle_p.power_w * w["duration_s"]
-        net = None if w["energy_j"] is None or idle_j is None else w["energy_j"] - idle_j
-        windows.append({**w, "idle_j": idle_j, "net_j": net})
+        acc = by_repeat.setdefault(w.repeat, _Acc())
+        acc.add(w, w.queries or 0)
+        idle_j = None if idle_p is None else idle_p.power_w * w.duration_s
+        net = None if w.energy_j is None or idle_j is None else w.energy_j - idle_j
+        windows.append(replace(w, idle_j=idle_j, net_j=net))
     accs = [by_repeat[r] for r in sorted(by_repeat)]
     out = _summarize_cell(
         stats.phase,
@@ -636,28 +598,7 @@ def with_idle(stats: CellStats, idle: Any) -> CellStats:
         busy_s=stats.busy_s,
         latencies=stats.latencies_s,
         windows=windows,
-        sources=[w["source"] for w in stats.windows],
+        sources=[w.source for w in stats.windows],
     )
     out.outputs = stats.outputs
     return out
-
-
-@dataclass
-class _RowAsMeasurement:
-    row: dict[str, Any]
-
-    @property
-    def duration_s(self) -> float:
-        return self.row["duration_s"]
-
-    @property
-    def energy_j(self) -> float | None:
-        return self.row["energy_j"]
-
-    @property
-    def low_j(self) -> float | None:
-        return self.row["low_j"]
-
-    @property
-    def high_j(self) -> float | None:
-        return self.row["high_j"]

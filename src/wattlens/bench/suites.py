@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -328,11 +329,29 @@ def _canonical_task(name: str) -> str | None:
         return None
 
 
-def _default_models(task: str, size: str) -> list[tuple[str, dict[str, Any]]]:
-    """(model name, load options) of the workloads layer's catalogue for a suite size."""
-    from wattlens.workloads import default_models
+@lru_cache(maxsize=len(BUILTIN))
+def _builtin_task_models(size: str) -> dict[str, tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]]:
+    """Task -> (model, load options) of a shipped suite file: the TOML suites are the only list of a suite's
+    models (a [[task]] without ``models`` takes them from the suite named by ``size``)."""
+    data = tomllib.loads(resolve_path(size).read_text(encoding="utf-8"))
+    out: dict[str, tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]] = {}
+    for t in data.get("task", []):
+        canon = _canonical_task(str(t["name"])) or str(t["name"])
+        options = tuple(sorted((t.get("options") or {}).items()))
+        out[canon] = tuple((str(m), options) for m in t.get("models", []))
+    return out
 
-    return [(m.name, dict(m.options)) if hasattr(m, "name") else (str(m), {}) for m in default_models(task, size)]
+
+def suite_models(task: str, size: str = "quick") -> list[str]:
+    """The models the shipped suite ``size`` (``quick`` | ``php``) runs for ``task`` (any alias accepted)."""
+    if size not in BUILTIN:
+        raise SuiteError("<suite>", None, f"unknown suite size {size!r}", ", ".join(BUILTIN))
+    return [m for m, _ in _builtin_task_models(size).get(_canonical_task(task) or task, ())]
+
+
+def _default_models(task: str, size: str) -> list[tuple[str, dict[str, Any]]]:
+    """(model name, load options) of a [[task]] without ``models``: the shipped suite ``size``'s list."""
+    return [(m, dict(opts)) for m, opts in _builtin_task_models(size).get(task, ())]
 
 
 def validate(data: dict[str, Any], text: str = "", file: str = "<suite>") -> Suite:

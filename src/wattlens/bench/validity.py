@@ -16,10 +16,14 @@ baselines before and after the cell, net energy indistinguishable from idle, har
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from wattlens.bench.method import MIN_REPEATS
+
+if TYPE_CHECKING:
+    from wattlens.bench.runner import CellStats
 
 STATUS_OK = "ok"
 STATUS_INVALID = "invalid"
@@ -49,11 +53,11 @@ class Validity:
             self.fail(prefix + r)
         self.warnings.extend(prefix + w for w in other.warnings)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"status": self.status, "reasons": list(self.reasons), "warnings": list(self.warnings)}
 
 
-def check_windows(stats: Any, *, max_power_w: float | None = None) -> Validity:
+def check_windows(stats: CellStats, *, max_power_w: float | None = None) -> Validity:
     """Checks on one phase's :class:`~wattlens.bench.runner.CellStats` (query, prefill or decode)."""
     v = Validity()
     name = stats.phase
@@ -73,7 +77,7 @@ def check_windows(stats: Any, *, max_power_w: float | None = None) -> Validity:
     too_short = [
         w
         for w in stats.windows
-        if w.get("sub", 0) == 0 and stats.phase != "decode" and w["duration_s"] < stats.min_window_s * (1 - 1e-9)
+        if w.sub == 0 and stats.phase != "decode" and w.duration_s < stats.min_window_s * (1 - 1e-9)
     ]
     if too_short:
         v.fail(f"{name}: {len(too_short)} window(s) shorter than the minimum {stats.min_window_s} s")
@@ -81,11 +85,11 @@ def check_windows(stats: Any, *, max_power_w: float | None = None) -> Validity:
     return v
 
 
-def _check_negative(v: Validity, stats: Any) -> None:
+def _check_negative(v: Validity, stats: CellStats) -> None:
     name = stats.phase
-    neg_gross = [w for w in stats.windows if w.get("energy_j") is not None and w["energy_j"] < 0]
+    neg_gross = [w.energy_j for w in stats.windows if w.energy_j is not None and w.energy_j < 0]
     if neg_gross:
-        lowest = min(w["energy_j"] for w in neg_gross)
+        lowest = min(neg_gross)
         v.fail(f"{name}: negative gross energy in {len(neg_gross)} window(s) (min {lowest:.4g} J)")
     neg_net = [j for j in stats.per_repeat_j_per_query if j < 0]
     if neg_net:
@@ -100,22 +104,22 @@ def _check_negative(v: Validity, stats: Any) -> None:
         )
 
 
-def _check_power(v: Validity, stats: Any, max_power_w: float | None) -> None:
+def _check_power(v: Validity, stats: CellStats, max_power_w: float | None) -> None:
     name = stats.phase
     idle = stats.idle
     for w in stats.windows:
-        if w.get("energy_j") is None or w["duration_s"] <= 0:
+        if w.energy_j is None or w.duration_s <= 0:
             continue
-        p = w["energy_j"] / w["duration_s"]
+        p = w.energy_j / w.duration_s
         if idle is not None and p < idle.low_w * (1 - POWER_TOLERANCE):
-            v.fail(f"{name}: window {w['name']} drew {p:.3g} W, below the idle baseline {idle.power_w:.3g} W")
+            v.fail(f"{name}: window {w.name} drew {p:.3g} W, below the idle baseline {idle.power_w:.3g} W")
             return
         if max_power_w is not None and p > max_power_w * (1 + POWER_TOLERANCE):
-            v.fail(f"{name}: window {w['name']} drew {p:.3g} W, above the boundary's maximum {max_power_w:.3g} W")
+            v.fail(f"{name}: window {w.name} drew {p:.3g} W, above the boundary's maximum {max_power_w:.3g} W")
             return
 
 
-def _check_spread(v: Validity, stats: Any) -> None:
+def _check_spread(v: Validity, stats: CellStats) -> None:
     name = stats.phase
     if stats.repeats < MIN_REPEATS:
         v.warn(f"{name}: {stats.repeats} repeats < {MIN_REPEATS} (method minimum); CI is wide")
@@ -156,7 +160,7 @@ def check_tokens(
 
 
 def check_cell(
-    phases: dict[str, Any],
+    phases: Mapping[str, CellStats],
     *,
     generative: bool = False,
     input_tokens: int | None = None,

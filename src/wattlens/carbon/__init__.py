@@ -14,7 +14,6 @@ from wattlens.carbon.footprint import (
     ENV_CURRENCY,
     ENV_PRICE,
     ENV_PUE,
-    J_PER_KWH,
     Footprint,
     PriceSetting,
     PueSetting,
@@ -52,6 +51,7 @@ from wattlens.carbon.lifecycle import (
 )
 from wattlens.carbon.lifecycle_record import record_fields
 from wattlens.carbon.water import WaterFootprint, resolve_wue, water_footprint
+from wattlens.units import J_PER_KWH
 
 __all__ = [
     "COST_NOT_SET",

@@ -25,8 +25,8 @@ from wattlens.carbon.intensity import (
     resolve_location,
     validate_pue,
 )
+from wattlens.units import J_PER_KWH
 
-J_PER_KWH = 3.6e6
 DAYS_PER_YEAR = 365.0
 ENV_PUE = "WATTLENS_PUE"
 ENV_PRICE = "WATTLENS_PRICE_PER_KWH"

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from wattlens.errors import WattlensError
+from wattlens.records import Record
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 COUNTRIES_CSV = DATA_DIR / "grid_carbon_intensity_countries.csv"
@@ -86,7 +87,7 @@ class CarbonError(WattlensError, ValueError):
 
 
 @dataclass(frozen=True)
-class Location:
+class Location(Record):
     """Where the electricity came from, with the carbon intensity wattlens will use and why.
 
     ``kind`` is ``country``, ``cloud-region``, ``world``, ``user`` (intensity given by the user) or
@@ -110,9 +111,6 @@ class Location:
     note: str = ""
     country_alpha3: str | None = None
     grid_zone: str | None = None  # Electricity Maps zone (for AWS/Azure rows and live lookups)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def describe(self) -> str:
         """One line for reports: what intensity, for where, on what basis, from where."""

@@ -30,11 +30,11 @@ from typing import Any
 from wattlens.carbon.hardware_footprints import LifecycleError
 from wattlens.carbon.intensity import Location, _as_number, _split_region
 from wattlens.carbon.lifecycle import defaults
+from wattlens.units import J_PER_KWH
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 ONSITE_CSV = DATA_DIR / "water_onsite.csv"
 OFFSITE_CSV = DATA_DIR / "water_offsite.csv"
-J_PER_KWH = 3.6e6
 MAX_WUE_L_PER_KWH = 20.0
 ENV_WATER = "WATTLENS_WATER"
 ENV_WUE = "WATTLENS_WUE"

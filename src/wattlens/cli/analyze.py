@@ -173,8 +173,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     if args.list_presets:
         from wattlens.workloads.architectures import ALIASES, ARCHITECTURES
 
-        for name, a in sorted(ARCHITECTURES.items()):
-            print(f"{name:28s} {a.params_approx / 1e6:10.1f} M  {a.description}")
+        for name, arch in sorted(ARCHITECTURES.items()):
+            print(f"{name:28s} {arch.params_approx / 1e6:10.1f} M  {arch.description}")
         print(f"\naliases: {', '.join(f'{k}->{v}' for k, v in sorted(ALIASES.items()))}")
         return 0
     if not args.model:

@@ -11,9 +11,16 @@ import json
 import signal
 import sys
 import time
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from wattlens.cli.lifecycle_opts import add_lifecycle_args
+from wattlens.units import kwh_to_j
+
+if TYPE_CHECKING:
+    from wattlens.bench.breakeven import BloomzReference, BreakevenReport
+    from wattlens.report.query import Leaderboard
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -72,7 +79,7 @@ def _wue_value(wue: Any) -> str | float:
     return wue.provider or wue.wue_l_per_kwh
 
 
-def _lifecycle_settings(args: argparse.Namespace) -> dict[str, Any] | None:
+def _lifecycle_settings(args: argparse.Namespace) -> dict[str, object] | None:
     """--embodied/--water and their settings, validated now (exit 2 before any cell runs), frozen into the run."""
     from wattlens.carbon import resolve_location
     from wattlens.cli.lifecycle_opts import resolve_lifecycle
@@ -480,88 +487,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 # --- results ---------------------------------------------------------------------------------------------------
 
 
-def _plain_table(rows: list[dict[str, Any]]) -> str:
-    lines = []
-    for task in dict.fromkeys(r["task"] for r in rows):
-        lines.append(f"\n{task}")
-        lines.append(
-            f"  {'model':<34} {'config':<22} {'status':<8} {'J/query':>10} {'Wh/1000':>9} {'rating':>10} "
-            f"{'p50 ms':>8} {'quality':>8}"
-        )
-        for r in [r for r in rows if r["task"] == task]:
-            cfg = r["config"] or {}
-            c = f"b{cfg.get('batch')} {cfg.get('precision')} t{cfg.get('threads')} {cfg.get('engine')}"
-            if cfg.get("device") not in (None, "cpu"):
-                c += f" {cfg['device']}"
-            j = "—" if r["j_per_query"] is None else f"{r['j_per_query']:.4g}"
-            wh = "—" if r["wh_per_1000"] is None else f"{r['wh_per_1000']:.3g}"
-            q = "n/a" if r["quality"] is None else format(r["quality"], ".3f")
-            lines.append(
-                f"  {r['model']:<34} {c:<22} {r['status']:<8} {j:>10} {wh:>9} {_rating_label(r):>10} "
-                f"{(r['p50_ms'] or 0):8.1f} {q:>8}"
-            )
-    return "\n".join(lines) + "\n"
-
-
-def _rating_label(row: dict[str, Any]) -> str:
-    """``4/5 run`` (relative to this run), ``4/5 PHP`` (the frozen reference, same tier), ``n/a`` or ``—``."""
-    stars = row.get("rating")
-    if stars is None:
-        return "n/a" if row.get("status") == "ok" else "—"
-    kind = (row.get("rating_band") or {}).get("kind")
-    return f"{stars}/5 " + ("PHP" if kind == "reference" else "run")
-
-
-def leaderboard_text(rows: list[dict[str, Any]]) -> str:
-    try:
-        from wattlens.report import leaderboard_table
-    except ImportError:
-        return _plain_table(rows)
-    try:
-        return leaderboard_table(rows)
-    except Exception as exc:  # never lose the results over a rendering problem
-        return _plain_table(rows) + f"\n(report layer failed: {exc}; plain table shown)\n"
-
-
-def _method_line(rows: list[dict[str, Any]]) -> str:
-    """What the figures are: boundary, basis, source, carbon location — stated once above the tables."""
-
-    def distinct(key: str) -> str:
-        return ", ".join(sorted({str(r.get(key)) for r in rows if r.get(key) is not None})) or "n/a"
-
-    loc = next((r["location"] for r in rows if r.get("location")), None)
-    where = (
-        "n/a"
-        if loc is None
-        else f"{loc.get('key')} {loc.get('g_co2e_per_kwh')} gCO2e/kWh"
-        + (" (stated default: pass --country/--region)" if loc.get("stated_default") else "")
-    )
-    return (
-        f"Boundary: {distinct('boundary')}; J/query basis: {distinct('energy_basis')} (net = gross - idle "
-        f"baseline measured before and after each cell); source: {distinct('source')}; CO2e at {where}; "
-        "[low-high] = meter interval + 95 % t-interval over the repeats"
-    )
-
-
-def _rating_lines(rows: list[dict[str, Any]]) -> str:
-    from wattlens.bench.ratings import RATING_VERSION, REFERENCE_TIER, describe_rows
-
-    body = "\n".join("  " + line for line in describe_rows(rows)) or "  no ok results: no ratings"
-    return (
-        f"Ratings ({RATING_VERSION}); stars next to the raw Wh. The reference population (PHP per-model "
-        f"figures) is {REFERENCE_TIER.label}: a result is rated against it only in the same tier (device kind "
-        "and boundary, on its gross figure); otherwise its stars are relative to this run's own results for "
-        f"the task (>= 3), as stated per task:\n{body}\n"
-    )
-
-
-def _write_html(rows: list[dict[str, Any]], path: str, run: dict[str, Any] | None) -> None:
+def _write_html(board: Leaderboard, path: str) -> None:
     try:
         from wattlens.report import write_bench_html
     except ImportError as exc:
         print(f"wattlens: HTML report unavailable ({exc})", file=sys.stderr)
         return
-    write_bench_html(rows, path, title="wattlens bench", run=run)
+    run = board.run
+    write_bench_html(board.rows, path, title="wattlens bench", run=None if run is None else run.to_dict())
     print(f"HTML report: {path}", file=sys.stderr)
 
 
@@ -571,74 +504,43 @@ def _show(
     args: argparse.Namespace,
     header: str = "",
     all_runs: bool = False,
-    lifecycle: dict[str, Any] | None = None,
+    lifecycle: Mapping[str, object] | None = None,
 ) -> None:
-    from wattlens.bench.results import result_rows
+    from wattlens.report.query import leaderboard
+    from wattlens.report.tables import leaderboard_text
 
-    rows = result_rows(store, run_id, all_runs=all_runs, lifecycle=lifecycle)
+    board = leaderboard(store, run_id, all_runs=all_runs, lifecycle=lifecycle)
     if getattr(args, "json", False):
-        print(json.dumps(rows, indent=2, default=str))
+        print(json.dumps([r.to_dict() for r in board.rows], indent=2, default=str))
     else:
-        if header:
-            print(header)
-        if rows:
-            print(_method_line(rows))
-        print(leaderboard_text(rows))
-        if rows:
-            print(_rating_lines(rows))
-            print(_lifecycle_lines(rows), end="")
+        print(leaderboard_text(board, header=header))
     if getattr(args, "html", None):
-        run = store.get_run(run_id) if run_id else (store.list_runs("bench")[:1] or [None])[0]
-        _write_html(rows, args.html, run)
+        _write_html(board, args.html)
 
 
-def _lifecycle_settings_for_results(args: argparse.Namespace) -> dict[str, Any] | None:
+def _list_runs(store: Any) -> None:
+    from wattlens.report.query import list_runs
+
+    for r in list_runs(store, "bench", count_cells=True):
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_unix_s or 0))
+        print(f"{r.run_id}  {started}  {r.status:<11} {r.cells or 0:>3} cells  {r.name}")
+
+
+def _lifecycle_settings_for_results(args: argparse.Namespace) -> dict[str, object] | None:
     """`results --embodied/--water`: lifecycle settings for rows of runs that did not ask for them."""
     for key in ("country", "region", "intensity"):
         setattr(args, key, None)  # the location stays the run's own
     return _lifecycle_settings(args)
 
 
-def _lifecycle_lines(rows: list[dict[str, Any]]) -> str:
-    """Embodied CO2e and water per 1,000 queries, when the run asked for them (operational CO2e unchanged)."""
-    with_lc = [r for r in rows if "embodied" in r or "water" in r]
-    if not with_lc:
-        return ""
-
-    def fig(r: dict[str, Any], key: str, scale: float = 1.0) -> str:
-        v, lo, hi = (r.get(f"{key}{b}") for b in ("", "_low", "_high"))
-        if v is None:
-            return "n/a"
-        return f"{v * scale:.3g} [{(lo or 0) * scale:.3g}, {(hi or 0) * scale:.3g}]"
-
-    lines = ["Lifecycle per 1,000 queries (operational CO2e unchanged; docs/LIFECYCLE.md):"]
-    lines.append(f"  {'task / model':<48}{'operational g':>16}{'embodied g':>26}{'total g':>26}{'water mL':>26}")
-    for r in with_lc:
-        name = f"{r.get('task')} / {r.get('model')}"[:47]
-        lines.append(
-            f"  {name:<48}{fig(r, 'co2e_g_per_1000'):>16}{fig(r, 'co2e_embodied_g_per_1000'):>26}"
-            f"{fig(r, 'co2e_total_g_per_1000'):>26}{fig(r, 'water_l_per_1000', 1000.0):>26}"
-        )
-    basis = next((r.get("embodied_basis") for r in with_lc if r.get("embodied_basis")), None)
-    if basis:
-        lines.append(f"  embodied: {basis}")
-    water = next((r.get("water_basis") for r in with_lc if r.get("water_basis")), None)
-    if water:
-        lines.append(f"  water: {water}")
-    return "\n".join(lines) + "\n"
-
-
 def cmd_results(args: argparse.Namespace) -> int:
+    from wattlens.report.query import UnknownRun
     from wattlens.store import open_store
 
     store = open_store(args.db)
     try:
         if args.list:
-            for r in store.list_runs("bench"):
-                n = len(store.cells(r["run_id"]))
-                started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_unix_s"]))
-                name = ((r.get("config") or {}).get("suite") or {}).get("name", "")
-                print(f"{r['run_id']}  {started}  {r['status']:<11} {n:>3} cells  {name}")
+            _list_runs(store)
             return EXIT_OK
         try:
             lifecycle = _lifecycle_settings_for_results(args)
@@ -647,8 +549,8 @@ def cmd_results(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         try:
             _show(store, args.run, args, all_runs=args.all, lifecycle=lifecycle)
-        except KeyError as exc:
-            print(f"wattlens results: {exc.args[0]}", file=sys.stderr)
+        except UnknownRun as exc:
+            print(f"wattlens results: {exc}", file=sys.stderr)
             return EXIT_USAGE
         return EXIT_OK
     finally:
@@ -658,52 +560,47 @@ def cmd_results(args: argparse.Namespace) -> int:
 # --- breakeven ----------------------------------------------------------------------------------------------------
 
 
-def _per_query_from_run(args: argparse.Namespace) -> tuple[float, float | None, float | None, str] | None:
-    from wattlens.bench.results import result_rows
+@dataclass(frozen=True)
+class _PerQuery:
+    """The per-query energy a break-even is computed from, with its interval and where it came from."""
+
+    j: float
+    low_j: float | None
+    high_j: float | None
+    source: str
+
+
+def _per_query_from_run(args: argparse.Namespace) -> _PerQuery | None:
+    from wattlens.report.query import best_row
     from wattlens.store import open_store
 
     store = open_store(args.db)
     try:
-        rows = result_rows(store, args.run)
+        best = best_row(store, args.run, args.model)
     finally:
         store.close()
-    wanted = args.model.lower()
-    match = [
-        r
-        for r in rows
-        if r["model"]
-        and r["model"].lower() in (wanted, *[m + wanted for m in _prefixes(r)])
-        and r["status"] == "ok"
-        and r["j_per_query"] is not None
-    ]
-    if not match:
+    if best is None or best.j_per_query is None:
         return None
-    best = min(match, key=lambda r: r["j_per_query"])
-    cfg = best["config"]
+    cfg = best.config
     src = (
-        f"run {best['run_id']}, {best['task']}, {best['model']} b{cfg.get('batch')} {cfg.get('precision')} "
-        f"({best['source']}, {best.get('energy_basis')})"
+        f"run {best.run_id}, {best.task}, {best.model} b{cfg.batch} {cfg.precision} "
+        f"({best.source}, {best.energy_basis})"
     )
-    return best["j_per_query"], best["j_per_query_low"], best["j_per_query_high"], src
-
-
-def _prefixes(row: dict[str, Any]) -> list[str]:
-    """Org prefixes of a model id, so that ``bloomz-7b1`` matches ``bigscience/bloomz-7b1``."""
-    model = row["model"].lower()
-    return [model.rsplit("/", 1)[0] + "/"] if "/" in model else []
+    return _PerQuery(best.j_per_query, best.j_per_query_low, best.j_per_query_high, src)
 
 
 def cmd_breakeven(args: argparse.Namespace) -> int:
-    from wattlens.bench.breakeven import J_PER_KWH, BreakevenError, breakeven, reference_model
+    from wattlens.bench.breakeven import BreakevenError, BreakevenReport, PaperFigure, breakeven, reference_model
+    from wattlens.units import j_to_kwh
 
     ref = reference_model(args.model) if args.model else None
-    training = args.training_kwh if args.training_kwh is not None else (ref["training_kwh"] if ref else None)
-    finetune = args.finetune_kwh if args.finetune_kwh is not None else (ref["finetune_kwh"] if ref else 0.0)
+    training = args.training_kwh if args.training_kwh is not None else (ref.training_kwh if ref else None)
+    finetune = args.finetune_kwh if args.finetune_kwh is not None else (ref.finetune_kwh if ref else 0.0)
     notes = []
     if args.training_kwh is None and ref:
-        notes.append(f"training {ref['training_kwh']:g} kWh from the reference ({ref['source']})")
+        notes.append(f"training {ref.training_kwh:g} kWh from the reference ({ref.source})")
     if args.finetune_kwh is None and ref:
-        notes.append(f"fine-tuning {ref['finetune_kwh']:g} kWh from the reference")
+        notes.append(f"fine-tuning {ref.finetune_kwh:g} kWh from the reference")
     if training is None:
         print("wattlens breakeven: give --training-kwh (or a BLOOMz reference --model)", file=sys.stderr)
         return EXIT_USAGE
@@ -715,46 +612,41 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    j, lo, hi, src = per_q
     try:
         be = breakeven(
             training,
-            j / J_PER_KWH,
+            j_to_kwh(per_q.j),
             finetune,
-            kwh_per_query_low=None if lo is None else lo / J_PER_KWH,
-            kwh_per_query_high=None if hi is None else hi / J_PER_KWH,
-            per_query_source=src,
+            kwh_per_query_low=None if per_q.low_j is None else j_to_kwh(per_q.low_j),
+            kwh_per_query_high=None if per_q.high_j is None else j_to_kwh(per_q.high_j),
+            per_query_source=per_q.source,
         )
     except BreakevenError as exc:
         print(f"wattlens breakeven: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.queries_per_second is not None and args.queries_per_day is None:
         args.queries_per_day = args.queries_per_second * 86400.0
-    out: dict[str, Any] = {"breakeven": be.to_dict(), "notes": notes}
-    if args.queries_per_day:
-        out["days_to_breakeven"] = be.days_at(args.queries_per_day)
-        out["yearly"] = _yearly(args, j, lo, hi)
-    if ref:
-        out["paper"] = {
-            "model": ref["model"],
-            "breakeven_queries": ref["paper_breakeven_queries"],
-            "kwh_per_query": ref["inference_kwh_per_query_paper"],
-            "source": ref["source"],
-        }
+    report = BreakevenReport(
+        breakeven=be,
+        notes=tuple(notes),
+        days_to_breakeven=be.days_at(args.queries_per_day) if args.queries_per_day else None,
+        yearly=_yearly(args, per_q) if args.queries_per_day else None,
+        paper=PaperFigure.of(ref) if ref else None,
+    )
     if args.json:
-        print(json.dumps(out, indent=2, default=str))
+        print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
-        print(_breakeven_text(out))
+        print(_breakeven_text(report))
     return EXIT_OK
 
 
-def _resolve_per_query(args: argparse.Namespace, ref: dict | None, notes: list[str]) -> tuple | None:
-    from wattlens.bench.breakeven import J_PER_KWH
+def _resolve_per_query(args: argparse.Namespace, ref: BloomzReference | None, notes: list[str]) -> _PerQuery | None:
+    from wattlens.units import kwh_to_j
 
     if args.j_per_query is not None:
-        return args.j_per_query, None, None, "given (--j-per-query)"
+        return _PerQuery(args.j_per_query, None, None, "given (--j-per-query)")
     if args.kwh_per_query is not None:
-        return args.kwh_per_query * J_PER_KWH, None, None, "given (--kwh-per-query)"
+        return _PerQuery(kwh_to_j(args.kwh_per_query), None, None, "given (--kwh-per-query)")
     if args.run and args.model:
         got = _per_query_from_run(args)
         if got is not None:
@@ -762,53 +654,50 @@ def _resolve_per_query(args: argparse.Namespace, ref: dict | None, notes: list[s
         notes.append(f"model {args.model!r} has no ok cell in run {args.run}")
     if ref:
         notes.append("per-query energy: PHP's figure for this model (8xA100 node, gross)")
-        return ref["inference_kwh_per_query_paper"] * J_PER_KWH, None, None, f"PHP paper figure ({ref['model']})"
+        return _PerQuery(kwh_to_j(ref.inference_kwh_per_query_paper), None, None, f"PHP paper figure ({ref.model})")
     return None
 
 
-def _yearly(args: argparse.Namespace, j: float, lo: float | None, hi: float | None) -> dict[str, Any]:
+def _yearly(args: argparse.Namespace, per_q: _PerQuery) -> dict[str, Any]:
     from wattlens.carbon import project_yearly, resolve_location
 
     loc = resolve_location(country=args.country, region=args.region, intensity_g_per_kwh=args.intensity)
-    y = project_yearly(
-        j,
+    return project_yearly(
+        per_q.j,
         args.queries_per_day,
         loc,
         pue=args.pue,
         price_per_kwh=args.price_per_kwh,
         currency=args.currency,
-        j_per_query_low=lo,
-        j_per_query_high=hi,
+        j_per_query_low=per_q.low_j,
+        j_per_query_high=per_q.high_j,
     )
-    return y
 
 
-def _breakeven_text(out: dict[str, Any]) -> str:
-    be = out["breakeven"]
+def _breakeven_text(report: BreakevenReport) -> str:
+    be = report.breakeven
     lines = [
-        f"training + fine-tuning: {be['total_training_kwh']:,.0f} kWh "
-        f"({be['training_kwh']:,.0f} + {be['finetune_kwh']:,.0f})",
-        f"inference: {be['kwh_per_query']:.3e} kWh/query ({be['kwh_per_query'] * 3.6e6:.4g} J) — "
-        f"{be['per_query_source']}",
-        f"break-even: {be['queries'] / 1e6:,.1f} million queries",
+        f"training + fine-tuning: {be.total_training_kwh:,.0f} kWh ({be.training_kwh:,.0f} + {be.finetune_kwh:,.0f})",
+        f"inference: {be.kwh_per_query:.3e} kWh/query ({kwh_to_j(be.kwh_per_query):.4g} J) — {be.per_query_source}",
+        f"break-even: {be.queries / 1e6:,.1f} million queries",
     ]
-    if be.get("queries_low") and be.get("queries_high"):
-        lines[-1] += f" [{be['queries_low'] / 1e6:,.1f} – {be['queries_high'] / 1e6:,.1f} million]"
-    if "paper" in out:
+    if be.queries_low and be.queries_high:
+        lines[-1] += f" [{be.queries_low / 1e6:,.1f} – {be.queries_high / 1e6:,.1f} million]"
+    if report.paper is not None:
         lines.append(
-            f"PHP paper: {out['paper']['breakeven_queries'] / 1e6:,.1f} million queries "
-            f"at {out['paper']['kwh_per_query']:.1e} kWh/query"
+            f"PHP paper: {report.paper.breakeven_queries / 1e6:,.1f} million queries "
+            f"at {report.paper.kwh_per_query:.1e} kWh/query"
         )
-    if out.get("days_to_breakeven") is not None:
-        lines.append(
-            f"at {out['yearly']['queries_per_day']:,.0f} queries/day: parity after {out['days_to_breakeven']:,.0f} days"
-        )
-        y = out["yearly"]
+    y = report.yearly
+    if report.days_to_breakeven is not None and y is not None:
+        lines.append(f"at {y['queries_per_day']:,.0f} queries/day: parity after {report.days_to_breakeven:,.0f} days")
         cost = y.get("cost_per_year")
+        amount = cost.get("amount") if isinstance(cost, Mapping) else None
+        currency = cost.get("currency") if isinstance(cost, Mapping) else None
         lines.append(
             f"one year: {y['kwh_per_year']:,.1f} kWh (facility, PUE {y['pue']:g}), "
             f"{y['tco2e_per_year']:.3g} tCO2e at {y['carbon_intensity_g_per_kwh']:g} g/kWh, cost "
-            + ("not set" if not cost else f"{cost['amount']:,.2f} {cost.get('currency') or ''}")
+            + ("not set" if amount is None else f"{amount:,.2f} {currency or ''}")
         )
-    lines.extend(f"note: {n}" for n in out.get("notes", []))
+    lines.extend(f"note: {n}" for n in report.notes)
     return "\n".join(lines)

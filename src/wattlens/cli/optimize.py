@@ -19,7 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wattlens.optimize.request import OptimizeRequest
+    from wattlens.optimize.results import OptimizePoint, OptimizeResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -101,8 +105,8 @@ def _ints(text: str | None) -> list[int] | None:
     return None if not text else [int(x) for x in text.split(",") if x.strip()]
 
 
-def build_request(a: argparse.Namespace) -> Any:
-    from wattlens.optimize.engine import OptimizeRequest, parse_duration
+def build_request(a: argparse.Namespace) -> OptimizeRequest:
+    from wattlens.optimize.request import OptimizeRequest, parse_duration
 
     return OptimizeRequest(
         model=a.model,
@@ -134,59 +138,60 @@ def build_request(a: argparse.Namespace) -> Any:
     )
 
 
-def _summary(result: dict[str, Any]) -> str:
-    b, r = result.get("baseline") or {}, result.get("recommended") or {}
-    s = result.get("search") or {}
-    lines = [f"run {result.get('run_id')}: {result.get('model')} ({result.get('task')}, {result.get('mode')})"]
-    if b:
-        lines.append(
-            f"  baseline     {b.get('label')}: {b['j_per_query'] * 1e3:.3f} mJ/query, quality "
-            f"{b['quality']:.4f}, p50/p95 {b['p50_ms']:.1f}/{b['p95_ms']:.1f} ms"
-        )
-    if r:
-        lines.append(
-            f"  recommended  {r.get('label')}: {r['j_per_query'] * 1e3:.3f} mJ/query, quality "
-            f"{r['quality']:.4f}, p50/p95 {r['p50_ms']:.1f}/{r['p95_ms']:.1f} ms"
-        )
-    if result.get("saving_factor"):
-        lines.append(
-            f"  saving factor x{result['saving_factor']:.2f} (energy boundary: "
-            f"{result['energy_boundary']['attribution']} attribution"
-            + (
-                f"; machine attribution x{result['energy_boundary']['saving_factor_machine_attribution']:.2f}"
-                if result["energy_boundary"].get("saving_factor_machine_attribution")
-                else ""
-            )
-            + (
-                f"; vs the default at 1 thread x{result['saving_factor_vs_single_thread_default']:.2f}"
-                if result.get("saving_factor_vs_single_thread_default")
-                else ""
-            )
-            + ")"
-        )
-        if result.get("saving_factor_search_process"):
-            fb, fr = b.get("memory_footprint_mb") or 0, r.get("memory_footprint_mb") or 0
+def _point_line(role: str, p: OptimizePoint) -> str:
+    return (
+        f"  {role:<12} {p.label}: {p.j_per_query * 1e3:.3f} mJ/query, quality {_num(p.quality, '.4f')}, "
+        f"p50/p95 {_num(p.p50_ms, '.1f')}/{_num(p.p95_ms, '.1f')} ms"
+    )
+
+
+def _num(x: float | None, spec: str) -> str:
+    return "n/a" if x is None else format(x, spec)
+
+
+def _saving_line(result: OptimizeResult) -> str:
+    eb = result.energy_boundary
+    attribution = eb.attribution if eb is not None else "unstated"
+    text = f"  saving factor x{result.saving_factor:.2f} (energy boundary: {attribution} attribution"
+    if eb is not None and eb.saving_factor_machine_attribution:
+        text += f"; machine attribution x{eb.saving_factor_machine_attribution:.2f}"
+    if result.saving_factor_vs_single_thread_default:
+        text += f"; vs the default at 1 thread x{result.saving_factor_vs_single_thread_default:.2f}"
+    return text + ")"
+
+
+def _summary(result: OptimizeResult) -> str:
+    b, r, s = result.baseline, result.recommended, result.search
+    lines = [f"run {result.run_id}: {result.model} ({result.task}, {result.mode})"]
+    if b is not None:
+        lines.append(_point_line("baseline", b))
+    if r is not None:
+        lines.append(_point_line("recommended", r))
+    if result.saving_factor:
+        lines.append(_saving_line(result))
+        if result.saving_factor_search_process:
+            fb = (b.memory_footprint_mb if b else None) or 0
+            fr = (r.memory_footprint_mb if r else None) or 0
             lines.append(
                 f"  memory term charged for each configuration's own footprint (baseline {fb:.0f} MB, "
                 f"recommended {fr:.0f} MB); with the search process's RSS instead "
-                f"x{result['saving_factor_search_process']:.2f}"
+                f"x{result.saving_factor_search_process:.2f}"
             )
     lines.append(
-        f"  search: {s.get('trials')} trials of {s.get('exhaustive_trials')} configurations, "
-        f"{s.get('duration_s', 0):.0f} s, {s.get('cpu_s', 0):.0f} CPU-s, "
-        f"{(s.get('energy_j') or 0):.0f} J; payback after {result.get('payback_queries')} queries"
+        f"  search: {s.trials} trials of {s.exhaustive_trials} configurations, "
+        f"{s.duration_s or 0:.0f} s, {s.cpu_s or 0:.0f} CPU-s, "
+        f"{s.energy_j or 0:.0f} J; payback after {result.payback_queries} queries"
     )
-    sv = result.get("savings_per_year")
-    if sv:
+    sv, savings = result.savings_per_year, result.savings
+    if sv is not None and savings is not None:
+        cost = f", {sv.cost_saved:.2f} {sv.cost_currency or ''}" if sv.cost_saved is not None else ""
         lines.append(
-            f"  per year at {result['savings']['queries_per_day']:.0f} queries/day: "
-            f"{sv['kwh_saved']:.1f} kWh, {sv['tco2e_saved'] * 1000:.2f} kgCO2e"
-            + (f", {sv['cost_saved']:.2f} {sv.get('cost_currency') or ''}" if sv.get("cost_saved") is not None else "")
-            + f" saved ({sv.get('grid')})"
+            f"  per year at {savings.queries_per_day:.0f} queries/day: "
+            f"{sv.kwh_saved:.1f} kWh, {sv.tco2e_saved * 1000:.2f} kgCO2e{cost} saved ({sv.grid})"
         )
-    if result.get("artefact"):
-        lines.append(f"  artefact: {result['artefact']}")
-    lines.append(f"  rejected: {len(result.get('rejected') or [])} configurations (see --json or the report)")
+    if result.artefact is not None:
+        lines.append(f"  artefact: {result.artefact.to_dict()}")
+    lines.append(f"  rejected: {len(result.rejected)} configurations (see --json or the report)")
     return "\n".join(lines)
 
 
@@ -220,7 +225,7 @@ def run_optimize(a: argparse.Namespace) -> int:
         except Exception as exc:  # the search result is stored either way
             print(f"wattlens optimize: could not write {a.html}: {exc}", file=sys.stderr)
     if a.json:
-        json.dump(result, sys.stdout, indent=1, default=str)
+        json.dump(result.to_dict(), sys.stdout, indent=1, default=str)
         print()
     else:
         print(_summary(result))
@@ -230,4 +235,4 @@ def run_optimize(a: argparse.Namespace) -> int:
             print(optimize_table(result))
         except Exception:  # the summary above already has the essentials
             pass
-    return 0 if result.get("recommended") else 3
+    return 0 if result.recommended is not None else 3

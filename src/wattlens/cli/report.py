@@ -6,8 +6,8 @@ Works for both kinds of run in the store:
     wattlens report OPT_RUN_ID --html opt.html
     wattlens report RUN_ID --json
 
-Bench runs are read through :func:`wattlens.bench.results.result_rows` (the ``wattlens results --json``
-contract), optimize runs through :func:`wattlens.optimize.engine.load_result` (the run's ``result`` cell).
+Runs are read through the results-query layer (:mod:`wattlens.report.query`): bench runs as a leaderboard
+(the ``wattlens results --json`` contract), optimize runs as their stored result (the run's ``result`` cell).
 Heavy imports (rich, matplotlib, the report layer) happen inside the command only. Exit codes: 0 ok
 (a ``--png`` with nothing honest to draw only warns), 2 usage error (unknown run id, with the most recent
 run ids on stderr; a run kind without a report; an optimize run without its result yet).
@@ -18,7 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wattlens.optimize.results import OptimizeResult
+    from wattlens.report.query import RunInfo
 
 EXIT_OK, EXIT_USAGE = 0, 2
 RECENT_RUNS = 10  # how many run ids the "unknown run" message lists
@@ -48,31 +53,22 @@ def _err(msg: str) -> None:
     print(f"wattlens report: {msg}", file=sys.stderr)
 
 
-def _unknown_run(store: Any, run_id: str, db: str | None) -> int:
-    recent = store.list_runs()[:RECENT_RUNS]
-    where = db or "the store"
-    if recent:
-        listing = "\n".join(f"  {r['run_id']}  ({r.get('kind')}, {r.get('status')})" for r in recent)
-        _err(f"no run {run_id!r} in {where}; most recent runs:\n{listing}")
-    else:
-        _err(f"no run {run_id!r} in {where}; the store holds no runs yet")
-    return EXIT_USAGE
-
-
 def cmd_report(args: argparse.Namespace) -> int:
+    from wattlens.report.query import UnknownRun, require_run
     from wattlens.store import open_store
 
     store = open_store(args.db)
     try:
-        run = store.get_run(args.run_id)
-        if run is None:
-            return _unknown_run(store, args.run_id, args.db)
-        kind = run.get("kind")
-        if kind == "bench":
+        try:
+            run = require_run(store, args.run_id, RECENT_RUNS, where=args.db or "the store")
+        except UnknownRun as exc:
+            _err(str(exc))
+            return EXIT_USAGE
+        if run.kind == "bench":
             return _report_bench(store, run, args)
-        if kind == "optimize":
+        if run.kind == "optimize":
             return _report_optimize(store, run, args)
-        _err(f"run {args.run_id!r} is a {kind!r} run; reports exist for bench and optimize runs")
+        _err(f"run {args.run_id!r} is a {run.kind!r} run; reports exist for bench and optimize runs")
         return EXIT_USAGE
     finally:
         store.close()
@@ -81,31 +77,30 @@ def cmd_report(args: argparse.Namespace) -> int:
 # --- bench ------------------------------------------------------------------------------------------------------
 
 
-def _report_bench(store: Any, run: dict[str, Any], args: argparse.Namespace) -> int:
-    from wattlens.bench.results import result_rows
+def _report_bench(store: Any, run: RunInfo, args: argparse.Namespace) -> int:
+    from wattlens.report.query import leaderboard
 
-    run_id = run["run_id"]
-    rows = result_rows(store, run_id)
+    board = leaderboard(store, run.run_id)
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        print(json.dumps([r.to_dict() for r in board.rows], indent=2, default=str))
     else:
         from wattlens.report import leaderboard_table
 
-        print(f"bench run {run_id} ({run.get('status')}): {len(rows)} cells")
-        print(leaderboard_table(rows))
+        print(f"bench run {run.run_id} ({run.status}): {len(board.rows)} cells")
+        print(leaderboard_table(board.rows))
     if args.html:
         from wattlens.report import write_bench_html
 
-        path = write_bench_html(rows, args.html, title=f"wattlens bench {run_id}", run=run)
+        path = write_bench_html(board.rows, args.html, title=f"wattlens bench {run.run_id}", run=run.to_dict())
         print(f"HTML report: {path}", file=sys.stderr)
     if args.png:
         from wattlens.report.figures import bench_figures, save_figures
 
-        _report_pngs(save_figures(bench_figures(rows), args.png), args.png)
+        _report_pngs(save_figures(bench_figures(board.rows), args.png), args.png)
     return EXIT_OK
 
 
-def _report_pngs(written: list[Any], directory: str) -> None:
+def _report_pngs(written: list[Path], directory: str) -> None:
     if not written:
         _err(f"warning: nothing to draw (no ok cell with an energy figure): no PNG written to {directory}")
     for path in written:
@@ -115,41 +110,43 @@ def _report_pngs(written: list[Any], directory: str) -> None:
 # --- optimize ---------------------------------------------------------------------------------------------------
 
 
-def _optimize_headline(result: dict[str, Any]) -> str:
+def _optimize_headline(result: OptimizeResult) -> str:
     from wattlens.report import _fmt as f
 
-    base, rec = result.get("baseline") or {}, result.get("recommended") or {}
-    saving = f.num(result.get("saving_factor"))
-    return (
-        f"baseline {f.config_label(base.get('config'))}: {f.sig(base.get('j_per_query'), 4)} J/query, "
-        f"quality {f.sig(base.get('quality'), 4)}, p95 {f.sig(base.get('p95_ms'))} ms\n"
-        f"recommended {f.config_label(rec.get('config'))}: {f.sig(rec.get('j_per_query'), 4)} J/query, "
-        f"quality {f.sig(rec.get('quality'), 4)}, p95 {f.sig(rec.get('p95_ms'))} ms\n"
-        f"saving factor: " + (f"x{f.sig(saving)}" if saving is not None else f.NA)
-    )
+    lines = []
+    for role, p in (("baseline", result.baseline), ("recommended", result.recommended)):
+        if p is None:
+            lines.append(f"{role}: {f.NA}")
+            continue
+        lines.append(
+            f"{role} {f.config_label(p.config)}: {f.sig(p.j_per_query, 4)} J/query, "
+            f"quality {f.sig(p.quality, 4)}, p95 {f.sig(p.p95_ms)} ms"
+        )
+    saving = result.saving_factor
+    lines.append("saving factor: " + (f"x{f.sig(saving)}" if saving is not None else f.NA))
+    return "\n".join(lines)
 
 
-def _report_optimize(store: Any, run: dict[str, Any], args: argparse.Namespace) -> int:
-    from wattlens.optimize.engine import load_result
+def _report_optimize(store: Any, run: RunInfo, args: argparse.Namespace) -> int:
+    from wattlens.report.query import optimize_result
 
-    run_id = run["run_id"]
-    result = load_result(run_id, args.db, store=store)
+    result = optimize_result(store, run.run_id)
     if result is None:
-        _err(f"optimize run {run_id!r} has no result yet (status {run.get('status')!r}: unfinished or interrupted)")
+        _err(f"optimize run {run.run_id!r} has no result yet (status {run.status!r}: unfinished or interrupted)")
         return EXIT_USAGE
     if args.json:
-        print(json.dumps(result, indent=2, default=str))
+        print(json.dumps(result.to_dict(), indent=2, default=str))
     else:
         from wattlens.report import optimize_table
 
-        what = " ".join(str(result[k]) for k in ("model", "task") if result.get(k))
-        print(f"optimize run {run_id}" + (f": {what}" if what else ""))
+        what = " ".join(v for v in (result.model, result.task) if v)
+        print(f"optimize run {run.run_id}" + (f": {what}" if what else ""))
         print(_optimize_headline(result))
         print(optimize_table(result))
     if args.html:
         from wattlens.report import write_optimize_html
 
-        path = write_optimize_html(result, args.html, title=f"wattlens optimize {run_id}")
+        path = write_optimize_html(result, args.html, title=f"wattlens optimize {run.run_id}")
         print(f"HTML report: {path}", file=sys.stderr)
     if args.png:
         from wattlens.report.figures import optimize_figures, save_figures

@@ -47,13 +47,22 @@ class ComponentEnergy:
     high_j: float | None
     device: str = ""
     note: str = ""
+    # The inputs of a modelled memory term (the estimator's W/GB x GB x time), so that a consumer can re-charge
+    # it for another footprint without inverting the formula: the resident memory it charged (MB; peak RSS in
+    # process attribution) and the central W/GB coefficient. None for every measured component.
+    rss_mb: float | None = None
+    w_per_gb: float | None = None
 
     @property
     def available(self) -> bool:
         return self.energy_j is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        for key in ("rss_mb", "w_per_gb"):  # present only where the source modelled memory from them
+            if d[key] is None:
+                del d[key]
+        return d
 
     @classmethod
     def unavailable(cls, domain: str, method: str, reason: str, device: str = "") -> ComponentEnergy:
@@ -72,6 +81,8 @@ class ComponentEnergy:
             None if self.high_j is None else self.high_j * factor,
             self.device,
             self.note,
+            self.rss_mb,
+            self.w_per_gb,
         )
 
 

@@ -398,9 +398,14 @@ class EstimatorSource(EnergySource):
                 if self._mem_unknown:
                     out.append(ComponentEnergy.unavailable(DOMAIN_MEMORY, METHOD, "machine memory size unknown"))
                     return out
-                gb_t = (b[2] * _MAXRSS_BYTES / _GB if self._process else self.memory_gb) * t
+                gb = b[2] * _MAXRSS_BYTES / _GB if self._process else self.memory_gb
+                gb_t = gb * t
                 w0, w1, w2 = self._mem_w_gb
-                out.append(_fast_component(DOMAIN_MEMORY, w1 * gb_t, w0 * gb_t, w2 * gb_t, self._mem_note))
+                mem = _fast_component(DOMAIN_MEMORY, w1 * gb_t, w0 * gb_t, w2 * gb_t, self._mem_note)
+                mem.__dict__["w_per_gb"] = w1
+                if self._process:  # the term's own inputs: what a consumer re-charges for another footprint
+                    mem.__dict__["rss_mb"] = gb * 1024.0
+                out.append(mem)
             return out
         except Exception as exc:  # delta never raises
             reason = f"estimator failed: {type(exc).__name__}: {exc}"

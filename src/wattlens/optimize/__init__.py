@@ -1,28 +1,32 @@
 """``wattlens optimize``: the lowest-energy way to serve a model within quality/latency/memory limits.
 
-Modules: ``space`` (transforms, applicability, the grid), ``transforms`` (model rewrites), ``models``
-(loading, variants, per-task drivers), ``quality`` (gate metrics), ``search`` (exhaustive, successive
-halving, Optuna), ``engine`` (the run: screening, search, confirmation, hidden costs, store), ``hardware``
-(NVML knobs, always restored), ``artefact`` (the reusable recommendation), ``worker`` (subprocess trials).
+Modules, one job each: ``request`` (what is asked), ``results`` (the typed result records: trials, points,
+the whole result), ``space`` (transforms, applicability, the grid), ``transforms`` (model rewrites), ``models``
+(loading, variants, per-task drivers), ``variants`` (built variants and their measured quality, the gate),
+``quality`` (gate metrics), ``search`` (exhaustive, successive halving, Optuna), ``pareto`` (the Pareto front),
+``trials`` (measuring one configuration; confirmation rounds), ``points`` (confirmed points), ``accounting``
+(energy and memory per configuration, hidden costs, savings), ``runstore`` (the run's cells in the store),
+``engine`` (the run), ``hardware`` (NVML knobs, always restored), ``artefact`` (the reusable recommendation),
+``worker`` (subprocess trials).
 
-Importing this package imports nothing heavy; ``optimize``/``OptimizeRequest``/``load_result``/``load_artefact``
-are resolved lazily.
+Importing this package imports nothing heavy; the names below are resolved lazily.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from wattlens._lazy import lazy_getattr
 
-__all__ = ["OptimizeRequest", "load_artefact", "load_result", "optimize"]
+_EXPORTS = {
+    "optimize": "engine",
+    "Optimizer": "engine",
+    "OptimizeRequest": "request",
+    "OptimizeResult": "results",
+    "OptimizePoint": "results",
+    "Trial": "results",
+    "load_result": "runstore",
+    "load_artefact": "artefact",
+}
 
+__all__ = sorted(_EXPORTS)
 
-def __getattr__(name: str) -> Any:
-    if name in ("optimize", "OptimizeRequest", "load_result"):
-        from wattlens.optimize import engine
-
-        return getattr(engine, name)
-    if name == "load_artefact":
-        from wattlens.optimize.artefact import load_artefact
-
-        return load_artefact
-    raise AttributeError(name)
+__getattr__ = lazy_getattr(__name__, {name: f"{__name__}.{mod}" for name, mod in _EXPORTS.items()}, globals())

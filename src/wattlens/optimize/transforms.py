@@ -206,31 +206,21 @@ class _ExportWrapper:
 def export_onnx(
     module: Any, sample: dict[str, Any], path: str, output: str = "last_hidden_state", opset: int = 17
 ) -> str:
-    """TorchScript-based ``torch.onnx.export`` with dynamic batch and sequence axes.
+    """Export with dynamic batch and sequence axes through the one exporter
+    (:func:`wattlens.workloads.onnx_engine.export_onnx`).
 
     ``sample``: tokenizer output (torch tensors) naming the graph inputs. Tolerance of fp32 ORT vs torch:
     max abs difference ~1e-5 (cosine 1.00000 on MiniLM, anchors §4.1).
     """
-    import warnings
+    from pathlib import Path
 
-    import torch
+    from wattlens.workloads.onnx_engine import export_onnx as export
 
     names = list(sample)
     wrapper = _ExportWrapper(module, names, output)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    axes = {**{n: {0: "batch", 1: "seq"} for n in names}, "out": {0: "batch"}}
     try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                wrapper,
-                tuple(sample[n] for n in names),
-                path,
-                input_names=names,
-                output_names=["out"],
-                dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names}, "out": {0: "batch"}},
-                opset_version=opset,
-                dynamo=False,
-            )
+        export(wrapper, tuple(sample[n] for n in names), Path(path), names, "out", axes, opset)
     except Exception as exc:  # unsupported op, tracing failure
         raise TransformError(f"ONNX export failed: {type(exc).__name__}: {exc}") from exc
     return path
@@ -276,20 +266,16 @@ def _root_logger_left_alone() -> Iterator[None]:
 
 
 def ort_session(path: str, threads: int, spin: bool = True, device: str = "cpu") -> Any:
-    """An ORT session with ``threads`` intra-op threads, sequential execution, spinning on/off."""
-    import onnxruntime as ort
+    """An ORT session with ``threads`` intra-op threads, sequential execution, spinning on/off, through the one
+    session factory (:func:`wattlens.workloads.onnx_engine.onnx_session`)."""
+    from wattlens.workloads import WorkloadError
+    from wattlens.workloads.onnx_engine import onnx_session
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-    so.log_severity_level = 3
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
     try:
-        return ort.InferenceSession(path, so, providers=providers)
-    except Exception as exc:
-        raise TransformError(f"ORT session failed: {type(exc).__name__}: {exc}") from exc
+        return onnx_session(path, threads, providers, spin=spin)
+    except WorkloadError as exc:
+        raise TransformError(f"ORT session failed: {exc}") from exc
 
 
 def file_size_mb(path: str) -> float:

@@ -16,15 +16,18 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from wattlens.optimize.procmem import status_mb
+from wattlens.optimize.request import OptimizeRequest
+from wattlens.optimize.results import Config, Fidelity, WorkerResult
 
 MARK = "@@wattlens-worker@@ "
 
 
 class WorkerClient:
-    def __init__(self, env: dict[str, str], req: Any, timeout_s: float = 600.0) -> None:
+    def __init__(self, env: dict[str, str], req: OptimizeRequest, timeout_s: float = 600.0) -> None:
         self.env = env
         self.timeout_s = timeout_s
         full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
@@ -48,7 +51,7 @@ class WorkerClient:
             }
         )
 
-    def _send(self, msg: dict[str, Any]) -> dict[str, Any]:
+    def _send(self, msg: Mapping[str, object]) -> dict[str, object]:
         if self.proc.poll() is not None:
             return {"error": f"worker exited with {self.proc.returncode}"}
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -59,19 +62,22 @@ class WorkerClient:
             if not line:
                 return {"error": f"worker closed its output (exit {self.proc.poll()})"}
             if line.startswith(MARK):
-                return json.loads(line[len(MARK) :])
+                answer = json.loads(line[len(MARK) :])
+                return answer if isinstance(answer, dict) else {"error": f"worker answered {answer!r}"}
 
-    def measure(self, config: dict[str, Any], fid: Any, inputs: list[str]) -> dict[str, Any]:
-        return self._send(
-            {
-                "op": "measure",
-                "config": config,
-                "queries": fid.queries,
-                "repeats": fid.repeats,
-                "warmup": fid.warmup,
-                "min_window_s": fid.min_window_s,
-                "inputs": inputs,
-            }
+    def measure(self, config: Config, fid: Fidelity, inputs: list[str]) -> WorkerResult:
+        return WorkerResult.from_dict(
+            self._send(
+                {
+                    "op": "measure",
+                    "config": config,
+                    "queries": fid.queries,
+                    "repeats": fid.repeats,
+                    "warmup": fid.warmup,
+                    "min_window_s": fid.min_window_s,
+                    "inputs": inputs,
+                }
+            )
         )
 
     def close(self) -> None:

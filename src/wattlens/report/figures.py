@@ -17,18 +17,41 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from wattlens.bench.records import BenchRow
+from wattlens.optimize.pareto import Objective, pareto_front
+from wattlens.optimize.results import Config, OptimizeResult
 from wattlens.report import _fmt as f
-from wattlens.report.pareto import pareto_front
+from wattlens.stats import median
 
 if TYPE_CHECKING:  # pragma: no cover - typing only, keeps matplotlib out of `import wattlens`
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-Row = Mapping[str, Any]
+T = TypeVar("T")
+Getter = Callable[[T], float | None]
+
+
+class _Point(Protocol):
+    """What a point of the optimize chart needs (OptimizePoint, TrialPoint and Rejection have it)."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def j_per_query(self) -> float | None: ...
+    @property
+    def quality(self) -> float | None: ...
+    @property
+    def p95_ms(self) -> float | None: ...
+
+
+def _front(items: Sequence[T], x_of: Getter[T], y_of: Getter[T], minimize_y: bool) -> list[T]:
+    """The (x, y) Pareto front, x minimised: the one front function of wattlens.optimize.pareto."""
+    return pareto_front(items, [Objective(x_of), Objective(y_of, minimize=minimize_y)])
+
 
 TRAINED_COLOR = "#1f77b4"
 RANDOM_COLOR = "#ff7f0e"
@@ -41,6 +64,19 @@ MAX_POINT_LABELS = 60  # beyond this the labels overlap into a smear; the HTML t
 
 
 # ----------------------------------------------------------------------------------------------- plumbing
+
+
+def _pad_bottom(fig: Figure, h_pad: float) -> None:
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    engine = fig.get_layout_engine()
+    if isinstance(engine, ConstrainedLayoutEngine):
+        engine.set(h_pad=h_pad)
+
+
+def _xs(getter: Getter[T], items: Sequence[T]) -> list[float]:
+    """Values to draw (items without one were filtered out before; NaN would be skipped by matplotlib)."""
+    return [math.nan if (v := getter(it)) is None else v for it in items]
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -86,9 +122,9 @@ def _log_axis(ax: Axes, which: str) -> None:
     axis.set_minor_formatter(plain if decades < 2.5 else ticker.NullFormatter())
 
 
-def _usable(rows: Sequence[Row]) -> tuple[list[Row], dict[str, int]]:
+def _usable(rows: Sequence[BenchRow]) -> tuple[list[BenchRow], dict[str, int]]:
     """Rows that can be plotted (status ok, an energy figure) and how many were left out, by status."""
-    keep: list[Row] = []
+    keep: list[BenchRow] = []
     left_out: dict[str, int] = {}
     for row in rows:
         status = f.status_of(row)
@@ -106,37 +142,37 @@ def _left_out_note(left_out: Mapping[str, int], extra: str = "") -> str:
     return " ".join(p for p in (note, extra) if p)
 
 
-def _point_label(row: Row, duplicated: bool) -> str:
+def _point_label(row: BenchRow, duplicated: bool) -> str:
     """Short model name; the config is added only when one model appears with several configs."""
-    label = f.short_model(row.get("model"))
+    label = f.short_model(row.model)
     if duplicated:
-        label += f" ({f.config_label(row.get('config'))})"
+        label += f" ({f.config_label(row.config)})"
     return label
 
 
-def _duplicated_models(rows: Sequence[Row]) -> set[str]:
+def _duplicated_models(rows: Sequence[BenchRow]) -> set[str]:
     seen: dict[str, int] = {}
     for row in rows:
-        key = f"{row.get('task')}|{row.get('model')}"
+        key = f"{row.task}|{row.model}"
         seen[key] = seen.get(key, 0) + 1
     return {k for k, n in seen.items() if n > 1}
 
 
-def _sources_note(rows: Sequence[Row]) -> str:
-    sources = sorted({str(r.get("source")) for r in rows if r.get("source")})
+def _sources_note(rows: Sequence[BenchRow]) -> str:
+    sources = sorted({r.source for r in rows if r.source})
     return f"Source of figures: {', '.join(sources)}." if sources else ""
 
 
 # ------------------------------------------------------------------------------------ (1) energy per task
 
 
-def build_energy_per_task(rows: Sequence[Row], *, title: str | None = None) -> Figure | None:
+def build_energy_per_task(rows: Sequence[f.RowLike], *, title: str | None = None) -> Figure | None:
     """Wh per 1,000 queries per task on a log axis, tasks ordered by median, one point per model."""
-    usable, left_out = _usable(rows)
+    usable, left_out = _usable(f.as_rows(rows))
     if not usable:
         return None
     groups = f.task_groups(usable)
-    medians = {t: f.median([f.wh_per_1000(r) or 0.0 for r in g]) for t, g in groups.items()}
+    medians = {t: median([f.wh_per_1000(r) or 0.0 for r in g]) for t, g in groups.items()}
     tasks = sorted(groups, key=lambda t: (medians[t], t))
     dup = _duplicated_models(usable)
     label_points = len(usable) <= MAX_POINT_LABELS
@@ -149,7 +185,7 @@ def build_energy_per_task(rows: Sequence[Row], *, title: str | None = None) -> F
         for dx, row in zip(offsets, pts, strict=True):  # _spread(n) returns n offsets
             _energy_point(ax, i + dx, row)
             if label_points:
-                duplicated = f"{row.get('task')}|{row.get('model')}" in dup
+                duplicated = f"{row.task}|{row.model}" in dup
                 ax.annotate(
                     _point_label(row, duplicated),
                     (i + dx, f.wh_per_1000(row) or 0.0),
@@ -173,7 +209,7 @@ def build_energy_per_task(rows: Sequence[Row], *, title: str | None = None) -> F
     _energy_legend(ax, usable)
     note = _left_out_note(left_out, _sources_note(usable) + " Error bars: the J/query interval of each cell.")
     fig.text(0.01, 0.005, note, fontsize=7, color="#555555", ha="left", va="bottom", wrap=True)
-    fig.get_layout_engine().set(h_pad=0.25)  # room for the note under the axis labels
+    _pad_bottom(fig, 0.25)  # room for the note under the axis labels
     return fig
 
 
@@ -185,13 +221,13 @@ def _spread(n: int, half_width: float) -> list[float]:
     return [-half_width + k * step for k in range(n)]
 
 
-def _energy_point(ax: Axes, x: float, row: Row) -> None:
+def _energy_point(ax: Axes, x: float, row: BenchRow) -> None:
     wh = f.wh_per_1000(row) or 0.0
     lo, hi = f.wh_bounds(row)
     yerr = None
     if lo is not None and hi is not None:
         yerr = [[max(wh - lo, 0.0)], [max(hi - wh, 0.0)]]
-    random_weights = str(row.get("weights")) == "random"
+    random_weights = row.weights == "random"
     # Random weights are valid for energy and latency, not quality: drawn hollow so nobody reads them as a
     # trained model's result.
     ax.errorbar(
@@ -209,11 +245,11 @@ def _energy_point(ax: Axes, x: float, row: Row) -> None:
     )
 
 
-def _energy_legend(ax: Axes, rows: Sequence[Row]) -> None:
+def _energy_legend(ax: Axes, rows: Sequence[BenchRow]) -> None:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], marker="o", linestyle="", color=TRAINED_COLOR, label="model, trained weights")]
-    if any(str(r.get("weights")) == "random" for r in rows):
+    if any(r.weights == "random" for r in rows):
         handles.append(
             Line2D(
                 [],
@@ -230,7 +266,7 @@ def _energy_legend(ax: Axes, rows: Sequence[Row]) -> None:
 
 
 def energy_per_task_figure(
-    rows: Sequence[Row], path: str | Path | None = None, *, title: str | None = None
+    rows: Sequence[f.RowLike], path: str | Path | None = None, *, title: str | None = None
 ) -> bytes | None:
     """The paper's log-scale energy-per-task chart as PNG bytes (None when no row has an energy figure)."""
     fig = build_energy_per_task(rows, title=title)
@@ -246,10 +282,10 @@ def _grid(n: int) -> tuple[int, int]:
 
 
 def _pareto_panels(
-    rows: Sequence[Row],
+    rows: Sequence[BenchRow],
     *,
-    x_of,
-    y_of,
+    x_of: Getter[BenchRow],
+    y_of: Getter[BenchRow],
     minimize_y: bool,
     x_label: str,
     y_label: str,
@@ -271,24 +307,24 @@ def _pareto_panels(
     dup = _duplicated_models(usable)
     for k, (task, pts) in enumerate(groups.items()):
         ax = fig.add_subplot(nrows, ncols, k + 1)
-        front = pareto_front(pts, x_of, y_of, minimize_x=True, minimize_y=minimize_y)
+        front = _front(pts, x_of, y_of, minimize_y)
         front_ids = {id(r) for r in front}
         for row in pts:
             on_front = id(row) in front_ids
-            random_weights = str(row.get("weights")) == "random"
+            random_weights = row.weights == "random"
             ax.scatter(
-                [x_of(row)],
-                [y_of(row)],
+                _xs(x_of, [row]),
+                _xs(y_of, [row]),
                 marker="D" if random_weights else "o",
                 s=36,
                 facecolors="white" if random_weights else (FRONTIER_COLOR if on_front else OTHER_COLOR),
                 edgecolors=FRONTIER_COLOR if on_front else OTHER_COLOR,
                 zorder=3,
             )
-            label = _point_label(row, f"{row.get('task')}|{row.get('model')}" in dup)
+            label = _point_label(row, f"{row.task}|{row.model}" in dup)
             ax.annotate(label, (x_of(row), y_of(row)), xytext=(4, 3), textcoords="offset points", fontsize=6.5)
         if len(front) > 1:
-            ax.plot([x_of(r) for r in front], [y_of(r) for r in front], color=FRONTIER_COLOR, linestyle="--", lw=1.2)
+            ax.plot(_xs(x_of, front), _xs(y_of, front), color=FRONTIER_COLOR, linestyle="--", lw=1.2)
         ax.margins(0.15)
         if x_log:
             _log_axis(ax, "x")
@@ -304,16 +340,17 @@ def _pareto_panels(
     if excluded:
         left_out = {**left_out, f"without {y_label.split(' (')[0].lower()}": excluded}
     fig.text(0.01, 0.005, _left_out_note(left_out, note), fontsize=7, color="#555555", ha="left", va="bottom")
-    fig.get_layout_engine().set(h_pad=0.2)
+    _pad_bottom(fig, 0.2)
     return fig
 
 
-def build_energy_quality(rows: Sequence[Row], *, title: str | None = None) -> Figure | None:
+def build_energy_quality(rows: Sequence[f.RowLike], *, title: str | None = None) -> Figure | None:
     """Energy (x, log) vs quality (y) per task; only models with a quality figure; frontier dashed."""
+    rows = f.as_rows(rows)
     return _pareto_panels(
         rows,
         x_of=f.wh_per_1000,
-        y_of=lambda r: f.num(r.get("quality")),
+        y_of=lambda r: f.num(r.quality),
         minimize_y=False,
         x_label="Wh per 1,000 queries (log)",
         y_label=f"Quality ({f.quality_metric(rows)})" if f.quality_metric(rows) else "Quality",
@@ -324,17 +361,19 @@ def build_energy_quality(rows: Sequence[Row], *, title: str | None = None) -> Fi
     )
 
 
-def energy_quality_figure(rows: Sequence[Row], path: str | Path | None = None, *, title: str | None = None):
+def energy_quality_figure(
+    rows: Sequence[f.RowLike], path: str | Path | None = None, *, title: str | None = None
+) -> bytes | None:
     """Energy-vs-quality Pareto chart as PNG bytes, or None when no model has a quality figure."""
     fig = build_energy_quality(rows, title=title)
     return None if fig is None else to_png(fig, path)
 
 
-def build_energy_latency(rows: Sequence[Row], *, title: str | None = None) -> Figure | None:
+def build_energy_latency(rows: Sequence[f.RowLike], *, title: str | None = None) -> Figure | None:
     """p95 latency (x, log) vs energy (y, log) per task; frontier of (faster, cheaper) dashed."""
     return _pareto_panels(
-        rows,
-        x_of=lambda r: f.num(r.get("p95_ms")),
+        f.as_rows(rows),
+        x_of=lambda r: f.num(r.p95_ms),
         y_of=f.wh_per_1000,
         minimize_y=True,
         x_label="p95 latency, ms (log)",
@@ -346,7 +385,9 @@ def build_energy_latency(rows: Sequence[Row], *, title: str | None = None) -> Fi
     )
 
 
-def energy_latency_figure(rows: Sequence[Row], path: str | Path | None = None, *, title: str | None = None):
+def energy_latency_figure(
+    rows: Sequence[f.RowLike], path: str | Path | None = None, *, title: str | None = None
+) -> bytes | None:
     """Energy-vs-p95-latency Pareto chart as PNG bytes, or None when no row has both figures."""
     fig = build_energy_latency(rows, title=title)
     return None if fig is None else to_png(fig, path)
@@ -355,37 +396,37 @@ def energy_latency_figure(rows: Sequence[Row], path: str | Path | None = None, *
 # ------------------------------------------------------------------------------------------ (4) optimize
 
 
-def _opt_points(result: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+def _opt_points(result: OptimizeResult) -> list[tuple[str, _Point]]:
     """(role, point) for every configuration with numbers: baseline, recommended, Pareto set, trials, rejected.
 
     A Pareto/trial point with the same config as the baseline or the recommendation is drawn once, in its
     highlighted role (the recommendation is normally also a member of the Pareto set).
     """
-    out: list[tuple[str, Mapping[str, Any]]] = []
-    for role in ("baseline", "recommended"):
-        if isinstance(result.get(role), Mapping):
-            out.append((role, result[role]))
-    highlighted = [p for _, p in out]
-    for key, role in (("pareto", "pareto"), ("trials", "trial"), ("rejected", "rejected")):
-        for p in result.get(key) or []:
-            if not isinstance(p, Mapping) or f.num(p.get("j_per_query")) is None:
+    out: list[tuple[str, _Point]] = []
+    for role, point in (("baseline", result.baseline), ("recommended", result.recommended)):
+        if point is not None:
+            out.append((role, point))
+    highlighted = [p.config for _, p in out]
+    groups: tuple[tuple[str, Sequence[_Point]], ...] = (
+        ("pareto", result.pareto),
+        ("trial", result.trials),
+        ("rejected", result.rejected),
+    )
+    for role, points in groups:
+        for p in points:
+            if f.num(p.j_per_query) is None:
                 continue
-            if role != "rejected" and any(_same_config(p, h) for h in highlighted):
+            if role != "rejected" and p.config in highlighted:
                 continue
             out.append((role, p))
     return out
 
 
-def _same_config(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return a.get("config") == b.get("config") and a.get("config") is not None
-
-
-def _optimize_panel(ax: Axes, points, metric: str, minimize_y: bool, y_label: str) -> None:
-    def x_of(p: Mapping[str, Any]) -> float | None:
-        return f.num(p.get("j_per_query"))
-
-    def y_of(p: Mapping[str, Any]) -> float | None:
-        return f.num(p.get(metric))
+def _optimize_panel(
+    ax: Axes, points: Sequence[tuple[str, _Point]], y_of: Getter[_Point], minimize_y: bool, y_label: str
+) -> None:
+    def x_of(p: _Point) -> float | None:
+        return f.num(p.j_per_query)
 
     drawable = [(role, p) for role, p in points if x_of(p) is not None and y_of(p) is not None]
     if not drawable:
@@ -394,13 +435,13 @@ def _optimize_panel(ax: Axes, points, metric: str, minimize_y: bool, y_label: st
         return
     # The frontier is computed over the configurations that passed the gates; rejected ones are context.
     candidates = [p for role, p in drawable if role != "rejected"]
-    front = pareto_front(candidates, x_of, y_of, minimize_x=True, minimize_y=minimize_y)
+    front = _front(candidates, x_of, y_of, minimize_y)
     styles = {
-        "rejected": {"marker": "x", "c": OTHER_COLOR, "s": 30, "label": "rejected (see table)"},
-        "trial": {"marker": "o", "c": "#bbbbbb", "s": 20, "label": "other trial"},
-        "pareto": {"marker": "o", "c": FRONTIER_COLOR, "s": 36, "label": "Pareto set"},
-        "baseline": {"marker": "s", "c": BASELINE_COLOR, "s": 110, "label": "baseline"},
-        "recommended": {"marker": "*", "c": RECOMMENDED_COLOR, "s": 220, "label": "recommended"},
+        "rejected": ("x", OTHER_COLOR, 30, "rejected (see table)"),
+        "trial": ("o", "#bbbbbb", 20, "other trial"),
+        "pareto": ("o", FRONTIER_COLOR, 36, "Pareto set"),
+        "baseline": ("s", BASELINE_COLOR, 110, "baseline"),
+        "recommended": ("*", RECOMMENDED_COLOR, 220, "recommended"),
     }
     drawn: set[str] = set()
     order = ("rejected", "trial", "pareto", "baseline", "recommended")
@@ -408,24 +449,24 @@ def _optimize_panel(ax: Axes, points, metric: str, minimize_y: bool, y_label: st
         for r, p in drawable:
             if r != role:
                 continue
-            st = styles[role]
+            marker, color, size, label = styles[role]
             ax.scatter(
-                [x_of(p)],
-                [y_of(p)],
-                marker=st["marker"],
-                c=st["c"],
-                s=st["s"],
+                _xs(x_of, [p]),
+                _xs(y_of, [p]),
+                marker=marker,
+                c=color,
+                s=size,
                 # "x" is an unfilled marker: an edgecolor there is ignored by matplotlib (and warns)
                 edgecolors="black" if role in ("baseline", "recommended") else (None if role == "rejected" else "none"),
                 zorder=4 if role in ("baseline", "recommended") else 3,
-                label=None if role in drawn else st["label"],
+                label=None if role in drawn else label,
             )
             drawn.add(role)
             if role in ("baseline", "recommended") or (role == "pareto" and len(drawable) <= 25):
                 _optimize_label(ax, role, p, (x_of(p), y_of(p)))
     if len(front) > 1:
-        ax.plot([x_of(p) for p in front], [y_of(p) for p in front], "--", color=FRONTIER_COLOR, lw=1.2, zorder=2)
-    xs = [x_of(p) for _, p in drawable]
+        ax.plot(_xs(x_of, front), _xs(y_of, front), "--", color=FRONTIER_COLOR, lw=1.2, zorder=2)
+    xs = [x for x in (x_of(p) for _, p in drawable) if x is not None]
     ax.margins(0.15)
     if min(xs) > 0 and max(xs) / min(xs) > 5:  # a log axis only when the spread needs one
         _log_axis(ax, "x")
@@ -435,11 +476,11 @@ def _optimize_panel(ax: Axes, points, metric: str, minimize_y: bool, y_label: st
     ax.legend(fontsize=7, loc="best")
 
 
-def _optimize_label(ax: Axes, role: str, point: Mapping[str, Any], xy: tuple[float | None, float | None]) -> None:
+def _optimize_label(ax: Axes, role: str, point: _Point, xy: tuple[float | None, float | None]) -> None:
     """Config label next to a point. The baseline is usually the most expensive (rightmost) point, so its
     label goes to the left; the recommendation is usually the cheapest, so its label goes to the right."""
     highlighted = role in ("baseline", "recommended")
-    text = (f"{role}: " if highlighted else "") + f.config_label(point.get("config"))
+    text = (f"{role}: " if highlighted else "") + f.config_label(point.config)
     left = role == "baseline"
     ax.annotate(
         text,
@@ -454,22 +495,23 @@ def _optimize_label(ax: Axes, role: str, point: Mapping[str, Any], xy: tuple[flo
     )
 
 
-def build_optimize(result: Mapping[str, Any], *, title: str | None = None) -> Figure | None:
+def build_optimize(result: f.ResultLike, *, title: str | None = None) -> Figure | None:
     """Two panels: J/query vs quality and J/query vs p95, frontier dashed, baseline and recommendation marked."""
+    result = f.as_result(result)
     points = _opt_points(result)
     if not points:
         return None
     fig = _new_figure(12.0, 5.0)
     ax_q, ax_l = fig.subplots(1, 2)
-    _optimize_panel(ax_q, points, "quality", minimize_y=False, y_label="Quality")
-    _optimize_panel(ax_l, points, "p95_ms", minimize_y=True, y_label="p95 latency (ms)")
-    saving = f.num(result.get("saving_factor"))
+    _optimize_panel(ax_q, points, lambda p: f.num(p.quality), minimize_y=False, y_label="Quality")
+    _optimize_panel(ax_l, points, lambda p: f.num(p.p95_ms), minimize_y=True, y_label="p95 latency (ms)")
+    saving = result.saving_factor
     suffix = f" — saving ×{f.sig(saving)}" if saving is not None else ""
     fig.suptitle((title or "Optimize: energy vs quality and vs tail latency") + suffix, fontsize=11)
     return fig
 
 
-def optimize_figure(result: Mapping[str, Any], path: str | Path | None = None, *, title: str | None = None):
+def optimize_figure(result: f.ResultLike, path: str | Path | None = None, *, title: str | None = None) -> bytes | None:
     """The optimize trade-off chart as PNG bytes, or None when the result holds no configuration with numbers."""
     fig = build_optimize(result, title=title)
     return None if fig is None else to_png(fig, path)
@@ -478,43 +520,47 @@ def optimize_figure(result: Mapping[str, Any], path: str | Path | None = None, *
 # ------------------------------------------------------------------- (4) lifecycle: operational + embodied
 
 
-def _lifecycle_rows(rows: Sequence[Row]) -> list[Row]:
-    keys = ("co2e_embodied_g_per_1000", "water_l_per_1000")
-    return [r for r in rows if f.status_of(r) == "ok" and any(f.num(r.get(k)) is not None for k in keys)]
+def _lifecycle_rows(rows: Sequence[BenchRow]) -> list[BenchRow]:
+    return [
+        r
+        for r in rows
+        if f.status_of(r) == "ok" and (r.co2e_embodied_g_per_1000 is not None or r.water_l_per_1000 is not None)
+    ]
 
 
-def _whiskers(rows: Sequence[Row], key: str, scale: float = 1.0) -> tuple[list[float], list[list[float]]]:
+def _whiskers(rows: Sequence[BenchRow], key: str, scale: float = 1.0) -> tuple[list[float], list[list[float]]]:
     """Central values and [below, above] error lengths from ``key``, ``key_low``, ``key_high``."""
-    values, errs = [], [[], []]
+    values: list[float] = []
+    errs: list[list[float]] = [[], []]
     for r in rows:
-        v = (f.num(r.get(key)) or 0.0) * scale
-        lo, hi = (f.num(r.get(f"{key}_{b}")) for b in ("low", "high"))
+        v = (f.num(r.figure(key)) or 0.0) * scale
+        lo, hi = (f.num(r.figure(f"{key}_{b}")) for b in ("low", "high"))
         values.append(v)
         errs[0].append(max(v - lo * scale, 0.0) if lo is not None else 0.0)
         errs[1].append(max(hi * scale - v, 0.0) if hi is not None else 0.0)
     return values, errs
 
 
-def build_lifecycle_split(rows: Sequence[Row], *, title: str | None = None) -> Figure | None:
+def build_lifecycle_split(rows: Sequence[f.RowLike], *, title: str | None = None) -> Figure | None:
     """Per cell, gCO2e per 1,000 queries as a stacked bar — operational (the figure users compare) then the
     amortised embodied share — with the total's interval; and, in its own panel, water per 1,000 queries.
     Linear axes: a stacked bar on a log axis would misstate the shares. None when no row has the figures."""
-    usable = _lifecycle_rows(rows)
+    usable = _lifecycle_rows(f.as_rows(rows))
     if not usable:
         return None
-    has_carbon = any(f.num(r.get("co2e_embodied_g_per_1000")) is not None for r in usable)
-    has_water = any(f.num(r.get("water_l_per_1000")) is not None for r in usable)
+    has_carbon = any(r.co2e_embodied_g_per_1000 is not None for r in usable)
+    has_water = any(r.water_l_per_1000 is not None for r in usable)
     panels = int(has_carbon) + int(has_water)
     fig = _new_figure(6.5 * panels + 1.5, max(2.6, 0.34 * len(usable) + 1.4))
     axes = fig.subplots(1, panels, sharey=True, squeeze=False)[0]
-    labels = [f"{r.get('task')} / {f.short_model(r.get('model'))}" for r in usable]
+    labels = [f"{r.task} / {f.short_model(r.model)}" for r in usable]
     ys = list(range(len(usable)))
     i = 0
     if has_carbon:
         ax = axes[i]
         i += 1
-        op = [f.num(r.get("co2e_g_per_1000")) or 0.0 for r in usable]
-        emb = [f.num(r.get("co2e_embodied_g_per_1000")) or 0.0 for r in usable]
+        op = [r.co2e_g_per_1000 or 0.0 for r in usable]
+        emb = [r.co2e_embodied_g_per_1000 or 0.0 for r in usable]
         ax.barh(ys, op, color=TRAINED_COLOR, label="operational (electricity)")
         ax.barh(ys, emb, left=op, color=RANDOM_COLOR, label="embodied (hardware, amortised)")
         totals, errs = _whiskers(usable, "co2e_total_g_per_1000")
@@ -535,7 +581,9 @@ def build_lifecycle_split(rows: Sequence[Row], *, title: str | None = None) -> F
     return fig
 
 
-def lifecycle_split_figure(rows: Sequence[Row], path: str | Path | None = None, *, title: str | None = None):
+def lifecycle_split_figure(
+    rows: Sequence[f.RowLike], path: str | Path | None = None, *, title: str | None = None
+) -> bytes | None:
     fig = build_lifecycle_split(rows, title=title)
     return None if fig is None else to_png(fig, path)
 
@@ -543,9 +591,10 @@ def lifecycle_split_figure(rows: Sequence[Row], path: str | Path | None = None, 
 # ------------------------------------------------------------------------------------------- collections
 
 
-def bench_figures(rows: Sequence[Row]) -> dict[str, bytes]:
+def bench_figures(rows: Sequence[f.RowLike]) -> dict[str, bytes]:
     """All bench figures that have something to show: name -> PNG bytes (names are file stems)."""
-    makers = {
+    rows = f.as_rows(rows)
+    makers: dict[str, Callable[[Sequence[BenchRow]], bytes | None]] = {
         "energy_per_task": energy_per_task_figure,
         "energy_vs_quality": energy_quality_figure,
         "energy_vs_latency": energy_latency_figure,
@@ -559,7 +608,7 @@ def bench_figures(rows: Sequence[Row]) -> dict[str, bytes]:
     return out
 
 
-def optimize_figures(result: Mapping[str, Any]) -> dict[str, bytes]:
+def optimize_figures(result: f.ResultLike) -> dict[str, bytes]:
     png = optimize_figure(result)
     return {"optimize_tradeoffs": png} if png is not None else {}
 

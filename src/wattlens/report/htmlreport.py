@@ -13,12 +13,15 @@ import html
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
+from wattlens.bench.records import BenchRow
+from wattlens.optimize.results import OptimizeResult
+from wattlens.records import to_json
 from wattlens.report import _fmt as f
 from wattlens.report.tables import LEADERBOARD_COLUMNS, TextTable, leaderboard_cells, optimize_tables
+from wattlens.stats import median
 
-Row = Mapping[str, Any]
+RunLike = Mapping[str, object]  # a store's run row (run_id, kind, status, config, environment, ...)
 
 # What each provenance label means (DESIGN.md, idea 1), printed next to the counts.
 SOURCE_MEANING = {
@@ -51,12 +54,12 @@ code{background:#f4f5f7;padding:0 .2rem}
 # ------------------------------------------------------------------------------------------- primitives
 
 
-def esc(value: Any) -> str:
+def esc(value: object) -> str:
     """HTML-escape anything (quotes too: values also land in attributes)."""
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _value_text(value: Any) -> str:
+def _value_text(value: object) -> str:
     """A compact human text for a config/metadata value of any shape."""
     if value is None:
         return f.NA
@@ -66,11 +69,11 @@ def _value_text(value: Any) -> str:
         return str(value)
     if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float, bool)) or v is None for v in value):
         return ", ".join(_value_text(v) for v in value)
-    text = json.dumps(value, default=str, ensure_ascii=False, separators=(", ", ": "))
+    text = json.dumps(to_json(value), default=str, ensure_ascii=False, separators=(", ", ": "))
     return text if len(text) <= 600 else text[:599] + "…"
 
 
-def kv_table(data: Mapping[str, Any], *, skip: Iterable[str] = ()) -> str:
+def kv_table(data: Mapping[str, object], *, skip: Iterable[str] = ()) -> str:
     skipped = set(skip)
     rows = "".join(
         f"<tr><th>{esc(k)}</th><td>{esc(_value_text(v))}</td></tr>" for k, v in data.items() if k not in skipped
@@ -142,30 +145,40 @@ def _write(path: str | Path, text: str) -> Path:
     return target
 
 
-def _run_config(run: Mapping[str, Any] | None) -> dict[str, Any]:
+def _run_config(run: RunLike | None) -> dict[str, object]:
     if not isinstance(run, Mapping):
         return {}
     cfg = run.get("config")
     return dict(cfg) if isinstance(cfg, Mapping) else {}
 
 
-def _first(rows: Sequence[Row], run_cfg: Mapping[str, Any], *keys: str) -> Any:
+def _present(value: object) -> bool:
+    return value not in (None, "", [], {}, ())
+
+
+def _value(row: BenchRow, key: str) -> object:
+    """A row's figure by its JSON name, as plain JSON (records as dicts)."""
+    return to_json(row.figure(key))
+
+
+def _first(rows: Sequence[BenchRow], run_cfg: Mapping[str, object], *keys: str) -> object:
     """The first value of any of ``keys`` in the run config, else in the rows."""
     for key in keys:
-        if run_cfg.get(key) not in (None, "", [], {}):
+        if _present(run_cfg.get(key)):
             return run_cfg[key]
     for row in rows:
         for key in keys:
-            if row.get(key) not in (None, "", [], {}):
-                return row[key]
+            value = _value(row, key)
+            if _present(value):
+                return value
     return None
 
 
-def _distinct(rows: Sequence[Row], key: str) -> list[Any]:
-    seen: dict[str, Any] = {}
+def _distinct(rows: Sequence[BenchRow], key: str) -> list[object]:
+    seen: dict[str, object] = {}
     for row in rows:
-        val = row.get(key)
-        if val not in (None, "", [], {}):
+        val = _value(row, key)
+        if _present(val):
             seen.setdefault(json.dumps(val, sort_keys=True, default=str), val)
     return list(seen.values())
 
@@ -173,7 +186,17 @@ def _distinct(rows: Sequence[Row], key: str) -> list[Any]:
 # ------------------------------------------------------------------------------------------------ bench
 
 
-def _leaderboard_html(rows: Sequence[Row]) -> str:
+def _status_class(ordered: Sequence[BenchRow]) -> Callable[[int], str]:
+    """The CSS class of the i-th row: its status where it is not ok (failed/invalid rows are tinted)."""
+
+    def row_class(i: int) -> str:
+        status = f.status_of(ordered[i])
+        return status if status != "ok" else ""
+
+    return row_class
+
+
+def _leaderboard_html(rows: Sequence[BenchRow]) -> str:
     headers = [h for h, _ in LEADERBOARD_COLUMNS]
     numeric = [r for _, r in LEADERBOARD_COLUMNS]
     parts = []
@@ -188,30 +211,30 @@ def _leaderboard_html(rows: Sequence[Row]) -> str:
                 headers,
                 [leaderboard_cells(r) for r in ordered],
                 numeric=numeric,
-                row_class=lambda i, ordered=ordered: f.status_of(ordered[i]) if f.status_of(ordered[i]) != "ok" else "",
+                row_class=_status_class(ordered),
                 cell_class={"Status": "status", "Rating": "stars"},
             )
         )
         notes = ["J/query: mean with its interval [low–high]", "Wh/1,000 = J/query × 1,000 / 3,600"]
         if metric:
             notes.append(f"quality metric: {metric}")
-        if any(str(r.get("weights")) == "random" for r in group):
+        if any(r.weights == "random" for r in group):
             notes.append("random weights: energy and latency are valid, quality is n/a by design")
         parts.append(f"<p class='caption'>{esc('; '.join(notes))}.</p>")
     return "".join(parts)
 
 
-def _summary_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
+def _summary_html(rows: Sequence[BenchRow], run: RunLike | None) -> str:
     tasks = f.task_groups(rows)
-    models = {str(r.get("model")) for r in rows}
+    models = {r.model for r in rows}
     counts = {s: sum(1 for r in rows if f.status_of(r) == s) for s in ("ok", "invalid", "failed")}
-    facts: dict[str, Any] = {
+    facts: dict[str, object] = {
         "cells": len(rows),
         "tasks": ", ".join(tasks),
         "models": len(models),
         "ok / invalid / failed": f"{counts['ok']} / {counts['invalid']} / {counts['failed']}",
     }
-    run_ids = sorted({str(r.get("run_id")) for r in rows if r.get("run_id")})
+    run_ids = sorted({r.run_id for r in rows if r.run_id})
     if run_ids:
         facts["run"] = ", ".join(run_ids)
     if isinstance(run, Mapping):
@@ -226,7 +249,7 @@ def _summary_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
     return html_out
 
 
-def _method_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
+def _method_html(rows: Sequence[BenchRow], run: RunLike | None) -> str:
     cfg = _run_config(run)
     out = []
     boundary = _first(rows, cfg, "boundary")
@@ -252,27 +275,28 @@ def _method_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
     return "".join(out)
 
 
-def _sources_html(rows: Sequence[Row]) -> str:
+def _sources_html(rows: Sequence[BenchRow]) -> str:
     counts: dict[str, int] = {}
     for r in rows:
-        counts[str(r.get("source") or "not recorded")] = counts.get(str(r.get("source") or "not recorded"), 0) + 1
+        source = r.source or "not recorded"
+        counts[source] = counts.get(source, 0) + 1
     lines = [[src, str(n), SOURCE_MEANING.get(src, "")] for src, n in sorted(counts.items())]
     return "<h3>Source of the figures</h3>" + html_table(["source", "cells", "meaning"], lines)
 
 
-def _energy_accounting_html(rows: Sequence[Row]) -> str:
+def _energy_accounting_html(rows: Sequence[BenchRow]) -> str:
     lines = []
     for r in f.sort_rows(rows):
-        gross, idle, net = (f.num(r.get(k)) for k in ("gross_j", "idle_j", "net_j"))
+        gross, idle, net = r.gross_j, r.idle_j, r.net_j
         if gross is None and idle is None and net is None:
             continue
         share = f"{100 * idle / gross:.0f} %" if gross and idle is not None else f.NA
         lines.append(
             [
-                str(r.get("task")),
-                str(r.get("model")),
-                f.config_label(r.get("config")),
-                f.sig(r.get("queries")),
+                r.task,
+                r.model,
+                f.config_label(r.config),
+                f.sig(r.queries),
                 f.sig(gross),
                 f.sig(idle),
                 f.sig(net),
@@ -286,33 +310,37 @@ def _energy_accounting_html(rows: Sequence[Row]) -> str:
         "baseline over the same time. Net (marginal): gross − idle, the energy the workload added.</p>"
     )
     headers = ["task", "model", "config", "queries", "gross J", "idle J", "net J", "idle share"]
-    return "<h3>Gross, idle and net energy</h3>" + intro + html_table(headers, lines, numeric=[0, 0, 0, 1, 1, 1, 1, 1])
+    return (
+        "<h3>Gross, idle and net energy</h3>"
+        + intro
+        + html_table(headers, lines, numeric=[False, False, False, True, True, True, True, True])
+    )
 
 
-def _uncertainty_html(rows: Sequence[Row]) -> str:
-    cvs = [c for c in (f.num(r.get("cv")) for r in rows) if c is not None]
-    cis = [r for r in rows if f.num(r.get("ci95_j")) is not None]
+def _uncertainty_html(rows: Sequence[BenchRow]) -> str:
+    cvs = [r.cv for r in rows if r.cv is not None]
+    cis = [r for r in rows if r.ci95_j is not None]
     if not cvs and not cis:
         return ""
-    facts: dict[str, Any] = {}
+    facts: dict[str, object] = {}
     if cvs:
         facts["coefficient of variation across repeats"] = (
-            f"median {100 * f.median(cvs):.1f} %, worst {100 * max(cvs):.1f} % ({len(cvs)} cells)"
+            f"median {100 * median(cvs):.1f} %, worst {100 * max(cvs):.1f} % ({len(cvs)} cells)"
         )
     if cis:
         facts["95 % confidence interval"] = f"reported per cell as ± J/query ({len(cis)} cells); see J/query [low–high]"
     return "<h3>Repeats and uncertainty</h3>" + kv_table(facts)
 
 
-def _validity_html(rows: Sequence[Row]) -> str:
+def _validity_html(rows: Sequence[BenchRow]) -> str:
     bad = [r for r in rows if f.status_of(r) != "ok" or f.validity_list(r)]
     if not bad:
         return "<h3>Validity</h3><p>All cells passed their validity checks.</p>"
     lines = [
         [
-            str(r.get("task")),
-            str(r.get("model")),
-            f.config_label(r.get("config")),
+            r.task,
+            r.model,
+            f.config_label(r.config),
             f.status_of(r),
             f.reason_of(r) or "; ".join(f.validity_list(r)),
         ]
@@ -324,7 +352,7 @@ def _validity_html(rows: Sequence[Row]) -> str:
     )
 
 
-def _ratings_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
+def _ratings_html(rows: Sequence[BenchRow], run: RunLike | None) -> str:
     cfg = _run_config(run)
     parts = []
     run_rating = _first([], cfg, "rating", "ratings", "rating_method")
@@ -336,7 +364,7 @@ def _ratings_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
         for band in _distinct(group, "rating_band"):
             parts.append(f"<h3>{esc(task)}</h3>")
             parts.append(kv_table(band) if isinstance(band, Mapping) else f"<p>{esc(_value_text(band))}</p>")
-    if not parts and not any(f.num(r.get("rating")) is not None for r in rows):
+    if not parts and not any(r.rating is not None for r in rows):
         return ""
     intro = (
         "<p>Stars are relative to the reference population and band edges below (5 = cheapest band); they change "
@@ -360,9 +388,9 @@ CARBON_KEYS = (
 )
 
 
-def _carbon_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
+def _carbon_html(rows: Sequence[BenchRow], run: RunLike | None) -> str:
     cfg = _run_config(run)
-    facts: dict[str, Any] = {}
+    facts: dict[str, object] = {}
     for key in CARBON_KEYS:
         values = ([cfg[key]] if cfg.get(key) not in (None, "", {}) else []) or _distinct(rows, key)
         if not values:
@@ -374,28 +402,28 @@ def _carbon_html(rows: Sequence[Row], run: Mapping[str, Any] | None) -> str:
         else:
             facts[key] = value
     if not facts:
-        if any(f.num(r.get("co2e_g_per_1000")) is not None for r in rows):
+        if any(r.co2e_g_per_1000 is not None for r in rows):
             return "<p class='warn'>CO2e figures are shown, but their location, basis and PUE were not recorded.</p>"
         return ""
     return "<p>CO2e = facility energy (node energy × PUE) × grid carbon intensity.</p>" + kv_table(facts)
 
 
-def _lifecycle_html(rows: Sequence[Row]) -> str:
+def _lifecycle_html(rows: Sequence[BenchRow]) -> str:
     """Embodied CO2e and water per 1,000 queries, beside the operational figure, with their basis."""
-    with_lc = [r for r in rows if "embodied" in r or "water" in r]
+    with_lc = [r for r in rows if r.embodied is not None or r.water is not None]
     if not with_lc:
         return ""
 
-    def iv(r: Row, key: str, scale: float = 1.0) -> str:
-        v, lo, hi = (f.num(r.get(k)) for k in (key, f"{key}_low", f"{key}_high"))
+    def iv(r: BenchRow, key: str, scale: float = 1.0) -> str:
+        v, lo, hi = (f.num(r.figure(k)) for k in (key, f"{key}_low", f"{key}_high"))
         if v is None:
             return "n/a"
         return f"{f.sig(v * scale)} [{f.sig((lo or 0) * scale)}, {f.sig((hi or 0) * scale)}]"
 
     body = [
         [
-            str(r.get("task")),
-            str(r.get("model")),
+            r.task,
+            r.model,
             iv(r, "co2e_g_per_1000"),
             iv(r, "co2e_embodied_g_per_1000"),
             iv(r, "co2e_total_g_per_1000"),
@@ -405,7 +433,7 @@ def _lifecycle_html(rows: Sequence[Row]) -> str:
     ]
     headers = ["task", "model", "operational gCO2e", "embodied gCO2e", "total gCO2e", "water mL"]
     table = html_table(headers, body, numeric=[False, False, True, True, True, True])
-    bases = sorted({str(r[k]) for r in with_lc for k in ("embodied_basis", "water_basis") if r.get(k)})
+    bases = sorted({b for r in with_lc for b in (r.embodied_basis, r.water_basis) if b})
     note = (
         "<p>Per 1,000 queries. The operational CO2e is the figure of the leaderboard, unchanged; the embodied "
         "carbon of the hardware is amortised over its service life (device time = 1,000 / throughput) and water "
@@ -422,7 +450,7 @@ def _notes_html(notes: str | Sequence[str] | None) -> str:
     return "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in items) + "</ul>"
 
 
-def _bench_figures_html(rows: Sequence[Row]) -> str:
+def _bench_figures_html(rows: Sequence[BenchRow]) -> str:
     try:
         from wattlens.report import figures
     except ImportError:  # pragma: no cover - figures.py itself has no hard dependency at import time
@@ -443,15 +471,15 @@ def _bench_figures_html(rows: Sequence[Row]) -> str:
 
 
 def render_bench_html(
-    rows: Sequence[Row],
+    rows: Sequence[f.RowLike],
     *,
     title: str,
-    run: Mapping[str, Any] | None = None,
+    run: RunLike | None = None,
     notes: str | Sequence[str] | None = None,
 ) -> str:
     """The bench report as an HTML string (see :func:`write_bench_html`)."""
-    rows = list(rows)
-    run_id = (run or {}).get("run_id") or (run or {}).get("id") or next((r.get("run_id") for r in rows), None)
+    rows = f.as_rows(rows)
+    run_id = (run or {}).get("run_id") or (run or {}).get("id") or next((r.run_id for r in rows if r.run_id), None)
     meta = f"Run {esc(run_id)} · {len(rows)} cells" if run_id else f"{len(rows)} cells"
     sections = [
         ("summary", "Summary", _summary_html(rows, run)),
@@ -467,11 +495,11 @@ def render_bench_html(
 
 
 def write_bench_html(
-    rows: Sequence[Row],
+    rows: Sequence[f.RowLike],
     path: str | Path,
     *,
     title: str = "wattlens bench report",
-    run: Mapping[str, Any] | None = None,
+    run: RunLike | None = None,
     notes: str | Sequence[str] | None = None,
 ) -> Path:
     """Write the bench report (leaderboards, figures, method, ratings, carbon) as one self-contained HTML file."""
@@ -481,7 +509,7 @@ def write_bench_html(
 # --------------------------------------------------------------------------------------------- optimize
 
 
-def _delta(base: Any, rec: Any, *, ratio: bool) -> str:
+def _delta(base: object, rec: object, *, ratio: bool) -> str:
     b, r = f.num(base), f.num(rec)
     if b is None or r is None:
         return f.NA
@@ -491,7 +519,7 @@ def _delta(base: Any, rec: Any, *, ratio: bool) -> str:
     return ("+" if d > 0 else "") + f.sig(d)
 
 
-# (label, key, change shown as ratio?) for the "what it costs elsewhere" table (DESIGN.md, idea 5)
+# (label, field, change shown as ratio?) for the "what it costs elsewhere" table (DESIGN.md, idea 5)
 PRICE_ROWS = (
     ("J per query", "j_per_query", True),
     ("quality", "quality", False),
@@ -503,50 +531,43 @@ PRICE_ROWS = (
 )
 
 
-def _price_html(result: Mapping[str, Any]) -> str:
-    base, rec = result.get("baseline"), result.get("recommended")
-    if not isinstance(base, Mapping) or not isinstance(rec, Mapping):
+def _price_html(result: OptimizeResult) -> str:
+    base, rec = result.baseline, result.recommended
+    if base is None or rec is None:
         return "<p class='warn'>The result has no baseline/recommended pair.</p>"
-    lines = []
+    lines = [["config", f.config_label(base.config), f.config_label(rec.config), ""]]
     for label, key, ratio in PRICE_ROWS:
-        if key not in base and key not in rec:
-            continue
-        lines.append(
-            [label, f.sig(base.get(key), 4), f.sig(rec.get(key), 4), _delta(base.get(key), rec.get(key), ratio=ratio)]
-        )
-    lines.insert(0, ["config", f.config_label(base.get("config")), f.config_label(rec.get("config")), ""])
-    saving = f.num(result.get("saving_factor"))
+        b, r = getattr(base, key), getattr(rec, key)
+        lines.append([label, f.sig(b, 4), f.sig(r, 4), _delta(b, r, ratio=ratio)])
+    saving = result.saving_factor
     headline = (
-        f"<p class='headline'>Recommended: <b>{esc(f.config_label(rec.get('config')))}</b> — "
+        f"<p class='headline'>Recommended: <b>{esc(f.config_label(rec.config))}</b> — "
         f"{esc(f.sig(saving))}× less energy per query than the baseline "
-        f"<b>{esc(f.config_label(base.get('config')))}</b>.</p>"
+        f"<b>{esc(f.config_label(base.config))}</b>.</p>"
         if saving is not None
         else ""
     )
     return (
         headline
         + "<p>No saving without its price: what the recommendation changes elsewhere.</p>"
-        + html_table(["", "baseline", "recommended", "change"], lines, numeric=[0, 1, 1, 1])
+        + html_table(["", "baseline", "recommended", "change"], lines, numeric=[False, True, True, True])
     )
 
 
-def _search_html(result: Mapping[str, Any]) -> str:
-    facts: dict[str, Any] = {}
-    search = result.get("search")
-    if isinstance(search, Mapping):
-        facts.update(search)
-    if result.get("payback_queries") is not None:
-        facts["payback_queries (search energy ÷ saving per query)"] = result["payback_queries"]
+def _search_html(result: OptimizeResult) -> str:
+    facts: dict[str, object] = dict(result.search.to_dict())
+    if result.payback_queries is not None:
+        facts["payback_queries (search energy ÷ saving per query)"] = result.payback_queries
     return kv_table(facts)
 
 
-def _savings_html(result: Mapping[str, Any]) -> str:
-    facts: dict[str, Any] = {}
-    for key, value in result.items():
+def _savings_html(contract: Mapping[str, object]) -> str:
+    facts: dict[str, object] = {}
+    for key, value in contract.items():
         if "year" in key or (key.startswith("saving") and key != "saving_factor"):
             if isinstance(value, Mapping):
                 facts.update({f"{key}.{k}": v for k, v in value.items()})
-            else:
+            elif value is not None:
                 facts[key] = value
     return kv_table(facts)
 
@@ -554,17 +575,23 @@ def _savings_html(result: Mapping[str, Any]) -> str:
 _OPT_KNOWN = {"baseline", "recommended", "pareto", "rejected", "search", "trials", "saving_factor", "payback_queries"}
 
 
-def _context_html(result: Mapping[str, Any]) -> str:
+def _context_html(contract: Mapping[str, object]) -> str:
     ctx = {
         k: v
-        for k, v in result.items()
-        if k not in _OPT_KNOWN and "year" not in k and not k.startswith("saving") and not isinstance(v, list)
+        for k, v in contract.items()
+        if k not in _OPT_KNOWN
+        and "year" not in k
+        and not k.startswith("saving")
+        and not isinstance(v, list)
+        and _present(v)
     }
     return kv_table(ctx)
 
 
-def render_optimize_html(result: Mapping[str, Any], *, title: str) -> str:
+def render_optimize_html(result: f.ResultLike, *, title: str) -> str:
     """The optimize report as an HTML string (see :func:`write_optimize_html`)."""
+    result = f.as_result(result)
+    contract = result.to_dict()  # the key-value sections show the JSON contract's own names
     try:
         from wattlens.report import figures
 
@@ -579,18 +606,16 @@ def render_optimize_html(result: Mapping[str, Any], *, title: str) -> str:
     tables = "".join(text_table_html(t) for t in optimize_tables(result))
     sections = [
         ("recommendation", "Recommendation and its price", _price_html(result)),
-        ("savings", "Savings per year", _savings_html(result)),
+        ("savings", "Savings per year", _savings_html(contract)),
         ("figures", "Trade-offs", figs),
         ("configs", "Configurations", tables),
         ("search", "Search", _search_html(result)),
-        ("context", "Context", _context_html(result)),
+        ("context", "Context", _context_html(contract)),
     ]
-    meta = esc(" · ".join(str(result[k]) for k in ("task", "model") if result.get(k)))
+    meta = esc(" · ".join(v for v in (result.task, result.model) if v))
     return _page(title, sections, meta)
 
 
-def write_optimize_html(
-    result: Mapping[str, Any], path: str | Path, *, title: str = "wattlens optimize report"
-) -> Path:
+def write_optimize_html(result: f.ResultLike, path: str | Path, *, title: str = "wattlens optimize report") -> Path:
     """Write the optimize report (recommendation and its price, Pareto chart, rejected with why) as one HTML file."""
     return _write(path, render_optimize_html(result, title=title))

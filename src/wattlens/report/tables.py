@@ -8,11 +8,16 @@ that silently drops the models that broke is a biased leaderboard.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
+from wattlens.bench.records import BenchRow
+from wattlens.optimize.results import OptimizePoint, Rejection, TrialPoint
 from wattlens.report import _fmt as f
+
+if TYPE_CHECKING:
+    from wattlens.report.query import Leaderboard
 
 # (header, right-aligned?) in display order; the rating sits next to the raw Wh it was derived from.
 LEADERBOARD_COLUMNS: tuple[tuple[str, bool], ...] = (
@@ -47,29 +52,29 @@ class TextTable:
     notes: list[str] = field(default_factory=list)  # footnotes printed under the table (failure reasons)
 
 
-def _energy_cell(row: Mapping[str, Any]) -> str:
-    j = f.num(row.get("j_per_query"))
+def _energy_cell(row: BenchRow) -> str:
+    j = row.j_per_query
     if j is None:
         return f.DASH if f.status_of(row) == "failed" else f.NA
-    lo, hi = f.num(row.get("j_per_query_low")), f.num(row.get("j_per_query_high"))
+    lo, hi = row.j_per_query_low, row.j_per_query_high
     if lo is None or hi is None:
         return f.sig(j)
     return f"{f.sig(j)} [{f.sig(lo)}–{f.sig(hi)}]"
 
 
-def _rating_cell(row: Mapping[str, Any]) -> str:
-    text = f.stars(row.get("rating"))
+def _rating_cell(row: BenchRow) -> str:
+    text = f.stars(row.rating)
     return text or (f.DASH if f.status_of(row) != "ok" else f.NA)
 
 
-def _latency_cell(row: Mapping[str, Any]) -> str:
-    p50, p95 = f.num(row.get("p50_ms")), f.num(row.get("p95_ms"))
+def _latency_cell(row: BenchRow) -> str:
+    p50, p95 = row.p50_ms, row.p95_ms
     if p50 is None and p95 is None:
         return f.DASH if f.status_of(row) == "failed" else f.NA
     return f"{f.sig(p50)} / {f.sig(p95)}"
 
 
-def _status_cell(row: Mapping[str, Any], note: int | None = None) -> str:
+def _status_cell(row: BenchRow, note: int | None = None) -> str:
     """Status with its reason inline, or with a footnote mark ``failed [1]`` when the reason goes under the table."""
     status = f.status_of(row)
     reason = f.reason_of(row)
@@ -78,29 +83,29 @@ def _status_cell(row: Mapping[str, Any], note: int | None = None) -> str:
     return f"{status} [{note}]" if note is not None else f"{status}: {reason}"
 
 
-def _missing(row: Mapping[str, Any], text: str) -> str:
+def _missing(row: BenchRow, text: str) -> str:
     """A failed cell has no figure ("—"); an ok cell with nothing to say is "n/a"."""
     return f.DASH if text == f.NA and f.status_of(row) == "failed" else text
 
 
-def leaderboard_cells(row: Mapping[str, Any], note: int | None = None) -> list[str]:
+def leaderboard_cells(row: f.RowLike, note: int | None = None) -> list[str]:
     """One leaderboard row as display strings, in LEADERBOARD_COLUMNS order.
 
     ``note``: footnote number for the failure reason (terminal); None puts the reason in the cell (HTML).
     """
-    wh = f.wh_per_1000(row)
+    row = f.as_row(row)
     return [
-        str(row.get("model") or "?"),
-        f.config_label(row.get("config")),
-        str(row.get("weights") or f.NA),
+        row.model or "?",
+        f.config_label(row.config),
+        row.weights or f.NA,
         _status_cell(row, note),
         _energy_cell(row),
-        _missing(row, f.sig(wh)),
+        _missing(row, f.sig(f.wh_per_1000(row))),
         _rating_cell(row),
         _latency_cell(row),
-        _missing(row, f.sig(row.get("quality"))),  # None -> "n/a": never a made-up score
-        _missing(row, f.sig(row.get("co2e_g_per_1000"))),
-        str(row.get("source") or f.NA),
+        _missing(row, f.sig(row.quality)),  # None -> "n/a": never a made-up score
+        _missing(row, f.sig(row.co2e_g_per_1000)),
+        row.source or f.NA,
     ]
 
 
@@ -121,31 +126,32 @@ def _fold_uniform(table: TextTable, candidates: Sequence[str]) -> TextTable:
     return table
 
 
-def _task_caption(rows: Sequence[Mapping[str, Any]]) -> str:
+def _task_caption(rows: Sequence[BenchRow]) -> str:
     parts = ["J/query: mean with its interval"]
-    if any(f.num(r.get("rating")) is not None for r in rows):
+    if any(r.rating is not None for r in rows):
         parts.append("rating: stars from the Wh/1,000 beside them")
     metric = f.quality_metric(rows)
     if metric:
         parts.append(f"quality: {metric}")
-    if any(str(r.get("weights")) == "random" for r in rows):
+    if any(r.weights == "random" for r in rows):
         parts.append("random weights: energy/latency valid, quality n/a")
     return "; ".join(parts)
 
 
-def leaderboard_tables(rows: Sequence[Mapping[str, Any]]) -> list[TextTable]:
+def leaderboard_tables(rows: Sequence[f.RowLike]) -> list[TextTable]:
     """One TextTable per task, rows ordered ok (cheapest first), then invalid, then failed."""
     tables = []
-    for task, group in f.task_groups(rows).items():
+    for task, group in f.task_groups(f.as_rows(rows)).items():
         ordered = f.sort_rows(group)
         counts = {s: sum(1 for r in group if f.status_of(r) == s) for s in ("ok", "invalid", "failed")}
         extra = ", ".join(f"{n} {s}" for s, n in counts.items() if n and s != "ok")
         title = f"{task} — {len(group)} cell{'s' if len(group) != 1 else ''}" + (f" ({extra})" if extra else "")
-        cells, notes = [], []
+        cells: list[list[str]] = []
+        notes: list[str] = []
         for row in ordered:
             reason = f.reason_of(row)
             if reason:  # the reason goes under the table in full: a narrow cell would chop it into pieces
-                notes.append(f"[{len(notes) + 1}] {row.get('model')} ({f.config_label(row.get('config'))}): {reason}")
+                notes.append(f"[{len(notes) + 1}] {row.model} ({f.config_label(row.config)}): {reason}")
             cells.append(leaderboard_cells(row, len(notes) if reason else None))
         table = TextTable(
             title=title,
@@ -259,7 +265,7 @@ def render_tables(tables: Sequence[TextTable], *, width: int | None = None, colo
         return _render_plain(tables)
 
 
-def leaderboard_table(rows: Sequence[Mapping[str, Any]], *, width: int | None = None, color: bool = False) -> str:
+def leaderboard_table(rows: Sequence[f.RowLike], *, width: int | None = None, color: bool = False) -> str:
     """The bench leaderboard, one table per task, as a string ready to print.
 
     ``width`` defaults to the terminal width (at least 100 columns); ``color`` adds ANSI styles.
@@ -267,6 +273,83 @@ def leaderboard_table(rows: Sequence[Mapping[str, Any]], *, width: int | None = 
     if not rows:
         return "No results to show.\n"
     return render_tables(leaderboard_tables(rows), width=width, color=color)
+
+
+def method_line(board: Leaderboard) -> str:
+    """What the figures are: boundary, basis, source, carbon location — stated once above the tables."""
+    m = board.method
+
+    def listed(values: Sequence[str]) -> str:
+        return ", ".join(values) or "n/a"
+
+    loc = m.location
+    where = (
+        "n/a"
+        if loc is None
+        else f"{loc.key} {loc.g_co2e_per_kwh} gCO2e/kWh"
+        + (" (stated default: pass --country/--region)" if loc.stated_default else "")
+    )
+    return (
+        f"Boundary: {listed(m.boundaries)}; J/query basis: {listed(m.energy_bases)} (net = gross - idle "
+        f"baseline measured before and after each cell); source: {listed(m.sources)}; CO2e at {where}; "
+        "[low-high] = meter interval + 95 % t-interval over the repeats"
+    )
+
+
+def ratings_text(board: Leaderboard) -> str:
+    """The rating rule, the reference population's tier and the band edges per task, under the tables."""
+    body = "\n".join("  " + line for line in board.rating_lines) or "  no ok results: no ratings"
+    return (
+        f"Ratings ({board.rating_rule}); stars next to the raw Wh. The reference population (PHP per-model "
+        f"figures) is {board.reference_tier}: a result is rated against it only in the same tier (device kind "
+        "and boundary, on its gross figure); otherwise its stars are relative to this run's own results for "
+        f"the task (>= 3), as stated per task:\n{body}\n"
+    )
+
+
+def _lifecycle_figure(value: float | None, low: float | None, high: float | None, scale: float = 1.0) -> str:
+    if value is None:
+        return f.NA
+    return f"{value * scale:.3g} [{(low or 0) * scale:.3g}, {(high or 0) * scale:.3g}]"
+
+
+def lifecycle_text(rows: Sequence[BenchRow]) -> str:
+    """Embodied CO2e and water per 1,000 queries, when the run asked for them (operational CO2e unchanged)."""
+    with_lc = [r for r in rows if r.embodied is not None or r.water is not None]
+    if not with_lc:
+        return ""
+    lines = ["Lifecycle per 1,000 queries (operational CO2e unchanged; docs/LIFECYCLE.md):"]
+    lines.append(f"  {'task / model':<48}{'operational g':>16}{'embodied g':>26}{'total g':>26}{'water mL':>26}")
+    for r in with_lc:
+        name = f"{r.task} / {r.model}"[:47]
+        operational = _lifecycle_figure(r.co2e_g_per_1000, r.co2e_g_per_1000_low, r.co2e_g_per_1000_high)
+        embodied = _lifecycle_figure(
+            r.co2e_embodied_g_per_1000, r.co2e_embodied_g_per_1000_low, r.co2e_embodied_g_per_1000_high
+        )
+        total = _lifecycle_figure(r.co2e_total_g_per_1000, r.co2e_total_g_per_1000_low, r.co2e_total_g_per_1000_high)
+        water = _lifecycle_figure(r.water_l_per_1000, r.water_l_per_1000_low, r.water_l_per_1000_high, 1000.0)
+        lines.append(f"  {name:<48}{operational:>16}{embodied:>26}{total:>26}{water:>26}")
+    basis = next((r.embodied_basis for r in with_lc if r.embodied_basis), None)
+    if basis:
+        lines.append(f"  embodied: {basis}")
+    water_basis = next((r.water_basis for r in with_lc if r.water_basis), None)
+    if water_basis:
+        lines.append(f"  water: {water_basis}")
+    return "\n".join(lines) + "\n"
+
+
+def leaderboard_text(board: Leaderboard, *, header: str = "", width: int | None = None) -> str:
+    """The whole terminal leaderboard of a :class:`~wattlens.report.query.Leaderboard`: the method line, one
+    table per task, the rating populations, the lifecycle figures where the run asked for them."""
+    parts = [header] if header else []
+    if board.rows:
+        parts.append(method_line(board))
+    parts.append(leaderboard_table(board.rows, width=width))
+    if board.rows:
+        parts.append(ratings_text(board))
+    text = "\n".join(parts)
+    lifecycle = lifecycle_text(board.rows)
+    return text + ("\n" + lifecycle if lifecycle else "")
 
 
 # --------------------------------------------------------------------------------------------- optimize
@@ -282,45 +365,34 @@ OPTIMIZE_COLUMNS: tuple[tuple[str, bool], ...] = (
 )
 
 
-def _opt_cells(role: str, point: Mapping[str, Any], why: str = "") -> list[str]:
+def _opt_cells(role: str, point: OptimizePoint | TrialPoint | Rejection, why: str = "") -> list[str]:
     return [
         role,
-        f.config_label(point.get("config")),
-        f.sig(point.get("j_per_query")),
-        f.sig(point.get("quality")),
-        f"{f.sig(point.get('p50_ms'))} / {f.sig(point.get('p95_ms'))}",
-        f.sig(point.get("peak_rss_mb")),
+        f.config_label(point.config),
+        f.sig(point.j_per_query),
+        f.sig(point.quality),
+        f"{f.sig(point.p50_ms)} / {f.sig(point.p95_ms)}",
+        f.sig(point.peak_rss_mb),
         why,
     ]
 
 
-def optimize_tables(result: Mapping[str, Any]) -> list[TextTable]:
+def optimize_tables(result: f.ResultLike) -> list[TextTable]:
     """Baseline, recommendation, Pareto set and rejected configurations (with why) as TextTables."""
+    result = f.as_result(result)
     headers = [h for h, _ in OPTIMIZE_COLUMNS]
     right = [r for _, r in OPTIMIZE_COLUMNS]
-    main: list[list[str]] = []
-    if isinstance(result.get("baseline"), Mapping):
-        main.append(_opt_cells("baseline", result["baseline"]))
-    if isinstance(result.get("recommended"), Mapping):
-        main.append(_opt_cells("recommended", result["recommended"]))
-    for point in result.get("pareto") or []:
-        if isinstance(point, Mapping):
-            main.append(_opt_cells("pareto", point))
-    saving = f.num(result.get("saving_factor"))
-    caption = f"saving factor ×{f.sig(saving)}" if saving is not None else ""
-    if f.num(result.get("payback_queries")) is not None:
-        caption += f"; search pays back after {f.sig(result['payback_queries'])} queries"
+    main = [_opt_cells(role, point) for role, point in result.points()]
+    caption = f"saving factor ×{f.sig(result.saving_factor)}" if result.saving_factor is not None else ""
+    if result.payback_queries is not None:
+        caption += f"; search pays back after {f.sig(result.payback_queries)} queries"
     tables = [TextTable("optimize — baseline, recommendation, Pareto set", headers, right, main, caption.strip("; "))]
-    rejected = [
-        _opt_cells("rejected", p, str(p.get("why") or p.get("reason") or "no reason recorded"))
-        for p in result.get("rejected") or []
-        if isinstance(p, Mapping)
-    ]
+    rejected = [_opt_cells("rejected", p, p.why or "no reason recorded") for p in result.rejected]
     if rejected:
         tables.append(TextTable("rejected configurations", headers, right, rejected))
     return tables
 
 
-def optimize_table(result: Mapping[str, Any], *, width: int | None = None, color: bool = False) -> str:
+def optimize_table(result: f.ResultLike, *, width: int | None = None, color: bool = False) -> str:
     """The optimize result as terminal tables (baseline vs recommended first, rejected with their why)."""
     return render_tables(optimize_tables(result), width=width, color=color)

@@ -1,6 +1,6 @@
 """Tasks, inputs, models and quality metrics for ``wattlens bench`` (docs/CONTRACTS.md, workloads section).
 
-    from wattlens.workloads import get_task, load_workload, default_models
+    from wattlens.workloads import get_task, load_workload, available_models
     task = get_task("text-generation")               # 11 tasks: TASKS; unknown names -> WorkloadError
     inputs = task.inputs(8, seed=0)                  # offline, deterministic; task.input_description says how
     w = load_workload(task="text-generation", model="distilgpt2@tiny", batch=1, precision="fp32", threads=1,
@@ -25,7 +25,8 @@ Model specs accepted by ``load_workload(model=...)``:
   ``engine="onnxruntime"`` also exports the MiniLM-based and digits models (cached);
 * ``file.py:function`` / ``package.module:function`` / a callable: gets ``task.model_inputs(batch)``.
 
-``available_models(task)`` and ``default_models(task, "quick" | "php")`` list them with their labels.
+``available_models(task)`` lists them with their labels; which of them a suite runs is the suite's own TOML
+file (``wattlens.bench.suites``: ``quick.toml``, ``php.toml``), the only list of a suite's models.
 ``device`` (default ``cpu``): PyTorch models and their input tensors are moved there; ``auto`` resolves
 to cuda when ``torch.cuda.is_available()`` else cpu; an unavailable device is a WorkloadError saying why;
 ``w.device`` / ``w.info["device"]`` hold the resolved device and ``w.synchronize()`` waits for its queued
@@ -51,7 +52,6 @@ _EXPORTS = {
     "Generated": "base",
     "load_workload": "registry",
     "available_models": "registry",
-    "default_models": "registry",
     "ModelSpec": "registry",
     "ENGINES": "registry",
     "PRECISIONS": "_runtime",

@@ -96,13 +96,15 @@ def _image_size_of(arch: Any, task: Task) -> Any:
     return int(size)
 
 
-def load_pretrained(source: str, task: Task, local: bool) -> Loaded:
-    """A user's model: a local directory or a hub id already in the local cache (never downloaded)."""
+def load_pretrained(source: str, task: Task, local: bool, **model_kwargs: Any) -> Loaded:
+    """A user's model: a local directory or a hub id already in the local cache (never downloaded).
+
+    ``model_kwargs`` go to ``from_pretrained`` (e.g. ``attn_implementation="eager"``, which exports to ONNX)."""
     import transformers
 
     cls = getattr(transformers, AUTO_CLASS[task.name])
     try:
-        model = cls.from_pretrained(source, local_files_only=True)
+        model = cls.from_pretrained(source, local_files_only=True, **model_kwargs)
     except Exception as exc:  # OSError (not cached), ValueError/KeyError (not a model for this task), ...
         if local:
             raise WorkloadError(f"could not load a {task.name} model from {source!r}: {exc}") from exc

@@ -30,7 +30,13 @@ ONNX_TASKS = ("text-classification", "token-classification", "sentence-similarit
 OPSET = 17
 
 
-def _session(path: str, threads: int | None, providers: list[Any] | None = None) -> Any:
+def onnx_session(
+    path: str, threads: int | None = None, providers: list[Any] | None = None, *, spin: bool = True
+) -> Any:
+    """An ONNX Runtime session for ``path``: ``threads`` intra-op threads (None: ORT's default), one inter-op
+    thread, sequential execution, spinning on/off; the first of ``providers`` must really start (no silent
+    fallback to the CPU). The one way wattlens opens ONNX models (bench engines, optimize variants, artefacts);
+    raises :class:`WorkloadError` with the reason."""
     try:
         import onnxruntime as ort
     except ImportError as exc:
@@ -39,6 +45,9 @@ def _session(path: str, threads: int | None, providers: list[Any] | None = None)
     if threads is not None:
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    opts.log_severity_level = 3  # errors only: ORT's warnings go to its own stderr logger
     providers = providers or ["CPUExecutionProvider"]
     try:
         session = ort.InferenceSession(path, sess_options=opts, providers=providers)
@@ -101,7 +110,7 @@ def export_minilm(path: Path | None = None) -> Path:
         return_tensors="pt",
     )
     names = ["input_ids", "attention_mask", "token_type_ids"]
-    _export(
+    export_onnx(
         Wrap(enc).eval(),
         tuple(sample[n] for n in names),
         path,
@@ -123,7 +132,7 @@ def export_digits(name: str, path: Path | None = None) -> Path:
     if path.exists():
         return path
     w = DigitsClassifier(get_task("image-classification"), name, "fp32", None, 1)
-    _export(
+    export_onnx(
         w.model,
         (torch.zeros(2, 1, 8, 8),),
         path,
@@ -134,27 +143,47 @@ def export_digits(name: str, path: Path | None = None) -> Path:
     return path
 
 
-def _export(
-    module: Any, args: tuple[Any, ...], path: Path, inputs: list[str], output: str, axes: dict[str, dict[int, str]]
-) -> None:
+def export_onnx(
+    module: Any,
+    args: tuple[Any, ...],
+    path: Path,
+    inputs: list[str],
+    output: str,
+    axes: dict[str, dict[int, str]],
+    opset: int = OPSET,
+) -> Path:
+    """TorchScript-based ``torch.onnx.export`` of ``module(*args)`` with the given dynamic axes. The one ONNX
+    export of wattlens; raises the exporter's own error (callers say what failed in their terms).
+
+    Written atomically: exported into a fresh directory beside ``path`` under its final name, then moved into
+    place, so a killed export never leaves a half-written (cached) model and the graph's references to its
+    external-data files (models over 2 GB) keep their names."""
+    import shutil
+    import tempfile
     import warnings
 
     import torch
 
-    tmp = path.with_suffix(".tmp.onnx")
-    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about data-dependent branches are expected here
-        torch.onnx.export(
-            module,
-            args,
-            str(tmp),
-            input_names=inputs,
-            output_names=[output],
-            dynamic_axes=axes,
-            opset_version=OPSET,
-            dynamo=False,
-        )
-    tmp.replace(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".onnx-export-", dir=path.parent))
+    try:
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about data-dependent branches are expected here
+            torch.onnx.export(
+                module,
+                args,
+                str(staging / path.name),
+                input_names=inputs,
+                output_names=[output],
+                dynamic_axes=axes,
+                opset_version=opset,
+                dynamo=False,
+            )
+        for f in sorted(staging.iterdir(), key=lambda p: p.name == path.name):  # the graph last
+            f.replace(path.parent / f.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -175,7 +204,7 @@ class OnnxWorkload(Workload):
         device: str = "cpu",
         providers: list[Any] | None = None,
     ):
-        self.session = _session(path, threads, providers)
+        self.session = onnx_session(path, threads, providers)
         self.inputs_meta = {i.name: i for i in self.session.get_inputs()}
         self.head = head
         self.tokenizer = tokenizer

@@ -90,33 +90,6 @@ FAMILY_TASKS = {
     "git": {"image-to-text"},
     "unet": {"text-to-image"},
 }
-QUICK: dict[str, list[str]] = {
-    "text-classification": ["minilm-sentiment", "distilbert-sst2@tiny"],
-    "token-classification": ["minilm-ner", "distilbert-ner@tiny"],
-    "question-answering": ["minilm-qa", "distilbert-squad@tiny", "bert-base-squad@tiny"],
-    "fill-mask": ["distilbert-base-uncased@tiny", "bert-base-uncased@tiny"],
-    "text-generation": ["distilgpt2@tiny", "gpt2@tiny"],
-    "summarization": ["distilbart-cnn-12-6@tiny", "bart-large-cnn@tiny"],
-    "image-classification": ["digits-mlp", "digits-cnn", "resnet-50@tiny"],
-    "object-detection": ["yolos-tiny@tiny", "detr-resnet-50@tiny"],
-    "image-to-text": ["git-base@tiny", "blip-image-captioning-base@tiny"],
-    "text-to-image": ["tiny-sd-unet"],
-    "sentence-similarity": ["all-MiniLM-L6-v2"],
-}
-QUICK_OPTIONS: dict[str, dict[str, Any]] = {"tiny-sd-unet": {"steps": 10}}
-PHP: dict[str, list[str]] = {
-    "text-classification": ["minilm-sentiment", "distilbert-sst2"],
-    "token-classification": ["minilm-ner", "distilbert-ner", "bert-base-ner"],
-    "question-answering": ["minilm-qa", "distilbert-squad", "bert-base-squad"],
-    "fill-mask": ["distilbert-base-uncased", "bert-base-uncased", "roberta-base"],
-    "text-generation": ["distilgpt2", "gpt2", "gpt2-medium", "gpt2-xl"],
-    "summarization": ["distilbart-cnn-12-6", "bart-large-cnn"],
-    "image-classification": ["digits-cnn", "resnet-50", "vit-base-patch16-224"],
-    "object-detection": ["yolos-tiny", "detr-resnet-50"],
-    "image-to-text": ["git-base", "blip-image-captioning-base"],
-    "text-to-image": ["tiny-sd-unet", "sd-1.5-unet"],
-    "sentence-similarity": ["all-MiniLM-L6-v2", "bert-base-uncased"],
-}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -140,18 +113,6 @@ def available_models(task: str | Task, include_tiny: bool = True) -> list[ModelS
     if include_tiny:
         names += [f"{p}@tiny" for p in PRESETS.get(t.name, []) if p != "tiny-sd-unet"]
     return [_spec(t.name, n) for n in names]
-
-
-def default_models(task: str | Task, size: str = "quick") -> list[ModelSpec]:
-    """The models a suite runs for ``task``: ``quick`` (trained small models + @tiny presets, minutes on a
-    laptop) or ``php`` (the Power Hungry Processing sizes, random weights except wattlens' trained ones)."""
-    t = get_task(task)
-    size = {"paper": "php"}.get(size, size)
-    if size not in ("quick", "php"):
-        raise WorkloadError(f"unknown suite size {size!r}; allowed: quick, php")
-    names = QUICK[t.name] if size == "quick" else PHP[t.name]
-    opts = QUICK_OPTIONS if size == "quick" else {}
-    return [_spec(t.name, n, opts.get(n)) for n in names]
 
 
 # ---------------------------------------------------------------------------------------------------------

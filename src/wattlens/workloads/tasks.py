@@ -290,10 +290,13 @@ _TASKS: list[Task] = [
 ]
 
 TASKS: dict[str, Task] = {t.name: t for t in _TASKS}
-_ALIASES = {
+# The one table of names people use for the tasks (PHP, AI Energy Score, HF pipelines) -> our task names;
+# suites, ratings and the reference population all resolve through it (canonical_task / get_task).
+TASK_ALIASES = {
     "sentiment": "text-classification",
     "ner": "token-classification",
     "qa": "question-answering",
+    "extractive-qa": "question-answering",
     "mlm": "fill-mask",
     "masked-lm": "fill-mask",
     "generation": "text-generation",
@@ -308,15 +311,21 @@ _ALIASES = {
 }
 
 
+def canonical_task(name: str) -> str:
+    """Our name for a task given under any of its aliases (``"qa"`` -> ``"question-answering"``); a name that
+    is no known task comes back normalised (lower case, dashes) but otherwise unchanged."""
+    key = str(name).strip().lower().replace("_", "-")
+    return TASK_ALIASES.get(key, key)
+
+
 def get_task(name: str | Task) -> Task:
     """The task of that name (a few aliases such as "ner", "qa", "summarisation" are accepted)."""
     if isinstance(name, Task):
         return name
-    key = str(name).strip().lower().replace("_", "-")
-    key = _ALIASES.get(key, key)
+    key = canonical_task(name)
     if key in TASKS:
         return TASKS[key]
-    hint = close_matches(str(name), [*TASKS, *_ALIASES])
+    hint = close_matches(str(name), [*TASKS, *TASK_ALIASES])
     raise WorkloadError(
         f"unknown task {name!r}"
         + (f" (did you mean {', '.join(hint)}?)" if hint else "")

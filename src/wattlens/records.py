@@ -1,0 +1,167 @@
+"""The base of every typed result record: a frozen dataclass whose ``to_dict()`` IS its JSON contract.
+
+Stdlib only and below every layer, so each layer declares its own records (``wattlens.bench.records``,
+``wattlens.optimize.results``, ...) on one footing:
+
+* fields carry units in their names (``energy_j``, ``duration_s``, ``power_w``, ``wh_per_1000``);
+* ``to_dict()`` writes every field under its name (``key=`` in the field's metadata renames it), nested
+  records as their own dicts, tuples as lists; a field declared with :func:`optional` is left out while it is
+  ``None`` (keys that appear only when they apply, e.g. ``violation``);
+* ``from_dict()`` reads a stored or received dict back, rebuilding nested records; keys it does not know are
+  ignored and missing ones take the field's default, so records written by older versions still load.
+
+>>> from dataclasses import dataclass
+>>> @dataclass(frozen=True)
+... class Reading(Record):
+...     energy_j: float
+...     source: str = "estimated"
+...     note: str | None = optional()
+>>> Reading(1.5).to_dict()
+{'energy_j': 1.5, 'source': 'estimated'}
+>>> Reading.from_dict({"energy_j": 2.0, "note": "x", "unknown": 1})
+Reading(energy_j=2.0, source='estimated', note='x')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+
+R = TypeVar("R", bound="Record")
+
+# A dict as it travels as JSON: what to_dict() returns and from_dict() accepts.
+JsonDict = dict[str, object]
+
+_OMIT_NONE = "omit_if_none"
+_KEY = "key"
+_INTERNAL = "internal"
+
+
+def optional(default: object = None, *, key: str | None = None) -> Any:
+    """A field left out of ``to_dict()`` while it is ``None`` (a key present only when it applies)."""
+    meta: dict[str, object] = {_OMIT_NONE: True}
+    if key:
+        meta[_KEY] = key
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def internal(default_factory: Any = tuple) -> Any:
+    """A field a computation carries along but the JSON contract leaves out (never written, never read)."""
+    return dataclasses.field(default_factory=default_factory, metadata={_INTERNAL: True}, compare=False, repr=False)
+
+
+def renamed(key: str, default: object = dataclasses.MISSING) -> Any:
+    """A field written under another JSON key (e.g. a Python keyword or a name with a dash)."""
+    if default is dataclasses.MISSING:
+        return dataclasses.field(metadata={_KEY: key})
+    return dataclasses.field(default=default, metadata={_KEY: key})
+
+
+def to_json(value: object) -> object:
+    """A value as plain JSON types: records via ``to_dict``, tuples as lists, mappings with string keys."""
+    if isinstance(value, Record):
+        return value.to_dict()
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    return value
+
+
+def json_key(f: dataclasses.Field[Any]) -> str:
+    return str(f.metadata.get(_KEY, f.name))
+
+
+class Record:
+    """Mixin for frozen dataclasses (see the module docstring)."""
+
+    def to_dict(self) -> JsonDict:
+        out: JsonDict = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if f.metadata.get(_INTERNAL):
+                continue
+            value = getattr(self, f.name)
+            if value is None and f.metadata.get(_OMIT_NONE):
+                continue
+            out[json_key(f)] = to_json(value)
+        return out
+
+    @classmethod
+    def from_dict(cls: type[R], data: Mapping[str, object]) -> R:
+        hints = _hints(cls)
+        kwargs: dict[str, object] = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if not f.init or f.metadata.get(_INTERNAL):
+                continue
+            key = json_key(f)
+            if key in data:
+                kwargs[f.name] = convert(hints[f.name], data[key])
+        return cls(**kwargs)
+
+    @classmethod
+    def json_keys(cls) -> tuple[str, ...]:
+        """Every key ``to_dict()`` can write (the contract, in field order)."""
+        return tuple(json_key(f) for f in dataclasses.fields(cls) if not f.metadata.get(_INTERNAL))  # type: ignore[arg-type]
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved field annotations of a record class (cached: resolving them is the slow part)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = get_type_hints(cls)
+    return hints
+
+
+def _record_type(tp: object) -> type[Record] | None:
+    return tp if isinstance(tp, type) and issubclass(tp, Record) else None
+
+
+def convert(tp: object, value: object) -> object:
+    """``value`` (parsed JSON) as the annotated type ``tp``: nested records rebuilt, lists as tuples where the
+    field is a tuple. Anything else passes through unchanged (JSON numbers, strings, free-form mappings)."""
+    if value is None:
+        return None
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        for arg in get_args(tp):
+            rec = _record_type(arg)
+            if rec is not None and isinstance(value, Mapping):
+                return rec.from_dict(value)
+        for arg in get_args(tp):
+            if arg is not type(None) and get_origin(arg) is not None:
+                return convert(arg, value)
+        return value
+    rec = _record_type(tp)
+    if rec is not None:
+        return rec.from_dict(value) if isinstance(value, Mapping) else value
+    if origin is tuple and isinstance(value, (list, tuple)):
+        args = get_args(tp)
+        item = args[0] if args else object
+        return tuple(convert(item, v) for v in value)
+    if origin is list and isinstance(value, (list, tuple)):
+        args = get_args(tp)
+        return [convert(args[0] if args else object, v) for v in value]
+    if origin in (dict, Mapping, typing.Mapping) and isinstance(value, Mapping):
+        args = get_args(tp)
+        val_t = args[1] if len(args) == 2 else object
+        return {k: convert(val_t, v) for k, v in value.items()}
+    return value
+
+
+def records_from(cls: type[R], items: object) -> list[R]:
+    """A list of ``cls`` from a list of dicts (or records already), e.g. rows given by a caller."""
+    if not isinstance(items, (list, tuple)):
+        return []
+    out: list[R] = []
+    for it in items:
+        if isinstance(it, cls):
+            out.append(it)
+        elif isinstance(it, Mapping):
+            out.append(cls.from_dict(it))
+    return out

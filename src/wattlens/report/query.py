@@ -1,0 +1,210 @@
+"""The results-query layer: one way of reading results out of a store, typed, for every front end.
+
+``wattlens results``, ``wattlens report`` and ``wattlens breakeven`` read through these functions, and so can a
+web page or an exporter: they take any ``wattlens.store`` store (SQLite or PostgreSQL) and return records
+(``to_dict()`` is their JSON contract), never text. Rendering lives in :mod:`wattlens.report.tables` and
+:mod:`wattlens.report.htmlreport`.
+
+>>> from wattlens.store import open_store
+>>> store = open_store(":memory:")
+>>> list_runs(store)
+[]
+>>> leaderboard(store).rows
+()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from wattlens.bench.ratings import RATING_VERSION, REFERENCE_TIER, describe_rows
+from wattlens.bench.records import BenchRow
+from wattlens.bench.results import bench_runs, run_rows
+from wattlens.carbon import Location
+from wattlens.optimize.results import OptimizeResult
+from wattlens.optimize.runstore import load_result
+from wattlens.records import Record
+
+
+class UnknownRun(KeyError):
+    """No run of that id (and kind) in the store; the message names the most recent ones."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown run"
+
+
+@dataclass(frozen=True)
+class RunInfo(Record):
+    """One run of the store: what kind, when, its state, how it was configured and where it ran."""
+
+    run_id: str
+    kind: str = ""  # bench | optimize | measure | ...
+    status: str = ""  # running | done | interrupted | failed
+    created_unix_s: float | None = None
+    updated_unix_s: float | None = None
+    config: Mapping[str, object] = field(default_factory=dict)
+    environment: Mapping[str, object] = field(default_factory=dict)
+    cells: int | None = None  # stored cells, where counted
+
+    @property
+    def name(self) -> str:
+        """The suite's name for a bench run (``quick``, ``php``, a file's name), the model for an optimize run."""
+        suite = self.config.get("suite")
+        if isinstance(suite, Mapping) and suite.get("name"):
+            return str(suite["name"])
+        return str(self.config.get("model") or "")
+
+
+def _run_info(row: Mapping[str, object], cells: int | None = None) -> RunInfo:
+    return dataclasses.replace(RunInfo.from_dict(row), cells=cells)
+
+
+def list_runs(store: Any, kind: str | None = None, *, count_cells: bool = False) -> list[RunInfo]:
+    """Runs, newest first, optionally of one kind; ``count_cells`` also counts each run's stored cells."""
+    return [_run_info(r, len(store.cells(r["run_id"])) if count_cells else None) for r in store.list_runs(kind)]
+
+
+def get_run(store: Any, run_id: str) -> RunInfo | None:
+    row = store.get_run(run_id)
+    return None if row is None else _run_info(row)
+
+
+def require_run(store: Any, run_id: str, recent: int = 10, *, where: str = "the store") -> RunInfo:
+    """The run, or :class:`UnknownRun` naming the ``recent`` newest runs of the store (or saying it is empty)."""
+    run = get_run(store, run_id)
+    if run is not None:
+        return run
+    runs = list_runs(store)[:recent]
+    if not runs:
+        raise UnknownRun(f"no run {run_id!r} in {where}; the store holds no runs yet")
+    listing = "\n".join(f"  {r.run_id}  ({r.kind}, {r.status})" for r in runs)
+    raise UnknownRun(f"no run {run_id!r} in {where}; most recent runs:\n{listing}")
+
+
+# --- bench leaderboards ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Which leaderboard rows to keep (None: any). ``status`` keeps failed/invalid cells out when asked."""
+
+    task: str | None = None
+    model: str | None = None
+    device: str | None = None
+    precision: str | None = None
+    engine: str | None = None
+    batch: int | None = None
+    status: str | None = None
+
+    def keeps(self, row: BenchRow) -> bool:
+        cfg = row.config
+        checks = (
+            (self.task, row.task),
+            (self.model, row.model),
+            (self.device, cfg.device or "cpu"),
+            (self.precision, cfg.precision),
+            (self.engine, cfg.engine),
+            (self.batch, cfg.batch),
+            (self.status, row.status),
+        )
+        return all(want is None or want == have for want, have in checks)
+
+
+@dataclass(frozen=True)
+class MethodSummary(Record):
+    """What the figures of a leaderboard are: boundaries, J/query bases, sources, and where CO2e was computed."""
+
+    boundaries: tuple[str, ...] = ()
+    energy_bases: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    location: Location | None = None
+
+    @classmethod
+    def of(cls, rows: Sequence[BenchRow]) -> MethodSummary:
+        def distinct(values: Sequence[str | None]) -> tuple[str, ...]:
+            return tuple(sorted({v for v in values if v is not None}))
+
+        return cls(
+            boundaries=distinct([r.boundary for r in rows]),
+            energy_bases=distinct([r.energy_basis for r in rows]),
+            sources=distinct([r.source for r in rows]),
+            location=next((r.location for r in rows if r.location is not None), None),
+        )
+
+
+@dataclass(frozen=True)
+class Leaderboard(Record):
+    """Rated rows of one or more bench runs, with what they are and the populations behind their stars."""
+
+    runs: tuple[RunInfo, ...] = ()
+    rows: tuple[BenchRow, ...] = ()
+    method: MethodSummary = field(default_factory=MethodSummary)
+    rating_lines: tuple[str, ...] = ()  # per task: band edges and population, or why there are no stars
+    rating_rule: str = RATING_VERSION
+    reference_tier: str = REFERENCE_TIER.label
+
+    @property
+    def run(self) -> RunInfo | None:
+        """The run, when the board shows exactly one."""
+        return self.runs[0] if len(self.runs) == 1 else None
+
+    def tasks(self) -> list[str]:
+        return list(dict.fromkeys(r.task for r in self.rows))
+
+    def by_task(self) -> dict[str, list[BenchRow]]:
+        out: dict[str, list[BenchRow]] = {}
+        for r in self.rows:
+            out.setdefault(r.task, []).append(r)
+        return out
+
+
+def leaderboard(
+    store: Any,
+    run_id: str | None = None,
+    *,
+    all_runs: bool = False,
+    where: RowFilter | None = None,
+    lifecycle: Mapping[str, object] | None = None,
+) -> Leaderboard:
+    """The leaderboard of one bench run (default: the latest; ``all_runs``: every bench run), rated per run and
+    optionally filtered. ``lifecycle`` (``{"embodied": True, "water": True, ...}``) adds embodied CO2e and water
+    to runs that did not ask for them. :class:`UnknownRun` when ``run_id`` is not a bench run of the store."""
+    try:
+        runs = bench_runs(store, run_id, all_runs)
+    except KeyError as exc:
+        raise UnknownRun(exc.args[0]) from None
+    rows: list[BenchRow] = []
+    for run in runs:
+        rows.extend(run_rows(store, run, lifecycle))  # rated over the whole run, before any filter
+    if where is not None:
+        rows = [r for r in rows if where.keeps(r)]
+    return Leaderboard(
+        runs=tuple(_run_info(r) for r in runs),
+        rows=tuple(rows),
+        method=MethodSummary.of(rows),
+        rating_lines=tuple(describe_rows(rows)),
+    )
+
+
+def best_row(store: Any, run_id: str, model: str) -> BenchRow | None:
+    """The cheapest ok row of ``model`` in a bench run; ``bloomz-7b1`` also matches ``bigscience/bloomz-7b1``."""
+    wanted = model.lower()
+
+    def matches(name: str) -> bool:
+        name = name.lower()
+        return name == wanted or ("/" in name and name.rsplit("/", 1)[-1] == wanted)
+
+    ok = [r for r in leaderboard(store, run_id).rows if r.ok and r.j_per_query is not None and matches(r.model)]
+    return min(ok, key=lambda r: r.j_per_query if r.j_per_query is not None else math.inf) if ok else None
+
+
+# --- optimize results -----------------------------------------------------------------------------------------
+
+
+def optimize_result(store: Any, run_id: str) -> OptimizeResult | None:
+    """The stored result of an optimize run, or None while the run is unfinished (or was interrupted)."""
+    return load_result(run_id, store=store)
