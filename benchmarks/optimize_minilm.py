@@ -87,13 +87,13 @@ def main() -> int:
             if r is None:
                 print(f"{rid}: no result stored (unfinished?)", file=sys.stderr)
                 continue
-            show(r)
+            show(r.to_dict())
         return 0
     for mode in ("online", "offline") if a.mode == "both" else (a.mode,):
         req = E.OptimizeRequest(
             model="minilm", mode=mode, store_url=a.db, artefact_dir=f"{a.out}-{mode}" if a.out else None
         )
-        show(E.optimize(req, progress=lambda m: print(m, file=sys.stderr, flush=True)))
+        show(E.optimize(req, progress=lambda m: print(m, file=sys.stderr, flush=True)).to_dict())
     return 0
 
 

@@ -67,27 +67,32 @@ def real(model: str, queries: int, repeats: int) -> dict:
 
     from wattlens.optimize import engine as E
     from wattlens.optimize import space as SP
+    from wattlens.optimize.trials import TrialMeasurer
+    from wattlens.optimize.variants import VariantBank
 
-    db = tempfile.mktemp(suffix=".sqlite", prefix="optimize-search-")
-    req = E.OptimizeRequest(model=model, queries=queries, repeats=repeats, store_url=db)
-    opt = E.Optimizer(req, progress=lambda m: print(m, file=sys.stderr, flush=True))
-    opt._open_store()
-    opt.mon = E.make_monitor("process")
-    opt.base(model)
-    opt.ctx = SP.probe_context(req.task, req.mode, prunable=True)
-    opt.m_texts, _ = opt._texts(max(queries, 64), seed=0)
-    opt.q_texts, opt.q_labels = opt._texts(req.quality_inputs, seed=1)
-    space = SP.build_space(opt.ctx, [model])
-    space.variants = opt.screen_variants(space.variants)
+    req = E.OptimizeRequest(model=model, queries=queries, repeats=repeats)
+    say = lambda m: print(m, file=sys.stderr, flush=True)
+    workdir = tempfile.mkdtemp(prefix="optimize-search-")
+    bank = VariantBank(req, workdir, say=say)
+    bank.base(model)
+    ctx = SP.probe_context(req.task, req.mode, prunable=True)
+    m_texts, _ = bank.texts(max(queries, 64), seed=0)
+    bank.hold_aside()
+    space = SP.build_space(ctx, [model])
+    space.variants = [dict(v) for v in bank.screen(space.variants)]
     configs = space.configs()
+    monitor = E.make_monitor("process")
+    measurer = TrialMeasurer(req, bank, monitor, n_cpus=ctx.n_cpus, inputs=m_texts)
     cons = S.Constraints(min_quality=req.min_quality)
     rungs = S.default_rungs(queries, repeats)
     cpu0 = time.process_time()
-    sh = S.successive_halving(configs, opt.evaluate, rungs, cons)
+    sh = S.successive_halving(configs, measurer.evaluate, rungs, cons)
     sh_cpu = time.process_time() - cpu0
-    ex = S.exhaustive(configs, opt.evaluate, rungs[-1], cons)
+    ex = S.exhaustive(configs, measurer.evaluate, rungs[-1], cons)
     # the halving winner vs the exhaustive winner, interleaved re-measurements (medians)
-    conf = opt._confirm([sh.best.config, ex.best.config], rungs)
+    conf = measurer.confirm([sh.best.config, ex.best.config], rungs[-1])
+    measurer.close()
+    monitor.close()
     med = {k: statistics.median(t.j_per_query for t in v if t.ok) for k, v in conf.items()}
     a, b = med[S.config_key(sh.best.config)], med[S.config_key(ex.best.config)]
     return {

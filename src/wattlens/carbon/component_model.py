@@ -25,11 +25,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from wattlens.errors import WattlensError
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 FACTORS_CSV = DATA_DIR / "embodied_factors.csv"
 
 
-class ComponentModelError(ValueError):
+class ComponentModelError(WattlensError, ValueError):
     """An input the component model cannot use (negative area, zero dies, unknown factor)."""
 
 
