@@ -107,10 +107,10 @@ class Record:
         return tuple(json_key(f) for f in dataclasses.fields(cls) if not f.metadata.get(_INTERNAL))  # type: ignore[arg-type]
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+_HINTS: dict[type, dict[str, object]] = {}
 
 
-def _hints(cls: type) -> dict[str, Any]:
+def _hints(cls: type) -> dict[str, object]:
     """The resolved field annotations of a record class (cached: resolving them is the slow part)."""
     hints = _HINTS.get(cls)
     if hints is None:

@@ -94,9 +94,9 @@ def _version(module: str) -> str | None:
         return None
 
 
-def environment(monitor: Any = None) -> dict[str, Any]:
+def environment(monitor: Any = None) -> dict[str, object]:
     """What a result needs to be compared across machines: versions, CPU, the meter set-up."""
-    env: dict[str, Any] = {
+    env: dict[str, object] = {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpu": _cpu_model(),
@@ -112,7 +112,7 @@ def environment(monitor: Any = None) -> dict[str, Any]:
     return env
 
 
-def _hardware_names(monitor: Any) -> dict[str, Any]:
+def _hardware_names(monitor: Any) -> dict[str, object]:
     """GPU names by device id and the memory size, so that lifecycle figures can find the hardware later."""
     from wattlens.meters.estimator import machine_memory_gb
     from wattlens.tracking.hardware import gpu_names
@@ -529,13 +529,12 @@ def execute(
     ``retry_failed``: also re-run cells stored as ``failed`` (e.g. after installing a missing model).
     """
     progress = progress or Progress()
-    settings = suite.settings
-    idle_s = float(settings.get("idle_s", 2.0))
+    idle_s = suite.idle_s
     owned = monitor is None
     if owned:
         from wattlens.tracking import Monitor
 
-        monitor = Monitor(attribution=settings.get("attribution", "machine"))
+        monitor = Monitor(attribution=suite.attribution)
     t0 = time.time()
     _remember_default_threads(suite)
     done_before = store.done_keys(run_id)
@@ -551,7 +550,7 @@ def execute(
         idle = _measure_idle(monitor, idle_s, "before", timeline0) if pending else None
         for i, cell in enumerate(pending):
             progress.cell_start(i, cell)
-            out = run_cell(cell, monitor, idle, idle_s, progress, settings.get("max_power_w"))
+            out = run_cell(cell, monitor, idle, idle_s, progress, suite.max_power_w)
             if i == 0:
                 out.timeline[:0] = timeline0
             store.save_cell(run_id, cell.key, out.status, out.result, out.error)

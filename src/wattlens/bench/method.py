@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
+from wattlens.records import Record
 from wattlens.stats import mad, mean, median, stdev
 
 MIN_REPEATS = 5  # the method's floor (benchmark-anchors.md §11.7: >= 5-10 runs with mean +/- CI)
@@ -92,7 +92,7 @@ def t_quantile(p: float, df: float) -> float:
 
 
 @dataclass(frozen=True)
-class RepeatSummary:
+class RepeatSummary(Record):
     """Mean of n repeats with its 95 % confidence half-width (t, n-1 df) and coefficient of variation."""
 
     n: int
@@ -108,9 +108,6 @@ class RepeatSummary:
     @property
     def high(self) -> float:
         return self.mean + self.ci95
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def summarize(values: Sequence[float]) -> RepeatSummary:

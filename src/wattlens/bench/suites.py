@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -97,7 +98,7 @@ TASK_KEYS = {
 }
 TOP_KEYS = ("suite", "task")
 
-DEFAULTS: dict[str, Any] = {
+DEFAULTS: dict[str, object] = {
     "name": "suite",
     "description": "",
     "queries": 50,
@@ -144,7 +145,7 @@ class Cell:
         return key + "".join(f"|{k}={v}" for k, v in self.options)
 
     @property
-    def config(self) -> dict[str, Any]:
+    def config(self) -> dict[str, object]:
         cfg = {
             "batch": self.batch,
             "precision": self.precision,
@@ -156,16 +157,18 @@ class Cell:
         return cfg
 
     @property
-    def options_dict(self) -> dict[str, Any]:
+    def options_dict(self) -> dict[str, object]:
         return dict(self.options)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "options": dict(self.options), "key": self.key}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Cell:
-        kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        kw["options"] = tuple(sorted((d.get("options") or {}).items()))
+    def from_dict(cls, d: Mapping[str, object]) -> Cell:
+        """A cell as :meth:`to_dict` wrote it (the run's stored suite, read back to resume it)."""
+        options = d.get("options")
+        kw: dict[str, Any] = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        kw["options"] = tuple(sorted(options.items())) if isinstance(options, Mapping) else ()
         return cls(**kw)
 
 
@@ -174,10 +177,10 @@ class Suite:
     name: str
     description: str
     file: str
-    settings: dict[str, Any]
+    settings: dict[str, object]
     cells: list[Cell] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
             "description": self.description,
@@ -187,14 +190,30 @@ class Suite:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Suite:
+    def from_dict(cls, d: Mapping[str, object]) -> Suite:
+        settings, cells = d.get("settings"), d.get("cells")
         return cls(
-            d["name"],
-            d.get("description", ""),
-            d.get("file", ""),
-            dict(d.get("settings", {})),
-            [Cell.from_dict(c) for c in d.get("cells", [])],
+            str(d["name"]),
+            str(d.get("description") or ""),
+            str(d.get("file") or ""),
+            dict(settings) if isinstance(settings, Mapping) else {},
+            [Cell.from_dict(c) for c in cells if isinstance(c, Mapping)] if isinstance(cells, list) else [],
         )
+
+    # the settings the runner reads, typed (validated by the schema when the suite was built)
+    @property
+    def attribution(self) -> str:
+        return str(self.settings.get("attribution") or "machine")
+
+    @property
+    def idle_s(self) -> float:
+        value = self.settings.get("idle_s")
+        return float(value) if isinstance(value, (int, float)) else 2.0
+
+    @property
+    def max_power_w(self) -> float | None:
+        value = self.settings.get("max_power_w")
+        return float(value) if isinstance(value, (int, float)) else None
 
 
 # --- locating lines in the text (tomllib gives values, not positions) -----------------------------
@@ -295,7 +314,7 @@ def _devices(value: Any) -> list[str]:
 
 
 def _validate_table(
-    data: dict[str, Any], schema: dict[str, tuple[str, str]], table: str, occ: int, lines: _Lines, file: str
+    data: Mapping[str, object], schema: dict[str, tuple[str, str]], table: str, occ: int, lines: _Lines, file: str
 ) -> None:
     for key, value in data.items():
         if key not in schema:
@@ -349,12 +368,12 @@ def suite_models(task: str, size: str = "quick") -> list[str]:
     return [m for m, _ in _builtin_task_models(size).get(_canonical_task(task) or task, ())]
 
 
-def _default_models(task: str, size: str) -> list[tuple[str, dict[str, Any]]]:
+def _default_models(task: str, size: str) -> list[tuple[str, dict[str, object]]]:
     """(model name, load options) of a [[task]] without ``models``: the shipped suite ``size``'s list."""
     return [(m, dict(opts)) for m, opts in _builtin_task_models(size).get(task, ())]
 
 
-def validate(data: dict[str, Any], text: str = "", file: str = "<suite>") -> Suite:
+def validate(data: Mapping[str, Any], text: str = "", file: str = "<suite>") -> Suite:
     """Validate a parsed suite and expand it into cells; raises :class:`SuiteError`."""
     lines = _Lines(text)
     for key in data:
@@ -454,7 +473,7 @@ def load_suite(name_or_path: str) -> Suite:
 def suite_from_args(task: str, models: list[str], *, file: str = "<command line>", **overrides: Any) -> Suite:
     """A one-task suite from ``wattlens bench --task T --model M ...`` (validated like a file)."""
     settings = {k: v for k, v in overrides.items() if v is not None and k in SUITE_KEYS}
-    data: dict[str, Any] = {"suite": {"name": f"{task} (command line)", **settings}, "task": [{"name": task}]}
+    table: dict[str, object] = {"name": task}
     if models:
-        data["task"][0]["models"] = list(models)
-    return validate(data, "", file)
+        table["models"] = list(models)
+    return validate({"suite": {"name": f"{task} (command line)", **settings}, "task": [table]}, "", file)

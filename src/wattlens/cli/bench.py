@@ -49,7 +49,7 @@ def _add_carbon(p: argparse.ArgumentParser) -> None:
     g.add_argument("--currency", help="currency of the price, e.g. EUR")
 
 
-def _carbon_settings(args: argparse.Namespace) -> dict[str, Any]:
+def _carbon_settings(args: argparse.Namespace) -> dict[str, object]:
     import os
 
     d = {
@@ -304,7 +304,7 @@ def _rich_progress_class() -> type:
 # --- bench ----------------------------------------------------------------------------------------------------
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:  # argparse values, checked by the suite schema
     d = {
         "queries": args.queries,
         "batch": args.batch,
@@ -454,7 +454,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         from wattlens.tracking import Monitor
 
-        monitor = Monitor(attribution=suite.settings.get("attribution", "machine"))
+        monitor = Monitor(attribution=suite.attribution)
         try:
             if not args.resume:
                 run_id = start_run(store, suite, carbon=carbon, monitor=monitor, run_id=args.run_id)
@@ -658,7 +658,7 @@ def _resolve_per_query(args: argparse.Namespace, ref: BloomzReference | None, no
     return None
 
 
-def _yearly(args: argparse.Namespace, per_q: _PerQuery) -> dict[str, Any]:
+def _yearly(args: argparse.Namespace, per_q: _PerQuery) -> Mapping[str, object]:
     from wattlens.carbon import project_yearly, resolve_location
 
     loc = resolve_location(country=args.country, region=args.region, intensity_g_per_kwh=args.intensity)

@@ -67,7 +67,7 @@ def save_artefact(
     spec = variant_of(dict(config))
     v = variants.variant(spec)
     base = v.base
-    meta: dict[str, Any] = {
+    meta: dict[str, object] = {
         "format": FORMAT,
         "created_unix_s": time.time(),
         "task": base.task,

@@ -20,6 +20,7 @@ import threading
 from typing import Any
 
 from wattlens._logging import get_logger
+from wattlens.optimize.results import Config
 
 logger = get_logger(__name__)
 
@@ -102,7 +103,7 @@ class GpuKnobs:
         self.handle: Any = None
         self.saved_limit_mw: int | None = None
         self.clock_locked = False
-        self.applied: dict[str, Any] = {}
+        self.applied: dict[str, object] = {}
         self.restore_errors: list[str] = []
         self._restored = True
 
@@ -171,9 +172,9 @@ class GpuKnobs:
     def __exit__(self, *exc: object) -> None:
         self.restore()
 
-    def thermal(self) -> dict[str, Any]:
+    def thermal(self) -> dict[str, object]:
         """Temperature (C) and current SM clock (MHz) while the knobs are applied."""
-        out: dict[str, Any] = {}
+        out: dict[str, object] = {}
         try:
             out["gpu_temp_c"] = int(self.nv.nvmlDeviceGetTemperature(self.handle, NVML_TEMPERATURE_GPU))
             out["gpu_sm_clock_mhz"] = int(self.nv.nvmlDeviceGetClockInfo(self.handle, NVML_CLOCK_SM))
@@ -185,7 +186,7 @@ class GpuKnobs:
 class NoKnobs:
     """Stand-in context manager when no hardware knob is set (CPU runs)."""
 
-    applied: dict[str, Any] = {}
+    applied: dict[str, object] = {}
 
     def __enter__(self) -> NoKnobs:
         return self
@@ -193,19 +194,24 @@ class NoKnobs:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def thermal(self) -> dict[str, Any]:
+    def thermal(self) -> dict[str, object]:
         return cpu_thermal()
 
 
-def knobs_for(config: dict[str, Any], nvml: Any = None) -> GpuKnobs | NoKnobs:
-    if config.get("power_limit") is None and config.get("gpu_clock") is None:
+def knobs_for(config: Config, nvml: Any = None) -> GpuKnobs | NoKnobs:
+    power, clock = config.get("power_limit"), config.get("gpu_clock")
+    if power is None and clock is None:
         return NoKnobs()
-    return GpuKnobs(0, config.get("power_limit"), config.get("gpu_clock"), nvml=nvml)
+    return GpuKnobs(0, _fraction(power), _fraction(clock), nvml=nvml)
 
 
-def cpu_thermal() -> dict[str, Any]:
+def _fraction(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def cpu_thermal() -> dict[str, object]:
     """CPU temperature (thermal zones / hwmon) and mean current clock, where the kernel reports them."""
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     temps = []
     for f in glob.glob("/sys/class/thermal/thermal_zone*/temp") + glob.glob("/sys/class/hwmon/hwmon*/temp*_input"):
         try:

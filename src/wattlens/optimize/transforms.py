@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -204,7 +204,7 @@ class _ExportWrapper:
 
 
 def export_onnx(
-    module: Any, sample: dict[str, Any], path: str, output: str = "last_hidden_state", opset: int = 17
+    module: Any, sample: Mapping[str, object], path: str, output: str = "last_hidden_state", opset: int = 17
 ) -> str:
     """Export with dynamic batch and sequence axes through the one exporter
     (:func:`wattlens.workloads.onnx_engine.export_onnx`).

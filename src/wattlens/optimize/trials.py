@@ -17,7 +17,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wattlens.optimize import procmem
 from wattlens.optimize import space as SP
@@ -27,6 +27,9 @@ from wattlens.optimize.request import OptimizeRequest
 from wattlens.optimize.results import Config, Fidelity, Trial, TrialDetail, config_int, config_key
 from wattlens.optimize.runstore import RunCells
 from wattlens.optimize.variants import VariantBank
+
+if TYPE_CHECKING:
+    from wattlens.optimize.worker import WorkerClient
 
 QueryFn = Callable[[list[str]], Any]
 
@@ -118,7 +121,7 @@ class TrialMeasurer:
         self.done = dict(done or {})  # trials a resumed run already measured, by cell key
         self.rss0_mb = rss0_mb  # RSS of this process before any model was loaded (runtime libraries)
         self.pruner = ProbePruner()
-        self._workers: dict[str, Any] = {}
+        self._workers: dict[str, WorkerClient] = {}
 
     # -- the search's callable ------------------------------------------------------------------------
     def evaluate(self, config: Config, fid: Fidelity) -> Trial:

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from wattlens.optimize.procmem import status_mb
 from wattlens.optimize.request import OptimizeRequest
@@ -95,13 +94,15 @@ class WorkerClient:
 
 def _serve() -> None:  # pragma: no cover - exercised through WorkerClient
     from wattlens.bench.runner import measure_queries
-    from wattlens.optimize.models import build_variant, load_base, make_fn, scratch_dir
+    from wattlens.optimize.models import Base, Variant, build_variant, load_base, make_fn, scratch_dir
     from wattlens.optimize.search import config_key
     from wattlens.optimize.space import variant_of
     from wattlens.tracking import Monitor
 
-    state: dict[str, Any] = {}
-    variants: dict[str, Any] = {}
+    base: Base | None = None
+    mon: Monitor | None = None
+    backend = "inductor"
+    variants: dict[str, Variant] = {}
     workdir = scratch_dir()
     for line in sys.stdin:
         msg = json.loads(line)
@@ -110,16 +111,18 @@ def _serve() -> None:  # pragma: no cover - exercised through WorkerClient
                 print(MARK + json.dumps({"ok": True}), flush=True)
                 return
             if msg["op"] == "init":
-                state["base"] = load_base(msg["model"], msg["task"], device=msg["device"], gen_tokens=msg["gen_tokens"])
-                state["mon"] = Monitor(attribution=msg["attribution"])
-                state["backend"] = msg["compile_backend"]
+                base = load_base(msg["model"], msg["task"], device=msg["device"], gen_tokens=msg["gen_tokens"])
+                mon = Monitor(attribution=msg["attribution"])
+                backend = msg["compile_backend"]
                 print(MARK + json.dumps({"ok": True}), flush=True)
                 continue
             cfg = msg["config"]
             spec = variant_of(cfg)
             key = config_key(spec)
+            if base is None or mon is None:
+                raise RuntimeError("measure before init")
             if key not in variants:
-                variants[key] = build_variant(state["base"], spec, workdir, compile_backend=state["backend"])
+                variants[key] = build_variant(base, spec, workdir, compile_backend=backend)
             v = variants[key]
             fn = make_fn(v, int(cfg["threads"]), cfg.get("wait", "default"))
             t0 = time.perf_counter()
@@ -127,7 +130,7 @@ def _serve() -> None:  # pragma: no cover - exercised through WorkerClient
                 fn,
                 msg["inputs"],
                 batch=int(cfg["batch"]),
-                monitor=state["mon"],
+                monitor=mon,
                 repeats=msg["repeats"],
                 warmup=msg["warmup"],
                 min_window_s=msg["min_window_s"],
