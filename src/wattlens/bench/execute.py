@@ -352,44 +352,25 @@ def _measure_loaded(
     inputs = task.inputs(cell.queries, cell.seed)
     # sync: CUDA/MPS queue kernels asynchronously; each batch's latency and window must include its work
     sync = _sync_of(w)
-    reps, warm, min_s = cell.repeats, cell.warmup, cell.min_window_s
+    # the same method for every phase: batch, meter, repeats, warm-up, minimum window, idle baseline, sync
+    kw: dict[str, Any] = dict(
+        batch=cell.batch,
+        monitor=monitor,
+        repeats=cell.repeats,
+        warmup=cell.warmup,
+        min_window_s=cell.min_window_s,
+        idle=idle,
+        sync=sync,
+    )
 
     def windows(phase: str) -> Callable[[int, int], None]:  # progress between windows (never inside one)
         progress.step(f"{phase} windows 0/{cell.repeats}")
         return lambda done, total: progress.step(f"{phase} windows {done}/{total}")
 
-    def measure(fn: Callable[[list[Any]], Any], phase: str, collect: bool = False) -> CellStats:
-        return measure_queries(
-            fn,
-            inputs,
-            batch=cell.batch,
-            monitor=monitor,
-            repeats=reps,
-            warmup=warm,
-            min_window_s=min_s,
-            idle=idle,
-            sync=sync,
-            phase=phase,
-            collect_outputs=collect,
-            progress=windows(phase),
-        )
-
-    phases = {"query": measure(w.run, "query", collect=True)}
+    phases = {"query": measure_queries(w.run, inputs, collect_outputs=True, progress=windows("query"), **kw)}
     if w.generative and cell.phases:
-        phases["prefill"] = measure(w.prefill, "prefill")
-        phases["decode"] = measure_decode(
-            w.prefill,
-            w.decode,
-            inputs,
-            batch=cell.batch,
-            monitor=monitor,
-            repeats=reps,
-            warmup=warm,
-            min_window_s=min_s,
-            idle=idle,
-            sync=sync,
-            progress=windows("decode"),
-        )
+        phases["prefill"] = measure_queries(w.prefill, inputs, phase="prefill", progress=windows("prefill"), **kw)
+        phases["decode"] = measure_decode(w.prefill, w.decode, inputs, progress=windows("decode"), **kw)
     outputs = phases["query"].outputs or []
     quality = None
     if cell.quality:
