@@ -50,12 +50,12 @@ def test_runs_are_listed_newest_first_with_their_cells(store_with_runs) -> None:
 
 def test_an_unknown_run_names_the_recent_ones(store_with_runs, tmp_path: Path) -> None:
     store, _, first, _, _ = store_with_runs
-    with pytest.raises(Q.UnknownRun, match=rf"(?s)no run 'nope' in my.db; most recent runs:\n.*{first}"):
+    with pytest.raises(Q.UnknownRunError, match=rf"(?s)no run 'nope' in my.db; most recent runs:\n.*{first}"):
         Q.require_run(store, "nope", where="my.db")
-    with pytest.raises(Q.UnknownRun, match="latest bench runs"):
+    with pytest.raises(Q.UnknownRunError, match="latest bench runs"):
         Q.leaderboard(store, "nope")
     empty = open_store(str(tmp_path / "empty.sqlite"))
-    with pytest.raises(Q.UnknownRun, match="holds no runs yet"):
+    with pytest.raises(Q.UnknownRunError, match="holds no runs yet"):
         Q.require_run(empty, "x")
     assert Q.leaderboard(empty).rows == ()  # no run at all: an empty board, not an error
     empty.close()

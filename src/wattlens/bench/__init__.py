@@ -3,7 +3,8 @@
     from wattlens.bench.runner import measure_queries      # the measurement primitive
     from wattlens.bench.suites import load_suite           # TOML suites -> cells
     from wattlens.bench.execute import start_run, execute  # run cells into the store, resumable
-    from wattlens.bench.results import result_rows         # the `wattlens results --json` rows
+    from wattlens.bench.results import result_rows         # the `wattlens results --json` rows (BenchRow)
+    from wattlens.bench.records import BenchRow            # the typed results: BenchRow, CellResult, RunSummary
 
 Import-light: nothing here imports torch, numpy or the workloads until a suite is executed.
 """
@@ -22,6 +23,9 @@ _EXPORTS = {
     "start_run": "execute",
     "execute": "execute",
     "result_rows": "results",
+    "BenchRow": "records",
+    "CellResult": "records",
+    "RunSummary": "records",
     "breakeven": "breakeven",
     "rate": "ratings",
 }

@@ -534,7 +534,7 @@ def _lifecycle_settings_for_results(args: argparse.Namespace) -> dict[str, objec
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from wattlens.report.query import UnknownRun
+    from wattlens.report.query import UnknownRunError
     from wattlens.store import open_store
 
     store = open_store(args.db)
@@ -549,7 +549,7 @@ def cmd_results(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         try:
             _show(store, args.run, args, all_runs=args.all, lifecycle=lifecycle)
-        except UnknownRun as exc:
+        except UnknownRunError as exc:
             print(f"wattlens results: {exc}", file=sys.stderr)
             return EXIT_USAGE
         return EXIT_OK

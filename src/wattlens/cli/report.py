@@ -54,14 +54,14 @@ def _err(msg: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from wattlens.report.query import UnknownRun, require_run
+    from wattlens.report.query import UnknownRunError, require_run
     from wattlens.store import open_store
 
     store = open_store(args.db)
     try:
         try:
             run = require_run(store, args.run_id, RECENT_RUNS, where=args.db or "the store")
-        except UnknownRun as exc:
+        except UnknownRunError as exc:
             _err(str(exc))
             return EXIT_USAGE
         if run.kind == "bench":

@@ -109,7 +109,9 @@ def load_base(name: str, task: str, *, device: str = "cpu", gen_tokens: int = 8)
         weights = "random"
         notes.append(f"{name}: preset architecture with random weights (energy/latency valid, task quality not)")
     if loaded.tokenizer is None:
-        raise ValueError(f"{name}: no tokenizer for {task} (optimize needs text inputs)")
+        from wattlens.optimize.request import OptimizeError
+
+        raise OptimizeError(f"{name}: no tokenizer for {task} (optimize needs text inputs)")
     if loaded.tokenizer_note.startswith("stand-in"):
         notes.append(f"tokenizer: {loaded.tokenizer_note}")
     module, tok = loaded.model.float().eval(), loaded.tokenizer

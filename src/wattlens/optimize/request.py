@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from wattlens.errors import WattlensError
 from wattlens.optimize.results import Constraints
+
+
+class OptimizeError(WattlensError, ValueError):
+    """A request that cannot be served (e.g. no such run to resume); the message says what to pass."""
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wattlens.optimize.request import OptimizeRequest
+from wattlens.optimize.request import OptimizeError, OptimizeRequest
 from wattlens.optimize.results import OptimizeResult, QualityReport, Trial
 
 RESULT_CELL = "result"
@@ -29,7 +29,7 @@ class RunCells:
         """A new run for ``req``, or the run ``req.run_id`` to resume (ValueError when the store has none)."""
         if req.run_id:
             if store.get_run(req.run_id) is None:
-                raise ValueError(f"no run {req.run_id!r} to resume in this store")
+                raise OptimizeError(f"no run {req.run_id!r} to resume in this store")
             cells = cls(store, req.run_id)
         else:
             cells = cls(store, store.create_run(RUN_KIND, req.config_dict()))

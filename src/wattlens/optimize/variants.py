@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from wattlens.optimize import space as SP
 from wattlens.optimize.models import ST_PATH, TF_PATH, Base, Variant
 from wattlens.optimize.quality import compare, gate
-from wattlens.optimize.request import OptimizeRequest
+from wattlens.optimize.request import OptimizeError, OptimizeRequest
 from wattlens.optimize.results import Config, ConfigDict, QualityReport, Rejection, Trial, config_key
 
 Say = Callable[[str], None]
@@ -202,7 +202,7 @@ class VariantBank:
             t0 = time.process_time()
             path = self.base(self.req.model).path
             if path is None:
-                raise ValueError(f"{self.req.model!r} has no local directory for sentence-transformers")
+                raise OptimizeError(f"{self.req.model!r} has no local directory for sentence-transformers")
             self._st = load_st(path)
             self.build_cpu_s += time.process_time() - t0
         return st_fn(self._st, threads)

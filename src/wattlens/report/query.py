@@ -25,12 +25,13 @@ from wattlens.bench.ratings import RATING_VERSION, REFERENCE_TIER, describe_rows
 from wattlens.bench.records import BenchRow
 from wattlens.bench.results import bench_runs, run_rows
 from wattlens.carbon import Location
+from wattlens.errors import WattlensError
 from wattlens.optimize.results import OptimizeResult
 from wattlens.optimize.runstore import load_result
 from wattlens.records import Record
 
 
-class UnknownRun(KeyError):
+class UnknownRunError(WattlensError, KeyError):
     """No run of that id (and kind) in the store; the message names the most recent ones."""
 
     def __str__(self) -> str:
@@ -74,15 +75,15 @@ def get_run(store: Any, run_id: str) -> RunInfo | None:
 
 
 def require_run(store: Any, run_id: str, recent: int = 10, *, where: str = "the store") -> RunInfo:
-    """The run, or :class:`UnknownRun` naming the ``recent`` newest runs of the store (or saying it is empty)."""
+    """The run, or :class:`UnknownRunError` naming the ``recent`` newest runs of the store (or saying it is empty)."""
     run = get_run(store, run_id)
     if run is not None:
         return run
     runs = list_runs(store)[:recent]
     if not runs:
-        raise UnknownRun(f"no run {run_id!r} in {where}; the store holds no runs yet")
+        raise UnknownRunError(f"no run {run_id!r} in {where}; the store holds no runs yet")
     listing = "\n".join(f"  {r.run_id}  ({r.kind}, {r.status})" for r in runs)
-    raise UnknownRun(f"no run {run_id!r} in {where}; most recent runs:\n{listing}")
+    raise UnknownRunError(f"no run {run_id!r} in {where}; most recent runs:\n{listing}")
 
 
 # --- bench leaderboards ---------------------------------------------------------------------------------------
@@ -172,11 +173,11 @@ def leaderboard(
 ) -> Leaderboard:
     """The leaderboard of one bench run (default: the latest; ``all_runs``: every bench run), rated per run and
     optionally filtered. ``lifecycle`` (``{"embodied": True, "water": True, ...}``) adds embodied CO2e and water
-    to runs that did not ask for them. :class:`UnknownRun` when ``run_id`` is not a bench run of the store."""
+    to runs that did not ask for them. :class:`UnknownRunError` when ``run_id`` is not a bench run of the store."""
     try:
         runs = bench_runs(store, run_id, all_runs)
     except KeyError as exc:
-        raise UnknownRun(exc.args[0]) from None
+        raise UnknownRunError(exc.args[0]) from None
     rows: list[BenchRow] = []
     for run in runs:
         rows.extend(run_rows(store, run, lifecycle))  # rated over the whole run, before any filter
