@@ -349,10 +349,3 @@ def microarchitecture(model: str) -> str | None:
     if m := graviton.search(model):
         return f"Graviton{m.group(1)}{m.group(2).upper()}"
     return None
-
-
-def median(values: list[float]) -> float:
-    """Median (the statistics module costs 3 ms to import; this is the same definition)."""
-    v = sorted(values)
-    n = len(v)
-    return float(v[n // 2]) if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0

@@ -52,6 +52,7 @@ from wattlens.meters.base import (
     Snapshot,
     SourceStatus,
 )
+from wattlens.stats import median
 
 METHOD = "cpu-time-model"
 ATTRIBUTION_MACHINE = "machine"
@@ -90,7 +91,7 @@ class Band(NamedTuple):
 
     @classmethod
     def of(cls, values: list[float]) -> Band:
-        return cls(min(values), cpu_tables.median(values), max(values))
+        return cls(min(values), median(values), max(values))
 
 
 class CpuPowerModel(NamedTuple):
@@ -137,7 +138,7 @@ def _idle_fractions() -> list[float]:
 
 def _tdp_model(tdp_w: float, threads: list[int], basis: str, note: str, info, match, citations) -> CpuPowerModel:
     fr = _idle_fractions()
-    f_band = (min(fr), cpu_tables.median(fr), max(fr))
+    f_band = (min(fr), median(fr), max(fr))
     pairs = [(f * k * tdp_w / t, k * tdp_w / t) for t in threads for k in TDP_SHARE_FACTORS for f in f_band]
     idle, mx, dyn = _from_hypotheses(pairs)
     note += (
