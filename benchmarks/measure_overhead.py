@@ -1,22 +1,30 @@
-"""What measuring costs: wattlens against its cost targets, and CodeCarbon / Zeus side by side.
+"""What measuring costs: wattlens against its cost targets, with CodeCarbon and Zeus side by side, in one run.
 
-Prints one table of medians (several runs each; cold figures in fresh subprocesses):
+Prints one table of medians over ``--runs`` fresh processes per figure (≥ 5), and for every anchor figure
+the ratio anchor ÷ wattlens (> 1: wattlens is cheaper):
 
-* ``import wattlens`` (target ≤ 100 ms) and first ``Monitor()`` ready (≤ 50 ms);
-* window begin+end with no counters (estimator only, ≤ 5 µs) and with counters (a RAPL source over a
-  powercap tree of 2 zones built in a temp dir, read with kept fds + pread like sysfs, ≤ 50 µs);
-* background CPU while a window is open (≤ 0.1 % of a core), extra RSS (≤ 20 MB), threads alive after
-  ``close()`` (none), and the ``wattlens measure`` wrapper's added wall time (≤ 150 ms);
-* with ``--anchor-python`` (a venv with ``codecarbon==3.3.2 zeus==0.16.0``, kept apart from .venv):
-  the same figures for CodeCarbon's ``OfflineEmissionsTracker`` and Zeus's ``ZeusMonitor``, and ratios.
+* ``import wattlens`` (≤ 100 ms) and first tracker ready: ``wattlens.Monitor()`` after the import, against
+  CodeCarbon's tracker (init + start + stop) and ``ZeusMonitor()`` — and import + first tracker together;
+* window begin+end: the estimator (what runs on a machine without sensors; ≤ 5 µs and below Zeus's, which
+  reads nothing here), the same with the energy read, and a RAPL source over a powercap tree of 2 zones
+  (package + DRAM) built in a temp dir and read with kept fds + pread like sysfs (≤ 50 µs). wattlens and
+  Zeus window runs alternate (w, z, w, z, ...) so that a change of the machine's load hits both;
+* background CPU while a window is open (≤ 0.1 % of a core), extra RSS (≤ 20 MB), threads left after
+  ``close()`` (none), and the ``wattlens measure`` wrapper's added wall time on the user's path — the
+  console script, import included, defaults on — against ``true`` run bare (≤ 150 ms);
+* with ``--profile``: where the time goes — ``python -X importtime`` of the first Monitor, a ``cProfile``
+  of ``Monitor()``, and ``perf_counter_ns`` around each syscall of an estimator and a RAPL window edge.
 
-Usage::
+The header records the date, the machine's load (1-minute average before and after), the CPU model and its
+flags. Usage::
 
-    python -m venv /tmp/anchors-venv && /tmp/anchors-venv/bin/pip install codecarbon==3.3.2 zeus==0.16.0
-    .venv/bin/python benchmarks/measure_overhead.py --anchor-python /tmp/anchors-venv/bin/python
+    python3 -m venv /tmp/anchors-venv
+    /tmp/anchors-venv/bin/pip install -c constraints.txt codecarbon==3.3.2 zeus==0.16.0
+    .venv/bin/python benchmarks/measure_overhead.py --runs 5 --anchor-python /tmp/anchors-venv/bin/python
 
-This is a script, not a test: timings depend on the machine and on its other tenants (see ``load`` in the
-header it prints). No network is used (CodeCarbon runs offline with a fixed country).
+This is a script, not a test: timings depend on the machine and on its other tenants (see ``load``).
+No network is used (CodeCarbon runs offline with a fixed country). The ratio checks that must not regress
+are tests (tests/tracking/test_overhead_regression.py).
 """
 
 from __future__ import annotations
@@ -53,6 +61,25 @@ RSS = textwrap.dedent(
     """
 )
 
+# Window timing shared by the wattlens and Zeus window scripts: median and best of BATCHES batches.
+PAIRS = textwrap.dedent(
+    """
+    import statistics, time
+    def per_pair_us(begin, end, n, batches=9, read=False):
+        out = []
+        for _ in range(batches):
+            t = time.perf_counter()
+            if read:
+                for _ in range(n):
+                    begin("w"); end("w").energy_j
+            else:
+                for _ in range(n):
+                    begin("w"); end("w")
+            out.append(1e6 * (time.perf_counter() - t) / n)
+        return statistics.median(out), min(out)
+    """
+)
+
 # --- wattlens, cold (fresh process) ------------------------------------------------------------------
 WATTLENS_COLD = RSS + textwrap.dedent(
     """
@@ -63,93 +90,94 @@ WATTLENS_COLD = RSS + textwrap.dedent(
     t1 = time.perf_counter()
     mon = wattlens.Monitor()
     t2 = time.perf_counter()
-    mon.begin("a"); m = mon.end("a")
+    mon.begin("a"); m = mon.end("a"); m.energy_j
     t3 = time.perf_counter()
     for i in range(10000):
-        mon.begin("w"); mon.end("w")
+        mon.begin("w"); mon.end("w").energy_j
     with wattlens.measure("x", country="FR") as ctx:
         pass
     mon.close()
     print(json.dumps({"import_ms": 1e3 * (t1 - t0), "monitor_ms": 1e3 * (t2 - t1), "first_window_us": 1e6 * (t3 - t2),
+                      "import_monitor_ms": 1e3 * (t2 - t0),
                       "extra_rss_mb": rss_mb() - r0, "peak_rss_mb": peak_mb(), "base_rss_mb": r0,
                       "threads_after": [t.name for t in threading.enumerate() if t is not threading.main_thread()],
                       "source": m.source}))
     """
 )
 
-# --- wattlens, warm window cost (one process) ---------------------------------------------------------
-WATTLENS_WARM = textwrap.dedent(
+# A powercap tree as the kernel lays it out (package + dram), read through RaplSource's kept fds.
+FAKE_RAPL = textwrap.dedent(
     """
-    import json, os, statistics, sys, tempfile, threading, time
+    import os, tempfile
+    def fake_powercap():
+        base = tempfile.mkdtemp()
+        dev = os.path.join(base, "devices", "virtual", "powercap", "intel-rapl")
+        cls = os.path.join(base, "class", "powercap")
+        os.makedirs(cls)
+        for zid, name in (("intel-rapl:0", "package-0"), ("intel-rapl:0:0", "dram")):
+            parent = os.path.join(dev, "intel-rapl:0") if zid.count(":") == 2 else dev
+            p = os.path.join(parent, zid)
+            os.makedirs(p)
+            for fname, val in (("name", name), ("energy_uj", "123456789"), ("max_energy_range_uj", "262143328850"),
+                               ("enabled", "1")):
+                with open(os.path.join(p, fname), "w") as f:
+                    f.write(val + "\\n")
+            os.symlink(os.path.relpath(p, cls), os.path.join(cls, zid))
+        os.symlink(os.path.relpath(dev, cls), os.path.join(cls, "intel-rapl"))
+        return [cls, os.path.join(base, "devices", "virtual", "powercap")]
+    """
+)
+
+# --- wattlens, window cost (one process per run) -----------------------------------------------------
+WATTLENS_WINDOWS = (
+    PAIRS
+    + FAKE_RAPL
+    + textwrap.dedent(
+        """
+    import json
     from wattlens.tracking import Monitor
-
-    def per_pair_us(mon, n=20000, batches=7):
-        out = []
-        for _ in range(batches):
-            t = time.perf_counter()
-            for _ in range(n):
-                mon.begin("w"); mon.end("w")
-            out.append(1e6 * (time.perf_counter() - t) / n)
-        return statistics.median(out), min(out)
-
+    from wattlens.meters.rapl import RaplSource
     res = {}
     with Monitor(["estimator"]) as mon:
-        res["estimator_machine_us"] = per_pair_us(mon)
+        res["estimator_us"], res["estimator_best_us"] = per_pair_us(mon.begin, mon.end, 20000)
+        res["estimator_read_us"], _ = per_pair_us(mon.begin, mon.end, 10000, read=True)
     with Monitor(["estimator"], attribution="process") as mon:
-        res["estimator_process_us"] = per_pair_us(mon)
+        res["estimator_process_us"], _ = per_pair_us(mon.begin, mon.end, 20000)
+    roots = fake_powercap()
+    with Monitor([RaplSource(root=roots)]) as mon:
+        res["rapl_us"], res["rapl_best_us"] = per_pair_us(mon.begin, mon.end, 5000)
+        res["rapl_read_us"], _ = per_pair_us(mon.begin, mon.end, 5000, read=True)
+    with Monitor([RaplSource(root=roots)], attribution="process") as mon:
+        res["rapl_process_us"], _ = per_pair_us(mon.begin, mon.end, 2000, read=True)
+    print(json.dumps(res))
+    """
+    )
+)
 
-    # A powercap tree as the kernel lays it out (package + dram), read through RaplSource's kept fds.
-    base = tempfile.mkdtemp()
-    dev = os.path.join(base, "devices", "virtual", "powercap", "intel-rapl")
-    cls = os.path.join(base, "class", "powercap")
-    os.makedirs(cls)
-    for zid, name in (("intel-rapl:0", "package-0"), ("intel-rapl:0:0", "dram")):
-        parent = os.path.join(dev, "intel-rapl:0") if zid.count(":") == 2 else dev
-        p = os.path.join(parent, zid)
-        os.makedirs(p)
-        for fname, val in (("name", name), ("energy_uj", "123456789"), ("max_energy_range_uj", "262143328850"),
-                           ("enabled", "1")):
-            with open(os.path.join(p, fname), "w") as f:
-                f.write(val + "\\n")
-        os.symlink(os.path.relpath(p, cls), os.path.join(cls, zid))
-    os.symlink(os.path.relpath(dev, cls), os.path.join(cls, "intel-rapl"))
-    try:
-        from wattlens.meters.rapl import RaplSource
-        rapl = RaplSource(root=[cls, os.path.join(base, "devices", "virtual", "powercap")])
-        with Monitor([rapl]) as mon:
-            res["rapl_2_zones_us"] = per_pair_us(mon, n=5000)
-            res["rapl_period_s"] = rapl.sample_period_s()
-        rapl = RaplSource(root=[cls, os.path.join(base, "devices", "virtual", "powercap")])
-        with Monitor([rapl], attribution="process") as mon:
-            res["rapl_2_zones_process_us"] = per_pair_us(mon, n=2000)
-    except Exception as exc:
-        res["rapl_error"] = repr(exc)
-
-    # Background: CPU used by the whole process while a window is open and we sleep (sampler included).
-    for label, srcs, period in (("estimator", ["estimator"], None), ("rapl_1hz", None, 1.0), ("rapl_10hz", None, 0.1)):
-        try:
-            if srcs is None:
-                from wattlens.meters.rapl import RaplSource
-                srcs = [RaplSource(root=[cls, os.path.join(base, "devices", "virtual", "powercap")])]
-            mon = Monitor(srcs)
-            # RAPL asks for a poll every ~2 min (wrap safety); force 1 Hz (the target's condition) and 10 Hz
-            # (the fastest any source asks for: NVML power integration on pre-Volta GPUs)
-            if period is not None:
-                srcs[0]._period_s = period
-            c0, w0 = time.process_time(), time.perf_counter()
-            mon.begin("idle")
-            threads_open = threading.active_count()
-            time.sleep(3.0)
-            mon.end("idle")
-            c1, w1 = time.process_time(), time.perf_counter()
-            mon.close()
-            time.sleep(0.05)
-            res[f"background_{label}_pct_core"] = 100 * (c1 - c0) / (w1 - w0)
-            res[f"threads_open_{label}"] = threads_open
-            alive = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
-            res[f"threads_after_close_{label}"] = alive
-        except Exception as exc:
-            res[f"background_{label}_error"] = repr(exc)
+# --- wattlens, background CPU with a window open -----------------------------------------------------
+WATTLENS_BACKGROUND = FAKE_RAPL + textwrap.dedent(
+    """
+    import json, threading, time
+    from wattlens.tracking import Monitor
+    from wattlens.meters.rapl import RaplSource
+    res = {}
+    roots = fake_powercap()
+    for label, period in (("estimator", None), ("rapl_1hz", 1.0), ("rapl_10hz", 0.1)):
+        srcs = ["estimator"] if period is None else [RaplSource(root=roots)]
+        mon = Monitor(srcs)
+        if period is not None:  # RAPL asks for a poll every ~2 min (wrap safety): force 1 Hz and 10 Hz
+            srcs[0]._period_s = period
+        mon.begin("warm-up"); mon.end("warm-up")  # steady state: the sampler's first import/start not counted
+        c0, w0 = time.process_time(), time.perf_counter()
+        mon.begin("idle")
+        time.sleep(3.0)
+        mon.end("idle")
+        c1, w1 = time.process_time(), time.perf_counter()
+        mon.close()
+        time.sleep(0.05)
+        res[f"background_{label}_pct_core"] = 100 * (c1 - c0) / (w1 - w0)
+        alive = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+        res[f"threads_after_close_{label}"] = alive
     print(json.dumps(res))
     """
 )
@@ -157,7 +185,7 @@ WATTLENS_WARM = textwrap.dedent(
 # --- anchors -------------------------------------------------------------------------------------------
 CODECARBON_COLD = RSS + textwrap.dedent(
     """
-    import json, logging, tempfile, threading, time
+    import json, logging, statistics, tempfile, threading, time
     r0 = rss_mb()
     t0 = time.perf_counter()
     from codecarbon import OfflineEmissionsTracker
@@ -173,8 +201,8 @@ CODECARBON_COLD = RSS + textwrap.dedent(
     for i in range(200):
         a = time.perf_counter(); tr2.start_task(f"t{i}"); tr2.stop_task(); ts.append(1e6 * (time.perf_counter() - a))
     tr2.stop()
-    import statistics
     print(json.dumps({"import_ms": 1e3 * (t1 - t0), "monitor_ms": 1e3 * (t4 - t1), "init_ms": 1e3 * (t2 - t1),
+                      "import_monitor_ms": 1e3 * (t4 - t0),
                       "start_ms": 1e3 * (t3 - t2), "stop_ms": 1e3 * (t4 - t3),
                       "window_us": statistics.median(ts), "extra_rss_mb": rss_mb() - r0, "peak_rss_mb": peak_mb(),
                       "threads_after": [t.name for t in threading.enumerate() if t is not threading.main_thread()]}))
@@ -183,7 +211,7 @@ CODECARBON_COLD = RSS + textwrap.dedent(
 
 ZEUS_COLD = RSS + textwrap.dedent(
     """
-    import json, statistics, threading, time
+    import json, threading, time
     r0 = rss_mb()
     t0 = time.perf_counter()
     from zeus.monitor import ZeusMonitor
@@ -192,16 +220,80 @@ ZEUS_COLD = RSS + textwrap.dedent(
     t2 = time.perf_counter()
     m.begin_window("a"); r = m.end_window("a")
     t3 = time.perf_counter()
-    out = []
-    for _ in range(7):
-        a = time.perf_counter()
-        for _ in range(5000):
-            m.begin_window("x"); m.end_window("x")
-        out.append(1e6 * (time.perf_counter() - a) / 5000)
+    for _ in range(10000):
+        m.begin_window("x"); m.end_window("x")
     print(json.dumps({"import_ms": 1e3 * (t1 - t0), "monitor_ms": 1e3 * (t2 - t1), "first_window_us": 1e6 * (t3 - t2),
-                      "window_us": statistics.median(out), "extra_rss_mb": rss_mb() - r0, "peak_rss_mb": peak_mb(),
+                      "import_monitor_ms": 1e3 * (t2 - t0),
+                      "extra_rss_mb": rss_mb() - r0, "peak_rss_mb": peak_mb(),
                       "total_energy": r.total_energy, "cpu_energy": r.cpu_energy,
                       "threads_after": [t.name for t in threading.enumerate() if t is not threading.main_thread()]}))
+    """
+)
+
+ZEUS_WINDOWS = PAIRS + textwrap.dedent(
+    """
+    import json
+    from zeus.monitor import ZeusMonitor
+    m = ZeusMonitor()
+    med, best = per_pair_us(m.begin_window, m.end_window, 20000)
+    print(json.dumps({"window_us": med, "window_best_us": best}))
+    """
+)
+
+# --- profile ------------------------------------------------------------------------------------------
+PROFILE_MONITOR = textwrap.dedent(
+    """
+    import cProfile, io, json, pstats, time
+    import wattlens
+    pr = cProfile.Profile()
+    pr.enable()
+    mon = wattlens.Monitor()
+    pr.disable()
+    out = io.StringIO()
+    pstats.Stats(pr, stream=out).sort_stats("tottime").print_stats(12)
+    print(json.dumps({"profile": out.getvalue()}))
+    """
+)
+
+PROFILE_EDGE = FAKE_RAPL + textwrap.dedent(
+    """
+    import json, os, resource, statistics, time
+    from time import perf_counter_ns as ns
+    from wattlens.meters.rapl import RaplSource
+    from wattlens.tracking import Monitor
+    N = 20000
+    def cost(fn):
+        best = []
+        for _ in range(7):
+            t = ns()
+            for _ in range(N):
+                fn()
+            best.append((ns() - t) / N)
+        return statistics.median(best)
+    empty = cost(lambda: None)
+    src = RaplSource(root=fake_powercap())
+    fd = src._fds[0]
+    stat_fd = os.open("/proc/stat", os.O_RDONLY)
+    g, C, S = resource.getrusage, resource.RUSAGE_CHILDREN, resource.RUSAGE_SELF
+    parts = {
+        "time.monotonic() (vDSO)": cost(time.monotonic),
+        "time.time() (vDSO)": cost(time.time),
+        "time.process_time(): clock_gettime(CLOCK_PROCESS_CPUTIME_ID)": cost(time.process_time),
+        "getrusage(RUSAGE_CHILDREN)": cost(lambda: g(C)),
+        "getrusage(RUSAGE_SELF)": cost(lambda: g(S)),
+        "os.times() (one syscall, 10 ms ticks)": cost(os.times),
+        "pread(energy_uj, 32) on a kept fd": cost(lambda: os.pread(fd, 32, 0)),
+        "pread(/proc/stat, 256) (process attribution)": cost(lambda: os.pread(stat_fd, 256, 0)),
+        "RaplSource.snapshot() (2 zones, lock, fold)": cost(src.snapshot),
+    }
+    with Monitor(["estimator"]) as mon:
+        def pair():
+            mon.begin("w"); mon.end("w")
+        parts["estimator window begin+end (whole)"] = cost(pair)
+        def pair_read():
+            mon.begin("w"); mon.end("w").energy_j
+        parts["estimator window begin+end + energy read"] = cost(pair_read)
+    print(json.dumps({"empty_call_ns": empty, "parts_ns": parts}))
     """
 )
 
@@ -214,9 +306,7 @@ def _json_run(python: str, code: str, timeout: float = 300, env: dict | None = N
     return json.loads(lines[-1])
 
 
-def _median_runs(python: str, code: str, runs: int) -> dict:
-    _json_run(python, code)  # warm-up (writes the bytecode cache, fills the page cache); not counted
-    results = [_json_run(python, code) for _ in range(runs)]
+def _medians(results: list[dict]) -> dict:
     out: dict = {}
     for key, value in results[0].items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -228,7 +318,23 @@ def _median_runs(python: str, code: str, runs: int) -> dict:
     return out
 
 
-def _wall(cmd: list[str], runs: int) -> float:
+def _median_runs(python: str, code: str, runs: int) -> dict:
+    _json_run(python, code)  # warm-up (writes the bytecode cache, fills the page cache); not counted
+    return _medians([_json_run(python, code) for _ in range(runs)])
+
+
+def _alternating(jobs: dict[str, tuple[str, str]], runs: int) -> dict[str, dict]:
+    """Run each job ``runs`` times, alternating between jobs, after one warm-up each; medians per job."""
+    for python, code in jobs.values():
+        _json_run(python, code)
+    results: dict[str, list[dict]] = {name: [] for name in jobs}
+    for _ in range(runs):
+        for name, (python, code) in jobs.items():
+            results[name].append(_json_run(python, code))
+    return {name: _medians(rs) for name, rs in results.items()}
+
+
+def _wall(cmd: list[str], runs: int) -> list[float]:
     times = []
     scratch = tempfile.mkdtemp(prefix="wl-bench-")  # `codecarbon monitor` writes emissions.csv into its cwd
     for _ in range(runs):
@@ -237,71 +343,147 @@ def _wall(cmd: list[str], runs: int) -> float:
             cmd, env=ENV, cwd=scratch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=300
         )
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return times
+
+
+def _wrapper_overhead_ms(cli: list[str], runs: int) -> tuple[float, float, float]:
+    """Median added wall time of ``cli measure -- true`` over ``true``, alternating bare and wrapped runs."""
+    _wall([*cli, "measure", "--", "true"], 1)  # warm-up
+    added, bare_all = [], []
+    for _ in range(runs):
+        bare = _wall(["true"], 1)[0]
+        wrapped = _wall([*cli, "measure", "--", "true"], 1)[0]
+        added.append(1e3 * (wrapped - bare))
+        bare_all.append(bare)
+    py_start = [1e3 * (t - statistics.median(bare_all)) for t in _wall([sys.executable, "-c", "pass"], runs)]
+    return statistics.median(added), max(added), statistics.median(py_start)
+
+
+def _cpu_header() -> tuple[str, str]:
+    model, flags = "unknown", ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown":
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = value.strip()
+    except OSError:
+        pass
+    return model, flags
+
+
+def _fmt(v: float | None, unit: str) -> str:
+    return "-" if v is None else f"{v:,.3g} {unit}"
+
+
+def _ratio(anchor: float | None, ours: float | None) -> str:
+    if anchor is None or not ours:
+        return ""
+    r = anchor / ours
+    return f" ({r:,.0f}x)" if r >= 10 else f" ({r:,.2f}x)"
 
 
 def _row(
     label: str, ours: float | None, target: str, unit: str, cc: float | None = None, zeus: float | None = None
 ) -> str:
-    def f(v: float | None) -> str:
-        return "-" if v is None else f"{v:,.3g} {unit}"
+    return (
+        f"{label:<50}{_fmt(ours, unit):>13}  {target:<10}{_fmt(cc, unit) + _ratio(cc, ours):>24}"
+        f"{_fmt(zeus, unit) + _ratio(zeus, ours):>24}"
+    )
 
-    def ratio(v: float | None) -> str:
-        return "" if v is None or not ours else f" ({v / ours:,.0f}x)" if v / ours >= 10 else f" ({v / ours:,.1f}x)"
 
-    return f"{label:<52}{f(ours):>14}  {target:<10}{f(cc) + ratio(cc):>24}{f(zeus) + ratio(zeus):>24}"
+def _profile(py: str) -> None:
+    print("\n## where the time goes (--profile)")
+    it = subprocess.run(
+        [py, "-X", "importtime", "-c", "import wattlens; wattlens.Monitor()"], capture_output=True, text=True, env=ENV
+    )
+    rows = []
+    for line in it.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line and "self" not in line:
+            self_us, cum_us, name = line[12:].split("|")
+            rows.append((int(self_us), int(cum_us), name.rstrip()))
+    total = sum(r[0] for r in rows)
+    print(
+        f"python -X importtime (import wattlens; Monitor()): {total / 1e3:.1f} ms of imports in all; "
+        "largest self times:"
+    )
+    for self_us, cum_us, name in sorted(rows, reverse=True)[:10]:
+        print(f"  {self_us:>6} us self {cum_us:>7} us cumulative  {name.strip()}")
+    print("cProfile of Monitor() (after import wattlens; lazy imports included):")
+    print(textwrap.indent(_json_run(py, PROFILE_MONITOR)["profile"].strip(), "  "))
+    edge = _json_run(py, PROFILE_EDGE)
+    print(f"perf_counter_ns per call (median of 7 x 20k; an empty Python call costs {edge['empty_call_ns']:.0f} ns):")
+    for part, ns in edge["parts_ns"].items():
+        print(f"  {ns:>8.0f} ns  {part}")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5, help="fresh-process runs per cold figure (median)")
+    ap.add_argument("--runs", type=int, default=5, help="fresh-process runs per figure (median; at least 5)")
     ap.add_argument("--anchor-python", help="python of a venv with codecarbon==3.3.2 and zeus==0.16.0")
-    ap.add_argument("--anchor-runs", type=int, default=3)
+    ap.add_argument("--profile", action="store_true", help="also print where the time goes")
     ap.add_argument("--json", action="store_true", help="also print the raw figures as JSON")
     args = ap.parse_args(argv)
+    runs = max(args.runs, 5)
     py = sys.executable
-
+    model, flags = _cpu_header()
+    load0 = os.getloadavg()
     print(
-        f"# wattlens measurement overhead — {time.strftime('%Y-%m-%d %H:%M:%S')}, {os.cpu_count()} CPUs, "
-        f"load {os.getloadavg()[0]:.2f}, python {sys.version.split()[0]}; medians of {args.runs} runs"
+        f"# wattlens measurement overhead — {time.strftime('%Y-%m-%d %H:%M:%S')}, {os.cpu_count()} CPUs "
+        f"({model}), load {load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f} (1/5/15 min), python "
+        f"{sys.version.split()[0]}; medians of {runs} fresh-process runs per figure"
     )
-    cold = _median_runs(py, WATTLENS_COLD, args.runs)
+    print(f"# cpu flags: {flags}")
+
+    cold = _median_runs(py, WATTLENS_COLD, runs)
     no_pyc = [_json_run(py, WATTLENS_COLD, env=ENV_NO_PYC) for _ in range(3)]
-    warm = _json_run(py, WATTLENS_WARM)
-
-    # The console script is what users run (`wattlens measure -- cmd`); `python -m wattlens` adds runpy.
-    script = Path(py).with_name("wattlens")
-    cli = [str(script)] if script.exists() else [py, "-m", "wattlens"]
-    _wall([*cli, "measure", "--", "true"], 1)  # warm-up
-    bare = _wall(["true"], args.runs)
-    wrapped = _wall([*cli, "measure", "--", "true"], args.runs)
-    py_startup = _wall([py, "-c", "pass"], args.runs)
-    cli_overhead_ms = 1e3 * (wrapped - bare)
-
+    background = _json_run(py, WATTLENS_BACKGROUND)
     cc = zeus = None
+    jobs = {"wattlens": (py, WATTLENS_WINDOWS)}
+    if args.anchor_python:
+        jobs["zeus"] = (args.anchor_python, ZEUS_WINDOWS)
+    try:
+        windows = _alternating(jobs, runs)
+    except RuntimeError as exc:  # Zeus missing: wattlens alone
+        print(f"# Zeus window runs failed: {exc}")
+        windows = _alternating({"wattlens": jobs["wattlens"]}, runs)
+    warm, zeus_windows = windows["wattlens"], windows.get("zeus")
+
+    script = Path(py).with_name("wattlens")  # the console script: what users type
+    cli = [str(script)] if script.exists() else [py, "-m", "wattlens"]
+    wrapper_ms, wrapper_worst_ms, py_startup_ms = _wrapper_overhead_ms(cli, max(runs, 9))
+
     cc_cli_ms = None
     if args.anchor_python:
         try:
-            cc = _median_runs(args.anchor_python, CODECARBON_COLD, args.anchor_runs)
+            cc = _median_runs(args.anchor_python, CODECARBON_COLD, runs)
         except Exception as exc:
             print(f"# CodeCarbon run failed: {exc}")
         try:
-            zeus = _median_runs(args.anchor_python, ZEUS_COLD, args.anchor_runs)
+            zeus = _median_runs(args.anchor_python, ZEUS_COLD, runs)
         except Exception as exc:
             print(f"# Zeus run failed: {exc}")
         cc_bin = Path(args.anchor_python).with_name("codecarbon")
         if cc_bin.exists():
-            cc_cli = _wall(
-                [str(cc_bin), "monitor", "--offline", "--country-iso-code", "FRA", "--", "true"], args.anchor_runs
-            )
-            cc_cli_ms = 1e3 * (cc_cli - bare)
+            bare = statistics.median(_wall(["true"], runs))
+            cc_cli = _wall([str(cc_bin), "monitor", "--offline", "--country-iso-code", "FRA", "--", "true"], runs)
+            cc_cli_ms = 1e3 * (statistics.median(cc_cli) - bare)
+    if zeus is not None and zeus_windows is not None:
+        zeus["window_us"] = zeus_windows["window_us"]
+        zeus["window_best_us"] = zeus_windows["window_best_us"]
 
-    print(f"{'figure':<52}{'wattlens':>14}  {'target':<10}{'CodeCarbon 3.3.2':>24}{'Zeus 0.16.0':>24}")
-    g = lambda d, k: None if d is None else d.get(k)
+    print("ratio = anchor ÷ wattlens (> 1: wattlens is cheaper)")
+    print(f"{'figure':<50}{'wattlens':>13}  {'target':<10}{'CodeCarbon 3.3.2':>24}{'Zeus 0.16.0':>24}")
+
+    def g(d: dict | None, k: str) -> float | None:
+        return None if d is None else d.get(k)
+
     print(_row("import", cold["import_ms"], "<= 100 ms", "ms", g(cc, "import_ms"), g(zeus, "import_ms")))
     print(
         _row(
-            "first tracker ready (init[+start+stop])",
+            "first tracker ready (after import)",
             cold["monitor_ms"],
             "<= 50 ms",
             "ms",
@@ -311,36 +493,56 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         _row(
-            "  import + first Monitor without .pyc files",
-            statistics.median(r["import_ms"] + r["monitor_ms"] for r in no_pyc),
+            "  import + first tracker",
+            cold["import_monitor_ms"],
             "",
             "ms",
+            g(cc, "import_monitor_ms"),
+            g(zeus, "import_monitor_ms"),
         )
     )
-    est = warm["estimator_machine_us"][0]
+    print(_row("  same, without .pyc files", statistics.median(r["import_monitor_ms"] for r in no_pyc), "", "ms"))
     print(
         _row(
-            "window begin+end, no counters (estimator)", est, "<= 5 us", "us", g(cc, "window_us"), g(zeus, "window_us")
+            "window begin+end, estimator (no counters)",
+            warm["estimator_us"],
+            "<= 5 us",
+            "us",
+            g(cc, "window_us"),
+            g(zeus, "window_us"),
         )
     )
-    print(_row("  best of 7 batches (least disturbed by other tenants)", warm["estimator_machine_us"][1], "", "us"))
-    print(_row("  same, attribution=process", warm["estimator_process_us"][0], "", "us"))
-    if "rapl_2_zones_us" in warm:
-        print(_row("window begin+end, 2 RAPL counters", warm["rapl_2_zones_us"][0], "<= 50 us", "us"))
-        print(_row("  best of 7 batches", warm["rapl_2_zones_us"][1], "", "us"))
-        print(_row("  same, attribution=process (+ /proc/stat share)", warm["rapl_2_zones_process_us"][0], "", "us"))
-    else:
-        print(f"window begin+end, RAPL counters: not measured ({warm.get('rapl_error')})")
-    for label, extra in (
-        ("estimator", "estimator, no thread"),
-        ("rapl_1hz", "RAPL polled at 1 Hz"),
-        ("rapl_10hz", "RAPL polled at 10 Hz"),
+    print(
+        _row(
+            "  best batch of each run (least disturbed)",
+            warm["estimator_best_us"],
+            "",
+            "us",
+            None,
+            g(zeus, "window_best_us"),
+        )
+    )
+    print(
+        _row(
+            "  same + reading its energy_j",
+            warm["estimator_read_us"],
+            "",
+            "us",
+            g(cc, "window_us"),
+            g(zeus, "window_us"),
+        )
+    )
+    print(_row("  same, attribution=process", warm["estimator_process_us"], "", "us"))
+    print(_row("window begin+end, 2 RAPL counters (fake tree)", warm["rapl_us"], "<= 50 us", "us"))
+    print(_row("  best batch of each run", warm["rapl_best_us"], "", "us"))
+    print(_row("  same + reading its energy_j", warm["rapl_read_us"], "<= 50 us", "us"))
+    print(_row("  + energy read, attribution=process (/proc/stat)", warm["rapl_process_us"], "", "us"))
+    for label, extra, target in (
+        ("estimator", "estimator, no thread", "<= 0.1 %"),
+        ("rapl_1hz", "RAPL polled at 1 Hz", "<= 0.1 %"),
+        ("rapl_10hz", "RAPL polled at 10 Hz", ""),
     ):
-        key = f"background_{label}_pct_core"
-        if key in warm:
-            print(
-                _row(f"background CPU, open window ({extra})", warm[key], "<= 0.1 %" if "10" not in label else "", "%")
-            )
+        print(_row(f"background CPU, open window ({extra})", background[f"background_{label}_pct_core"], target, "%"))
     print(
         _row(
             "extra RSS (import+Monitor+10k windows)",
@@ -351,32 +553,49 @@ def main(argv: list[str] | None = None) -> int:
             g(zeus, "extra_rss_mb"),
         )
     )
-    print(_row("`measure` CLI wrapper, added wall time", cli_overhead_ms, "<= 150 ms", "ms", cc_cli_ms, None))
-    print(f"{'  (python startup alone)':<52}{1e3 * (py_startup - bare):>11,.3g} ms")
-    threads = {k: v for k, v in warm.items() if k.startswith("threads_after_close")}
+    print(_row("`wattlens measure -- true`, added wall time", wrapper_ms, "<= 150 ms", "ms", cc_cli_ms, None))
+    print(
+        f"{'  worst run; python start-up alone (no import)':<50}{wrapper_worst_ms:>10,.3g} ms; {py_startup_ms:,.3g} ms"
+    )
+    threads = {
+        k.removeprefix("threads_after_close_"): v for k, v in background.items() if k.startswith("threads_after")
+    }
     print(
         f"threads alive after close(): wattlens {cold['threads_after'] or 'none'}; "
-        + ", ".join(f"{k.removeprefix('threads_after_close_')}: {v or 'none'}" for k, v in threads.items())
+        + ", ".join(f"{k}: {v or 'none'}" for k, v in threads.items())
         + (f"; CodeCarbon {cc['threads_after'] or 'none'}" if cc else "")
         + (f"; Zeus {zeus['threads_after'] or 'none'}" if zeus else "")
     )
     if zeus:
         print(
-            f"# Zeus on this machine: total_energy={zeus.get('total_energy')}, cpu_energy={zeus.get('cpu_energy')} "
-            "(nothing readable: its window cost is that of an empty dict update)"
+            f"# Zeus here: total_energy={zeus.get('total_energy')}, cpu_energy={zeus.get('cpu_energy')} (no GPU, no "
+            "RAPL: its window reads nothing; wattlens's estimator reads 2 syscalls per edge and gives an estimate)"
         )
     if cc:
         print(
             f"# CodeCarbon window = start_task+stop_task (its cheapest per-window API); first tracker = init "
             f"{cc['init_ms']:.0f} + start {cc['start_ms']:.0f} + stop {cc['stop_ms']:.0f} ms"
         )
+    load1 = os.getloadavg()
+    print(f"# load after: {load1[0]:.2f}/{load1[1]:.2f}/{load1[2]:.2f}")
+    checks = [
+        ("first tracker faster than Zeus's", zeus is not None and cold["monitor_ms"] < zeus["monitor_ms"]),
+        ("estimator window faster than Zeus's", zeus is not None and warm["estimator_us"] < zeus["window_us"]),
+        ("RAPL window (2 counters) <= 50 us", warm["rapl_us"] <= 50),
+        ("`measure` wrapper <= 150 ms", wrapper_ms <= 150),
+        ("first tracker <= 50 ms, import <= 100 ms", cold["monitor_ms"] <= 50 and cold["import_ms"] <= 100),
+    ]
+    print("# " + "; ".join(f"{name}: {'yes' if ok else 'NO'}" for name, ok in checks))
+    if args.profile:
+        _profile(py)
     if args.json:
         print(
             json.dumps(
                 {
                     "wattlens_cold": cold,
-                    "wattlens_warm": warm,
-                    "cli_overhead_ms": cli_overhead_ms,
+                    "wattlens_windows": warm,
+                    "wattlens_background": background,
+                    "cli_overhead_ms": wrapper_ms,
                     "codecarbon": cc,
                     "codecarbon_cli_overhead_ms": cc_cli_ms,
                     "zeus": zeus,

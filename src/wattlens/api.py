@@ -107,12 +107,43 @@ def _shared_monitor(sources: list[Any] | None, attribution: str, cpu_tdp_w: floa
         return mon
 
 
-def _save(db: str | None, record: dict[str, Any]) -> None:
-    if db is None:
-        return
-    from wattlens.store import open_store  # lazy: SQLAlchemy only when a database is asked for
+_STORES: dict[str, Any] = {}
 
-    open_store(db).save_measurement(record)
+
+def _store_for(db: str | None) -> Any:
+    """Open (once per process) the store a ``db=`` argument names, so that a bad one fails where it is given —
+    at ``measure(...)`` / ``@measured(...)`` — and never when a measured block ends. Raises ``StoreError``."""
+    if db is None:
+        return None
+    with _SHARED_LOCK:
+        store = _STORES.get(db)
+        if store is None:
+            from wattlens.store import StoreError, open_store  # lazy: SQLAlchemy only when a database is asked for
+            from wattlens.store.pending import mask_password
+
+            try:
+                store = open_store(db)
+            except StoreError:
+                raise
+            except Exception as exc:  # the driver's own error (not a database file, read-only folder, ...)
+                reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                raise StoreError(f"db={mask_password(db)!r}: cannot use this store ({reason})") from None
+            _STORES[db] = store
+        return store
+
+
+def _save(db: str | None, store: Any, record: dict[str, Any]) -> None:
+    """Save a record without ever raising into the user's code: a failed save is a warning, and the record is
+    kept in the retry file (:mod:`wattlens.store.pending`) and saved with the next record that reaches ``db``."""
+    if db is None or store is None:
+        return
+    import warnings
+
+    from wattlens.store.pending import save_or_keep
+
+    outcome = save_or_keep(db, record, store.save_measurement)
+    if not outcome.saved:
+        warnings.warn(f"wattlens: {outcome.message(db)}", RuntimeWarning, stacklevel=3)
 
 
 class measure:
@@ -127,7 +158,10 @@ class measure:
         monitor: an existing :class:`Monitor` to use (else one is created and closed afterwards).
         sources, attribution, cpu_tdp_w: passed to the Monitor created here.
         idle_baseline_s: measure the idle baseline for this long first (gives ``net_j``).
-        db: save the record to this store URL (``wattlens.store``).
+        db: save the record to this store URL (``wattlens.store``). The store is opened here: a bad one raises
+            ``wattlens.store.StoreError`` before the block runs. A save that fails when the block ends is a
+            ``RuntimeWarning`` and the record is kept in the retry file (``wattlens.store.pending``) — never an
+            exception replacing the block's own.
 
     After the block, ``.result`` is a :class:`MeasuredFootprint` (``.measurement``, ``.footprint``,
     ``.to_dict()``). The block's exception, if any, propagates; the result is still set.
@@ -165,6 +199,7 @@ class measure:
             self.monitor = _shared_monitor(sources, attribution, cpu_tdp_w)
         self._idle_s = idle_baseline_s
         self._db = db
+        self._store = _store_for(db)  # checked now: a bad store fails here, before the block runs
         self._window = f"{name}#{id(self):x}"  # unique: the same name may be measured in nested/parallel blocks
         self.result: MeasuredFootprint | None = None
 
@@ -186,8 +221,8 @@ class measure:
         if exc_type is not None:
             m.notes.append(f"the measured block raised {exc_type.__name__}")
         self.result = MeasuredFootprint(m, self._carbon.footprint(m))
-        _save(self._db, self.result.to_dict())
-        return False
+        _save(self._db, self._store, self.result.to_dict())
+        return False  # never swallow, never replace, the block's own exception
 
     def __repr__(self) -> str:
         return f"<wattlens.measure {self.name!r} result={'set' if self.result else 'pending'}>"
@@ -225,6 +260,7 @@ class MeasuredFunction(Generic[P, R]):
         self._monitor = monitor
         self._monitor_kwargs = monitor_kwargs or {}
         self._db = db
+        self._store = _store_for(db)  # checked at decoration: a bad store fails here, not when a call returns
         self._calls = 0
         self._lock = threading.Lock()
 
@@ -259,7 +295,7 @@ class MeasuredFunction(Generic[P, R]):
                 m.notes.append(f"the call raised {failed}")
             result = MeasuredFootprint(m, self._carbon.footprint(m))
             self.last_result = result
-            _save(self._db, result.to_dict())
+            _save(self._db, self._store, result.to_dict())
             if self._callback is not None:
                 self._callback(result)
 

@@ -18,7 +18,10 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+
+TYPE_CHECKING = False  # not collections.abc at run time: that imports `collections` (~1 ms of a first Monitor())
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 
 def _require(values: Sequence[float], what: str) -> None:

@@ -87,6 +87,8 @@ def test_the_measured_program_gets_the_users_environment(capfd, monkeypatch: pyt
     keys = "('HF_HUB_OFFLINE', 'TRANSFORMERS_VERBOSITY')"
     code = f"import os, json; print(json.dumps({{k: os.environ.get(k) for k in {keys}}}))"
     assert cli.main(["measure", "--json", "--", sys.executable, "-c", code]) == 0
-    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+    captured = capfd.readouterr()  # with --json the program's stdout goes to stderr: stdout is the record alone
+    lines = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
     child = next(d for d in lines if "HF_HUB_OFFLINE" in d)
+    assert "energy_j" in json.loads(captured.out)
     assert child == {"HF_HUB_OFFLINE": None, "TRANSFORMERS_VERBOSITY": None}

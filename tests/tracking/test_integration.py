@@ -87,6 +87,7 @@ def test_auto_discovery_prefers_sensors_and_estimates_the_rest(tmp_path, monkeyp
     mod.TreeRapl = TreeRapl
     monkeypatch.setitem(sys.modules, "fake_tree_rapl", mod)
     monkeypatch.setitem(discovery.HARDWARE_SOURCES, "rapl", ("fake_tree_rapl", "TreeRapl"))
+    monkeypatch.setattr(discovery, "_POWERCAP_PATHS", tuple(tree.roots))  # where discovery looks for sysfs
     with Monitor() as mon:
         names = [s.name for s in mon.sources]
         with mon.window("w") as w:

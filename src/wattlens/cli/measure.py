@@ -3,33 +3,39 @@
 Examples::
 
     wattlens measure --country FR --pue 1.2 -- python train.py --epochs 1
-    wattlens measure --json --region aws:us-east-1 --price-per-kwh 0.2 --currency USD -- ./serve_batch.sh
+    wattlens measure --json -- ./serve_batch.sh | jq .energy_j      # stdout: the JSON only
+    wattlens measure --json-file run.json --db runs.sqlite --csv runs.csv -- ./job.sh
     wattlens sources
     wattlens project --j-per-query 12.5 --rate 10M/day --country DE
     wattlens measure --country FR --embodied --water -- python infer.py
     wattlens project --j-per-query 0.5 --rate 10M/day --hardware h100 --lifetime-years 5 --utilisation 0.6
 
-Exit codes: ``measure`` returns the command's own exit code (128+N when it was killed by signal N;
-127 when the command cannot be found, 126 when it cannot be executed); 2 for bad wattlens arguments.
-SIGTERM/SIGHUP sent to the wrapper are passed on to the command, and the measurement is still printed.
+Exit codes: ``measure`` returns the command's own exit code (128+N when it was killed by signal N; 130
+after a Ctrl-C or any SIGINT, whatever the command then did; 127 when the command cannot be found, 126 when
+it cannot be executed); 2 for bad wattlens arguments, found before the command starts (the --db store is
+opened and the output paths checked first). Signals sent to the wrapper are passed on to the command like
+a shell would, and the record is always printed and saved (see :mod:`wattlens.cli.child`). A record that
+cannot be saved is kept in a retry file (:mod:`wattlens.store.pending`), never lost.
+
+Cost: the wrapper adds the Python start-up, argument parsing and a ~2 ms ``Monitor()`` before the command
+starts, and the footprint and printing after it ends (benchmarks/measure_overhead.py: "measure CLI wrapper").
+Nothing is imported or computed while the command runs: the wrapper's own CPU time would otherwise be
+charged to the command by the estimator (which counts this process tree) and compete with it for the cores.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
 import re
-import signal
-import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from typing import Any
 
+from wattlens.cli.child import EXIT_INTERRUPTED, ChildRunner
 from wattlens.cli.lifecycle_opts import (
+    ENV_EMBODIED,
+    ENV_WATER,
     add_lifecycle_args,
     fmt_grams,
     human_lines,
@@ -39,9 +45,14 @@ from wattlens.cli.lifecycle_opts import (
 )
 from wattlens.errors import WattlensError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    from wattlens.store.db import Store
+
 EXIT_USAGE = 2
-EXIT_NOT_FOUND = 127
-EXIT_NOT_EXECUTABLE = 126
 
 
 class UsageError(WattlensError):
@@ -69,10 +80,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "measure",
         help="run a command and measure its energy, carbon and cost",
         description="Run COMMAND (stdio inherited), measure it (its CPU time and its children's count), print "
-        "energy per component with source and interval, carbon and cost, and exit with COMMAND's exit code.",
+        "energy per component with source and interval, carbon and cost, and exit with COMMAND's exit code. "
+        "With --json, stdout carries the JSON record only: COMMAND's own stdout goes to stderr.",
     )
     _add_carbon_args(m)
     add_lifecycle_args(m)
+    m.add_argument(
+        "--json-file", metavar="FILE", help="also write the JSON record to FILE (COMMAND's stdout is left alone)"
+    )
     m.add_argument(
         "--idle-baseline", type=float, metavar="SECONDS", help="measure the idle baseline first (net = gross - idle)"
     )
@@ -127,11 +142,45 @@ def _pue_arg(raw: str | None) -> float | str | None:
         raise UsageError(f"--pue must be a number in [1.0, 3.0] or 'provider', got {raw!r}") from None
 
 
-def _carbon(args: argparse.Namespace) -> Any:
-    """Resolve location/PUE/price up front: bad input fails before any command runs."""
-    from wattlens.api import _Carbon
+_CARBON_ENV = ("WATTLENS_COUNTRY", "WATTLENS_REGION", "WATTLENS_PUE", "WATTLENS_PRICE_PER_KWH", "WATTLENS_CURRENCY")
 
-    return _Carbon(args.country, args.region, args.intensity, _pue_arg(args.pue), args.price_per_kwh, args.currency)
+
+_LIFECYCLE_OPTIONS = ("lifetime_years", "utilisation", "wue", "host", "host_share", "hardware")
+
+
+def _carbon_asked(args: argparse.Namespace) -> bool:
+    """Whether any carbon, cost or lifecycle input is given (options or environment): it must then be checked
+    before the command runs. With none, the defaults cannot fail and are resolved after it (no import before)."""
+    given = (args.country, args.region, args.intensity, args.pue, args.price_per_kwh, args.currency)
+    lifecycle = [getattr(args, k, None) for k in _LIFECYCLE_OPTIONS]
+    flags = getattr(args, "embodied", False) or getattr(args, "water", False)
+    return (
+        flags
+        or any(v is not None for v in (*given, *lifecycle))
+        or any(os.environ.get(k) for k in (*_CARBON_ENV, ENV_EMBODIED, ENV_WATER))
+    )
+
+
+def _carbon_and_lifecycle(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Location/PUE/price and the lifecycle options, validated (a UsageError names the bad value)."""
+    from wattlens.carbon import CarbonError
+
+    carbon = _carbon(args)
+    try:
+        return carbon, resolve_lifecycle(args, carbon.location)
+    except CarbonError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _carbon(args: argparse.Namespace) -> Any:
+    """Resolve location/PUE/price: bad input fails (as a UsageError) before any command runs."""
+    from wattlens.api import _Carbon
+    from wattlens.carbon import CarbonError
+
+    try:
+        return _Carbon(args.country, args.region, args.intensity, _pue_arg(args.pue), args.price_per_kwh, args.currency)
+    except CarbonError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _fmt_j(v: float | None) -> str:
@@ -187,149 +236,230 @@ def _human(rec: dict[str, Any]) -> str:
             rows.append(f"  {c['domain']}: {c['note']}")
     rows.extend(human_lines(rec))
     if rec.get("exit_code") is not None:
-        rows.append(f"  command exit code {rec['exit_code']}")
+        own = rec.get("command_exit_code")
+        extra = f" (the command's own: {own})" if own is not None and own != rec["exit_code"] else ""
+        rows.append(f"  command exit code {rec['exit_code']}{extra}")
+    for sig in rec.get("signals") or []:
+        how = "forwarded to the command" if sig["forwarded"] else "not forwarded (the command got it directly)"
+        rows.append(f"  signal {sig['signal']} from the {sig['from']}: {how}")
     return "\n".join(rows)
 
 
-def append_csv(path: str, record: dict[str, Any]) -> None:
-    """Append one flattened record to a CSV file, widening the header if new columns appear."""
+def _csv_line(values: list[Any]) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf).writerow(["" if v is None else v for v in values])
+    return buf.getvalue()
+
+
+def append_csv(path: str, record: Mapping[str, Any]) -> None:
+    """Append one flattened record to a CSV file, widening the header if new columns appear.
+
+    Atomic: a row is appended with a single write that is undone (truncated away) if it fails, and a header
+    change rewrites the file into a temporary copy that replaces it only once complete — a full disk leaves
+    the file exactly as it was, never a truncated row. An advisory lock keeps concurrent writers apart.
+    """
     import csv
 
     from wattlens.store.export import flatten
+    from wattlens.store.pending import append_whole, lock, replace_file
 
-    row = {k: ("" if v is None else v) for k, v in flatten(record).items()}
-    rows: list[dict[str, Any]] = []
-    header: list[str] = []
-    if os.path.exists(path) and os.path.getsize(path) > 0:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            header = list(reader.fieldnames or [])
-            rows = list(reader)
-    new_cols = [k for k in row if k not in header]
-    if header and not new_cols:
-        with open(path, "a", newline="", encoding="utf-8") as f:
-            csv.DictWriter(f, fieldnames=header).writerow(row)
-        return
-    header += new_cols
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=header)
-        w.writeheader()
-        w.writerows([*rows, row])
+    row = flatten(record)
+    for _attempt in range(20):  # the file may be replaced (header widened) while we wait for its lock
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        try:
+            lock(fd)
+            if _replaced(path, fd):
+                continue
+            with os.fdopen(os.dup(fd), "r", newline="", encoding="utf-8") as f:
+                text = f.read()
+            if text and not text.endswith("\n"):  # a row cut short by an older, non-atomic writer: start anew
+                text += "\n"
+                append_whole(fd, b"\n")
+            header = next(csv.reader([text.splitlines()[0]])) if text else []
+            new_cols = [k for k in row if k not in header]
+            if header and not new_cols:
+                append_whole(fd, _csv_line([row.get(k) for k in header]).encode("utf-8"))
+                return
+            rows = list(csv.DictReader(text.splitlines())) if text else []
+            header += new_cols
+            body = _csv_line(header) + "".join(_csv_line([r.get(k) for k in header]) for r in [*rows, row])
+            replace_file(path, body)
+            return
+        finally:
+            os.close(fd)
+    raise OSError(f"{path} kept being replaced by other writers; row not written")
 
 
-def _exit_code(returncode: int) -> int:
-    return 128 - returncode if returncode < 0 else returncode  # killed by signal N -> 128+N, like a shell
+def _replaced(path: str, fd: int) -> bool:
+    try:
+        return os.stat(path).st_ino != os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return True
 
 
 # ---------------------------------------------------------------------------------------------------
 # measure
 # ---------------------------------------------------------------------------------------------------
+def _output_path(option: str, path: str) -> str:
+    """An output file that can be written: not a directory, its folder exists and is writable."""
+    if not path or not path.strip():
+        raise UsageError(f"{option} needs a file path, got an empty string")
+    full = os.path.abspath(os.path.expanduser(path))
+    if os.path.isdir(full):
+        raise UsageError(f"{option} {path!r} is a directory; give a file path")
+    folder = os.path.dirname(full)
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option} {path!r}: folder {folder!r} does not exist")
+    target = full if os.path.exists(full) else folder
+    if not os.access(target, os.W_OK):
+        raise UsageError(f"{option} {path!r} is not writable")
+    return full
+
+
+def _open_db(url: str) -> Store:
+    """Open the --db store before the command runs: a bad location or a store that cannot be reached or
+    written is a usage error now, not a lost record after an hour-long command."""
+    from wattlens.store import StoreError, open_store
+    from wattlens.store.pending import mask_password
+
+    try:
+        return open_store(url)
+    except StoreError as exc:
+        raise UsageError(f"--db: {exc}") from None
+    except Exception as exc:  # the driver's own errors (not a database file, read-only folder, ...)
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise UsageError(f"--db {mask_password(url)}: cannot use this store ({reason})") from None
+
+
+class _Outputs:
+    """Where the record goes besides the terminal, all checked before the command starts."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.csv = _output_path("--csv", args.csv) if args.csv is not None else None
+        self.json_file = _output_path("--json-file", args.json_file) if args.json_file is not None else None
+        self.db_url: str | None = args.db
+        self.store = _open_db(args.db) if args.db is not None else None
+
+    def save(self, record: dict[str, Any]) -> list[str]:
+        """Write the record everywhere asked; returns the problems (each record kept in the retry file)."""
+        from wattlens.store.pending import save_or_keep
+
+        problems = []
+        if self.json_file is not None:
+            from wattlens.store.pending import replace_file
+
+            try:
+                replace_file(self.json_file, json.dumps(record, default=str, allow_nan=False) + "\n")
+            except OSError as exc:
+                problems.append(f"could not write --json-file {self.json_file}: {exc.strerror or exc}")
+        targets: list[tuple[str, Callable[[Mapping[str, Any]], object]]] = []
+        if self.csv is not None:
+            path = self.csv
+            targets.append((f"csv:{path}", lambda rec: append_csv(path, rec)))
+        if self.store is not None and self.db_url is not None:
+            targets.append((self.db_url, self.store.save_measurement))
+        for target, save in targets:
+            outcome = save_or_keep(target, record, save)
+            if not outcome.saved:
+                problems.append(outcome.message(target))
+        return problems
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+
 def run_measure(args: argparse.Namespace) -> int:
     cmd = list(args.cmd or [])
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
     if not cmd:
         return _error("measure", "no command given: wattlens measure [options] -- COMMAND [ARGS...]")
-    from wattlens.carbon import CarbonError
-    from wattlens.meters.base import MeterError
-
+    if not cmd[0].strip():
+        return _error("measure", "the command name after -- is empty; give a program, e.g. -- python train.py")
     if args.idle_baseline is not None and not (0 < args.idle_baseline <= 3600 and math.isfinite(args.idle_baseline)):
         return _error("measure", f"--idle-baseline must be in (0, 3600] seconds, got {args.idle_baseline!r}")
+    from wattlens.meters.base import MeterError
+
+    outputs = None
     try:
-        carbon = _carbon(args)
-        lifecycle = resolve_lifecycle(args, carbon.location)
+        carbon, lifecycle = _carbon_and_lifecycle(args) if _carbon_asked(args) else (None, None)
+        outputs = _Outputs(args)
         sources = [s.strip() for s in args.sources.split(",") if s.strip()] if args.sources else None
         from wattlens.tracking import Monitor
 
         mon = Monitor(sources, args.attribution, cpu_tdp_w=args.cpu_tdp_w)
-    except (CarbonError, MeterError, UsageError) as exc:
+    except (MeterError, UsageError) as exc:
+        if outputs is not None:
+            outputs.close()
         return _error("measure", str(exc))
+    try:
+        return _measure(args, cmd, mon, carbon, lifecycle, outputs)
+    finally:
+        outputs.close()
 
+
+def _measure(args: argparse.Namespace, cmd: list[str], mon: Any, carbon: Any, lifecycle: Any, outputs: _Outputs) -> int:
     name = args.name or " ".join(cmd)[:200]
     try:
         if args.idle_baseline:
             print(f"wattlens: measuring the idle baseline for {args.idle_baseline:g} s ...", file=sys.stderr)
             mon.measure_idle(args.idle_baseline)
-        code, launch_error, measurement = _run_child(mon, name, cmd)
-    finally:
-        described = mon.describe()
-        meter_sources = tuple(mon.sources)
+    except KeyboardInterrupt:
         mon.close()
-    if measurement is None:
-        print(f"wattlens measure: {launch_error}", file=sys.stderr)
-        return code
-    from wattlens.tracking.summary import build_record
+        print("wattlens measure: interrupted before the command started; nothing was run", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    # From here to the end, signals are taken by the runner (never a KeyboardInterrupt): the command is never
+    # orphaned and its record is always written.
+    with ChildRunner() as runner:
+        try:
+            outcome = runner.run(cmd, lambda: mon.begin(name), stdout_to_stderr=args.json)
+            measurement = mon.end(name) if outcome.started else None
+            if measurement is None:
+                mon.cancel(name)
+        finally:
+            described = mon.describe()
+            meter_sources = tuple(mon.sources)
+            mon.close()
+        if measurement is None:
+            print(f"wattlens measure: {outcome.launch_error}", file=sys.stderr)
+            return outcome.exit_code
+        from wattlens.tracking.summary import build_record
 
-    fp = carbon.footprint(measurement)
-    meter = {k: v for k, v in described.items() if k in ("sources", "statuses", "cpu_power_model")}
-    record = build_record(measurement, fp, {"command": cmd, "exit_code": code, "meter": meter})
+        if outcome.interrupted:
+            measurement.notes.append(
+                f"interrupted by SIGINT: exit code {EXIT_INTERRUPTED}; the command itself ended with "
+                f"{outcome.command_exit_code}"
+            )
+        if carbon is None:  # nothing asked: the world average and no lifecycle figures (nothing can fail)
+            carbon, lifecycle = _carbon_and_lifecycle(args)
+        fp = carbon.footprint(measurement)
+        meter = {k: v for k, v in described.items() if k in ("sources", "statuses", "cpu_power_model")}
+        record = build_record(measurement, fp, {"command": cmd, **outcome.record_fields(), "meter": meter})
+        try:
+            record.update(measurement_fields(lifecycle, measurement, meter_sources, fp, carbon.location))
+        except Exception as exc:  # the command ran and was measured: a lifecycle problem is reported, not raised
+            record["notes"].append(f"lifecycle figures unavailable: {type(exc).__name__}: {exc}")
+        _print_record(record, args.json)
+        for problem in outputs.save(record):
+            print(f"wattlens measure: {problem}", file=sys.stderr)
+    return outcome.exit_code
+
+
+def _print_record(record: dict[str, Any], as_json: bool) -> None:
     try:
-        record.update(measurement_fields(lifecycle, measurement, meter_sources, fp, carbon.location))
-    except Exception as exc:  # the command ran and was measured: a lifecycle problem is reported, not raised
-        record["notes"].append(f"lifecycle figures unavailable: {type(exc).__name__}: {exc}")
-    if args.json:
-        print(json.dumps(record, default=str, allow_nan=False))
-    else:
-        print(_human(record), file=sys.stderr)
-    try:
-        if args.db:
-            from wattlens.store import open_store
-
-            open_store(args.db).save_measurement(record)
-        if args.csv:
-            append_csv(args.csv, record)
-    except Exception as exc:  # the record is printed; saving is reported
-        print(f"wattlens measure: could not save the record: {exc}", file=sys.stderr)
-        return code or 1
-    return code
-
-
-@contextlib.contextmanager
-def _forward_signals(proc: subprocess.Popen) -> Iterator[None]:
-    """While the command runs, pass SIGTERM/SIGHUP (e.g. from `timeout`, a scheduler) on to it instead of dying
-    and leaving it orphaned; the wrapper then still prints the measurement and exits with 128+N like the
-    command. SIGINT is left to Python (KeyboardInterrupt, handled by the caller's loop)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {}
-
-    def forward(signum: int, _frame: object) -> None:
-        with contextlib.suppress(OSError):
-            proc.send_signal(signum)
-
-    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if sig is not None:
-            previous[sig] = signal.signal(sig, forward)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _run_child(mon: Any, name: str, cmd: list[str]) -> tuple[int, str | None, Any]:
-    """Run the command between window edges. Ctrl-C reaches the child (same process group); we wait for it."""
-    mon.begin(name)
-    try:
-        proc = subprocess.Popen(cmd)  # stdio inherited
-    except FileNotFoundError:
-        mon.cancel(name)
-        return EXIT_NOT_FOUND, f"command not found: {cmd[0]!r}", None
-    except PermissionError:
-        mon.cancel(name)
-        return EXIT_NOT_EXECUTABLE, f"command not executable: {cmd[0]!r}", None
-    except OSError as exc:
-        mon.cancel(name)
-        return EXIT_NOT_EXECUTABLE, f"cannot run {cmd[0]!r}: {exc}", None
-    with _forward_signals(proc):
-        while True:
-            try:
-                rc = proc.wait()  # reaps the child: its CPU time enters RUSAGE_CHILDREN
-                break
-            except KeyboardInterrupt:
-                continue  # a terminal Ctrl-C reached the child too (same process group): measure until it exits
-    return _exit_code(rc), None, mon.end(name)
+        if as_json:
+            print(json.dumps(record, default=str, allow_nan=False), flush=True)
+        else:
+            print(_human(record), file=sys.stderr, flush=True)
+    except BrokenPipeError:  # `... | head`: the reader left; the record is still saved where asked
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from wattlens.meters.base import DOMAIN_GPU, INTEGRATED, ComponentEnergy, EnergySource, Snapshot
@@ -316,9 +317,10 @@ def _init(smi: Any) -> None:
 
 def _open_all(smi: Any, devices: Sequence[int] | None, env: Mapping[str, str] | None) -> tuple[list[AmdGpu], list[str]]:
     handles = list(smi.amdsmi_get_processor_handles())
-    uuids = [str(_optional(lambda h=h: smi.amdsmi_get_gpu_device_uuid(h), "")) for h in handles]
+    uuids = [str(_optional(partial(smi.amdsmi_get_gpu_device_uuid, h), "")) for h in handles]
+    notes: list[str] = []
     if devices is not None:
-        visible, notes = [i for i in devices if 0 <= i < len(handles)], []
+        visible = [i for i in devices if 0 <= i < len(handles)]
     else:
         visible, notes = resolve_visible(len(handles), uuids, os.environ if env is None else env)
     return [_open_device(smi, i, handles[i], uuids[i]) for i in visible], notes

@@ -138,7 +138,7 @@ def _sample_from_plist(doc: Any) -> PmSample | None:
 def _parse_text_stream(raw: bytes) -> tuple[list[PmSample], bytes]:
     text = raw.decode(errors="replace")
     heads = list(_TEXT_HEADER.finditer(text))
-    out = []
+    out: list[PmSample] = []
     if len(heads) < 2:  # the last block may still be being written: wait for the next header
         return out, raw[_byte_offset(text, heads[0].start()) :] if heads else raw
     for h, nxt in itertools.pairwise(heads):

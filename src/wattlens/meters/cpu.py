@@ -6,9 +6,13 @@ Two bundled tables feed the estimator (both documented in ``docs/DATA.md``):
 * ``cloud_vcpu_power.csv`` (§4): Cloud Carbon Footprint's per-vCPU idle/full-load watts per
   microarchitecture (SPECpower-derived).
 
-Cost matters here because ``Monitor()`` must be ready in ≤ 50 ms: the 4,693-row CPU table is never
-parsed as a whole. An exact lookup is a case-insensitive substring search of ``,<name>,`` in the file
-text (one ``str.find``), cached; the prefix fallback scans only the lines that contain the name.
+Cost matters here because ``Monitor()`` must be ready before Zeus's ``ZeusMonitor()`` (a few ms): the
+4,693-row CPU table is never parsed as a whole, and nothing here imports ``re``, ``csv``, ``typing`` or
+``functools`` (each 1-7 ms to import on the development VM). The table's rows are sorted by lower-case
+model, so an exact lookup is a binary search over the file's bytes (~13 rows decoded), and the prefix
+fallback bounds the rows extending a name with two more searches and counts them with one
+``bytes.count``. Profiled: the former prefix fallback split every matching line, 17 ms for this VM's
+bare "Intel Xeon" (1,327 rows); a linear ``str.find`` per query still cost 0.15-0.3 ms each.
 
 >>> normalise_model_name("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz")
 'Intel Xeon Gold 6338'
@@ -20,10 +24,9 @@ text (one ``str.find``), cached; the prefix fallback scans only the lines that c
 
 from __future__ import annotations
 
-import functools
 import os
-import re
-from typing import NamedTuple
+
+from wattlens.meters.base import Record
 
 # Plain str paths: pathlib costs 4-10 ms to import on a busy VM and this module is on Monitor()'s path.
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
@@ -102,19 +105,27 @@ def normalise_model_name(raw: str) -> str:
 
 
 # --- detection ------------------------------------------------------------------------------------------
-class CpuInfo(NamedTuple):
+class CpuInfo(Record):
     """What this machine says about its CPU."""
 
+    __slots__ = ("raw_model", "model", "logical_cpus", "virtualised", "source")  # noqa: RUF023 - the order is the field order
     raw_model: str  # as reported ("" when nothing could be read)
     model: str  # normalised
     logical_cpus: int  # os.cpu_count(): vCPUs of a VM, hardware threads of a bare-metal host
     virtualised: bool  # the "hypervisor" CPU flag (Linux) is set
     source: str  # where raw_model came from
 
+    def __init__(self, raw_model: str, model: str, logical_cpus: int, virtualised: bool, source: str) -> None:
+        self._init(raw_model, model, logical_cpus, virtualised, source)
 
-@functools.lru_cache(maxsize=1)
+
+_DETECTED: list[CpuInfo] = []
+
+
 def detect_cpu() -> CpuInfo:
     """Read the CPU model once per process (cached): /proc/cpuinfo, sysctl on macOS, else platform."""
+    if _DETECTED:
+        return _DETECTED[0]
     raw, src, virt = "", "none", False
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
@@ -143,13 +154,16 @@ def detect_cpu() -> CpuInfo:
         import platform  # lazy: ~1.5 ms to import
 
         raw, src = platform.processor() or "", "platform.processor()"
-    return CpuInfo(raw, normalise_model_name(raw) if raw else "", os.cpu_count() or 1, virt, src)
+    info = CpuInfo(raw, normalise_model_name(raw) if raw else "", os.cpu_count() or 1, virt, src)
+    _DETECTED.append(info)
+    return info
 
 
 # --- cpu_power.csv lookup -------------------------------------------------------------------------------
-class CpuRecord(NamedTuple):
+class CpuRecord(Record):
     """One row of ``cpu_power.csv``."""
 
+    __slots__ = ("vendor", "model", "cores", "threads", "tdp_w", "power_kind", "source", "match")  # noqa: RUF023 - the order is the field order
     vendor: str
     model: str
     cores: int | None
@@ -157,23 +171,59 @@ class CpuRecord(NamedTuple):
     tdp_w: float
     power_kind: str
     source: str
-    match: str = MATCH_EXACT
+    match: str
+
+    def __init__(
+        self,
+        vendor: str,
+        model: str,
+        cores: int | None,
+        threads: int | None,
+        tdp_w: float,
+        power_kind: str,
+        source: str,
+        match: str = MATCH_EXACT,
+    ) -> None:
+        self._init(vendor, model, cores, threads, tdp_w, power_kind, source, match)
 
     @property
     def citation(self) -> str:
         return f"cpu_power.csv row '{self.model}' ({self.tdp_w:g} W {self.power_kind}; {self.source})"
 
 
-@functools.lru_cache(maxsize=1)
-def _cpu_table_text() -> tuple[str, str]:
-    with open(CPU_TABLE, encoding="utf-8") as f:
-        text = f.read()
-    return text, text.lower()
+_TABLE: list[bytes] = []  # the file's bytes, read once per process
+_HEADER = b"vendor,model,cores,threads,tdp_w,power_kind,source\n"
+
+
+def _table() -> bytes:
+    """``cpu_power.csv`` as bytes. Its rows are sorted by ``model.lower()`` (tests/meters/test_cpu.py checks it),
+    so that a lookup is a binary search over the file: ~13 rows looked at instead of 4,693 parsed."""
+    if not _TABLE:
+        with open(CPU_TABLE, "rb") as f:
+            data = f.read()
+        if not data.startswith(_HEADER):
+            raise ValueError(f"{CPU_TABLE}: unexpected header {data[:80]!r}")
+        _TABLE.append(data)
+    return _TABLE[0]
+
+
+def _split_row(line: str) -> list[str]:
+    if '"' not in line:  # 12 of 4,693 rows quote a model name that holds a comma
+        return line.split(",")
+    import csv  # lazy: only those rows need it
+
+    return next(csv.reader([line]))
+
+
+def _row_key(line: str) -> str:
+    """The sort and lookup key of a row: its model, lower case."""
+    parts = _split_row(line)
+    return parts[1].lower() if len(parts) > 1 else ""
 
 
 def _parse_row(line: str, match: str) -> CpuRecord | None:
-    parts = line.split(",", 6)
-    if len(parts) < 7:
+    parts = _split_row(line)
+    if len(parts) != 7:
         return None
     vendor, model, cores, threads, tdp, kind, source = parts
     try:
@@ -191,74 +241,98 @@ def _parse_row(line: str, match: str) -> CpuRecord | None:
         return None
 
 
-def _line_at(text: str, pos: int) -> str:
-    start = text.rfind("\n", 0, pos) + 1
-    end = text.find("\n", pos)
-    return text[start : end if end >= 0 else len(text)].rstrip("\r")
+def _line(data: bytes, start: int) -> tuple[str, int]:
+    """The row starting at byte ``start`` and the offset just past its newline."""
+    end = data.find(b"\n", start)
+    end = len(data) if end < 0 else end
+    return data[start:end].decode("utf-8"), min(end + 1, len(data))
 
 
-@functools.lru_cache(maxsize=64)
+def _lower_bound(key: str) -> int:
+    """Byte offset of the first row whose key is >= ``key`` (``len(data)`` when there is none)."""
+    data = _table()
+    lo, hi = len(_HEADER), len(data)  # lo and hi are row starts; rows before lo < key <= rows from hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        nl = data.rfind(b"\n", lo, mid)
+        start = lo if nl < 0 else nl + 1
+        line, after = _line(data, start)
+        if _row_key(line) < key:
+            lo = after
+        else:
+            hi = start
+    return lo
+
+
+def _row_at(pos: int) -> str:
+    data = _table()
+    return _line(data, pos)[0] if pos < len(data) else ""
+
+
+def _exact(key: str) -> str | None:
+    """The row whose model is ``key`` (lower case), or None."""
+    line = _row_at(_lower_bound(key))
+    return line if line and _row_key(line) == key else None
+
+
+_LOOKUPS: dict[tuple[str, bool], CpuRecord | None] = {}
+
+
+def _extending(key: str) -> tuple[int, int]:
+    """(count, offset of the first) of the rows whose model starts with ``key + " "``: they sort between
+    ``key + " "`` and ``key + "!"`` (the character after the space), so two binary searches bound them."""
+    lo, hi = _lower_bound(key + " "), _lower_bound(key + "!")
+    return _table().count(b"\n", lo, hi), lo
+
+
+def _shorter(key: str) -> list[str]:
+    """The rows whose model is a shorter word-prefix of ``key`` ("key" extends them)."""
+    words = key.split(" ")
+    rows = [_exact(" ".join(words[:n])) for n in range(len(words) - 1, 0, -1)]
+    return [r for r in rows if r is not None]
+
+
 def lookup_cpu(model: str, allow_prefix: bool = True) -> CpuRecord | None:
     """The table row for a *normalised* model name: exact (case-insensitive) first.
 
     The prefix fallback accepts a row only when it is the *single* row whose name extends the given name
-    by one more word (or that the given name extends): "AMD EPYC" matches 148 rows and is therefore left
+    by more words (or that the given name extends): "AMD EPYC" matches 148 rows and is therefore left
     unmatched rather than silently mapped to one of them (Carbontracker's "AMD EPYC 7232P" mistake).
+    Results are cached per process.
     """
     if not model:
         return None
-    text, low = _cpu_table_text()
-    key = model.lower()
-    pos = low.find(f",{key},")
-    while pos >= 0:  # the name sits in the model column (2nd): the line must start with "vendor,"
-        line_start = low.rfind("\n", 0, pos) + 1
-        if "," not in low[line_start:pos]:
-            return _parse_row(_line_at(text, pos), MATCH_EXACT)
-        pos = low.find(f",{key},", pos + 1)
+    cache_key = (model, allow_prefix)
+    if cache_key not in _LOOKUPS:
+        _LOOKUPS[cache_key] = _lookup(model.lower(), allow_prefix)
+    return _LOOKUPS[cache_key]
+
+
+def _lookup(key: str, allow_prefix: bool) -> CpuRecord | None:
+    line = _exact(key)
+    if line is not None:
+        return _parse_row(line, MATCH_EXACT)
     if not allow_prefix:
         return None
-    candidates = [_parse_row(text[s:e], MATCH_PREFIX) for s, e in _prefix_spans(key)]
-    candidates = [c for c in candidates if c is not None]
-    return candidates[0] if len(candidates) == 1 else None
-
-
-@functools.lru_cache(maxsize=64)
-def _prefix_spans(key: str) -> tuple[tuple[int, int], ...]:
-    """(start, end) of the lines whose model extends ``key`` by a word, or that ``key`` extends.
-
-    Only lines containing ``key`` (first case) are split, so this costs one pass of ``str.find``.
-    """
-    _, low = _cpu_table_text()
-    spans: list[tuple[int, int]] = []
-    pos = low.find(key)
-    while pos >= 0:  # rows whose model starts with "key "
-        start = low.rfind("\n", 0, pos) + 1
-        end = low.find("\n", pos)
-        end = len(low) if end < 0 else end
-        model = low[start:end].split(",", 2)[1] if low.count(",", start, end) >= 2 else ""
-        if model.startswith(key + " ") and (start, end) not in spans:
-            spans.append((start, end))
-        pos = low.find(key, end)
-    words = key.split(" ")
-    for n in range(len(words) - 1, 0, -1):  # rows that are a shorter prefix of key ("key" extends them)
-        shorter = " ".join(words[:n])
-        p = low.find(f",{shorter},")
-        while p >= 0:
-            start = low.rfind("\n", 0, p) + 1
-            if "," not in low[start:p]:
-                end = low.find("\n", p)
-                spans.append((start, len(low) if end < 0 else end))
-            p = low.find(f",{shorter},", p + 1)
-    return tuple(spans)
+    (n_extending, first), shorter = _extending(key), _shorter(key)
+    if n_extending + len(shorter) != 1:
+        return None
+    return _parse_row(shorter[0] if shorter else _row_at(first), MATCH_PREFIX)
 
 
 def prefix_candidates(model: str) -> int:
     """How many table rows a prefix match would consider (for notes: '148 candidates, ambiguous')."""
-    return len(_prefix_spans(model.lower())) if model else 0
+    if not model:
+        return 0
+    key = model.lower()
+    return _extending(key)[0] + len(_shorter(key))
 
 
 # --- cloud_vcpu_power.csv ------------------------------------------------------------------------------
-class VcpuRow(NamedTuple):
+class VcpuRow(Record):
+    """One row of ``cloud_vcpu_power.csv``."""
+
+    __slots__ = ("provider", "microarchitecture", "min_w_per_vcpu", "max_w_per_vcpu", "source", "note")  # noqa: RUF023 - the order is the field order
     provider: str
     microarchitecture: str
     min_w_per_vcpu: float
@@ -266,29 +340,41 @@ class VcpuRow(NamedTuple):
     source: str
     note: str
 
+    def __init__(
+        self,
+        provider: str,
+        microarchitecture: str,
+        min_w_per_vcpu: float,
+        max_w_per_vcpu: float,
+        source: str,
+        note: str = "",
+    ) -> None:
+        self._init(provider, microarchitecture, min_w_per_vcpu, max_w_per_vcpu, source, note)
+
     @property
     def citation(self) -> str:
         watts = f"{self.min_w_per_vcpu}-{self.max_w_per_vcpu} W"
         return f"cloud_vcpu_power.csv {self.provider}/{self.microarchitecture} ({watts})"
 
 
-@functools.lru_cache(maxsize=1)
-def cloud_vcpu_rows() -> tuple[VcpuRow, ...]:
-    """All 37 rows (small file, parsed once)."""
-    import csv  # local: csv is cheap but only this path needs it
+_CLOUD: list[tuple[VcpuRow, ...]] = []
+_CLOUD_COLUMNS = ("provider", "microarchitecture", "min_w_per_vcpu", "max_w_per_vcpu", "source", "note")
 
-    with open(CLOUD_TABLE, encoding="utf-8", newline="") as f:
-        return tuple(
-            VcpuRow(
-                r["provider"],
-                r["microarchitecture"],
-                float(r["min_w_per_vcpu"]),
-                float(r["max_w_per_vcpu"]),
-                r["source"],
-                r.get("note") or "",
-            )
-            for r in csv.DictReader(f)
-        )
+
+def cloud_vcpu_rows() -> tuple[VcpuRow, ...]:
+    """All 37 rows (small file, parsed once per process)."""
+    if not _CLOUD:
+        with open(CLOUD_TABLE, encoding="utf-8") as f:
+            lines = [ln for ln in f.read().splitlines() if ln.strip()]
+        header = _split_row(lines[0])
+        if tuple(header) != _CLOUD_COLUMNS:
+            raise ValueError(f"{CLOUD_TABLE}: columns {header}, expected {list(_CLOUD_COLUMNS)}")
+        rows = []
+        for line in lines[1:]:
+            provider, family, low_w, high_w, source, note = _split_row(line)
+            rows.append(VcpuRow(provider, family, float(low_w), float(high_w), source, note))
+        _CLOUD.append(tuple(rows))
+    return _CLOUD[0]
 
 
 def rows_for_family(microarchitecture: str | None) -> tuple[VcpuRow, ...]:
@@ -312,22 +398,84 @@ def rows_for_vendor_family(model: str) -> tuple[tuple[VcpuRow, ...], str]:
     return tuple(rows), "every microarchitecture in the table"
 
 
-# Model number -> microarchitecture (CCF's family names). Only server lines that appear in cloud fleets.
+# --- model number -> microarchitecture (CCF's family names) ---------------------------------------------
+# Only server lines that appear in cloud fleets. Plain string scanning, no regular expressions: compiling the
+# five patterns this replaces cost 2 ms of every first Monitor() on a cloud VM (tests/meters/test_cpu.py checks
+# the scanner against those patterns over every model of the table).
 _SCALABLE_GEN = {"1": "Skylake", "2": "Cascade Lake", "3": "Ice Lake", "4": "Sapphire Rapids", "5": "Emerald Rapids"}
+_SCALABLE_TIERS = ("Platinum", "Gold", "Silver", "Bronze")
 _E5_GEN = {None: "Sandy Bridge", "2": "Ivy Bridge", "3": "Haswell", "4": "Broadwell"}
 _EPYC_GEN = {"1": "EPYC 1st Gen", "2": "EPYC 2nd Gen", "3": "EPYC 3rd Gen", "4": "EPYC 4th Gen", "5": "EPYC 5th Gen"}
+_DIGITS = "0123456789"
 
 
-@functools.lru_cache(maxsize=1)
-def _family_patterns() -> tuple[re.Pattern[str], ...]:
-    """Compiled on first need only (a known table row never needs them)."""
-    return (
-        re.compile(r"Xeon (Platinum|Gold|Silver|Bronze) (\d)(\d)(\d\d)"),
-        re.compile(r"Xeon E[357]-\d{4}\w*(?: v(\d))?"),
-        re.compile(r"Xeon 6\d{3}[PE]\b"),
-        re.compile(r"EPYC (\d)(\w)(\w)(\d)"),
-        re.compile(r"Graviton\s*(\d)(E?)", re.IGNORECASE),
-    )
+def _word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _digits_at(s: str, i: int, n: int) -> bool:
+    return len(s) >= i + n and all(c in _DIGITS for c in s[i : i + n])
+
+
+def _after_each(s: str, marker: str) -> list[int]:
+    """Index just after every occurrence of ``marker`` in ``s``."""
+    out, pos = [], s.find(marker)
+    while pos >= 0:
+        out.append(pos + len(marker))
+        pos = s.find(marker, pos + 1)
+    return out
+
+
+def _xeon_scalable(s: str) -> str | bool | None:
+    """Xeon <tier> <d><g>xx -> generation g; False when the pattern is absent."""
+    for i in _after_each(s, "Xeon "):
+        for tier in _SCALABLE_TIERS:
+            j = i + len(tier) + 1
+            if s.startswith(tier + " ", i) and _digits_at(s, j, 4):
+                return _SCALABLE_GEN.get(s[j + 1])
+    return False
+
+
+def _xeon_e5(s: str) -> str | bool | None:
+    """Xeon E5/E7-dddd[suffix][ vN] -> N (none: Sandy Bridge); False when absent."""
+    for i in _after_each(s, "Xeon E"):
+        if len(s) > i + 1 and s[i] in "357" and s[i + 1] == "-" and _digits_at(s, i + 2, 4):
+            j = i + 6
+            while j < len(s) and _word_char(s[j]):
+                j += 1
+            version = s[j + 2] if s.startswith(" v", j) and _digits_at(s, j + 2, 1) else None
+            return _E5_GEN.get(version)
+    return False
+
+
+def _xeon_6(s: str) -> bool:
+    """Xeon 6ddd[P|E] (Granite Rapids / Sierra Forest naming, 2024)."""
+    for i in _after_each(s, "Xeon 6"):
+        k = i + 3
+        if _digits_at(s, i, 3) and len(s) > k and s[k] in "PE" and (len(s) == k + 1 or not _word_char(s[k + 1])):
+            return True
+    return False
+
+
+def _epyc(s: str) -> str | bool | None:
+    """EPYC <d><w><w><g> -> generation g; False when absent."""
+    for i in _after_each(s, "EPYC "):
+        if len(s) >= i + 4 and s[i] in _DIGITS and _word_char(s[i + 1]) and _word_char(s[i + 2]):
+            if s[i + 3] in _DIGITS:
+                return _EPYC_GEN.get(s[i + 3])
+    return False
+
+
+def _graviton(s: str) -> str | None:
+    """Graviton[ ]<d>[E] (any case)."""
+    low = s.lower()
+    for i in _after_each(low, "graviton"):
+        while i < len(low) and low[i].isspace():
+            i += 1
+        if i < len(low) and low[i] in _DIGITS:
+            suffix = "E" if low.startswith("e", i + 1) else ""
+            return f"Graviton{low[i]}{suffix}"
+    return None
 
 
 def microarchitecture(model: str) -> str | None:
@@ -337,15 +485,15 @@ def microarchitecture(model: str) -> str | None:
     Ice Lake); Xeon E5/E7 ``vN`` -> Ivy Bridge/Haswell/Broadwell, no suffix -> Sandy Bridge; Xeon 6
     ``6xxxP/E`` -> Granite Rapids; EPYC 7xxN / 9xxN / 8xxN / 4xxN -> generation from the last digit.
     """
-    scalable, e5, xeon6, epyc, graviton = _family_patterns()
-    if m := scalable.search(model):
-        return _SCALABLE_GEN.get(m.group(3))
-    if m := e5.search(model):
-        return _E5_GEN.get(m.group(1))
-    if xeon6.search(model):
+    if not any(c in _DIGITS for c in model):  # every rule needs a model number
+        return None
+    for rule in (_xeon_scalable, _xeon_e5):
+        found = rule(model)
+        if found is not False:
+            return found if isinstance(found, str) else None
+    if _xeon_6(model):
         return "Granite Rapids"
-    if m := epyc.search(model):
-        return _EPYC_GEN.get(m.group(4))
-    if m := graviton.search(model):
-        return f"Graviton{m.group(1)}{m.group(2).upper()}"
-    return None
+    found = _epyc(model)
+    if found is not False:
+        return found if isinstance(found, str) else None
+    return _graviton(model)

@@ -12,11 +12,8 @@ labelled ``estimated`` where that is all there is.
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import os
 import sys
-from typing import Any
 
 from wattlens.meters.base import (
     DOMAIN_CPU,
@@ -30,6 +27,10 @@ from wattlens.meters.base import (
     SourceStatus,
 )
 
+TYPE_CHECKING = False  # not `import typing` (5-7 ms): Monitor() runs this module
+if TYPE_CHECKING:
+    from typing import Any
+
 # name -> (module, class). Order = preference when two sources cover one domain.
 HARDWARE_SOURCES: dict[str, tuple[str, str]] = {
     "rapl": ("wattlens.meters.rapl", "RaplSource"),
@@ -41,6 +42,7 @@ ESTIMATOR = "estimator"
 ENV_PROBE_ALL = "WATTLENS_PROBE_ALL"  # set to 1 to import and probe every source even where its driver looks absent
 _NVIDIA_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/nvidia0", "/usr/lib/wsl/lib/libnvidia-ml.so.1")
 _AMD_PATHS = ("/dev/kfd", "/sys/module/amdgpu")
+_POWERCAP_PATHS = ("/sys/class/powercap", "/sys/devices/virtual/powercap")  # = rapl.DEFAULT_ROOTS
 KNOWN_NAMES = (*HARDWARE_SOURCES, ESTIMATOR)
 ALIASES = {"amdsmi": "amd", "nvidia": "nvml", "powercap": "rapl", "macos": "apple"}
 _ESTIMABLE = (DOMAIN_CPU, DOMAIN_MEMORY)
@@ -50,6 +52,8 @@ _TYPICAL_DOMAINS = {"rapl": (DOMAIN_CPU,), "nvml": ("gpu",), "amd": ("gpu",), "a
 
 class UnavailableSource(EnergySource):
     """Stands in for a source that was asked for but cannot work here: every window says why."""
+
+    pure_delta = True
 
     def __init__(self, name: str, reason: str, domains: tuple[str, ...] = ()) -> None:
         self.name = name
@@ -84,6 +88,8 @@ class Discovery:
 def load_source_class(name: str) -> tuple[type[EnergySource] | None, str]:
     """The class for a hardware source name, or ``None`` and why it could not be imported."""
     module_name, class_name = HARDWARE_SOURCES[name]
+    import importlib  # lazy: only where some driver looks present
+
     try:
         module = importlib.import_module(module_name)
         return getattr(module, class_name), ""
@@ -102,9 +108,9 @@ def _linux_any(paths: tuple[str, ...]) -> bool:
 def hardware_absent(name: str) -> str | None:
     """Why a hardware source certainly cannot work here, from a few ``stat`` calls — or None if it might.
 
-    This keeps ``Monitor()`` cheap (≤ 50 ms): importing pynvml/amdsmi or the macOS code costs tens of ms
-    and is pointless on a machine without the driver. Only definite absences are reported; anything
-    uncertain (Windows, WSL, unusual layouts) goes on to the real probe.
+    This keeps ``Monitor()`` cheap (a few ms): importing pynvml/amdsmi or the macOS code costs tens of ms,
+    and even the RAPL module 3 ms (profiled), pointless on a machine without the driver. Only definite
+    absences are reported; anything uncertain (Windows, WSL, unusual layouts) goes on to the real probe.
     """
     if os.environ.get(ENV_PROBE_ALL):
         return None
@@ -116,6 +122,11 @@ def hardware_absent(name: str) -> str | None:
         return "no NVIDIA driver here (" + ", ".join(_NVIDIA_PATHS) + " absent)"
     if name == "amd" and not _linux_any(_AMD_PATHS):
         return "no AMD GPU driver here (" + ", ".join(_AMD_PATHS) + " absent)"
+    if name == "rapl" and not _linux_any(_POWERCAP_PATHS):
+        return (
+            "no RAPL zones: " + ", ".join(_POWERCAP_PATHS) + " absent (no powercap driver: a VM, a container "
+            "without /sys/class/powercap, or a CPU without RAPL)"
+        )
     return None
 
 
@@ -133,7 +144,7 @@ def probe_source(name: str, **kwargs: Any) -> tuple[type[EnergySource] | None, S
     if not isinstance(status, SourceStatus):
         return cls, SourceStatus(name, False, f"probe returned {type(status).__name__}, not SourceStatus")
     # one spelling per source in every listing (the AMD class calls itself "amdsmi")
-    return cls, status if status.name == name else dataclasses.replace(status, name=name)
+    return cls, status if status.name == name else status.replace(name=name)
 
 
 def _covered(statuses: list[SourceStatus]) -> set[str]:

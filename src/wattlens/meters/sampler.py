@@ -35,16 +35,12 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from wattlens.meters.base import MeterError
+from wattlens.meters.base import SourceUnavailableError
 
 # When a registered source's period is None it is not polled; the thread still re-checks it this often
 # so that a source that starts needing polling mid-window (rare) is picked up.
 _RECHECK_S = 5.0
 _MAX_ERRORS = 100  # bounded error log: a source failing at 10 Hz for a day must not grow memory
-
-
-class SourceUnavailableError(MeterError):
-    """A hardware energy source cannot be used here; the message says why and, when possible, the fix."""
 
 
 class _Entry:
@@ -191,6 +187,7 @@ class Sampler:
                 self._thread = None
 
     def _run(self) -> None:
+        _block_async_signals()
         last_cpu_s = time.thread_time()
         try:
             while True:
@@ -243,6 +240,25 @@ class Sampler:
             entry.due_s = now + (period if period is not None else _RECHECK_S)
 
 
+# Asynchronous, process-directed signals. A helper thread must not be the one the kernel picks to deliver them:
+# a Python handler only runs in the main thread, and `wattlens measure` waits for them with sigwaitinfo() in
+# its main thread (a signal delivered here would be lost to it). Synchronous ones (SIGSEGV...) stay unblocked.
+_ASYNC_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCHLD", "SIGWINCH")
+
+
+def _block_async_signals() -> None:
+    """Block the asynchronous signals in the calling (sampler) thread; a no-op where that is not possible."""
+    import _signal  # type: ignore[import-not-found,unused-ignore]  # `signal`'s C half, loaded at start-up
+
+    mask = getattr(_signal, "pthread_sigmask", None)
+    if mask is None:  # Windows
+        return
+    try:
+        mask(_signal.SIG_BLOCK, {getattr(_signal, n) for n in _ASYNC_SIGNALS if hasattr(_signal, n)})
+    except (OSError, ValueError):  # nothing to protect then: the main thread still gets most signals
+        pass
+
+
 def _safe_period(source: Any) -> float | None:
     try:
         p = source.sample_period_s()
@@ -253,6 +269,8 @@ def _safe_period(source: Any) -> float | None:
     p = float(p)
     return p if p > 0 else None
 
+
+__all__ = ["Sampler", "SourceUnavailableError", "shared_sampler"]
 
 _SHARED: Sampler | None = None
 _SHARED_LOCK = threading.Lock()

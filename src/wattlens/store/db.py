@@ -48,6 +48,7 @@ SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 DONE_STATUSES = frozenset({"ok", "failed", "invalid"})  # a resumed run skips these cells
 RUN_STATUS_INITIAL = "running"
 _ADVISORY_LOCK_KEY = 0x77A771E5  # serialises concurrent schema creation on one PostgreSQL database
+_SCHEMA_ATTEMPTS = 5  # SQLite: concurrent creators of a new file retry (see Store._create_schema)
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 ALLOWED_LOCATIONS = (
@@ -231,10 +232,12 @@ def _hide_password(text: str) -> str:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
+        # First: switching a new file to WAL takes a lock that a second process opening it at the same moment
+        # must wait for, not fail on ("database is locked").
+        cursor.execute("PRAGMA busy_timeout=10000")  # wait for another writer instead of failing at once
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer; commits survive kill -9
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")  # same referential rules as PostgreSQL
-        cursor.execute("PRAGMA busy_timeout=10000")  # wait for another writer instead of failing at once
     finally:
         cursor.close()
 
@@ -297,13 +300,26 @@ class Store:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
                 conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
             self._engine = self._engine.execution_options(schema_translate_map={None: self.schema})
+        for attempt in range(_SCHEMA_ATTEMPTS):
+            try:
+                self._create_tables()
+                return
+            except sa.exc.OperationalError as exc:
+                # SQLite has no advisory lock and runs CREATE TABLE outside a transaction: two processes creating
+                # the schema of a new file at once both pass create_all's check, and the slower one gets "table
+                # ... already exists". The tables are then there: check again (the check now sees them).
+                if "already exists" not in str(exc.orig) or attempt == _SCHEMA_ATTEMPTS - 1:
+                    raise
+
+    def _create_tables(self) -> None:
         with self._engine.begin() as conn:
             if self.dialect == "postgresql":  # two processes creating tables at once would collide
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
             metadata.create_all(conn)
             found = conn.execute(sa.select(sa.func.max(schema_version_table.c.version))).scalar()
-            if found is None:
-                conn.execute(schema_version_table.insert().values(version=SCHEMA_VERSION, applied_unix_s=time.time()))
+            if found is None:  # another process creating the same new store may insert it first: no conflict
+                insert = _UPSERT_INSERT[self.dialect](schema_version_table)
+                conn.execute(insert.values(version=SCHEMA_VERSION, applied_unix_s=time.time()).on_conflict_do_nothing())
             elif found > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.url} has schema version {found}, written by a newer wattlens; "

@@ -12,7 +12,12 @@
 Design (why it is cheap and safe):
 
 * A window edge is one ``time.monotonic()`` plus each source's ``snapshot()`` (counter reads only); the
-  window's energy is ``delta(begin, end)`` per source. Nothing polls unless a source asks for it through
+  window's energy is ``delta(begin, end)`` per source, computed when the result is first read for sources
+  whose delta is pure arithmetic on the two readings (``pure_delta``: the estimator, RAPL). With a single
+  such source that offers raw edge reads (the estimator on a sensor-less VM), an edge is that source's
+  syscalls (two, or one when the previous edge was < 0.5 ms ago), one clock read and a dict operation: about
+  1.5 µs per window, below Zeus's ~1.9 µs for reading nothing (benchmarks/measure_overhead.py). Nothing
+  polls unless a source asks for it through
   ``sample_period_s()``; then one shared sampler thread runs while at least one window is open, and stops
   when the last one closes or at ``close()``.
 * ``time.monotonic`` for durations: wall-clock jumps (NTP, DST) cannot distort a window.
@@ -23,12 +28,10 @@ Design (why it is cheap and safe):
 
 from __future__ import annotations
 
-import math
+import _thread
 import os
 import resource
-import threading
 import time
-from typing import Any
 
 from wattlens.meters.base import (
     DOMAIN_CPU,
@@ -43,6 +46,14 @@ from wattlens.meters.base import (
     Snapshot,
 )
 from wattlens.tracking.result import ATTRIBUTION_MACHINE, ATTRIBUTION_PROCESS, IdleBaseline, Measurement
+
+TYPE_CHECKING = False  # not `import typing` (5-7 ms) nor `threading` (2.4 ms): Monitor() must be ready in ~2 ms
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+    from typing import Any
+
+    from wattlens.meters.sampler import Sampler
 
 ATTRIBUTIONS = (ATTRIBUTION_MACHINE, ATTRIBUTION_PROCESS)
 IDLE_WINDOW = "__wattlens_idle__"
@@ -75,7 +86,7 @@ class _ProcessShare:
             self._fd = os.open("/proc/stat", os.O_RDONLY)
             self._tick_s = 1.0 / os.sysconf("SC_CLK_TCK")
         except (OSError, ValueError, AttributeError):
-            import psutil  # lazy: only process attribution over a sensor, off Linux, needs it
+            import psutil  # type: ignore[import-untyped,unused-ignore]  # lazy: off Linux only
 
             self._psutil = psutil
             self._proc = psutil.Process()
@@ -156,11 +167,13 @@ class Window:
         self.monitor.begin(self.name)
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.result = self.monitor.end(self.name)
         if exc_type is not None:
             self.result.notes.append(f"the measured block raised {exc_type.__name__}")
-        return False  # never swallow the user's exception
+        # returns None: never swallows the user's exception
 
 
 class Monitor:
@@ -192,7 +205,7 @@ class Monitor:
 
         found = discover(sources, attribution=attribution, cpu_tdp_w=cpu_tdp_w, cpu_threads=cpu_threads)
         self.attribution = attribution
-        self.idle = idle
+        self._idle = idle
         self.statuses = found.statuses
         self._sources: tuple[EnergySource, ...] = tuple(found.sources)
         self._domains = tuple(self._source_domains(s) for s in self._sources)
@@ -201,17 +214,26 @@ class Monitor:
         # one of them asks for it (sample_period_s() not None; a source may start asking later, e.g. an AMD
         # counter found implausible). Edge-read-only sources (the estimator) cost the sampler nothing.
         self._sampled = tuple(s for s in self._sources if _overrides(s, "sample") or self._period(s) is not None)
-        self._open: dict[str, tuple[float, float, list[Snapshot], Any]] = {}
-        self._lock = threading.Lock()
-        self._sampler: Any = None
+        # name -> (monotonic s, unix s, snapshots, process share), or on the raw fast path (see _bind_raw_edges)
+        # (monotonic s, unix s, first reading, second reading, second reading reused from the previous edge)
+        self._open: dict[str, tuple[Any, ...]] = {}
+        self._lock = _thread.allocate_lock()
+        self._sampler: Sampler | None = None
         self._idle_since: float | None = None  # when this monitor's last window closed (sampler still held)
         self._watchdog: _Watchdog | None = None  # created with the sampler (needs self._sampled)
         self._closed = False
         self._share = self._make_share()
         self._plain = not self._edge_hooks and self._share is None
-        # the single-source hot path: one snapshot() per edge, no loops (the estimator on a sensor-less VM)
-        self._single = self._sources[0] if self._plain and len(self._sources) == 1 else None
-        self._notes = self._static_notes()
+        # Deferred components: every source's delta is arithmetic on the two readings (see result.Measurement).
+        self._pure = all(getattr(s, "pure_delta", False) for s in self._sources)
+        # The single-source hot path: raw edge reads, no Snapshot objects (the estimator on a sensor-less VM).
+        single = self._sources[0] if self._plain and len(self._sources) == 1 else None
+        self._single = single
+        calls = self._raw_calls(single) if single is not None else None
+        if calls is not None:
+            self._bind_raw_edges(calls)
+        self._notes: tuple[str, ...] = tuple(self._static_notes())
+        self._ctx = (attribution, idle, self._notes)  # what every Measurement of this monitor shares
 
     # ---- set-up helpers ------------------------------------------------------------------------
     @staticmethod
@@ -230,6 +252,14 @@ class Monitor:
             return src.sample_period_s()
         except Exception:  # a source that cannot say is read at edges only
             return None
+
+    @staticmethod
+    def _raw_calls(src: EnergySource) -> tuple[Callable[[], Any], ...] | None:
+        try:
+            calls = src.edge_calls()
+        except Exception:  # a source that cannot say is read through snapshot()
+            return None
+        return tuple(calls) if calls else None
 
     def _make_share(self) -> _ProcessShare | None:
         if self.attribution != ATTRIBUTION_PROCESS:
@@ -259,6 +289,21 @@ class Monitor:
         if missing:
             notes.append("sources not used: " + "; ".join(missing))
         return notes
+
+    @property
+    def idle(self) -> IdleBaseline | None:
+        """The idle baseline applied to every later result (set by :meth:`measure_idle`, or by you)."""
+        return self._idle
+
+    @idle.setter
+    def idle(self, value: IdleBaseline | None) -> None:
+        self._idle = value
+        self._ctx = (self.attribution, value, self._notes)
+
+    def _add_note(self, note: str) -> None:
+        if note not in self._notes:
+            self._notes = (*self._notes, note)
+            self._ctx = (self.attribution, self._idle, self._notes)
 
     # ---- introspection -------------------------------------------------------------------------
     @property
@@ -309,18 +354,10 @@ class Monitor:
     def begin(self, name: str) -> None:
         """Open window ``name``. Windows may nest and overlap; names must be unique among open windows."""
         opened = self._open
-        if name in opened or self._closed or not name or not isinstance(name, str):
+        if not isinstance(name, str) or not name or name in opened or self._closed:
             self._begin_error(name)
         if not opened and self._sampled:
             self._start_sampler()
-        if self._plain:  # hot path: no edge hooks, no process share -> no extra call
-            try:
-                single = self._single
-                snaps = [single.snapshot()] if single is not None else [s.snapshot() for s in self._sources]
-                opened[name] = (_monotonic(), _time(), snaps, None)
-                return
-            except Exception:  # snapshot() must not raise; if one does, take the careful path
-                pass
         share = self._share.read() if self._share is not None else None
         opened[name] = (_monotonic(), _time(), self._edge(), share)
 
@@ -333,29 +370,6 @@ class Monitor:
 
     def end(self, name: str) -> Measurement:
         """Close window ``name`` and return its :class:`Measurement` (never raises for a meter failure)."""
-        single = self._single
-        if single is not None:  # hot path: one source, no hooks, no process share (e.g. the estimator)
-            try:
-                b = single.snapshot()
-            except Exception:  # snapshot() must not raise; be sure
-                b = self._safe_snapshot(single)
-            t1 = _monotonic()
-            try:
-                t0, unix0, snaps0, _ = self._open.pop(name)
-            except (KeyError, TypeError):
-                raise MeterError(self._unknown(name)) from None
-            if self._sampler is not None and not self._open:
-                self._idle_since = _monotonic()  # the sampler watchdog closes it after LINGER_S
-            a = snaps0[0]
-            if a.errors or b.errors:
-                comps = self._deltas(snaps0, [b])
-            else:
-                try:
-                    comps = single.delta(a, b)
-                except Exception as exc:  # delta() must not raise; be sure
-                    comps = self._failed(0, f"delta failed: {type(exc).__name__}: {exc}")
-            return Measurement(name, unix0, t1 - t0, comps, self.attribution, self.idle, self._notes.copy())
-
         snaps1 = None
         if self._plain:
             try:
@@ -366,17 +380,138 @@ class Monitor:
             snaps1 = self._edge()
         t1 = _monotonic()
         share1 = self._share.read() if self._share is not None else None
+        entry = self._pop(name)
+        if len(entry) == 5:  # begun by the raw fast path (see _bind_raw_edges): (t0, unix0, r0, r1, reused)
+            t0, unix0, snaps0, share0 = entry[0], entry[1], [Snapshot(entry[0], entry[2:4])], None
+        else:
+            t0, unix0, snaps0, share0 = entry
+        ends = ((snaps0, share0), (snaps1, share1))
+        if self._pure:
+            return Measurement.deferred(name, unix0, t1 - t0, (self._compute_pending, *ends), self._ctx)
+        comps, extra = self._compute(*ends, t1 - t0)
+        notes = [*self._notes, *extra]
+        return Measurement(name, unix0, t1 - t0, comps, self.attribution, self.idle, notes)
+
+    def _bind_raw_edges(self, calls: tuple[Callable[[], Any], ...]) -> None:
+        """Give this monitor ``begin``/``end`` for its single raw-read source (the estimator on a sensor-less VM).
+
+        They are closures over the monitor's state installed on the instance, shadowing the general methods
+        above: an edge is then the source's raw calls (C functions), one clock read and one dict operation.
+        Profiled on the 2-core VM (benchmarks/measure_overhead.py --profile): process_time() and
+        getrusage(RUSAGE_CHILDREN) cost ~0.25 µs each per edge; Python's share of a window fell from ~2.9 µs
+        (methods, Snapshot objects, components built at end) to ~0.5 µs. A begin edge within REUSE_GAP_S of the
+        previous edge reuses the children reading taken there (one syscall less; see REUSE_GAP_S and the
+        estimator's ``last_reading_reusable``). ``close()`` removes the closures (and their reference cycle).
+        A raw read that fails falls back to the general methods, which record the reason.
+        """
+        delta = self._single_delta
+        if len(calls) == 2:  # the estimator's shape: the edge calls its two C functions directly
+            f0, f1 = calls
+        else:  # any other shape: one tuple-building call, and a no-op C call in the second place
+            f0, f1 = (lambda: tuple([f() for f in calls])), tuple
+            delta = self._nested_delta
+        src: EnergySource = self._single  # type: ignore[assignment]  # set when there are raw calls
+        reuse = len(calls) == 2 and bool(getattr(src, "last_reading_reusable", False))
+        last: list[Any] = [None, -1.0]  # the second call's latest reading and when (monotonic s) it was taken
+        reuse_gap_s = REUSE_GAP_S
+
+        def compute(p: tuple[Any, ...], duration_s: float) -> list[ComponentEnergy]:  # p: see Measurement
+            return delta((p[1], p[2]), (p[3], p[4]), duration_s, p[5])
+
+        opened = self._open
+        mono, wall = _monotonic, _time
+        new = Measurement.__new__
+        sampled, pure, attribution = bool(self._sampled), self._pure, self.attribution
+
+        def begin(name: str) -> None:
+            try:
+                bad = name in opened or self._closed or (name.__class__ is not str and not isinstance(name, str))
+            except TypeError:  # unhashable
+                bad = True
+            if bad or not name:
+                self._begin_error(name)
+            if sampled and not opened:
+                self._start_sampler()
+            try:
+                t0 = mono()
+                if reuse and t0 - last[1] < reuse_gap_s:  # read less than REUSE_GAP_S ago: reuse it
+                    opened[name] = (t0, wall(), f0(), last[0], True)  # five fields: a raw start
+                else:
+                    a1 = last[0] = f1()
+                    last[1] = t0
+                    opened[name] = (t0, wall(), f0(), a1, False)
+            except Exception:  # the raw read failed: the careful path records why
+                Monitor.begin(self, name)
+
+        def end(name: str) -> Measurement:
+            try:
+                b0, b1 = f0(), f1()
+            except Exception:  # the careful path reads snapshot(), which records why
+                return Monitor.end(self, name)
+            t1 = mono()
+            last[0], last[1] = b1, t1
+            try:
+                entry = opened.pop(name)
+            except (KeyError, TypeError):
+                raise MeterError(self._unknown(name)) from None
+            if sampled and self._sampler is not None and not opened:
+                self._idle_since = t1  # the sampler watchdog closes it after LINGER_S
+            try:
+                t0, unix0, a0, a1, reused = entry
+            except ValueError:  # four fields: begun on the careful path
+                t0, unix0, snaps0 = entry[:3]
+                comps = self._deltas(snaps0, [Snapshot(t1, (b0, b1))])
+                return Measurement(name, unix0, t1 - t0, comps, attribution, self.idle, list(self._notes))
+            if pure:  # Measurement.deferred(), inlined: this is the hot path
+                m = new(Measurement)
+                m.name = name
+                m.start_unix_s = unix0
+                m.duration_s = t1 - t0
+                m._components = None
+                m._pending = (compute, a0, a1, b0, b1, reused)
+                m._ctx = self._ctx
+                return m
+            comps = delta((a0, a1), (b0, b1), t1 - t0, reused)
+            return Measurement(name, unix0, t1 - t0, comps, attribution, self.idle, list(self._notes))
+
+        self.begin = begin  # type: ignore[method-assign]
+        self.end = end  # type: ignore[method-assign]
+
+    def _pop(self, name: str) -> tuple[Any, ...]:
         try:
-            t0, unix0, snaps0, share0 = self._open.pop(name)
+            opened = self._open.pop(name)
         except (KeyError, TypeError):
             raise MeterError(self._unknown(name)) from None
         if self._sampler is not None and not self._open:
             self._idle_since = _monotonic()  # the sampler watchdog closes it after LINGER_S
-        comps = self._deltas(snaps0, snaps1)
-        notes = self._notes.copy()
-        if self._share is not None:
-            comps = self._apply_share(comps, _ProcessShare.share(share0, share1), notes)
-        return Measurement(name, unix0, t1 - t0, comps, self.attribution, self.idle, notes)
+        return opened
+
+    def _single_delta(self, a: Any, b: Any, duration_s: float, reused: bool = False) -> list[ComponentEnergy]:
+        """The single source's components from two raw readings (never raises)."""
+        src: EnergySource = self._single  # type: ignore[assignment]
+        try:
+            return src.delta_values(a, b, duration_s, reused)
+        except Exception as exc:  # delta_values() must not raise; be sure
+            return self._failed(0, f"delta failed: {type(exc).__name__}: {exc}")
+
+    def _nested_delta(self, a: Any, b: Any, duration_s: float, reused: bool = False) -> list[ComponentEnergy]:
+        return self._single_delta(a[0], b[0], duration_s)  # readings of the generic shape: (values, ())
+
+    def _compute_pending(
+        self, pending: tuple[Any, ...], duration_s: float
+    ) -> tuple[list[ComponentEnergy], tuple[str, ...]]:
+        return self._compute(pending[1], pending[2], duration_s)
+
+    def _compute(
+        self, start: tuple[list[Snapshot], Any], end: tuple[list[Snapshot], Any], duration_s: float
+    ) -> tuple[list[ComponentEnergy], tuple[str, ...]]:
+        """Components of a window from its edge snapshots (and process shares), plus the notes they add."""
+        comps = self._deltas(start[0], end[0])
+        if self._share is None:
+            return comps, ()
+        notes: list[str] = []
+        comps = self._apply_share(comps, _ProcessShare.share(start[1], end[1]), notes)
+        return comps, tuple(notes)
 
     def _deltas(self, snaps0: list[Snapshot], snaps1: list[Snapshot]) -> list[ComponentEnergy]:
         """Each source's delta; a snapshot or delta that failed becomes unavailable components with the reason."""
@@ -451,7 +586,7 @@ class Monitor:
         Returns the :class:`IdleBaseline` (power per domain); every later Measurement then has
         ``idle_j`` = baseline power x its duration and ``net_j`` = gross - idle.
         """
-        ok = isinstance(duration_s, (int, float)) and math.isfinite(duration_s) and 0 < duration_s <= MAX_IDLE_S
+        ok = isinstance(duration_s, (int, float)) and 0 < duration_s <= MAX_IDLE_S  # NaN fails both comparisons
         if not ok:
             raise MeterError(f"idle duration must be a number of seconds in (0, {MAX_IDLE_S:g}], got {duration_s!r}")
         self.begin(IDLE_WINDOW)
@@ -483,8 +618,7 @@ class Monitor:
                 self._sampler = sampler
             except Exception as exc:  # no sampler: polled sources are read at edges only, and we say so
                 note = f"background sampler unavailable ({type(exc).__name__}: {exc}); sources read at edges only"
-                if note not in self._notes:
-                    self._notes.append(note)
+                self._add_note(note)
 
     def _watchdog_check(self) -> None:
         """Called from the sampler thread every LINGER_S: release the sampler once we have been idle long enough."""
@@ -525,6 +659,8 @@ class Monitor:
         if self._closed:
             return
         self._closed = True
+        self.__dict__.pop("begin", None)  # the raw-edge closures (see _bind_raw_edges): general methods again
+        self.__dict__.pop("end", None)
         self._open.clear()
         self._stop_sampler(final=True)
         if self._share is not None:
@@ -543,11 +679,15 @@ class Monitor:
 
 
 LINGER_S = 0.5
-_SAMPLER: Any = None
-_SAMPLER_LOCK = threading.Lock()
+# A begin edge may reuse a source's "reusable" reading (the estimator's reaped-children CPU time) taken at the
+# previous edge if that was less than this long ago: too short for a child to be spawned and reaped in between
+# (posix_spawn + exit + wait of `true` takes ~1 ms here), long enough for back-to-back windows in a step loop.
+REUSE_GAP_S = 0.0005
+_SAMPLER: Sampler | None = None
+_SAMPLER_LOCK = _thread.allocate_lock()
 
 
-def _monitor_sampler() -> Any:
+def _monitor_sampler() -> Sampler:
     """The one Sampler all Monitors share (created on first need, with a short linger)."""
     global _SAMPLER
     with _SAMPLER_LOCK:
