@@ -14,7 +14,7 @@ from wattlens.errors import WattlensError
 # (module, class, built-in base it kept so that older `except ValueError` code still catches it)
 ERROR_BASES = [
     ("wattlens.meters.base", "MeterError", Exception),
-    ("wattlens.meters.sampler", "SourceUnavailableError", Exception),
+    ("wattlens.meters.base", "SourceUnavailableError", Exception),
     ("wattlens.carbon.intensity", "CarbonError", ValueError),
     ("wattlens.store", "StoreError", RuntimeError),
     ("wattlens.workloads.errors", "WorkloadError", ValueError),
