@@ -9,6 +9,7 @@ embodied carbon of hardware and water per kWh (:mod:`~wattlens.carbon.lifecycle`
 Only stdlib modules are imported here; the CSV tables are read on first use.
 """
 
+from wattlens._lazy import lazy_getattr
 from wattlens.carbon.footprint import (
     COST_NOT_SET,
     ENV_CURRENCY,
@@ -22,7 +23,6 @@ from wattlens.carbon.footprint import (
     resolve_price,
     resolve_pue,
 )
-from wattlens.carbon.hardware_footprints import HardwareFootprint, LifecycleError, find_hardware, match_gpu
 from wattlens.carbon.intensity import (
     DEFAULT_PUE,
     ENV_COUNTRY,
@@ -42,16 +42,40 @@ from wattlens.carbon.intensity import (
     validate_pue,
     world_location,
 )
-from wattlens.carbon.lifecycle import (
-    Amortisation,
-    DeviceUse,
-    EmbodiedFootprint,
-    embodied_footprint,
-    resolve_amortisation,
-)
-from wattlens.carbon.lifecycle_record import record_fields
-from wattlens.carbon.water import WaterFootprint, resolve_wue, water_footprint
 from wattlens.units import J_PER_KWH
+
+# The lifecycle modules (embodied carbon, water) are loaded on first use of one of their names: importing them
+# costs ~15 ms (statistics, their tables' classes), which every `wattlens measure` would otherwise pay for
+# figures that are off by default (benchmarks/measure_overhead.py: the wrapper's added wall time).
+_LAZY = {
+    **{n: "wattlens.carbon.hardware_footprints" for n in ("HardwareFootprint", "LifecycleError", "find_hardware")},
+    "match_gpu": "wattlens.carbon.hardware_footprints",
+    **{
+        n: "wattlens.carbon.lifecycle"
+        for n in ("Amortisation", "DeviceUse", "EmbodiedFootprint", "embodied_footprint", "resolve_amortisation")
+    },
+    "record_fields": "wattlens.carbon.lifecycle_record",
+    **{n: "wattlens.carbon.water" for n in ("WaterFootprint", "resolve_wue", "water_footprint")},
+}
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for type checkers and IDEs: the lazily exported names
+    from wattlens.carbon.hardware_footprints import (
+        HardwareFootprint,
+        LifecycleError,
+        find_hardware,
+        match_gpu,
+    )
+    from wattlens.carbon.lifecycle import (
+        Amortisation,
+        DeviceUse,
+        EmbodiedFootprint,
+        embodied_footprint,
+        resolve_amortisation,
+    )
+    from wattlens.carbon.lifecycle_record import record_fields
+    from wattlens.carbon.water import WaterFootprint, resolve_wue, water_footprint
 
 __all__ = [
     "COST_NOT_SET",

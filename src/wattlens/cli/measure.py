@@ -36,6 +36,7 @@ from wattlens.cli.child import EXIT_INTERRUPTED, ChildRunner
 from wattlens.cli.lifecycle_opts import (
     ENV_EMBODIED,
     ENV_WATER,
+    LifecycleOptions,
     add_lifecycle_args,
     fmt_grams,
     human_lines,
@@ -148,24 +149,27 @@ _CARBON_ENV = ("WATTLENS_COUNTRY", "WATTLENS_REGION", "WATTLENS_PUE", "WATTLENS_
 _LIFECYCLE_OPTIONS = ("lifetime_years", "utilisation", "wue", "host", "host_share", "hardware")
 
 
+def _lifecycle_asked(args: argparse.Namespace) -> bool:
+    """Whether an embodied-carbon or water figure is asked for (options or environment)."""
+    flags = getattr(args, "embodied", False) or getattr(args, "water", False)
+    given = any(getattr(args, k, None) is not None for k in _LIFECYCLE_OPTIONS)
+    return bool(flags or given or os.environ.get(ENV_EMBODIED) or os.environ.get(ENV_WATER))
+
+
 def _carbon_asked(args: argparse.Namespace) -> bool:
     """Whether any carbon, cost or lifecycle input is given (options or environment): it must then be checked
     before the command runs. With none, the defaults cannot fail and are resolved after it (no import before)."""
     given = (args.country, args.region, args.intensity, args.pue, args.price_per_kwh, args.currency)
-    lifecycle = [getattr(args, k, None) for k in _LIFECYCLE_OPTIONS]
-    flags = getattr(args, "embodied", False) or getattr(args, "water", False)
-    return (
-        flags
-        or any(v is not None for v in (*given, *lifecycle))
-        or any(os.environ.get(k) for k in (*_CARBON_ENV, ENV_EMBODIED, ENV_WATER))
-    )
+    return any(v is not None for v in given) or any(os.environ.get(k) for k in _CARBON_ENV) or _lifecycle_asked(args)
 
 
-def _carbon_and_lifecycle(args: argparse.Namespace) -> tuple[Any, Any]:
+def _carbon_and_lifecycle(args: argparse.Namespace) -> tuple[Any, LifecycleOptions]:
     """Location/PUE/price and the lifecycle options, validated (a UsageError names the bad value)."""
     from wattlens.carbon import CarbonError
 
     carbon = _carbon(args)
+    if not _lifecycle_asked(args):  # off: nothing to resolve, and the lifecycle modules stay unloaded
+        return carbon, LifecycleOptions(False, False, None, None, None, 1.0)
     try:
         return carbon, resolve_lifecycle(args, carbon.location)
     except CarbonError as exc:
