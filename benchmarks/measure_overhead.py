@@ -47,7 +47,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # a private prefix (the repo stays clean), warmed by one untimed run. The no-.pyc figure is printed too.
 PYC_PREFIX = os.path.join(tempfile.gettempdir(), "wattlens-bench-pycache")
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-ENV.update(PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONPYCACHEPREFIX=PYC_PREFIX)
+ENV.update(
+    PYTHONPATH=os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p),
+    PYTHONPYCACHEPREFIX=PYC_PREFIX,
+)
 ENV_NO_PYC = {**ENV, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(prefix="wl-empty-pyc-")}
 
 RSS = textwrap.dedent(
@@ -346,17 +349,16 @@ def _wall(cmd: list[str], runs: int) -> list[float]:
     return times
 
 
-def _wrapper_overhead_ms(cli: list[str], runs: int) -> tuple[float, float, float]:
-    """Median added wall time of ``cli measure -- true`` over ``true``, alternating bare and wrapped runs."""
-    _wall([*cli, "measure", "--", "true"], 1)  # warm-up
-    added, bare_all = [], []
+def _wrapper_runs(cli: list[str], runs: int) -> tuple[list[float], list[float]]:
+    """Added wall times of ``cli measure -- true`` over ``true`` (alternating bare and wrapped runs), and the
+    python start-up alone, in ms. Called at several moments of the benchmark: a neighbour's burst of load
+    lasting a few seconds then moves the median less."""
+    added, py_start = [], []
     for _ in range(runs):
         bare = _wall(["true"], 1)[0]
-        wrapped = _wall([*cli, "measure", "--", "true"], 1)[0]
-        added.append(1e3 * (wrapped - bare))
-        bare_all.append(bare)
-    py_start = [1e3 * (t - statistics.median(bare_all)) for t in _wall([sys.executable, "-c", "pass"], runs)]
-    return statistics.median(added), max(added), statistics.median(py_start)
+        added.append(1e3 * (_wall([*cli, "measure", "--", "true"], 1)[0] - bare))
+        py_start.append(1e3 * (_wall([sys.executable, "-c", "pass"], 1)[0] - bare))
+    return added, py_start
 
 
 def _cpu_header() -> tuple[str, str]:
@@ -437,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"# cpu flags: {flags}")
 
+    script = Path(py).with_name("wattlens")  # the console script: what users type
+    cli = [str(script)] if script.exists() else [py, "-m", "wattlens"]
+    _wall([*cli, "measure", "--", "true"], 1)  # warm-up
+    wrapper_added, py_startups = _wrapper_runs(cli, runs)
     cold = _median_runs(py, WATTLENS_COLD, runs)
     no_pyc = [_json_run(py, WATTLENS_COLD, env=ENV_NO_PYC) for _ in range(3)]
     background = _json_run(py, WATTLENS_BACKGROUND)
@@ -451,9 +457,9 @@ def main(argv: list[str] | None = None) -> int:
         windows = _alternating({"wattlens": jobs["wattlens"]}, runs)
     warm, zeus_windows = windows["wattlens"], windows.get("zeus")
 
-    script = Path(py).with_name("wattlens")  # the console script: what users type
-    cli = [str(script)] if script.exists() else [py, "-m", "wattlens"]
-    wrapper_ms, wrapper_worst_ms, py_startup_ms = _wrapper_overhead_ms(cli, max(runs, 9))
+    added, start = _wrapper_runs(cli, runs)  # a second moment, after the window runs
+    wrapper_added += added
+    py_startups += start
 
     cc_cli_ms = None
     if args.anchor_python:
@@ -470,6 +476,11 @@ def main(argv: list[str] | None = None) -> int:
             bare = statistics.median(_wall(["true"], runs))
             cc_cli = _wall([str(cc_bin), "monitor", "--offline", "--country-iso-code", "FRA", "--", "true"], runs)
             cc_cli_ms = 1e3 * (statistics.median(cc_cli) - bare)
+    added, start = _wrapper_runs(cli, runs)  # a third moment, after the anchors
+    wrapper_added += added
+    py_startups += start
+    wrapper_ms, wrapper_worst_ms = statistics.median(wrapper_added), max(wrapper_added)
+    py_startup_ms = statistics.median(py_startups)
     if zeus is not None and zeus_windows is not None:
         zeus["window_us"] = zeus_windows["window_us"]
         zeus["window_best_us"] = zeus_windows["window_best_us"]
