@@ -566,7 +566,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(_row("`wattlens measure -- true`, added wall time", wrapper_ms, "<= 150 ms", "ms", cc_cli_ms, None))
     print(
-        f"{'  worst run; python start-up alone (no import)':<50}{wrapper_worst_ms:>10,.3g} ms; {py_startup_ms:,.3g} ms"
+        f"{f'  {len(wrapper_added)} runs at 3 moments: worst; python alone':<50}"
+        f"{wrapper_worst_ms:>10,.3g} ms; {py_startup_ms:,.3g} ms"
     )
     threads = {
         k.removeprefix("threads_after_close_"): v for k, v in background.items() if k.startswith("threads_after")
