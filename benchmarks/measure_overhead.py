@@ -581,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     if zeus:
         print(
             f"# Zeus here: total_energy={zeus.get('total_energy')}, cpu_energy={zeus.get('cpu_energy')} (no GPU, no "
-            "RAPL: its window reads nothing; wattlens's estimator reads 2 syscalls per edge and gives an estimate)"
+            "RAPL: its window reads nothing; wattlens's estimator reads its counters, 2 syscalls at an end edge "
+            "and 1-2 at a begin edge, and gives an estimate)"
         )
     if cc:
         print(
