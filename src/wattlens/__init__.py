@@ -51,3 +51,16 @@ __getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext wattlens``: registers the ``%%wattlens`` cell magic (IPython imported only now)."""
+    from wattlens.integrations.ipython import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    from wattlens.integrations.ipython import unload_ipython_extension as unload
+
+    unload(ipython)

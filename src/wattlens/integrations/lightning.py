@@ -1,0 +1,198 @@
+"""Energy of a PyTorch Lightning fit, through ``self.log`` (``pip install 'wattlens[lightning]'``).
+
+>>> import lightning.pytorch as pl                                   # doctest: +SKIP
+>>> from wattlens.integrations.lightning import EnergyCallback       # doctest: +SKIP
+>>> trainer = pl.Trainer(accelerator="cpu", max_epochs=2, callbacks=[EnergyCallback(country="DE")])  # doctest: +SKIP
+>>> trainer.fit(model, train_loader, val_loader)                     # doctest: +SKIP
+>>> trainer.callback_metrics["energy/train_j"]                       # doctest: +SKIP
+
+The same windows and names as the Hugging Face callback (:mod:`wattlens.integrations.transformers`):
+``energy/train_*`` (the fit so far), ``energy/step_*`` (mean of the metered training batches since the last
+log), ``energy/epoch_*`` and ``energy/eval_*`` (validation, sanity check excluded), each with ``_j``,
+``_low_j``, ``_high_j``, ``_power_w`` and ``_co2e_g``. They go through ``pl_module.log`` (on the batches
+where Lightning writes logs, ``log_every_n_steps``, and at epoch ends), so every configured logger
+(TensorBoard, CSV, MLflow, W&B...) receives them; the final train figures are written to the loggers at
+``on_train_end``, where ``self.log`` is not allowed. The provenance (source, method, location, PUE) goes to
+each logger's hyperparameters as ``wattlens/meter``.
+
+A "step" here is one training batch (with gradient accumulation, a fraction of an optimizer step). Under
+DDP (``strategy="ddp"``, torchrun, Slurm) only local rank 0 of each node meters and only global rank 0
+logs. Works with ``lightning.pytorch`` and ``pytorch_lightning`` trainers, on CPU and GPU.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from wattlens.integrations.errors import missing_extra
+from wattlens.integrations.training import TrainingMeter, model_facts
+from wattlens.tracking.ranks import RankInfo
+
+try:
+    from lightning.pytorch import Callback
+except ImportError:  # the older package name; the callback API is the same
+    try:
+        from pytorch_lightning import Callback
+    except ImportError as _exc:  # pragma: no cover - depends on the environment
+        raise missing_extra("lightning", "lightning", _exc) from _exc
+
+logger = logging.getLogger(__name__)
+_LOG_OPTIONS = {"logger": True, "prog_bar": False, "rank_zero_only": True, "batch_size": 1}
+
+
+class EnergyCallback(Callback):  # type: ignore[misc]
+    """Meters a Lightning fit: train, epochs, validation and training batches; see the module docstring.
+
+    Keyword arguments are those of :class:`wattlens.integrations.training.TrainingMeter` (``country``,
+    ``region``, ``intensity_g_per_kwh``, ``pue``, ``price_per_kwh``, ``currency``, ``sources``, ``attribution``,
+    ``cpu_tdp_w``, ``step_every``, ``db``, ``prefix``, ``mlflow``, ``rank``).
+    """
+
+    def __init__(
+        self,
+        *,
+        country: str | None = None,
+        region: str | None = None,
+        intensity_g_per_kwh: float | None = None,
+        pue: float | str | None = None,
+        price_per_kwh: float | None = None,
+        currency: str | None = None,
+        sources: list[str] | str | None = None,
+        attribution: str = "machine",
+        cpu_tdp_w: float | None = None,
+        step_every: int | str = "auto",
+        db: str | bool | None = None,
+        prefix: str = "energy/",
+        mlflow: bool = False,
+        rank: RankInfo | None = None,
+    ) -> None:
+        super().__init__()
+        self.meter = TrainingMeter(
+            framework="lightning",
+            country=country,
+            region=region,
+            intensity_g_per_kwh=intensity_g_per_kwh,
+            pue=pue,
+            price_per_kwh=price_per_kwh,
+            currency=currency,
+            sources=sources,
+            attribution=attribution,
+            cpu_tdp_w=cpu_tdp_w,
+            step_every=step_every,
+            db=db,
+            prefix=prefix,
+            mlflow=mlflow,
+            rank=rank,
+        )
+
+    @property
+    def run_id(self) -> str | None:
+        """The wattlens store run of the last fit (``None`` before the end, or where nothing was stored)."""
+        return self.meter.run_id
+
+    @property
+    def record(self) -> dict[str, Any] | None:
+        return self.meter.record
+
+    # ---- the fit ---------------------------------------------------------------------------------------
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        self.meter.start(_fit_facts(trainer, pl_module))
+        if self.meter.logging:
+            self._to_loggers(trainer, hyperparams={"wattlens/meter": self.meter.describe()})
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        self.meter.epoch_begin(trainer.current_epoch)
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        self.meter.step_begin(trainer.global_step)
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.meter.step_end(trainer.global_step)
+        if _lightning_writes_logs_now(trainer):
+            self._log(pl_module, self.meter.log_metrics(trainer.global_step), on_step=True)
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        self.meter.epoch_end()
+        self._log(pl_module, self.meter.log_metrics(trainer.global_step), on_step=False)
+
+    def on_validation_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        if not trainer.sanity_checking:
+            self.meter.eval_begin()
+
+    def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        if not trainer.sanity_checking and self.meter.eval_open:
+            self.meter.eval_end()
+            self._log(pl_module, self.meter.log_metrics(trainer.global_step), on_step=False)
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        metrics = self.meter.train_end()  # self.log is not allowed here: the loggers get them directly
+        self._to_loggers(trainer, metrics=metrics)
+        self.meter.finish(_end_facts(trainer))
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        self.meter.finish(_end_facts(trainer), status="interrupted" if _is_interrupt(exception) else "failed")
+
+    # ---- output ----------------------------------------------------------------------------------------
+    def _log(self, pl_module: Any, metrics: dict[str, float], on_step: bool) -> None:
+        if not metrics:
+            return
+        try:
+            pl_module.log_dict(metrics, on_step=on_step, on_epoch=not on_step, **_LOG_OPTIONS)
+        except Exception as exc:  # logging must not break the fit; the store record keeps the figures
+            logger.warning("wattlens: could not log energy through Lightning: %s: %s", type(exc).__name__, exc)
+
+    def _to_loggers(
+        self, trainer: Any, metrics: dict[str, float] | None = None, hyperparams: dict[str, str] | None = None
+    ) -> None:
+        for lg in getattr(trainer, "loggers", None) or []:
+            try:
+                if hyperparams:
+                    lg.log_hyperparams(hyperparams)
+                if metrics:
+                    lg.log_metrics(metrics, step=trainer.global_step)
+            except Exception as exc:  # one failing logger must not stop the others, nor the fit
+                logger.warning("wattlens: logger %s refused the energy figures: %s", type(lg).__name__, exc)
+
+
+def _lightning_writes_logs_now(trainer: Any) -> bool:
+    """Whether Lightning will write step metrics to the loggers after this batch (``log_every_n_steps``)."""
+    connector = getattr(trainer, "_logger_connector", None)
+    try:
+        return bool(connector.should_update_logs)
+    except Exception:  # a Lightning without that property: the same rule from public attributes
+        every = max(1, int(getattr(trainer, "log_every_n_steps", 50) or 50))
+        return (trainer.global_step + 1) % every == 0
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    return isinstance(exc, KeyboardInterrupt) or type(exc).__name__ in ("KeyboardInterrupt", "SIGTERMException")
+
+
+def _fit_facts(trainer: Any, pl_module: Any) -> dict[str, Any]:
+    """The arguments that decide the fit's energy: model, steps, batch, precision, devices."""
+    facts = model_facts(pl_module)
+    max_steps = getattr(trainer, "max_steps", -1)
+    loader = getattr(trainer, "train_dataloader", None)
+    batch = getattr(loader, "batch_size", None)
+    accumulation = getattr(trainer, "accumulate_grad_batches", 1) or 1
+    world = getattr(trainer, "world_size", 1) or 1
+    facts.update(
+        max_steps=max_steps if max_steps and max_steps > 0 else None,
+        epochs=getattr(trainer, "max_epochs", None),
+        per_device_batch_size=batch,
+        gradient_accumulation_steps=accumulation,
+        world_size=world,
+        effective_batch_size=None if batch is None else batch * accumulation * world,
+        precision=str(getattr(trainer, "precision", "")) or None,
+        device=str(getattr(pl_module, "device", "")) or None,
+        nodes=getattr(trainer, "num_nodes", None),
+    )
+    return facts
+
+
+def _end_facts(trainer: Any) -> dict[str, Any]:
+    return {"global_step": getattr(trainer, "global_step", None), "epochs_completed": getattr(trainer, "current_epoch", None)}
+
+
+__all__ = ["EnergyCallback"]
