@@ -8,8 +8,11 @@ import socket
 
 import pytest
 
+pytest_plugins = ["pytester"]  # pytest's own fixture for running pytest sessions (the energy plugin's tests)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # MLflow 3 phones home unless told not to
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

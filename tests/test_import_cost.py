@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 HEAVY = ("torch", "numpy", "pandas", "sqlalchemy", "transformers", "matplotlib", "psutil")
+INTEGRATED = ("mlflow", "lightning", "pytorch_lightning", "accelerate", "IPython")  # the integrations' libraries
 
 
 def _modules_after(code: str) -> set[str]:
@@ -24,6 +25,15 @@ def test_import_wattlens_imports_nothing_heavy() -> None:
     mods = _modules_after("import wattlens")
     assert not {m.split(".")[0] for m in mods} & set(HEAVY)
     assert "wattlens.tracking" not in mods and "wattlens.meters.estimator" not in mods  # all lazy
+    assert not {m.split(".")[0] for m in mods} & set(INTEGRATED)
+    assert not any(m.startswith("wattlens.integrations") for m in mods)
+
+
+def test_the_pytest_plugin_module_imports_nothing_of_wattlens_until_asked() -> None:
+    """It is loaded by every pytest run in an environment with wattlens (the pytest11 entry point)."""
+    mods = _modules_after("import wattlens.integrations.pytest_plugin")
+    assert "wattlens.tracking" not in mods and "wattlens.meters" not in mods
+    assert not {m.split(".")[0] for m in mods} & {*HEAVY, *INTEGRATED}
 
 
 def test_first_monitor_and_measure_stay_light() -> None:

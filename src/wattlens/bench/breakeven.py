@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from wattlens.bench.ratings import DATA_DIR
+from wattlens.bench.training import TrainingBreakeven
 from wattlens.errors import WattlensError
 from wattlens.records import JsonDict, Record, optional
 from wattlens.units import j_to_kwh
@@ -114,6 +115,7 @@ class BreakevenReport(Record):
     days_to_breakeven: float | None = optional()
     yearly: Mapping[str, object] | None = optional()  # wattlens.carbon.project_yearly's figures
     paper: PaperFigure | None = optional()
+    training_run: TrainingBreakeven | None = optional()  # --training-run: the measured training and its range
 
 
 def breakeven(

@@ -20,6 +20,7 @@ from wattlens.units import kwh_to_j
 
 if TYPE_CHECKING:
     from wattlens.bench.breakeven import BloomzReference, BreakevenReport
+    from wattlens.bench.training import MeasuredTraining
     from wattlens.report.query import Leaderboard
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
@@ -171,6 +172,11 @@ def _register_breakeven(subparsers: Any) -> None:
         "--training-kwh", type=float, help="training energy, kWh (default: the reference figure for a BLOOMz --model)"
     )
     p.add_argument("--finetune-kwh", type=float, help="fine-tuning energy, kWh (default 0, or the reference figure)")
+    p.add_argument(
+        "--training-run",
+        metavar="RUN_ID",
+        help="take the training energy from a run recorded by wattlens' Trainer/Lightning EnergyCallback",
+    )
     p.add_argument("--run", metavar="RUN_ID", help="take the per-query energy from this bench run")
     p.add_argument("--model", help="model in the run (or a BLOOMz reference model: bloomz-560m/1b7/3b/7b1)")
     p.add_argument("--j-per-query", type=float, help="per-query energy in J (when the model is not in a run)")
@@ -594,6 +600,11 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
     from wattlens.units import j_to_kwh
 
     ref = reference_model(args.model) if args.model else None
+    measured = _measured_training(args) if args.training_run else None
+    if isinstance(measured, int):
+        return measured
+    if measured is not None:
+        args.training_kwh = measured.kwh
     training = args.training_kwh if args.training_kwh is not None else (ref.training_kwh if ref else None)
     finetune = args.finetune_kwh if args.finetune_kwh is not None else (ref.finetune_kwh if ref else 0.0)
     notes = []
@@ -626,18 +637,51 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.queries_per_second is not None and args.queries_per_day is None:
         args.queries_per_day = args.queries_per_second * 86400.0
+    training_run = None
+    if measured is not None:  # the measured training's interval widens the range of queries
+        training_run = measured.against(be)
+        notes.insert(0, _measured_training_note(measured))
     report = BreakevenReport(
         breakeven=be,
         notes=tuple(notes),
         days_to_breakeven=be.days_at(args.queries_per_day) if args.queries_per_day else None,
         yearly=_yearly(args, per_q) if args.queries_per_day else None,
         paper=PaperFigure.of(ref) if ref else None,
+        training_run=training_run,
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         print(_breakeven_text(report))
     return EXIT_OK
+
+
+def _measured_training(args: argparse.Namespace) -> MeasuredTraining | int:
+    """The MeasuredTraining of --training-run, or the exit code after a one-line error."""
+    from wattlens.bench.training import TrainingRunError, measured_training
+    from wattlens.store import StoreError, open_store
+
+    if args.training_kwh is not None:
+        print("wattlens breakeven: give --training-kwh or --training-run, not both", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        store = open_store(args.db)
+        try:
+            return measured_training(store, args.training_run)
+        finally:
+            store.close()
+    except (TrainingRunError, StoreError) as exc:
+        print(f"wattlens breakeven: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _measured_training_note(m: MeasuredTraining) -> str:
+    what = ", ".join(f"{k} {v}" for k, v in (("model", m.model), ("steps", m.steps), ("tokens", m.tokens_seen)) if v)
+    note = (
+        f"training {m.kwh:.4g} kWh [{m.kwh_low:.4g}, {m.kwh_high:.4g}] measured by run {m.run_id} ({m.source}, "
+        f"facility = node x PUE, {m.nodes_recorded} node(s){'; ' + what if what else ''})"
+    )
+    return "; ".join([note, *m.notes])
 
 
 def _resolve_per_query(args: argparse.Namespace, ref: BloomzReference | None, notes: list[str]) -> _PerQuery | None:
@@ -683,6 +727,12 @@ def _breakeven_text(report: BreakevenReport) -> str:
     ]
     if be.queries_low and be.queries_high:
         lines[-1] += f" [{be.queries_low / 1e6:,.1f} – {be.queries_high / 1e6:,.1f} million]"
+    if report.training_run is not None:  # a measured training can be small: exact figures, both intervals
+        tr = report.training_run
+        lines.append(
+            f"break-even: {be.queries:.4g} queries [{tr.queries_low:.4g} – {tr.queries_high:.4g}] with the training "
+            f"and per-query intervals (training {be.training_kwh:.4g} kWh)"
+        )
     if report.paper is not None:
         lines.append(
             f"PHP paper: {report.paper.breakeven_queries / 1e6:,.1f} million queries "

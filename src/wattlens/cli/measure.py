@@ -26,11 +26,13 @@ charged to the command by the estimator (which counts this process tree) and com
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import re
 import sys
+from collections.abc import Iterator
 
 from wattlens.cli.child import EXIT_INTERRUPTED, ChildRunner
 from wattlens.cli.lifecycle_opts import (
@@ -100,6 +102,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument("--name", default=None, help="name of the measurement (default: the command)")
     m.add_argument("--db", metavar="URL", help="also save the record to this store (SQLite path or postgresql:// URL)")
     m.add_argument("--csv", metavar="FILE", help="also append the record as one CSV row to FILE")
+    m.add_argument(
+        "--mlflow",
+        action="store_true",
+        help="also log the energy to MLflow: the run in $MLFLOW_RUN_ID, else a new run that the command's own "
+        "mlflow.start_run() joins (needs wattlens[mlflow])",
+    )
     m.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]")
     m.set_defaults(func=run_measure)
 
@@ -408,6 +416,16 @@ def run_measure(args: argparse.Namespace) -> int:
 
 def _measure(args: argparse.Namespace, cmd: list[str], mon: Any, carbon: Any, lifecycle: Any, outputs: _Outputs) -> int:
     name = args.name or " ".join(cmd)[:200]
+    mlflow_run = None
+    if args.mlflow:  # opened before the command starts, so that the command can join the run
+        from wattlens.integrations.errors import IntegrationError
+        from wattlens.integrations.mlflow import CommandRun
+
+        try:
+            mlflow_run = CommandRun.open(name, cmd)
+        except IntegrationError as exc:
+            mon.close()
+            return _error("measure", str(exc))
     try:
         if args.idle_baseline:
             print(f"wattlens: measuring the idle baseline for {args.idle_baseline:g} s ...", file=sys.stderr)
@@ -420,7 +438,8 @@ def _measure(args: argparse.Namespace, cmd: list[str], mon: Any, carbon: Any, li
     # orphaned and its record is always written.
     with ChildRunner() as runner:
         try:
-            outcome = runner.run(cmd, lambda: mon.begin(name), stdout_to_stderr=args.json)
+            with _joining_mlflow_run(mlflow_run):
+                outcome = runner.run(cmd, lambda: mon.begin(name), stdout_to_stderr=args.json)
             measurement = mon.end(name) if outcome.started else None
             if measurement is None:
                 mon.cancel(name)
@@ -430,6 +449,8 @@ def _measure(args: argparse.Namespace, cmd: list[str], mon: Any, carbon: Any, li
             mon.close()
         if measurement is None:
             print(f"wattlens measure: {outcome.launch_error}", file=sys.stderr)
+            if mlflow_run is not None:
+                mlflow_run.abandon(outcome.launch_error or "the command did not start")
             return outcome.exit_code
         from wattlens.tracking.summary import build_record
 
@@ -450,7 +471,27 @@ def _measure(args: argparse.Namespace, cmd: list[str], mon: Any, carbon: Any, li
         _print_record(record, args.json)
         for problem in outputs.save(record):
             print(f"wattlens measure: {problem}", file=sys.stderr)
+        if mlflow_run is not None:  # MLflow failing is one warning; the record then goes to the store
+            mlflow_run.finish(record, outcome.exit_code, args.db, saved=bool(args.db))
     return outcome.exit_code
+
+
+@contextlib.contextmanager
+def _joining_mlflow_run(mlflow_run: Any) -> Iterator[None]:
+    """MLFLOW_RUN_ID of our run while the command starts (it inherits it and joins the run), then put back."""
+    run_id = getattr(mlflow_run, "run_id", None)
+    if not run_id:
+        yield
+        return
+    before = os.environ.get("MLFLOW_RUN_ID")
+    os.environ["MLFLOW_RUN_ID"] = run_id
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_RUN_ID", None)
+        else:
+            os.environ["MLFLOW_RUN_ID"] = before
 
 
 def _print_record(record: dict[str, Any], as_json: bool) -> None:

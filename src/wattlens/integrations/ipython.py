@@ -111,7 +111,9 @@ def _carbon(args: Any) -> Any:
         try:
             pue = float(pue)
         except ValueError:
-            raise UsageError(f"--pue {shlex.quote(args.pue)}: allowed is a number in [1.0, 3.0] or 'provider'") from None
+            raise UsageError(
+                f"--pue {shlex.quote(args.pue)}: allowed is a number in [1.0, 3.0] or 'provider'"
+            ) from None
     try:
         return CarbonSettings(args.country, args.region, args.intensity, pue, args.price_per_kwh, args.currency)
     except CarbonError as exc:

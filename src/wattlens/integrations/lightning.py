@@ -192,7 +192,10 @@ def _fit_facts(trainer: Any, pl_module: Any) -> dict[str, Any]:
 
 
 def _end_facts(trainer: Any) -> dict[str, Any]:
-    return {"global_step": getattr(trainer, "global_step", None), "epochs_completed": getattr(trainer, "current_epoch", None)}
+    return {
+        "global_step": getattr(trainer, "global_step", None),
+        "epochs_completed": getattr(trainer, "current_epoch", None),
+    }
 
 
 __all__ = ["EnergyCallback"]

@@ -352,6 +352,19 @@ class CommandRun:
             _warn(self._mlflow, "log the energy record", exc, kept or _keep(record, db))
             return False
 
+    def abandon(self, reason: str) -> None:
+        """The command never started: close the run we opened as FAILED (nothing to log)."""
+        self._restore_env()
+        if not (self.created and self.run_id):
+            return
+        try:
+            with _bounded_http():
+                client = self._mlflow.MlflowClient()
+                client.set_tag(self.run_id, f"{TAG_PREFIX}error", reason[:5000])
+                client.set_terminated(self.run_id, "FAILED")
+        except Exception as exc:
+            _warn(self._mlflow, "close the run", exc, "nothing was measured")
+
     def _restore_env(self) -> None:
         if self.created:
             if self._previous_env is None:

@@ -62,7 +62,9 @@ _OPTIONS = ("energy", "energy_json", "energy_save", "energy_compare")
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("wattlens", "energy per test (wattlens)")
     group.addoption("--energy", action="store_true", help="measure every test's energy; report the most expensive")
-    group.addoption("--energy-top", type=int, default=None, metavar="N", help="tests in the report (default 10, 0: all)")
+    group.addoption(
+        "--energy-top", type=int, default=None, metavar="N", help="tests in the report (default 10, 0: all)"
+    )
     group.addoption("--energy-json", metavar="FILE", default=None, help="write every test's energy figures as JSON")
     group.addoption("--energy-save", metavar="NAME", default=None, help="save this run's figures as baseline NAME")
     group.addoption(
@@ -72,7 +74,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail tests whose energy interval lies wholly above baseline NAME's",
     )
     group.addoption(
-        "--energy-storage", metavar="DIR", default=None, help="where baselines live (default: <rootdir>/.wattlens/energy)"
+        "--energy-storage",
+        metavar="DIR",
+        default=None,
+        help="where baselines live (default: <rootdir>/.wattlens/energy)",
     )
     group.addoption(
         "--energy-min-s", type=float, default=None, metavar="S", help="repeat shorter tests up to this window (0.05)"
@@ -147,7 +152,8 @@ def _check_number(flag: str, value: Any, minimum: float, whole: bool = False) ->
 def _check_name(flag: str, name: str) -> None:
     if not NAME_RE.match(name):
         raise pytest.UsageError(
-            f"{flag} {name!r}: a baseline name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            f"{flag} {name!r}: a baseline name is 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
         )
 
 
@@ -163,7 +169,9 @@ def check_marker(item: Any) -> dict[str, Any]:
         )
     unknown = sorted(set(marker.kwargs) - set(MARKER_ARGS))
     if unknown:
-        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.energy: unknown argument {unknown[0]!r}; allowed: {allowed}")
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.energy: unknown argument {unknown[0]!r}; allowed: {allowed}"
+        )
     spec = dict(marker.kwargs)
     for key in ("max_j", "min_s"):
         value = spec.get(key)
@@ -175,7 +183,9 @@ def check_marker(item: Any) -> dict[str, Any]:
                 f"{item.nodeid}: @pytest.mark.energy({key}={value!r}): allowed is {MARKER_ARGS[key]}"
             )
     if "repeat" in spec and not isinstance(spec["repeat"], bool):
-        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.energy(repeat={spec['repeat']!r}): allowed is True or False")
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.energy(repeat={spec['repeat']!r}): allowed is True or False"
+        )
     return spec
 
 
@@ -318,7 +328,7 @@ class EnergySession:
             if min(energy, e_low, e_high) < 0:
                 notes.append("net energy clamped at 0 J (the test is not distinguishable from idle on this meter)")
                 energy, e_low, e_high = max(energy, 0.0), max(e_low, 0.0), max(e_high, 0.0)
-        per = (lambda v: None if v is None else v / calls)
+        per = lambda v: None if v is None else v / calls
         return {
             "test": item.nodeid,
             "calls": calls,
@@ -449,7 +459,10 @@ class EnergySession:
         for r in shown:
             iv = "unavailable" if r["low_j"] is None else f"[{_j(r['low_j'])}, {_j(r['high_j'])}]"
             verdict = f"  ({'; '.join(r['verdicts'])})" if r["verdicts"] else ""
-            write(f"{_j(r['energy_j']):>12}  {iv:<24}{r['calls']:>5}  {r['duration_s'] * 1e3:>8.1f}ms  {r['test']}{verdict}")
+            write(
+                f"{_j(r['energy_j']):>12}  {iv:<24}{r['calls']:>5}  {r['duration_s'] * 1e3:>8.1f}ms  "
+                f"{r['test']}{verdict}"
+            )
         if len(ranked) > len(shown):
             write(f"... {len(ranked) - len(shown)} more (--energy-top 0 for all, --energy-json FILE for every figure)")
         if self.baseline is not None:
@@ -476,13 +489,16 @@ class EnergySession:
             for v in r["verdicts"]:
                 key = v.split(" ")[0]
                 counts[key] = counts.get(key, 0) + 1
-        parts = [f"{counts.get(k, 0)} {label}" for k, label in (
-            ("regression", "regression(s) (failed)"),
-            ("improvement", "improvement(s)"),
-            ("same", "same within uncertainty"),
-            ("new", "new"),
-            ("not", "not comparable"),
-        )]
+        parts = [
+            f"{counts.get(k, 0)} {label}"
+            for k, label in (
+                ("regression", "regression(s) (failed)"),
+                ("improvement", "improvement(s)"),
+                ("same", "same within uncertainty"),
+                ("new", "new"),
+                ("not", "not comparable"),
+            )
+        ]
         return f"baseline {self.compare_name!r}: " + ", ".join(parts)
 
 

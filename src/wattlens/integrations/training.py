@@ -122,7 +122,9 @@ class _Sum:
     def add(self, m: Measurement) -> None:
         self.add_values(m.duration_s, m.energy_j, m.low_j, m.high_j, m.source)
 
-    def add_values(self, duration_s: float, energy: float | None, low: float | None, high: float | None, src: str) -> None:
+    def add_values(
+        self, duration_s: float, energy: float | None, low: float | None, high: float | None, src: str
+    ) -> None:
         self.count += 1
         self.duration_s += duration_s
         if energy is None:
@@ -374,7 +376,9 @@ class TrainingMeter:
         names = [getattr(s, "name", type(s).__name__) for s in (self._mon.sources if self._mon else ())]
         cadence = "auto" if self.auto_cadence else ("off" if self.step_every == 0 else f"every {self.step_every}")
         rank = self.rank.scope if self.rank else "not started"
-        where = f"{loc.key} {loc.g_co2e_per_kwh:g} g/kWh ({loc.basis}{', stated default' if loc.stated_default else ''})"
+        where = (
+            f"{loc.key} {loc.g_co2e_per_kwh:g} g/kWh ({loc.basis}{', stated default' if loc.stated_default else ''})"
+        )
         return (
             f"metering {rank} with {', '.join(names) or 'no source'} (attribution {self.attribution}); "
             f"carbon at {where}, PUE {self.carbon.pue.value:g} ({self.carbon.pue.origin}); step windows {cadence}"

@@ -163,9 +163,11 @@ class EnergyCallback(TrainerCallback):  # type: ignore[misc]
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if logs is None:
             return
-        if any(k.endswith("_runtime") and k != "train_runtime" for k in logs):  # evaluation metrics
+        if any(k.endswith("_runtime") and not k.startswith("train_") for k in logs):  # evaluation metrics
             self.meter.eval_end()
-        if "train_runtime" in logs:  # the Trainer's final summary: the train window is complete
+        # The Trainer's final summary (train_loss + total_flos; with include_num_input_tokens_seen every log
+        # carries train_runtime, so that key alone does not mark the end): the train window is complete.
+        if "train_loss" in logs and "total_flos" in logs:
             metrics = self.meter.train_end()
         else:
             metrics = self.meter.log_metrics(state.global_step)

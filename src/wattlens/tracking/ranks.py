@@ -83,7 +83,9 @@ class RankInfo:
             return "this process's node (single-process job)"
         nodes = f" of {self.nodes}" if self.nodes else ""
         node = f"node {self.node_rank}{nodes}" if self.node_rank is not None else "this node"
-        return f"{node}: metered by local rank 0 (global rank {self.rank} of {self.world_size}); other nodes not included"
+        return (
+            f"{node}: metered by local rank 0 (global rank {self.rank} of {self.world_size}); other nodes not included"
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -1,0 +1,153 @@
+"""A real ``Trainer.train()`` of a tiny random-weight BERT (20 steps) with the EnergyCallback.
+
+The MLflow reporter (``report_to="mlflow"``, a real SQLite tracking store in a temp dir) must receive the
+energy keys — the proof that every ``report_to`` backend gets them — and the store must hold the training run
+that ``wattlens breakeven --training-run`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("transformers")
+pytest.importorskip("accelerate")
+torch = pytest.importorskip("torch")
+
+from wattlens.cli.main import main  # noqa: E402
+from wattlens.integrations.transformers import EnergyCallback  # noqa: E402
+from wattlens.store import open_store  # noqa: E402
+
+pytestmark = pytest.mark.slow
+SEQ = 16
+
+
+class _Tokens(torch.utils.data.Dataset):
+    """Random token ids (uniform over 5..99), all-ones attention, binary labels; fixed seed."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.ids = torch.randint(5, 100, (n, SEQ), generator=g)
+        self.labels = torch.randint(0, 2, (n,), generator=g)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"input_ids": self.ids[i], "attention_mask": torch.ones(SEQ, dtype=torch.long), "labels": self.labels[i]}
+
+
+def _trainer(tmp_path, callback, report_to="none", steps=20):
+    from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=32,
+        num_labels=2,
+    )  # weights: random
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        max_steps=steps,
+        per_device_train_batch_size=4,
+        logging_steps=5,
+        eval_strategy="steps",
+        eval_steps=10,
+        save_strategy="no",
+        report_to=report_to,
+        use_cpu=True,
+        disable_tqdm=True,
+        include_num_input_tokens_seen=True,
+    )
+    return Trainer(
+        model=BertForSequenceClassification(config),
+        args=args,
+        train_dataset=_Tokens(80, 0),
+        eval_dataset=_Tokens(16, 1),
+        callbacks=[callback],
+    )
+
+
+def test_trainer_logs_energy_to_every_reporter_and_stores_the_training(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    db = str(tmp_path / "w.sqlite")
+    cb = EnergyCallback(db=db, country="FR")
+    trainer = _trainer(tmp_path, cb, report_to=["mlflow"])
+    names = [type(c).__name__ for c in trainer.callback_handler.callbacks]
+    assert names.index("EnergyCallback") < names.index("MLflowCallback")  # placed before the reporters
+    trainer.train()
+
+    history = trainer.state.log_history
+    train_logs = [h for h in history if "loss" in h]
+    assert [h["step"] for h in train_logs] == [5, 10, 15, 20]
+    for h in train_logs:
+        assert 0 < h["energy/train_low_j"] <= h["energy/train_j"] <= h["energy/train_high_j"]
+        assert 0 < h["energy/step_low_j"] <= h["energy/step_j"] <= h["energy/step_high_j"]
+        assert h["energy/train_co2e_g"] > 0
+    cumulative = [h["energy/train_j"] for h in train_logs]
+    assert cumulative == sorted(cumulative)  # the train so far only grows
+    evals = [h for h in history if "eval_loss" in h]
+    assert len(evals) == 2 and all(h["energy/eval_j"] > 0 for h in evals)
+    final = history[-1]
+    assert "train_loss" in final and final["energy/epoch_j"] > 0 and final["energy/train_j"] >= cumulative[-1]
+
+    # the MLflow reporter received them, at the Trainer's steps
+    client = MlflowClient()
+    (run,) = client.search_runs([client.get_experiment_by_name("Default").experiment_id])
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "energy/train_j")]
+    assert {5, 10, 15, 20} <= set(steps)
+    assert client.get_metric_history(run.info.run_id, "energy/eval_j")
+
+    # the store: a training run with the arguments that matter
+    with open_store(db) as st:
+        (cell,) = st.cells(cb.run_id)
+    rec = cell["result"]
+    assert rec["training"]["global_step"] == 20 and rec["training"]["effective_batch_size"] == 4
+    assert rec["training"]["model_class"] == "BertForSequenceClassification" and rec["training"]["parameters"] > 0
+    assert rec["training"]["tokens_seen"] == 20 * 4 * SEQ
+    assert rec["location"]["key"] == "FRA" and rec["energy_j"] == pytest.approx(final["energy/train_j"], rel=1e-6)
+    assert len(rec["evaluations"]) == 2 and len(rec["epochs"]) == 1
+
+
+def test_breakeven_reads_the_measured_training(tmp_path, capsys):
+    db = str(tmp_path / "w.sqlite")
+    cb = EnergyCallback(db=db)
+    _trainer(tmp_path, cb, steps=10).train()
+    capsys.readouterr()  # the Trainer's own printed logs
+    assert main(["breakeven", "--training-run", cb.run_id, "--db", db, "--j-per-query", "0.5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    measured = out["training_run"]["training"]
+    assert measured["run_id"] == cb.run_id and measured["source"] == "estimated" and measured["steps"] == 10
+    assert measured["kwh_low"] <= measured["kwh"] <= measured["kwh_high"]
+    assert out["breakeven"]["queries"] == pytest.approx(measured["kwh"] * 3.6e6 / 0.5)
+    lo, hi = out["training_run"]["queries_low"], out["training_run"]["queries_high"]
+    assert lo <= out["breakeven"]["queries"] <= hi
+    assert main(["breakeven", "--training-run", "missing", "--db", db, "--j-per-query", "0.5"]) == 2
+    assert cb.run_id in capsys.readouterr().err  # the error lists the training runs there are
+
+
+@pytest.mark.parametrize(
+    ("env", "meters", "logs"),
+    [
+        ({"RANK": "1", "LOCAL_RANK": "1", "WORLD_SIZE": "2"}, False, False),
+        ({"RANK": "2", "LOCAL_RANK": "0", "WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2"}, True, False),
+    ],
+)
+def test_ranks_other_than_zero_do_not_log(tmp_path, monkeypatch, env, meters, logs):
+    """Ranks faked through the launcher's variables (set after the Trainer is built, so accelerate stays single)."""
+    db = str(tmp_path / "w.sqlite")
+    cb = EnergyCallback(db=db)
+    trainer = _trainer(tmp_path, cb, steps=10)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    trainer.train()
+    assert not any(k.startswith("energy/") for h in trainer.state.log_history for k in h)
+    assert (cb.run_id is not None) is meters and (cb.record is not None) is meters
