@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 def tracking(tmp_path, monkeypatch):
     """A fresh SQLite tracking store; MLflow's fluent state reset around the test."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.chdir(tmp_path)  # MLflow puts a SQLite store's artifacts in ./mlruns
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
     mlflow.set_tracking_uri(uri)

@@ -77,6 +77,7 @@ def test_trainer_logs_energy_to_every_reporter_and_stores_the_training(tmp_path,
     pytest.importorskip("mlflow")
     from mlflow import MlflowClient
 
+    monkeypatch.chdir(tmp_path)  # MLflow puts a SQLite store's artifacts in ./mlruns
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     db = str(tmp_path / "w.sqlite")
     cb = EnergyCallback(db=db, country="FR")
