@@ -58,10 +58,9 @@ def test_auto_cadence_keeps_the_callback_cost_within_budget():
     meter = _meter()
     _train(meter, steps=CALIBRATION_STEPS + 40, work=0)
     assert meter.step_every > 1
-    rows = meter._calibration[1:]
-    cost = sorted(c for c, _ in rows)[len(rows) // 2]
-    step = sorted(d for _, d in rows)[len(rows) // 2]
+    cost, step = meter.calibration
     assert cost / (meter.step_every * step) <= 0.0051  # the rule the cadence follows
+    assert cost / ((meter.step_every - 1) * step) > 0.005  # and N is the smallest that keeps it
     metered = meter._steps_total.count
     assert metered < CALIBRATION_STEPS + 40  # later steps were skipped, not metered
     # long steps: every step is metered
@@ -70,6 +69,20 @@ def test_auto_cadence_keeps_the_callback_cost_within_budget():
     assert slow.step_every == 1
     slow.finish({})
     meter.finish({})
+
+
+def test_cadence_follows_steps_that_get_longer():
+    """N is chosen again from every block of metered steps: 100 us of our CPU per 1 ms step -> 1 in 20;
+    the same cost per 100 ms step -> every step."""
+    from wattlens.integrations.training import RECALIBRATE_STEPS
+
+    meter = _meter()
+    for _ in range(CALIBRATION_STEPS + 1):
+        meter._calibrate(100e-6, 1e-3)
+    assert meter.step_every == 20 and meter.calibration == (100e-6, 1e-3)
+    for _ in range(RECALIBRATE_STEPS):
+        meter._calibrate(100e-6, 0.1)
+    assert meter.step_every == 1
 
 
 def test_fixed_and_disabled_step_windows():

@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 
 STEP_COST_BUDGET = 0.005  # auto cadence: our cost per step <= 0.5 % of the step time
 CALIBRATION_STEPS = 6  # metered steps (after the first, which warms caches) before choosing N
+RECALIBRATE_STEPS = 32  # then N is chosen again from every block of this many metered steps
+_cpu_time = time.thread_time  # our cost is the CPU time of our code, not the wall time other tenants add
 MAX_STEP_EVERY = 100_000
 DEFAULT_PREFIX = "energy/"
 ATTRIBUTIONS = ("machine", "process")
@@ -299,7 +301,9 @@ class TrainingMeter:
         self._steps_total = _Sum()
         self._steps_seen = 0
         self._step_open = False
-        self._calibration: list[tuple[float, float]] = []  # (our cost, step duration) per metered step
+        self._block: list[tuple[float, float]] = []  # (our CPU cost, step duration) per metered step
+        self._first_block = True
+        self.calibration: tuple[float, float] | None = None  # the (cost, step) medians N was last chosen from
         self._cost_s = 0.0  # our time inside the step hooks, all metered steps
         self._begin_cost_s = 0.0
         self._epoch: int | None = None
@@ -454,18 +458,18 @@ class TrainingMeter:
         self._steps_seen += 1
         if (self._steps_seen - 1) % self.step_every:
             return
-        t0 = time.perf_counter()
+        t0 = _cpu_time()
         try:
             self._mon.begin("step")
             self._step_open = True
         except Exception as exc:  # e.g. a window left open by a framework that skipped step_end
             self._fail("step_begin", exc)
-        self._begin_cost_s = time.perf_counter() - t0
+        self._begin_cost_s = _cpu_time() - t0
 
     def step_end(self, step: int) -> None:
         if not self._step_open:
             return
-        t0 = time.perf_counter()
+        t0 = _cpu_time()
         self._step_open = False
         try:
             m = self._mon.end("step")
@@ -475,34 +479,40 @@ class TrainingMeter:
         values = (m.duration_s, m.energy_j, m.low_j, m.high_j, m.source)  # each property walks the components
         self._steps_since_log.add_values(*values)
         self._steps_total.add_values(*values)
-        cost = self._begin_cost_s + time.perf_counter() - t0
+        cost = self._begin_cost_s + _cpu_time() - t0
         self._cost_s += cost
-        if self._fixed_every is None and len(self._calibration) <= CALIBRATION_STEPS:
+        if self._fixed_every is None:
             self._calibrate(cost, m.duration_s)
 
     def _calibrate(self, cost_s: float, step_s: float) -> None:
-        """Collect (cost, step duration); after CALIBRATION_STEPS, choose N so cost/N <= budget x step."""
-        self._calibration.append((cost_s, step_s))
-        if len(self._calibration) <= CALIBRATION_STEPS:  # the first metered step warms caches: skipped below
+        """Collect (CPU cost, step duration) per metered step; after each block, choose N so that
+        cost / N <= budget x step (the first block: CALIBRATION_STEPS after a warm-up step; then every
+        RECALIBRATE_STEPS, so that N follows steps that change length or a machine that gets busier)."""
+        self._block.append((cost_s, step_s))
+        size = CALIBRATION_STEPS + 1 if self._first_block else RECALIBRATE_STEPS
+        if len(self._block) < size:
             return
-        rows = self._calibration[1:]
-        cost = _median([c for c, _ in rows])  # our time in both hooks of one metered step
+        rows = self._block[1:] if self._first_block else self._block
+        self._block, self._first_block = [], False
+        cost = _median([c for c, _ in rows])  # our CPU time in both hooks of one metered step
         step = _median([d for _, d in rows])
-        if step <= 0:
-            self.step_every = MAX_STEP_EVERY
-        else:
-            self.step_every = min(MAX_STEP_EVERY, max(1, math.ceil(cost / (STEP_COST_BUDGET * step))))
-        logger.info(
-            "wattlens: step windows every %d step(s) (window cost %.1f us, step %.2f ms, budget %.1f%%)",
-            self.step_every,
-            cost * 1e6,
-            step * 1e3,
-            STEP_COST_BUDGET * 100,
+        self.calibration = (cost, step)
+        every = (
+            MAX_STEP_EVERY if step <= 0 else min(MAX_STEP_EVERY, max(1, math.ceil(cost / (STEP_COST_BUDGET * step))))
         )
+        if every != self.step_every or len(rows) == CALIBRATION_STEPS:
+            logger.info(
+                "wattlens: step windows every %d step(s) (window cost %.1f us CPU, step %.2f ms, budget %.1f%%)",
+                every,
+                cost * 1e6,
+                step * 1e3,
+                STEP_COST_BUDGET * 100,
+            )
+        self.step_every = every
 
     @property
     def overhead_s(self) -> float:
-        """Seconds this meter spent inside the step hooks so far (for the overhead benchmark)."""
+        """CPU seconds this meter spent inside the step hooks so far (for the overhead benchmark)."""
         return self._cost_s
 
     # ---- logging -------------------------------------------------------------------------------------
@@ -701,6 +711,7 @@ def model_facts(model: Any) -> dict[str, Any]:
 __all__ = [
     "CALIBRATION_STEPS",
     "DEFAULT_PREFIX",
+    "RECALIBRATE_STEPS",
     "STEP_COST_BUDGET",
     "TrainingMeter",
     "WindowFigures",
