@@ -31,6 +31,7 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
+from wattlens.carbon.settings import CarbonSettings
 from wattlens.meters.base import MeterError
 from wattlens.tracking import IdleBaseline, Measurement, Monitor
 from wattlens.tracking.summary import MeasuredFootprint, build_record
@@ -53,44 +54,9 @@ __all__ = [
 ]
 
 
-class _Carbon:
-    """Resolved once (location, PUE, price) so that errors surface before the user's code runs."""
-
-    def __init__(
-        self,
-        country: str | None,
-        region: str | None,
-        intensity_g_per_kwh: float | None,
-        pue: float | str | None,
-        price_per_kwh: float | None,
-        currency: str | None,
-    ) -> None:
-        from wattlens.carbon import resolve_location, resolve_price, resolve_pue
-
-        self.location = resolve_location(country=country, region=region, intensity_g_per_kwh=intensity_g_per_kwh)
-        self.pue = resolve_pue(pue, self.location)
-        resolve_price(price_per_kwh, currency)  # validate now; footprint() resolves it again (cheap)
-        self.price_per_kwh = price_per_kwh
-        self.currency = currency
-
-    def footprint(self, m: Measurement) -> Footprint | None:
-        """The footprint of ``m``; ``None`` (and a note on ``m``) if it cannot be computed — never an exception
-        out of the user's ``with`` block for a measurement problem (the inputs were validated up front)."""
-        from wattlens.carbon import footprint
-
-        try:
-            return footprint(
-                m.energy_j,
-                m.low_j,
-                m.high_j,
-                location=self.location,
-                pue=self.pue,
-                price_per_kwh=self.price_per_kwh,
-                currency=self.currency,
-            )
-        except Exception as exc:  # a meter-side oddity (e.g. a non-finite reading) must not break the user's code
-            m.notes.append(f"carbon footprint unavailable: {type(exc).__name__}: {exc}")
-            return None
+# Location, PUE and price resolved once, so that errors surface before the user's code runs (one class for
+# measure, measured, the CLI and the integrations).
+_Carbon = CarbonSettings
 
 
 _SHARED: dict[tuple[Any, ...], Monitor] = {}

@@ -93,7 +93,8 @@ def test_fit_logs_energy_through_self_log_and_stores_the_run(tmp_path):
     rec = cell["result"]
     assert rec["framework"] == "lightning" and rec["training"]["global_step"] == 40
     assert rec["training"]["per_device_batch_size"] == 8 and len(rec["epochs"]) == 2 and len(rec["evaluations"]) == 2
-    assert rec["energy_j"] >= train_j[-1]  # the final figure includes what came after the last log
+    # the final figure includes what came after the last log (the CSV holds Lightning's float32 copy)
+    assert rec["energy_j"] >= train_j[-1] * (1 - 1e-6)
 
 
 def test_a_failing_fit_keeps_its_record_as_failed(tmp_path):

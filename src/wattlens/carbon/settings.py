@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wattlens.carbon.footprint import Footprint, footprint, resolve_price, resolve_pue
+from wattlens.carbon.footprint import Footprint, resolve_price, resolve_pue
 from wattlens.carbon.intensity import resolve_location
 
 
@@ -43,6 +43,8 @@ class CarbonSettings:
 
     def footprint_of(self, energy_j: float | None, low_j: float | None, high_j: float | None) -> Footprint:
         """The footprint of a node-energy figure with its interval (may raise CarbonError on bad numbers)."""
+        from wattlens.carbon import footprint  # looked up at call time: the package's name is the one seam
+
         return footprint(
             energy_j,
             low_j,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from wattlens.errors import WattlensError
 
-class IntegrationError(ValueError):
+
+class IntegrationError(WattlensError, ValueError):
     """An integration was configured wrongly; the message names the bad value and what is allowed."""
 
 

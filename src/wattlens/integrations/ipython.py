@@ -70,13 +70,14 @@ class WattlensMagics(Magics):  # type: ignore[misc]
             raise UsageError(f"--attribution {args.attribution!r}: allowed are {', '.join(ATTRIBUTIONS)}")
         if not args.var.isidentifier():
             raise UsageError(f"--var {args.var!r}: a Python variable name")
+        shell: Any = self.shell
         self._cells += 1
         name = args.name or f"cell {self._cells}"
         mon = self._monitor(args.attribution)
         window = f"{name}#{self._cells}"
         mon.begin(window)
         try:
-            outcome = self.shell.run_cell(cell, store_history=False)
+            outcome = shell.run_cell(cell, store_history=False)
         finally:
             m = mon.end(window)
         m.name = name
@@ -85,7 +86,7 @@ class WattlensMagics(Magics):  # type: ignore[misc]
         from wattlens.tracking.summary import MeasuredFootprint
 
         result = MeasuredFootprint(m, carbon.footprint(m))
-        self.shell.user_ns[args.var] = result
+        shell.user_ns[args.var] = result
         print(json.dumps(result.to_dict(), default=str) if args.json else str(result))
 
     def _monitor(self, attribution: str) -> Any:
@@ -106,10 +107,11 @@ def _carbon(args: Any) -> Any:
     from wattlens.carbon import CarbonError
     from wattlens.carbon.settings import CarbonSettings
 
-    pue: float | str | None = args.pue
-    if pue is not None and pue.strip().casefold() != "provider":
+    raw: str | None = args.pue
+    pue: float | str | None = raw
+    if raw is not None and raw.strip().casefold() != "provider":
         try:
-            pue = float(pue)
+            pue = float(raw)
         except ValueError:
             raise UsageError(
                 f"--pue {shlex.quote(args.pue)}: allowed is a number in [1.0, 3.0] or 'provider'"

@@ -22,9 +22,9 @@ logs. Works with ``lightning.pytorch`` and ``pytorch_lightning`` trainers, on CP
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+from wattlens._logging import get_logger
 from wattlens.integrations.errors import missing_extra
 from wattlens.integrations.training import TrainingMeter, model_facts
 from wattlens.tracking.ranks import RankInfo
@@ -33,11 +33,11 @@ try:
     from lightning.pytorch import Callback
 except ImportError:  # the older package name; the callback API is the same
     try:
-        from pytorch_lightning import Callback
+        from pytorch_lightning import Callback  # type: ignore[assignment]
     except ImportError as _exc:  # pragma: no cover - depends on the environment
         raise missing_extra("lightning", "lightning", _exc) from _exc
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 _LOG_OPTIONS = {"logger": True, "prog_bar": False, "rank_zero_only": True, "batch_size": 1}
 
 
@@ -157,9 +157,8 @@ class EnergyCallback(Callback):  # type: ignore[misc]
 
 def _lightning_writes_logs_now(trainer: Any) -> bool:
     """Whether Lightning will write step metrics to the loggers after this batch (``log_every_n_steps``)."""
-    connector = getattr(trainer, "_logger_connector", None)
     try:
-        return bool(connector.should_update_logs)
+        return bool(trainer._logger_connector.should_update_logs)
     except Exception:  # a Lightning without that property: the same rule from public attributes
         every = max(1, int(getattr(trainer, "log_every_n_steps", 50) or 50))
         return (trainer.global_step + 1) % every == 0

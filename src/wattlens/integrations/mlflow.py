@@ -26,16 +26,16 @@ MLflow unreachable or misconfigured: one warning (per tracking URI), the user's 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from wattlens._logging import get_logger
 from wattlens.integrations.errors import IntegrationError, missing_extra
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 TAG_PREFIX = "wattlens."
 # MLflow's own knobs, used only where the user has not set them: fail in seconds, not minutes
@@ -184,7 +184,9 @@ def _keep(record: Mapping[str, Any], db: str | None) -> str:
         return f"and the wattlens store failed too ({type(exc).__name__}: {exc})"
 
 
-def _batch(mlflow: Any, metrics: Mapping[str, float], tags: Mapping[str, str], step: int | None) -> tuple:
+def _batch(
+    mlflow: Any, metrics: Mapping[str, float], tags: Mapping[str, str], step: int | None
+) -> tuple[list[Any], list[Any]]:
     from mlflow.entities import Metric, RunTag
 
     now = int(time.time() * 1000)
@@ -322,8 +324,9 @@ class CommandRun:
                         run_name=name[:250],
                         tags={f"{TAG_PREFIX}command": " ".join(command)[:5000]},
                     )
-                    link = cls(mlflow, str(run.info.run_id), True, None)
-                    os.environ["MLFLOW_RUN_ID"] = link.run_id  # the command's own start_run() joins this run
+                    run_id = str(run.info.run_id)
+                    link = cls(mlflow, run_id, True, None)
+                    os.environ["MLFLOW_RUN_ID"] = run_id  # the command's own start_run() joins this run
             return link
         except Exception as exc:
             return cls(mlflow, None, False, exc)

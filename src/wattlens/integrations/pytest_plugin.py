@@ -301,7 +301,7 @@ class EnergySession:
     def _repeat(self, item: Any, spec: dict[str, Any], t0: float) -> tuple[int, list[str]]:
         """Call a short test again until its window reaches min_s (bounded by max_repeats)."""
         min_s = spec.get("min_s", self.min_s)
-        calls, notes = 1, []
+        calls, notes = 1, list[str]()
         if not spec.get("repeat", True):
             return calls, notes
         while calls < self.max_repeats and time.perf_counter() - t0 < min_s:

@@ -34,7 +34,6 @@ True
 from __future__ import annotations
 
 import atexit
-import logging
 import math
 import os
 import time
@@ -42,13 +41,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
+from wattlens._logging import get_logger
 from wattlens.carbon.settings import CarbonSettings
 from wattlens.integrations.errors import IntegrationError
 from wattlens.meters.base import SOURCE_RANK, UNAVAILABLE, ComponentEnergy
 from wattlens.tracking.ranks import RankInfo, detect_rank
 from wattlens.tracking.result import Measurement
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 STEP_COST_BUDGET = 0.005  # auto cadence: our cost per step <= 0.5 % of the step time
 CALIBRATION_STEPS = 6  # metered steps (after the first, which warms caches) before choosing N
@@ -365,7 +365,8 @@ class TrainingMeter:
     def _open(self) -> None:
         from wattlens.tracking.monitor import Monitor
 
-        self._mon = Monitor(self.sources, self.attribution, cpu_tdp_w=self.cpu_tdp_w)
+        sources = tuple(self.sources) if self.sources is not None else None
+        self._mon = Monitor(sources, self.attribution, cpu_tdp_w=self.cpu_tdp_w)
         self._mon.begin(self._segment_name())
         atexit.register(self._at_exit)
         if self.mlflow and self.rank is not None and self.rank.logs:
@@ -646,8 +647,10 @@ class TrainingMeter:
 
     def _config(self) -> dict[str, Any]:
         """The run's config: the arguments every node agrees on (so that all nodes land in one run)."""
-        static = ("model", "model_class", "parameters", "max_steps", "epochs", "per_device_batch_size")
-        static += ("gradient_accumulation_steps", "effective_batch_size", "world_size", "precision")
+        static = (
+            *("model", "model_class", "parameters", "max_steps", "epochs", "per_device_batch_size"),
+            *("gradient_accumulation_steps", "effective_batch_size", "world_size", "precision"),
+        )
         return {"framework": self.framework, **{k: self._training.get(k) for k in static if k in self._training}}
 
     def _shared_run_id(self) -> str | None:

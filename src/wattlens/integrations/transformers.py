@@ -31,10 +31,11 @@ Under torchrun/Slurm/MPI only local rank 0 of each node meters (its node) and on
 
 from __future__ import annotations
 
-import logging
 import sys
+from types import FrameType
 from typing import Any
 
+from wattlens._logging import get_logger
 from wattlens.integrations.errors import missing_extra
 from wattlens.integrations.training import TrainingMeter, model_facts
 from wattlens.tracking.ranks import RankInfo
@@ -45,7 +46,7 @@ try:
 except ImportError as _exc:  # pragma: no cover - depends on the environment
     raise missing_extra("transformers", "hf", _exc) from _exc
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class EnergyCallback(TrainerCallback):  # type: ignore[misc]
@@ -185,7 +186,7 @@ class EnergyCallback(TrainerCallback):  # type: ignore[misc]
 
 def _calling_handler(callback: Any) -> Any:
     """The transformers CallbackHandler whose ``call_event`` is running us, found up the call stack."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     for _ in range(8):
         if frame is None:
             return None
