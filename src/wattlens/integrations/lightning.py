@@ -140,7 +140,7 @@ class EnergyCallback(Callback):  # type: ignore[misc]
         try:
             pl_module.log_dict(metrics, on_step=on_step, on_epoch=not on_step, **_LOG_OPTIONS)
         except Exception as exc:  # logging must not break the fit; the store record keeps the figures
-            logger.warning("wattlens: could not log energy through Lightning: %s: %s", type(exc).__name__, exc)
+            logger.warning("could not log energy through Lightning: %s: %s", type(exc).__name__, exc)
 
     def _to_loggers(
         self, trainer: Any, metrics: dict[str, float] | None = None, hyperparams: dict[str, str] | None = None
@@ -152,7 +152,7 @@ class EnergyCallback(Callback):  # type: ignore[misc]
                 if metrics:
                     lg.log_metrics(metrics, step=trainer.global_step)
             except Exception as exc:  # one failing logger must not stop the others, nor the fit
-                logger.warning("wattlens: logger %s refused the energy figures: %s", type(lg).__name__, exc)
+                logger.warning("logger %s refused the energy figures: %s", type(lg).__name__, exc)
 
 
 def _lightning_writes_logs_now(trainer: Any) -> bool:

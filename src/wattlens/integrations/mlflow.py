@@ -156,11 +156,11 @@ def _warn(mlflow: Any, what: str, exc: BaseException, kept: str) -> None:
     """One warning per tracking URI and process: MLflow failing must not flood the user's log."""
     uri = _tracking_uri(mlflow) if mlflow is not None else "(mlflow)"
     if uri in _warned:
-        logger.debug("wattlens: MLflow %s failed again: %s", what, exc)
+        logger.debug("MLflow %s failed again: %s", what, exc)
         return
     _warned.add(uri)
     logger.warning(
-        "wattlens: could not %s in MLflow at %s (%s: %s); your run goes on, %s",
+        "could not %s in MLflow at %s (%s: %s); your run goes on, %s",
         what,
         uri,
         type(exc).__name__,

@@ -342,7 +342,7 @@ class TrainingMeter:
 
     def _fail(self, what: str, exc: BaseException) -> None:
         self._broken = f"{what}: {type(exc).__name__}: {exc}"
-        logger.warning("wattlens: energy metering stopped (%s); training continues unmetered", self._broken)
+        logger.warning("energy metering stopped (%s); training continues unmetered", self._broken)
         self._close_monitor()
 
     # ---- lifecycle -----------------------------------------------------------------------------------
@@ -355,7 +355,7 @@ class TrainingMeter:
         self._training = {k: v for k, v in training.items() if v is not None}
         if not self.rank.meters_node:
             logger.info(
-                "wattlens: rank %d (local rank %d) does not meter: local rank 0 meters this node",
+                "rank %d (local rank %d) does not meter: local rank 0 meters this node",
                 self.rank.rank,
                 self.rank.local_rank,
             )
@@ -373,7 +373,7 @@ class TrainingMeter:
             from wattlens.integrations.mlflow import RunLogger
 
             self._mlflow_logger = RunLogger()
-        logger.info("wattlens: %s", self.describe())
+        logger.info("%s", self.describe())
 
     def describe(self) -> str:
         """One line: what is metered, how, where, and which windows."""
@@ -503,7 +503,7 @@ class TrainingMeter:
         )
         if every != self.step_every or len(rows) == CALIBRATION_STEPS:
             logger.info(
-                "wattlens: step windows every %d step(s) (window cost %.1f us CPU, step %.2f ms, budget %.1f%%)",
+                "step windows every %d step(s) (window cost %.1f us CPU, step %.2f ms, budget %.1f%%)",
                 every,
                 cost * 1e6,
                 step * 1e3,
@@ -672,21 +672,21 @@ class TrainingMeter:
         try:
             store = open_store(None if self.db is None else str(self.db))
         except Exception as exc:
-            logger.warning("wattlens: the training record could not be stored (%s): %s", type(exc).__name__, exc)
+            logger.warning("the training record could not be stored (%s): %s", type(exc).__name__, exc)
             return None
         try:
             run_id = store.create_run(RUN_KIND, self._config(), run_id=self._shared_run_id())
             store.save_cell(run_id, cell, status, record)
             store.set_run_status(run_id, "done" if status == "ok" else status)
             logger.info(
-                "wattlens: training energy stored as run %s in %s (wattlens breakeven --training-run %s)",
+                "training energy stored as run %s in %s (wattlens breakeven --training-run %s)",
                 run_id,
                 store.url,
                 run_id,
             )
             return run_id
         except Exception as exc:
-            logger.warning("wattlens: the training record could not be stored (%s): %s", type(exc).__name__, exc)
+            logger.warning("the training record could not be stored (%s): %s", type(exc).__name__, exc)
             return None
         finally:
             store.close()

@@ -119,7 +119,7 @@ class EnergyCallback(TrainerCallback):  # type: ignore[misc]
         handler = _calling_handler(self)
         if handler is None:
             logger.warning(
-                "wattlens: could not place EnergyCallback before the report_to integrations; energy metrics "
+                "could not place EnergyCallback before the report_to integrations; energy metrics "
                 "reach trainer.state.log_history, but reporters registered before it may not receive them"
             )
             return
