@@ -212,3 +212,11 @@ def test_given_rank_overrides_detection():
     meter = _meter(rank=rank)
     meter.start({})
     assert not meter.metering and meter.rank is rank and detect_rank({}).rank == 0
+
+
+def test_an_unknown_callback_option_names_the_allowed_ones():
+    from wattlens.integrations.training import meter_for
+
+    with pytest.raises(IntegrationError, match="unknown option 'contry'; allowed: country, region"):
+        meter_for("transformers", {"contry": "FR"})
+    assert meter_for("transformers", {"country": "FR", "db": False}).carbon.location.key == "FRA"

@@ -26,8 +26,7 @@ from typing import Any
 
 from wattlens._logging import get_logger
 from wattlens.integrations.errors import missing_extra
-from wattlens.integrations.training import TrainingMeter, model_facts
-from wattlens.tracking.ranks import RankInfo
+from wattlens.integrations.training import MeteredCallback, meter_for, model_facts
 
 try:
     from lightning.pytorch import Callback
@@ -41,7 +40,7 @@ logger = get_logger(__name__)
 _LOG_OPTIONS = {"logger": True, "prog_bar": False, "rank_zero_only": True, "batch_size": 1}
 
 
-class EnergyCallback(Callback):  # type: ignore[misc]
+class EnergyCallback(MeteredCallback, Callback):  # type: ignore[misc]
     """Meters a Lightning fit: train, epochs, validation and training batches; see the module docstring.
 
     Keyword arguments are those of :class:`wattlens.integrations.training.TrainingMeter` (``country``,
@@ -49,51 +48,9 @@ class EnergyCallback(Callback):  # type: ignore[misc]
     ``cpu_tdp_w``, ``step_every``, ``db``, ``prefix``, ``mlflow``, ``rank``).
     """
 
-    def __init__(
-        self,
-        *,
-        country: str | None = None,
-        region: str | None = None,
-        intensity_g_per_kwh: float | None = None,
-        pue: float | str | None = None,
-        price_per_kwh: float | None = None,
-        currency: str | None = None,
-        sources: list[str] | str | None = None,
-        attribution: str = "machine",
-        cpu_tdp_w: float | None = None,
-        step_every: int | str = "auto",
-        db: str | bool | None = None,
-        prefix: str = "energy/",
-        mlflow: bool = False,
-        rank: RankInfo | None = None,
-    ) -> None:
+    def __init__(self, **settings: Any) -> None:
         super().__init__()
-        self.meter = TrainingMeter(
-            framework="lightning",
-            country=country,
-            region=region,
-            intensity_g_per_kwh=intensity_g_per_kwh,
-            pue=pue,
-            price_per_kwh=price_per_kwh,
-            currency=currency,
-            sources=sources,
-            attribution=attribution,
-            cpu_tdp_w=cpu_tdp_w,
-            step_every=step_every,
-            db=db,
-            prefix=prefix,
-            mlflow=mlflow,
-            rank=rank,
-        )
-
-    @property
-    def run_id(self) -> str | None:
-        """The wattlens store run of the last fit (``None`` before the end, or where nothing was stored)."""
-        return self.meter.run_id
-
-    @property
-    def record(self) -> dict[str, Any] | None:
-        return self.meter.record
+        self.meter = meter_for("lightning", settings)
 
     # ---- the fit ---------------------------------------------------------------------------------------
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:

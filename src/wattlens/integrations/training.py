@@ -196,6 +196,48 @@ def merge_measurements(name: str, parts: list[Measurement]) -> Measurement:
 # --- configuration ------------------------------------------------------------------------------------
 
 
+SETTINGS = (
+    "country",
+    "region",
+    "intensity_g_per_kwh",
+    "pue",
+    "price_per_kwh",
+    "currency",
+    "sources",
+    "attribution",
+    "cpu_tdp_w",
+    "step_every",
+    "db",
+    "prefix",
+    "mlflow",
+    "rank",
+)
+
+
+def meter_for(framework: str, settings: Mapping[str, Any]) -> TrainingMeter:
+    """The callbacks' meter from their keyword arguments; an unknown one is an error naming the allowed ones."""
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown:
+        raise IntegrationError(f"EnergyCallback: unknown option {unknown[0]!r}; allowed: {', '.join(SETTINGS)}")
+    return TrainingMeter(framework=framework, **settings)
+
+
+class MeteredCallback:
+    """What both callbacks expose: their meter, and the store run and record of the last training."""
+
+    meter: TrainingMeter
+
+    @property
+    def run_id(self) -> str | None:
+        """The wattlens store run of the last training (``None`` before the end, or where nothing was stored)."""
+        return self.meter.run_id
+
+    @property
+    def record(self) -> dict[str, Any] | None:
+        """The full energy record of the last training on this process (``None`` where it did not meter)."""
+        return self.meter.record
+
+
 def _check_step_every(value: Any) -> int | None:
     """``"auto"`` -> None (calibrate); a whole number 0..MAX -> itself (0: no step windows)."""
     if value == "auto":
@@ -715,9 +757,12 @@ __all__ = [
     "CALIBRATION_STEPS",
     "DEFAULT_PREFIX",
     "RECALIBRATE_STEPS",
+    "SETTINGS",
     "STEP_COST_BUDGET",
+    "MeteredCallback",
     "TrainingMeter",
     "WindowFigures",
     "merge_measurements",
+    "meter_for",
     "model_facts",
 ]

@@ -37,8 +37,7 @@ from typing import Any
 
 from wattlens._logging import get_logger
 from wattlens.integrations.errors import missing_extra
-from wattlens.integrations.training import TrainingMeter, model_facts
-from wattlens.tracking.ranks import RankInfo
+from wattlens.integrations.training import MeteredCallback, meter_for, model_facts
 
 try:
     from transformers import TrainerCallback
@@ -49,7 +48,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
 logger = get_logger(__name__)
 
 
-class EnergyCallback(TrainerCallback):  # type: ignore[misc]
+class EnergyCallback(MeteredCallback, TrainerCallback):  # type: ignore[misc]
     """Meters a ``Trainer`` run: train, epochs, evaluations and steps; see the module docstring.
 
     Keyword arguments are those of :class:`wattlens.integrations.training.TrainingMeter`: ``country``,
@@ -57,53 +56,10 @@ class EnergyCallback(TrainerCallback):  # type: ignore[misc]
     ``attribution``, ``cpu_tdp_w``, ``step_every`` ("auto", N or 0), ``db``, ``prefix``, ``mlflow``, ``rank``.
     """
 
-    def __init__(
-        self,
-        *,
-        country: str | None = None,
-        region: str | None = None,
-        intensity_g_per_kwh: float | None = None,
-        pue: float | str | None = None,
-        price_per_kwh: float | None = None,
-        currency: str | None = None,
-        sources: list[str] | str | None = None,
-        attribution: str = "machine",
-        cpu_tdp_w: float | None = None,
-        step_every: int | str = "auto",
-        db: str | bool | None = None,
-        prefix: str = "energy/",
-        mlflow: bool = False,
-        rank: RankInfo | None = None,
-    ) -> None:
-        self.meter = TrainingMeter(
-            framework="transformers",
-            country=country,
-            region=region,
-            intensity_g_per_kwh=intensity_g_per_kwh,
-            pue=pue,
-            price_per_kwh=price_per_kwh,
-            currency=currency,
-            sources=sources,
-            attribution=attribution,
-            cpu_tdp_w=cpu_tdp_w,
-            step_every=step_every,
-            db=db,
-            prefix=prefix,
-            mlflow=mlflow,
-            rank=rank,
-        )
+    def __init__(self, **settings: Any) -> None:
+        self.meter = meter_for("transformers", settings)
         self._placed = False
         self._epoch = 0
-
-    @property
-    def run_id(self) -> str | None:
-        """The wattlens store run of the last training (``None`` before the end, or where nothing was stored)."""
-        return self.meter.run_id
-
-    @property
-    def record(self) -> dict[str, Any] | None:
-        """The full energy record of the last training on this process (``None`` where it did not meter)."""
-        return self.meter.record
 
     # ---- placement: before the report_to integrations -------------------------------------------------
     def _place_before_reporters(self) -> None:
