@@ -141,3 +141,24 @@ def test_measure_cli_with_mlflow_down_still_exits_with_the_command_code(tmp_path
     assert out.stderr.count("could not open a run in MLflow") == 1 and "w.sqlite" in out.stderr
     with open_store(env["WATTLENS_DB"]) as st:
         assert len(st.measurements()) == 1
+
+
+def test_training_meter_logs_canonical_metrics_per_step_with_mlflow_true(tracking):
+    """The callbacks' ``mlflow=True``: canonical names at every log event, provenance tags once."""
+    from wattlens.integrations.training import TrainingMeter
+
+    meter = TrainingMeter(framework="test", sources=["estimator"], db=False, step_every=1, mlflow=True, country="DE")
+    with mlflow.start_run() as run:
+        meter.start({"model": "demo"})
+        for step in range(1, 7):
+            meter.step_begin(step)
+            _busy()
+            meter.step_end(step)
+            if step % 3 == 0:
+                meter.log_metrics(step)
+        meter.finish({})
+    history = tracking.get_metric_history(run.info.run_id, "energy_j")
+    assert [h.step for h in history] == [3, 6] and history[0].value < history[1].value  # cumulative train
+    assert [h.step for h in tracking.get_metric_history(run.info.run_id, "step_energy_j")] == [3, 6]
+    tags = tracking.get_run(run.info.run_id).data.tags
+    assert tags["wattlens.source"] == "estimated" and tags["wattlens.location"].startswith("DEU")
