@@ -47,12 +47,17 @@ def snapshot():
 """
 
 
+# Importing these imports the library they integrate, whose own import sets process state (Lightning sets
+# PYTORCH_NVML_BASED_CUDA_CHECK and TORCHINDUCTOR_CACHE_DIR): the user's choice when they use that integration.
+_IMPORTS_ITS_LIBRARY = {"wattlens.integrations.lightning"}
+
+
 def _library_modules() -> list[str]:
     mods = []
     for path in sorted(SRC.rglob("*.py")):
         rel = path.relative_to(SRC.parent).with_suffix("")
         name = ".".join(rel.parts).removesuffix(".__init__")
-        if not name.startswith(("wattlens.cli", "wattlens.__main__")):
+        if not name.startswith(("wattlens.cli", "wattlens.__main__")) and name not in _IMPORTS_ITS_LIBRARY:
             mods.append(name)
     return mods
 

@@ -65,7 +65,7 @@ def test_auto_cadence_keeps_the_callback_cost_within_budget():
     assert metered < CALIBRATION_STEPS + 40  # later steps were skipped, not metered
     # long steps: every step is metered
     slow = _meter()
-    _train(slow, steps=CALIBRATION_STEPS + 2, work=200_000)
+    _train(slow, steps=CALIBRATION_STEPS + 2, work=1_000_000)  # ~0.1 s steps: the window is < 0.1 % of one
     assert slow.step_every == 1
     slow.finish({})
     meter.finish({})

@@ -28,6 +28,7 @@ try:
     from IPython.core.error import UsageError
     from IPython.core.magic import Magics, cell_magic, magics_class
     from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+    from IPython.display import Pretty, display
 except ImportError as _exc:  # pragma: no cover - depends on the environment
     raise missing_extra("IPython", "dev", _exc) from _exc
 
@@ -87,7 +88,7 @@ class WattlensMagics(Magics):  # type: ignore[misc]
 
         result = MeasuredFootprint(m, carbon.footprint(m))
         shell.user_ns[args.var] = result
-        print(json.dumps(result.to_dict(), default=str) if args.json else str(result))
+        display(Pretty(json.dumps(result.to_dict(), default=str) if args.json else str(result)))
 
     def _monitor(self, attribution: str) -> Any:
         mon = self._monitors.get(attribution)

@@ -19,18 +19,19 @@ command's own ``mlflow.start_run()`` joins it: the energy lands beside the comma
 
 MLflow unreachable or misconfigured: one warning (per tracking URI), the user's code goes on, ``log`` returns
 ``False`` and the record is kept in the wattlens store instead (``db``, default ``$WATTLENS_DB`` or
-``./wattlens.sqlite``). HTTP retries are bounded for these calls (unless the user set MLflow's own
-``MLFLOW_HTTP_REQUEST_*`` variables), so an unreachable server costs seconds, not MLflow's default minutes.
+``./wattlens.sqlite``). An HTTP tracking server that does not accept a connection within 5 s is reported
+at once, not after MLflow's own retries (minutes by default); MLflow's settings are left as the user set them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
+import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from wattlens._logging import get_logger
 from wattlens.integrations.errors import IntegrationError, missing_extra
@@ -38,12 +39,7 @@ from wattlens.integrations.errors import IntegrationError, missing_extra
 logger = get_logger(__name__)
 
 TAG_PREFIX = "wattlens."
-# MLflow's own knobs, used only where the user has not set them: fail in seconds, not minutes
-_BOUNDED_HTTP = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
-}
+REACH_TIMEOUT_S = 5.0  # an HTTP tracking server that does not accept a connection by then is unreachable
 _METRICS = (  # canonical metric name -> key in a wattlens record (``build_record``) / attribute of a figure
     ("energy_j", "energy_j"),
     ("energy_low_j", "low_j"),
@@ -55,6 +51,7 @@ _METRICS = (  # canonical metric name -> key in a wattlens record (``build_recor
     ("co2e_high_g", "co2e_high_g"),
 )
 _warned: set[str] = set()
+_reachable: set[str] = set()
 
 
 def _mlflow() -> Any:
@@ -132,17 +129,17 @@ def tags_of(record: Mapping[str, Any]) -> dict[str, str]:
 # --- plumbing --------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _bounded_http() -> Iterator[None]:
-    """MLflow's HTTP retry/timeout knobs set for the duration of our calls, where the user has not set them."""
-    added = [k for k in _BOUNDED_HTTP if k not in os.environ]
-    for k in added:
-        os.environ[k] = _BOUNDED_HTTP[k]
-    try:
-        yield
-    finally:
-        for k in added:
-            os.environ.pop(k, None)
+def _check_reachable(mlflow: Any) -> None:
+    """An HTTP tracking server that does not accept a connection fails here in seconds (OSError), instead of
+    after MLflow's own retries (minutes by default); a server that answered once is not asked again."""
+    uri = _tracking_uri(mlflow)
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or uri in _reachable or not parts.hostname:
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    with socket.create_connection((parts.hostname, port), timeout=REACH_TIMEOUT_S):
+        pass
+    _reachable.add(uri)
 
 
 def _tracking_uri(mlflow: Any) -> str:
@@ -246,13 +243,13 @@ def log(
     mlflow = _mlflow()
     metrics, tags = metrics_of(record, prefix), tags_of(record)
     try:
-        with _bounded_http():
-            rid = run_id or _current_run_id(mlflow)
-            client = mlflow.MlflowClient()
-            m, t = _batch(mlflow, metrics, tags, step)
-            client.log_batch(rid, metrics=m, tags=t)
-            if artifact or (artifact is None and step is None):
-                client.log_dict(rid, _jsonable(record), _artifact_name(record))
+        _check_reachable(mlflow)
+        rid = run_id or _current_run_id(mlflow)
+        client = mlflow.MlflowClient()
+        m, t = _batch(mlflow, metrics, tags, step)
+        client.log_batch(rid, metrics=m, tags=t)
+        if artifact or (artifact is None and step is None):
+            client.log_dict(rid, _jsonable(record), _artifact_name(record))
         return True
     except Exception as exc:
         _warn(mlflow, "log the energy record", exc, _keep(record, db))
@@ -281,10 +278,10 @@ class RunLogger:
         if self.failed or not metrics:
             return False
         try:
-            with _bounded_http():
-                rid = self._run_id or _current_run_id(self._mlflow)
-                m, t = _batch(self._mlflow, metrics, tags or {}, step)
-                self._mlflow.MlflowClient().log_batch(rid, metrics=m, tags=t)
+            _check_reachable(self._mlflow)
+            rid = self._run_id or _current_run_id(self._mlflow)
+            m, t = _batch(self._mlflow, metrics, tags or {}, step)
+            self._mlflow.MlflowClient().log_batch(rid, metrics=m, tags=t)
             return True
         except Exception as exc:
             self.failed = True
@@ -296,8 +293,9 @@ class CommandRun:
     """The MLflow run of ``wattlens measure --mlflow -- CMD``: opened before CMD starts, logged to after it ends.
 
     ``open`` reuses ``$MLFLOW_RUN_ID`` when set (the caller's active run), else creates a run in the experiment
-    named by ``$MLFLOW_EXPERIMENT_NAME`` / ``$MLFLOW_EXPERIMENT_ID`` (else MLflow's default), and exports its id
-    as ``MLFLOW_RUN_ID`` for CMD, whose own ``mlflow.start_run()`` then joins it.
+    named by ``$MLFLOW_EXPERIMENT_NAME`` / ``$MLFLOW_EXPERIMENT_ID`` (else MLflow's default). The caller starts
+    CMD with :meth:`child_env`, which names the run in ``MLFLOW_RUN_ID``, so that CMD's own ``mlflow.start_run()``
+    joins it (this process's environment is left alone).
     """
 
     def __init__(self, mlflow: Any, run_id: str | None, created: bool, error: BaseException | None) -> None:
@@ -305,51 +303,49 @@ class CommandRun:
         self.run_id = run_id
         self.created = created
         self.error = error
-        self._previous_env = os.environ.get("MLFLOW_RUN_ID")
 
     @classmethod
     def open(cls, name: str, command: list[str]) -> CommandRun:
         """Find or create the run (never raises for MLflow failures; :class:`IntegrationError` if not installed)."""
         mlflow = _mlflow()
         try:
-            with _bounded_http():
-                client = mlflow.MlflowClient()
-                existing = os.environ.get("MLFLOW_RUN_ID")
-                if existing:
-                    client.get_run(existing)  # fails clearly when the id is wrong
-                    link = cls(mlflow, existing, False, None)
-                else:
-                    run = client.create_run(
-                        _experiment_id(mlflow, client),
-                        run_name=name[:250],
-                        tags={f"{TAG_PREFIX}command": " ".join(command)[:5000]},
-                    )
-                    run_id = str(run.info.run_id)
-                    link = cls(mlflow, run_id, True, None)
-                    os.environ["MLFLOW_RUN_ID"] = run_id  # the command's own start_run() joins this run
-            return link
+            _check_reachable(mlflow)
+            client = mlflow.MlflowClient()
+            existing = os.environ.get("MLFLOW_RUN_ID")
+            if existing:
+                client.get_run(existing)  # fails clearly when the id is wrong
+                return cls(mlflow, existing, False, None)
+            run = client.create_run(
+                _experiment_id(mlflow, client),
+                run_name=name[:250],
+                tags={f"{TAG_PREFIX}command": " ".join(command)[:5000]},
+            )
+            return cls(mlflow, str(run.info.run_id), True, None)
         except Exception as exc:
             return cls(mlflow, None, False, exc)
+
+    def child_env(self) -> dict[str, str] | None:
+        """The environment for CMD: this one plus ``MLFLOW_RUN_ID`` of our run (``None``: no run, inherit)."""
+        return None if self.run_id is None else {**os.environ, "MLFLOW_RUN_ID": self.run_id}
 
     def finish(self, record: Mapping[str, Any], exit_code: int, db: str | None, saved: bool) -> bool:
         """Log the record into the run and close it if we opened it; on failure keep the record in the store.
 
         ``saved``: the record is already in a wattlens store (``--db``), so a failure need not save it again.
         """
-        self._restore_env()
         kept = "the record was saved with --db" if saved else None
         if self.run_id is None:
             _warn(self._mlflow, "open a run", self.error or RuntimeError("unknown"), kept or _keep(record, db))
             return False
         try:
-            with _bounded_http():
-                client = self._mlflow.MlflowClient()
-                tags = {**tags_of(record), f"{TAG_PREFIX}exit_code": str(exit_code)}
-                m, t = _batch(self._mlflow, metrics_of(record), tags, None)
-                client.log_batch(self.run_id, metrics=m, tags=t)
-                client.log_dict(self.run_id, _jsonable(record), _artifact_name(record))
-                if self.created and client.get_run(self.run_id).info.status == "RUNNING":
-                    client.set_terminated(self.run_id, "FINISHED" if exit_code == 0 else "FAILED")
+            _check_reachable(self._mlflow)
+            client = self._mlflow.MlflowClient()
+            tags = {**tags_of(record), f"{TAG_PREFIX}exit_code": str(exit_code)}
+            m, t = _batch(self._mlflow, metrics_of(record), tags, None)
+            client.log_batch(self.run_id, metrics=m, tags=t)
+            client.log_dict(self.run_id, _jsonable(record), _artifact_name(record))
+            if self.created and client.get_run(self.run_id).info.status == "RUNNING":
+                client.set_terminated(self.run_id, "FINISHED" if exit_code == 0 else "FAILED")
             return True
         except Exception as exc:
             _warn(self._mlflow, "log the energy record", exc, kept or _keep(record, db))
@@ -357,23 +353,15 @@ class CommandRun:
 
     def abandon(self, reason: str) -> None:
         """The command never started: close the run we opened as FAILED (nothing to log)."""
-        self._restore_env()
         if not (self.created and self.run_id):
             return
         try:
-            with _bounded_http():
-                client = self._mlflow.MlflowClient()
-                client.set_tag(self.run_id, f"{TAG_PREFIX}error", reason[:5000])
-                client.set_terminated(self.run_id, "FAILED")
+            _check_reachable(self._mlflow)
+            client = self._mlflow.MlflowClient()
+            client.set_tag(self.run_id, f"{TAG_PREFIX}error", reason[:5000])
+            client.set_terminated(self.run_id, "FAILED")
         except Exception as exc:
             _warn(self._mlflow, "close the run", exc, "nothing was measured")
-
-    def _restore_env(self) -> None:
-        if self.created:
-            if self._previous_env is None:
-                os.environ.pop("MLFLOW_RUN_ID", None)
-            else:
-                os.environ["MLFLOW_RUN_ID"] = self._previous_env
 
 
 def _experiment_id(mlflow: Any, client: Any) -> str:
