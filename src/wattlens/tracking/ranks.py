@@ -119,13 +119,29 @@ def _int(env: Mapping[str, str], key: str) -> int | None:
     return value
 
 
-def _node_of(rank: int, local_world_size: int | None) -> int | None:
-    """The node index when every node runs the same number of processes (torchrun and srun's default)."""
-    return rank // local_world_size if local_world_size else None
-
-
-def _nodes_of(world_size: int, local_world_size: int | None) -> int | None:
-    return -(-world_size // local_world_size) if local_world_size else None
+def _info(
+    launcher: str,
+    rank: int,
+    local: int | None,
+    world: int,
+    local_size: int | None,
+    node: int | None,
+    nodes: int | None,
+    missing_local: str,
+) -> RankInfo:
+    """A RankInfo with the gaps filled: an unknown local rank is the global one (said in a note, when it
+    matters); an unknown node index / count follows from the node size, when every node runs the same number
+    of processes (torchrun's and srun's default)."""
+    notes: tuple[str, ...] = ()
+    if local is None:
+        local = rank if world > 1 else 0
+        if world > 1:
+            notes = (missing_local,)
+    if node is None and local_size:
+        node = rank // local_size
+    if nodes is None and local_size:
+        nodes = -(-world // local_size)
+    return RankInfo(rank, local, world, local_size, node, nodes, launcher, notes)
 
 
 def _from_torch(env: Mapping[str, str]) -> RankInfo | None:
@@ -142,22 +158,9 @@ def _from_torch(env: Mapping[str, str]) -> RankInfo | None:
     # The local rank and node size are not properties of the process group: take them from the launcher.
     local = _first_int(env, ("LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"))
     local_size = _first_int(env, ("LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE"))
-    notes: tuple[str, ...] = ()
-    if local is None:
-        if world > 1:
-            notes = ("local rank unknown (no LOCAL_RANK / launcher variable): taken as the global rank",)
-        local = rank if world > 1 else 0
     node = _first_int(env, ("GROUP_RANK", "SLURM_NODEID"))
-    return RankInfo(
-        rank,
-        local,
-        world,
-        local_size,
-        node if node is not None else _node_of(rank, local_size),
-        _nodes_of(world, local_size),
-        "torch.distributed",
-        notes,
-    )
+    missing = "local rank unknown (no LOCAL_RANK / launcher variable): taken as the global rank"
+    return _info("torch.distributed", rank, local, world, local_size, node, None, missing)
 
 
 def _first_int(env: Mapping[str, str], keys: tuple[str, ...]) -> int | None:
@@ -189,25 +192,11 @@ def _from_vars(
         raise _Untrusted(f"{rank_key} is set but {size_key} is {env.get(size_key)!r}")
     if rank >= world:
         raise _Untrusted(f"{rank_key}={rank} is not below {size_key}={world}")
-    local = _int(env, local_key)
     local_size = _int(env, local_size_key) if local_size_key else None
-    notes: tuple[str, ...] = ()
-    if local is None:
-        local = rank if world > 1 else 0
-        if world > 1:
-            notes = (f"{local_key} not set: the local rank is taken as the global rank",)
     node = _int(env, node_key) if node_key else None
     nodes = _int(env, nodes_key) if nodes_key else None
-    return RankInfo(
-        rank,
-        local,
-        world,
-        local_size,
-        node if node is not None else _node_of(rank, local_size),
-        nodes if nodes is not None else _nodes_of(world, local_size),
-        launcher,
-        notes,
-    )
+    missing = f"{local_key} not set: the local rank is taken as the global rank"
+    return _info(launcher, rank, _int(env, local_key), world, local_size, node, nodes, missing)
 
 
 # (launcher, rank, local rank, world size, local world size, node index, node count), most specific first
