@@ -336,9 +336,10 @@ def _report(results: dict, step_sizes: list[int], args: argparse.Namespace, load
             hourly[(tool, step_ms)] = hour
             e2e = (loop / _median(base, "loop_s") - 1) * 100
             spread = (max(r["loop_s"] for r in base) - min(r["loop_s"] for r in base)) / _median(base, "loop_s") * 100
-            windows = {"wattlens": f"every {rows[-1]['step_every']}", "wattlens-no-steps": "off (train, epochs)"}.get(
-                tool, "none (whole train only)"
-            )
+            if tool == "wattlens":
+                windows = f"every {rows[-1]['step_every']}"
+            else:
+                windows = "off (train, epochs)" if tool == "wattlens-no-steps" else "none (whole train only)"
             print(
                 f"| {tool} | {step_ms} / {step_s * 1e3:.1f} ms | **{hook * 1e6:.1f} µs ({per_step:.3f} %)** | "
                 f"{bg * 1e3:.0f} ms | {fixed * 1e3:.0f} ms; {init * 1e3:+.0f} ms | {e2e:+.1f} % ({spread:.1f} %) | "
