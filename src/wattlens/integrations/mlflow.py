@@ -293,9 +293,8 @@ class CommandRun:
     """The MLflow run of ``wattlens measure --mlflow -- CMD``: opened before CMD starts, logged to after it ends.
 
     ``open`` reuses ``$MLFLOW_RUN_ID`` when set (the caller's active run), else creates a run in the experiment
-    named by ``$MLFLOW_EXPERIMENT_NAME`` / ``$MLFLOW_EXPERIMENT_ID`` (else MLflow's default). The caller starts
-    CMD with :meth:`child_env`, which names the run in ``MLFLOW_RUN_ID``, so that CMD's own ``mlflow.start_run()``
-    joins it (this process's environment is left alone).
+    named by ``$MLFLOW_EXPERIMENT_NAME`` / ``$MLFLOW_EXPERIMENT_ID`` (else MLflow's default). The CLI starts CMD
+    with ``MLFLOW_RUN_ID`` naming the run, so that CMD's own ``mlflow.start_run()`` joins it.
     """
 
     def __init__(self, mlflow: Any, run_id: str | None, created: bool, error: BaseException | None) -> None:
@@ -323,10 +322,6 @@ class CommandRun:
             return cls(mlflow, str(run.info.run_id), True, None)
         except Exception as exc:
             return cls(mlflow, None, False, exc)
-
-    def child_env(self) -> dict[str, str] | None:
-        """The environment for CMD: this one plus ``MLFLOW_RUN_ID`` of our run (``None``: no run, inherit)."""
-        return None if self.run_id is None else {**os.environ, "MLFLOW_RUN_ID": self.run_id}
 
     def finish(self, record: Mapping[str, Any], exit_code: int, db: str | None, saved: bool) -> bool:
         """Log the record into the run and close it if we opened it; on failure keep the record in the store.
