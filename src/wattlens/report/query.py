@@ -62,7 +62,7 @@ class RunInfo(Record):
 
     @property
     def machine(self) -> MachineInfo:
-        return MachineInfo.of(self.environment)
+        return MachineInfo.of(self.environment or {})
 
 
 @dataclass(frozen=True)

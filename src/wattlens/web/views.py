@@ -112,7 +112,8 @@ class TaskCount(Record):
 
 @dataclass(frozen=True)
 class EnergyPoints(Record):
-    """The chart's points: the filtered rows with a J/query figure, cheapest first (all of them, not one page)."""
+    """The chart's points: the filtered rows with a J/query figure (ok and invalid alike, the status says which),
+    cheapest first; all of them, not one page."""
 
     label: tuple[str, ...] = ()
     cell_key: tuple[str, ...] = ()
@@ -299,7 +300,7 @@ def _choices(rows: Sequence[BenchRow]) -> FilterValues:
 
 
 def _points(rows: Sequence[BenchRow]) -> EnergyPoints:
-    drawn = [r for r in f.sort_rows(rows) if r.j_per_query is not None and r.status != "failed"]
+    drawn = sorted((r for r in rows if r.j_per_query is not None), key=lambda r: (r.j_per_query, r.model))
     return EnergyPoints(
         label=tuple(f"{r.model} · {f.config_label(r.config)}" for r in drawn),
         cell_key=tuple(r.cell_key for r in drawn),

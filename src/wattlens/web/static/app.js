@@ -50,6 +50,7 @@
   function unit(x, base, units) {
     x = num(x);
     if (x === null) return NA;
+    if (x === 0) return "0 " + base;
     const a = Math.abs(x);
     for (const [scale, u] of units) if (a >= scale || scale === units[units.length - 1][0]) return sig(x / scale, 3) + " " + u + base;
     return sig(x, 3) + " " + base;
@@ -191,14 +192,16 @@
           else if (num(s.y[j]) !== null) hidden++;
         });
       });
-      const yFmt = spec.yFmt || ((v) => sig(v, 4));
+      const yFmt0 = spec.yFmt || ((v) => sig(v, 4));
+      const yFmt = (v) => (v === null || v === undefined ? "" : yFmt0(v));
       const xFmt = spec.xFmt || ((v) => (spec.xNames ? spec.xNames[v] ?? "" : sig(v, 4)));
+      const categorical = !!spec.categorical || !!spec.xNames;
       const opts = {
         width: Math.max(320, (box.clientWidth || 900) - 4),
         height: spec.height || 300,
         scales: {
-          x: { time: !!spec.xTime, distr: spec.logX ? 3 : 1 },
-          y: { distr: log ? 3 : 1 },
+          x: { time: !!spec.xTime, distr: spec.logX ? 3 : 1, range: categorical ? (u, min, max) => [min - 0.5, max + 0.5] : undefined },
+          y: { distr: log ? 3 : 1, range: (u, dmin, dmax) => yRange(u, dmin, dmax, series) },
         },
         axes: [
           {
@@ -235,6 +238,32 @@
         h("button", { onclick: () => build() }, "reset zoom"),
         h("span", null, points + " points" + (hidden ? " (" + hidden + " ≤ 0 not drawn on the log scale)" : "") + " · drag to zoom, double-click to reset"),
       ]);
+    }
+    // the y range covers the points and their intervals within the x range shown (zooming sets its own range)
+    function yRange(u, dmin, dmax, series) {
+      let lo = num(dmin), hi = num(dmax);
+      const xmin = u.scales.x.min, xmax = u.scales.x.max;
+      const widen = (v) => {
+        v = num(v);
+        if (v === null || (log && v <= 0)) return;
+        lo = lo === null ? v : Math.min(lo, v);
+        hi = hi === null ? v : Math.max(hi, v);
+      };
+      series.forEach((s, si) => {
+        if (u.series[si + 1] && u.series[si + 1].show === false) return;
+        for (let i = 0; i < spec.x.length; i++) {
+          const x = spec.x[i], y = num(s.y[i]);
+          if (y === null || (log && y <= 0) || (xmin != null && (x < xmin || x > xmax))) continue;
+          widen(y);
+          if (s.lo) widen(s.lo[i]);
+          if (s.hi) widen(s.hi[i]);
+        }
+        if (s.bars && !log) widen(0);
+      });
+      if (lo === null || hi === null) return log ? [1, 10] : [0, 1];
+      if (log) return uPlot.rangeLog(lo, hi, 10, true);
+      if (lo === hi) return [lo - Math.abs(lo || 1) * 0.1, hi + Math.abs(hi || 1) * 0.1];
+      return uPlot.rangeNum(lo, hi, 0.1, true);
     }
     function whiskers(u, series) {
       const ctx = u.ctx;
@@ -384,7 +413,7 @@
           { label: "status", cell: statusCell },
           { label: "J/query", num: true, title: "mean over the repeats, with its interval [low – high]", cell: (r) => h("span", null, joules(r.j_per_query), h("div", { class: "note" }, span(r.j_per_query_low, r.j_per_query_high))) },
           { label: "Wh/1k", num: true, cell: (r) => sig(r.wh_per_1000, 3) },
-          { label: "rating", cell: (r) => h("span", { class: "stars", title: r.rating_text || "" }, r.rating ? stars(r.rating) : NA) },
+          { label: "rating", cell: (r) => r.rating ? h("span", { class: "stars", title: r.rating_text || "" }, stars(r.rating)) : h("span", { class: "muted", title: r.rating_text || "" }, NA) },
           { label: "quality", num: true, title: "the task's metric, on n held-out inputs", cell: (r) => (num(r.quality) === null ? NA : h("span", null, sig(r.quality, 3), h("div", { class: "note" }, (r.quality_metric || "") + (r.inputs ? ", n=" + r.inputs : "")))) },
           { label: "p95 ms", num: true, cell: (r) => sig(r.p95_ms, 3) },
           { label: "tier", cell: (r) => (r.tier ? r.tier.label || r.tier.key : NA) },
@@ -399,8 +428,12 @@
       chart(holder, "leaderboard", {
         title: "J per query of " + d.task + ", cheapest first, with intervals",
         x: xs,
-        series: [{ label: "J/query", y: pts.j_per_query, lo: pts.j_per_query_low, hi: pts.j_per_query_high }],
+        series: [
+          { label: "ok", y: pts.j_per_query.map((v, i) => (pts.status[i] === "ok" ? v : null)), lo: pts.j_per_query_low, hi: pts.j_per_query_high },
+          { label: "invalid", color: "#e67700", y: pts.j_per_query.map((v, i) => (pts.status[i] === "ok" ? null : v)), lo: pts.j_per_query_low, hi: pts.j_per_query_high },
+        ],
         xLabel: "rank",
+        categorical: true,
         yLabel: "J per query",
         logY: true,
         yFmt: joules,
@@ -413,7 +446,7 @@
     const d = await getJSON(apiUrl("/api/runs"));
     const kinds = Object.entries(d.kinds).map(([k, n]) => k + ": " + n).join(" · ");
     if (!d.runs.length) return [message("This store holds no runs yet.", "warnbox")];
-    return [
+    return [[
       h("p", { class: "muted" }, kinds),
       table(
         [
@@ -427,7 +460,7 @@
         ],
         d.runs
       ),
-    ];
+    ]];
   }
 
   async function runPage() {
@@ -612,6 +645,7 @@
           { label: "B", y: both.map((x) => x.b.j_per_query), lo: both.map((x) => x.b.j_per_query_low), hi: both.map((x) => x.b.j_per_query_high) },
         ],
         xLabel: "pair",
+        categorical: true,
         yLabel: "J per query",
         logY: true,
         yFmt: joules,
