@@ -160,7 +160,8 @@ def timeline(rng: random.Random, result: CellResult, t0: float) -> list[WindowRo
             comps = (WindowComponent(domain="cpu", power_w=IDLE_W * 0.15), WindowComponent("memory", power_w=9.2))
             energy, low, high = idle, idle * 0.8, idle * 1.2
         else:
-            comps = (_component(energy * 0.7, energy * 0.5, energy), _component(energy * 0.3, energy * 0.25, energy * 0.35, "memory"))
+            cpu = _component(energy * 0.7, energy * 0.5, energy)
+            comps = (cpu, _component(energy * 0.3, energy * 0.25, energy * 0.35, "memory"))
         rows.append(
             WindowRow(
                 phase=phase,
@@ -183,7 +184,7 @@ def timeline(rng: random.Random, result: CellResult, t0: float) -> list[WindowRo
     q = result.query or PhaseResult()
     add("idle-before", 0, 1.0, None, None)
     add("load", 0, 2.0, 30.0, 0)
-    windows = [("query", q)] + sorted((result.phases or {}).items())
+    windows = [("query", q), *sorted((result.phases or {}).items())]
     for name, phase in windows:
         for rep in range(phase.repeats):
             per = phase.per_repeat_j_per_query[rep] if rep < len(phase.per_repeat_j_per_query) else phase.j_per_query

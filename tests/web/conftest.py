@@ -68,3 +68,12 @@ def live_server(db: str) -> Iterator[Live]:
 @pytest.fixture(scope="session")
 def live(seeded: Seeded) -> Iterator[Live]:
     yield from live_server(seeded.db)
+
+
+def pytest_terminal_summary(terminalreporter: object) -> None:
+    """Say where the browser tests left their screenshots (one per page), when they ran."""
+    from tests.web.test_browser import SCREENSHOTS
+
+    shots = sorted(SCREENSHOTS.glob("*.png")) if SCREENSHOTS.is_dir() else []
+    if shots:
+        terminalreporter.write_line(f"web page screenshots ({len(shots)}): {SCREENSHOTS}")  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.web_store import ENVIRONMENT, write_run
+
 from tests.report.fixtures import optimize_result
 from wattlens.cli.main import main as cli
 from wattlens.optimize.results import OptimizeResult
@@ -63,7 +64,7 @@ def seed(folder: Path) -> Seeded:
         summary = execute(store, real_run, suite)
         assert summary.status == "done", summary
         cells = RunCells(store, store.create_run("optimize", {"model": "distilbert-base-uncased-sst2"}))
-        cells.save_result(OptimizeResult.from_dict(optimize_result()))
+        cells.save_result(OptimizeResult.from_dict(_with_hidden_costs(optimize_result())))
         cells.set_status("done")
         loadtest = store.create_run("loadtest", {"url": "http://127.0.0.1:8000/v1", "model": "tiny"})
         store.save_cell(
@@ -93,3 +94,18 @@ def copy_store(source: str, target: str) -> None:
             dst.set_run_status(run["run_id"], run["status"])
         for m in src.measurements():
             dst.save_measurement(m["record"])
+
+
+def _with_hidden_costs(result: dict) -> dict:
+    """The report fixture's optimize result with each Pareto point's hidden costs against its baseline."""
+    base = result["baseline"]
+    for point in result["pareto"]:
+        point["hidden_costs"] = {
+            "quality_delta": point["quality"] - base["quality"],
+            "p50_ratio": point["p50_ms"] / base["p50_ms"],
+            "p95_ratio": point["p95_ms"] / base["p95_ms"],
+            "throughput_ratio": point["throughput_qps"] / base["throughput_qps"],
+            "peak_rss_ratio": point["peak_rss_mb"] / base["peak_rss_mb"],
+            "model_size_ratio": point["model_size_mb"] / base["model_size_mb"],
+        }
+    return result

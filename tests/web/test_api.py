@@ -80,9 +80,10 @@ def test_compare_two_runs_and_two_machines(live: Live, seeded: Seeded) -> None:
     both = [p for p in c["pairs"] if p["ratio"] is not None]
     for p in both[:20]:
         assert p["ratio"] == pytest.approx(p["b"]["j_per_query"] / p["a"]["j_per_query"])
-        overlap = p["a"]["j_per_query_low"] <= p["b"]["j_per_query_high"] and p["b"]["j_per_query_low"] <= p["a"][
-            "j_per_query_high"
-        ]
+        overlap = (
+            p["a"]["j_per_query_low"] <= p["b"]["j_per_query_high"]
+            and p["b"]["j_per_query_low"] <= p["a"]["j_per_query_high"]
+        )
         assert p["overlap"] is overlap and (p["verdict"] == "overlap") is overlap
     machines = {m["label"] for m in d["machines"]}
     assert len(machines) == 2

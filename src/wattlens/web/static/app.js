@@ -226,10 +226,15 @@
         ),
         cursor: { drag: { x: true, y: true, uni: 20 }, points: { size: 10 } },
         legend: { live: true },
-        hooks: { draw: [(u) => whiskers(u, series)], setCursor: [(u) => showTip(u)] },
+        hooks: {
+          draw: [(u) => whiskers(u, series)],
+          setCursor: [(u) => showTip(u)],
+          setScale: [(u, key) => W.charts[name] && (W.charts[name][key] = [u.scales[key].min, u.scales[key].max])],
+        },
       };
+      W.charts[name] = null;
       plot = new uPlot(opts, data, holder);
-      W.charts[name] = { points: points, series: series.length, log: log, hidden: hidden };
+      W.charts[name] = { points: points, series: series.length, log: log, hidden: hidden, x: [plot.scales.x.min, plot.scales.x.max], y: [plot.scales.y.min, plot.scales.y.max] };
       clear(bar);
       add(bar, [
         spec.logToggle !== false && spec.logY !== undefined
@@ -688,7 +693,7 @@
           ["baseline", (b.label || cfg(b.config)) + ": " + joules(b.j_per_query) + "/query, quality " + sig(b.quality, 4) + ", p95 " + sig(b.p95_ms) + " ms"],
           ["recommended", (rec.label || cfg(rec.config)) + ": " + joules(rec.j_per_query) + "/query, quality " + sig(rec.quality, 4) + ", p95 " + sig(rec.p95_ms) + " ms"],
           ["saving", ratio(res.saving_factor) + " less energy per query"],
-          ["constraints", "quality ≥ " + sig(c.min_quality) + " · p95 ≤ " + sig(c.max_p95_ms) + " ms · RSS ≤ " + sig(c.max_rss_mb) + " MB"],
+          ["constraints", [num(c.min_quality) !== null ? "quality ≥ " + sig(c.min_quality) : null, num(c.max_p95_ms) !== null ? "p95 ≤ " + sig(c.max_p95_ms) + " ms" : null, num(c.max_rss_mb) !== null ? "RSS ≤ " + sig(c.max_rss_mb) + " MB" : null].filter((x) => x).join(" · ") || "none"],
           ["search", (res.search.trials || 0) + " trials, " + joules(res.search.energy_j) + " metered" + (res.payback_queries ? ", paid back after " + sig(res.payback_queries) + " queries" : "")],
         ])
       )
