@@ -61,12 +61,17 @@ def renamed(key: str, default: object = dataclasses.MISSING) -> Any:
     return dataclasses.field(default=default, metadata={_KEY: key})
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def to_json(value: object) -> object:
     """A value as plain JSON types: records via ``to_dict``, tuples as lists, mappings with string keys."""
+    if type(value) in _PLAIN:  # the common case first: a page of 10,000 figures is mostly numbers
+        return value
     if isinstance(value, Record):
         return value.to_dict()
     if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
+        return [v if type(v) in _PLAIN else to_json(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): to_json(v) for k, v in value.items()}
     return value
@@ -81,13 +86,11 @@ class Record:
 
     def to_dict(self) -> JsonDict:
         out: JsonDict = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            if f.metadata.get(_INTERNAL):
+        for name, key, omit_none in _writing_plan(type(self)):
+            value = getattr(self, name)
+            if value is None and omit_none:
                 continue
-            value = getattr(self, f.name)
-            if value is None and f.metadata.get(_OMIT_NONE):
-                continue
-            out[json_key(f)] = to_json(value)
+            out[key] = value if type(value) in _PLAIN else to_json(value)
         return out
 
     @classmethod
@@ -121,6 +124,21 @@ def _record_type(tp: object) -> type[Record] | None:
 
 
 Converter = Callable[[object], object]
+# (field name, JSON key, left out while None), per record class: what to_dict writes
+_WRITE_PLANS: dict[type, tuple[tuple[str, str, bool], ...]] = {}
+
+
+def _writing_plan(cls: type) -> tuple[tuple[str, str, bool], ...]:
+    plan = _WRITE_PLANS.get(cls)
+    if plan is None:
+        plan = _WRITE_PLANS[cls] = tuple(
+            (f.name, json_key(f), bool(f.metadata.get(_OMIT_NONE)))
+            for f in dataclasses.fields(cls)
+            if not f.metadata.get(_INTERNAL)
+        )
+    return plan
+
+
 # (field name, JSON key, converter or None when the JSON value is used as it is), per record class
 _PLANS: dict[type, tuple[tuple[str, str, Converter | None], ...]] = {}
 

@@ -63,8 +63,11 @@ def _clean(value: object) -> object:
 
 
 def json_response(record: Record | dict[str, object], status: int = 200) -> Response:
-    body = record.to_dict() if isinstance(record, Record) else record
-    text = json.dumps(_clean(to_json(body)), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
+    body = to_json(record.to_dict() if isinstance(record, Record) else record)
+    try:
+        text = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
+    except ValueError:  # a NaN or an infinity somewhere: only then walk the whole answer
+        text = json.dumps(_clean(body), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
     return Response(text, status_code=status, media_type="application/json")
 
 

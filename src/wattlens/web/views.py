@@ -274,6 +274,30 @@ def _board(cache: ResultsCache, run_id: str) -> Leaderboard:
     return cache.get(("leaderboard", run_id), lambda: leaderboard(cache.store, run_id))
 
 
+@dataclasses.dataclass(frozen=True)
+class _TaskView:
+    """One task of a leaderboard, prepared once per store state: its rows in page order, its chart points, the
+    filter values it offers, and each row's chart label (so that a filtered request only filters)."""
+
+    rows: tuple[BenchRow, ...]
+    points: EnergyPoints
+    choices: FilterValues
+    labels: Mapping[str, str]
+
+
+def _task_view(cache: ResultsCache, run_id: str, task: str | None) -> _TaskView:
+    def build() -> _TaskView:
+        rows = [r for r in _board(cache, run_id).rows if r.task == task]
+        labels = {r.cell_key: f"{r.model} · {f.config_label(r.config)}" for r in rows}
+        return _TaskView(tuple(f.sort_rows(rows)), _points(rows, labels), _choices(rows), labels)
+
+    return cache.get(("task-view", run_id, task), build)
+
+
+def _tasks_of(cache: ResultsCache, run_id: str) -> tuple[TaskCount, ...]:
+    return cache.get(("tasks", run_id), lambda: _tasks(_board(cache, run_id).rows))
+
+
 # --- endpoints ----------------------------------------------------------------------------------------------------
 
 
@@ -299,10 +323,10 @@ def _choices(rows: Sequence[BenchRow]) -> FilterValues:
     )
 
 
-def _points(rows: Sequence[BenchRow]) -> EnergyPoints:
+def _points(rows: Sequence[BenchRow], labels: Mapping[str, str]) -> EnergyPoints:
     drawn = sorted((r for r in rows if r.j_per_query is not None), key=lambda r: (r.j_per_query, r.model))
     return EnergyPoints(
-        label=tuple(f"{r.model} · {f.config_label(r.config)}" for r in drawn),
+        label=tuple(labels[r.cell_key] for r in drawn),
         cell_key=tuple(r.cell_key for r in drawn),
         j_per_query=tuple(r.j_per_query or 0.0 for r in drawn),
         j_per_query_low=tuple(r.j_per_query_low for r in drawn),
@@ -337,11 +361,11 @@ def leaderboard_view(cache: ResultsCache, params: Params) -> LeaderboardResponse
         run_id = runs[0].run_id
     run = _require(cache, run_id, "bench")
     board = _board(cache, run.run_id)
-    tasks = _tasks(board.rows)
+    tasks = _tasks_of(cache, run.run_id)
     task = _text(params, "task") or (tasks[0].task if tasks else None)
     if task is not None and tasks and task not in {t.task for t in tasks}:
         raise BadRequest(f"task {task!r} is not in run {run.run_id}; its tasks: {', '.join(t.task for t in tasks)}")
-    of_task = [r for r in board.rows if r.task == task]
+    view = _task_view(cache, run.run_id, task)
     where = RowFilter(
         device=_text(params, "device"),
         precision=_text(params, "precision"),
@@ -349,9 +373,8 @@ def leaderboard_view(cache: ResultsCache, params: Params) -> LeaderboardResponse
         engine=_text(params, "engine"),
         status=_text(params, "status"),
     )
-    kept = [r for r in of_task if where.keeps(r)]
-    ordered = f.sort_rows(kept)
     applied = {k: v for k, v in vars(where).items() if v is not None and k not in ("task", "model")}
+    kept = [r for r in view.rows if where.keeps(r)] if applied else list(view.rows)  # already in page order
     lines = tuple(line for line in board.rating_lines if task is None or line.startswith(f"{task}:"))
     return LeaderboardResponse(
         run=run,
@@ -359,13 +382,13 @@ def leaderboard_view(cache: ResultsCache, params: Params) -> LeaderboardResponse
         runs=choices,
         tasks=tasks,
         task=task,
-        choices=_choices(of_task),
+        choices=view.choices,
         applied=applied,
-        total=len(ordered),
+        total=len(kept),
         offset=offset,
         limit=limit,
-        rows=tuple(ordered[offset : offset + limit]),
-        points=_points(kept),
+        rows=tuple(kept[offset : offset + limit]),
+        points=_points(kept, view.labels) if applied else view.points,
         method=MethodSummary.of(kept) if kept else board.method,
         rating_lines=lines,
         rating_rule=board.rating_rule,
