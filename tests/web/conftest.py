@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -70,10 +71,13 @@ def live(seeded: Seeded) -> Iterator[Live]:
     yield from live_server(seeded.db)
 
 
+_STARTED = time.time()
+
+
 def pytest_terminal_summary(terminalreporter: object) -> None:
-    """Say where the browser tests left their screenshots (one per page), when they ran."""
+    """Say where the browser tests left their screenshots (one per page), when they ran in this session."""
     from tests.web.test_browser import SCREENSHOTS
 
-    shots = sorted(SCREENSHOTS.glob("*.png")) if SCREENSHOTS.is_dir() else []
+    shots = [p for p in SCREENSHOTS.glob("*.png") if p.stat().st_mtime >= _STARTED] if SCREENSHOTS.is_dir() else []
     if shots:
         terminalreporter.write_line(f"web page screenshots ({len(shots)}): {SCREENSHOTS}")  # type: ignore[attr-defined]

@@ -276,7 +276,8 @@ def _store_analysis(d: dict[str, Any], args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"wattlens analyze: could not store the analysis: {exc}", file=sys.stderr)
         return 2
-    print(f"analysis stored as run {run_id} in {args.db} (wattlens serve --db {args.db})", file=sys.stderr)
+    if not getattr(args, "quiet", False):
+        print(f"analysis stored as run {run_id} in {args.db} (wattlens serve --db {args.db})", file=sys.stderr)
     return 0
 
 
