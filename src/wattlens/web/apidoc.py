@@ -30,8 +30,8 @@ WEB_SECTIONS: tuple[tuple[str, str, tuple[type[Record], ...]], ...] = (
     ),
     (
         "compare",
-        "`GET /api/compare?a=&b=` (two bench runs) or `?machine_a=&machine_b=` (two machines), `&task=`; the comparison "
-        "is a `Comparison` (docs/CONTRACTS.md)",
+        "`GET /api/compare?a=&b=` (two bench runs) or `?machine_a=&machine_b=` (two machines), `&task=`; the "
+        "comparison is a `Comparison` (docs/CONTRACTS.md)",
         (views.CompareResponse, views.MachineChoice),
     ),
     (
