@@ -33,17 +33,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+if str(ROOT) not in sys.path:  # run as `python benchmarks/web_speed.py`: the repository's packages importable
+    sys.path.insert(0, str(ROOT))
 
 
 def cpu_model() -> str:
@@ -58,7 +49,6 @@ def cpu_model() -> str:
 
 def make_store(db: Path, cells: int) -> str:
     """The store (reused when it already has a run of exactly ``cells`` cells); returns the big run's id."""
-    sys.path.insert(0, str(ROOT))
     from benchmarks.web_store import write_run
     from wattlens.store import open_store
 
@@ -103,15 +93,15 @@ def start_server(db: Path) -> tuple[subprocess.Popen[str], str, float]:
 
 
 def first_page_browser(url: str) -> float | None:
+    from benchmarks.chromium import CHROMIUM, browser_context
+
     if not Path(CHROMIUM).exists():
         return None
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         return None
-    profile = tempfile.mkdtemp(prefix="wattlens-bench-")
-    with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=FLAGS, headless=True)
+    with browser_context() as ctx:
         page = ctx.new_page()
         page.goto("about:blank")
         started = time.perf_counter()
@@ -120,7 +110,6 @@ def first_page_browser(url: str) -> float | None:
         elapsed = time.perf_counter() - started
         points = page.evaluate("window.wattlens.charts.leaderboard.points")
         rows = page.locator("table.data tbody tr").count()
-        ctx.close()
     print(f"first page drawn: {rows} table rows, {points} chart points")
     return elapsed
 

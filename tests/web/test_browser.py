@@ -9,29 +9,17 @@ each page is kept (the folder is printed at the end of the test session).
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from benchmarks.chromium import CHROMIUM, browser_context
 
 from tests.web.conftest import Live
 from tests.web.seed import EVIL, Seeded
 
 pytestmark = pytest.mark.slow
-CHROMIUM = os.environ.get("WATTLENS_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(
     os.environ.get("WATTLENS_SCREENSHOTS", Path(__file__).resolve().parents[2] / "test-artifacts" / "web")
 )
@@ -44,19 +32,9 @@ def browser() -> Iterator[object]:
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing on CI: scripts/chromium.sh installs it (make test runs it)")
         pytest.skip(f"{CHROMIUM} is missing (scripts/chromium.sh installs Debian's chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    profile = tempfile.mkdtemp(prefix="wattlens-chromium-")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            args=FLAGS,  # the fresh profile folder is the user data dir (Playwright passes --user-data-dir)
-            headless=True,
-            viewport={"width": 1400, "height": 1000},
-        )
+    pytest.importorskip("playwright.sync_api")
+    with browser_context(viewport={"width": 1400, "height": 1000}) as context:
         yield context
-        context.close()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 class Page:

@@ -15,6 +15,8 @@ import argparse
 import sys
 from typing import Any
 
+from wattlens.cli.bench import _add_db as add_db
+
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
@@ -25,12 +27,7 @@ def register(subparsers: Any) -> None:
         description="Serve the results page and its JSON API (/api/) over a results store, read-only. Binds "
         "127.0.0.1 unless --host says otherwise.",
     )
-    s.add_argument(
-        "--db",
-        metavar="URL",
-        default=None,
-        help="results database: a .sqlite path (default ./wattlens.sqlite or $WATTLENS_DB) or postgresql://...",
-    )
+    add_db(s)
     s.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1; 0.0.0.0 = every interface)")
     s.add_argument("--port", type=int, default=None, help="port (default 8765; 0 = any free port)")
     s.set_defaults(func=cmd_serve)
@@ -46,7 +43,7 @@ def register(subparsers: Any) -> None:
     fmt.add_argument("--mlenergy", action="store_true", help="ML.ENERGY-like JSON (runs with their figures)")
     e.add_argument("run_id", metavar="RUN_ID", help="the bench run to export")
     e.add_argument("out", metavar="OUT_DIR", help="folder to write (created)")
-    e.add_argument("--db", metavar="URL", default=None, help="results database (default ./wattlens.sqlite)")
+    add_db(e)
     e.set_defaults(func=cmd_export)
 
 
