@@ -25,11 +25,18 @@ $(STAMP): pyproject.toml constraints.txt
 # The main job: the quick Power-Hungry-Processing suite on this machine, leaderboard first.
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/wattlens bench --suite quick --db wattlens-demo.sqlite --html wattlens-demo.html
+	HF_HUB_OFFLINE=1 $(VENV)/bin/wattlens -q analyze distilgpt2 --hardware this-machine --phase decode --batch 4 \
+		--prompt 64 --new-tokens 16 --db wattlens-demo.sqlite >/dev/null
+	@echo ""
+	@echo "See every result in your browser (read-only, this machine only):"
+	@echo "  $(VENV)/bin/wattlens serve --db wattlens-demo.sqlite    # then open http://127.0.0.1:8765/"
 
 # Everything: lint and types first, then every test with line coverage (the figure is printed; below
-# COV_FLOOR fails). CLI and worker subprocesses started by the tests are measured too.
+# COV_FLOOR fails). CLI and worker subprocesses started by the tests are measured too. The browser tests of
+# `wattlens serve` drive Debian's Chromium (scripts/chromium.sh installs it when missing).
 test: lint
 	scripts/pg.sh start >/dev/null
+	scripts/chromium.sh >/dev/null
 	rm -f .coverage .coverage.*
 	WATTLENS_TEST_PG_URL=$(PGURL) HF_HUB_OFFLINE=1 $(PY) -m pytest -q \
 		--cov --cov-report=term --cov-fail-under=$(COV_FLOOR)
@@ -42,8 +49,8 @@ test-fast: $(STAMP)
 # ruff (lint + format), then mypy as configured in pyproject.toml (strict for meters, tracking,
 # carbon and store; the default level elsewhere).
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 	$(VENV)/bin/mypy
 
 clean:

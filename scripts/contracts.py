@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Regenerate (or ``--check``) the result-record tables of docs/CONTRACTS.md from the record types.
+"""Regenerate (or ``--check``) the result-record tables of docs/CONTRACTS.md from the record types, and the API
+answers' tables of docs/WEB.md.
 
-python scripts/contracts.py [--check] [PATH]      # default PATH: docs/CONTRACTS.md
+python scripts/contracts.py [--check] [PATH]      # default PATH: docs/CONTRACTS.md (docs/WEB.md always)
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 from wattlens.report.contracts import is_current, write
+from wattlens.web import apidoc
 
 
 def main(argv: list[str]) -> int:
@@ -17,11 +19,12 @@ def main(argv: list[str]) -> int:
     paths = [a for a in argv if a != "--check"]
     path = Path(paths[0] if paths else Path(__file__).resolve().parents[1] / "docs" / "CONTRACTS.md")
     if check:
-        if not is_current(path):
-            print(f"{path}: the generated contracts are out of date; run python scripts/contracts.py")
-            return 1
-        return 0
+        stale = [p for p, current in ((path, is_current(path)), (apidoc.DOC, apidoc.is_current())) if not current]
+        for p in stale:
+            print(f"{p}: the generated contracts are out of date; run python scripts/contracts.py")
+        return 1 if stale else 0
     print(f"{path}: {'rewritten' if write(path) else 'already current'}")
+    print(f"{apidoc.DOC}: {'rewritten' if apidoc.write() else 'already current'}")
     return 0
 
 

@@ -41,3 +41,9 @@ def test_first_monitor_and_measure_stay_light() -> None:
         "import wattlens\nwith wattlens.measure('x', country='FR') as m:\n    pass\nm2 = wattlens.Monitor(); m2.close()"
     )
     assert not {m.split(".")[0] for m in mods} & {"torch", "numpy", "pandas", "sqlalchemy"}
+
+
+def test_the_web_package_imports_no_server_stack_until_it_serves() -> None:
+    """``wattlens.web`` (and its exports) import neither Starlette nor uvicorn: only ``wattlens serve`` does."""
+    mods = _modules_after("import wattlens, wattlens.web, wattlens.web.aiesc, wattlens.web.mlenergy")
+    assert not {m.split(".")[0] for m in mods} & {"starlette", "uvicorn", "anyio", "torch", "numpy"}

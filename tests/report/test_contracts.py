@@ -17,11 +17,21 @@ from wattlens.bench import breakeven as bench_breakeven
 from wattlens.bench import records as bench_records
 from wattlens.optimize import results as optimize_results
 from wattlens.records import Record
+from wattlens.report import compare as report_compare
 from wattlens.report import contracts as C
+from wattlens.report import history as report_history
 from wattlens.report import query as report_query
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "CONTRACTS.md"
-MODULES = (bench_records, bench_breakeven, optimize_results, analyze_records, report_query)
+MODULES = (
+    bench_records,
+    bench_breakeven,
+    optimize_results,
+    analyze_records,
+    report_query,
+    report_compare,
+    report_history,
+)
 
 
 def _records() -> list[type[Record]]:

@@ -84,6 +84,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--calibrate-seconds", type=float, default=1.0, help="seconds per calibration micro-benchmark")
     p.add_argument("--full-trace", action="store_true", help="trace every decode step (slow; verification)")
     p.add_argument("--list-presets", action="store_true", help="list the preset architectures and exit")
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="also keep the analysis in this results store (a .sqlite path or postgresql://...), as a run of kind "
+        "'analyze' that `wattlens serve` shows",
+    )
     p.set_defaults(func=run_analyze)
 
     h = subparsers.add_parser(
@@ -220,6 +226,10 @@ def run_analyze(args: argparse.Namespace) -> int:
             d["figures"] = [str(f) for f in plot(d, args.plot, a.profile)]
         except ImportError as exc:
             print(f"wattlens analyze: --plot needs matplotlib ({exc})", file=sys.stderr)
+    if args.db:
+        code = _store_analysis(d, args)
+        if code:
+            return code
     if args.json:
         print(json.dumps(d, indent=1, default=_json_default))
         return 0
@@ -236,6 +246,38 @@ def run_analyze(args: argparse.Namespace) -> int:
     print("\nassumptions:")
     for s in d["assumptions"]:
         print(f"  - {s}")
+    return 0
+
+
+def _store_analysis(d: dict[str, Any], args: argparse.Namespace) -> int:
+    """Keep the typed summary of the analysis as a run of kind ``analyze`` (one cell, ``analysis``)."""
+    from wattlens.analyze.records import AnalysisSummary
+    from wattlens.report.query import ANALYSIS_CELL, ANALYSIS_KIND
+    from wattlens.store import StoreError, open_store
+
+    summary = AnalysisSummary.of(d)
+    config = {
+        "model": args.model,
+        "hardware": summary.hardware,
+        "phase": summary.phase,
+        "batch": summary.batch,
+        "seq": summary.seq,
+        "prompt": summary.prompt,
+        "new_tokens": summary.new_tokens,
+        "dtype": summary.dtype,
+        "backend": args.backend,
+        "tensor_parallel": summary.tensor_parallel,
+    }
+    try:
+        with open_store(args.db) as store:
+            run_id = store.create_run(ANALYSIS_KIND, config)
+            store.save_cell(run_id, ANALYSIS_CELL, "ok", summary.to_dict())
+            store.set_run_status(run_id, "done")
+    except StoreError as exc:
+        print(f"wattlens analyze: could not store the analysis: {exc}", file=sys.stderr)
+        return 2
+    if not getattr(args, "quiet", False):
+        print(f"analysis stored as run {run_id} in {args.db} (wattlens serve --db {args.db})", file=sys.stderr)
     return 0
 
 

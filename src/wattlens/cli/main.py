@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "analyze": "wattlens.cli.analyze",
     "hardware": "wattlens.cli.analyze",
     "optimize": "wattlens.cli.optimize",
+    "serve": "wattlens.cli.web",
+    "export": "wattlens.cli.web",
 }
 
 

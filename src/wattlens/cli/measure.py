@@ -100,6 +100,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--cpu-tdp-w", type=float, metavar="W", help="your CPU's TDP for the estimator (labelled user-given)"
     )
     m.add_argument("--name", default=None, help="name of the measurement (default: the command)")
+    m.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="label the record (repeatable, e.g. --tag nightly --tag team=search); `wattlens serve` groups its "
+        "History page by tag",
+    )
     m.add_argument("--db", metavar="URL", help="also save the record to this store (SQLite path or postgresql:// URL)")
     m.add_argument("--csv", metavar="FILE", help="also append the record as one CSV row to FILE")
     m.add_argument(
@@ -463,7 +471,10 @@ def _measure(args: argparse.Namespace, cmd: list[str], mon: Any, carbon: Any, li
             carbon, lifecycle = _carbon_and_lifecycle(args)
         fp = carbon.footprint(measurement)
         meter = {k: v for k, v in described.items() if k in ("sources", "statuses", "cpu_power_model")}
-        record = build_record(measurement, fp, {"command": cmd, **outcome.record_fields(), "meter": meter})
+        extra: dict[str, Any] = {"command": cmd, **outcome.record_fields(), "meter": meter}
+        if args.tag:
+            extra["tags"] = list(dict.fromkeys(t.strip() for t in args.tag if t.strip()))
+        record = build_record(measurement, fp, extra)
         try:
             record.update(measurement_fields(lifecycle, measurement, meter_sources, fp, carbon.location))
         except Exception as exc:  # the command ran and was measured: a lifecycle problem is reported, not raised

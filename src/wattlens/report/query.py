@@ -21,8 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wattlens.analyze.records import AnalysisSummary
 from wattlens.bench.ratings import RATING_VERSION, REFERENCE_TIER, describe_rows
-from wattlens.bench.records import BenchRow
+from wattlens.bench.records import BenchRow, WindowRow
 from wattlens.bench.results import bench_runs, run_rows
 from wattlens.carbon import Location
 from wattlens.errors import WattlensError
@@ -57,7 +58,51 @@ class RunInfo(Record):
         suite = self.config.get("suite")
         if isinstance(suite, Mapping) and suite.get("name"):
             return str(suite["name"])
-        return str(self.config.get("model") or "")
+        return str(self.config.get("model") or self.config.get("name") or "")
+
+    @property
+    def machine(self) -> MachineInfo:
+        return MachineInfo.of(self.environment or {})
+
+
+@dataclass(frozen=True)
+class MachineInfo(Record):
+    """The machine a run ran on, as its environment recorded it (runs with the same key ran on the same kind of
+    machine: CPU model, logical CPUs, GPUs)."""
+
+    key: str = "unknown"
+    label: str = "unknown machine (not recorded)"
+    cpu: str | None = None
+    logical_cpus: int | None = None
+    gpus: tuple[str, ...] = ()
+    platform: str | None = None
+
+    @classmethod
+    def of(cls, environment: Mapping[str, object]) -> MachineInfo:
+        cpu = environment.get("cpu")
+        cpus = environment.get("logical_cpus")
+        raw_gpus = environment.get("gpus")
+        gpus: tuple[str, ...] = ()
+        if isinstance(raw_gpus, Mapping):
+            gpus = tuple(str(v) for v in raw_gpus.values() if v)
+        elif isinstance(raw_gpus, (list, tuple)):
+            gpus = tuple(str(v) for v in raw_gpus if v)
+        if not cpu and not gpus:
+            return cls()
+        n = cpus if isinstance(cpus, int) and not isinstance(cpus, bool) else None
+        parts = [str(cpu or "unknown CPU") + (f" x{n}" if n else "")]
+        if gpus:
+            parts.append(" + ".join(gpus))
+        label = ", ".join(parts)
+        platform = environment.get("platform")
+        return cls(
+            key=label,
+            label=label,
+            cpu=str(cpu) if cpu else None,
+            logical_cpus=n,
+            gpus=gpus,
+            platform=str(platform) if platform else None,
+        )
 
 
 def _run_info(row: Mapping[str, object], cells: int | None = None) -> RunInfo:
@@ -66,7 +111,14 @@ def _run_info(row: Mapping[str, object], cells: int | None = None) -> RunInfo:
 
 def list_runs(store: Any, kind: str | None = None, *, count_cells: bool = False) -> list[RunInfo]:
     """Runs, newest first, optionally of one kind; ``count_cells`` also counts each run's stored cells."""
-    return [_run_info(r, len(store.cells(r["run_id"])) if count_cells else None) for r in store.list_runs(kind)]
+    counts: Mapping[str, int] = {}
+    if count_cells:
+        counts = store.cell_counts() if hasattr(store, "cell_counts") else _count_cells(store)
+    return [_run_info(r, counts.get(r["run_id"], 0) if count_cells else None) for r in store.list_runs(kind)]
+
+
+def _count_cells(store: Any) -> dict[str, int]:
+    return {r["run_id"]: len(store.cells(r["run_id"])) for r in store.list_runs()}
 
 
 def get_run(store: Any, run_id: str) -> RunInfo | None:
@@ -203,9 +255,28 @@ def best_row(store: Any, run_id: str, model: str) -> BenchRow | None:
     return min(ok, key=lambda r: r.j_per_query if r.j_per_query is not None else math.inf) if ok else None
 
 
+def run_timeline(store: Any, run_id: str, cell_key: str) -> tuple[WindowRow, ...]:
+    """The raw windows of one cell of a run (idle baselines, loading, every measured window), in time order."""
+    return tuple(WindowRow.from_dict(r) for r in store.timeline(run_id, cell_key))
+
+
 # --- optimize results -----------------------------------------------------------------------------------------
 
 
 def optimize_result(store: Any, run_id: str) -> OptimizeResult | None:
     """The stored result of an optimize run, or None while the run is unfinished (or was interrupted)."""
     return load_result(run_id, store=store)
+
+
+# --- analyses ---------------------------------------------------------------------------------------------------
+
+ANALYSIS_KIND = "analyze"  # runs stored by ``wattlens analyze --db``
+ANALYSIS_CELL = "analysis"
+
+
+def analysis_result(store: Any, run_id: str) -> AnalysisSummary | None:
+    """The stored summary of an analysis (``wattlens analyze --db``), or None when the run has none."""
+    for cell in store.cells(run_id):
+        if cell.get("cell_key") == ANALYSIS_CELL and isinstance(cell.get("result"), Mapping):
+            return AnalysisSummary.from_dict(cell["result"])
+    return None

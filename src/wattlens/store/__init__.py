@@ -27,16 +27,19 @@ class StoreError(WattlensError, RuntimeError):
     """The results database cannot do what was asked; the message says why and what is allowed."""
 
 
-def open_store(url: str | None = None, *, schema: str | None = None) -> Store:
+def open_store(url: str | None = None, *, schema: str | None = None, read_only: bool = False) -> Store:
     """Open (and create if needed) the results database.
 
     ``url``: None -> ``WATTLENS_DB`` or the SQLite file ``./wattlens.sqlite``; a path ending
     ``.sqlite``/``.sqlite3``/``.db``; ``:memory:``; ``sqlite:///path``; ``postgresql://user@host:port/db``
     (run with psycopg 3). ``schema`` (PostgreSQL only) keeps the tables in their own schema.
+    ``read_only``: never create, migrate or write (SQLite ``mode=ro``, PostgreSQL read-only transactions); a
+    missing or empty database, or one that is not wattlens', is a :class:`StoreError` saying so, and one written
+    by an older wattlens is read as it is.
     """
     from wattlens.store.db import Store  # lazy: sqlalchemy only when a store is used
 
-    return Store.open(url, schema=schema)
+    return Store.open(url, schema=schema, read_only=read_only)
 
 
 def __getattr__(name: str) -> Any:

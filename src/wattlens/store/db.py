@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -229,6 +230,31 @@ def _hide_password(text: str) -> str:
         return text.split("://", 1)[0] + "://..."
 
 
+def _sqlite_read_only_url(database: str | None) -> str:
+    """SQLite opened read-only by the driver itself (``mode=ro``): no file is created, nothing can be written."""
+    if not database or database == ":memory:":
+        raise StoreError("a read-only store needs a database file, not ':memory:'")
+    path = Path(database)
+    if not path.is_file():
+        raise StoreError(f"no results database at {path}: nothing has been stored there yet")
+    return f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&uri=true"
+
+
+def _hide_in(text: str, url: sa.engine.URL) -> str:
+    """``text`` with the URL's password (if any) blanked: driver messages may quote the connection string."""
+    password = url.password
+    return text.replace(str(password), "***") if password else text
+
+
+def _sqlite_read_only_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA query_only=ON")  # belt and braces beside mode=ro
+        cursor.execute("PRAGMA busy_timeout=10000")
+    finally:
+        cursor.close()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
@@ -256,43 +282,85 @@ def _canonical(value: Any) -> str:
 class Store:
     """A results database. Create with :func:`wattlens.store.open_store`; usable as a context manager."""
 
-    def __init__(self, engine: sa.engine.Engine, schema: str | None = None):
+    def __init__(self, engine: sa.engine.Engine, schema: str | None = None, *, read_only: bool = False):
         self._engine = engine
         self.schema = schema
         self.dialect: str = engine.dialect.name
         self.url: str = engine.url.render_as_string(hide_password=True)
+        self.read_only = read_only
+        self.found_version: int | None = None  # read-only: the schema version the database was written with
+        self._measurement_columns: tuple[str, ...] | None = None  # read-only: the columns it has
 
     # -- opening ----------------------------------------------------------------------------------
     @classmethod
-    def open(cls, url: str | os.PathLike[str] | None = None, *, schema: str | None = None) -> Store:
+    def open(
+        cls, url: str | os.PathLike[str] | None = None, *, schema: str | None = None, read_only: bool = False
+    ) -> Store:
         sa_url = normalise_url(url)
         is_sqlite = sa_url.startswith("sqlite")
         if schema is not None and (is_sqlite or not _SCHEMA_RE.match(schema)):
             raise StoreError(f"schema={schema!r}: a PostgreSQL identifier (letters, digits, _), PostgreSQL only")
+        kwargs: dict[str, Any] = {"json_serializer": _json_dumps}
         if is_sqlite:
             database = sa.engine.make_url(sa_url).database
-            if database and database != ":memory:":  # a new file in a new folder is fine; say so by creating it
+            if read_only:
+                sa_url = _sqlite_read_only_url(database)
+            elif database and database != ":memory:":  # a new file in a new folder is fine; say so by creating it
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs: dict[str, Any] = {"json_serializer": _json_dumps}
-        if not is_sqlite:
-            kwargs.update(pool_pre_ping=True, connect_args={"connect_timeout": 10})
+        else:
+            connect_args: dict[str, Any] = {"connect_timeout": 10}
+            if read_only:  # every transaction of this engine refuses to write, whatever the code above asks
+                connect_args["options"] = "-c default_transaction_read_only=on"
+            kwargs.update(pool_pre_ping=True, connect_args=connect_args)
         try:
             engine = sa.create_engine(sa_url, **kwargs)
         except Exception as exc:  # bad URL syntax, missing driver
             shown = _hide_password(sa_url)
             raise StoreError(f"cannot open store {shown}: {exc}; allowed: {ALLOWED_LOCATIONS}") from exc
         if is_sqlite:
-            event.listen(engine, "connect", _sqlite_pragmas)
-        store = cls(engine, schema)
+            event.listen(engine, "connect", _sqlite_read_only_pragmas if read_only else _sqlite_pragmas)
+        store = cls(engine, schema, read_only=read_only)
+        if is_sqlite and read_only:
+            store.url = normalise_url(url)  # the file as the user knows it, not the driver's read-only URI
         try:
-            store._create_schema()
+            if read_only:
+                store._check_schema()
+            else:
+                store._create_schema()
         except sa.exc.OperationalError as exc:
             engine.dispose()
-            raise StoreError(f"cannot connect to {store.url}: {exc.orig}") from exc
+            raise StoreError(f"cannot connect to {store.url}: {_hide_in(str(exc.orig), engine.url)}") from exc
         except BaseException:
             engine.dispose()
             raise
         return store
+
+    def _check_schema(self) -> None:
+        """Read-only opening: no DDL, no migration. Says what is wrong with a database it cannot read; remembers
+        the version and the measurement columns of one written by an older wattlens (read as they are)."""
+        if self.schema is not None:
+            self._engine = self._engine.execution_options(schema_translate_map={None: self.schema})
+        with self._engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names(schema=self.schema))
+            if not tables:
+                raise StoreError(f"{self.url} is empty: no wattlens results are stored there yet")
+            missing = {"runs", "cells", "timeline", "measurements"} - tables
+            if missing:
+                raise StoreError(
+                    f"{self.url} is not a wattlens results database (no {', '.join(sorted(missing))} table)"
+                )
+            found = None
+            if "schema_version" in tables:
+                found = conn.execute(sa.select(sa.func.max(schema_version_table.c.version))).scalar()
+            self.found_version = int(found) if found is not None else 1
+            if self.found_version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.url} has schema version {self.found_version}, written by a newer wattlens; "
+                    f"this one knows {SCHEMA_VERSION}"
+                )
+            if self.found_version < SCHEMA_VERSION:
+                columns = sa.inspect(conn).get_columns("measurements", schema=self.schema)
+                self._measurement_columns = tuple(str(c["name"]) for c in columns)
 
     def _create_schema(self) -> None:
         if self.schema is not None:
@@ -391,16 +459,55 @@ class Store:
         return int(key[0])
 
     def measurements(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Stored measurements, oldest first; with ``limit``, the most recent ``limit`` of them."""
+        """Stored measurements, oldest first; with ``limit``, the most recent ``limit`` of them. A database from an
+        older schema opened read-only gives None for the columns it does not have yet."""
         t = measurements_table
-        query = sa.select(t).order_by(t.c.id.desc())
+        present = self._measurement_columns
+        columns = [c for c in t.c if present is None or c.name in present]
+        query = sa.select(*columns).order_by(t.c.id.desc())
         if limit is not None:
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
                 raise StoreError(f"limit must be a whole number >= 0 or None, got {limit!r}")
             query = query.limit(limit)
         with self._engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(query)]
+        if present is not None:
+            absent = [c.name for c in t.c if c.name not in present]
+            rows = [{**r, **dict.fromkeys(absent)} for r in rows]
         return rows[::-1]
+
+    def cell_counts(self) -> dict[str, int]:
+        """How many cells each run has stored (runs without cells are absent), in one query."""
+        t = cells_table
+        query = sa.select(t.c.run_id, sa.func.count()).group_by(t.c.run_id)
+        with self._engine.connect() as conn:
+            return {str(run_id): int(n) for run_id, n in conn.execute(query)}
+
+    def fingerprint(self) -> tuple[object, ...]:
+        """What changes whenever anything is stored: run, cell and measurement counts and latest updates (a reader
+        can keep what it computed until it changes)."""
+        r, c, m = runs_table, cells_table, measurements_table
+        with self._engine.connect() as conn:
+            runs = conn.execute(sa.select(sa.func.count(), sa.func.max(r.c.updated_unix_s))).one()
+            cells = conn.execute(sa.select(sa.func.count(), sa.func.max(c.c.updated_unix_s))).one()
+            meas = conn.execute(sa.select(sa.func.count(), sa.func.max(m.c.id))).one()
+        return (*runs, *cells, *meas)
+
+    def timeline_keys(self, run_id: str) -> list[str]:
+        """The cells of a run that have a timeline stored."""
+        t = timeline_table
+        query = sa.select(t.c.cell_key).where(t.c.run_id == run_id).distinct().order_by(t.c.cell_key)
+        with self._engine.connect() as conn:
+            return [str(k) for k in conn.execute(query).scalars()]
+
+    def cells_fingerprint(self, run_id: str) -> tuple[int, float | None]:
+        """(cell count, latest cell update) of a run: changes whenever a cell is added or rewritten, so a reader
+        can keep what it computed from the cells until then."""
+        t = cells_table
+        query = sa.select(sa.func.count(), sa.func.max(t.c.updated_unix_s)).where(t.c.run_id == run_id)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).one()
+        return int(row[0]), None if row[1] is None else float(row[1])
 
     # -- runs -------------------------------------------------------------------------------------
     def create_run(
