@@ -38,8 +38,9 @@ test: lint
 	scripts/pg.sh start >/dev/null
 	scripts/chromium.sh >/dev/null
 	rm -f .coverage .coverage.*
-	WATTLENS_TEST_PG_URL=$(PGURL) HF_HUB_OFFLINE=1 $(PY) -m pytest -q \
+	WATTLENS_TEST_PG_URL=$(PGURL) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not perf" \
 		--cov --cov-report=term --cov-fail-under=$(COV_FLOOR)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m perf
 
 # The quick lane while working: every test not marked slow (<= 3 min on 2 cores), no coverage.
 test-fast: $(STAMP)

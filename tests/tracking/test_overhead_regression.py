@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.meters.fakes.powercap import FakePowercap
 from wattlens.meters.rapl import RaplSource
 from wattlens.tracking import Monitor
@@ -33,9 +35,14 @@ RAPL_WINDOW_BOUND = 5.0  # RAPL window (2 zones) / 4 bare preads + the same skel
 FIRST_TRACKER_BOUND = 1.0  # first Monitor() / import dataclasses (fresh processes); ~0.3 measured, ~4 before
 
 
+# Timings are meaningless under a coverage tracer: `make test` runs this module in its own pass without coverage.
+pytestmark = pytest.mark.perf
+
+
 def _env() -> dict[str, str]:
-    """Fresh processes as installed: bytecode cached (in a private prefix), not recompiled on every start."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    """Fresh processes as installed: bytecode cached (in a private prefix), not recompiled on every start, and not
+    traced by coverage (it imports dataclasses, json, ... and slows every line)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("COVERAGE_")}
     env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "wattlens-test-pycache")
     return env
 
