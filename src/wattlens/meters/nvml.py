@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wattlens.meters.base import DOMAIN_GPU, INTEGRATED, ComponentEnergy, EnergySource, Snapshot
+from wattlens.meters.edge_reader import EDGE_TIMEOUT_S
 from wattlens.meters.gpu_common import (
     COUNTER_REL_ERR,
     MODE_BROKEN,
@@ -243,6 +244,7 @@ class NvmlSource(GpuSource):
     _NONE_VISIBLE = "no NVIDIA GPU visible"
     _MODULE = "pynvml"  # imported lazily: only when an NVIDIA source is actually wanted
     _LIB_KWARG = "nvml"
+    _COUNTER_J = 1e-3  # the counter is in mJ
 
     def __init__(
         self,
@@ -254,11 +256,20 @@ class NvmlSource(GpuSource):
         counter_period_s: float = COUNTER_PERIOD_S,
         power_period_s: float = POWER_PERIOD_S,
         mode: str = "auto",
+        edge_reads: str = "auto",
+        edge_timeout_s: float = EDGE_TIMEOUT_S,
     ) -> None:
         if mode not in NVML_MODES:
             raise ValueError(f"mode must be one of {NVML_MODES}, got {mode!r}")
         super().__init__(
-            devices, lib=nvml, env=env, clock=clock, counter_period_s=counter_period_s, power_period_s=power_period_s
+            devices,
+            lib=nvml,
+            env=env,
+            clock=clock,
+            counter_period_s=counter_period_s,
+            power_period_s=power_period_s,
+            edge_reads=edge_reads,
+            edge_timeout_s=edge_timeout_s,
         )
         if mode == "power":
             self._force_power_integration()
@@ -278,7 +289,7 @@ class NvmlSource(GpuSource):
                     continue
                 d.mode = MODE_POWER
                 d.note = join_notes(d.note, "power integration chosen (mode='power') although the counter exists")
-        self.snapshot()  # the first power reading of each switched device starts its integration now
+        self._blocking_snapshot()  # the first power reading of each switched device starts its integration now
 
     # -- EnergySource --------------------------------------------------------------------------------
     def sample(self) -> None:
@@ -337,20 +348,19 @@ class NvmlSource(GpuSource):
             return edges
         s, e, duration_s = edges
         if d.mode == MODE_COUNTER:
-            return self._counter_component(d, (e[0] - s[0]) / 1000.0, duration_s)
+            power_w, power_label = self._short_window_power(i, d, start, end)
+            return counter_window_component(
+                (e[0] - s[0]) * self._COUNTER_J,
+                duration_s,
+                method=d.method,
+                device=str(d.index),
+                note=d.note,
+                power_w=power_w,
+                period_s=self._counter_period_s,
+                approx_method="nvml:power×duration",
+                power_label=power_label,
+            )
         return self._integrated_component(d, e[0] - s[0], e[1] - s[1], duration_s)
-
-    def _counter_component(self, d: GpuDevice, energy_j: float, duration_s: float) -> ComponentEnergy:
-        return counter_window_component(
-            energy_j,
-            duration_s,
-            method=d.method,
-            device=str(d.index),
-            note=d.note,
-            power_w=lambda: self._power_now_w(d),
-            period_s=self._counter_period_s,
-            approx_method="nvml:power×duration",
-        )
 
     def _integrated_component(self, d: GpuDevice, energy_j: float, n_reads: int, duration_s: float) -> ComponentEnergy:
         rel = REL_ERR
