@@ -401,13 +401,16 @@ def check_counter_period(rig: Rig, seconds: float = 1.5) -> Check:
     return check
 
 
-def _window_costs(rig: Rig, edge_reads: str, windows: int, window_s: float) -> dict[str, Any]:
+def window_costs(
+    rig: Rig, edge_reads: str, windows: int, window_s: float, also: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """``windows`` back-to-back windows inside an enclosing one, read through a Monitor over one NVML source in
-    ``edge_reads`` mode: the begin+end wall time of each, and the parts' sum against the enclosing window."""
+    ``edge_reads`` mode (and the sources named in ``also``, e.g. the estimator): the begin+end wall time of each,
+    and the parts' sum against the enclosing window."""
     from wattlens.tracking import Monitor
 
     src = rig.nvml_source("auto", edge_reads=edge_reads)
-    mon = Monitor([src])
+    mon = Monitor([src, *also])
     costs_s, parts = [], []
     try:
         mon.begin("enclosing")
@@ -428,6 +431,7 @@ def _window_costs(rig: Rig, edge_reads: str, windows: int, window_s: float) -> d
     parts_sum = sum(e for e in parts_j if e is not None)
     return {
         "edge_reads": src.edge_reads,
+        "sources": [getattr(s, "name", "?") for s in mon.sources],
         "pure_delta": bool(getattr(src, "pure_delta", False)),
         "median_begin_end_us": round(statistics.median(costs_s) * 1e6, 1),
         "p95_begin_end_us": round(sorted(costs_s)[int(0.95 * (len(costs_s) - 1))] * 1e6, 1),
@@ -443,6 +447,19 @@ def _window_costs(rig: Rig, edge_reads: str, windows: int, window_s: float) -> d
     }
 
 
+def counter_read_pairs_s(rig: Rig, pairs: int) -> list[float]:
+    """Wall time of ``pairs`` pairs of plain counter reads: what Zeus's window begin+end costs (one
+    ``nvmlDeviceGetTotalEnergyConsumption`` at each edge, nothing else)."""
+    nv, h = rig.nvml, rig.nvml.nvmlDeviceGetHandleByIndex(rig.gpu_index)
+    out = []
+    for _ in range(pairs):
+        t0 = time.perf_counter()
+        nv.nvmlDeviceGetTotalEnergyConsumption(h)
+        nv.nvmlDeviceGetTotalEnergyConsumption(h)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
 def check_edge_cost(rig: Rig, windows: int = 50, window_s: float = 0.02, reads: int = 50) -> Check:
     """Window begin+end cost with the counter read at the edge and in the background, under load."""
     from wattlens.meters.nvml import COUNTER_PERIOD_S
@@ -454,17 +471,11 @@ def check_edge_cost(rig: Rig, windows: int = 50, window_s: float = 0.02, reads: 
         f"within {SUM_REL:.0%} + one counter step ({COUNTER_PERIOD_S * 1e3:.0f} ms) of energy",
     )
     with timed(check):
-        nv, h = rig.nvml, rig.nvml.nvmlDeviceGetHandleByIndex(rig.gpu_index)
         rig.load_begin(2 * windows * window_s + 4.0)
         time.sleep(0.3)
-        pairs_s = []  # what Zeus's begin+end costs: one counter read at each edge, nothing else
-        for _ in range(reads):
-            t0 = time.perf_counter()
-            nv.nvmlDeviceGetTotalEnergyConsumption(h)
-            nv.nvmlDeviceGetTotalEnergyConsumption(h)
-            pairs_s.append(time.perf_counter() - t0)
-        blocking = _window_costs(rig, "blocking", windows, window_s)
-        asynchronous = _window_costs(rig, "async", windows, window_s)
+        pairs_s = counter_read_pairs_s(rig, reads)
+        blocking = window_costs(rig, "blocking", windows, window_s)
+        asynchronous = window_costs(rig, "async", windows, window_s)
         rig.load_wait()
         read_us = statistics.median(pairs_s) / 2 * 1e6
         step_j = (asynchronous["enclosing_j"] or 0.0) / asynchronous["enclosing_s"] * COUNTER_PERIOD_S

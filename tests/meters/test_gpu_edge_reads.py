@@ -7,6 +7,7 @@ in the same test, so that a loaded machine makes them slower, not wrong.
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -309,3 +310,22 @@ def test_amd_reads_in_the_background_too() -> None:
     finally:
         src.close()
     assert _reader_threads() == []
+
+
+def test_a_forked_child_reads_through_its_own_reader(slow_nvml) -> None:
+    # a DataLoader worker or a multiprocessing child inherits the source but not its thread
+    src = NvmlSource([0], nvml=slow_nvml, edge_reads="async", edge_timeout_s=1.0)
+    src._resolved(src.snapshot())  # the parent's reader is running
+    pid = os.fork()
+    if pid == 0:  # the child: exit code 0 when it measured through a reader of its own
+        code = 5
+        try:
+            a = src.snapshot()
+            time.sleep(0.01)
+            (c,) = src.delta(a, src.snapshot())
+            code = 0 if c.energy_j is not None and "read off the edge" in c.note else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    src.close()
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -20,6 +20,12 @@
   ``HIP_VISIBLE_DEVICES`` (or ``CUDA_VISIBLE_DEVICES``, which HIP also honours) indexes into what is left,
   as the ROCm runtime does. Indices are taken in AMD SMI's enumeration order.
 
+Edge reads go through the background reader of :mod:`wattlens.meters.gpu_common` as for NVML
+(``edge_reads``), but the source does not declare ``pure_delta``: the counter's plausibility check in ``delta``
+reads power and may switch the device to integration, so a Monitor computes AMD components at ``end()``, which
+then waits for the end edge's reading (the begin edge never waits). Short windows take their power figure from a
+power reading of the reader, never from the counter (which is trusted only once checked).
+
 Uncertainty: AMD documents no accuracy for these readings; ±5 % is an **assumption** mirroring NVML's.
 """
 
@@ -162,6 +168,7 @@ class AmdSource(GpuSource):
         amdsmi: the AMD SMI module (default ``import amdsmi``); tests pass a stand-in.
         env: environment mapping (default ``os.environ``).
         clock: monotonic seconds.
+        edge_reads / edge_timeout_s: as for :class:`~wattlens.meters.nvml.NvmlSource`.
 
     Raises:
         SourceUnavailableError: amdsmi missing, no driver, or no usable GPU visible.

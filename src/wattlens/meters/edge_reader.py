@@ -13,7 +13,9 @@ for a reading (:meth:`EdgeReader.request`, a few µs) and gets an :class:`EdgeBa
   so a result read long after its edge never waits, and a reader stuck in the driver costs each window at
   most ``timeout_s``: the caller then reports the part ``unavailable`` with :meth:`EdgeBatch.failure_reason`.
 * **Lifecycle.** The thread starts on the first request and :meth:`EdgeReader.close` stops it after it has
-  served every request made before the close; nothing of it runs after ``close`` returns ``True``.
+  served every request made before the close; nothing of it runs after ``close`` returns ``True``. A forked
+  child (DataLoader workers, multiprocessing) inherits no thread: its readers start afresh on their next
+  request, and a request the parent left pending fails at once with that reason.
 
 >>> seen = []
 >>> r = EdgeReader(seen.append, name="doc")
@@ -25,8 +27,10 @@ for a reading (:meth:`EdgeReader.request`, a few µs) and gets an :class:`EdgeBa
 from __future__ import annotations
 
 import _thread
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -127,6 +131,7 @@ class EdgeReader:
         self._dead = ""  # why the thread ended on its own (an error that escaped read())
         self.reads = 0
         self.requests = 0
+        _READERS.add(self)
 
     @property
     def running(self) -> bool:
@@ -217,6 +222,17 @@ class EdgeReader:
                 self.reads += 1
             batch.finish()
 
+    def _after_fork_in_child(self) -> None:
+        """Only the forking thread survives a fork: forget the parent's thread and locks (they may be held)."""
+        self._mutex = _thread.allocate_lock()
+        self._wake = _thread.allocate_lock()
+        self._wake.acquire()
+        self._thread = None
+        batch, self._open = self._open, None
+        if batch is not None:
+            batch.failure = "the process forked before this edge was read"
+            batch.finish()
+
     def close(self, join_timeout_s: float | None = None) -> bool:
         """Serve what was asked for, stop the thread and wait for it (at most ``join_timeout_s``, default the
         read timeout). True when no thread of this reader runs any more. Idempotent."""
@@ -230,5 +246,16 @@ class EdgeReader:
         thread.join(self.timeout_s if join_timeout_s is None else join_timeout_s)
         return not thread.is_alive()
 
+
+_READERS: weakref.WeakSet[EdgeReader] = weakref.WeakSet()
+
+
+def _reset_readers_after_fork() -> None:
+    for reader in list(_READERS):
+        reader._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_reset_readers_after_fork)
 
 __all__ = ["COALESCE_S", "EDGE_TIMEOUT_S", "HOLD_S", "EdgeBatch", "EdgeReader"]

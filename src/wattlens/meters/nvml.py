@@ -3,7 +3,7 @@
 Two ways to get a GPU's energy, chosen per device at construction:
 
 * **Energy counter** (Volta and newer): ``nvmlDeviceGetTotalEnergyConsumption`` returns mJ since the
-  driver loaded. Read at window edges only: no thread. Source ``measured``, method ``nvml:energy-counter``.
+  driver loaded, read for each window edge. Source ``measured``, method ``nvml:energy-counter``.
 * **Power integration** where the counter is missing (pre-Volta, vGPU guests, ``NotSupported``):
   ``nvmlDeviceGetPowerUsage`` (mW) polled at 10 Hz by the shared sampler (and at each edge), integrated
   with the trapezoid rule. Source ``integrated``, method ``nvml:power-integration``. (CodeCarbon reports
@@ -25,6 +25,21 @@ Every window's bounds include one step of energy at the window's mean power (an 
 A window shorter than two steps is flagged in ``note`` and its bounds widened by one step of energy at the
 current power; a zero delta there is replaced by power × duration with wide bounds (×0.5 … ×2), never
 reported as 0.
+
+Edge reads off the caller's path (``edge_reads``): one counter read costs 3.8 ms median, 15 ms p95 on a
+virtualised H200 (``benchmarks/gpu_truth.py``), i.e. ~15 % of a 50 ms training step if both edges read it. By
+default (``edge_reads="auto"`` with the real pynvml) an edge only records its time and asks this source's
+background reader thread for a reading (:mod:`wattlens.meters.edge_reader`, started on the first edge, stopped
+and joined by ``close()``): begin+end costs tens of µs, plus the CUDA synchronisation of ``before_edge``, which
+stays on the caller's path because queued kernels belong to the window. Edges asked for while a read runs
+share the next read (back-to-back windows then tile exactly). ``delta`` waits for both readings (at most
+``edge_timeout_s`` = 2 s after the edge, then the GPU is ``unavailable`` with the reason: never 0, never a hang)
+and widens the interval by the window's mean power × the two edges' lags (request to end of read), noted as
+"read off the edge, lag X + Y ms". Short windows take their power figure from the reader (the counter's mean
+over ≥ 1 s, or a power reading it made), so ``delta`` makes no driver call and the source declares
+``pure_delta``: a ``Monitor`` ends a window without waiting for NVML, and the first read of the result waits
+for the readings. ``edge_reads="blocking"`` reads at the edge on the caller's thread (what Zeus does; the
+default with an in-memory stand-in, which tests drive step by step).
 
 Uncertainty: NVML documents ``nvmlDeviceGetPowerUsage`` as "accurate to within +/- 5% of current power
 draw" (NVML API reference, Fermi/Kepler). The same ±5 % is *assumed* for the energy counter and later
@@ -227,6 +242,10 @@ class NvmlSource(GpuSource):
         counter_period_s / power_period_s: see module docstring.
         mode: ``"auto"`` (the energy counter where the GPU has one) or ``"power"`` (power integration on
             every GPU: an independent cross-check of the counter).
+        edge_reads: ``"auto"`` (background reads with the real pynvml, edge reads with a stand-in), ``"async"``
+            or ``"blocking"``: see the module docstring.
+        edge_timeout_s: how long after an edge its background reading may arrive before the GPU is reported
+            ``unavailable`` for that window.
 
     Raises:
         SourceUnavailableError: nvidia-ml-py missing, no driver, or no usable GPU visible.
