@@ -13,8 +13,9 @@ import threading
 import time
 
 import pytest
+from benchmarks.gpu_truth import window_costs
 
-from tests.benchmarks.standin import ClockedNvml
+from tests.benchmarks.standin import ClockedNvml, StandInRig
 from tests.meters.fakes.amdsmi import FakeAmdGpu, FakeAmdSmi
 from tests.meters.fakes.nvml import HOPPER, machine
 from wattlens.meters.amd import AmdSource
@@ -39,32 +40,18 @@ def _reader_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("wattlens-edge-")]
 
 
-def _window_costs_s(mon: Monitor, n: int, window_s: float = 0.01) -> list[float]:
-    """begin+end wall time of ``n`` windows (the window's own sleep not counted)."""
-    costs = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        mon.begin(f"w{i}")
-        t1 = time.perf_counter()
-        time.sleep(window_s)
-        t2 = time.perf_counter()
-        mon.end(f"w{i}")
-        costs.append(t1 - t0 + time.perf_counter() - t2)
-    return costs
-
-
-def test_async_window_edges_cost_a_fraction_of_one_read(slow_nvml) -> None:
-    blocking = Monitor([NvmlSource([0], nvml=slow_nvml, edge_reads="blocking")])
-    background = Monitor([NvmlSource([0], nvml=slow_nvml, edge_reads="async")])
+def test_async_window_edges_cost_a_fraction_of_one_read() -> None:
+    rig = StandInRig(latency_s=LATENCY_S)
+    rig.start()
     try:
-        blocked = statistics.median(_window_costs_s(blocking, 8))
-        costs = _window_costs_s(background, 8)
-        fast = statistics.median(costs[1:])  # the first begin starts the reader thread
+        blocked = window_costs(rig, "blocking", 8, 0.01)
+        fast = window_costs(rig, "async", 8, 0.01)
     finally:
-        blocking.close()
-        background.close()
-    assert blocked >= 2 * LATENCY_S * 0.9  # two reads on the caller's path (and a power read for the short window)
-    assert fast < 0.1 * LATENCY_S, f"async begin+end {fast * 1e6:.0f} µs vs blocking {blocked * 1e6:.0f} µs"
+        rig.close()
+    # blocking: two reads on the caller's path (and a power read in delta for the short window)
+    assert blocked["median_begin_end_us"] >= 2 * LATENCY_S * 1e6 * 0.9
+    assert fast["median_begin_end_us"] < 0.1 * LATENCY_S * 1e6, (blocked, fast)
+    assert fast["pure_delta"] and not blocked["pure_delta"]
 
 
 def test_monitor_over_nvml_and_estimator_ends_without_waiting(slow_nvml) -> None:
@@ -107,12 +94,18 @@ def test_async_window_equals_blocking_within_the_lag_bound(slow_nvml, mode) -> N
     try:
         slow_nvml.start_load(2.0)
         time.sleep(0.05)
-        a_blk, a_bg = blocking.snapshot(), background.snapshot()
+        t0 = time.monotonic()
+        a_blk = blocking.snapshot()
+        blk_read_s = time.monotonic() - t0  # a blocking edge's reading lags its time stamp by up to this
+        a_bg = background.snapshot()
         for _ in range(3):
             time.sleep(0.1)
             blocking.sample()  # what the sampler does for power integration (a no-op for the counter)
             background.sample()
-        b_blk, b_bg = blocking.snapshot(), background.snapshot()
+        t0 = time.monotonic()
+        b_blk = blocking.snapshot()
+        blk_read_s += time.monotonic() - t0
+        b_bg = background.snapshot()
         (c_blk,) = blocking.delta(a_blk, b_blk)
         (c_bg,) = background.delta(a_bg, b_bg)
         lag_s = _lag_s(background, a_bg) + _lag_s(background, b_bg)
@@ -126,7 +119,7 @@ def test_async_window_equals_blocking_within_the_lag_bound(slow_nvml, mode) -> N
     assert c_bg.low_j <= truth <= c_bg.high_j
     if mode == "auto":  # the counter is exact here, so only the edges' lags separate it from the truth
         assert abs(c_bg.energy_j - truth) <= lag_j
-        assert abs(c_bg.energy_j - c_blk.energy_j) <= lag_j + 650 * 2 * LATENCY_S  # blocking reads lag too
+        assert abs(c_bg.energy_j - c_blk.energy_j) <= lag_j + 650 * blk_read_s  # blocking reads lag too
     # the interval is the blocking one (relative to the energy) plus the lag term on either side
     width_blk = (c_blk.high_j - c_blk.low_j) / c_blk.energy_j * c_bg.energy_j
     assert (c_bg.high_j - c_bg.low_j) - 2 * lag_j == pytest.approx(width_blk, rel=0.05)
