@@ -25,13 +25,13 @@ No vendor library is imported when this module loads: ``GpuSource._load_lib`` im
 from __future__ import annotations
 
 import importlib
-import logging
 import threading
 import types
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
+from wattlens._logging import get_logger
 from wattlens.meters.base import (
     DOMAIN_GPU,
     INTEGRATED,
@@ -44,7 +44,7 @@ from wattlens.meters.base import (
 from wattlens.meters.edge_reader import EDGE_TIMEOUT_S, EdgeBatch, EdgeReader
 from wattlens.meters.sampler import SourceUnavailableError
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 # NVML's documented power accuracy, assumed for every GPU energy counter unless a vendor module says otherwise
 COUNTER_REL_ERR = 0.05
