@@ -7,6 +7,10 @@ Each check is a named result with ``pass`` / ``fail`` / ``skip`` (with the reaso
 
 * ``sources`` — ``wattlens sources --json`` (the user's path) finds the GPU with its counter kind; RAPL state.
 * ``counter_period`` — how often the NVML energy counter really advances (wattlens assumes ≤ 100 ms).
+* ``edge_cost`` — what a window edge costs the caller: 50 back-to-back ~20 ms windows under load with the
+  counter read at the edge (``edge_reads="blocking"``, what Zeus does) and in the background (``"async"``, the
+  default): median begin+end wall time of each next to a plain pair of counter reads, and the 50 async windows
+  summing to one enclosing window.
 * ``counter_vs_integration`` — one ~20 s matmul load measured at once by the NVML energy counter and by
   wattlens' 10 Hz power integration (plus this script's own 20 Hz integration of the raw power reading and,
   where NVML has it, of the instant power field): agreement within 5 %.
@@ -56,6 +60,7 @@ PASS, FAIL, SKIP = "pass", "fail", "skip"
 AGREEMENT_REL = 0.05  # counter vs integration, wattlens vs Zeus
 SUM_REL = 0.01  # back-to-back windows vs the enclosing one
 SYNC_COVER = 0.95  # a synchronised window lasts at least this share of the kernels' CUDA-event time
+EDGE_COST_SHARE = 0.10  # an async window's begin+end costs at most this share of one counter read
 
 # The GPU load: a long-lived child process that runs bf16 matmuls when told ("load SECONDS" -> "done N").
 _LOADER = r"""
@@ -126,6 +131,7 @@ class Rig:
     hardware = "stand-in"
     nvml: Any = None
     gpu_index = 0
+    edge_reads = "auto"  # NvmlSource's default: background edge reads with the real pynvml
 
     def start(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -162,10 +168,10 @@ class Rig:
             cwd=tempfile.gettempdir(),
         )
 
-    def nvml_source(self, mode: str = "auto") -> Any:
+    def nvml_source(self, mode: str = "auto", edge_reads: str | None = None) -> Any:
         from wattlens.meters.nvml import NvmlSource
 
-        return NvmlSource([self.gpu_index], nvml=self.nvml, mode=mode)
+        return NvmlSource([self.gpu_index], nvml=self.nvml, mode=mode, edge_reads=edge_reads or self.edge_reads)
 
 
 class RealRig(Rig):
@@ -392,6 +398,111 @@ def check_counter_period(rig: Rig, seconds: float = 1.5) -> Check:
         }
         ok = bool(gaps) and statistics.median(gaps) <= COUNTER_PERIOD_S * 1.05
         check.verdict(ok, "" if ok else "the counter updates less often than wattlens assumes")
+    return check
+
+
+def window_costs(
+    rig: Rig, edge_reads: str, windows: int, window_s: float, also: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """``windows`` back-to-back windows inside an enclosing one, read through a Monitor over one NVML source in
+    ``edge_reads`` mode (and the sources named in ``also``, e.g. the estimator): the begin+end wall time of each,
+    and the parts' sum against the enclosing window."""
+    from wattlens.tracking import Monitor
+
+    src = rig.nvml_source("auto", edge_reads=edge_reads)
+    mon = Monitor([src, *also])
+    costs_s, parts = [], []
+    try:
+        mon.begin("enclosing")
+        for i in range(windows):
+            t0 = time.perf_counter()
+            mon.begin(f"w{i}")
+            t1 = time.perf_counter()
+            time.sleep(window_s)
+            t2 = time.perf_counter()
+            parts.append(mon.end(f"w{i}"))
+            costs_s.append(t1 - t0 + time.perf_counter() - t2)
+        enclosing = mon.end("enclosing")
+        parts_j = [gpu_component(p).energy_j for p in parts]  # the first read waits for pending readings
+        enc = gpu_component(enclosing)
+    finally:
+        mon.close()
+    notes = [gpu_component(p).note for p in parts]
+    parts_sum = sum(e for e in parts_j if e is not None)
+    return {
+        "edge_reads": src.edge_reads,
+        "sources": [getattr(s, "name", "?") for s in mon.sources],
+        "pure_delta": bool(getattr(src, "pure_delta", False)),
+        "median_begin_end_us": round(statistics.median(costs_s) * 1e6, 1),
+        "p95_begin_end_us": round(sorted(costs_s)[int(0.95 * (len(costs_s) - 1))] * 1e6, 1),
+        "windows": windows,
+        "window_ms": [round(p.duration_s * 1e3, 2) for p in parts[:5]],
+        "parts_unavailable": sum(e is None for e in parts_j),
+        "parts_sum_j": parts_sum,
+        "enclosing_j": enc.energy_j,
+        "enclosing_s": enclosing.duration_s,
+        "parts_vs_enclosing_rel": rel_diff(parts_sum, enc.energy_j),
+        "note_of_first_part": notes[0] if notes else None,
+        "enclosing_note": enc.note,
+    }
+
+
+def counter_read_pairs_s(rig: Rig, pairs: int) -> list[float]:
+    """Wall time of ``pairs`` pairs of plain counter reads: what Zeus's window begin+end costs (one
+    ``nvmlDeviceGetTotalEnergyConsumption`` at each edge, nothing else)."""
+    nv, h = rig.nvml, rig.nvml.nvmlDeviceGetHandleByIndex(rig.gpu_index)
+    out = []
+    for _ in range(pairs):
+        t0 = time.perf_counter()
+        nv.nvmlDeviceGetTotalEnergyConsumption(h)
+        nv.nvmlDeviceGetTotalEnergyConsumption(h)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def check_edge_cost(rig: Rig, windows: int = 50, window_s: float = 0.02, reads: int = 50) -> Check:
+    """Window begin+end cost with the counter read at the edge and in the background, under load."""
+    from wattlens.meters.nvml import COUNTER_PERIOD_S
+
+    check = Check(
+        "edge_cost",
+        criterion=f"async (background) edge reads: median begin+end of a window <= {EDGE_COST_SHARE:.0%} of one "
+        f"counter read; {windows} back-to-back async ~{window_s * 1e3:.0f} ms windows sum to the enclosing one "
+        f"within {SUM_REL:.0%} + one counter step ({COUNTER_PERIOD_S * 1e3:.0f} ms) of energy",
+    )
+    with timed(check):
+        rig.load_begin(2 * windows * window_s + 4.0)
+        time.sleep(0.3)
+        pairs_s = counter_read_pairs_s(rig, reads)
+        blocking = window_costs(rig, "blocking", windows, window_s)
+        asynchronous = window_costs(rig, "async", windows, window_s)
+        rig.load_wait()
+        read_us = statistics.median(pairs_s) / 2 * 1e6
+        step_j = (asynchronous["enclosing_j"] or 0.0) / asynchronous["enclosing_s"] * COUNTER_PERIOD_S
+        gap_j = abs(asynchronous["parts_sum_j"] - (asynchronous["enclosing_j"] or 0.0))
+        check.figures = {
+            "counter_read_median_us": round(read_us, 1),
+            "counter_read_pair_median_us": round(statistics.median(pairs_s) * 1e6, 1),
+            "blocking": blocking,
+            "async": asynchronous,
+            "async_over_blocking": asynchronous["median_begin_end_us"] / blocking["median_begin_end_us"]
+            if blocking["median_begin_end_us"]
+            else None,
+            "async_over_one_read": asynchronous["median_begin_end_us"] / read_us if read_us else None,
+            "async_parts_gap_j": gap_j,
+            "async_parts_allowed_gap_j": SUM_REL * (asynchronous["enclosing_j"] or 0.0) + step_j,
+            "default_edge_reads": rig.edge_reads,
+        }
+        problems = []
+        if asynchronous["edge_reads"] != "async" or not asynchronous["pure_delta"]:
+            problems.append("the async source is not in async, pure-delta mode")
+        if asynchronous["median_begin_end_us"] > EDGE_COST_SHARE * read_us:
+            problems.append("an async window edge costs more than its share of one counter read")
+        if asynchronous["parts_unavailable"] or asynchronous["enclosing_j"] is None:
+            problems.append("an async window has no reading")
+        elif gap_j > check.figures["async_parts_allowed_gap_j"]:
+            problems.append("the async windows do not sum to the enclosing one")
+        check.verdict(not problems, "; ".join(problems))
     return check
 
 
@@ -874,6 +985,7 @@ def gpu_facts(rig: Rig) -> dict[str, Any]:
 CHECK_ORDER = (
     "sources",
     "counter_period",
+    "edge_cost",
     "counter_vs_integration",
     "idle_load_short",
     "stream_sync",
@@ -885,6 +997,7 @@ CHECK_ORDER = (
 CHECK_BUDGET_S = {
     "sources": 20,
     "counter_period": 10,
+    "edge_cost": 20,
     "counter_vs_integration": 40,
     "idle_load_short": 30,
     "stream_sync": 20,
@@ -940,6 +1053,7 @@ def run(
 CHECKS: dict[str, Callable[[Rig], Check]] = {
     "sources": check_sources,
     "counter_period": check_counter_period,
+    "edge_cost": check_edge_cost,
     "idle_load_short": check_idle_load_short,
     "stream_sync": check_stream_sync,
     "measure_cli": check_measure_cli,
@@ -954,6 +1068,11 @@ _SUMMARY: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "zeus": lambda f: f"zeus {f['zeus_j']:.1f} J vs {f['wattlens_j']:.1f} J, rel {f['rel']:.2%}",
     "counter_period": lambda f: f"median update {f['median_update_ms']} ms, max {f['max_update_ms']} ms",
+    "edge_cost": lambda f: (
+        f"begin+end {f['blocking']['median_begin_end_us']:.0f} µs blocking, {f['async']['median_begin_end_us']:.0f} µs "
+        f"async (one read {f['counter_read_median_us']:.0f} µs); async parts/enclosing "
+        f"{f['async']['parts_vs_enclosing_rel']:.3%}"
+    ),
     "idle_load_short": lambda f: (
         f"idle {f['idle_power_w']:.1f} W, parts/enclosing rel {f['parts_vs_enclosing_rel']:.3%}"
     ),

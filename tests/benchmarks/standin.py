@@ -3,8 +3,10 @@
 It extends the NVML stand-in of the meter tests (:mod:`tests.meters.fakes.nvml`) with physics: power is
 ``idle_w`` or, while a load runs, ``min(load_w, power limit)``; the energy counter is the integral of that power,
 advanced in ``counter_step_s`` steps like the real counter; the power-management calls of NVML are there so
-that optimize's knob can set and restore a limit. There is no CUDA behind it, so ``async_work`` runs nothing and
-a window never waits for it: the stream-synchronisation check must *fail* on this rig, which the tests assert.
+that optimize's knob can set and restore a limit. ``latency_s`` makes every energy and power read take that
+long (the value is taken half-way through), like the 3.8 ms median NVML read of a virtualised H200. There is
+no CUDA behind it, so ``async_work`` runs nothing and a window never waits for it: the stream-synchronisation
+check must *fail* on this rig, which the tests assert.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from tests.meters.fakes.nvml import HOPPER, FakeGpu, FakeNvml, _Handle, uuid_for
 
 
 class ClockedNvml(FakeNvml):
-    def __init__(self, idle_w: float = 75.0, load_w: float = 650.0, counter_step_s: float = 0.01) -> None:
+    def __init__(
+        self, idle_w: float = 75.0, load_w: float = 650.0, counter_step_s: float = 0.01, latency_s: float = 0.0
+    ) -> None:
         super().__init__([FakeGpu(HOPPER, uuid_for(0))])
-        self.idle_w, self.load_w, self.step_s = idle_w, load_w, counter_step_s
+        self.idle_w, self.load_w, self.step_s, self.latency_s = idle_w, load_w, counter_step_s, latency_s
         self.limit_mw, self.default_mw, self.constraints_mw = 700_000, 700_000, (200_000, 700_000)
-        self.busy_until = 0.0
+        self.busy_since = self.busy_until = 0.0
         self._lock = threading.Lock()
         self._energy_j = 0.0
         self._t = time.monotonic()
@@ -43,15 +47,36 @@ class ClockedNvml(FakeNvml):
             self._energy_j += self._power_at_w(False) * max(0.0, now - t)
             self._t = now
 
+    def _wait(self) -> None:
+        if self.latency_s:
+            time.sleep(self.latency_s / 2)
+
     def nvmlDeviceGetTotalEnergyConsumption(self, handle: _Handle) -> int:
         self._count("nvmlDeviceGetTotalEnergyConsumption")
+        self._wait()
         self._advance()
         steps = int(time.monotonic() / self.step_s)  # the counter moves in steps, as the real one does
+        self._wait()
         return int(self._energy_j * 1e3) if steps else 0
 
     def nvmlDeviceGetPowerUsage(self, handle: _Handle) -> int:
         self._count("nvmlDeviceGetPowerUsage")
-        return int(self._power_at_w(time.monotonic() < self.busy_until) * 1e3)
+        self._wait()
+        p_mw = int(self._power_at_w(time.monotonic() < self.busy_until) * 1e3)
+        self._wait()
+        return p_mw
+
+    def start_load(self, seconds: float) -> None:
+        """The GPU works at ``load_w`` from now for ``seconds``."""
+        self._advance()
+        self.busy_since = time.monotonic()
+        self.busy_until = self.busy_since + seconds
+
+    def energy_between_j(self, t0: float, t1: float) -> float:
+        """The true energy over [t0, t1] (monotonic s), for the latest load and an unchanged power limit: what a
+        perfect meter would read."""
+        busy = max(0.0, min(t1, self.busy_until) - max(t0, self.busy_since))
+        return self._power_at_w(True) * busy + self._power_at_w(False) * (t1 - t0 - busy)
 
     def nvmlDeviceGetPowerManagementLimit(self, handle: _Handle) -> int:
         return self.limit_mw
@@ -73,6 +98,8 @@ class ClockedNvml(FakeNvml):
 class StandInRig(Rig):
     hardware = "stand-in"
 
+    edge_reads = "async"  # the stand-in drives the GPU checks through the path real GPUs get by default
+
     def __init__(self, **kw: float) -> None:
         self.nvml = ClockedNvml(**kw)
         self._load_s = 0.0
@@ -84,8 +111,7 @@ class StandInRig(Rig):
         self.nvml.nvmlShutdown()
 
     def load_begin(self, seconds: float) -> None:
-        self.nvml._advance()
-        self.nvml.busy_until = time.monotonic() + seconds
+        self.nvml.start_load(seconds)
         self._load_s = seconds
 
     def load_wait(self) -> int:

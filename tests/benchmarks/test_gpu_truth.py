@@ -54,6 +54,38 @@ def test_idle_short_and_back_to_back_windows(rig) -> None:
     assert f["parts_vs_enclosing_rel"] < 0.01
 
 
+@pytest.mark.slow
+def test_edge_cost_async_edges_are_a_fraction_of_a_slow_read() -> None:
+    # NVML reads that take 4 ms, as on the virtualised H200: blocking edges pay two reads per window, async
+    # edges a small share of one, and the async windows tile the enclosing one exactly (shared edge readings)
+    rig = StandInRig(latency_s=0.004)
+    rig.start()
+    try:
+        check = gt.check_edge_cost(rig, windows=20)
+    finally:
+        rig.close()
+    f = check.figures
+    assert check.status == gt.PASS, check.notes
+    assert f["blocking"]["edge_reads"] == "blocking" and f["async"]["edge_reads"] == "async"
+    assert f["blocking"]["median_begin_end_us"] >= 1.8 * f["counter_read_median_us"]
+    assert f["async_over_one_read"] < gt.EDGE_COST_SHARE
+    assert f["async"]["parts_unavailable"] == 0 and f["async_parts_gap_j"] <= f["async_parts_allowed_gap_j"]
+    assert "read off the edge" in f["async"]["note_of_first_part"]
+    assert "µs async" in gt.summary_table(gt.Report("stand-in", "", {}, {}, [check]))
+
+
+def test_edge_cost_fails_where_a_read_costs_nothing() -> None:
+    # an in-memory read takes ~2 µs: handing it to a thread cannot cost less, and the check must say so
+    rig = StandInRig()
+    rig.start()
+    try:
+        check = gt.check_edge_cost(rig, windows=5, window_s=0.005, reads=5)
+    finally:
+        rig.close()
+    assert check.status == gt.FAIL
+    assert "costs more than its share" in "; ".join(check.notes)
+
+
 def test_counter_period_measured(rig) -> None:
     check = gt.check_counter_period(rig, seconds=0.5)
     assert check.status == gt.PASS, check.notes
@@ -103,6 +135,7 @@ def test_run_writes_a_stand_in_report(rig, tmp_path, monkeypatch) -> None:
     out = tmp_path / "gpu-truth.json"
     skip = {
         "sources",
+        "edge_cost",
         "counter_vs_integration",
         "idle_load_short",
         "stream_sync",
@@ -113,7 +146,7 @@ def test_run_writes_a_stand_in_report(rig, tmp_path, monkeypatch) -> None:
     report = gt.run(StandInRig(), out, skip, budget_s=60, print_fn=lambda s: None)
     data = json.loads(out.read_text())
     assert data["hardware"] == "stand-in" and data["schema"] == gt.SCHEMA
-    assert data["summary"] == {"pass": 1, "fail": 0, "skip": 7}
+    assert data["summary"] == {"pass": 1, "fail": 0, "skip": 8}
     assert [c["name"] for c in data["checks"]] == list(gt.CHECK_ORDER)
     assert "gpu-truth (stand-in)" in gt.summary_table(report)
 

@@ -343,6 +343,10 @@ class TrainingMeter:
         self._steps_total = _Sum()
         self._steps_seen = 0
         self._step_open = False
+        # Step results not yet added up: a GPU source reads its edges in the background, and reading a result
+        # right at step_end would wait for that reading (~4 ms on an H200). A step is added at the next step's
+        # end (its reading long done) or when the figures are wanted.
+        self._steps_waiting: list[Measurement] = []
         self._block: list[tuple[float, float]] = []  # (our CPU cost, step duration) per metered step
         self._first_block = True
         self.calibration: tuple[float, float] | None = None  # the (cost, step) medians N was last chosen from
@@ -519,13 +523,23 @@ class TrainingMeter:
         except Exception as exc:
             self._fail("step_end", exc)
             return
-        values = (m.duration_s, m.energy_j, m.low_j, m.high_j, m.source)  # each property walks the components
-        self._steps_since_log.add_values(*values)
-        self._steps_total.add_values(*values)
+        self._steps_waiting.append(m)
+        if len(self._steps_waiting) > 1:
+            self._add_steps(keep_last=True)
         cost = self._begin_cost_s + _cpu_time() - t0
         self._cost_s += cost
         if self._fixed_every is None:
             self._calibrate(cost, m.duration_s)
+
+    def _add_steps(self, keep_last: bool = False) -> None:
+        """Add the waiting step results to the sums (all, or all but the latest)."""
+        waiting = self._steps_waiting
+        done = waiting[:-1] if keep_last else waiting
+        for m in done:
+            values = (m.duration_s, m.energy_j, m.low_j, m.high_j, m.source)  # each property walks the components
+            self._steps_since_log.add_values(*values)
+            self._steps_total.add_values(*values)
+        del waiting[: len(done)]
 
     def _calibrate(self, cost_s: float, step_s: float) -> None:
         """Collect (CPU cost, step duration) per metered step; after each block, choose N so that
@@ -572,6 +586,7 @@ class TrainingMeter:
         if self._final is None:
             self._roll_segment()
         pending, self._pending = self._pending, []
+        self._add_steps()
         steps, self._steps_since_log = self._steps_since_log, _Sum()
         if not self.logging:
             return {}
@@ -665,6 +680,7 @@ class TrainingMeter:
         from wattlens.tracking.summary import build_record
 
         rank = self.rank or detect_rank()
+        self._add_steps()
         steps = self._steps_total.figures("step", None, self.carbon, mean=True)
         extra = {
             "kind": RUN_KIND,

@@ -20,6 +20,12 @@
   ``HIP_VISIBLE_DEVICES`` (or ``CUDA_VISIBLE_DEVICES``, which HIP also honours) indexes into what is left,
   as the ROCm runtime does. Indices are taken in AMD SMI's enumeration order.
 
+Edge reads go through the background reader of :mod:`wattlens.meters.gpu_common` as for NVML
+(``edge_reads``), but the source does not declare ``pure_delta``: the counter's plausibility check in ``delta``
+reads power and may switch the device to integration, so a Monitor computes AMD components at ``end()``, which
+then waits for the end edge's reading (the begin edge never waits). Short windows take their power figure from a
+power reading of the reader, never from the counter (which is trusted only once checked).
+
 Uncertainty: AMD documents no accuracy for these readings; ±5 % is an **assumption** mirroring NVML's.
 """
 
@@ -33,6 +39,7 @@ from functools import partial
 from typing import Any
 
 from wattlens.meters.base import DOMAIN_GPU, INTEGRATED, ComponentEnergy, EnergySource, Snapshot
+from wattlens.meters.edge_reader import EDGE_TIMEOUT_S
 from wattlens.meters.gpu_common import (
     MODE_BROKEN,
     MODE_COUNTER,
@@ -161,6 +168,7 @@ class AmdSource(GpuSource):
         amdsmi: the AMD SMI module (default ``import amdsmi``); tests pass a stand-in.
         env: environment mapping (default ``os.environ``).
         clock: monotonic seconds.
+        edge_reads / edge_timeout_s: as for :class:`~wattlens.meters.nvml.NvmlSource`.
 
     Raises:
         SourceUnavailableError: amdsmi missing, no driver, or no usable GPU visible.
@@ -178,6 +186,8 @@ class AmdSource(GpuSource):
     _NONE_VISIBLE = "no AMD GPU visible"
     _MODULE = "amdsmi"  # imported lazily: ROCm only
     _LIB_KWARG = "amdsmi"
+    _COUNTER_HINTS = False  # the counter is trusted only after its check against a power reading
+    _PURE_WHEN_ASYNC = False  # that check happens in delta: a power read, and maybe a switch to integration
 
     def __init__(
         self,
@@ -188,9 +198,18 @@ class AmdSource(GpuSource):
         clock: Callable[[], float] = time.monotonic,
         power_period_s: float = POWER_PERIOD_S,
         counter_period_s: float = COUNTER_PERIOD_S,
+        edge_reads: str = "auto",
+        edge_timeout_s: float = EDGE_TIMEOUT_S,
     ) -> None:
         super().__init__(
-            devices, lib=amdsmi, env=env, clock=clock, counter_period_s=counter_period_s, power_period_s=power_period_s
+            devices,
+            lib=amdsmi,
+            env=env,
+            clock=clock,
+            counter_period_s=counter_period_s,
+            power_period_s=power_period_s,
+            edge_reads=edge_reads,
+            edge_timeout_s=edge_timeout_s,
         )
 
     # -- GpuSource hooks -------------------------------------------------------------------------------
@@ -228,7 +247,7 @@ class AmdSource(GpuSource):
         s, e, duration_s = edges
         dev = str(d.index)
         if s[1] == 0 and e[1] == 0:  # both edges are counter readings
-            return self._counter_component(i, d, e[0] - s[0], duration_s)
+            return self._counter_component(i, d, e[0] - s[0], duration_s, start, end)
         if s[1] == 0 or e[1] == 0:  # the device switched to power integration inside this window
             return ComponentEnergy.unavailable(
                 DOMAIN_GPU,
@@ -250,7 +269,9 @@ class AmdSource(GpuSource):
             join_notes(d.note, note),
         )
 
-    def _counter_component(self, i: int, d: AmdGpu, energy_j: float, duration_s: float) -> ComponentEnergy:
+    def _counter_component(
+        self, i: int, d: AmdGpu, energy_j: float, duration_s: float, start: Snapshot, end: Snapshot
+    ) -> ComponentEnergy:
         dev = str(d.index)
         if d.is_mi250 and energy_j == 0 and duration_s >= 1.0:
             return ComponentEnergy.unavailable(
@@ -264,16 +285,18 @@ class AmdSource(GpuSource):
             if rejected is not None:
                 return rejected
         note = d.note if d.validated else join_notes(d.note, "counter not yet checked against power × time")
+        power_w, power_label = self._short_window_power(i, d, start, end)
         return counter_window_component(
             energy_j,
             duration_s,
             method=d.method,
             device=dev,
             note=note,
-            power_w=lambda: self._power_now_w(d),
+            power_w=power_w,
             period_s=self._counter_period_s,
             approx_method="amdsmi:power×duration",
             rel_err=REL_ERR,
+            power_label=power_label,
         )
 
     def _validate(self, i: int, d: AmdGpu, energy_j: float, duration_s: float) -> ComponentEnergy | None:
