@@ -15,7 +15,6 @@ autograd formula, so training works), which the formulas count exactly.
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,23 +24,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from wattlens.analyze import formulas as F
 from wattlens.analyze import roles as R
-
-CATEGORIES: tuple[str, ...] = ("weights", "activations", "kv_cache", "optimizer")
-# numeric fields of a record, in this order (affine integration works on these vectors)
-FIELDS: tuple[str, ...] = (
-    "flops",
-    "flops_useful",
-    "flops_vector",
-    *(f"lo_{c}" for c in CATEGORIES),
-    *(f"hi_{c}" for c in CATEGORIES),
-    "launch_lo",
-    "launch_hi",
-    "out_bytes",  # bytes the op writes (for collectives inserted by the tensor-parallel model)
-    "link_bytes",  # bytes sent over the device-to-device link (collectives)
-)
-IDX = {name: i for i, name in enumerate(FIELDS)}
-LO = [IDX[f"lo_{c}"] for c in CATEGORIES]
-HI = [IDX[f"hi_{c}"] for c in CATEGORIES]
+from wattlens.analyze.graph import CATEGORIES, Record, copy_record
 
 _DTYPE_SHORT = {
     torch.float32: "fp32",
@@ -118,37 +101,6 @@ class OpInfo:
     name: str
     kind: str  # matrix | vector | data | comm | unsupported
     inplace: bool
-
-
-@dataclass
-class Record:
-    """One op (or one op repeated over decode steps). Numeric fields in ``v0 + v1·c`` form for steps at
-    contexts c = c0 .. c0+n-1; a plain op has n=1, c0=0, v1=0."""
-
-    name: str
-    role: str
-    module: str
-    dtype: str
-    kind: str
-    unsupported: bool
-    v0: list[float]
-    v1: list[float] = field(default_factory=lambda: [0.0] * len(FIELDS))
-    n: int = 1
-    c0: int = 0
-    phase: str = ""
-
-    def total(self, f: str) -> float:
-        i = IDX[f]
-        return self.n * self.v0[i] + self.v1[i] * self.ctx_sum()
-
-    def ctx_sum(self) -> float:
-        return self.n * (2 * self.c0 + self.n - 1) / 2.0
-
-    def bytes_lo(self) -> float:
-        return sum(self.total(FIELDS[i]) for i in LO)
-
-    def bytes_hi(self) -> float:
-        return sum(self.total(FIELDS[i]) for i in HI)
 
 
 @dataclass
@@ -564,9 +516,4 @@ def integrate_steps(
     return recs, sorted(cache), exact
 
 
-def _copy(r: Record) -> Record:
-    return Record(r.name, r.role, r.module, r.dtype, r.kind, r.unsupported, list(r.v0), list(r.v1), r.n, r.c0, r.phase)
-
-
-def sum_field(records: list[Record], f: str) -> float:
-    return math.fsum(r.total(f) for r in records)
+_copy = copy_record  # the name levers and parallel used before graph.py

@@ -72,6 +72,35 @@ def register(subparsers: Any) -> None:
         help="Megatron-style tensor parallelism over N devices: sharded work + all-reduces over the "
         "profile's interconnect (collective role)",
     )
+    p.add_argument(
+        "--runtime",
+        choices=["eager", "cuda-graph", "compiled"],
+        default="eager",
+        help="how the model runs: eager PyTorch (default), CUDA graphs (vLLM/TensorRT-style replay), torch.compile",
+    )
+    p.add_argument(
+        "--host",
+        choices=["auto", "this-machine", "same-cpu", "unknown"],
+        default="auto",
+        help="the host CPU the host-time figures scale to: this machine (CPU profiles), a host with the same CPU "
+        "model, or an unknown server host (accelerators' default)",
+    )
+    p.add_argument(
+        "--tf32-matmul",
+        action="store_true",
+        help="fp32 matmuls on TF32 tensor cores (torch.backends.cuda.matmul.allow_tf32; PyTorch's default is off, "
+        "convolutions use TF32 by default)",
+    )
+    p.add_argument(
+        "--boundary",
+        choices=["device", "node", "facility"],
+        default="device",
+        help="energy boundary: the device(s) used (GPU-only benchmarks), the whole node (idle accelerators, host "
+        "CPUs, DRAM, other), or the facility (node x --pue)",
+    )
+    p.add_argument("--node", help="node profile for --boundary node/facility (wattlens hardware --nodes lists them)")
+    p.add_argument("--pue", help="PUE for --boundary facility: a number or LOW-HIGH (never assumed)")
+    p.add_argument("--no-cache", action="store_true", help="trace again even when the trace cache holds this model")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--by-layer", action="store_true", help="per-layer detail")
     p.add_argument("--plot", metavar="DIR", help="write figures (energy by role, energy roofline) to DIR")
@@ -207,6 +236,13 @@ def run_analyze(args: argparse.Namespace) -> int:
             levers=not args.no_levers,
             full_trace=args.full_trace,
             tensor_parallel=args.tensor_parallel,
+            runtime=args.runtime,
+            host=args.host,
+            tf32_matmul=args.tf32_matmul,
+            boundary=args.boundary,
+            node=args.node,
+            pue=args.pue,
+            cache=not args.no_cache,
         )
     except (KeyError, ValueError, OSError, AttributeError, ImportError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
