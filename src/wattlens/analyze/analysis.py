@@ -83,7 +83,7 @@ class Request:
             seq = prompt if phase in ("prefill", "generate", "decode") else 512
         return dataclasses.replace(self, phase=phase, prompt=prompt, seq=seq)
 
-    def trace_request(self) -> TraceRequest:
+    def trace_request(self, fit_batch: bool = True) -> TraceRequest:
         return TraceRequest(
             self.phase,
             self.batch,
@@ -92,6 +92,7 @@ class Request:
             self.new_tokens,
             self.optimizer,
             self.full_trace,
+            fit_batch=fit_batch,
         )
 
 
@@ -492,10 +493,16 @@ def build(
 
 
 def analyze_source(
-    src: ModelSource, profile: Profile, rq: Request, options: Options | None = None, use_cache: bool = True
+    src: ModelSource,
+    profile: Profile,
+    rq: Request,
+    options: Options | None = None,
+    use_cache: bool = True,
+    fit_batch: bool = True,
 ) -> Analysis:
-    """Resolve the request against the model, get its traces (cache or capture) and build the analysis."""
-    ts = _traces_for(src, rq, use_cache)
+    """Resolve the request against the model, get its traces (cache or capture) and build the analysis
+    (``fit_batch=False``: no batch polynomial -- a lever's variant needs none)."""
+    ts = _traces_for(src, rq, use_cache, fit_batch)
     return build(ts, profile, ts_request(ts, rq), options, src)
 
 
@@ -503,11 +510,11 @@ def ts_request(ts: TraceSet, rq: Request) -> Request:
     return rq.resolved(ts.model.generative, ts.model.name, ts.model.kind)
 
 
-def _traces_for(src: ModelSource, rq: Request, use_cache: bool) -> TraceSet:
+def _traces_for(src: ModelSource, rq: Request, use_cache: bool, fit_batch: bool = True) -> TraceSet:
     # the phase default (and whether decode applies) depends on the model: its facts come from the cache when
     # any trace of it is there, else from the model itself
     info = _peek_model(src, use_cache)
-    return get_traces(src, rq.resolved(info.generative, info.name, info.kind).trace_request(), use_cache)
+    return get_traces(src, rq.resolved(info.generative, info.name, info.kind).trace_request(fit_batch), use_cache)
 
 
 def _peek_model(src: ModelSource, use_cache: bool) -> ModelInfo:
@@ -593,7 +600,17 @@ def boundary_of(a: Analysis, boundary: str, node: str | None, pue: Any) -> Bound
     if boundary == "facility" and pue_range is None:
         raise B.BoundaryError("--boundary facility needs --pue (a number or LOW-HIGH): wattlens never assumes one")
     n = B.get_node(node or B.default_node(a.profile))
-    nb = B.node_energy(a.energy_range(), a.static_energy(), a.time_range(), a.estimate.options.devices, n, a.profile)
+    from wattlens.analyze.host import input_kind
+
+    nb = B.node_energy(
+        a.energy_range(),
+        a.static_energy(),
+        a.time_range(),
+        a.estimate.options.devices,
+        n,
+        a.profile,
+        input_kind(a.model.kind),
+    )
     if node is None:
         nb = dataclasses.replace(
             nb, notes=(f"node profile {n.name} chosen for {a.profile.name} (--node to change)", *nb.notes)

@@ -26,8 +26,22 @@ from wattlens.analyze.records import BoundaryEnergy, BoundaryPart, Range
 CSV_NAME = "node_profiles.csv"
 BOUNDARIES = ("device", "node", "facility")
 # host threads a query keeps busy: the Python thread issuing ops (or spin-waiting on the device) all the time; a
-# second for intra-op work or the CUDA runtime's own threads (assumed, U)
+# second for the tokenizer or the CUDA runtime's own threads (assumed, U). Image pre-processing runs torch's
+# intra-op thread pool on the host (PyTorch's default: every core it sees), whose OpenMP threads spin between
+# parallel regions: up to all of the node's threads.
 BUSY_THREADS = Figure(1.0, 2.0, "threads", "assumed (U): the main thread always, up to one more")
+
+
+def busy_threads(input_kind: str, node_threads: int) -> Figure:
+    if input_kind == "image":
+        return Figure(
+            1.0,
+            float(max(node_threads, 1)),
+            "threads",
+            "assumed (U): image pre-processing on torch's intra-op pool (default: every visible core), whose "
+            "OpenMP threads spin between parallel regions",
+        )
+    return BUSY_THREADS
 
 
 class BoundaryError(ValueError):
@@ -172,6 +186,7 @@ def node_energy(
     used: int,
     node: NodeProfile,
     profile: Profile,
+    input_kind: str = "text",
 ) -> BoundaryEnergy:
     """The node around ``used`` busy accelerators over ``wall_s`` (see the module docstring)."""
     if used > node.accelerators:
@@ -182,11 +197,12 @@ def node_energy(
         notes.append(f"node {node.name} holds {acc.name}; the busy devices are analysed as {profile.name}")
     idle_each = acc.static_w or Figure(0.0, 0.0, "W", "unmodelled")
     idle_n = node.accelerators - used
-    busy_threads = _w(BUSY_THREADS)
+    threads = busy_threads(input_kind, node.cpu_threads)
+    busy = _w(threads)
     cpu_busy = Range(
-        node.cpu_busy_thread_w.low * busy_threads.low,
-        node.cpu_busy_thread_w.mid * busy_threads.mid,
-        node.cpu_busy_thread_w.high * busy_threads.high,
+        node.cpu_busy_thread_w.low * busy.low,
+        node.cpu_busy_thread_w.mid * busy.mid,
+        node.cpu_busy_thread_w.high * busy.high,
     )
     parts = [
         BoundaryPart(f"accelerators in use ({used} x {profile.name})", device_j, None, "the device-boundary analysis"),
@@ -203,7 +219,7 @@ def node_energy(
             "host CPUs: busy threads",
             _times(cpu_busy, wall_s),
             cpu_busy,
-            f"{node.cpu_busy_thread_w.source}; {BUSY_THREADS.source}",
+            f"{node.cpu_busy_thread_w.source}; {threads.low:g}-{threads.high:g} threads: {threads.source}",
         ),
         BoundaryPart("DRAM", _times(_w(node.dram_w), wall_s), _w(node.dram_w), node.dram_w.source),
         BoundaryPart(

@@ -23,6 +23,7 @@ from wattlens.analyze.graph import FIELDS, Record, copy_record
 Monomial = tuple[int, int]  # (exponent of B, exponent of S or c)
 
 BATCH_ONLY: tuple[Monomial, ...] = ((0, 0), (1, 0))
+CONTEXT_ONLY: tuple[Monomial, ...] = ((0, 0), (0, 1))
 BATCH_CONTEXT: tuple[Monomial, ...] = ((0, 0), (1, 0), (0, 1), (1, 1))
 BATCH_SEQ2: tuple[Monomial, ...] = ((0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (1, 2))
 REL_TOL = 1e-9

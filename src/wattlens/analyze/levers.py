@@ -284,7 +284,7 @@ def _reanalyse(a: Analysis, **overrides: Any) -> Analysis:
     """The same request on a variant of the model (config overrides), through the trace cache."""
     if a.source is None:
         raise ValueError("no model source to re-trace")
-    return analyze_source(a.source.derived(**overrides), a.profile, a.request, _base_options(a))
+    return analyze_source(a.source.derived(**overrides), a.profile, a.request, _base_options(a), fit_batch=False)
 
 
 def _base_options(a: Analysis) -> Any:
@@ -348,7 +348,9 @@ def batching(a: Analysis) -> Lever | None:
 def _reanalyse_batch(a: Analysis, batch: int) -> Analysis:
     if a.source is None:
         raise ValueError("no model source to re-trace")
-    return analyze_source(a.source, a.profile, dataclasses.replace(a.request, batch=batch), _base_options(a))
+    return analyze_source(
+        a.source, a.profile, dataclasses.replace(a.request, batch=batch), _base_options(a), fit_batch=False
+    )
 
 
 def gqa(a: Analysis) -> Lever | None:
@@ -424,7 +426,8 @@ def speculative(a: Analysis, k: int = 4, alpha: float = 0.7) -> Lever | None:
     c_first = min(r.c0 for r in dec[0].records) if dec[0].records else (rq.prompt or 512)
     mid = c_first + n_tok // 2
     vts = get_traces(
-        a.source, TraceRequest("verify", rq.batch, prompt=rq.prompt or 512, verify_ctx=mid, verify_tokens=k + 1)
+        a.source,
+        TraceRequest("verify", rq.batch, prompt=rq.prompt or 512, verify_ctx=mid, verify_tokens=k + 1, fit_batch=False),
     )
     vrecs = flatten(vts.traces)
     if rq.tensor_parallel > 1:
@@ -434,7 +437,9 @@ def speculative(a: Analysis, k: int = 4, alpha: float = 0.7) -> Lever | None:
     e_ver = estimate(vrecs, a.profile, opt)
     layers = max(1, (m.layers or 8) // 8)
     draft_src = a.source.derived(**{m.layer_attr: layers})
-    draft = analyze_source(draft_src, a.profile, dataclasses.replace(rq, phase="decode"), _base_options(a))
+    draft = analyze_source(
+        draft_src, a.profile, dataclasses.replace(rq, phase="decode"), _base_options(a), fit_batch=False
+    )
     per_tok = (1 - alpha ** (k + 1)) / (1 - alpha)
     steps = n_tok / per_tok
     e_after, t_after = {}, {}

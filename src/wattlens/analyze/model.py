@@ -460,6 +460,24 @@ def _group_time(
     return n * (at(c0) + 4 * at((c0 + c_last) / 2.0) + at(c_last)) / 6.0  # Simpson: exact for linear T(c)
 
 
+def _attribute(recs: list[Record], ds: list[_Dev], hs: list[float], wall: float, serial: bool) -> list[float]:
+    """Each op's share of a group's wall time: its own device time, plus -- for the time the device waits --
+    a share in proportion to how far its host work exceeds its device work (the ops that make the device wait)."""
+    dev = [d.total_s * r.mult for r, d in zip(recs, ds, strict=True)]
+    host = [h * r.n * r.mult for r, h in zip(recs, hs, strict=True)]
+    if serial:
+        own = [d + h for d, h in zip(dev, host, strict=True)]
+        tot = math.fsum(own) or 1.0
+        return [o / tot * wall for o in own]
+    gap = max(0.0, wall - math.fsum(dev))
+    excess = [max(0.0, h - d) for d, h in zip(dev, host, strict=True)]
+    tot = math.fsum(excess)
+    if tot <= 0:
+        d_tot = math.fsum(dev) or 1.0
+        return [d + gap * d / d_tot for d in dev]
+    return [d + gap * e / tot for d, e in zip(dev, excess, strict=True)]
+
+
 def framework_record(phase: str, kind: str, n: int = 1) -> Record:
     """A pseudo-op standing for the framework's own host work (per query, or per decode step)."""
     return Record(kind, R.HOST, "(framework)", "", "host", False, [0.0] * len(FIELDS), n=n, phase=phase)
@@ -513,12 +531,7 @@ def estimate(records: list[Record], profile: Profile, options: Options | None = 
             ds = [devs[i][c] for i in range(start, end)]
             hs = [_host_per_step(records[i], opt, c) for i in range(start, end)]
             wall = _group_time(recs, ds, hs, opt, serial, c)
-            occ = [
-                max(h * r.n, d.total_s) * r.mult if not serial else (h * r.n + d.total_s) * r.mult
-                for r, d, h in zip(recs, ds, hs, strict=True)
-            ]
-            tot = math.fsum(occ) or 1.0
-            per_corner[c] = (wall, [o / tot * wall for o in occ])
+            per_corner[c] = (wall, _attribute(recs, ds, hs, wall, serial))
         for j, i in enumerate(range(start, end)):
             r = records[i]
             t = {c: per_corner[c][1][j] for c in CORNERS}

@@ -77,6 +77,7 @@ class Depths:
     passes: int = 0  # forward passes traced (for the report)
     dispatched: int = 0  # aten ops dispatched while tracing
     data_dependent: int = 0  # scalar reads answered without data in one pass (the most seen)
+    checked: set[str] = field(default_factory=set)  # pass kinds whose fold was checked at 4 layers
 
     @property
     def folding(self) -> bool:
@@ -109,12 +110,15 @@ def plan(w: Workload) -> Depths:
     return d
 
 
-def _folded(d: Depths, trace: Callable[[Workload], list[Record]]) -> list[Record]:
-    """``trace`` applied to the full model, or to the shallow ones and folded (falling back on failure)."""
+def _folded(d: Depths, trace: Callable[[Workload], list[Record]], kind: str) -> list[Record]:
+    """``trace`` applied to the full model, or to the shallow ones and folded (falling back on failure). The
+    fold is checked against a 4-layer trace the first time each kind of pass (forward, step) is folded."""
     if d.folding:
-        rs = {k: trace(d.shallow[k]) for k in SHALLOW}
-        out = fold_layers(rs[2], rs[3], rs[4], d.layers)
+        depths = SHALLOW if kind not in d.checked else SHALLOW[:2]
+        rs = {k: trace(d.shallow[k]) for k in depths}
+        out = fold_layers(rs[2], rs[3], rs.get(4), d.layers)
         if out is not None:
+            d.checked.add(kind)
             return out
         d.failed = True
     return trace(d.full)
@@ -150,7 +154,7 @@ def _forward_records(d: Depths, batch: int, seq: int, phase: str) -> tuple[list[
         kv[_depth_of(d, w)] = kv_bytes
         return recs
 
-    recs = _folded(d, one)
+    recs = _folded(d, one, phase)
     kv_total = _affine_depth(d, kv) if d.folding and 2 in kv and 3 in kv else kv.get(0, max(kv.values(), default=0.0))
     return recs, kv_total
 
@@ -374,6 +378,7 @@ class Steps:
     def __init__(self, d: Depths, prompt: int) -> None:
         self.d, self.prompt = d, prompt
         self.decoders: dict[tuple[int, int], _Decoder] = {}
+        self.kv_bytes: dict[int, float] = {}  # batch -> KV-cache bytes after the latest step traced at it
 
     def _decoder(self, w: Workload, depth: int, batch: int) -> _Decoder:
         key = (depth, batch)
@@ -391,8 +396,9 @@ class Steps:
             kv[depth] = dec.kv_bytes
             return recs
 
-        recs = _folded(self.d, one)
-        self.kv_bytes = _affine_depth(self.d, kv) if self.d.folding and 2 in kv else kv.get(0, 0.0)
+        recs = _folded(self.d, one, f"step{n_tokens}")
+        total = _affine_depth(self.d, kv) if self.d.folding and 2 in kv else kv.get(0, 0.0)
+        self.kv_bytes[batch] = max(self.kv_bytes.get(batch, 0.0), total)
         return recs
 
     def first_context(self, batch: int) -> int:
@@ -401,10 +407,14 @@ class Steps:
         return self._decoder(w, depth, batch).length
 
 
-def _decode_fit(steps: Steps, batch: int, c_first: int, c_last: int) -> FT.ShapeFit:
-    """Counts per step fitted bilinear in (batch, context): 4 traced steps, checked at 2 more."""
+def _decode_fit(steps: Steps, batch: int, c_first: int, c_last: int, fit_batch: bool = True) -> FT.ShapeFit:
+    """Counts per step fitted bilinear in (batch, context): 4 traced steps, checked at 2 more. Without
+    ``fit_batch``: affine in the context at this batch only (2 traced steps, checked at 1)."""
     c_b = max(c_last, c_first + 1)
     c_mid = (c_first + c_b) // 2 if c_b - c_first > 1 else c_b + 1
+    if not fit_batch:
+        traced = {(batch, c): steps.at(batch, c) for c in sorted({c_first, c_mid, c_b})}
+        return FT.fit(traced, FT.CONTEXT_ONLY, check=[(batch, c_mid)])
     b1, bv = 2 * batch, lever_batch(batch)
     bv = bv if bv != b1 else 3 * batch
     traced: dict[tuple[int, int], list[Record]] = {}
@@ -426,6 +436,7 @@ def trace_generate(
     include_prefill: bool,
     full_trace: bool = False,
     depths: Depths | None = None,
+    fit_batch: bool = True,
 ) -> list[PhaseTrace]:
     """Prefill (traced or not) and ``new_tokens`` decode steps at contexts prompt .. prompt+new_tokens-1
     (decoder-only; for encoder-decoders the context is the decoder's own cache length)."""
@@ -434,7 +445,7 @@ def trace_generate(
     d = depths or plan(w)
     out_traces: list[PhaseTrace] = []
     if include_prefill:
-        pre, _ = trace_forward(w, batch, prompt, phase="prefill", depths=d)
+        pre, _ = trace_forward(w, batch, prompt, phase="prefill", depths=d, fit_batch=fit_batch)
         out_traces.append(pre)
     t1 = time.perf_counter()
     ops0 = d.dispatched
@@ -450,7 +461,7 @@ def trace_generate(
         note = f"decode: all {new_tokens} steps traced op by op"
     else:
         try:
-            sfit = _decode_fit(steps, batch, c_first, c_last)
+            sfit = _decode_fit(steps, batch, c_first, c_last, fit_batch)
             recs = sfit.steps(batch, c_first, new_tokens)
             contexts, exact = sorted({c for _, c in sfit.points + sfit.checked}), True
             note = (
@@ -474,10 +485,10 @@ def trace_generate(
         contexts,
         exact,
         tokens=batch * new_tokens,
-        state_bytes={"kv_cache": getattr(steps, "kv_bytes", 0.0)},
+        state_bytes={"kv_cache": steps.kv_bytes.get(batch, 0.0)},
         steps=new_tokens,
     )
-    pt.fit = sfit
+    pt.fit = sfit if fit_batch else None  # a fit at one batch cannot answer another
     return [*out_traces, pt]
 
 

@@ -46,6 +46,7 @@ class TraceRequest:
     full_trace: bool = False
     verify_ctx: int = 0  # phase "verify": one decode step of verify_tokens tokens at context verify_ctx
     verify_tokens: int = 0
+    fit_batch: bool = True  # fit the counts in the batch (2 more traced batches) for the batching lever and sweeps
 
     def key(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -286,7 +287,7 @@ def capture(src: ModelSource, req: TraceRequest) -> TraceSet:
     elif req.phase in ("forward", "prefill"):
         if req.phase == "prefill" and not w.generative:
             raise ValueError(f"{w.name} ({w.kind}) has no prefill phase; use --phase forward or train")
-        traces = [P.trace_forward(w, req.batch, req.seq, phase=req.phase, depths=d)[0]]
+        traces = [P.trace_forward(w, req.batch, req.seq, phase=req.phase, depths=d, fit_batch=req.fit_batch)[0]]
     elif req.phase == "verify":
         recs = P.trace_verify_step(w, req.batch, req.prompt, req.verify_ctx, req.verify_tokens, depths=d)
         traces = [PhaseTrace("decode", recs, d.dispatched, 0.0, tokens=req.batch * req.verify_tokens)]
@@ -299,6 +300,7 @@ def capture(src: ModelSource, req: TraceRequest) -> TraceSet:
             include_prefill=req.phase == "generate",
             full_trace=req.full_trace,
             depths=d,
+            fit_batch=req.fit_batch,
         )
     return TraceSet(model_info(w), traces, time.perf_counter() - t0, d.passes, d.dispatched)
 
