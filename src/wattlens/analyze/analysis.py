@@ -70,6 +70,7 @@ class Request:
     runtime: str = "eager"  # eager | cuda-graph | compiled (wattlens.analyze.host)
     host: str = "auto"  # the host CPU band: auto | this-machine | same-cpu | unknown
     tf32_matmul: bool = False  # fp32 matmuls on TF32 (PyTorch's default is False; convolutions use TF32)
+    compute_dtype: str | None = None  # fp8 / int8: W8A8 GEMMs re-typed from the traced graph (retype.py)
 
     def resolved(self, generative: bool, name: str = "", kind: str = "") -> Request:
         phase = self.phase
@@ -426,10 +427,16 @@ def default_dtype(profile: Profile) -> str:
     return "fp16" if "fp16" in profile.peak_tflops else "fp32"
 
 
+_HOSTS: dict[tuple[Any, ...], HostModel] = {}  # host models by profile, family and runtime (one process)
+
+
 def options_for(model: ModelInfo, profile: Profile, rq: Request, base: Options | None = None) -> Options:
     """The model options of a request: byte backend, devices, the host model, TF32, queries and items."""
-    cal = load_calibration(model.family) if profile.kind == "cpu" or rq.host == "this-machine" else None
-    h = host_model(profile, model.family, model.kind, rq.runtime, rq.host, cal)
+    key = (id(profile), profile.name, model.family, model.kind, rq.runtime, rq.host)
+    h = _HOSTS.get(key)
+    if h is None:
+        cal = load_calibration(model.family) if profile.kind == "cpu" or rq.host == "this-machine" else None
+        h = _HOSTS[key] = host_model(profile, model.family, model.kind, rq.runtime, rq.host, cal)
     opt = base or Options()
     return dataclasses.replace(
         opt,
@@ -468,8 +475,17 @@ def build(
     """An analysis from a trace set (no torch): tensor parallelism, framework pseudo-ops, the estimate."""
     t0 = time.perf_counter()
     traces = list(ts.traces)
+    model = ts.model
+    extra: tuple[str, ...] = ()
+    if rq.compute_dtype and rq.compute_dtype != model.dtype:
+        from wattlens.analyze import retype as RT
+
+        traces = [dataclasses.replace(t, records=RT.retype(t.records, model.dtype, rq.compute_dtype)) for t in traces]
+        extra = (RT.note(model.dtype, rq.compute_dtype),)
+        scale = {"fp8": 0.5, "int8": 0.5}.get(rq.compute_dtype, RT.BYTES[rq.compute_dtype] / RT.BYTES[model.dtype])
+        model = dataclasses.replace(model, dtype=rq.compute_dtype, weights_bytes=model.weights_bytes * scale)
     recs = flatten(traces)
-    opt = options_for(ts.model, profile, rq, options) if host_model_on else (options or Options(backend=rq.backend))
+    opt = options_for(model, profile, rq, options) if host_model_on else (options or Options(backend=rq.backend))
     if rq.tensor_parallel > 1:
         from wattlens.analyze.parallel import tensor_parallel
 
@@ -479,7 +495,7 @@ def build(
         recs = with_framework(recs, traces, rq)
     est = estimate(recs, profile, opt)
     return Analysis(
-        ts.model,
+        model,
         profile,
         rq,
         tuple(traces),
@@ -489,6 +505,7 @@ def build(
         time.perf_counter() - t0,
         source=source,
         trace_set=ts,
+        extra_assumptions=extra,
     )
 
 
@@ -566,6 +583,9 @@ def analyze(
     profile = hardware if isinstance(hardware, Profile) else get_profile(hardware)
     if phase not in PHASES:
         raise ValueError(f"unknown phase {phase!r}; allowed: {', '.join(PHASES)}")
+    compute = None
+    if dtype in ("fp8", "int8"):
+        compute, dtype = dtype, ("bf16" if "bf16" in profile.peak_tflops else "fp16")
     src = _source(model, dtype, profile, inputs)
     rq = Request(
         phase=phase,
@@ -579,6 +599,7 @@ def analyze(
         runtime=runtime,
         host=host,
         tf32_matmul=tf32_matmul,
+        compute_dtype=compute,
     )
     a = analyze_source(src, profile, rq, use_cache=cache and inputs is None)
     if boundary != "device":

@@ -60,6 +60,7 @@ class NodeProfile:
     dram_w: Figure  # node DRAM
     other_w: Figure  # switches, NICs, fans, power conversion
     max_w: float | None
+    network_gbs_per_gpu: Figure | None  # inter-node fabric per GPU and direction (data/tensor-parallel traffic)
     status: str
     source: str
     note: str
@@ -76,6 +77,7 @@ class NodeProfile:
             "dram_w": self.dram_w.to_dict(),
             "other_w": self.other_w.to_dict(),
             "max_w": self.max_w,
+            "network_gbs_per_gpu": self.network_gbs_per_gpu.to_dict() if self.network_gbs_per_gpu else None,
             "status": self.status,
             "source": self.source,
             "note": self.note,
@@ -126,6 +128,8 @@ def get_node(name: str) -> NodeProfile:
     gb = _f(r, "dram_gb") or 0.0
     dram = Figure(gb * (_f(r, "dram_w_per_gb_low") or 0.0), gb * (_f(r, "dram_w_per_gb_high") or 0.0), "W", src)
     other = Figure(_f(r, "other_w_low") or 0.0, _f(r, "other_w_high") or 0.0, "W", src)
+    net_gbs = _f(r, "network_gbs_per_gpu")
+    net = Figure(net_gbs, net_gbs, "GB/s", f"{CSV_NAME} row {name}: {r['network_source']}") if net_gbs else None
     return NodeProfile(
         name,
         r["accelerator"],
@@ -137,6 +141,7 @@ def get_node(name: str) -> NodeProfile:
         dram,
         other,
         _f(r, "max_w"),
+        net,
         r["status"],
         src,
         r["note"],
@@ -145,9 +150,10 @@ def get_node(name: str) -> NodeProfile:
 
 def default_node(profile: Profile) -> str:
     """The reference node of an accelerator (the first row built around it), or a clear error."""
-    for name, r in _rows().items():
-        if r["accelerator"] == profile.name and int(r["accelerators"]) > 1 and r["status"].startswith(("S", "R")):
-            return name
+    for status in ("S", "R"):  # a vendor reference server first, then a measured study's node
+        for name, r in _rows().items():
+            if r["accelerator"] == profile.name and int(r["accelerators"]) > 1 and r["status"].startswith(status):
+                return name
     for name, r in _rows().items():
         if r["accelerator"] == profile.name:
             return name

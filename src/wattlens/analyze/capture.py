@@ -425,7 +425,10 @@ def finalize(raw: RawTrace, tags: Tags) -> list[Record]:
         kv_role = is_kv_append or (kind == "data" and any(t == "kv_cache" for t in in_tags))
         if kv_role and role == R.ELEMENTWISE:
             role = R.KV_CACHE
-        v = [dense, useful, vec, *lo, *hi, launch_lo, 1.0, float(out_bytes), 0.0]
+        table = 0.0
+        if gather and has_weight and ins and in_tags[0] == "weights":
+            table = float(ins[0][1])  # the weight table; its reads above are clamped to it (shape fits undo that)
+        v = [dense, useful, vec, *lo, *hi, launch_lo, 1.0, float(out_bytes), 0.0, table]
         unsupported = kind == "unsupported"
         if role == R.ATTENTION and tags.kv_pre and "kv_cache" in in_tags:
             # decode attention is the KV-cache read: its intensity is (heads/kv_heads)/bytes_per_element

@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 from wattlens.analyze.fold import same_op
-from wattlens.analyze.graph import FIELDS, Record, copy_record
+from wattlens.analyze.graph import FIELDS, IDX, Record, copy_record
 
 Monomial = tuple[int, int]  # (exponent of B, exponent of S or c)
 
@@ -68,10 +68,13 @@ class ShapeFit:
     checked: list[tuple[int, int]]  # the traced (B, S) it was verified at
 
     def values(self, b: float, s: float) -> list[list[float]]:
-        """Every op's field vector at (b, s)."""
+        """Every op's field vector at (b, s) (gathers from a weight table clamped to the table, as captured)."""
         x, y = b / self.b_ref, s / self.s_ref
         w = [x**a * y**e for a, e in self.basis]
-        return [[sum(wk * ck[f] for wk, ck in zip(w, op, strict=True)) for f in range(len(FIELDS))] for op in self.coef]
+        out = [[sum(wk * ck[f] for wk, ck in zip(w, op, strict=True)) for f in range(len(FIELDS))] for op in self.coef]
+        for v in out:
+            _clamp_gather(v)
+        return out
 
     def at(self, b: int, s: int, phase: str = "") -> list[Record]:
         """Plain records (one op per record, n = 1) at batch ``b`` and length ``s``."""
@@ -97,6 +100,7 @@ class ShapeFit:
                 tgt = v1 if e == 1 else v0
                 for f in range(len(FIELDS)):
                     tgt[f] += k * ck[f]
+            _clamp_gather(v0)
             r = copy_record(t)
             r.v0, r.v1, r.n, r.c0, r.phase = v0, v1, n, c_first, phase
             out.append(r)
@@ -124,6 +128,27 @@ class ShapeFit:
             [(int(b), int(s)) for b, s in d["points"]],
             [(int(b), int(s)) for b, s in d["checked"]],
         )
+
+
+_TABLE, _OUT = IDX["table_bytes"], IDX["out_bytes"]
+_W = (IDX["lo_weights"], IDX["hi_weights"])
+
+
+def _unclamped(v: list[float]) -> list[float]:
+    """A gather's weight reads before the clamp to its table: the rows gathered (= what it writes)."""
+    if v[_TABLE] <= 0:
+        return v
+    u = list(v)
+    for i in _W:
+        if u[i] > 0:
+            u[i] = u[_OUT]
+    return u
+
+
+def _clamp_gather(v: list[float]) -> None:
+    if v[_TABLE] > 0:
+        for i in _W:
+            v[i] = min(v[i], v[_TABLE])
 
 
 def same_structure(a: Sequence[Record], b: Sequence[Record]) -> bool:
@@ -156,7 +181,7 @@ def fit(
     nf = len(FIELDS)
     coef: list[list[list[float]]] = []
     for k in range(len(first)):
-        vals = [traced[p][k].v0 for p in pts]
+        vals = [_unclamped(traced[p][k].v0) for p in pts]
         coef.append(
             [[sum(inv[m][j] * vals[j][f] for j in range(len(pts))) for f in range(nf)] for m in range(len(basis))]
         )

@@ -28,6 +28,7 @@ FIELDS: tuple[str, ...] = (
     "launch_hi",
     "out_bytes",  # bytes the op writes (for collectives inserted by the tensor-parallel model)
     "link_bytes",  # bytes sent over the device-to-device link (collectives)
+    "table_bytes",  # a gather from a weight table: the table's bytes (its reads are min(rows gathered, table))
 )
 IDX = {name: i for i, name in enumerate(FIELDS)}
 LO = [IDX[f"lo_{c}"] for c in CATEGORIES]

@@ -279,28 +279,74 @@ class _Dev:
     parts: dict[str, float]
 
     def step(self, c: float) -> float:
-        return max(a + b * c for a, b in self.lines) + self.link[0] + self.link[1] * c
+        ls = self.lines
+        t = ls[0][0] + ls[0][1] * c
+        for a, b in ls[1:]:
+            u = a + b * c
+            if u > t:
+                t = u
+        return t + self.link[0] + self.link[1] * c
 
 
-def _device(r: Record, p: Profile, opt: Options, corner: str) -> _Dev:
+class _Consts:
+    """The profile's and the options' figures at one corner, computed once per estimate (not once per op)."""
+
+    def __init__(self, p: Profile, opt: Options, corner: str) -> None:
+        self.p, self.opt, self.corner = p, opt, corner
+        backend = "fused" if (opt.host is not None and opt.host.fused_kernels) else opt.backend
+        self.w = _byte_weight(corner, backend)
+        self.curve = p.calibrated.get("matrix_curve") if p.calibrated else None
+        self.floor = opt.host.kernel_floor_us.at(corner) * 1e-6 if opt.host else 0.0
+        self.host_op = opt.host.op_us.at(corner) * 1e-6 if opt.host else 0.0
+        self.fused = bool(opt.host and opt.host.fused_kernels)
+        self.legacy = p.launch_us.at(corner) * 1e-6 if (opt.host is None and p.launch_us) else 0.0
+        self.e_byte = sum(f.at(corner) for f in p.pj_per_byte.values()) * 1e-12
+        dram = p.pj_per_byte.get("dram")
+        self.dram_share = (dram.at(corner) * 1e-12 / max(self.e_byte, 1e-30)) if dram else 0.0
+        self.static = _static(p, corner)
+        self.link: tuple[float, float] | None = None
+        if p.link_gbs and p.link_eff and p.pj_per_link_byte:
+            self.link = (p.link_gbs.low * 1e9 * p.link_eff.at(_flip(corner)), p.pj_per_link_byte.at(corner) * 1e-12)
+        self._rates: dict[tuple[str, str], tuple[float, float, float]] = {}
+        self._eps: dict[tuple[str, str], float] = {}
+
+    def rates(self, dtype: str, kind: str) -> tuple[float, float, float]:
+        key = (dtype, kind)
+        got = self._rates.get(key)
+        if got is None:
+            got = self._rates[key] = _rates(self.p, dtype, kind, self.corner, self.opt)
+        return got
+
+    def eps_flop(self, dtype: str, kind: str) -> float:
+        key = (dtype, kind)
+        got = self._eps.get(key)
+        if got is None:
+            got = self._eps[key] = _eps(self.p, dtype, kind, self.corner, self.opt)[0]
+        return got
+
+
+def _device(r: Record, k: _Consts) -> _Dev:
+    p, opt = k.p, k.opt
+    v0, v1 = r.v0, r.v1
     c_mid = r.c0 + (r.n - 1) / 2.0
+    ctx = r.ctx_sum()
     mat = r.kind == "matrix"
     dt = matrix_dtype(p, r, opt) if mat else r.dtype
-    ffield = "flops_useful" if (corner == "low" or (opt.sparse_gemm and mat)) else "flops"
-    fm0, fm1 = r.v0[IDX[ffield]], r.v1[IDX[ffield]]
-    fv0, fv1 = r.v0[IDX["flops_vector"]], r.v1[IDX["flops_vector"]]
-    lo0, lo1 = sum(r.v0[i] for i in LO), sum(r.v1[i] for i in LO)
-    hi0, hi1 = sum(r.v0[i] for i in HI), sum(r.v1[i] for i in HI)
-    backend = "fused" if (opt.host is not None and opt.host.fused_kernels) else opt.backend
-    w = _byte_weight(corner, backend)
+    fi = _I_USEFUL if (k.corner == "low" or (opt.sparse_gemm and mat)) else _I_FLOPS
+    fm0, fm1 = v0[fi], v1[fi]
+    fv0, fv1 = v0[_I_VEC], v1[_I_VEC]
+    lo0 = v0[LO[0]] + v0[LO[1]] + v0[LO[2]] + v0[LO[3]]
+    hi0 = v0[HI[0]] + v0[HI[1]] + v0[HI[2]] + v0[HI[3]]
+    lo1 = v1[LO[0]] + v1[LO[1]] + v1[LO[2]] + v1[LO[3]]
+    hi1 = v1[HI[0]] + v1[HI[1]] + v1[HI[2]] + v1[HI[3]]
+    w = k.w
     b0, b1 = lo0 + w * (hi0 - lo0), lo1 + w * (hi1 - lo1)
-    peak_m, frac, bw = _rates(p, dt, "matrix" if mat else "vector", corner, opt)
-    peak_v = peak_m if not mat else _rates(p, dt, "vector", corner, opt)[0]
+    peak_m, frac, bw = k.rates(dt, "matrix" if mat else "vector")
+    peak_v = peak_m if not mat else k.rates(dt, "vector")[0]
     if opt.derating:
-        curve = p.calibrated.get("matrix_curve") if p.calibrated else None
         f_step, fv_step, b_step = fm0 + fm1 * c_mid, fv0 + fv1 * c_mid, b0 + b1 * c_mid
         if mat and f_step > 0:
-            d_m = derate_curve(f_step / peak_m, curve) if curve else derate(f_step / peak_m, _MATRIX_STEPS)
+            d_m = derate_curve(f_step / peak_m, k.curve) if k.curve else derate(f_step / peak_m, _MATRIX_STEPS)
         else:
             d_m = 1.0
         d_v = derate(fv_step / peak_v, _VECTOR_STEPS) if fv_step > 0 else 1.0
@@ -311,47 +357,54 @@ def _device(r: Record, p: Profile, opt: Options, corner: str) -> _Dev:
     ca = (fm0 / rm if mat else 0.0) + fv0 / rv
     cb = (fm1 / rm if mat else 0.0) + fv1 / rv
     ma, mb = b0 / rb, b1 / rb
-    kernels = _kernels(r, opt, corner)
-    floor = kernels * (opt.host.kernel_floor_us.at(corner) * 1e-6 if opt.host else 0.0)
+    kernels = (v0[_I_LAUNCH_LO] if k.fused else v0[_I_LAUNCH_HI]) if opt.host is not None else 0.0
+    floor = kernels * k.floor
     lines = [(ca, cb), (ma, mb)]
     if floor > 0:
         lines.append((floor, 0.0))
-    elif opt.host is None and p.launch_us:  # the device-only model: launch overhead as a per-kernel floor
-        legacy = _legacy_launch(r, opt, corner) * p.launch_us.at(corner) * 1e-6
-        if p.kind != "cpu":
-            lines.append((legacy, 0.0))
-    link_a = link_b = 0.0
-    e_link = 0.0
-    link_tot = r.n * r.v0[IDX["link_bytes"]] + r.v1[IDX["link_bytes"]] * r.ctx_sum()
+    elif k.legacy and p.kind != "cpu":  # the device-only model: launch overhead as a per-kernel floor
+        lines.append((_legacy_launch(r, opt, k.corner) * k.legacy, 0.0))
+    link_a = link_b = e_link = 0.0
+    link_tot = r.n * v0[_I_LINK] + v1[_I_LINK] * ctx
     if link_tot:
-        if not (p.link_gbs and p.link_eff and p.pj_per_link_byte):
+        if k.link is None:
             raise ValueError(f"{p.name}: no interconnect figure in the profile: collectives unmodelled")
-        rate = p.link_gbs.low * 1e9 * p.link_eff.at(_flip(corner))
-        link_a, link_b = r.v0[IDX["link_bytes"]] / rate, r.v1[IDX["link_bytes"]] / rate
-        e_link = link_tot * p.pj_per_link_byte.at(corner) * 1e-12
-    total = _sum_max_lines(lines, r.c0, r.n) + r.n * link_a + link_b * r.ctx_sum()
-    if opt.host is None and p.kind == "cpu" and p.launch_us:  # device-only model on a CPU: serial dispatch
-        total += r.n * _legacy_launch(r, opt, corner) * p.launch_us.at(corner) * 1e-6
-    e_flop_m, e_byte = _eps(p, dt, "matrix" if mat else "vector", corner, opt)
-    e_flop_v, _ = _eps(p, dt, "vector", corner, opt)
-    fm_tot = r.n * fm0 + fm1 * r.ctx_sum() if mat else 0.0
-    fv_tot = r.n * fv0 + fv1 * r.ctx_sum()
-    b_tot = r.n * b0 + b1 * r.ctx_sum()
+        rate, pj = k.link
+        link_a, link_b = v0[_I_LINK] / rate, v1[_I_LINK] / rate
+        e_link = link_tot * pj
+    if r.n == 1:
+        total = max(a + b * r.c0 for a, b in lines) + link_a + link_b * r.c0
+    else:
+        total = _sum_max_lines(lines, r.c0, r.n) + r.n * link_a + link_b * ctx
+    if k.legacy and p.kind == "cpu":  # device-only model on a CPU: serial dispatch
+        total += r.n * _legacy_launch(r, opt, k.corner) * k.legacy
+    e_flop_m = k.eps_flop(dt, "matrix" if mat else "vector")
+    e_flop_v = k.eps_flop(dt, "vector")
+    fm_tot = r.n * fm0 + fm1 * ctx if mat else 0.0
+    fv_tot = r.n * fv0 + fv1 * ctx
+    b_tot = r.n * b0 + b1 * ctx
     e_compute = fm_tot * e_flop_m + fv_tot * e_flop_v
-    e_bytes = b_tot * e_byte
-    dram = p.pj_per_byte.get("dram")
-    share = (dram.at(corner) / max(sum(f.at(corner) for f in p.pj_per_byte.values()), 1e-30)) if dram else 0.0
-    parts = {"dram": e_bytes * share, "on_chip": e_bytes * (1 - share), "compute": e_compute, "link": e_link}
+    e_bytes = b_tot * k.e_byte
+    parts = {
+        "dram": e_bytes * k.dram_share,
+        "on_chip": e_bytes * (1 - k.dram_share),
+        "compute": e_compute,
+        "link": e_link,
+    }
     return _Dev(
         lines,
         (link_a, link_b),
         kernels,
         total,
-        r.n * ca + cb * r.ctx_sum(),
-        r.n * ma + mb * r.ctx_sum(),
+        r.n * ca + cb * ctx,
+        r.n * ma + mb * ctx,
         e_compute + e_bytes + e_link,
         parts,
     )
+
+
+_I_FLOPS, _I_USEFUL, _I_VEC = IDX["flops"], IDX["flops_useful"], IDX["flops_vector"]
+_I_LAUNCH_LO, _I_LAUNCH_HI, _I_LINK = IDX["launch_lo"], IDX["launch_hi"], IDX["link_bytes"]
 
 
 def _kernels(r: Record, opt: Options, corner: str) -> float:
@@ -373,14 +426,11 @@ def _legacy_launch(r: Record, opt: Options, corner: str) -> float:
     return lo + _byte_weight("mid", opt.backend) * (hi - lo)
 
 
-def _host_per_step(r: Record, opt: Options, corner: str) -> float:
+def _host_per_step(r: Record, k: _Consts) -> float:
     """Host seconds to issue one step of this op (one copy)."""
-    if opt.host is None:
-        return 0.0
-    per = opt.host.op_us.at(corner) * 1e-6
-    if opt.host.fused_kernels:
-        return per * r.v0[IDX["launch_lo"]]
-    return per * (1.0 if r.kind != "host" else 0.0)
+    if k.fused:
+        return k.host_op * r.v0[_I_LAUNCH_LO]
+    return k.host_op if r.kind != "host" else 0.0
 
 
 def _byte_weight(corner: str, backend: str) -> float:
@@ -452,6 +502,8 @@ def _group_time(
     def at(c: float) -> float:
         return pass_s + _pass_time(hosts, [d.step(c) for d in devs], mults)
 
+    if n == 1:
+        return pass_s + _pass_time(hosts, [d.total_s for d in devs], mults)
     if not opt.sync_per_pass:  # one long pipeline: the host runs ahead across steps
         return pass_s * n + _pass_time([h * n for h in hosts], [d.total_s for d in devs], mults)
     if n <= 3:
@@ -496,7 +548,8 @@ def _framework_s(r: Record, opt: Options, corner: str) -> float:
 def estimate(records: list[Record], profile: Profile, options: Options | None = None) -> Estimate:
     opt = options or Options()
     serial = opt.host.serial if opt.host is not None else profile.kind == "cpu"
-    static = {c: _static(profile, c) for c in CORNERS}
+    consts = {c: _Consts(profile, opt, c) for c in CORNERS}
+    static = {c: consts[c].static for c in CORNERS}
     memo: dict[tuple[Any, ...], dict[str, _Dev]] = {}
     devs: list[dict[str, _Dev]] = []
     for r in records:
@@ -506,7 +559,7 @@ def estimate(records: list[Record], profile: Profile, options: Options | None = 
         key = (r.kind, r.dtype, r.role == R.CONV, r.n, r.c0, tuple(r.v0), tuple(r.v1))
         d = memo.get(key)
         if d is None:
-            d = memo[key] = {c: _device(r, profile, opt, c) for c in CORNERS}
+            d = memo[key] = {c: _device(r, consts[c]) for c in CORNERS}
         devs.append(d)
     costs: list[OpCost | None] = [None] * len(records)
     k = opt.devices
@@ -529,7 +582,7 @@ def estimate(records: list[Record], profile: Profile, options: Options | None = 
         per_corner: dict[str, tuple[float, list[float]]] = {}
         for c in CORNERS:
             ds = [devs[i][c] for i in range(start, end)]
-            hs = [_host_per_step(records[i], opt, c) for i in range(start, end)]
+            hs = [_host_per_step(records[i], consts[c]) for i in range(start, end)]
             wall = _group_time(recs, ds, hs, opt, serial, c)
             per_corner[c] = (wall, _attribute(recs, ds, hs, wall, serial))
         for j, i in enumerate(range(start, end)):
@@ -546,7 +599,7 @@ def estimate(records: list[Record], profile: Profile, options: Options | None = 
                 dm.memory_s * r.mult,
                 parts,
                 {c: devs[i][c].total_s * r.mult for c in CORNERS},
-                {c: _host_per_step(r, opt, c) * r.n * r.mult for c in CORNERS},
+                {c: _host_per_step(r, consts[c]) * r.n * r.mult for c in CORNERS},
             )
     notes = []
     if not profile.pj_per_flop or not profile.static_w:
@@ -555,6 +608,59 @@ def estimate(records: list[Record], profile: Profile, options: Options | None = 
             "UNMODELLED (left out, not defaulted), so energy figures are a lower bound (bytes only)"
         )
     return Estimate(profile, records, [c for c in costs if c is not None], opt, notes)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What a sweep point needs of an estimate, per corner: wall time, energy, device busy and host issue time."""
+
+    time_s: dict[str, float]
+    energy_j: dict[str, float]
+    static_j: dict[str, float]
+    device_s: dict[str, float]
+    host_s: dict[str, float]
+
+
+def estimate_totals(records: list[Record], profile: Profile, options: Options | None = None) -> Totals:
+    """The totals of :func:`estimate` (same device model, same passes, same framework time) without the per-op
+    attribution: what a co-design sweep evaluates at every point."""
+    opt = options or Options()
+    serial = opt.host.serial if opt.host is not None else profile.kind == "cpu"
+    k = opt.devices
+    consts = {c: _Consts(profile, opt, c) for c in CORNERS}
+    groups = _groups(records)
+    memo: dict[tuple[Any, ...], dict[str, _Dev]] = {}
+    devs: list[dict[str, _Dev]] = []
+    for r in records:
+        if r.kind == "host":
+            devs.append({})
+            continue
+        key = (r.kind, r.dtype, r.role == R.CONV, r.n, r.c0, tuple(r.v0), tuple(r.v1))
+        d = memo.get(key)
+        if d is None:
+            d = memo[key] = {c: _device(r, consts[c]) for c in CORNERS}
+        devs.append(d)
+    time_s, energy, static_j, dev_s, host_s = {}, {}, {}, {}, {}
+    for c in CORNERS:
+        kc = consts[c]
+        wall = e_dyn = busy = issue = 0.0
+        for start, end in groups:
+            recs = records[start:end]
+            if recs[0].kind == "host":
+                wall += sum(_framework_s(r, opt, c) for r in recs)
+                continue
+            ds = [devs[i][c] for i in range(start, end)]
+            hs = [_host_per_step(r, kc) for r in recs]
+            wall += _group_time(recs, ds, hs, opt, serial, c)
+            for r, d, h in zip(recs, ds, hs, strict=True):
+                e_dyn += d.e_dyn * r.mult
+                busy += d.total_s * r.mult
+                issue += h * r.n * r.mult
+        time_s[c] = wall
+        static_j[c] = kc.static * wall * k
+        energy[c] = e_dyn * k + static_j[c]
+        dev_s[c], host_s[c] = busy, issue
+    return Totals(time_s, energy, static_j, dev_s, host_s)
 
 
 def energy_roofline(p: Profile, dtype: str, intensities: list[float]) -> list[dict[str, float]]:
@@ -584,4 +690,14 @@ def balance_points(p: Profile, dtype: str) -> dict[str, float]:
     }
 
 
-__all__ = ["CORNERS", "Estimate", "Figure", "Options", "balance_points", "energy_roofline", "estimate"]
+__all__ = [
+    "CORNERS",
+    "Estimate",
+    "Figure",
+    "Options",
+    "Totals",
+    "balance_points",
+    "energy_roofline",
+    "estimate",
+    "estimate_totals",
+]

@@ -501,3 +501,103 @@ def trace_verify_step(
 
 
 __all__ = ["Depths", "PhaseTrace", "lever_batch", "plan", "trace_forward", "trace_generate", "trace_train"]
+
+
+# ------------------------------------------------------------------------------------------ sweeps: one trace per phase
+def grid_points(batches: list[int], seqs: list[int]) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[int]]:
+    """Fit points (2 batches x 3 lengths) and one check point for a batch x length polynomial over a sweep."""
+    lo, hi = min(seqs), max(seqs)
+    s_pts = sorted({lo, hi, (lo + hi) // 2})
+    k = 1
+    while len(s_pts) < 3:
+        s_pts = sorted(set(s_pts) | {hi + k})
+        k += 1
+    s_chk = next(s for s in ((lo + s_pts[1]) // 2, (s_pts[1] + hi) // 2, hi + 7, hi + 11) if s not in s_pts)
+    b0 = 1
+    pts = [(b, s) for b in (b0, 2 * b0) for s in s_pts]
+    return pts, [(3 * b0, s_chk)], s_pts
+
+
+def _seq_matters(w: Workload) -> bool:
+    return w.kind in ("causal_lm", "encoder", "seq2seq", "image_text")
+
+
+def trace_grid(
+    w: Workload, phase: str, seqs: list[int], new_tokens: int, optimizer: str = "adamw", depths: Depths | None = None
+) -> list[PhaseTrace]:
+    """Phase traces whose shape fits cover every batch and every length in ``seqs`` (prompt lengths for decode):
+    the one trace per model and phase a co-design sweep evaluates all its points from."""
+    d = depths or plan(w)
+    out: list[PhaseTrace] = []
+    t0 = time.perf_counter()
+    if phase in ("forward", "prefill", "train", "generate"):
+        fwd_phase = "prefill" if phase == "generate" else phase
+        if _seq_matters(w):
+            pts, check, _ = grid_points([1], seqs)
+            basis = FT.BATCH_SEQ2
+        else:
+            pts, check, basis = [(1, seqs[0]), (2, seqs[0])], [(3, seqs[0])], FT.BATCH_ONLY
+        traced: dict[tuple[int, int], list[Record]] = {}
+        kv: dict[tuple[int, int], float] = {}
+        for b, s in pts + check:
+            if fwd_phase == "train":
+                tr = trace_train(w, b, s, optimizer)
+                traced[(b, s)], state = tr.records, tr.state_bytes
+            else:
+                traced[(b, s)], kv[(b, s)] = _forward_records(d, b, s, fwd_phase)
+                state = {}
+        sfit = FT.fit(traced, basis, check=check)
+        b0, s0 = pts[0]
+        pt = PhaseTrace(
+            fwd_phase,
+            traced[(b0, s0)],
+            d.dispatched,
+            time.perf_counter() - t0,
+            notes=_notes(
+                d,
+                [
+                    f"{fwd_phase}: counts fitted as a polynomial in (batch, length) through "
+                    f"{', '.join(f'({b}, {s})' for b, s in pts)}, checked op for op at "
+                    f"{', '.join(f'({b}, {s})' for b, s in check)}"
+                ],
+            ),
+            tokens=_tokens(w, b0, s0),
+            state_bytes=dict(state),
+        )
+        pt.fit = sfit
+        if w.generative and (b0, s0) in kv:
+            pt.state_bytes["kv_cache_per_token"] = kv[(b0, s0)] / max(b0 * s0, 1)
+        out.append(pt)
+    if phase in ("decode", "generate"):
+        prompt = min(seqs)
+        steps = Steps(d, prompt)
+        c_lo = steps.first_context(1)
+        c_hi = max(seqs) + (c_lo - prompt) + new_tokens - 1
+        c_mid = (c_lo + c_hi) // 2
+        traced = {}
+        for b, cs in ((1, (c_lo, c_hi)), (2, (c_lo, c_hi)), (3, (c_mid,))):
+            for c in cs:
+                traced[(b, c)] = steps.at(b, c)
+        sfit = FT.fit(traced, FT.BATCH_CONTEXT, check=[(3, c_mid)])
+        pt = PhaseTrace(
+            "decode",
+            sfit.steps(1, c_lo, new_tokens),
+            d.dispatched,
+            time.perf_counter() - t0,
+            _notes(
+                d,
+                [
+                    f"decode: counts per step fitted bilinear in (batch, context) over contexts {c_lo}..{c_hi}, "
+                    f"checked op for op at batch 3 context {c_mid}"
+                ],
+            ),
+            sorted({c for _, c in traced}),
+            True,
+            tokens=new_tokens,
+            steps=new_tokens,
+        )
+        pt.fit = sfit
+        kv_b1 = steps.kv_bytes.get(1, 0.0)
+        pt.state_bytes = {"kv_cache_per_token": kv_b1 / max(c_hi + 1, 1)}
+        out.append(pt)
+    return out

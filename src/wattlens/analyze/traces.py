@@ -29,7 +29,7 @@ from wattlens.analyze.profiles import cache_path
 
 log = logging.getLogger(__name__)
 
-FORMAT = 4  # bump when the meaning of records, fits or notes changes: old cache entries are then ignored
+FORMAT = 5  # bump when the meaning of records, fits or notes changes: old cache entries are then ignored
 PHASES = ("forward", "prefill", "decode", "generate", "train", "verify")
 
 
@@ -47,6 +47,7 @@ class TraceRequest:
     verify_ctx: int = 0  # phase "verify": one decode step of verify_tokens tokens at context verify_ctx
     verify_tokens: int = 0
     fit_batch: bool = True  # fit the counts in the batch (2 more traced batches) for the batching lever and sweeps
+    grid: tuple[int, ...] = ()  # a sweep's lengths: one trace whose fits cover every batch and these lengths
 
     def key(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -281,7 +282,9 @@ def capture(src: ModelSource, req: TraceRequest) -> TraceSet:
     w = src.workload()
     t0 = time.perf_counter()
     d = P.plan(w)
-    if req.phase == "train":
+    if req.grid:
+        traces = P.trace_grid(w, req.phase, list(req.grid), req.new_tokens, req.optimizer, depths=d)
+    elif req.phase == "train":
         traces = [P.trace_train(w, req.batch, req.seq, req.optimizer)]
         d.passes, d.dispatched = 1, traces[0].ops_dispatched
     elif req.phase in ("forward", "prefill"):
