@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from wattlens.analyze import records as analyze_records
+from wattlens.analyze import sweep as analyze_sweep
+from wattlens.analyze import training as analyze_training
 from wattlens.bench import breakeven as bench_breakeven
 from wattlens.bench import records as bench_records
 from wattlens.optimize import results as optimize_results
@@ -21,7 +23,15 @@ from wattlens.report import contracts as C
 from wattlens.report import query as report_query
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "CONTRACTS.md"
-MODULES = (bench_records, bench_breakeven, optimize_results, analyze_records, report_query)
+MODULES = (
+    bench_records,
+    bench_breakeven,
+    optimize_results,
+    analyze_records,
+    analyze_sweep,
+    analyze_training,
+    report_query,
+)
 
 
 def _records() -> list[type[Record]]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 
+from wattlens.errors import WattlensError
 from wattlens.analyze.profiles import Figure, Profile, get_profile
 from wattlens.analyze.records import BoundaryEnergy, BoundaryPart, Range
 
@@ -44,7 +45,7 @@ def busy_threads(input_kind: str, node_threads: int) -> Figure:
     return BUSY_THREADS
 
 
-class BoundaryError(ValueError):
+class BoundaryError(WattlensError, ValueError):
     """A boundary that cannot be computed with what was given (the message says what to pass)."""
 
 

@@ -24,7 +24,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from wattlens.analyze import formulas as F
 from wattlens.analyze import roles as R
-from wattlens.analyze.graph import CATEGORIES, Record, copy_record
+from wattlens.analyze.graph import CATEGORIES, FIELDS, HI, IDX, LO, Record, copy_record, sum_field
 
 _DTYPE_SHORT = {
     torch.float32: "fp32",
@@ -520,3 +520,21 @@ def integrate_steps(
 
 
 _copy = copy_record  # the name levers and parallel used before graph.py
+
+
+__all__ = [  # the op-record names live in graph.py (torch-free); capture re-exports them for its callers
+    "CATEGORIES",
+    "FIELDS",
+    "HI",
+    "IDX",
+    "LO",
+    "Capture",
+    "MetaScalars",
+    "Record",
+    "Tags",
+    "copy_record",
+    "finalize",
+    "integrate_steps",
+    "storage_ids",
+    "sum_field",
+]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from wattlens.errors import WattlensError
 from wattlens.analyze.fold import same_op
 from wattlens.analyze.graph import FIELDS, IDX, Record, copy_record
 
@@ -34,7 +35,7 @@ def lever_batch(batch: int) -> int:
     return batch * 4 if batch < 64 else batch * 2
 
 
-class FitError(ValueError):
+class FitError(WattlensError, ValueError):
     """The traces do not share one op structure, or the polynomial does not reproduce the check point."""
 
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from wattlens.errors import WattlensError
 from wattlens.analyze.analysis import Request, default_dtype, options_for, with_framework
 from wattlens.analyze.graph import PhaseTrace, flatten
 from wattlens.analyze.host import RUNTIMES
@@ -37,7 +38,7 @@ AXES = ("hardware", "batch", "dtype", "seq", "runtime", "tp")
 TRACE_DTYPE = "bf16"  # what the one trace is captured in; every dtype of the sweep is re-typed from it
 
 
-class SweepError(ValueError):
+class SweepError(WattlensError, ValueError):
     """A sweep specification that cannot be evaluated (the message says what is allowed)."""
 
 

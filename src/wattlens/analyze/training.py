@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from wattlens.errors import WattlensError
 from wattlens.analyze.boundary import BoundaryError, default_node, get_node
 from wattlens.analyze.graph import sum_field
 from wattlens.analyze.profiles import Figure, Profile, get_profile
@@ -46,7 +47,7 @@ HOST_THREADS_PER_GPU = Figure(1.0, 4.0, "threads", "assumed (U): the training pr
 GLOBAL_BATCH_TOKENS = 4 * 1024 * 1024  # Llama 2 Table 1: "global batch-size of 4M tokens"; BLOOM 2048 x 2048
 
 
-class TrainingError(ValueError):
+class TrainingError(WattlensError, ValueError):
     """An inconsistent training layout (the message says what to pass)."""
 
 
@@ -216,12 +217,12 @@ def training_run(
     # low: static power + the energy of the FLOPs and bytes themselves; high: every GPU at its power limit (TDP)
     # the whole run -- non-GEMM kernels, communication and clocks held high make the mean power of a training
     # job sit anywhere between the two (a GPU cannot average above its limit)
-    low = flops.low * eps.low * 1e-12 + bytes_tok[0] * e_byte[0] + gpus * static.high * t.low
-    high = gpus * (prof.tdp_w or 0.0) * t.high
-    high = max(high, flops.high * eps.high * 1e-12 + bytes_tok[2] * e_byte[2] + gpus * static.high * t.high)
+    link_j = [sum(x.bytes_per_gpu for x in comm) * gpus * k for k in _link_pj(prof)]
+    low = flops.low * eps.low * 1e-12 + bytes_tok[0] * e_byte[0] + gpus * static.high * t.low + link_j[0]
+    model_high = flops.high * eps.high * 1e-12 + bytes_tok[2] * e_byte[2] + gpus * static.high * t.high + link_j[2]
+    high = gpus * prof.tdp_w * t.high if prof.tdp_w else model_high
+    low = min(low, high)  # a GPU cannot average above its power limit over the run's time
     dev = Range(low, math.sqrt(low * high), high)
-    # the links' own energy per byte (their static share is inside the GPUs' static power over the run)
-    dev = dev.plus(Range(*(sum(x.bytes_per_gpu for x in comm) * gpus * k for k in _link_pj(prof))))
     nodes = math.ceil(gpus / nd.accelerators)
     threads = _r(HOST_THREADS_PER_GPU).scaled(min(gpus, nd.accelerators))
     per_node_w = Range(
