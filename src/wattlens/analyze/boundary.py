@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 
-from wattlens.errors import WattlensError
 from wattlens.analyze.profiles import Figure, Profile, get_profile
 from wattlens.analyze.records import BoundaryEnergy, BoundaryPart, Range
+from wattlens.errors import WattlensError
 
 CSV_NAME = "node_profiles.csv"
 BOUNDARIES = ("device", "node", "facility")

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from wattlens.errors import WattlensError
 from wattlens.analyze.fold import same_op
 from wattlens.analyze.graph import FIELDS, IDX, Record, copy_record
+from wattlens.errors import WattlensError
 
 Monomial = tuple[int, int]  # (exponent of B, exponent of S or c)
 

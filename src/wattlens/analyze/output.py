@@ -59,7 +59,9 @@ def summary_lines(d: dict[str, Any]) -> list[str]:
     if b:
         parts = ", ".join(f"{x['part']} {si(x['energy_j']['mid'], 'J')}" for x in b["parts"])
         lines.append(
-            f"{b['boundary']} boundary" + (f" ({b['node']})" if b.get("node") else "") + f": {_rng(b['energy_j'], 'J')}"
+            f"{b['boundary']} boundary"
+            + (f" ({b['node']})" if b.get("node") else "")
+            + f": {_rng(b['energy_j'], 'J')}"
             + (f" x PUE {b['pue']['low']:g}-{b['pue']['high']:g}" if b.get("pue") else "")
             + f" -- {parts}"
         )

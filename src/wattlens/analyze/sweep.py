@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wattlens.errors import WattlensError
 from wattlens.analyze.analysis import Request, default_dtype, options_for, with_framework
 from wattlens.analyze.graph import PhaseTrace, flatten
 from wattlens.analyze.host import RUNTIMES
@@ -32,6 +31,7 @@ from wattlens.analyze.profiles import Profile, get_profile
 from wattlens.analyze.records import Range
 from wattlens.analyze.retype import DTYPES, retype
 from wattlens.analyze.traces import ModelSource, TraceRequest, TraceSet, get_traces
+from wattlens.errors import WattlensError
 from wattlens.records import Record, optional
 
 AXES = ("hardware", "batch", "dtype", "seq", "runtime", "tp")

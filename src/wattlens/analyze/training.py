@@ -28,11 +28,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from wattlens.errors import WattlensError
 from wattlens.analyze.boundary import BoundaryError, default_node, get_node
 from wattlens.analyze.graph import sum_field
 from wattlens.analyze.profiles import Figure, Profile, get_profile
 from wattlens.analyze.records import Range
+from wattlens.errors import WattlensError
 from wattlens.records import Record, optional
 
 DEFAULT_MFU = Figure(
