@@ -79,8 +79,23 @@ def test_sweep_cli_errors_are_one_line(capsys, tmp_path):
     assert main(["analyze", "gpt2", "--sweep", "colour=red"]) == 2
     assert "unknown sweep axis 'colour'" in capsys.readouterr().err
     out = tmp_path / "s.json"
-    assert main(["analyze", "gpt2", "--phase", "prefill", "--sweep", "hardware=h100", "batch=1,2", "seq=16,32",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                "gpt2",
+                "--phase",
+                "prefill",
+                "--sweep",
+                "hardware=h100",
+                "batch=1,2",
+                "seq=16,32",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     d = json.loads(out.read_text())
     assert len(d["points"]) == 4 and d["pareto"]
 
@@ -104,8 +119,28 @@ def test_training_run_flops_time_and_layout():
 
 def test_breakeven_takes_a_training_estimate(capsys, tmp_path):
     run = tmp_path / "run.json"
-    assert main(["analyze", "gpt2", "--phase", "train", "--tokens", "1e9", "--gpus", "8", "--hardware", "a100",
-                 "--seq", "256", "--json", "--intensity", "50"]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                "gpt2",
+                "--phase",
+                "train",
+                "--tokens",
+                "1e9",
+                "--gpus",
+                "8",
+                "--hardware",
+                "a100",
+                "--seq",
+                "256",
+                "--json",
+                "--intensity",
+                "50",
+            ]
+        )
+        == 0
+    )
     run.write_text(capsys.readouterr().out)
     assert main(["breakeven", "--training-estimate", str(run), "--j-per-query", "1.0", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)

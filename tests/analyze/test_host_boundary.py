@@ -81,13 +81,24 @@ def test_tf32_convolutions_by_default_and_matmuls_on_request():
     assert conv.report().tf32 == {"conv": True, "matmul": False}
     assert any("TF32" in s for s in conv.assumptions())
     vit = analyze("vit-base-patch16-224", "a100", phase="forward", dtype="fp32", levers=False, batch=64)
-    vit32 = analyze("vit-base-patch16-224", "a100", phase="forward", dtype="fp32", levers=False, batch=64, tf32_matmul=True)
+    vit32 = analyze(
+        "vit-base-patch16-224", "a100", phase="forward", dtype="fp32", levers=False, batch=64, tf32_matmul=True
+    )
     assert vit32.time("mid") < vit.time("mid")  # matmuls on TF32 tensor cores instead of FP32 SIMT
 
 
 def test_node_boundary_counts_idle_neighbours_cpus_and_dram():
-    a = analyze("distilgpt2", "a100", phase="generate", prompt=24, new_tokens=10, dtype="fp32", levers=False,
-                boundary="node", node="php-p4de")
+    a = analyze(
+        "distilgpt2",
+        "a100",
+        phase="generate",
+        prompt=24,
+        new_tokens=10,
+        dtype="fp32",
+        levers=False,
+        boundary="node",
+        node="php-p4de",
+    )
     b = a.boundary
     assert b is not None and b.boundary == "node" and b.node == "php-p4de"
     parts = {p.part.split(" (")[0]: p for p in b.parts}

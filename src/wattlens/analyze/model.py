@@ -278,7 +278,14 @@ class _Dev:
     e_dyn: float  # dynamic energy of all steps (one copy, one device)
     parts: dict[str, float]
 
+    def __post_init__(self) -> None:
+        # most ops do not depend on the decode context: their step time is one number
+        self.flat = all(b == 0.0 for _, b in self.lines) and self.link[1] == 0.0
+        self.t0 = max(a for a, _ in self.lines) + self.link[0]
+
     def step(self, c: float) -> float:
+        if self.flat:
+            return self.t0
         ls = self.lines
         t = ls[0][0] + ls[0][1] * c
         for a, b in ls[1:]:
@@ -500,7 +507,7 @@ def _group_time(
         return math.fsum((h * r.n + d.total_s) * r.mult for r, d, h in zip(recs, devs, hosts, strict=True)) + n * pass_s
 
     def at(c: float) -> float:
-        return pass_s + _pass_time(hosts, [d.step(c) for d in devs], mults)
+        return pass_s + _pass_time(hosts, [d.t0 if d.flat else d.step(c) for d in devs], mults)
 
     if n == 1:
         return pass_s + _pass_time(hosts, [d.total_s for d in devs], mults)

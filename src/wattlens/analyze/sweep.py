@@ -183,12 +183,16 @@ def sweep(
     for b in batches:
         for s in seqs:
             per_shape[(b, s)] = _instantiate(ts, b, s, new_tokens)
+    retyped: dict[tuple[int, int, str], list[PhaseTrace]] = {}
     for prof in hw:
         dtypes = list(axes.get("dtype", [default_dtype(prof)]))
         for dt in dtypes:
             info = dataclasses.replace(ts.model, dtype=dt)
             for (b, s), traces in per_shape.items():
-                rt_traces = _retyped(traces, dt)
+                key = (b, s, dt)
+                rt_traces = retyped.get(key)
+                if rt_traces is None:
+                    rt_traces = retyped[key] = _retyped(traces, dt)
                 for rt in runtimes:
                     if rt == "cuda-graph" and prof.kind == "cpu":
                         continue
