@@ -131,3 +131,15 @@ def test_every_node_profile_loads_with_sourced_figures():
         for f in (n.cpu_idle_w, n.cpu_busy_thread_w, n.dram_w, n.other_w):
             assert 0 <= f.low <= f.high and f.source
     assert list(itertools.islice(B.node_names(), 1)) == ["php-p4de"]
+
+
+def test_host_calibration_measures_a_twin_and_is_used_after():
+    from wattlens.analyze.calibrate import calibrate_host
+
+    got = calibrate_host("distilgpt2", reps=10)
+    lo, hi = got["op_us"]
+    assert 0.5 < lo <= hi < 500  # µs of host time per recorded op on this CPU (a real measurement)
+    assert got["ops"] == 121  # the width-shrunk twin runs exactly the real model's ops (6 layers, seq 24)
+    a = analyze("distilgpt2", "this-machine", phase="prefill", seq=24, levers=False)
+    assert a.host is not None and "calibrated on this machine" in a.host.op_us.source
+    assert a.host.op_us.low == pytest.approx(lo)

@@ -199,6 +199,8 @@ def load_calibration(family: str) -> dict[str, Any] | None:
 
 
 def save_calibration(family: str, entry: dict[str, Any]) -> Path:
+    """Store a host calibration of ``family`` in the user cache dir (safe to delete: the data file's figures
+    are used again)."""
     path = calibration_path()
     try:
         data = json.loads(path.read_text())

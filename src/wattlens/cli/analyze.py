@@ -245,6 +245,17 @@ def run_analyze(args: argparse.Namespace) -> int:
         print("calibrating this machine (GEMM sweep, bandwidth, dispatch probe, idle) ...", file=sys.stderr)
         cal = calibrate(target_s=args.calibrate_seconds)
         hardware = cal.profile
+        from wattlens.analyze.calibrate import calibrate_host
+
+        try:
+            host_cal = calibrate_host(args.model)
+            print(
+                f"host: {host_cal['op_us'][0]:.1f}-{host_cal['op_us'][1]:.1f} us per op ({host_cal['what']}); "
+                f"saved to {host_cal['saved_to']}",
+                file=sys.stderr,
+            )
+        except (ValueError, KeyError, OSError, TypeError, RuntimeError) as exc:
+            print(f"wattlens analyze: host calibration skipped ({exc})", file=sys.stderr)
     try:
         a = analyze(
             args.model,
