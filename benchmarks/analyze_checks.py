@@ -45,6 +45,7 @@ PRESET = {
     "minilm-sentiment": "all-MiniLM-L6-v2",
 }
 ROWS: list[dict[str, Any]] = []
+CALIBRATE = False
 
 
 def row(group: str, case: str, quantity: str, measured: float, pred: Any, unit: str, note: str = "") -> None:
@@ -180,7 +181,17 @@ def check_cpu() -> None:
         )
         out = p.stdout
         rows = json.loads(out[out.find("[") :]) if "[" in out else []
+    from wattlens.analyze.profiles import this_machine
+
     dyn = resolve_cpu_power().dynamic_w
+    one_core = this_machine(1)
+    if CALIBRATE:  # what a user does first on a CPU: `wattlens analyze --calibrate` (1 thread, like the suite)
+        import torch
+
+        from wattlens.analyze.calibrate import calibrate
+
+        torch.set_num_threads(1)
+        one_core = calibrate(target_s=0.5, save=False).profile
     for r in rows:
         if r.get("status") != "ok":
             continue
@@ -189,7 +200,8 @@ def check_cpu() -> None:
             "input_tokens_per_query": r.get("input_tokens_per_query") or 0,
             "output_tokens_per_query": r.get("output_tokens_per_query") or 0,
         }
-        a = analyze(PRESET.get(r["model"], r["model"]), "this-machine", dtype="fp32", levers=False, **_shape(cell))
+        # the suite runs torch on 1 thread: the profile of one core of this machine (the calibrated one if any)
+        a = analyze(PRESET.get(r["model"], r["model"]), one_core, dtype="fp32", levers=False, **_shape(cell))
         t = a.time_range()
         row("cpu", r["model"], "latency p50", r["p50_ms"] / 1e3, t, "s", "1 torch thread, this machine")
         # the bench's energy here is the estimator's: CPU time x (P_max - P_idle) per thread (+ the idle share
@@ -348,8 +360,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="h200,php,mlenergy,training,cpu")
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--calibrate", action="store_true", help="cpu: calibrate one core first (--calibrate, 1 thread)")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    global CALIBRATE
+    CALIBRATE = args.calibrate
     t0 = time.perf_counter()
     for g in args.only.split(","):
         {
