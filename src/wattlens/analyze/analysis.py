@@ -636,7 +636,9 @@ def boundary_of(a: Analysis, boundary: str, node: str | None, pue: Any) -> Bound
         nb = dataclasses.replace(
             nb, notes=(f"node profile {n.name} chosen for {a.profile.name} (--node to change)", *nb.notes)
         )
-    return B.facility_energy(nb, pue_range) if boundary == "facility" else nb
+    if boundary == "facility" and pue_range is not None:
+        return B.facility_energy(nb, pue_range)
+    return nb
 
 
 def _source(model: Any, dtype: str | None, profile: Profile, inputs: Any) -> ModelSource:

@@ -158,30 +158,20 @@ def host_model(
     item = _mul(item, speed, "us", "host work")
     call = _mul(figure("framework.call_us"), speed, "us", "host work")
     eager = _add(eager_op, launch, "us/op") if not cpu else eager_op
-    common = {
-        "call_us": call,
-        "call_ops": figure("framework.call_ops"),
-        "item_us": item,
-        "step_ops": figure("framework.step_ops"),
-        "eager_op_us": eager,
-        "notes": tuple(notes),
-    }
-    if runtime == "eager":
-        return HostModel(runtime, host, cpu, eager, floor, ZERO, fused_kernels=False, **common)
-    if runtime == "cuda-graph":
+    call_ops, step_ops = figure("framework.call_ops"), figure("framework.step_ops")
+
+    def make(op: Figure, floor_: Figure, pass_: Figure, serial: bool, fused: bool) -> HostModel:
         return HostModel(
-            runtime,
-            host,
-            False,
-            ZERO,
-            figure("cudagraph.kernel_floor_us"),
-            figure("cudagraph.pass_us"),
-            fused_kernels=False,
-            **common,
+            runtime, host, serial, op, floor_, pass_, call, call_ops, item, step_ops, fused, eager, tuple(notes)
         )
+
+    if runtime == "eager":
+        return make(eager, floor, ZERO, cpu, False)
+    if runtime == "cuda-graph":
+        return make(ZERO, figure("cudagraph.kernel_floor_us"), figure("cudagraph.pass_us"), False, False)
     kernel = figure("compiled.kernel_us")
     per_kernel = _add(kernel, launch, "us/kernel") if not cpu else kernel
-    return HostModel(runtime, host, cpu, per_kernel, floor, figure("compiled.pass_us"), fused_kernels=True, **common)
+    return make(per_kernel, floor, figure("compiled.pass_us"), cpu, True)
 
 
 # ------------------------------------------------------------------------------------------ calibration cache

@@ -659,9 +659,9 @@ def estimate_totals(records: list[Record], profile: Profile, options: Options | 
             ds = [devs[i][c] for i in range(start, end)]
             hs = [_host_per_step(r, kc) for r in recs]
             wall += _group_time(recs, ds, hs, opt, serial, c)
-            for r, d, h in zip(recs, ds, hs, strict=True):
-                e_dyn += d.e_dyn * r.mult
-                busy += d.total_s * r.mult
+            for r, dv, h in zip(recs, ds, hs, strict=True):
+                e_dyn += dv.e_dyn * r.mult
+                busy += dv.total_s * r.mult
                 issue += h * r.n * r.mult
         time_s[c] = wall
         static_j[c] = kc.static * wall * k

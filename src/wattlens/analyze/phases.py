@@ -413,8 +413,8 @@ def _decode_fit(steps: Steps, batch: int, c_first: int, c_last: int, fit_batch: 
     c_b = max(c_last, c_first + 1)
     c_mid = (c_first + c_b) // 2 if c_b - c_first > 1 else c_b + 1
     if not fit_batch:
-        traced = {(batch, c): steps.at(batch, c) for c in sorted({c_first, c_mid, c_b})}
-        return FT.fit(traced, FT.CONTEXT_ONLY, check=[(batch, c_mid)])
+        one = {(batch, c): steps.at(batch, c) for c in sorted({c_first, c_mid, c_b})}
+        return FT.fit(one, FT.CONTEXT_ONLY, check=[(batch, c_mid)])
     b1, bv = 2 * batch, lever_batch(batch)
     bv = bv if bv != b1 else 3 * batch
     traced: dict[tuple[int, int], list[Record]] = {}
