@@ -552,11 +552,8 @@ def _framework_s(r: Record, opt: Options, corner: str) -> float:
     return h.step_ops.at(corner) * op * 1e-6 * r.n  # decode loop ops, per step
 
 
-def estimate(records: list[Record], profile: Profile, options: Options | None = None) -> Estimate:
-    opt = options or Options()
-    serial = opt.host.serial if opt.host is not None else profile.kind == "cpu"
-    consts = {c: _Consts(profile, opt, c) for c in CORNERS}
-    static = {c: consts[c].static for c in CORNERS}
+def _devices(records: list[Record], consts: dict[str, _Consts]) -> list[dict[str, _Dev]]:
+    """Each op's device model per corner (identical ops -- the same counts at the same shape -- computed once)."""
     memo: dict[tuple[Any, ...], dict[str, _Dev]] = {}
     devs: list[dict[str, _Dev]] = []
     for r in records:
@@ -568,6 +565,15 @@ def estimate(records: list[Record], profile: Profile, options: Options | None = 
         if d is None:
             d = memo[key] = {c: _device(r, consts[c]) for c in CORNERS}
         devs.append(d)
+    return devs
+
+
+def estimate(records: list[Record], profile: Profile, options: Options | None = None) -> Estimate:
+    opt = options or Options()
+    serial = opt.host.serial if opt.host is not None else profile.kind == "cpu"
+    consts = {c: _Consts(profile, opt, c) for c in CORNERS}
+    static = {c: consts[c].static for c in CORNERS}
+    devs = _devices(records, consts)
     costs: list[OpCost | None] = [None] * len(records)
     k = opt.devices
     for start, end in _groups(records):
@@ -636,17 +642,7 @@ def estimate_totals(records: list[Record], profile: Profile, options: Options | 
     k = opt.devices
     consts = {c: _Consts(profile, opt, c) for c in CORNERS}
     groups = _groups(records)
-    memo: dict[tuple[Any, ...], dict[str, _Dev]] = {}
-    devs: list[dict[str, _Dev]] = []
-    for r in records:
-        if r.kind == "host":
-            devs.append({})
-            continue
-        key = (r.kind, r.dtype, r.role == R.CONV, r.n, r.c0, tuple(r.v0), tuple(r.v1))
-        d = memo.get(key)
-        if d is None:
-            d = memo[key] = {c: _device(r, consts[c]) for c in CORNERS}
-        devs.append(d)
+    devs = _devices(records, consts)
     time_s, energy, static_j, dev_s, host_s = {}, {}, {}, {}, {}
     for c in CORNERS:
         kc = consts[c]

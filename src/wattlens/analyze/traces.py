@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -24,10 +23,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from wattlens._logging import get_logger
 from wattlens.analyze.graph import ModelInfo, PhaseTrace
 from wattlens.analyze.profiles import cache_path
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 FORMAT = 5  # bump when the meaning of records, fits or notes changes: old cache entries are then ignored
 PHASES = ("forward", "prefill", "decode", "generate", "train", "verify")
