@@ -10,7 +10,7 @@ import torch
 from tests.analyze.helpers import tiny_llama
 from wattlens.analyze import levers as L
 from wattlens.analyze import presets
-from wattlens.analyze.analysis import Request, analyze, analyze_workload
+from wattlens.analyze.analysis import analyze, analyze_workload
 from wattlens.analyze.capture import sum_field
 from wattlens.analyze.profiles import get_profile
 from wattlens.analyze.records import Lever
@@ -60,8 +60,10 @@ def test_gqa_lever_retraces_a_smaller_kv_cache(decode_analysis):
     a = decode_analysis
     lv = L.gqa(a)
     assert "16 -> 2 KV heads" in lv.lever
-    w2 = L._rebuild(a.workload, type(a.workload.config)(**{**a.workload.config.to_dict(), "num_key_value_heads": 2}))
-    b = analyze_workload(w2, a.profile, Request(**a.request.__dict__))
+    w2 = presets.rebuild(
+        a.workload, type(a.workload.config)(**{**a.workload.config.to_dict(), "num_key_value_heads": 2})
+    )
+    b = analyze_workload(w2, a.profile, a.request)
     kv_a = sum_field(a.records, "lo_kv_cache")
     kv_b = sum_field(b.records, "lo_kv_cache")
     assert kv_b == pytest.approx(kv_a / 8, rel=1e-6)

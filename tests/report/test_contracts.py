@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from wattlens.analyze import records as analyze_records
+from wattlens.analyze import sweep as analyze_sweep
+from wattlens.analyze import training as analyze_training
 from wattlens.bench import breakeven as bench_breakeven
 from wattlens.bench import records as bench_records
 from wattlens.optimize import results as optimize_results
@@ -28,6 +30,8 @@ MODULES = (
     bench_breakeven,
     optimize_results,
     analyze_records,
+    analyze_sweep,
+    analyze_training,
     report_query,
     report_compare,
     report_history,

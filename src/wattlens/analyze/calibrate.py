@@ -342,3 +342,104 @@ def calibrate(target_s: float = 1.0, save: bool = True) -> Calibration:
         cal.saved_to = str(path)
         cal.notes.append(f"saved to {path}")
     return cal
+
+
+# ------------------------------------------------------------------------------------------ host calibration
+_WIDTH = {  # config attribute -> value of the width-shrunk twin (same depth, same code path, negligible compute)
+    "hidden_size": 64,
+    "n_embd": 64,
+    "d_model": 64,
+    "dim": 64,
+    "intermediate_size": 128,
+    "n_inner": 128,
+    "hidden_dim": 128,
+    "ffn_dim": 128,
+    "encoder_ffn_dim": 128,
+    "decoder_ffn_dim": 128,
+    "num_attention_heads": 4,
+    "n_head": 4,
+    "n_heads": 4,
+    "vocab_size": 256,
+    "head_dim": 16,
+}
+
+
+def host_twin_config(config: Any) -> Any:
+    """A copy of a transformers config with the widths shrunk and the depth kept: the same Python, modules and
+    ops per layer as the real model, at a compute cost of almost nothing (host time per op is what is left)."""
+    import copy
+
+    cfg = copy.deepcopy(config)
+    for attr, v in _WIDTH.items():
+        if isinstance(getattr(cfg, attr, None), int):
+            setattr(cfg, attr, v)
+    if isinstance(getattr(cfg, "hidden_sizes", None), list):  # CNN stages (ResNet): 8 channels each
+        cfg.hidden_sizes = [8 for _ in cfg.hidden_sizes]
+    if isinstance(getattr(cfg, "embedding_size", None), int):
+        cfg.embedding_size = 8
+    kv = getattr(cfg, "num_key_value_heads", None)
+    if isinstance(kv, int):
+        cfg.num_key_value_heads = 4 if kv >= 4 else (2 if kv > 1 else 1)
+    return cfg
+
+
+def calibrate_host(model: Any, dtype: str = "fp32", seq: int = 24, reps: int = 40) -> dict[str, Any]:
+    """Measure eager host time per recorded op on this machine's CPU with a width-shrunk twin of ``model``
+    (1 thread, inference mode; p20 and p50 of ``reps`` forward passes); saved under the model's family in the user
+    cache dir and used by every later analysis of that family (as the host band's reference)."""
+    import copy
+    import dataclasses
+    import statistics
+
+    import torch
+
+    from wattlens.analyze.capture import Capture, Tags, finalize
+    from wattlens.analyze.host import save_calibration
+    from wattlens.analyze.presets import make_inputs, resolve
+
+    w = resolve(model, dtype)
+    if w.config is None or isinstance(w.config, dict):
+        raise ValueError(f"{w.name}: host calibration needs a transformers config (a preset or config.json)")
+    cfg = host_twin_config(w.config)
+    import transformers
+
+    cls = getattr(transformers, type(w.model).__name__)
+    with torch.device("cpu"):
+        try:
+            real = cls._from_config(copy.deepcopy(cfg), attn_implementation="sdpa")
+        except (ValueError, ImportError, TypeError):
+            real = cls._from_config(cfg)
+    real = real.to(torch.float32).eval()
+    twin = dataclasses.replace(w, model=real, config=cfg, dtype=torch.float32)
+    meta = dataclasses.replace(twin, model=copy.deepcopy(real).to("meta"))
+    inputs = make_inputs(twin, 1, seq, device="cpu")
+    meta_inputs = make_inputs(meta, 1, seq)
+    cap = Capture(meta.model)
+    with torch.no_grad(), cap.trace():
+        meta.model(**meta_inputs) if isinstance(meta_inputs, dict) else meta.model(*meta_inputs)
+    ops = len(finalize(cap.result, Tags()))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            call = (lambda: real(**inputs)) if isinstance(inputs, dict) else (lambda: real(*inputs))
+            for _ in range(5):
+                call()
+            ts = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                call()
+                ts.append(time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(threads)
+    ts.sort()
+    p20, p50 = ts[len(ts) // 5], statistics.median(ts)
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    entry = {
+        "op_us": [p20 / ops * 1e6, p50 / ops * 1e6],
+        "ops": ops,
+        "when": when,
+        "what": f"width-shrunk twin of {w.name} ({ops} ops per forward, seq {seq}, 1 thread, p20..p50 of {reps})",
+    }
+    entry["saved_to"] = str(save_calibration(w.family, entry))
+    return entry

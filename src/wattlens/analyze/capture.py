@@ -15,7 +15,6 @@ autograd formula, so training works), which the formulas count exactly.
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,23 +24,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from wattlens.analyze import formulas as F
 from wattlens.analyze import roles as R
-
-CATEGORIES: tuple[str, ...] = ("weights", "activations", "kv_cache", "optimizer")
-# numeric fields of a record, in this order (affine integration works on these vectors)
-FIELDS: tuple[str, ...] = (
-    "flops",
-    "flops_useful",
-    "flops_vector",
-    *(f"lo_{c}" for c in CATEGORIES),
-    *(f"hi_{c}" for c in CATEGORIES),
-    "launch_lo",
-    "launch_hi",
-    "out_bytes",  # bytes the op writes (for collectives inserted by the tensor-parallel model)
-    "link_bytes",  # bytes sent over the device-to-device link (collectives)
-)
-IDX = {name: i for i, name in enumerate(FIELDS)}
-LO = [IDX[f"lo_{c}"] for c in CATEGORIES]
-HI = [IDX[f"hi_{c}"] for c in CATEGORIES]
+from wattlens.analyze.graph import CATEGORIES, FIELDS, HI, IDX, LO, Record, copy_record, sum_field
 
 _DTYPE_SHORT = {
     torch.float32: "fp32",
@@ -118,37 +101,6 @@ class OpInfo:
     name: str
     kind: str  # matrix | vector | data | comm | unsupported
     inplace: bool
-
-
-@dataclass
-class Record:
-    """One op (or one op repeated over decode steps). Numeric fields in ``v0 + v1·c`` form for steps at
-    contexts c = c0 .. c0+n-1; a plain op has n=1, c0=0, v1=0."""
-
-    name: str
-    role: str
-    module: str
-    dtype: str
-    kind: str
-    unsupported: bool
-    v0: list[float]
-    v1: list[float] = field(default_factory=lambda: [0.0] * len(FIELDS))
-    n: int = 1
-    c0: int = 0
-    phase: str = ""
-
-    def total(self, f: str) -> float:
-        i = IDX[f]
-        return self.n * self.v0[i] + self.v1[i] * self.ctx_sum()
-
-    def ctx_sum(self) -> float:
-        return self.n * (2 * self.c0 + self.n - 1) / 2.0
-
-    def bytes_lo(self) -> float:
-        return sum(self.total(FIELDS[i]) for i in LO)
-
-    def bytes_hi(self) -> float:
-        return sum(self.total(FIELDS[i]) for i in HI)
 
 
 @dataclass
@@ -473,7 +425,10 @@ def finalize(raw: RawTrace, tags: Tags) -> list[Record]:
         kv_role = is_kv_append or (kind == "data" and any(t == "kv_cache" for t in in_tags))
         if kv_role and role == R.ELEMENTWISE:
             role = R.KV_CACHE
-        v = [dense, useful, vec, *lo, *hi, launch_lo, 1.0, float(out_bytes), 0.0]
+        table = 0.0
+        if gather and has_weight and ins and in_tags[0] == "weights":
+            table = float(ins[0][1])  # the weight table; its reads above are clamped to it (shape fits undo that)
+        v = [dense, useful, vec, *lo, *hi, launch_lo, 1.0, float(out_bytes), 0.0, table]
         unsupported = kind == "unsupported"
         if role == R.ATTENTION and tags.kv_pre and "kv_cache" in in_tags:
             # decode attention is the KV-cache read: its intensity is (heads/kv_heads)/bytes_per_element
@@ -564,9 +519,22 @@ def integrate_steps(
     return recs, sorted(cache), exact
 
 
-def _copy(r: Record) -> Record:
-    return Record(r.name, r.role, r.module, r.dtype, r.kind, r.unsupported, list(r.v0), list(r.v1), r.n, r.c0, r.phase)
+_copy = copy_record  # the name levers and parallel used before graph.py
 
 
-def sum_field(records: list[Record], f: str) -> float:
-    return math.fsum(r.total(f) for r in records)
+__all__ = [  # the op-record names live in graph.py (torch-free); capture re-exports them for its callers
+    "CATEGORIES",
+    "FIELDS",
+    "HI",
+    "IDX",
+    "LO",
+    "Capture",
+    "MetaScalars",
+    "Record",
+    "Tags",
+    "copy_record",
+    "finalize",
+    "integrate_steps",
+    "storage_ids",
+    "sum_field",
+]

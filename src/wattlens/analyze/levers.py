@@ -1,26 +1,27 @@
 """Levers per role (the hierarchical decomposition, made executable).
 
-Each what-if is computed by re-analysing: either the model is rebuilt and re-traced (batching, GQA,
-FlashAttention, speculative decoding), or the captured op graph is rewritten op by op (weights/KV re-typed,
-GEMMs sparsified, kernels fused) and the roofline/energy model re-run on it, or the hardware profile is
-modified (power cap / DVFS) and the model re-run. No lever applies a fixed percentage to the total.
-Savings are ranked; each states its price (quality, latency, memory). Published figures quoted in prices
-come from the analysis anchors, section 5.
+Each what-if is computed by re-analysing -- from the captured op graph wherever the lever only changes counts,
+dtypes, the runtime or the profile: weights/KV re-typed, GEMMs sparsified, kernels fused (``torch.compile``) or
+replayed from a CUDA graph, the batch changed (read off the graph's verified batch polynomial), the clock capped.
+Only levers that change the graph itself re-trace (GQA: fewer KV heads; speculative decoding: a draft model and
+a verify step; eager attention replaced by SDPA), and those traces go through the trace cache like any other.
+No lever applies a fixed percentage to the total. Savings are ranked; each states its price (quality, latency,
+memory). Published figures quoted in prices come from the analysis anchors, section 5.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 from wattlens.analyze import roles as R
-from wattlens.analyze.analysis import Analysis, Request, analyze_workload
-from wattlens.analyze.capture import IDX, Record, _copy
-from wattlens.analyze.model import Estimate, estimate
-from wattlens.analyze.presets import Workload
+from wattlens.analyze.analysis import Analysis, analyze_source, with_framework
+from wattlens.analyze.fit import lever_batch
+from wattlens.analyze.graph import IDX, Record, copy_record, flatten
+from wattlens.analyze.model import CORNERS, Estimate, estimate
 from wattlens.analyze.records import Lever, LeverPrice
+from wattlens.analyze.traces import TraceRequest, get_traces
 
 _BPE = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0}
 
@@ -28,7 +29,7 @@ _BPE = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0}
 def _rewrite(records: list[Record], fn: Callable[[Record], None]) -> list[Record]:
     out = []
     for r in records:
-        c = _copy(r)
+        c = copy_record(r)
         fn(c)
         out.append(c)
     return out
@@ -52,9 +53,10 @@ def _lever(
     *,
     published: str | None = None,
     clock_fraction: float | None = None,
+    from_graph: bool = True,
 ) -> Lever:
-    e_after = energy_after or {k: est.total("energy_j", k) for k in ("low", "mid", "high")}
-    t_after = time_after or {k: est.total("time_s", k) for k in ("low", "mid", "high")}
+    e_after = energy_after or {k: est.total("energy_j", k) for k in CORNERS}
+    t_after = time_after or {k: est.total("time_s", k) for k in CORNERS}
     base = a.energy("mid")
     t_base = a.time("mid")
     dt = (t_after["mid"] - t_base) / t_base if t_base else 0.0
@@ -70,12 +72,17 @@ def _lever(
         method=method,
         published=published,
         clock_fraction=clock_fraction,
+        from_graph=from_graph,
     )
 
 
 def _re(a: Analysis, records: list[Record], **opt: Any) -> Estimate:
     o = dataclasses.replace(a.estimate.options, **opt)
     return estimate(records, a.profile, o)
+
+
+def _dtype(a: Analysis) -> str:
+    return a.model.dtype
 
 
 def weight_quant(a: Analysis, bits: int) -> Lever | None:
@@ -90,7 +97,7 @@ def weight_quant(a: Analysis, bits: int) -> Lever | None:
             _scale(r, ["lo_weights", "hi_weights"], k)
 
     est = _re(a, _rewrite(a.records, fn))
-    gb = a.workload.params * bpe / 1e9
+    gb = a.model.params * bpe / 1e9
     return _lever(
         a,
         f"weight-only int{bits} quantisation",
@@ -162,13 +169,26 @@ def kv_quant(a: Analysis, bits: int) -> Lever | None:
     )
 
 
-def fusion(a: Analysis) -> Lever | None:
-    if a.estimate.options.backend == "fused":
+def _runtime_estimate(a: Analysis, runtime: str) -> Estimate | None:
+    from wattlens.analyze.host import host_model
+
+    if a.host is None:
         return None
-    est = _re(a, a.records, backend="fused")
+    h = host_model(
+        a.profile, a.model.family, a.model.kind, runtime, a.host.host if a.host.host != "calibrated" else "auto"
+    )
+    return _re(a, a.records, host=h, backend="fused" if runtime == "compiled" else a.estimate.options.backend)
+
+
+def fusion(a: Analysis) -> Lever | None:
+    if a.estimate.options.backend == "fused" or (a.host is not None and a.host.runtime == "compiled"):
+        return None
+    est = _runtime_estimate(a, "compiled") if a.host is not None else _re(a, a.records, backend="fused")
+    if est is None:
+        return None
     return _lever(
         a,
-        "operator fusion (torch.compile / CUDA graphs)",
+        "operator fusion (torch.compile)",
         R.ELEMENTWISE,
         est,
         {
@@ -176,9 +196,32 @@ def fusion(a: Analysis) -> Lever | None:
             "memory": "less activation memory",
             "latency": "compile time at start-up; recompiles on new shapes",
         },
-        "re-analysed with the fused byte model: elementwise chains folded into GEMM/attention kernels, one "
-        "launch per GEMM/attention kernel",
+        "re-analysed from the op graph with the compiled runtime: fused byte model (elementwise chains folded into "
+        "GEMM/attention kernels), one launch per fused kernel, torch.compile's host cost per kernel and per pass",
         published="7B prefill: eager 198 GB vs fused lower bound ~26 GB of DRAM traffic (analysis anchors, s.7)",
+    )
+
+
+def cuda_graphs(a: Analysis) -> Lever | None:
+    if a.host is None or a.profile.kind == "cpu" or a.host.runtime == "cuda-graph" or a.request.phase == "train":
+        return None
+    est = _runtime_estimate(a, "cuda-graph")
+    if est is None:
+        return None
+    return _lever(
+        a,
+        "CUDA graphs (capture each pass, replay it)",
+        "(host)",
+        est,
+        {
+            "quality": "none (same kernels)",
+            "memory": "static buffers for every captured shape (one graph per batch/length bucket)",
+            "latency": "capture at start-up; shapes must be static (pad or bucket)",
+        },
+        "re-analysed from the op graph with the CUDA-graph runtime: no per-op host work inside a pass, one graph "
+        "replay per pass, the shorter kernel floor of replayed kernels",
+        published="vLLM/TensorRT-LLM decode uses CUDA graphs; 8.4 -> 5.1 ms per Llama-3.1-8B decode step on H100 "
+        "(secondary report, cloudai.pt)",
     )
 
 
@@ -237,59 +280,87 @@ def power_cap(a: Analysis) -> Lever | None:
     )
 
 
-def _dtype(a: Analysis) -> str:
-    from wattlens.analyze.analysis import _dt
+def _reanalyse(a: Analysis, **overrides: Any) -> Analysis:
+    """The same request on a variant of the model (config overrides), through the trace cache."""
+    if a.source is None:
+        raise ValueError("no model source to re-trace")
+    return analyze_source(a.source.derived(**overrides), a.profile, a.request, _base_options(a), fit_batch=False)
 
-    return _dt(a.workload)
+
+def _base_options(a: Analysis) -> Any:
+    return dataclasses.replace(a.estimate.options, devices=1)
 
 
-def _reanalyse(a: Analysis, w: Workload, **req: Any) -> Analysis:
-    rq = Request(**{**a.request.__dict__, **req})
-    return analyze_workload(w, a.profile, rq, a.estimate.options)
+def batched_records(a: Analysis, batch: int) -> list[Record] | None:
+    """The analysis' records at another batch, read off each phase's verified batch polynomial (None when a
+    phase has no fit)."""
+    out: list[Record] = []
+    rq = a.request
+    for t in a.traces:
+        if t.fit is None:
+            return None
+        if t.phase == "decode":
+            c_first = min(r.c0 for r in t.records) if t.records else rq.prompt or 0
+            out += t.fit.steps(batch, c_first, t.steps)
+        else:
+            out += t.fit.at(batch, rq.seq or 0, t.phase)
+    if rq.tensor_parallel > 1:
+        from wattlens.analyze.parallel import tensor_parallel
+
+        out = tensor_parallel(out, rq.tensor_parallel)
+    return with_framework(out, list(a.traces), rq) if a.host is not None else out
 
 
 def batching(a: Analysis) -> Lever | None:
     rq = a.request
     if rq.phase == "train":
         return None
-    new_b = rq.batch * 4 if rq.batch < 64 else rq.batch * 2
-    b = _reanalyse(a, a.workload, batch=new_b)
+    new_b = lever_batch(rq.batch)
+    recs = batched_records(a, new_b)
+    if recs is not None:
+        est = _re(a, recs, items=new_b)
+        method = f"re-analysed from the op graph at batch {new_b} (counts read off the verified batch polynomial)"
+        from_graph = True
+    else:
+        b = _reanalyse_batch(a, new_b)
+        est, method, from_graph = b.estimate, f"re-traced at batch {new_b}", False
     k = rq.batch / new_b  # same work: per-request energy x original requests
-    e = {c: b.energy(c) * k for c in ("low", "mid", "high")}
-    t = {c: b.time(c) * k for c in ("low", "mid", "high")}
+    e = {c: est.total("energy_j", c) * k for c in CORNERS}
+    t = {c: est.total("time_s", c) * k for c in CORNERS}
     return _lever(
         a,
         f"batching (batch {rq.batch} -> {new_b})",
         R.GEMM,
-        b.estimate,
+        est,
         {
             "quality": "none",
             "memory": f"activations/KV x{new_b / rq.batch:.0f}",
-            "latency": f"per-request latency rises to {b.time('mid'):.3g} s per batch (modelled)",
+            "latency": f"per-request latency rises to {est.total('time_s', 'mid'):.3g} s per batch (modelled)",
         },
-        f"re-traced at batch {new_b}; energy per request x {rq.batch} requests",
+        method + f"; energy per request x {rq.batch} requests",
         energy_after=e,
         time_after=t,
         published="weight energy per token falls ~1/B in memory-bound decode; KV traffic per token does not",
+        from_graph=from_graph,
     )
 
 
-def _rebuild(w: Workload, cfg: Any) -> Workload:
-    from wattlens.analyze.presets import _hf_model
-
-    model = _hf_model(cfg, type(w.model).__name__).to(w.dtype).eval()
-    return dataclasses.replace(w, model=model, config=cfg, params=sum(p.numel() for p in model.parameters()))
+def _reanalyse_batch(a: Analysis, batch: int) -> Analysis:
+    if a.source is None:
+        raise ValueError("no model source to re-trace")
+    return analyze_source(
+        a.source, a.profile, dataclasses.replace(a.request, batch=batch), _base_options(a), fit_batch=False
+    )
 
 
 def gqa(a: Analysis) -> Lever | None:
-    cfg = a.workload.config
-    heads, kv = getattr(cfg, "num_attention_heads", None), getattr(cfg, "num_key_value_heads", None)
+    heads, kv = a.model.heads, a.model.kv_heads
     if not heads or kv is None or kv <= 1 or a.request.phase not in ("decode", "generate"):
         return None
+    if a.source is None or a.model.family in ("gpt2",):  # GPT-2's attention has no KV-head setting
+        return None
     new_kv = max(1, heads // 8) if kv == heads else 1
-    cfg2 = copy.deepcopy(cfg)
-    cfg2.num_key_value_heads = new_kv
-    b = _reanalyse(a, _rebuild(a.workload, cfg2))
+    b = _reanalyse(a, num_key_value_heads=new_kv)
     return _lever(
         a,
         f"GQA/MQA ({kv} -> {new_kv} KV heads)",
@@ -300,18 +371,17 @@ def gqa(a: Analysis) -> Lever | None:
             "model trained with GQA",
             "memory": f"KV cache x{new_kv / kv:.3f}",
         },
-        f"re-traced a copy of the model with num_key_value_heads={new_kv}",
+        f"re-traced a copy of the model with num_key_value_heads={new_kv} (the graph changes; trace cached)",
         published="GQA/MQA: 4-8x fewer KV bytes (architectural)",
+        from_graph=False,
     )
 
 
 def flash(a: Analysis) -> Lever | None:
     explicit = [r for r in a.records if r.role == R.ATTENTION and r.name in ("bmm", "_softmax", "_safe_softmax")]
-    if explicit and a.workload.config is not None and hasattr(a.workload.config, "_attn_implementation"):
-        cfg2 = copy.deepcopy(a.workload.config)
-        cfg2._attn_implementation = "sdpa"
-        b = _reanalyse(a, _rebuild(a.workload, cfg2))
-        est, method = b.estimate, "re-traced with the fused SDPA (FlashAttention-style) attention"
+    if explicit and a.source is not None:
+        b = _reanalyse(a, _attn_implementation="sdpa")
+        est, method, graph = b.estimate, "re-traced with the fused SDPA (FlashAttention-style) attention", False
     else:
 
         def fn(r: Record) -> None:
@@ -322,10 +392,11 @@ def flash(a: Analysis) -> Lever | None:
         recs = _rewrite(a.records, fn)
         if all(abs(x.total("flops") - y.total("flops")) < 1 for x, y in zip(recs, a.records, strict=True)):
             return None
-        est, method = (
+        est, method, graph = (
             _re(a, recs),
             "re-analysed: causal block skipping in the fused attention kernel "
             "(dense attention FLOPs replaced by causal ones)",
+            True,
         )
     return _lever(
         a,
@@ -335,44 +406,44 @@ def flash(a: Analysis) -> Lever | None:
         {"quality": "none (exact attention)", "memory": "no T x T score matrix"},
         method,
         published="FlashAttention (GPT-2 medium, A100): HBM traffic 40.3 -> 4.4 GB, 41.7 -> 7.3 ms",
+        from_graph=graph,
     )
 
 
 def speculative(a: Analysis, k: int = 4, alpha: float = 0.7) -> Lever | None:
     """Draft model = the same architecture with 1/8 of the layers; k drafted tokens per target verify step
     of k+1 tokens; acceptance alpha (assumed). Expected tokens per verify = (1 - alpha^(k+1)) / (1 - alpha)."""
-    if a.request.phase not in ("decode", "generate") or a.workload.config is None:
+    m = a.model
+    if a.request.phase not in ("decode", "generate") or a.source is None or not m.layer_attr or (m.layers or 0) < 8:
         return None
-    cfg = a.workload.config
-    attr = next((n for n in ("num_hidden_layers", "n_layer", "num_layers", "decoder_layers") if hasattr(cfg, n)), None)
-    if attr is None or getattr(cfg, attr) < 8:
-        return None
-    from wattlens.analyze.phases import _Decoder
-
-    w = a.workload
     rq = a.request
-    dec_recs = [r for r in a.records if r.phase == "decode"]
+    dec = [t for t in a.traces if t.phase == "decode"]
+    if not dec:
+        return None
     n_tok = rq.new_tokens
-    e_dec = estimate(dec_recs, a.profile, a.estimate.options)
-    # target verify step: k+1 tokens at the middle context
-    import torch
+    opt = a.estimate.options
+    e_dec = estimate([r for r in a.records if r.phase == "decode"], a.profile, opt)
+    c_first = min(r.c0 for r in dec[0].records) if dec[0].records else (rq.prompt or 512)
+    mid = c_first + n_tok // 2
+    vts = get_traces(
+        a.source,
+        TraceRequest("verify", rq.batch, prompt=rq.prompt or 512, verify_ctx=mid, verify_tokens=k + 1, fit_batch=False),
+    )
+    vrecs = flatten(vts.traces)
+    if rq.tensor_parallel > 1:
+        from wattlens.analyze.parallel import tensor_parallel
 
-    from wattlens.analyze.capture import MetaScalars
-    from wattlens.analyze.presets import keyword_inputs
-
-    with torch.no_grad(), MetaScalars():
-        out = w.model(**keyword_inputs(w, rq.batch, rq.prompt or 512), use_cache=True)
-    d = _Decoder(w, rq.batch, rq.prompt or 512, out)
-    mid = d.length + n_tok // 2
-    verify = d.trace_at(mid, n_tokens=k + 1)
-    e_ver = estimate(verify, a.profile, a.estimate.options)
-    cfg2 = copy.deepcopy(cfg)
-    setattr(cfg2, attr, max(1, getattr(cfg, attr) // 8))
-    draft = _reanalyse(a, _rebuild(w, cfg2), phase="decode")
+        vrecs = tensor_parallel(vrecs, rq.tensor_parallel)
+    e_ver = estimate(vrecs, a.profile, opt)
+    layers = max(1, (m.layers or 8) // 8)
+    draft_src = a.source.derived(**{m.layer_attr: layers})
+    draft = analyze_source(
+        draft_src, a.profile, dataclasses.replace(rq, phase="decode"), _base_options(a), fit_batch=False
+    )
     per_tok = (1 - alpha ** (k + 1)) / (1 - alpha)
     steps = n_tok / per_tok
     e_after, t_after = {}, {}
-    for c in ("low", "mid", "high"):
+    for c in CORNERS:
         draft_step = draft.energy(c) / n_tok
         e_after[c] = a.energy(c) - e_dec.total("energy_j", c) + steps * (e_ver.total("energy_j", c) + k * draft_step)
         t_after[c] = (
@@ -380,31 +451,38 @@ def speculative(a: Analysis, k: int = 4, alpha: float = 0.7) -> Lever | None:
         )
     return _lever(
         a,
-        f"speculative decoding (draft = {getattr(cfg2, attr)}-layer model, k={k}, acceptance {alpha} assumed)",
+        f"speculative decoding (draft = {layers}-layer model, k={k}, acceptance {alpha} assumed)",
         R.GEMM,
         e_ver,
         {
             "quality": "none (lossless verification)",
-            "memory": f"+ draft model ({draft.workload.params / 1e9:.2f} B params) and its KV cache",
+            "memory": f"+ draft model ({draft.model.params / 1e9:.2f} B params) and its KV cache",
             "latency": "energy savings are inconsistent in practice and depend on acceptance (Dutta et al., "
             "arXiv 2602.09113)",
         },
-        f"re-traced: a target verify step of {k + 1} tokens at context {mid} and a draft model's decode; "
+        f"re-traced (cached): a target verify step of {k + 1} tokens at context {mid} and a draft model's decode; "
         f"{per_tok:.2f} tokens accepted per verify at acceptance {alpha}",
         energy_after=e_after,
         time_after=t_after,
         published="2-3x latency gains; energy savings inconsistent (Dutta et al., arXiv 2602.09113, EACL 2026)",
+        from_graph=False,
     )
 
 
+def _named(name: str, fn: Callable[[Analysis], Lever | None]) -> Callable[[Analysis], Lever | None]:
+    fn.__name__ = name  # type: ignore[attr-defined]
+    return fn
+
+
 LEVERS: list[Callable[[Analysis], Lever | None]] = [
-    lambda a: weight_quant(a, 8),
-    lambda a: weight_quant(a, 4),
+    _named("weight_quant_int8", lambda a: weight_quant(a, 8)),
+    _named("weight_quant_int4", lambda a: weight_quant(a, 4)),
     w8a8,
-    lambda a: kv_quant(a, 8),
-    lambda a: kv_quant(a, 4),
+    _named("kv_quant_int8", lambda a: kv_quant(a, 8)),
+    _named("kv_quant_int4", lambda a: kv_quant(a, 4)),
     batching,
     fusion,
+    cuda_graphs,
     flash,
     gqa,
     speculative,
@@ -413,14 +491,18 @@ LEVERS: list[Callable[[Analysis], Lever | None]] = [
 ]
 
 
-def compute_levers(a: Analysis) -> list[Lever]:
-    out = []
+def compute_levers(a: Analysis) -> tuple[list[Lever], list[str]]:
+    """Every lever that saves something here, ranked; and a note for each lever that could not be computed."""
+    out, notes = [], []
     for fn in LEVERS:
         try:
             lv = fn(a)
         except (ValueError, RuntimeError, TypeError, AttributeError, KeyError, NotImplementedError) as exc:
-            a.extra_assumptions.append(f"lever {getattr(fn, '__name__', 'lever')} not computed: {exc}")
+            notes.append(f"lever {getattr(fn, '__name__', 'lever')} not computed: {exc}")
             continue
         if lv is not None and lv.saving_fraction > 1e-3:  # a lever that saves nothing here is not listed
             out.append(lv)
-    return sorted(out, key=lambda lv: -lv.saving_fraction)
+    return sorted(out, key=lambda lv: -lv.saving_fraction), notes
+
+
+__all__ = ["LEVERS", "batched_records", "compute_levers"]

@@ -1,19 +1,38 @@
-"""Time and energy model: a per-op roofline plus the energy roofline of Choi et al. (IPDPS 2013).
+"""Time and energy model: a per-op device roofline, the host that feeds it, and the energy roofline of Choi et al.
+(IPDPS 2013).
 
-    T_op = max(F / R_attainable, B / W_attainable)    (+ launch overhead, see below)
-    E    = sum(B * (eps_dram + eps_on_chip)) + sum(F * eps_flop(dtype)) + P_static * T
+Device, per op and decode step::
+
+    d_op = max(F / R_attainable, B / W_attainable, kernels x kernel_floor)   (+ link time of collectives)
+
+Host, per op (:mod:`wattlens.analyze.host`): ``h_op`` = the runtime's host time per executed op (eager: Python,
+modelling code, dispatcher and the CUDA launch path; compiled: per fused kernel; CUDA graph: none). The host
+issues op k when it has done the work of ops 1..k; the device runs them in order; a pass (forward pass, decode
+step) ends when the device finishes its last op, so (per pass, exactly, a max-plus recurrence)::
+
+    T_pass = pass_overhead + max_k ( H_1..k + D_k..n )
+
+-- the device idles whenever the host is behind (batch-1 eager), the host waits when the device is (large
+batches). On a CPU, host and device are the same core: ``T_pass = sum(h + d)``. Per query the framework's own
+work (tokenisation, image pre-processing, argument handling, the generation loop's ops) adds host time during
+which the device waits (the ``host_framework`` role).
+
+Energy (device boundary)::
+
+    E = sum(B * (eps_dram + eps_on_chip)) + sum(F * eps_flop(dtype)) + E_link + P_static * T_wall
+
+``T_wall`` includes the host-bound gaps: a device held idle draws its static power. Each op is charged the
+static energy of its share of the wall time (its occupancy ``max(h, d)``).
 
 Attainable rates = peak x gemm_frac (matrix) or bw_frac (memory), times a size-dependent derating for small
-ops (calculon-ai/calculon defaults quoted in docs/HARDWARE.md: matrix 0.95/0.9/0.6/0.1 and vector
-0.95/0.5/0.1 by op size, memory 0.90/0.75/0.6/0.3 by transfer size; we express the A100 size thresholds as
-time-at-peak so they carry over to other devices, and normalise by the top step so large ops reach
-exactly the measured gemm_frac/bw_frac). Launch overhead: GPUs/TPUs/SoCs launch asynchronously, so an op
-costs at least its launch time (max); CPU eager dispatch is serial with the work (sum).
+ops (calculon-ai/calculon defaults quoted in docs/HARDWARE.md). FP32 matrix work on NVIDIA GPUs: convolutions
+run on TF32 tensor cores by default (``torch.backends.cudnn.allow_tf32 = True``), matmuls in full FP32
+(``torch.backends.cuda.matmul.allow_tf32 = False`` since PyTorch 1.12) -- both stated and switchable.
 
 Every result is a range, evaluated at three corners:
-- low:  fused-bytes lower bound, causal-skipped attention FLOPs, fused kernel count, fast end of every rate,
+- low:  fused-bytes lower bound, causal-skipped attention FLOPs, fast end of every rate and host figure,
         low end of every energy figure;
-- high: eager-bytes upper bound, dense FLOPs, one kernel per op, slow end of rates, high end of energies;
+- high: eager-bytes upper bound, dense FLOPs, slow end of rates and host figures, high end of energies;
 - mid:  bytes midway between the bounds (or as ``backend`` says), dense FLOPs, middle of each figure, static
         power at the high end of idle (a job holds the device, HARDWARE.md).
 """
@@ -26,7 +45,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from wattlens.analyze.capture import CATEGORIES, HI, IDX, LO, Record
+from wattlens.analyze import roles as R
+from wattlens.analyze.graph import CATEGORIES, FIELDS, HI, IDX, LO, Record
+from wattlens.analyze.host import HostModel
 from wattlens.analyze.profiles import Figure, Profile
 
 CORNERS = ("low", "mid", "high")
@@ -65,15 +86,23 @@ class Options:
     sparse_gemm: bool = False
     derating: bool = True
     devices: int = 1  # records describe one device of a tensor-parallel group of this size: energy x devices
+    host: HostModel | None = None  # None: device roofline only (no host, no framework time)
+    tf32_conv: bool = True  # cuDNN convolutions on TF32 tensor cores for fp32 (PyTorch default)
+    tf32_matmul: bool = False  # fp32 matmuls on TF32 (torch.backends.cuda.matmul.allow_tf32; default False)
+    queries: int = 1  # query calls the per-query framework work applies to (0: none, e.g. a training step)
+    items: int = 1  # input items per query call (the batch)
+    sync_per_pass: bool = True  # each forward pass / decode step ends with a host sync (greedy decoding)
 
 
 @dataclass
 class OpCost:
-    time_s: dict[str, float]
-    energy_j: dict[str, float]
-    compute_s: float  # mid corner, summed over steps
+    time_s: dict[str, float]  # wall time attributed to the op (its share of its pass), per corner
+    energy_j: dict[str, float]  # dynamic energy + static power x attributed time, per corner
+    compute_s: float  # mid corner, summed over steps and copies (device compute time at full rate)
     memory_s: float
-    parts_j: dict[str, float]  # mid corner: dram, on_chip, compute, static
+    parts_j: dict[str, float]  # mid corner: dram, on_chip, compute, static, link
+    device_s: dict[str, float] = field(default_factory=dict)  # device busy time, per corner
+    host_s: dict[str, float] = field(default_factory=dict)  # host time spent issuing it, per corner
 
 
 @dataclass
@@ -89,10 +118,15 @@ class Estimate:
 
     def by(self, key: str) -> dict[str, dict[str, Any]]:
         """Aggregate by ``role``, ``module``, ``layer``, ``phase`` or ``name``."""
+        from wattlens.analyze.fold import layer_copies
+
         agg: dict[str, dict[str, Any]] = defaultdict(lambda: _empty())
         for r, c in zip(self.records, self.costs, strict=True):
-            k = layer_of(r.module) if key == "layer" else getattr(r, key)
-            _add(agg[k], r, c, self.options.devices)
+            if key == "layer":
+                for module, share in layer_copies(r):
+                    _add(agg[layer_of(module)], r, c, self.options.devices, share)
+            else:
+                _add(agg[getattr(r, key)], r, c, self.options.devices)
         for a in agg.values():
             _finish(a, self.profile)
         return dict(agg)
@@ -121,30 +155,35 @@ def _empty() -> dict[str, Any]:
         "energy_j": dict.fromkeys(CORNERS, 0.0),
         "compute_s": 0.0,
         "memory_s": 0.0,
+        "host_s": 0.0,
+        "device_s": 0.0,
         "energy_parts_j": {"dram": 0.0, "on_chip": 0.0, "compute": 0.0, "static": 0.0, "link": 0.0},
     }
 
 
-def _add(a: dict[str, Any], r: Record, c: OpCost, devices: int = 1) -> None:
+def _add(a: dict[str, Any], r: Record, c: OpCost, devices: int = 1, share: float = 1.0) -> None:
     """Counts are summed over the devices of a tensor-parallel group (records describe one device)."""
-    a["flops"] += (r.total("flops") + r.total("flops_vector")) * devices
-    a["flops_useful"] += (r.total("flops_useful") + r.total("flops_vector")) * devices
-    a["flops_vector"] += r.total("flops_vector") * devices
-    a["link_bytes"] += r.total("link_bytes") * devices
+    k = devices * share
+    a["flops"] += (r.total("flops") + r.total("flops_vector")) * k
+    a["flops_useful"] += (r.total("flops_useful") + r.total("flops_vector")) * k
+    a["flops_vector"] += r.total("flops_vector") * k
+    a["link_bytes"] += r.total("link_bytes") * k
     for cat, i_lo, i_hi in zip(CATEGORIES, LO, HI, strict=True):
-        lo, hi = r.total(_F[i_lo]) * devices, r.total(_F[i_hi]) * devices
+        lo, hi = r.total(_F[i_lo]) * k, r.total(_F[i_hi]) * k
         a["bytes_low"] += lo
         a["bytes_high"] += hi
         a["bytes_by_category"][cat]["low"] += lo
         a["bytes_by_category"][cat]["high"] += hi
-    a["ops"] += r.n
-    for k in CORNERS:
-        a["time_s"][k] += c.time_s[k]
-        a["energy_j"][k] += c.energy_j[k]
-    a["compute_s"] += c.compute_s
-    a["memory_s"] += c.memory_s
-    for k, v in c.parts_j.items():
-        a["energy_parts_j"][k] += v
+    a["ops"] += r.n * r.mult * share
+    for corner in CORNERS:
+        a["time_s"][corner] += c.time_s[corner] * share
+        a["energy_j"][corner] += c.energy_j[corner] * share
+    a["compute_s"] += c.compute_s * share
+    a["memory_s"] += c.memory_s * share
+    a["host_s"] += c.host_s.get("mid", 0.0) * share
+    a["device_s"] += c.device_s.get("mid", 0.0) * share
+    for key, v in c.parts_j.items():
+        a["energy_parts_j"][key] += v * share
 
 
 def _finish(a: dict[str, Any], p: Profile) -> None:
@@ -157,9 +196,20 @@ def _finish(a: dict[str, Any], p: Profile) -> None:
     a["bound"] = "compute" if a["compute_s"] > a["memory_s"] else "memory"
     if a["compute_s"] == 0 and a["memory_s"] == 0:
         a["bound"] = "overhead"
+    a["paced_by"] = "host" if a["host_s"] > a["device_s"] else "device"
 
 
-_F = list(IDX)  # index -> field name
+_F = list(FIELDS)  # index -> field name
+
+
+def matrix_dtype(p: Profile, r: Record, opt: Options) -> str:
+    """The arithmetic a matrix op runs in: fp32 convolutions (and, when enabled, matmuls) on TF32 tensor cores
+    where the device has them and PyTorch uses them by default."""
+    dt = r.dtype or p.main_dtype
+    if dt == "fp32" and "tf32" in p.peak_tflops and p.vendor == "nvidia":
+        if (r.role == R.CONV and opt.tf32_conv) or (r.role != R.CONV and opt.tf32_matmul):
+            return "tf32"
+    return dt
 
 
 def _rates(p: Profile, dtype: str, kind: str, corner: str, opt: Options) -> tuple[float, float, float]:
@@ -195,111 +245,199 @@ def _eps(p: Profile, dtype: str, kind: str, corner: str, opt: Options) -> tuple[
     return e_flop, e_byte
 
 
-def _sum_max_affine(a1: float, b1: float, a2: float, b2: float, c0: int, n: int) -> float:
-    """sum over c = c0..c0+n-1 of max(a1 + b1 c, a2 + b2 c), exactly (split at the crossover)."""
-
-    def s(a: float, b: float, lo: int, hi: int) -> float:  # sum of a + b c for c in [lo, hi]
-        if hi < lo:
-            return 0.0
-        k = hi - lo + 1
-        return k * a + b * (lo + hi) * k / 2.0
-
+def _sum_max_lines(lines: list[tuple[float, float]], c0: int, n: int) -> float:
+    """sum over c = c0..c0+n-1 of max over (a + b c) of ``lines``, exactly (split at the crossings)."""
     lo, hi = c0, c0 + n - 1
-    db = b1 - b2
-    da = a2 - a1
-    if db == 0:
-        return s(a1, b1, lo, hi) if a1 >= a2 else s(a2, b2, lo, hi)
-    cross = da / db  # first >= second  <=>  db * c >= da
-    if db > 0:
-        k = max(lo, min(hi + 1, math.ceil(cross)))
-        return s(a2, b2, lo, k - 1) + s(a1, b1, k, hi)
-    k = max(lo - 1, min(hi, math.floor(cross)))
-    return s(a1, b1, lo, k) + s(a2, b2, k + 1, hi)
+    cuts = {lo, hi + 1}
+    for (a1, b1), (a2, b2) in itertools.combinations(lines, 2):
+        if b1 != b2:
+            x = (a2 - a1) / (b1 - b2)
+            for c in (math.floor(x), math.ceil(x)):
+                if lo < c <= hi:
+                    cuts.add(c)
+    pts = sorted(cuts)
+    total = 0.0
+    for s, e in itertools.pairwise(pts):  # segment [s, e-1]
+        mid = (s + e - 1) / 2.0
+        a, b = max(lines, key=lambda ln: ln[0] + ln[1] * mid)
+        k = e - s
+        total += k * a + b * (s + e - 1) * k / 2.0
+    return total
 
 
-def _cost(r: Record, p: Profile, opt: Options, serial_launch: bool) -> OpCost:
-    time_s: dict[str, float] = {}
-    energy: dict[str, float] = {}
-    parts: dict[str, float] = {}
-    comp_mid = mem_mid = 0.0
+@dataclass
+class _Dev:
+    """One op's device model at a corner: per-step time lines (a + b c) and its totals."""
+
+    lines: list[tuple[float, float]]  # compute, memory, kernel floor: the step time is their max
+    link: tuple[float, float]  # link time per step (not overlapped)
+    kernels: float  # kernels launched per step
+    total_s: float  # summed over steps (one copy)
+    compute_s: float
+    memory_s: float
+    e_dyn: float  # dynamic energy of all steps (one copy, one device)
+    parts: dict[str, float]
+
+    def __post_init__(self) -> None:
+        # most ops do not depend on the decode context: their step time is one number
+        self.flat = all(b == 0.0 for _, b in self.lines) and self.link[1] == 0.0
+        self.t0 = max(a for a, _ in self.lines) + self.link[0]
+
+    def step(self, c: float) -> float:
+        if self.flat:
+            return self.t0
+        ls = self.lines
+        t = ls[0][0] + ls[0][1] * c
+        for a, b in ls[1:]:
+            u = a + b * c
+            if u > t:
+                t = u
+        return t + self.link[0] + self.link[1] * c
+
+
+class _Consts:
+    """The profile's and the options' figures at one corner, computed once per estimate (not once per op)."""
+
+    def __init__(self, p: Profile, opt: Options, corner: str) -> None:
+        self.p, self.opt, self.corner = p, opt, corner
+        backend = "fused" if (opt.host is not None and opt.host.fused_kernels) else opt.backend
+        self.w = _byte_weight(corner, backend)
+        self.curve = p.calibrated.get("matrix_curve") if p.calibrated else None
+        self.floor = opt.host.kernel_floor_us.at(corner) * 1e-6 if opt.host else 0.0
+        self.host_op = opt.host.op_us.at(corner) * 1e-6 if opt.host else 0.0
+        self.fused = bool(opt.host and opt.host.fused_kernels)
+        self.legacy = p.launch_us.at(corner) * 1e-6 if (opt.host is None and p.launch_us) else 0.0
+        self.e_byte = sum(f.at(corner) for f in p.pj_per_byte.values()) * 1e-12
+        dram = p.pj_per_byte.get("dram")
+        self.dram_share = (dram.at(corner) * 1e-12 / max(self.e_byte, 1e-30)) if dram else 0.0
+        self.static = _static(p, corner)
+        self.link: tuple[float, float] | None = None
+        if p.link_gbs and p.link_eff and p.pj_per_link_byte:
+            self.link = (p.link_gbs.low * 1e9 * p.link_eff.at(_flip(corner)), p.pj_per_link_byte.at(corner) * 1e-12)
+        self._rates: dict[tuple[str, str], tuple[float, float, float]] = {}
+        self._eps: dict[tuple[str, str], float] = {}
+
+    def rates(self, dtype: str, kind: str) -> tuple[float, float, float]:
+        key = (dtype, kind)
+        got = self._rates.get(key)
+        if got is None:
+            got = self._rates[key] = _rates(self.p, dtype, kind, self.corner, self.opt)
+        return got
+
+    def eps_flop(self, dtype: str, kind: str) -> float:
+        key = (dtype, kind)
+        got = self._eps.get(key)
+        if got is None:
+            got = self._eps[key] = _eps(self.p, dtype, kind, self.corner, self.opt)[0]
+        return got
+
+
+def _device(r: Record, k: _Consts) -> _Dev:
+    p, opt = k.p, k.opt
+    v0, v1 = r.v0, r.v1
     c_mid = r.c0 + (r.n - 1) / 2.0
+    ctx = r.ctx_sum()
     mat = r.kind == "matrix"
-    for corner in CORNERS:
-        ffield = "flops_useful" if corner == "low" else "flops"
-        if opt.sparse_gemm and mat:
-            ffield = "flops_useful"
-        fm0, fm1 = r.v0[IDX[ffield]], r.v1[IDX[ffield]]
-        fv0, fv1 = r.v0[IDX["flops_vector"]], r.v1[IDX["flops_vector"]]
-        lo0, lo1 = sum(r.v0[i] for i in LO), sum(r.v1[i] for i in LO)
-        hi0, hi1 = sum(r.v0[i] for i in HI), sum(r.v1[i] for i in HI)
-        w = _byte_weight(corner, opt.backend)
-        b0, b1 = lo0 + w * (hi0 - lo0), lo1 + w * (hi1 - lo1)
-        peak_m, frac, bw = _rates(p, r.dtype, "matrix" if mat else "vector", corner, opt)
-        peak_v = peak_m if not mat else _rates(p, r.dtype, "vector", corner, opt)[0]
-        f_mid_step = fm0 + fm1 * c_mid
-        fv_mid_step = fv0 + fv1 * c_mid
-        b_mid_step = b0 + b1 * c_mid
-        if opt.derating:
-            curve = p.calibrated.get("matrix_curve") if p.calibrated else None
-            if mat and f_mid_step > 0:
-                d_m = derate_curve(f_mid_step / peak_m, curve) if curve else derate(f_mid_step / peak_m, _MATRIX_STEPS)
-            else:
-                d_m = 1.0
-            d_v = derate(fv_mid_step / peak_v, _VECTOR_STEPS) if fv_mid_step > 0 else 1.0
-            d_b = derate(b_mid_step / bw, _MEMORY_STEPS) if b_mid_step > 0 else 1.0
+    dt = matrix_dtype(p, r, opt) if mat else r.dtype
+    fi = _I_USEFUL if (k.corner == "low" or (opt.sparse_gemm and mat)) else _I_FLOPS
+    fm0, fm1 = v0[fi], v1[fi]
+    fv0, fv1 = v0[_I_VEC], v1[_I_VEC]
+    lo0 = v0[LO[0]] + v0[LO[1]] + v0[LO[2]] + v0[LO[3]]
+    hi0 = v0[HI[0]] + v0[HI[1]] + v0[HI[2]] + v0[HI[3]]
+    lo1 = v1[LO[0]] + v1[LO[1]] + v1[LO[2]] + v1[LO[3]]
+    hi1 = v1[HI[0]] + v1[HI[1]] + v1[HI[2]] + v1[HI[3]]
+    w = k.w
+    b0, b1 = lo0 + w * (hi0 - lo0), lo1 + w * (hi1 - lo1)
+    peak_m, frac, bw = k.rates(dt, "matrix" if mat else "vector")
+    peak_v = peak_m if not mat else k.rates(dt, "vector")[0]
+    if opt.derating:
+        f_step, fv_step, b_step = fm0 + fm1 * c_mid, fv0 + fv1 * c_mid, b0 + b1 * c_mid
+        if mat and f_step > 0:
+            d_m = derate_curve(f_step / peak_m, k.curve) if k.curve else derate(f_step / peak_m, _MATRIX_STEPS)
         else:
-            d_m = d_v = d_b = 1.0
-        rm = peak_m * frac * d_m
-        rv = peak_v * frac * d_v
-        rb = bw * d_b
-        # compute time (matrix + vector parts run on different units but within one kernel: add them)
-        ca = (fm0 / rm if mat else 0.0) + fv0 / rv
-        cb = (fm1 / rm if mat else 0.0) + fv1 / rv
-        ma, mb = b0 / rb, b1 / rb
-        t_roof = _sum_max_affine(ca, cb, ma, mb, r.c0, r.n)
-        launch_n = r.v0[IDX["launch_lo" if corner == "low" else "launch_hi"]] * r.n
-        if corner == "mid":
-            launch_n = r.v0[IDX["launch_lo"]] + _byte_weight("mid", opt.backend) * (
-                r.v0[IDX["launch_hi"]] - r.v0[IDX["launch_lo"]]
-            )
-            launch_n *= r.n
-        launch_s = launch_n * (p.launch_us.at(corner) * 1e-6 if p.launch_us else 0.0)
-        if serial_launch:
-            t = t_roof + launch_s
-        else:
-            t = max(t_roof, launch_s)
-        link_b = r.n * r.v0[IDX["link_bytes"]] + r.v1[IDX["link_bytes"]] * r.ctx_sum()
-        e_link = 0.0
-        if link_b:
-            if not (p.link_gbs and p.link_eff and p.pj_per_link_byte):
-                raise ValueError(f"{p.name}: no interconnect figure in the profile: collectives unmodelled")
-            t += link_b / (p.link_gbs.low * 1e9 * p.link_eff.at(_flip(corner)))  # not overlapped with compute
-            e_link = link_b * p.pj_per_link_byte.at(corner) * 1e-12
-        e_flop_m, e_byte = _eps(p, r.dtype, "matrix" if mat else "vector", corner, opt)
-        e_flop_v, _ = _eps(p, r.dtype, "vector", corner, opt)
-        fm_tot = r.n * fm0 + fm1 * r.ctx_sum() if mat else 0.0
-        fv_tot = r.n * fv0 + fv1 * r.ctx_sum()
-        b_tot = r.n * b0 + b1 * r.ctx_sum()
-        static_w = _static(p, corner)
-        e_compute = fm_tot * e_flop_m + fv_tot * e_flop_v
-        e_bytes = b_tot * e_byte
-        e_static = static_w * t
-        time_s[corner] = t
-        energy[corner] = (e_compute + e_bytes + e_static + e_link) * opt.devices
-        if corner == "mid":
-            comp_mid = r.n * ca + cb * r.ctx_sum()
-            mem_mid = r.n * ma + mb * r.ctx_sum()
-            dram = p.pj_per_byte.get("dram")
-            share = (dram.mid / max(sum(f.mid for f in p.pj_per_byte.values()), 1e-30)) if dram else 0.0
-            k = opt.devices
-            parts = {
-                "dram": e_bytes * share * k,
-                "on_chip": e_bytes * (1 - share) * k,
-                "compute": e_compute * k,
-                "static": e_static * k,
-                "link": e_link * k,
-            }
-    return OpCost(time_s, energy, comp_mid, mem_mid, parts)
+            d_m = 1.0
+        d_v = derate(fv_step / peak_v, _VECTOR_STEPS) if fv_step > 0 else 1.0
+        d_b = derate(b_step / bw, _MEMORY_STEPS) if b_step > 0 else 1.0
+    else:
+        d_m = d_v = d_b = 1.0
+    rm, rv, rb = peak_m * frac * d_m, peak_v * frac * d_v, bw * d_b
+    ca = (fm0 / rm if mat else 0.0) + fv0 / rv
+    cb = (fm1 / rm if mat else 0.0) + fv1 / rv
+    ma, mb = b0 / rb, b1 / rb
+    kernels = (v0[_I_LAUNCH_LO] if k.fused else v0[_I_LAUNCH_HI]) if opt.host is not None else 0.0
+    floor = kernels * k.floor
+    lines = [(ca, cb), (ma, mb)]
+    if floor > 0:
+        lines.append((floor, 0.0))
+    elif k.legacy and p.kind != "cpu":  # the device-only model: launch overhead as a per-kernel floor
+        lines.append((_legacy_launch(r, opt, k.corner) * k.legacy, 0.0))
+    link_a = link_b = e_link = 0.0
+    link_tot = r.n * v0[_I_LINK] + v1[_I_LINK] * ctx
+    if link_tot:
+        if k.link is None:
+            raise ValueError(f"{p.name}: no interconnect figure in the profile: collectives unmodelled")
+        rate, pj = k.link
+        link_a, link_b = v0[_I_LINK] / rate, v1[_I_LINK] / rate
+        e_link = link_tot * pj
+    if r.n == 1:
+        total = max(a + b * r.c0 for a, b in lines) + link_a + link_b * r.c0
+    else:
+        total = _sum_max_lines(lines, r.c0, r.n) + r.n * link_a + link_b * ctx
+    if k.legacy and p.kind == "cpu":  # device-only model on a CPU: serial dispatch
+        total += r.n * _legacy_launch(r, opt, k.corner) * k.legacy
+    e_flop_m = k.eps_flop(dt, "matrix" if mat else "vector")
+    e_flop_v = k.eps_flop(dt, "vector")
+    fm_tot = r.n * fm0 + fm1 * ctx if mat else 0.0
+    fv_tot = r.n * fv0 + fv1 * ctx
+    b_tot = r.n * b0 + b1 * ctx
+    e_compute = fm_tot * e_flop_m + fv_tot * e_flop_v
+    e_bytes = b_tot * k.e_byte
+    parts = {
+        "dram": e_bytes * k.dram_share,
+        "on_chip": e_bytes * (1 - k.dram_share),
+        "compute": e_compute,
+        "link": e_link,
+    }
+    return _Dev(
+        lines,
+        (link_a, link_b),
+        kernels,
+        total,
+        r.n * ca + cb * ctx,
+        r.n * ma + mb * ctx,
+        e_compute + e_bytes + e_link,
+        parts,
+    )
+
+
+_I_FLOPS, _I_USEFUL, _I_VEC = IDX["flops"], IDX["flops_useful"], IDX["flops_vector"]
+_I_LAUNCH_LO, _I_LAUNCH_HI, _I_LINK = IDX["launch_lo"], IDX["launch_hi"], IDX["link_bytes"]
+
+
+def _kernels(r: Record, opt: Options, corner: str) -> float:
+    """Kernels an op launches per step: one per op in eager mode and in a CUDA graph; the fused bound's count
+    under torch.compile (elementwise chains fused into their neighbours)."""
+    if opt.host is None:
+        return 0.0
+    if opt.host.fused_kernels:
+        return r.v0[IDX["launch_lo"]]
+    return r.v0[IDX["launch_hi"]]
+
+
+def _legacy_launch(r: Record, opt: Options, corner: str) -> float:
+    lo, hi = r.v0[IDX["launch_lo"]], r.v0[IDX["launch_hi"]]
+    if corner == "low":
+        return lo
+    if corner == "high":
+        return hi
+    return lo + _byte_weight("mid", opt.backend) * (hi - lo)
+
+
+def _host_per_step(r: Record, k: _Consts) -> float:
+    """Host seconds to issue one step of this op (one copy)."""
+    if k.fused:
+        return k.host_op * r.v0[_I_LAUNCH_LO]
+    return k.host_op if r.kind != "host" else 0.0
 
 
 def _byte_weight(corner: str, backend: str) -> float:
@@ -317,24 +455,215 @@ def _static(p: Profile, corner: str) -> float:
     return {"low": p.static_w.low, "mid": p.static_w.high, "high": p.static_w.high}[corner]
 
 
+# ------------------------------------------------------------------------------------------ passes
+def _groups(records: list[Record]) -> list[tuple[int, int]]:
+    """[start, end) of consecutive records forming one pass structure (same phase, steps and first context)."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    for i in range(1, len(records) + 1):
+        if i == len(records) or _group_key(records[i]) != _group_key(records[start]):
+            out.append((start, i))
+            start = i
+    return out
+
+
+def _group_key(r: Record) -> tuple[str, int, int, bool]:
+    return (r.phase, r.n, r.c0, r.kind == "host")
+
+
+def _pass_time(hs: list[float], ds: list[float], mults: list[int]) -> float:
+    """max_k (H_1..k + D_k..n) over a sequence where runs of records with the same mult > 1 repeat as a block."""
+    d_total = math.fsum(d * m for d, m in zip(ds, mults, strict=True))
+    g = 0.0
+    best = 0.0
+    i, n = 0, len(hs)
+    while i < n:
+        m = mults[i]
+        if m <= 1:
+            best = max(best, g + hs[i])
+            g += hs[i] - ds[i]
+            i += 1
+            continue
+        j = i
+        while j < n and mults[j] == m:
+            j += 1
+        gb, mb = 0.0, -math.inf
+        for k in range(i, j):
+            mb = max(mb, gb + hs[k])
+            gb += hs[k] - ds[k]
+        best = max(best, g + mb + max(0.0, (m - 1) * gb))
+        g += m * gb
+        i = j
+    return d_total + best
+
+
+def _group_time(
+    recs: list[Record], devs: list[_Dev], hosts: list[float], opt: Options, serial: bool, corner: str
+) -> float:
+    n, c0 = recs[0].n, recs[0].c0
+    mults = [r.mult for r in recs]
+    pass_s = opt.host.pass_us.at(corner) * 1e-6 if opt.host is not None else 0.0
+    if serial:
+        return math.fsum((h * r.n + d.total_s) * r.mult for r, d, h in zip(recs, devs, hosts, strict=True)) + n * pass_s
+
+    def at(c: float) -> float:
+        return pass_s + _pass_time(hosts, [d.t0 if d.flat else d.step(c) for d in devs], mults)
+
+    if n == 1:
+        return pass_s + _pass_time(hosts, [d.total_s for d in devs], mults)
+    if not opt.sync_per_pass:  # one long pipeline: the host runs ahead across steps
+        return pass_s * n + _pass_time([h * n for h in hosts], [d.total_s for d in devs], mults)
+    if n <= 3:
+        return math.fsum(at(c) for c in range(c0, c0 + n))
+    c_last = c0 + n - 1
+    return n * (at(c0) + 4 * at((c0 + c_last) / 2.0) + at(c_last)) / 6.0  # Simpson: exact for linear T(c)
+
+
+def _attribute(recs: list[Record], ds: list[_Dev], hs: list[float], wall: float, serial: bool) -> list[float]:
+    """Each op's share of a group's wall time: its own device time, plus -- for the time the device waits --
+    a share in proportion to how far its host work exceeds its device work (the ops that make the device wait)."""
+    dev = [d.total_s * r.mult for r, d in zip(recs, ds, strict=True)]
+    host = [h * r.n * r.mult for r, h in zip(recs, hs, strict=True)]
+    if serial:
+        own = [d + h for d, h in zip(dev, host, strict=True)]
+        tot = math.fsum(own) or 1.0
+        return [o / tot * wall for o in own]
+    gap = max(0.0, wall - math.fsum(dev))
+    excess = [max(0.0, h - d) for d, h in zip(dev, host, strict=True)]
+    tot = math.fsum(excess)
+    if tot <= 0:
+        d_tot = math.fsum(dev) or 1.0
+        return [d + gap * d / d_tot for d in dev]
+    return [d + gap * e / tot for d, e in zip(dev, excess, strict=True)]
+
+
+def framework_record(phase: str, kind: str, n: int = 1) -> Record:
+    """A pseudo-op standing for the framework's own host work (per query, or per decode step)."""
+    return Record(kind, R.HOST, "(framework)", "", "host", False, [0.0] * len(FIELDS), n=n, phase=phase)
+
+
+def _framework_s(r: Record, opt: Options, corner: str) -> float:
+    h = opt.host
+    if h is None:
+        return 0.0
+    op = h.eager_op_us.at(corner)  # the framework's own ops run eagerly whatever runs the model
+    if r.name == "query":
+        return (h.call_us.at(corner) + h.call_ops.at(corner) * op + opt.items * h.item_us.at(corner)) * 1e-6 * r.n
+    return h.step_ops.at(corner) * op * 1e-6 * r.n  # decode loop ops, per step
+
+
+def _devices(records: list[Record], consts: dict[str, _Consts]) -> list[dict[str, _Dev]]:
+    """Each op's device model per corner (identical ops -- the same counts at the same shape -- computed once)."""
+    memo: dict[tuple[Any, ...], dict[str, _Dev]] = {}
+    devs: list[dict[str, _Dev]] = []
+    for r in records:
+        if r.kind == "host":
+            devs.append({})
+            continue
+        key = (r.kind, r.dtype, r.role == R.CONV, r.n, r.c0, tuple(r.v0), tuple(r.v1))
+        d = memo.get(key)
+        if d is None:
+            d = memo[key] = {c: _device(r, consts[c]) for c in CORNERS}
+        devs.append(d)
+    return devs
+
+
 def estimate(records: list[Record], profile: Profile, options: Options | None = None) -> Estimate:
     opt = options or Options()
-    serial = profile.kind == "cpu"
-    memo: dict[tuple, OpCost] = {}
-    costs = []
-    for r in records:
-        key = (r.kind, r.dtype, r.n, r.c0, tuple(r.v0), tuple(r.v1))
-        c = memo.get(key)
-        if c is None:
-            c = memo[key] = _cost(r, profile, opt, serial)
-        costs.append(c)
+    serial = opt.host.serial if opt.host is not None else profile.kind == "cpu"
+    consts = {c: _Consts(profile, opt, c) for c in CORNERS}
+    static = {c: consts[c].static for c in CORNERS}
+    devs = _devices(records, consts)
+    costs: list[OpCost | None] = [None] * len(records)
+    k = opt.devices
+    for start, end in _groups(records):
+        recs = records[start:end]
+        if recs[0].kind == "host":
+            for i in range(start, end):
+                r = records[i]
+                t = {c: _framework_s(r, opt, c) for c in CORNERS}
+                costs[i] = OpCost(
+                    t,
+                    {c: static[c] * t[c] * k for c in CORNERS},
+                    0.0,
+                    0.0,
+                    {"dram": 0.0, "on_chip": 0.0, "compute": 0.0, "static": static["mid"] * t["mid"] * k, "link": 0.0},
+                    dict.fromkeys(CORNERS, 0.0),
+                    dict(t),
+                )
+            continue
+        per_corner: dict[str, tuple[float, list[float]]] = {}
+        for c in CORNERS:
+            ds = [devs[i][c] for i in range(start, end)]
+            hs = [_host_per_step(records[i], consts[c]) for i in range(start, end)]
+            wall = _group_time(recs, ds, hs, opt, serial, c)
+            per_corner[c] = (wall, _attribute(recs, ds, hs, wall, serial))
+        for j, i in enumerate(range(start, end)):
+            r = records[i]
+            t = {c: per_corner[c][1][j] for c in CORNERS}
+            dm = devs[i]["mid"]
+            e = {c: (devs[i][c].e_dyn * r.mult + static[c] * t[c]) * k for c in CORNERS}
+            parts = {key: v * r.mult * k for key, v in dm.parts.items()}
+            parts["static"] = static["mid"] * t["mid"] * k
+            costs[i] = OpCost(
+                t,
+                e,
+                dm.compute_s * r.mult,
+                dm.memory_s * r.mult,
+                parts,
+                {c: devs[i][c].total_s * r.mult for c in CORNERS},
+                {c: _host_per_step(r, consts[c]) * r.n * r.mult for c in CORNERS},
+            )
     notes = []
     if not profile.pj_per_flop or not profile.static_w:
         notes.append(
             f"{profile.name}: no published power figures: energy per FLOP and/or static power are "
             "UNMODELLED (left out, not defaulted), so energy figures are a lower bound (bytes only)"
         )
-    return Estimate(profile, records, costs, opt, notes)
+    return Estimate(profile, records, [c for c in costs if c is not None], opt, notes)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What a sweep point needs of an estimate, per corner: wall time, energy, device busy and host issue time."""
+
+    time_s: dict[str, float]
+    energy_j: dict[str, float]
+    static_j: dict[str, float]
+    device_s: dict[str, float]
+    host_s: dict[str, float]
+
+
+def estimate_totals(records: list[Record], profile: Profile, options: Options | None = None) -> Totals:
+    """The totals of :func:`estimate` (same device model, same passes, same framework time) without the per-op
+    attribution: what a co-design sweep evaluates at every point."""
+    opt = options or Options()
+    serial = opt.host.serial if opt.host is not None else profile.kind == "cpu"
+    k = opt.devices
+    consts = {c: _Consts(profile, opt, c) for c in CORNERS}
+    groups = _groups(records)
+    devs = _devices(records, consts)
+    time_s, energy, static_j, dev_s, host_s = {}, {}, {}, {}, {}
+    for c in CORNERS:
+        kc = consts[c]
+        wall = e_dyn = busy = issue = 0.0
+        for start, end in groups:
+            recs = records[start:end]
+            if recs[0].kind == "host":
+                wall += sum(_framework_s(r, opt, c) for r in recs)
+                continue
+            ds = [devs[i][c] for i in range(start, end)]
+            hs = [_host_per_step(r, kc) for r in recs]
+            wall += _group_time(recs, ds, hs, opt, serial, c)
+            for r, dv, h in zip(recs, ds, hs, strict=True):
+                e_dyn += dv.e_dyn * r.mult
+                busy += dv.total_s * r.mult
+                issue += h * r.n * r.mult
+        time_s[c] = wall
+        static_j[c] = kc.static * wall * k
+        energy[c] = e_dyn * k + static_j[c]
+        dev_s[c], host_s[c] = busy, issue
+    return Totals(time_s, energy, static_j, dev_s, host_s)
 
 
 def energy_roofline(p: Profile, dtype: str, intensities: list[float]) -> list[dict[str, float]]:
@@ -364,4 +693,14 @@ def balance_points(p: Profile, dtype: str) -> dict[str, float]:
     }
 
 
-__all__ = ["CORNERS", "Estimate", "Figure", "Options", "balance_points", "energy_roofline", "estimate"]
+__all__ = [
+    "CORNERS",
+    "Estimate",
+    "Figure",
+    "Options",
+    "Totals",
+    "balance_points",
+    "energy_roofline",
+    "estimate",
+    "estimate_totals",
+]

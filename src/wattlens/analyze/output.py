@@ -48,6 +48,27 @@ def summary_lines(d: dict[str, Any]) -> list[str]:
     p = d["energy_parts_j_mid"]
     tot = sum(p.values()) or 1.0
     lines.append("energy (mid) split: " + ", ".join(f"{k} {v / tot:.0%}" for k, v in p.items()))
+    h = d.get("host")
+    if h:
+        lines.append(
+            f"host ({h['runtime']}, host CPU band '{h['host']}'): device busy {_rng(h['device_busy_s'], 's')}, "
+            f"host issuing ops {_rng(h['host_issue_s'], 's')}, framework {_rng(h['framework_s'], 's')}; "
+            f"the device waits {h['device_idle_fraction']:.0%} of the time (paced by the {h['bound']})"
+        )
+    b = d.get("boundary")
+    if b:
+        parts = ", ".join(f"{x['part']} {si(x['energy_j']['mid'], 'J')}" for x in b["parts"])
+        lines.append(
+            f"{b['boundary']} boundary"
+            + (f" ({b['node']})" if b.get("node") else "")
+            + f": {_rng(b['energy_j'], 'J')}"
+            + (f" x PUE {b['pue']['low']:g}-{b['pue']['high']:g}" if b.get("pue") else "")
+            + f" -- {parts}"
+        )
+        if b.get("net_energy_j"):
+            lines.append(
+                f"  net of the boundary's idle draw ({_rng(b['idle_w'], 'W')}): {_rng(b['net_energy_j'], 'J')}"
+            )
     mem = d.get("memory")
     if mem:
         fit = {True: "fits", False: "DOES NOT FIT", None: "device memory n/a"}[mem["fits"]]

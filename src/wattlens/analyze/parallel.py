@@ -13,7 +13,7 @@ Rules (an approximation, stated in the report):
 from __future__ import annotations
 
 from wattlens.analyze import roles as R
-from wattlens.analyze.capture import FIELDS, IDX, Record, _copy
+from wattlens.analyze.graph import FIELDS, IDX, Record, copy_record
 
 ROW_PARALLEL = (
     "o_proj",
@@ -48,7 +48,7 @@ def tensor_parallel(records: list[Record], n: int) -> list[Record]:
         return records
     out: list[Record] = []
     for r in records:
-        c = _copy(r)
+        c = copy_record(r)
         low = r.module.lower()
         inside = R.is_attention_module(r.module) or "mlp" in low or "feed_forward" in low or "ffn" in low
         sharded = r.role in _SHARDED_ROLES or (r.role == R.ELEMENTWISE and inside and "norm" not in low)
@@ -68,6 +68,7 @@ def tensor_parallel(records: list[Record], n: int) -> list[Record]:
                 r.n,
                 r.c0,
                 r.phase,
+                r.mult,
             )
             share = 2.0 * (n - 1) / n
             ar.v0[IDX["link_bytes"]] = share * r.v0[IDX["out_bytes"]]

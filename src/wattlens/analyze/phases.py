@@ -1,30 +1,32 @@
 """Drive the capture through the phases of a workload: forward, prefill, decode (N steps with a real KV
-cache), train (forward + backward + optimizer step). Returns finalized records per phase."""
+cache), train (forward + backward + optimizer step). Returns finalized records per phase.
+
+Two things keep this fast on large models without losing exactness:
+
+* **layer folding** (:mod:`wattlens.analyze.fold`): a homogeneous stack is traced at 2, 3 and 4 layers and the
+  records of all L layers are the verified fold of those (an 80-layer model costs what a 4-layer one does);
+* **shape fits** (:mod:`wattlens.analyze.fit`): each phase is traced at a few batch sizes (and contexts) and every
+  op's counts are fitted as a polynomial, verified at one more traced point -- the analysis' own shape is read
+  off the fit, and so are the batching lever and the co-design sweeps, without tracing again.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from wattlens.analyze import fit as FT
 from wattlens.analyze.capture import Capture, MetaScalars, Record, Tags, finalize, integrate_steps, storage_ids
-from wattlens.analyze.presets import Workload, keyword_inputs, make_inputs
+from wattlens.analyze.fit import lever_batch
+from wattlens.analyze.fold import fold_layers, foldable
+from wattlens.analyze.graph import PhaseTrace
+from wattlens.analyze.presets import Workload, keyword_inputs, make_inputs, with_depth
 
-
-@dataclass
-class PhaseTrace:
-    phase: str
-    records: list[Record]
-    ops_dispatched: int
-    seconds: float
-    notes: list[str] = field(default_factory=list)
-    traced_contexts: list[int] = field(default_factory=list)
-    exact: bool = True
-    tokens: int = 0  # tokens processed (prefill/forward/train) or generated (decode)
-    state_bytes: dict[str, float] = field(default_factory=dict)  # resident state at the end: kv_cache, optimizer
+SHALLOW = (2, 3, 4)  # depths traced for layer folding (4 is the check)
 
 
 def _weights(model: torch.nn.Module) -> set[int]:
@@ -62,24 +64,154 @@ def _tag(phase: str, records: list[Record]) -> list[Record]:
     return records
 
 
-def trace_forward(w: Workload, batch: int, seq: int, phase: str = "forward") -> tuple[PhaseTrace, Any]:
+# ------------------------------------------------------------------------------------------ folding plan
+@dataclass
+class Depths:
+    """How a workload is traced: the full model, or shallow copies whose records fold into the full depth."""
+
+    full: Workload
+    attr: str | None = None
+    layers: int = 0
+    shallow: dict[int, Workload] = field(default_factory=dict)
+    failed: bool = False  # a fold check failed once: trace the full model from then on
+    passes: int = 0  # forward passes traced (for the report)
+    dispatched: int = 0  # aten ops dispatched while tracing
+    data_dependent: int = 0  # scalar reads answered without data in one pass (the most seen)
+    checked: set[str] = field(default_factory=set)  # pass kinds whose fold was checked at 4 layers
+
+    @property
+    def folding(self) -> bool:
+        return bool(self.shallow) and not self.failed
+
+    def note(self) -> str | None:
+        if self.folding:
+            return (
+                f"layer folding: the {self.layers}-layer stack ({self.attr}) was traced at 2 and 3 layers, the added "
+                "layer's ops repeated for layers 2.."
+                f"{self.layers - 1} and the rule checked op for op against a 4-layer trace"
+            )
+        if self.failed:
+            return "layer folding did not hold for this stack (layers differ): traced at full depth"
+        return None
+
+
+def plan(w: Workload) -> Depths:
+    cfg = w.config if w.config is not None and not isinstance(w.config, dict) else None
+    attr = foldable(cfg) if cfg is not None and w.custom_inputs is None else None
+    d = Depths(w)
+    if attr is None:
+        return d
+    try:
+        d.shallow = {k: with_depth(w, attr, k) for k in SHALLOW}
+    except Exception:  # a model class that cannot be rebuilt from its config: trace it whole
+        d.shallow = {}
+        return d
+    d.attr, d.layers = attr, int(getattr(cfg, attr))
+    return d
+
+
+def _folded(d: Depths, trace: Callable[[Workload], list[Record]], kind: str) -> list[Record]:
+    """``trace`` applied to the full model, or to the shallow ones and folded (falling back on failure). The
+    fold is checked against a 4-layer trace the first time each kind of pass (forward, step) is folded."""
+    if d.folding:
+        depths = SHALLOW if kind not in d.checked else SHALLOW[:2]
+        rs = {k: trace(d.shallow[k]) for k in depths}
+        out = fold_layers(rs[2], rs[3], rs.get(4), d.layers)
+        if out is not None:
+            d.checked.add(kind)
+            return out
+        d.failed = True
+    return trace(d.full)
+
+
+def _affine_depth(d: Depths, values: dict[int, float]) -> float:
+    """A per-layer quantity (KV-cache bytes) at full depth from its values at 2 and 3 layers."""
+    return values[2] + (d.layers - 2) * (values[3] - values[2])
+
+
+# ------------------------------------------------------------------------------------------ forward / prefill
+def _forward_once(w: Workload, batch: int, seq: int, phase: str, d: Depths) -> tuple[list[Record], float, Any]:
     cap = Capture(w.model)
     inputs = make_inputs(w, batch, seq)
     weights = _weights(w.model)
-    t0 = time.perf_counter()
     kwargs = {"use_cache": True} if w.generative and isinstance(inputs, dict) else {}
     with torch.no_grad(), cap.trace():
         out = w.model(**inputs, **kwargs) if isinstance(inputs, dict) else w.model(*inputs)
     cache = getattr(out, "past_key_values", None) if w.generative else None
     tags = Tags(weights=weights, kv_post=storage_ids(list(cache_tensors(cache))))
-    recs = _tag(phase, finalize(cap.result, tags))
-    tokens = batch * seq if w.kind in ("causal_lm", "encoder", "seq2seq", "image_text") else batch
-    pt = PhaseTrace(phase, recs, cap.result.n_ops, time.perf_counter() - t0, notes=_dd(cap), tokens=tokens)
-    if cache is not None:
-        pt.state_bytes["kv_cache"] = nbytes(list(cache_tensors(cache)))
-    return pt, out
+    d.passes += 1
+    d.dispatched += cap.result.n_ops
+    d.data_dependent = max(d.data_dependent, cap.result.data_dependent)
+    kv = nbytes(list(cache_tensors(cache))) if cache is not None else 0.0
+    return _tag(phase, finalize(cap.result, tags)), kv, out
 
 
+def _forward_records(d: Depths, batch: int, seq: int, phase: str) -> tuple[list[Record], float]:
+    kv: dict[int, float] = {}
+
+    def one(w: Workload) -> list[Record]:
+        recs, kv_bytes, _ = _forward_once(w, batch, seq, phase, d)
+        kv[_depth_of(d, w)] = kv_bytes
+        return recs
+
+    recs = _folded(d, one, phase)
+    kv_total = _affine_depth(d, kv) if d.folding and 2 in kv and 3 in kv else kv.get(0, max(kv.values(), default=0.0))
+    return recs, kv_total
+
+
+def _depth_of(d: Depths, w: Workload) -> int:
+    return next((k for k, s in d.shallow.items() if s is w), 0)
+
+
+def _tokens(w: Workload, batch: int, seq: int) -> int:
+    return batch * seq if w.kind in ("causal_lm", "encoder", "seq2seq", "image_text") else batch
+
+
+def _notes(d: Depths, extra: list[str] | None = None) -> list[str]:
+    out = list(extra or [])
+    n = d.note()
+    if n:
+        out.append(n)
+    return out
+
+
+def trace_forward(
+    w: Workload, batch: int, seq: int, phase: str = "forward", depths: Depths | None = None, fit_batch: bool = True
+) -> tuple[PhaseTrace, Any]:
+    """One forward pass (``forward`` or ``prefill``), its counts fitted in the batch when ``fit_batch``."""
+    d = depths or plan(w)
+    t0 = time.perf_counter()
+    recs, kv = _forward_records(d, batch, seq, phase)
+    sfit: FT.ShapeFit | None = None
+    notes: list[str] = []
+    if fit_batch:
+        b1, bv = 2 * batch, lever_batch(batch)
+        bv = bv if bv != b1 else 3 * batch
+        try:
+            traced = {(batch, seq): recs, (b1, seq): _forward_records(d, b1, seq, phase)[0]}
+            traced[(bv, seq)] = _forward_records(d, bv, seq, phase)[0]
+            sfit = FT.fit(traced, FT.BATCH_ONLY, check=[(bv, seq)])
+            notes.append(
+                f"{phase}: counts fitted affine in the batch through batches {batch} and {b1}, checked op for op at "
+                f"batch {bv}"
+            )
+        except FT.FitError as exc:
+            notes.append(f"{phase}: no batch fit ({exc}); other batches are traced again")
+    pt = PhaseTrace(
+        phase,
+        recs,
+        d.dispatched,
+        time.perf_counter() - t0,
+        notes=_notes(d, notes) + _data_dependent(d.data_dependent),
+        tokens=_tokens(w, batch, seq),
+    )
+    pt.fit = sfit
+    if w.generative:
+        pt.state_bytes["kv_cache"] = kv
+    return pt, None
+
+
+# ------------------------------------------------------------------------------------------ train
 def trace_train(w: Workload, batch: int, seq: int, optimizer: str = "adamw") -> PhaseTrace:
     model = w.model
     model.train()
@@ -121,18 +253,26 @@ def trace_train(w: Workload, batch: int, seq: int, optimizer: str = "adamw") -> 
     tags = Tags(weights=weights, optimizer=storage_ids(state + grads) - weights)
     recs = _tag("train", finalize(cap.result, tags))
     model.eval()
+    for p in model.parameters():
+        p.grad = None
     notes = [
         f"train step: forward + backward + {optimizer} (foreach) step; optimizer category holds optimizer "
         "state and parameter gradients; backward ops are attributed to module 'backward'"
     ]
     elapsed = time.perf_counter() - t0
-    pt = PhaseTrace("train", recs, cap.result.n_ops, elapsed, notes=notes + _dd(cap), tokens=batch * seq)
+    pt = PhaseTrace(
+        "train",
+        recs,
+        cap.result.n_ops,
+        elapsed,
+        notes=notes + _data_dependent(cap.result.data_dependent),
+        tokens=batch * seq,
+    )
     pt.state_bytes = {"optimizer": nbytes(state), "gradients": nbytes(grads)}
     return pt
 
 
-def _dd(cap: Capture) -> list[str]:
-    n = cap.last.data_dependent if cap.last else 0
+def _data_dependent(n: int) -> list[str]:
     return (
         [f"{n} data-dependent scalar read(s) on meta answered without data (True for booleans, 0 otherwise)"]
         if n
@@ -140,10 +280,11 @@ def _dd(cap: Capture) -> list[str]:
     )
 
 
+# ------------------------------------------------------------------------------------------ decode
 class _Decoder:
     """Holds a KV cache at a chosen context length and traces single decode steps."""
 
-    def __init__(self, w: Workload, batch: int, prompt: int, prefill_out: Any) -> None:
+    def __init__(self, w: Workload, batch: int, prompt: int, prefill_out: Any, depths: Depths | None = None) -> None:
         self.w, self.batch, self.prompt = w, batch, prompt
         self.cache = prefill_out.past_key_values
         self.enc = getattr(prefill_out, "encoder_last_hidden_state", None)
@@ -151,6 +292,14 @@ class _Decoder:
         self.weights = _weights(w.model)
         self.ops = 0
         self.seconds = 0.0
+        self.kv_bytes = 0.0
+        self.depths = depths
+
+    @classmethod
+    def start(cls, w: Workload, batch: int, prompt: int, depths: Depths | None = None) -> _Decoder:
+        with torch.no_grad(), MetaScalars():
+            out = w.model(**keyword_inputs(w, batch, prompt), use_cache=True)
+        return cls(w, batch, prompt, out, depths)
 
     def _ctx_len(self) -> int:
         try:
@@ -214,58 +363,241 @@ class _Decoder:
         self.length += n_tokens
         kv_post = storage_ids(list(cache_tensors(self.cache)))
         self.ops += cap.result.n_ops
-        self.kv_bytes = max(getattr(self, "kv_bytes", 0.0), nbytes(list(cache_tensors(self.cache))))
+        if self.depths is not None:
+            self.depths.passes += 1
+            self.depths.dispatched += cap.result.n_ops
+        self.kv_bytes = max(self.kv_bytes, nbytes(list(cache_tensors(self.cache))))
         recs = finalize(cap.result, Tags(weights=self.weights, kv_pre=kv_pre, kv_post=kv_post))
         del pre_tensors
         return recs
 
 
+class Steps:
+    """Decode steps of a (possibly folded) workload at any batch and context: one decoder per depth and batch."""
+
+    def __init__(self, d: Depths, prompt: int) -> None:
+        self.d, self.prompt = d, prompt
+        self.decoders: dict[tuple[int, int], _Decoder] = {}
+        self.kv_bytes: dict[int, float] = {}  # batch -> KV-cache bytes after the latest step traced at it
+
+    def _decoder(self, w: Workload, depth: int, batch: int) -> _Decoder:
+        key = (depth, batch)
+        if key not in self.decoders:
+            self.decoders[key] = _Decoder.start(w, batch, self.prompt, self.d)
+        return self.decoders[key]
+
+    def at(self, batch: int, ctx: int, n_tokens: int = 1) -> list[Record]:
+        kv: dict[int, float] = {}
+
+        def one(w: Workload) -> list[Record]:
+            depth = _depth_of(self.d, w)
+            dec = self._decoder(w, depth, batch)
+            recs = dec.trace_at(ctx, n_tokens)
+            kv[depth] = dec.kv_bytes
+            return recs
+
+        recs = _folded(self.d, one, f"step{n_tokens}")
+        total = _affine_depth(self.d, kv) if self.d.folding and 2 in kv else kv.get(0, 0.0)
+        self.kv_bytes[batch] = max(self.kv_bytes.get(batch, 0.0), total)
+        return recs
+
+    def first_context(self, batch: int) -> int:
+        """The context of the first decode step: the cache length after the prompt's prefill."""
+        w, depth = (self.d.shallow[2], 2) if self.d.folding else (self.d.full, 0)
+        return self._decoder(w, depth, batch).length
+
+
+def _decode_fit(steps: Steps, batch: int, c_first: int, c_last: int, fit_batch: bool = True) -> FT.ShapeFit:
+    """Counts per step fitted bilinear in (batch, context): 4 traced steps, checked at 2 more. Without
+    ``fit_batch``: affine in the context at this batch only (2 traced steps, checked at 1)."""
+    c_b = max(c_last, c_first + 1)
+    c_mid = (c_first + c_b) // 2 if c_b - c_first > 1 else c_b + 1
+    if not fit_batch:
+        one = {(batch, c): steps.at(batch, c) for c in sorted({c_first, c_mid, c_b})}
+        return FT.fit(one, FT.CONTEXT_ONLY, check=[(batch, c_mid)])
+    b1, bv = 2 * batch, lever_batch(batch)
+    bv = bv if bv != b1 else 3 * batch
+    traced: dict[tuple[int, int], list[Record]] = {}
+    for b in (batch, b1, bv):  # each decoder's cache only grows: contexts in increasing order
+        for c in sorted({c_first, c_mid, c_b}):
+            if b == bv and c != c_mid:
+                continue
+            if b == b1 and c == c_mid:
+                continue
+            traced[(b, c)] = steps.at(b, c)
+    return FT.fit(traced, FT.BATCH_CONTEXT, check=[(batch, c_mid), (bv, c_mid)])
+
+
 def trace_generate(
-    w: Workload, batch: int, prompt: int, new_tokens: int, include_prefill: bool, full_trace: bool = False
+    w: Workload,
+    batch: int,
+    prompt: int,
+    new_tokens: int,
+    include_prefill: bool,
+    full_trace: bool = False,
+    depths: Depths | None = None,
+    fit_batch: bool = True,
 ) -> list[PhaseTrace]:
     """Prefill (traced or not) and ``new_tokens`` decode steps at contexts prompt .. prompt+new_tokens-1
     (decoder-only; for encoder-decoders the context is the decoder's own cache length)."""
     if not w.generative:
         raise ValueError(f"{w.name} is not generative ({w.kind}): phases decode/generate do not apply")
+    d = depths or plan(w)
     out_traces: list[PhaseTrace] = []
-    t0 = time.perf_counter()
     if include_prefill:
-        pre, out = trace_forward(w, batch, prompt, phase="prefill")
+        pre, _ = trace_forward(w, batch, prompt, phase="prefill", depths=d, fit_batch=fit_batch)
         out_traces.append(pre)
-    else:
-        with torch.no_grad(), MetaScalars():
-            out = w.model(**keyword_inputs(w, batch, prompt), use_cache=True)
-    dec = _Decoder(w, batch, prompt, out)
-    c_first = dec.length
-    c_last = c_first + new_tokens - 1
     t1 = time.perf_counter()
+    ops0 = d.dispatched
+    steps = Steps(d, prompt)
+    c_first = steps.first_context(batch)
+    c_last = c_first + new_tokens - 1
+    sfit: FT.ShapeFit | None = None
     if full_trace:
         recs: list[Record] = []
         for c in range(c_first, c_last + 1):
-            recs += dec.trace_at(c)
+            recs += steps.at(batch, c)
         contexts, exact = list(range(c_first, c_last + 1)), True
         note = f"decode: all {new_tokens} steps traced op by op"
     else:
-        recs, contexts, exact = integrate_steps(dec.trace_at, c_first, c_last)
-        note = (
-            f"decode: {new_tokens} steps at contexts {c_first}..{c_last}; traced {len(contexts)} steps "
-            f"({', '.join(map(str, contexts))}) and summed per-op counts that are affine in the context "
-            f"length{' exactly (verified at the middle step)' if exact else ' (approximate: trace cap hit)'}"
-        )
-    del t0
-    # the KV cache at the end of generation (the last traced step is the last step)
-    kv_end = getattr(dec, "kv_bytes", 0.0)
-    out_traces.append(
-        PhaseTrace(
-            "decode",
-            _tag("decode", recs),
-            dec.ops,
-            time.perf_counter() - t1,
-            [note],
-            contexts,
-            exact,
-            tokens=batch * new_tokens,
-            state_bytes={"kv_cache": kv_end},
-        )
+        try:
+            sfit = _decode_fit(steps, batch, c_first, c_last, fit_batch)
+            recs = sfit.steps(batch, c_first, new_tokens)
+            contexts, exact = sorted({c for _, c in sfit.points + sfit.checked}), True
+            note = (
+                f"decode: {new_tokens} steps at contexts {c_first}..{c_last}; counts per step fitted bilinear in "
+                f"(batch, context) through {len(sfit.points)} traced steps and checked op for op at "
+                f"{', '.join(f'batch {b} context {c}' for b, c in sfit.checked)}; summed exactly over the steps"
+            )
+        except FT.FitError as exc:
+            recs, contexts, exact = integrate_steps(lambda c: steps.at(batch, c), c_first, c_last)
+            note = (
+                f"decode: {new_tokens} steps at contexts {c_first}..{c_last} ({exc}); traced {len(contexts)} steps "
+                f"({', '.join(map(str, contexts))}) and summed per-op counts that are affine in the context "
+                f"length{' exactly (verified at the middle step)' if exact else ' (approximate: trace cap hit)'}"
+            )
+    pt = PhaseTrace(
+        "decode",
+        _tag("decode", recs),
+        d.dispatched - ops0,
+        time.perf_counter() - t1,
+        _notes(d, [note]),
+        contexts,
+        exact,
+        tokens=batch * new_tokens,
+        state_bytes={"kv_cache": steps.kv_bytes.get(batch, 0.0)},
+        steps=new_tokens,
     )
-    return out_traces
+    pt.fit = sfit if fit_batch else None  # a fit at one batch cannot answer another
+    return [*out_traces, pt]
+
+
+def trace_verify_step(
+    w: Workload, batch: int, prompt: int, ctx: int, n_tokens: int, depths: Depths | None = None
+) -> list[Record]:
+    """One decode step of ``n_tokens`` tokens at context ``ctx`` (speculative decoding's verify step)."""
+    steps = Steps(depths or plan(w), prompt)
+    return _tag("decode", steps.at(batch, ctx, n_tokens))
+
+
+__all__ = ["Depths", "PhaseTrace", "lever_batch", "plan", "trace_forward", "trace_generate", "trace_train"]
+
+
+# ------------------------------------------------------------------------------------------ sweeps: one trace per phase
+def grid_points(batches: list[int], seqs: list[int]) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[int]]:
+    """Fit points (2 batches x 3 lengths) and one check point for a batch x length polynomial over a sweep."""
+    lo, hi = min(seqs), max(seqs)
+    s_pts = sorted({lo, hi, (lo + hi) // 2})
+    k = 1
+    while len(s_pts) < 3:
+        s_pts = sorted(set(s_pts) | {hi + k})
+        k += 1
+    s_chk = next(s for s in ((lo + s_pts[1]) // 2, (s_pts[1] + hi) // 2, hi + 7, hi + 11) if s not in s_pts)
+    b0 = 1
+    pts = [(b, s) for b in (b0, 2 * b0) for s in s_pts]
+    return pts, [(3 * b0, s_chk)], s_pts
+
+
+def _seq_matters(w: Workload) -> bool:
+    return w.kind in ("causal_lm", "encoder", "seq2seq", "image_text")
+
+
+def trace_grid(
+    w: Workload, phase: str, seqs: list[int], new_tokens: int, optimizer: str = "adamw", depths: Depths | None = None
+) -> list[PhaseTrace]:
+    """Phase traces whose shape fits cover every batch and every length in ``seqs`` (prompt lengths for decode):
+    the one trace per model and phase a co-design sweep evaluates all its points from."""
+    d = depths or plan(w)
+    out: list[PhaseTrace] = []
+    t0 = time.perf_counter()
+    if phase in ("forward", "prefill", "train", "generate"):
+        fwd_phase = "prefill" if phase == "generate" else phase
+        if _seq_matters(w):
+            pts, check, _ = grid_points([1], seqs)
+            basis = FT.BATCH_SEQ2
+        else:
+            pts, check, basis = [(1, seqs[0]), (2, seqs[0])], [(3, seqs[0])], FT.BATCH_ONLY
+        traced: dict[tuple[int, int], list[Record]] = {}
+        kv: dict[tuple[int, int], float] = {}
+        for b, s in pts + check:
+            if fwd_phase == "train":
+                tr = trace_train(w, b, s, optimizer)
+                traced[(b, s)], state = tr.records, tr.state_bytes
+            else:
+                traced[(b, s)], kv[(b, s)] = _forward_records(d, b, s, fwd_phase)
+                state = {}
+        sfit = FT.fit(traced, basis, check=check)
+        b0, s0 = pts[0]
+        pt = PhaseTrace(
+            fwd_phase,
+            traced[(b0, s0)],
+            d.dispatched,
+            time.perf_counter() - t0,
+            notes=_notes(
+                d,
+                [
+                    f"{fwd_phase}: counts fitted as a polynomial in (batch, length) through "
+                    f"{', '.join(f'({b}, {s})' for b, s in pts)}, checked op for op at "
+                    f"{', '.join(f'({b}, {s})' for b, s in check)}"
+                ],
+            ),
+            tokens=_tokens(w, b0, s0),
+            state_bytes=dict(state),
+        )
+        pt.fit = sfit
+        if w.generative and (b0, s0) in kv:
+            pt.state_bytes["kv_cache_per_token"] = kv[(b0, s0)] / max(b0 * s0, 1)
+        out.append(pt)
+    if phase in ("decode", "generate"):
+        prompt = min(seqs)
+        steps = Steps(d, prompt)
+        c_lo = steps.first_context(1)
+        c_hi = max(seqs) + (c_lo - prompt) + new_tokens - 1
+        c_mid = (c_lo + c_hi) // 2
+        traced = {}
+        for b, cs in ((1, (c_lo, c_hi)), (2, (c_lo, c_hi)), (3, (c_mid,))):
+            for c in cs:
+                traced[(b, c)] = steps.at(b, c)
+        sfit = FT.fit(traced, FT.BATCH_CONTEXT, check=[(3, c_mid)])
+        pt = PhaseTrace(
+            "decode",
+            sfit.steps(1, c_lo, new_tokens),
+            d.dispatched,
+            time.perf_counter() - t0,
+            _notes(
+                d,
+                [
+                    f"decode: counts per step fitted bilinear in (batch, context) over contexts {c_lo}..{c_hi}, "
+                    f"checked op for op at batch 3 context {c_mid}"
+                ],
+            ),
+            sorted({c for _, c in traced}),
+            True,
+            tokens=new_tokens,
+            steps=new_tokens,
+        )
+        pt.fit = sfit
+        kv_b1 = steps.kv_bytes.get(1, 0.0)
+        pt.state_bytes = {"kv_cache_per_token": kv_b1 / max(c_hi + 1, 1)}
+        out.append(pt)
+    return out

@@ -9,6 +9,7 @@ Nothing is downloaded: configs come from dicts/files, weights are never material
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 
 import torch
 
+from wattlens.analyze.graph import ModelInfo
 from wattlens.workloads import architectures as A
 
 DTYPES = {
@@ -322,6 +324,61 @@ def resolve(spec: Any, dtype: str | torch.dtype | None = "bf16") -> Workload:
     if p.suffix == ".json" or (p.is_dir() and (p / "config.json").exists()):
         return from_config_file(p, dt)
     return from_preset(s, dt)
+
+
+def rebuild(w: Workload, cfg: Any) -> Workload:
+    """The same workload with another transformers config (a lever's what-if, or a shallower stack for
+    layer folding): the model is rebuilt on meta from ``cfg``, nothing else changes."""
+    model = _hf_model(cfg, type(w.model).__name__).to(w.dtype).eval()
+    return dataclasses.replace(w, model=model, config=cfg, params=_params(model))
+
+
+def with_depth(w: Workload, attr: str, layers: int) -> Workload:
+    """``w`` with ``layers`` layers in its stack (config attribute ``attr``)."""
+    cfg = copy.deepcopy(w.config)
+    setattr(cfg, attr, layers)
+    for extra in ("layer_types",):  # per-layer lists follow the depth
+        v = getattr(cfg, extra, None)
+        if isinstance(v, list) and v:
+            setattr(cfg, extra, v[:layers])
+    return rebuild(w, cfg)
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
+
+
+def model_info(w: Workload) -> ModelInfo:
+    """The torch-free facts of a workload an analysis keeps (parameters and weight bytes from the model)."""
+    from wattlens.analyze.fold import depth_attr
+
+    weights = float(sum(p.numel() * p.element_size() for p in w.model.parameters()))
+    cfg = w.config if w.config is not None and not isinstance(w.config, dict) else None
+    attr = depth_attr(cfg)
+
+    def geti(*names: str) -> int | None:
+        for n in names:
+            v = getattr(cfg, n, None) if cfg is not None else None
+            if isinstance(v, int) and not isinstance(v, bool):
+                return v
+        return None
+
+    heads = geti("num_attention_heads", "n_head")
+    return ModelInfo(
+        name=w.name,
+        description=w.description,
+        kind=w.kind,
+        family=w.family,
+        params=w.params,
+        weights_bytes=weights,
+        dtype=dtype_name(w.dtype),
+        layers=geti(attr) if attr else None,
+        heads=heads,
+        kv_heads=geti("num_key_value_heads") or heads,
+        hidden=geti("hidden_size", "n_embd", "d_model"),
+        layer_attr=attr,
+        guessed_input=w.extra.get("guessed_input"),
+    )
 
 
 def _params(model: torch.nn.Module) -> int:

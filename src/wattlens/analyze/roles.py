@@ -12,8 +12,9 @@ EMBEDDING = "embedding_lookup"
 ELEMENTWISE = "norm_elementwise"
 TRANSFER = "host_device_transfer"
 COLLECTIVE = "collective"
+HOST = "host_framework"
 
-ROLES: tuple[str, ...] = (GEMM, ATTENTION, KV_CACHE, CONV, EMBEDDING, ELEMENTWISE, TRANSFER, COLLECTIVE)
+ROLES: tuple[str, ...] = (GEMM, ATTENTION, KV_CACHE, CONV, EMBEDDING, ELEMENTWISE, TRANSFER, COLLECTIVE, HOST)
 
 DESCRIPTION: dict[str, str] = {
     GEMM: "dense GEMM / linear layers (mm, addmm, bmm with a weight operand)",
@@ -24,6 +25,8 @@ DESCRIPTION: dict[str, str] = {
     ELEMENTWISE: "normalisation, activations, residual adds, casts, copies and other elementwise work",
     TRANSFER: "host<->device copies (PCIe / C2C)",
     COLLECTIVE: "collective communication (all-reduce, all-gather, reduce-scatter)",
+    HOST: "the framework's own host work per query and per decode step (tokenisation, image pre-processing, "
+    "argument handling, the generation loop) while the device waits",
 }
 
 # ops whose inputs are two activations and that live inside attention modules are attention work

@@ -79,6 +79,9 @@ class Breakeven(Record):
     queries_low: float | None  # at the high per-query energy (fewer queries needed)
     queries_high: float | None
     per_query_source: str
+    training_source: str = "given"  # given | published reference | estimated (wattlens analyze training run)
+    training_kwh_low: float | None = optional()  # the training figure's interval, when it has one (an estimate)
+    training_kwh_high: float | None = optional()
 
     @property
     def total_training_kwh(self) -> float:
@@ -126,6 +129,9 @@ def breakeven(
     kwh_per_query_low: float | None = None,
     kwh_per_query_high: float | None = None,
     per_query_source: str = "given",
+    training_source: str = "given",
+    training_kwh_low: float | None = None,
+    training_kwh_high: float | None = None,
 ) -> Breakeven:
     """Queries whose inference energy equals ``training_kwh + finetune_kwh``.
 
@@ -140,8 +146,10 @@ def breakeven(
             "zero means the workload is not distinguishable from idle on this meter"
         )
     total = training_kwh + finetune_kwh
-    q_low = total / kwh_per_query_high if kwh_per_query_high and kwh_per_query_high > 0 else None
-    q_high = total / kwh_per_query_low if kwh_per_query_low and kwh_per_query_low > 0 else None
+    t_lo = (training_kwh_low if training_kwh_low is not None else training_kwh) + finetune_kwh
+    t_hi = (training_kwh_high if training_kwh_high is not None else training_kwh) + finetune_kwh
+    q_low = t_lo / (kwh_per_query_high or kwh_per_query) if (kwh_per_query_high or t_lo != total) else None
+    q_high = t_hi / (kwh_per_query_low or kwh_per_query) if (kwh_per_query_low or t_hi != total) else None
     return Breakeven(
         training_kwh,
         finetune_kwh,
@@ -152,6 +160,9 @@ def breakeven(
         q_low,
         q_high,
         per_query_source,
+        training_source,
+        training_kwh_low,
+        training_kwh_high,
     )
 
 

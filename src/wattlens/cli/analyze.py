@@ -53,9 +53,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--new-tokens", type=int, default=128, help="decode steps")
     p.add_argument(
         "--dtype",
-        choices=["fp32", "bf16", "fp16"],
+        choices=["fp32", "bf16", "fp16", "fp8", "int8"],
         default=None,
-        help="default: fp32 on CPUs, bf16 (or fp16) on accelerators",
+        help="default: fp32 on CPUs, bf16 (or fp16) on accelerators; fp8/int8 = W8A8 GEMMs re-typed from the "
+        "traced bf16 graph",
     )
     p.add_argument(
         "--backend",
@@ -72,6 +73,53 @@ def register(subparsers: Any) -> None:
         help="Megatron-style tensor parallelism over N devices: sharded work + all-reduces over the "
         "profile's interconnect (collective role)",
     )
+    p.add_argument(
+        "--runtime",
+        choices=["eager", "cuda-graph", "compiled"],
+        default="eager",
+        help="how the model runs: eager PyTorch (default), CUDA graphs (vLLM/TensorRT-style replay), torch.compile",
+    )
+    p.add_argument(
+        "--host",
+        choices=["auto", "this-machine", "same-cpu", "unknown"],
+        default="auto",
+        help="the host CPU the host-time figures scale to: this machine (CPU profiles), a host with the same CPU "
+        "model, or an unknown server host (accelerators' default)",
+    )
+    p.add_argument(
+        "--tf32-matmul",
+        action="store_true",
+        help="fp32 matmuls on TF32 tensor cores (torch.backends.cuda.matmul.allow_tf32; PyTorch's default is off, "
+        "convolutions use TF32 by default)",
+    )
+    p.add_argument(
+        "--boundary",
+        choices=["device", "node", "facility"],
+        default="device",
+        help="energy boundary: the device(s) used (GPU-only benchmarks), the whole node (idle accelerators, host "
+        "CPUs, DRAM, other), or the facility (node x --pue)",
+    )
+    p.add_argument("--node", help="node profile for --boundary node/facility (wattlens hardware --nodes lists them)")
+    p.add_argument("--pue", help="PUE for --boundary facility: a number or LOW-HIGH (never assumed)")
+    p.add_argument("--no-cache", action="store_true", help="trace again even when the trace cache holds this model")
+    p.add_argument(
+        "--sweep",
+        nargs="+",
+        metavar="AXIS=V1,V2",
+        help="co-design sweep from one trace per model and phase; axes: hardware, batch, dtype, seq (prompt length "
+        "for decode), runtime, tp. Prints the Pareto front of energy per token vs latency among points that fit",
+    )
+    p.add_argument("--out", metavar="FILE", help="with --sweep: write every point to FILE (.csv, else JSON)")
+    t = p.add_argument_group("whole training runs (--phase train with --tokens)")
+    t.add_argument("--tokens", type=float, help="training tokens of the run (e.g. 3.5e11): analyse the whole run")
+    t.add_argument("--gpus", type=int, help="GPUs of the run (= tp x pp x dp)")
+    t.add_argument("--pp", type=int, default=1, help="pipeline-parallel stages")
+    t.add_argument("--dp", type=int, help="data-parallel replicas (default: gpus / (tp x pp))")
+    t.add_argument("--mfu", help="model FLOPs utilisation, a number or LOW-HIGH (default 0.30-0.50, stated)")
+    t.add_argument("--global-batch-tokens", type=int, default=4 * 1024 * 1024, help="tokens per optimizer step")
+    t.add_argument("--country", help="grid carbon intensity by country (default: $WATTLENS_COUNTRY, else WORLD)")
+    t.add_argument("--region", help="cloud region for the carbon intensity, e.g. aws:us-east-1")
+    t.add_argument("--intensity", type=float, metavar="G_PER_KWH", help="your own grid intensity, gCO2e/kWh")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--by-layer", action="store_true", help="per-layer detail")
     p.add_argument("--plot", metavar="DIR", help="write figures (energy by role, energy roofline) to DIR")
@@ -186,6 +234,10 @@ def run_analyze(args: argparse.Namespace) -> int:
     if not args.model:
         print("wattlens analyze: a model is required (or --list-presets)", file=sys.stderr)
         return 2
+    if args.sweep:
+        return _run_sweep(args)
+    if args.tokens is not None or args.gpus is not None:
+        return _run_training(args)
     from wattlens.analyze.analysis import analyze
     from wattlens.analyze.output import plot, render
 
@@ -199,6 +251,17 @@ def run_analyze(args: argparse.Namespace) -> int:
         print("calibrating this machine (GEMM sweep, bandwidth, dispatch probe, idle) ...", file=sys.stderr)
         cal = calibrate(target_s=args.calibrate_seconds)
         hardware = cal.profile
+        from wattlens.analyze.calibrate import calibrate_host
+
+        try:
+            host_cal = calibrate_host(args.model)
+            print(
+                f"host: {host_cal['op_us'][0]:.1f}-{host_cal['op_us'][1]:.1f} us per op ({host_cal['what']}); "
+                f"saved to {host_cal['saved_to']}",
+                file=sys.stderr,
+            )
+        except (ValueError, KeyError, OSError, TypeError, RuntimeError) as exc:
+            print(f"wattlens analyze: host calibration skipped ({exc})", file=sys.stderr)
     try:
         a = analyze(
             args.model,
@@ -213,6 +276,13 @@ def run_analyze(args: argparse.Namespace) -> int:
             levers=not args.no_levers,
             full_trace=args.full_trace,
             tensor_parallel=args.tensor_parallel,
+            runtime=args.runtime,
+            host=args.host,
+            tf32_matmul=args.tf32_matmul,
+            boundary=args.boundary,
+            node=args.node,
+            pue=args.pue,
+            cache=not args.no_cache,
         )
     except (KeyError, ValueError, OSError, AttributeError, ImportError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
@@ -279,6 +349,123 @@ def _store_analysis(d: dict[str, Any], args: argparse.Namespace) -> int:
     if not getattr(args, "quiet", False):
         print(f"analysis stored as run {run_id} in {args.db} (wattlens serve --db {args.db})", file=sys.stderr)
     return 0
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
+    from wattlens.analyze import sweep as S
+    from wattlens.analyze.boundary import BoundaryError
+
+    try:
+        axes = S.parse_axes(args.sweep)
+        if "hardware" not in axes and args.hardware not in ("this-machine",):
+            axes["hardware"] = [args.hardware]
+        if "dtype" not in axes and args.dtype:
+            axes["dtype"] = [args.dtype]
+        if "batch" not in axes:
+            axes["batch"] = [str(args.batch)]
+        if "seq" not in axes and (args.seq or args.prompt):
+            axes["seq"] = [str(args.prompt or args.seq)]
+        result = S.sweep(
+            args.model,
+            axes,
+            phase=args.phase,
+            new_tokens=args.new_tokens,
+            runtime=args.runtime,
+            host=args.host,
+            use_cache=not args.no_cache,
+        )
+    except (KeyError, ValueError, OSError, BoundaryError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"wattlens analyze: {msg}", file=sys.stderr)
+        return 2
+    if args.out:
+        S.write(result, args.out)
+    figures = []
+    if args.plot:
+        try:
+            figures.append(S.plot(result, args.plot))
+        except ImportError as exc:
+            print(f"wattlens analyze: --plot needs matplotlib ({exc})", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1))
+        return 0
+    print(S.text(result))
+    if args.out:
+        print(f"\nall {len(result.points)} points: {args.out}")
+    if figures:
+        print("figures: " + ", ".join(figures))
+    return 0
+
+
+def _run_training(args: argparse.Namespace) -> int:
+    from wattlens.analyze.boundary import BoundaryError
+    from wattlens.analyze.training import TrainingError, training_run
+
+    if args.phase not in ("train", "auto") or args.tokens is None:
+        print("wattlens analyze: a training run needs --phase train --tokens N --gpus G", file=sys.stderr)
+        return 2
+    try:
+        run = training_run(
+            args.model,
+            args.hardware if args.hardware != "this-machine" else "a100",
+            args.tokens,
+            gpus=args.gpus,
+            tp=args.tensor_parallel,
+            pp=args.pp,
+            dp=args.dp,
+            mfu=args.mfu,
+            seq=args.seq or 2048,
+            global_batch_tokens=args.global_batch_tokens,
+            micro_batch=args.batch,
+            node=args.node,
+            pue=args.pue,
+            country=args.country,
+            region=args.region,
+            intensity=args.intensity,
+            dtype=args.dtype or "bf16",
+            use_cache=not args.no_cache,
+        )
+    except (KeyError, ValueError, OSError, BoundaryError, TrainingError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"wattlens analyze: {msg}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(run.to_dict(), indent=1))
+        return 0
+    print(_training_text(run))
+    return 0
+
+
+def _rng(r: Any, fmt: str = ".3g") -> str:
+    return f"{r.mid:{fmt}} [{r.low:{fmt}}-{r.high:{fmt}}]"
+
+
+def _training_text(run: Any) -> str:
+    lines = [
+        f"wattlens analyze {run.model}: whole training run (estimated) on {run.gpus} x {run.hardware} "
+        f"(tp {run.tensor_parallel} x pp {run.pipeline_parallel} x dp {run.data_parallel}, node {run.node})",
+        f"tokens {run.tokens:.4g} at length {run.seq}; {run.steps:.4g} steps of {run.global_batch_tokens} tokens",
+        f"model FLOPs {_rng(run.model_flops)} ({_rng(run.flops_per_token)} per token)",
+        f"MFU {_rng(run.mfu, '.2f')} ({run.mfu_source}); bottom-up step model: MFU {_rng(run.modelled_mfu, '.2f')}",
+        f"time {_rng(run.time_s.scaled(1 / 86400))} days | GPU-hours {_rng(run.gpu_hours)}",
+        f"energy: GPUs {_rng(run.energy_j.scaled(1 / 3.6e9))} MWh (mean {_rng(run.mean_gpu_power_w)} W per GPU); "
+        f"node {_rng(run.node_energy_j.scaled(1 / 3.6e9))} MWh; {run.energy_boundary} "
+        f"{_rng(run.energy_kwh.scaled(1 / 1000))} MWh",
+    ]
+    if run.co2e_kg is not None:
+        lines.append(
+            f"CO2e {_rng(run.co2e_kg.scaled(1 / 1000))} t at {run.carbon_intensity_g_per_kwh:g} g/kWh "
+            f"({run.carbon_location})"
+        )
+    lines.append("communication (per GPU over the run; exposed time; energy of all GPUs):")
+    for c in run.communication:
+        lines.append(
+            f"  {c.part:34s} {c.bytes_per_gpu / 1e12:10.3g} TB  {_rng(c.time_s.scaled(1 / 3600))} h  "
+            f"{_rng(c.energy_j.scaled(1 / 3.6e9))} MWh  [{c.link}]"
+        )
+    lines.append("assumptions:")
+    lines += [f"  - {a}" for a in run.assumptions]
+    return "\n".join(lines)
 
 
 def _json_default(o: Any) -> Any:

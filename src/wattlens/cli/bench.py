@@ -177,6 +177,12 @@ def _register_breakeven(subparsers: Any) -> None:
         metavar="RUN_ID",
         help="take the training energy from a run recorded by wattlens' Trainer/Lightning EnergyCallback",
     )
+    p.add_argument(
+        "--training-estimate",
+        metavar="RUN_JSON",
+        help="take the training energy from `wattlens analyze MODEL --phase train --tokens ... --json` "
+        "(labelled estimated, with its interval) instead of a published figure",
+    )
     p.add_argument("--run", metavar="RUN_ID", help="take the per-query energy from this bench run")
     p.add_argument("--model", help="model in the run (or a BLOOMz reference model: bloomz-560m/1b7/3b/7b1)")
     p.add_argument("--j-per-query", type=float, help="per-query energy in J (when the model is not in a run)")
@@ -606,9 +612,26 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
     if measured is not None:
         args.training_kwh = measured.kwh
     training = args.training_kwh if args.training_kwh is not None else (ref.training_kwh if ref else None)
+    t_src, t_lo, t_hi = "given" if args.training_kwh is not None else "published reference", None, None
+    if measured is not None:
+        t_src = "measured (training run)"
+    if measured is not None and args.training_estimate:
+        print("wattlens breakeven: give --training-run or --training-estimate, not both", file=sys.stderr)
+        return EXIT_USAGE
+    notes: list[str] = []
+    if args.training_estimate:
+        est = _training_estimate(args.training_estimate)
+        if est is None:
+            print(
+                f"wattlens breakeven: {args.training_estimate} is not the JSON of a training run "
+                "(wattlens analyze MODEL --phase train --tokens N --gpus G --json)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        training, t_lo, t_hi, t_src = est
+        notes.append(f"training energy {training:,.0f} kWh [{t_lo:,.0f}-{t_hi:,.0f}]: {t_src}")
     finetune = args.finetune_kwh if args.finetune_kwh is not None else (ref.finetune_kwh if ref else 0.0)
-    notes = []
-    if args.training_kwh is None and ref:
+    if args.training_kwh is None and ref and not args.training_estimate:
         notes.append(f"training {ref.training_kwh:g} kWh from the reference ({ref.source})")
     if args.finetune_kwh is None and ref:
         notes.append(f"fine-tuning {ref.finetune_kwh:g} kWh from the reference")
@@ -631,6 +654,9 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
             kwh_per_query_low=None if per_q.low_j is None else j_to_kwh(per_q.low_j),
             kwh_per_query_high=None if per_q.high_j is None else j_to_kwh(per_q.high_j),
             per_query_source=per_q.source,
+            training_source=t_src,
+            training_kwh_low=t_lo,
+            training_kwh_high=t_hi,
         )
     except BreakevenError as exc:
         print(f"wattlens breakeven: {exc}", file=sys.stderr)
@@ -682,6 +708,21 @@ def _measured_training_note(m: MeasuredTraining) -> str:
         f"facility = node x PUE, {m.nodes_recorded} node(s){'; ' + what if what else ''})"
     )
     return "; ".join([note, *m.notes])
+
+
+def _training_estimate(path: str) -> tuple[float, float, float, str] | None:
+    """(mid, low, high kWh, label) from a saved `wattlens analyze --phase train --tokens ... --json`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+        kwh = d["energy_kwh"]
+        label = (
+            f"estimated: wattlens analyze training run of {d['model']} on {d['gpus']} x {d['hardware']} "
+            f"({d['energy_boundary']} boundary, {d['tokens']:.3g} tokens)"
+        )
+        return float(kwh["mid"]), float(kwh["low"]), float(kwh["high"]), label
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _resolve_per_query(args: argparse.Namespace, ref: BloomzReference | None, notes: list[str]) -> _PerQuery | None:

@@ -20,7 +20,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Union, get_args, get_origin, get_type_hints
 
-from wattlens.analyze.records import AnalysisSummary, Lever, LeverPrice, RoleCost, Span
+from wattlens.analyze import records as A
+from wattlens.analyze.sweep import SweepPoint, SweepResult
+from wattlens.analyze.training import CommPart, TrainingRun
 from wattlens.bench import records as B
 from wattlens.bench.breakeven import Breakeven, BreakevenReport, PaperFigure
 from wattlens.optimize import results as O
@@ -87,12 +89,46 @@ SECTIONS: tuple[tuple[str, str, tuple[type[Record], ...]], ...] = (
         "the run's `trial:<rung>:<config key>` cells; what the search strategies see",
         (O.Trial, O.TrialDetail, O.WorkerResult),
     ),
-    ("analyze: levers", "`wattlens analyze --json` → `levers[]`", (Lever, LeverPrice)),
+    (
+        "analyze: the report",
+        "`wattlens analyze MODEL --json` (`wattlens.analyze.analyze(...).report()`)",
+        (
+            A.AnalysisReport,
+            A.Range,
+            A.HardwareInfo,
+            A.FlopsDetail,
+            A.Bytes,
+            A.ByteRange,
+            A.MemoryFit,
+            A.CostRow,
+            A.RoleRow,
+            A.LayerRow,
+            A.PhaseRow,
+            A.UnsupportedOp,
+            A.Roofline,
+            A.CaptureInfo,
+            A.HostTime,
+            A.BoundaryEnergy,
+            A.BoundaryPart,
+        ),
+    ),
+    ("analyze: levers", "`wattlens analyze --json` → `levers[]`", (A.Lever, A.LeverPrice)),
+    (
+        "analyze: co-design sweeps",
+        "`wattlens analyze MODEL --sweep AXIS=V1,V2 ... --json` (and `--out FILE.json`)",
+        (SweepResult, SweepPoint),
+    ),
+    (
+        "analyze: whole training runs",
+        "`wattlens analyze MODEL --phase train --tokens N --gpus G --json`; read by `wattlens breakeven "
+        "--training-estimate`",
+        (TrainingRun, CommPart),
+    ),
     (
         "analyze: what the store keeps",
         "`wattlens analyze ... --db URL`: the `analysis` cell of a run of kind `analyze` "
         "(`wattlens.report.query.analysis_result`)",
-        (AnalysisSummary, RoleCost, Span),
+        (A.AnalysisSummary, A.RoleCost, A.Span),
     ),
     (
         "results queries",
