@@ -157,6 +157,11 @@ def _register_results(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="rows as JSON (the documented contract)")
     p.add_argument("--html", metavar="PATH", help="write the HTML report")
     p.add_argument("--list", action="store_true", help="list the bench runs in the store")
+    p.add_argument(
+        "--job",
+        metavar="JOB_ID",
+        help="a distributed job: per node (missing nodes shown), per rank, and the total of the nodes' integrals",
+    )
     _add_db(p)
     add_lifecycle_args(p)
     p.set_defaults(func=cmd_results)
@@ -548,6 +553,8 @@ def cmd_results(args: argparse.Namespace) -> int:
         if args.list:
             _list_runs(store)
             return EXIT_OK
+        if args.job:
+            return _show_job(store, args)
         try:
             lifecycle = _lifecycle_settings_for_results(args)
         except Exception as exc:  # CarbonError family: a bad lifecycle flag
@@ -561,6 +568,18 @@ def cmd_results(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         store.close()
+
+
+def _show_job(store: Any, args: argparse.Namespace) -> int:
+    from wattlens.distributed.jobs import JobError, job_table, job_view
+
+    try:
+        view = job_view(store, args.job)
+    except JobError as exc:
+        print(f"wattlens results: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(view.to_dict(), indent=2) if args.json else job_table(view))
+    return EXIT_OK
 
 
 # --- breakeven ----------------------------------------------------------------------------------------------------

@@ -323,6 +323,47 @@ def _view(
     )
 
 
+def _j(v: float | None) -> str:
+    if v is None:
+        return "n/a"
+    for unit, scale in (("kWh", 3.6e6), ("Wh", 3600.0)):
+        if abs(v) >= scale:
+            return f"{v / scale:.4g} {unit}"
+    return f"{v:.4g} J"
+
+
+def job_table(view: JobView) -> str:
+    """The text ``wattlens results --job`` prints: the total, then each node and its ranks."""
+    state = "complete" if view.complete else "INCOMPLETE"
+    expected = f" of {view.nodes_expected}" if view.nodes_expected else ""
+    high = _j(view.high_j) if view.high_j is not None else "unknown"
+    lines = [
+        f"job {view.job_id}: {view.nodes_reported}{expected} node(s) reported ({state}); runs {', '.join(view.runs)}",
+        f"  total  {_j(view.energy_j):>12}  [{_j(view.low_j)}, {high}]  {view.source}"
+        + (f", {view.duration_s:.1f} s (longest node)" if view.duration_s is not None else "")
+        + (f", {view.co2e_g:.4g} g CO2e" if view.co2e_g is not None else ""),
+    ]
+    for n in view.nodes:
+        if n.status == STATUS_MISSING:
+            lines.append(f"  node {n.node:<6} MISSING (did not report: not counted, not 0)")
+            continue
+        meter = ", ".join(map(str, n.node_meter_ranks)) or "none"
+        lines.append(
+            f"  node {n.node:<6}{_j(n.energy_j):>12}  [{_j(n.low_j)}, {_j(n.high_j)}]  {n.source:<10} "
+            f"ranks {list(n.ranks)}, node-level domains metered by rank {meter}"
+            + ("" if n.status == STATUS_REPORTED else f" ({n.status})")
+        )
+        for c in n.components:
+            name = c.domain + (f":{c.device}" if c.device else "")
+            by = ", ".join(map(str, c.metered_by))
+            lines.append(f"      {name:<10}{_j(c.energy_j):>12}  {c.source:<10} {c.method} (rank {by})")
+    for r in view.ranks:
+        doms = ", ".join(c.domain + (f":{c.device}" if c.device else "") for c in r.components) or "nothing"
+        lines.append(f"  rank {r.rank:<4} node {r.node:<6}{_j(r.energy_j):>12}  {doms}")
+    lines.extend(f"  note: {n}" for n in view.notes)
+    return "\n".join(lines)
+
+
 def make_part(
     *,
     job_id: str,
@@ -360,6 +401,7 @@ __all__ = [
     "JobView",
     "check_job_id",
     "job_id_from_env",
+    "job_table",
     "job_view",
     "make_part",
     "run_id_of",
