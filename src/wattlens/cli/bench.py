@@ -143,6 +143,12 @@ def _register_bench(subparsers: Any) -> None:
     _add_db(p)
     _add_carbon(p)
     add_lifecycle_args(p)
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the cells as Ray tasks on the cluster at ADDRESS (auto: the one this machine joined; local: a "
+        "one-machine Ray); workers write each cell to --db (PostgreSQL for a multi-node cluster). Needs wattlens[ray]",
+    )
     out = p.add_argument_group("output")
     out.add_argument("--html", metavar="PATH", help="also write the HTML report")
     out.add_argument("--json", action="store_true", help="print the result rows as JSON instead of the leaderboard")
@@ -463,6 +469,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         except CarbonError as exc:
             print(f"wattlens bench: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        if args.ray:
+            problem = _ray_problem(args, store)
+            if problem is not None:
+                print(f"wattlens bench: {problem}", file=sys.stderr)
+                return EXIT_USAGE
         from wattlens.tracking import Monitor
 
         monitor = Monitor(attribution=suite.attribution)
@@ -470,9 +481,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
             if not args.resume:
                 run_id = start_run(store, suite, carbon=carbon, monitor=monitor, run_id=args.run_id)
             _sigterm_to_interrupt()
-            summary = execute(
-                store, run_id, suite, monitor=monitor, progress=_progress(args.quiet), retry_failed=args.retry_failed
-            )
+            if args.ray:
+                from wattlens.distributed.ray_sweep import execute_on_ray
+                from wattlens.store.db import normalise_url
+
+                summary = execute_on_ray(
+                    store,
+                    normalise_url(args.db),
+                    run_id,
+                    suite,
+                    address=args.ray,
+                    progress=_progress(args.quiet),
+                    retry_failed=args.retry_failed,
+                )
+            else:
+                summary = execute(
+                    store,
+                    run_id,
+                    suite,
+                    monitor=monitor,
+                    progress=_progress(args.quiet),
+                    retry_failed=args.retry_failed,
+                )
         except KeyboardInterrupt:
             print(
                 f"\ninterrupted: finished cells are stored. Continue with:\n"
@@ -493,6 +523,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         store.close()
+
+
+def _ray_problem(args: argparse.Namespace, store: Any) -> str | None:
+    """Join the Ray cluster and check the store can be shared with it, before any run is created."""
+    from wattlens.distributed.ray_sweep import RaySweepError, check_store, connect
+    from wattlens.store.db import normalise_url
+
+    try:
+        check_store(normalise_url(args.db), connect(args.ray))
+    except RaySweepError as exc:
+        return str(exc)
+    return None
 
 
 # --- results ---------------------------------------------------------------------------------------------------
