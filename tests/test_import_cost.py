@@ -41,3 +41,13 @@ def test_first_monitor_and_measure_stay_light() -> None:
         "import wattlens\nwith wattlens.measure('x', country='FR') as m:\n    pass\nm2 = wattlens.Monitor(); m2.close()"
     )
     assert not {m.split(".")[0] for m in mods} & {"torch", "numpy", "pandas", "sqlalchemy"}
+
+
+def test_the_distributed_layer_imports_neither_ray_nor_torch_unless_used() -> None:
+    """wattlens.distributed.measure in a process without a process group: no torch, no ray, no store."""
+    mods = _modules_after(
+        "import wattlens\nassert not any(m.startswith('wattlens.distributed') for m in sys.modules)\n"
+        "import wattlens.distributed as wd\nwith wd.measure('x') as m:\n    pass\nassert m.result.complete"
+    )
+    assert not {m.split(".")[0] for m in mods} & {"torch", "ray", "numpy", "sqlalchemy"}
+    assert "wattlens.distributed.ray_sweep" not in mods

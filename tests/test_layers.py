@@ -28,6 +28,7 @@ LAYERS = [
     "optimize",
     "report",
     "integrations",
+    "distributed",
     "cli",
 ]
 RANK = {name: i for i, name in enumerate(LAYERS)}
