@@ -33,7 +33,7 @@ quality = false
 
 [[task]]
 name = "text-classification"
-models = ["{HERE / 'ray_cells.py'}:classify"]
+models = ["{HERE / "ray_cells.py"}:classify"]
 engine = ["callable"]
 batch = [1, 2, 3, 4]
 """
@@ -135,8 +135,17 @@ def test_sweep_survives_a_killed_worker_and_resubmitting_duplicates_nothing(ray_
 
 def test_sqlite_is_refused_for_a_multi_node_cluster(ray_cluster: str, tmp_path: Path) -> None:
     out = subprocess.run(
-        _cli("bench", "--task", "text-classification", "--model", "x.py:f", "--db", str(tmp_path / "r.sqlite"),
-             "--ray", ray_cluster),
+        _cli(
+            "bench",
+            "--task",
+            "text-classification",
+            "--model",
+            "x.py:f",
+            "--db",
+            str(tmp_path / "r.sqlite"),
+            "--ray",
+            ray_cluster,
+        ),
         env=_env(),
         capture_output=True,
         text=True,
