@@ -35,7 +35,18 @@ logger = get_logger(__name__)
 
 MAX_ATTEMPTS = 2  # a cell whose worker dies is submitted once more
 STATUS_RUNNING = "running"
-_WORKER_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+# The driver's own settings of these reach the workers (Ray workers are started by the raylets, not by the driver,
+# so they would not inherit them): an offline hub stays offline on every node.
+_FORWARDED_ENV = (
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "HF_HUB_DISABLE_TELEMETRY",
+    "TOKENIZERS_PARALLELISM",
+    "WATTLENS_COUNTRY",
+    "WATTLENS_REGION",
+    "WATTLENS_CPU_TDP_W",
+    "WATTLENS_CPU_THREADS",
+)
 WAIT_POLL_S = 1.0  # the driver checks for finished cells (and Ctrl-C) at least this often
 
 
@@ -96,7 +107,10 @@ def connect(address: str) -> ClusterInfo:
     here). Raises :class:`RaySweepError` with the fix when there is none."""
     ray = ray_module()
     if not ray.is_initialized():
+        env = {k: os.environ[k] for k in _FORWARDED_ENV if os.environ.get(k)}
         kwargs: dict[str, Any] = {"logging_level": "ERROR", "log_to_driver": False}
+        if env:
+            kwargs["runtime_env"] = {"env_vars": env}
         try:
             if address == "local":
                 ray.init(include_dashboard=False, **kwargs)
@@ -156,8 +170,6 @@ def run_cell_task(
     the suite's ``idle_s``, ``max_power_w`` and ``attribution``."""
     from wattlens.bench.execute import _measure_idle, run_cell, summary_line
 
-    for key, value in _WORKER_ENV.items():
-        os.environ.setdefault(key, value)
     t0 = time.time()
     store = _worker_store(db_url)
     ray = ray_module()
