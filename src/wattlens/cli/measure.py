@@ -47,6 +47,7 @@ from wattlens.cli.lifecycle_opts import (
     resolve_lifecycle,
 )
 from wattlens.errors import WattlensError
+from wattlens.units import format_j
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -202,13 +203,7 @@ def _carbon(args: argparse.Namespace) -> Any:
         raise UsageError(str(exc)) from None
 
 
-def _fmt_j(v: float | None) -> str:
-    if v is None:
-        return "n/a"
-    for unit, scale in (("kWh", 3.6e6), ("Wh", 3600.0)):
-        if abs(v) >= scale:
-            return f"{v / scale:.4g} {unit}"
-    return f"{v:.4g} J"
+_fmt_j = format_j
 
 
 _fmt_g = fmt_grams

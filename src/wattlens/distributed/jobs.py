@@ -24,6 +24,7 @@ from wattlens.distributed.reduce import node_shares, weakest
 from wattlens.errors import WattlensError
 from wattlens.meters.base import UNAVAILABLE
 from wattlens.records import Record, optional
+from wattlens.units import format_j
 
 RUN_KIND = "job"
 TRAINING_KIND = "training"  # wattlens.integrations.training.RUN_KIND (the callbacks' runs of a job)
@@ -323,13 +324,7 @@ def _view(
     )
 
 
-def _j(v: float | None) -> str:
-    if v is None:
-        return "n/a"
-    for unit, scale in (("kWh", 3.6e6), ("Wh", 3600.0)):
-        if abs(v) >= scale:
-            return f"{v / scale:.4g} {unit}"
-    return f"{v:.4g} J"
+_j = format_j
 
 
 def job_table(view: JobView) -> str:

@@ -264,8 +264,7 @@ def execute_on_ray(
     ``store`` is the driver's own connection (status, done cells); ``db_url`` the URL the workers open (the same
     database: a full SQLAlchemy URL, with its password). Returns the :class:`~wattlens.bench.records.RunSummary`.
     """
-    from wattlens.bench.execute import Progress
-    from wattlens.bench.records import RunSummary
+    from wattlens.bench.execute import Progress, close_run, pending_cells
     from wattlens.bench.validity import STATUS_FAILED
 
     progress = progress or Progress()
@@ -273,10 +272,7 @@ def execute_on_ray(
     cluster = connect(address)
     check_store(db_url, cluster)
     t0 = time.time()
-    done_before = store.done_keys(run_id)
-    if retry_failed:
-        done_before -= {c["cell_key"] for c in store.cells(run_id) if c["status"] == STATUS_FAILED}
-    pending = [c for c in suite.cells if c.key not in done_before]
+    pending = pending_cells(store, run_id, suite, retry_failed)
     settings = {"idle_s": suite.idle_s, "max_power_w": suite.max_power_w, "attribution": suite.attribution}
     store.set_run_status(run_id, "running")
     progress.start(run_id, len(suite.cells), len(suite.cells) - len(pending))
@@ -330,16 +326,7 @@ def execute_on_ray(
                 remove_placement_group(pg)
             except Exception:  # the cluster releases it with the driver anyway
                 pass
-    store.set_run_status(run_id, status)
-    progress.finish(status)
-    return RunSummary(
-        run_id=run_id,
-        status=status,
-        done=len(suite.cells) - len(pending) + sum(counts.values()),
-        total=len(suite.cells),
-        counts=counts,
-        duration_s=time.time() - t0,
-    )
+    return close_run(store, run_id, suite, pending, counts, status, progress, t0)
 
 
 __all__ = [
