@@ -47,3 +47,13 @@ def test_the_web_package_imports_no_server_stack_until_it_serves() -> None:
     """``wattlens.web`` (and its exports) import neither Starlette nor uvicorn: only ``wattlens serve`` does."""
     mods = _modules_after("import wattlens, wattlens.web, wattlens.web.aiesc, wattlens.web.mlenergy")
     assert not {m.split(".")[0] for m in mods} & {"starlette", "uvicorn", "anyio", "torch", "numpy"}
+
+
+def test_the_distributed_layer_imports_neither_ray_nor_torch_unless_used() -> None:
+    """wattlens.distributed.measure in a process without a process group: no torch, no ray, no store."""
+    mods = _modules_after(
+        "import wattlens\nassert not any(m.startswith('wattlens.distributed') for m in sys.modules)\n"
+        "import wattlens.distributed as wd\nwith wd.measure('x') as m:\n    pass\nassert m.result.complete"
+    )
+    assert not {m.split(".")[0] for m in mods} & {"torch", "ray", "numpy", "sqlalchemy"}
+    assert "wattlens.distributed.ray_sweep" not in mods

@@ -47,3 +47,17 @@ def kwh_per_1000(j_per_query: float) -> float:
 def wh_per_1000_or_none(j_per_query: float | None) -> float | None:
     """:func:`wh_per_1000`, passing an unknown (None) through as unknown."""
     return None if j_per_query is None else wh_per_1000(j_per_query)
+
+
+def format_j(joules: float | None) -> str:
+    """An energy for people: J below 1 Wh, then Wh, then kWh (4 significant digits); ``n/a`` for unknown.
+
+    >>> format_j(12.5), format_j(7200.0), format_j(None)
+    ('12.5 J', '2 Wh', 'n/a')
+    """
+    if joules is None:
+        return "n/a"
+    for unit, scale in (("kWh", 3.6e6), ("Wh", 3600.0)):
+        if abs(joules) >= scale:
+            return f"{joules / scale:.4g} {unit}"
+    return f"{joules:.4g} J"

@@ -518,10 +518,7 @@ def execute(
         monitor = Monitor(attribution=suite.attribution)
     t0 = time.time()
     _remember_default_threads(suite)
-    done_before = store.done_keys(run_id)
-    if retry_failed:
-        done_before -= {c["cell_key"] for c in store.cells(run_id) if c["status"] == STATUS_FAILED}
-    pending = [c for c in suite.cells if c.key not in done_before]
+    pending = pending_cells(store, run_id, suite, retry_failed)
     counts: dict[str, int] = {}
     store.set_run_status(run_id, "running")
     progress.start(run_id, len(suite.cells), len(suite.cells) - len(pending))
@@ -549,6 +546,28 @@ def execute(
     finally:
         if owned:
             monitor.close()
+    return close_run(store, run_id, suite, pending, counts, status, progress, t0)
+
+
+def pending_cells(store: Any, run_id: str, suite: Suite, retry_failed: bool = False) -> list[Cell]:
+    """The cells of ``suite`` a run still has to measure (done ones skipped; failed ones too unless retried)."""
+    done_before = store.done_keys(run_id)
+    if retry_failed:
+        done_before -= {c["cell_key"] for c in store.cells(run_id) if c["status"] == STATUS_FAILED}
+    return [c for c in suite.cells if c.key not in done_before]
+
+
+def close_run(
+    store: Any,
+    run_id: str,
+    suite: Suite,
+    pending: list[Cell],
+    counts: Mapping[str, int],
+    status: str,
+    progress: Progress,
+    t0: float,
+) -> RunSummary:
+    """Set the run's final status, tell the progress sink, and summarise what this call did."""
     store.set_run_status(run_id, status)
     progress.finish(status)
     return RunSummary(
@@ -556,7 +575,7 @@ def execute(
         status=status,
         done=len(suite.cells) - len(pending) + sum(counts.values()),
         total=len(suite.cells),
-        counts=counts,
+        counts=dict(counts),
         duration_s=time.time() - t0,
     )
 

@@ -143,6 +143,12 @@ def _register_bench(subparsers: Any) -> None:
     _add_db(p)
     _add_carbon(p)
     add_lifecycle_args(p)
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the cells as Ray tasks on the cluster at ADDRESS (auto: the one this machine joined; local: a "
+        "one-machine Ray); workers write each cell to --db (PostgreSQL for a multi-node cluster). Needs wattlens[ray]",
+    )
     out = p.add_argument_group("output")
     out.add_argument("--html", metavar="PATH", help="also write the HTML report")
     out.add_argument("--json", action="store_true", help="print the result rows as JSON instead of the leaderboard")
@@ -157,6 +163,11 @@ def _register_results(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="rows as JSON (the documented contract)")
     p.add_argument("--html", metavar="PATH", help="write the HTML report")
     p.add_argument("--list", action="store_true", help="list the bench runs in the store")
+    p.add_argument(
+        "--job",
+        metavar="JOB_ID",
+        help="a distributed job: per node (missing nodes shown), per rank, and the total of the nodes' integrals",
+    )
     _add_db(p)
     add_lifecycle_args(p)
     p.set_defaults(func=cmd_results)
@@ -464,6 +475,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         except CarbonError as exc:
             print(f"wattlens bench: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        if args.ray:
+            problem = _ray_problem(args, store)
+            if problem is not None:
+                print(f"wattlens bench: {problem}", file=sys.stderr)
+                return EXIT_USAGE
         from wattlens.tracking import Monitor
 
         monitor = Monitor(attribution=suite.attribution)
@@ -471,9 +487,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
             if not args.resume:
                 run_id = start_run(store, suite, carbon=carbon, monitor=monitor, run_id=args.run_id)
             _sigterm_to_interrupt()
-            summary = execute(
-                store, run_id, suite, monitor=monitor, progress=_progress(args.quiet), retry_failed=args.retry_failed
-            )
+            if args.ray:
+                from wattlens.distributed.ray_sweep import execute_on_ray
+                from wattlens.store.db import normalise_url
+
+                summary = execute_on_ray(
+                    store,
+                    normalise_url(args.db),
+                    run_id,
+                    suite,
+                    address=args.ray,
+                    progress=_progress(args.quiet),
+                    retry_failed=args.retry_failed,
+                )
+            else:
+                summary = execute(
+                    store,
+                    run_id,
+                    suite,
+                    monitor=monitor,
+                    progress=_progress(args.quiet),
+                    retry_failed=args.retry_failed,
+                )
         except KeyboardInterrupt:
             print(
                 f"\ninterrupted: finished cells are stored. Continue with:\n"
@@ -494,6 +529,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         store.close()
+
+
+def _ray_problem(args: argparse.Namespace, store: Any) -> str | None:
+    """Join the Ray cluster and check the store can be shared with it, before any run is created."""
+    from wattlens.distributed.ray_sweep import RaySweepError, check_store, connect
+    from wattlens.store.db import normalise_url
+
+    try:
+        check_store(normalise_url(args.db), connect(args.ray))
+    except RaySweepError as exc:
+        return str(exc)
+    return None
 
 
 # --- results ---------------------------------------------------------------------------------------------------
@@ -554,6 +601,8 @@ def cmd_results(args: argparse.Namespace) -> int:
         if args.list:
             _list_runs(store)
             return EXIT_OK
+        if args.job:
+            return _show_job(store, args)
         try:
             lifecycle = _lifecycle_settings_for_results(args)
         except Exception as exc:  # CarbonError family: a bad lifecycle flag
@@ -567,6 +616,18 @@ def cmd_results(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         store.close()
+
+
+def _show_job(store: Any, args: argparse.Namespace) -> int:
+    from wattlens.distributed.jobs import JobError, job_table, job_view
+
+    try:
+        view = job_view(store, args.job)
+    except JobError as exc:
+        print(f"wattlens results: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(view.to_dict(), indent=2) if args.json else job_table(view))
+    return EXIT_OK
 
 
 # --- breakeven ----------------------------------------------------------------------------------------------------

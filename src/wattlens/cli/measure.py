@@ -47,6 +47,7 @@ from wattlens.cli.lifecycle_opts import (
     resolve_lifecycle,
 )
 from wattlens.errors import WattlensError
+from wattlens.units import format_j
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -109,6 +110,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "History page by tag",
     )
     m.add_argument("--db", metavar="URL", help="also save the record to this store (SQLite path or postgresql:// URL)")
+    m.add_argument(
+        "--job",
+        metavar="ID",
+        help="this command is one rank/node of job ID (e.g. $SLURM_JOB_ID under srun): meter only this rank's share "
+        "(node-level domains on local rank 0 only) and, with --db, write it under the job for `wattlens results "
+        "--job ID`; default when launched by srun/mpirun/torchrun: the launcher's job id",
+    )
     m.add_argument("--csv", metavar="FILE", help="also append the record as one CSV row to FILE")
     m.add_argument(
         "--mlflow",
@@ -203,13 +211,7 @@ def _carbon(args: argparse.Namespace) -> Any:
         raise UsageError(str(exc)) from None
 
 
-def _fmt_j(v: float | None) -> str:
-    if v is None:
-        return "n/a"
-    for unit, scale in (("kWh", 3.6e6), ("Wh", 3600.0)):
-        if abs(v) >= scale:
-            return f"{v / scale:.4g} {unit}"
-    return f"{v:.4g} J"
+_fmt_j = format_j
 
 
 _fmt_g = fmt_grams
@@ -409,9 +411,15 @@ def run_measure(args: argparse.Namespace) -> int:
         carbon, lifecycle = _carbon_and_lifecycle(args) if _carbon_asked(args) else (None, None)
         outputs = _Outputs(args)
         sources = [s.strip() for s in args.sources.split(",") if s.strip()] if args.sources else None
-        from wattlens.tracking import Monitor
+        args.rank_plan = _rank_plan(args) if sources is None else None
+        if args.rank_plan is not None:  # one rank of a job: meter this rank's share only (wattlens.distributed)
+            from wattlens.distributed.wrapper import rank_monitor
 
-        mon = Monitor(sources, args.attribution, cpu_tdp_w=args.cpu_tdp_w)
+            mon = rank_monitor(args.rank_plan, args.cpu_tdp_w)
+        else:
+            from wattlens.tracking import Monitor
+
+            mon = Monitor(sources, args.attribution, cpu_tdp_w=args.cpu_tdp_w)
     except (MeterError, UsageError) as exc:
         if outputs is not None:
             outputs.close()
@@ -420,6 +428,38 @@ def run_measure(args: argparse.Namespace) -> int:
         return _measure(args, cmd, mon, carbon, lifecycle, outputs)
     finally:
         outputs.close()
+
+
+def _rank_plan(args: argparse.Namespace) -> Any:
+    """The rank plan when this wrapper is one rank of a job (launcher variables or --job), else None."""
+    if args.job is not None:
+        from wattlens.distributed.jobs import JobError, check_job_id
+
+        try:
+            check_job_id(args.job)
+        except JobError as exc:
+            raise UsageError(f"--job: {exc}") from None
+    from wattlens.distributed.wrapper import rank_plan
+
+    return rank_plan(args.attribution, args.job)
+
+
+def _save_job_part(args: argparse.Namespace, outputs: _Outputs, measurement: Any, record: dict[str, Any]) -> None:
+    """A rank's part under its job id in the --db store (a failure is one line; the record is saved anyway)."""
+    plan = getattr(args, "rank_plan", None)
+    if plan is None or outputs.store is None:
+        return
+    from wattlens.distributed.wrapper import save_rank
+
+    try:
+        run_id = save_rank(outputs.store, plan, measurement, args.job, record.get("co2e_g"))
+    except Exception as exc:  # the measurement record itself is saved by outputs.save
+        print(f"wattlens measure: could not save the job part: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return
+    if run_id is not None:
+        record.setdefault("notes", []).append(
+            f"job part saved as run {run_id}, cell node-{plan.node_key}/rank-{plan.rank}"
+        )
 
 
 def _measure(args: argparse.Namespace, cmd: list[str], mon: Any, carbon: Any, lifecycle: Any, outputs: _Outputs) -> int:
@@ -475,6 +515,11 @@ def _measure(args: argparse.Namespace, cmd: list[str], mon: Any, carbon: Any, li
         if args.tag:
             extra["tags"] = list(dict.fromkeys(t.strip() for t in args.tag if t.strip()))
         record = build_record(measurement, fp, extra)
+        if getattr(args, "rank_plan", None) is not None:
+            from wattlens.distributed.wrapper import record_fields
+
+            record.update(record_fields(args.rank_plan, measurement, args.job))
+            _save_job_part(args, outputs, measurement, record)
         try:
             record.update(measurement_fields(lifecycle, measurement, meter_sources, fp, carbon.location))
         except Exception as exc:  # the command ran and was measured: a lifecycle problem is reported, not raised

@@ -31,6 +31,8 @@ TYPE_CHECKING = False  # not `import typing` (5-7 ms): Monitor() runs this modul
 if TYPE_CHECKING:
     from typing import Any
 
+    from wattlens.meters.allocation import Allocation
+
 # name -> (module, class). Order = preference when two sources cover one domain.
 HARDWARE_SOURCES: dict[str, tuple[str, str]] = {
     "rapl": ("wattlens.meters.rapl", "RaplSource"),
@@ -184,15 +186,17 @@ def discover(
     attribution: str = "machine",
     cpu_tdp_w: float | None = None,
     cpu_threads: int | None = None,
+    allocation: Allocation | None = None,
 ) -> Discovery:
     """Open the sources to read. ``names=None``: every hardware source that works + the estimator for the rest.
 
     ``names`` may list source names (``"rapl"``, ``"nvml"``, ``"amd"``, ``"apple"``, ``"estimator"``) or
     ready ``EnergySource`` objects (tests, custom meters). A named source that cannot work here is kept as
     an :class:`UnavailableSource`, so each window reports it as unavailable with the reason instead of
-    silently measuring less. Unknown names raise :class:`MeterError` (a user error).
+    silently measuring less. Unknown names raise :class:`MeterError` (a user error). ``allocation``: the part
+    of the node the job owns, for the estimator (default: detected by the estimator).
     """
-    est_kwargs = {"cpu_tdp_w": cpu_tdp_w, "cpu_threads": cpu_threads}
+    est_kwargs = {"cpu_tdp_w": cpu_tdp_w, "cpu_threads": cpu_threads, "allocation": allocation}
     found = Discovery()
     if names is None:
         for name in HARDWARE_SOURCES:

@@ -10,7 +10,14 @@ Model (per hardware thread / vCPU; every figure is labelled ``estimated`` and ca
     memory, "process":           E = W_per_GB * peak_RSS_GB(self + largest child) * T
 
 ``cpu_s`` is this process's CPU time plus that of its reaped children over the window; ``T`` the
-window's duration; ``n_threads`` the logical CPUs this OS sees (vCPUs on a VM).
+window's duration; ``n_threads`` the logical CPUs this OS sees (vCPUs on a VM) — or, when the job owns only
+part of the node (``SLURM_CPUS_ON_NODE``, ``os.sched_getaffinity``; :mod:`wattlens.meters.allocation`), the
+CPUs it owns, and ``machine_GB`` the memory it was given (``SLURM_MEM_PER_NODE`` / ``SLURM_MEM_PER_CPU``): a
+job sharing a node is never charged the whole node's static power. The notes say which.
+
+``static=False`` (a rank of a distributed job that was not elected to meter its node, see
+:mod:`wattlens.distributed`) drops the ``n_threads * P_idle * T`` term and the memory: the elected process of
+that node charges them once, every rank charges its own dynamic CPU power.
 
 **Idle share rule.** In *machine* attribution the whole machine's static power (every logical CPU's
 idle draw for the whole window) is charged: it is what a package energy counter would include, and it is
@@ -43,6 +50,7 @@ import sys
 import time
 
 from wattlens.meters import cpu as cpu_tables
+from wattlens.meters.allocation import Allocation, detect_allocation
 from wattlens.meters.base import (
     DOMAIN_CPU,
     DOMAIN_MEMORY,
@@ -346,13 +354,25 @@ class EstimatorSource(EnergySource):
         cpu_threads: int | None = None,
         model: CpuPowerModel | None = None,
         memory_gb: float | None = None,
+        *,
+        allocation: Allocation | None = None,
+        static: bool = True,
     ) -> None:
         if attribution not in (ATTRIBUTION_MACHINE, ATTRIBUTION_PROCESS):
             raise MeterError(f"attribution must be 'machine' or 'process', got {attribution!r}")
         self.attribution = attribution
-        self.domains = tuple(d for d in domains if d in (DOMAIN_CPU, DOMAIN_MEMORY))
+        # static=False: another process of the same job on this node charges the node's static power and memory
+        # (wattlens.distributed elects one per node); this one charges only its own tree's dynamic CPU power.
+        self.static = static
+        self.domains = tuple(d for d in domains if d in (DOMAIN_CPU, DOMAIN_MEMORY) and (static or d == DOMAIN_CPU))
         self.model = model or resolve_cpu_power(cpu_tdp_w, cpu_threads)
-        self.memory_gb = machine_memory_gb() if memory_gb is None else memory_gb
+        # The CPUs and memory the job owns on this node (a Slurm job or a pinned container on a shared node): in
+        # machine attribution only those are charged static power and memory, never the whole node's.
+        self.allocation = allocation if allocation is not None else detect_allocation()
+        alloc = self.allocation
+        if memory_gb is None:
+            memory_gb = alloc.memory_gb if alloc.memory_fraction < 1.0 and alloc.memory_gb else machine_memory_gb()
+        self.memory_gb = memory_gb
         self._process = attribution == ATTRIBUTION_PROCESS
         # The raw edge reading (see edge_calls): machine attribution reads this process's CPU seconds and its
         # reaped children's usage; process attribution needs the peak RSS too, so both usages. Two syscalls,
@@ -371,20 +391,36 @@ class EstimatorSource(EnergySource):
             self._cpu_c = (m.max_w.low, m.max_w.mid, m.max_w.high)  # J per CPU-second
             self._cpu_note = f"{m.note}. Process attribution: P_max x CPU time (self + reaped children)"
         else:
-            n = m.n_threads
-            self._cpu_t = (n * m.idle_w.low, n * m.idle_w.mid, n * m.idle_w.high)
-            self._cpu_c = (m.dynamic_w.low, m.dynamic_w.mid, m.dynamic_w.high)
-            self._cpu_note = (
-                f"{m.note}. Machine attribution: idle of all {n} logical CPUs + dynamic power x this process "
-                "tree's CPU time (other processes unseen)"
+            partial_cpus = alloc.cpu_fraction < 1.0
+            n = alloc.cpus if partial_cpus else m.n_threads
+            whose = (
+                f"the job's {n} of {alloc.node_cpus} CPUs ({alloc.cpu_basis})"
+                if partial_cpus
+                else f"all {n} logical CPUs"
             )
+            self._cpu_c = (m.dynamic_w.low, m.dynamic_w.mid, m.dynamic_w.high)
+            if static:
+                self._cpu_t = (n * m.idle_w.low, n * m.idle_w.mid, n * m.idle_w.high)
+                self._cpu_note = (
+                    f"{m.note}. Machine attribution: idle of {whose} + dynamic power x this process "
+                    "tree's CPU time (other processes unseen)"
+                )
+            else:
+                self._cpu_t = (0.0, 0.0, 0.0)
+                self._cpu_note = (
+                    f"{m.note}. Dynamic power x this process tree's CPU time only: the idle power of {whose} and "
+                    "the memory are charged by the process elected to meter this node"
+                )
         self._cpu_coefs = (*self._cpu_t, *self._cpu_c)
         self._mem_unknown = not self._process and self.memory_gb <= 0  # never a silent 0 J
         overlap = m.basis in ("cloud-vcpu-table", "unknown-cpu-range")
         lo_w_gb = 0.0 if overlap else MEMORY_W_PER_GB[0]
         self._mem_w_gb = (lo_w_gb, MEMORY_W_PER_GB[1], MEMORY_W_PER_GB[2])
+        owned = alloc.memory_fraction < 1.0 and memory_gb == alloc.memory_gb
         mem_basis = (
-            "peak RSS of this process + its largest child" if self._process else f"{self.memory_gb:.1f} GB machine"
+            "peak RSS of this process + its largest child"
+            if self._process
+            else f"{self.memory_gb:.1f} GB " + (f"owned by the job ({alloc.memory_basis})" if owned else "machine")
         )
         self._mem_note = f"{MEMORY_W_PER_GB[1]} W/GB x {mem_basis} (CCF, docs/DATA.md §4)" + (
             "; low = 0 because the per-vCPU figures already include the SPECpower servers' memory" if overlap else ""

@@ -33,6 +33,7 @@ import os
 import resource
 import time
 
+from wattlens.meters.allocation import Allocation, detect_allocation
 from wattlens.meters.base import (
     DOMAIN_CPU,
     DOMAIN_MEMORY,
@@ -77,11 +78,26 @@ class _ProcessShare:
     ``getrusage`` pair for this process + reaped children and one ``pread`` of the first line of
     ``/proc/stat`` on a kept descriptor (~5 µs); elsewhere psutil. ``/proc/stat`` counts in clock ticks
     (10 ms), so the share of a window shorter than ~1 s is coarse — stated in the notes.
+
+    On a node the job shares (``allocation`` partial: Slurm, a cpuset), the idle time of the CPUs the job does not
+    own joins the denominator: their static power belongs to the node's other tenants, so a job busy on 4 of 64
+    otherwise idle CPUs gets about 4/64 of the package, not all of it. That central share can under-charge the
+    dynamic power the job alone caused, so the upper bound keeps the plain use share (own CPU time / all busy
+    CPU time). The whole ``/proc/stat`` is read then (its per-CPU lines).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, allocation: Allocation | None = None) -> None:
         self._fd: int | None = None
         self._psutil: Any = None
+        # CPUs the job does not own: their /proc/stat line names, or (ids unknown) the fraction of all idle time
+        self._foreign: frozenset[bytes] | None = None
+        self._foreign_frac = 0.0
+        if allocation is not None and allocation.cpu_fraction < 1.0:
+            if allocation.cpu_ids is not None:
+                own = allocation.cpu_ids
+                self._foreign = frozenset(b"cpu%d" % i for i in range(allocation.node_cpus) if i not in own)
+            else:
+                self._foreign_frac = 1.0 - allocation.cpu_fraction
         try:
             self._fd = os.open("/proc/stat", os.O_RDONLY)
             self._tick_s = 1.0 / os.sysconf("SC_CLK_TCK")
@@ -91,14 +107,18 @@ class _ProcessShare:
             self._psutil = psutil
             self._proc = psutil.Process()
 
-    def read(self) -> tuple[float, float] | None:
+    def read(self) -> tuple[float, ...] | None:
+        """(own CPU s, busy CPU s of the machine[, idle CPU s of the CPUs the job does not own])."""
         try:
             if self._fd is not None:
                 me, ch = _getrusage(_SELF), _getrusage(_CHILDREN)
-                fields = os.pread(self._fd, 256, 0).split(b"\n", 1)[0].split()
-                # cpu user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait
-                busy_ticks = sum(int(v) for v in fields[1:4]) + sum(int(v) for v in fields[6:9])
-                return me[0] + me[1] + ch[0] + ch[1], busy_ticks * self._tick_s
+                mine = me[0] + me[1] + ch[0] + ch[1]
+                if self._foreign is None and not self._foreign_frac:
+                    fields = os.pread(self._fd, 256, 0).split(b"\n", 1)[0].split()
+                    # cpu user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait
+                    busy_ticks = sum(int(v) for v in fields[1:4]) + sum(int(v) for v in fields[6:9])
+                    return mine, busy_ticks * self._tick_s
+                return (mine, *self._busy_and_foreign_idle())
             p = self._proc.cpu_times()
             s = self._psutil.cpu_times()
             mine = p.user + p.system + getattr(p, "children_user", 0.0) + getattr(p, "children_system", 0.0)
@@ -106,6 +126,22 @@ class _ProcessShare:
             return mine, busy
         except Exception:  # no share: the note says so and the figures stay machine-level
             return None
+
+    def _busy_and_foreign_idle(self) -> tuple[float, float]:
+        lines = os.pread(self._fd, 1 << 20, 0).split(b"\n")  # type: ignore[arg-type]  # _fd is set here
+        fields = lines[0].split()
+        busy = sum(int(v) for v in fields[1:4]) + sum(int(v) for v in fields[6:9])
+        if self._foreign is None:  # which CPUs is unknown: their share of all idle time
+            foreign = (int(fields[4]) + int(fields[5])) * self._foreign_frac
+        else:
+            foreign = 0
+            for line in lines[1:]:
+                if not line.startswith(b"cpu"):
+                    break  # the per-CPU lines come first, right after the total
+                cpu = line.split(maxsplit=6)
+                if cpu[0] in self._foreign:
+                    foreign += int(cpu[4]) + int(cpu[5])
+        return busy * self._tick_s, foreign * self._tick_s
 
     def close(self) -> None:
         if self._fd is not None:
@@ -116,13 +152,21 @@ class _ProcessShare:
             self._fd = None
 
     @staticmethod
-    def share(a: tuple[float, float] | None, b: tuple[float, float] | None) -> float | None:
+    def share(a: tuple[float, ...] | None, b: tuple[float, ...] | None) -> float | None:
+        """Own CPU time / (busy CPU time + idle time of CPUs not owned) in the window, or None."""
         if a is None or b is None:
             return None
         busy = b[1] - a[1]
+        if len(a) > 2 and len(b) > 2:
+            busy += b[2] - a[2]
         if busy <= 0:
             return None
         return min(max((b[0] - a[0]) / busy, 0.0), 1.0)
+
+    @staticmethod
+    def use_share(a: tuple[float, ...] | None, b: tuple[float, ...] | None) -> float | None:
+        """Own CPU time / busy CPU time: the upper end of the share on a partly owned node."""
+        return _ProcessShare.share(a[:2] if a else None, b[:2] if b else None)
 
 
 class _Watchdog:
@@ -196,6 +240,7 @@ class Monitor:
         cpu_tdp_w: float | None = None,
         cpu_threads: int | None = None,
         idle: IdleBaseline | None = None,
+        allocation: Allocation | None = None,
     ) -> None:
         if attribution not in ATTRIBUTIONS:
             raise MeterError(f"attribution must be one of {ATTRIBUTIONS}, got {attribution!r}")
@@ -203,7 +248,12 @@ class Monitor:
             sources = [sources]
         from wattlens.meters.discovery import discover
 
-        found = discover(sources, attribution=attribution, cpu_tdp_w=cpu_tdp_w, cpu_threads=cpu_threads)
+        # The CPUs and memory this job owns on the node (meters.allocation): on a shared node the estimator charges
+        # only those, and measured node-level counters are scaled to the job's share (see _apply_allocation).
+        self.allocation = allocation if allocation is not None else detect_allocation()
+        found = discover(
+            sources, attribution=attribution, cpu_tdp_w=cpu_tdp_w, cpu_threads=cpu_threads, allocation=self.allocation
+        )
         self.attribution = attribution
         self._idle = idle
         self.statuses = found.statuses
@@ -223,7 +273,8 @@ class Monitor:
         self._watchdog: _Watchdog | None = None  # created with the sampler (needs self._sampled)
         self._closed = False
         self._share = self._make_share()
-        self._plain = not self._edge_hooks and self._share is None
+        self._alloc_scale = self._allocation_scale()
+        self._plain = not self._edge_hooks and self._share is None and self._alloc_scale is None
         # Deferred components: every source's delta is arithmetic on the two readings (see result.Measurement).
         self._pure = all(getattr(s, "pure_delta", False) for s in self._sources)
         # The single-source hot path: raw edge reads, no Snapshot objects (the estimator on a sensor-less VM).
@@ -261,22 +312,40 @@ class Monitor:
             return None
         return tuple(calls) if calls else None
 
-    def _make_share(self) -> _ProcessShare | None:
-        if self.attribution != ATTRIBUTION_PROCESS:
-            return None
+    def _sensed(self) -> bool:
+        """Whether a hardware source (not the estimator, not a placeholder) is read."""
         from wattlens.meters.discovery import UnavailableSource
         from wattlens.meters.estimator import EstimatorSource
 
-        sensed = [s for s in self._sources if not isinstance(s, (EstimatorSource, UnavailableSource))]
-        if not sensed:
+        return any(not isinstance(s, (EstimatorSource, UnavailableSource)) for s in self._sources)
+
+    def _make_share(self) -> _ProcessShare | None:
+        if self.attribution != ATTRIBUTION_PROCESS or not self._sensed():
             return None
         try:
-            return _ProcessShare()
+            return _ProcessShare(self.allocation)
         except Exception:  # no share reader: the note states machine-level figures
             return None
 
+    def _allocation_scale(self) -> tuple[float, float] | None:
+        """(CPU, memory) fractions that scale measured node-level counters in machine attribution on a node the
+        job owns only part of; None when it owns the whole node (or nothing is measured)."""
+        alloc = self.allocation
+        if self.attribution != ATTRIBUTION_MACHINE or not alloc.partial or not self._sensed():
+            return None
+        return alloc.cpu_fraction, alloc.memory_fraction
+
     def _static_notes(self) -> list[str]:
         notes = []
+        if self.allocation.partial:
+            notes.append(self.allocation.describe())
+        if self._alloc_scale is not None:
+            notes.append(
+                "attribution=machine on a node the job owns only part of: measured CPU/SoC counters x the job's CPU "
+                f"fraction ({self._alloc_scale[0]:.1%}), DRAM x its memory fraction ({self._alloc_scale[1]:.1%}) "
+                "(static and dynamic power taken as proportional to the allocation; --attribution process charges "
+                "by CPU time instead)"
+            )
         if self.attribution == ATTRIBUTION_PROCESS:
             notes.append(
                 "attribution=process: measured CPU/DRAM/SoC energy x this process tree's share of all CPU time "
@@ -328,6 +397,7 @@ class Monitor:
             "statuses": [s.to_dict() for s in self.statuses],
             "cpu_power_model": None if model is None else model.to_dict(),
             "idle": None if self.idle is None else self.idle.to_dict(),
+            "allocation": self.allocation.to_dict(),
         }
 
     # ---- windows ---------------------------------------------------------------------------------
@@ -507,11 +577,45 @@ class Monitor:
     ) -> tuple[list[ComponentEnergy], tuple[str, ...]]:
         """Components of a window from its edge snapshots (and process shares), plus the notes they add."""
         comps = self._deltas(start[0], end[0])
+        if self._alloc_scale is not None:
+            return self._apply_allocation(comps, self._alloc_scale), ()
         if self._share is None:
             return comps, ()
         notes: list[str] = []
-        comps = self._apply_share(comps, _ProcessShare.share(start[1], end[1]), notes)
+        raw = comps
+        comps = self._apply_share(raw, _ProcessShare.share(start[1], end[1]), notes)
+        if self._share._foreign is not None or self._share._foreign_frac:
+            comps = self._widen_to_use_share(raw, comps, _ProcessShare.use_share(start[1], end[1]), notes)
         return comps, tuple(notes)
+
+    @staticmethod
+    def _apply_allocation(comps: list[ComponentEnergy], scale: tuple[float, float]) -> list[ComponentEnergy]:
+        """Measured node-level components x the job's share of the node (machine attribution, partial node)."""
+        out = []
+        for c in comps:
+            if c.domain in _SHARED_DOMAINS and c.source not in (ESTIMATED, UNAVAILABLE) and c.energy_j is not None:
+                out.append(c.scaled(scale[1] if c.domain == DOMAIN_MEMORY else scale[0], "×allocation-share"))
+            else:
+                out.append(c)
+        return out
+
+    @staticmethod
+    def _widen_to_use_share(
+        raw: list[ComponentEnergy], scaled: list[ComponentEnergy], use: float | None, notes: list[str]
+    ) -> list[ComponentEnergy]:
+        """Process attribution on a partly owned node: the high end charged at the plain use share."""
+        if use is None:
+            return scaled
+        notes.append(
+            "the job owns part of this node: the share counts the idle time of the CPUs it does not own as "
+            f"theirs; the high end charges its share of busy CPU time alone ({use:.1%})"
+        )
+        out = []
+        for r, c in zip(raw, scaled, strict=True):
+            if c is not r and c.high_j is not None and r.high_j is not None:
+                c = c.replace(high_j=max(c.high_j, r.high_j * use))
+            out.append(c)
+        return out
 
     def _deltas(self, snaps0: list[Snapshot], snaps1: list[Snapshot]) -> list[ComponentEnergy]:
         """Each source's delta; a snapshot or delta that failed becomes unavailable components with the reason."""
