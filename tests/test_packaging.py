@@ -7,8 +7,9 @@ without numpy, torch's companions or the integrations. This test fails instead.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 # extras that need hardware this machine lacks (their libraries fail without a driver) or are the dev tools
