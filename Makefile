@@ -32,20 +32,24 @@ demo: $(STAMP)
 	@echo "  $(VENV)/bin/wattlens serve --db wattlens-demo.sqlite    # then open http://127.0.0.1:8765/"
 
 # Everything: lint and types first, then every test with line coverage (the figure is printed; below
-# COV_FLOOR fails). CLI and worker subprocesses started by the tests are measured too. The browser tests of
+# COV_FLOOR fails). The loopback PostgreSQL test server (trust auth) is stopped when the tests end, pass or fail.
+# CLI and worker subprocesses started by the tests are measured too. The browser tests of
 # `wattlens serve` drive Debian's Chromium (scripts/chromium.sh installs it when missing).
 test: lint
 	scripts/pg.sh start >/dev/null
 	scripts/chromium.sh >/dev/null
 	rm -f .coverage .coverage.*
+	status=0; \
 	WATTLENS_TEST_PG_URL=$(PGURL) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not perf" \
-		--cov --cov-report=term --cov-fail-under=$(COV_FLOOR)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m perf
+		--cov --cov-report=term --cov-fail-under=$(COV_FLOOR) || status=$$?; \
+	[ $$status -ne 0 ] || HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m perf || status=$$?; \
+	scripts/pg.sh stop; exit $$status
 
 # The quick lane while working: every test not marked slow (<= 3 min on 2 cores), no coverage.
 test-fast: $(STAMP)
 	scripts/pg.sh start >/dev/null
-	WATTLENS_TEST_PG_URL=$(PGURL) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
+	status=0; WATTLENS_TEST_PG_URL=$(PGURL) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow" || status=$$?; \
+	scripts/pg.sh stop; exit $$status
 
 # ruff (lint + format), then mypy as configured in pyproject.toml (strict for meters, tracking,
 # carbon and store; the default level elsewhere).

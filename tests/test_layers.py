@@ -38,8 +38,8 @@ RANK["api"] = RANK["cli"]  # the public facade sits at the top beside the CLI
 RANK["__main__"] = RANK["cli"]
 RANK["__init__"] = RANK["cli"]
 # stdlib-only foundations below every layer: lazy exports, the root error, loggers, units (J/Wh/kWh),
-# statistics, the record base class of every result
-for _foundation in ("_lazy", "errors", "_logging", "units", "stats", "records"):
+# statistics, the record base class of every result, password blanking
+for _foundation in ("_lazy", "errors", "_logging", "units", "stats", "records", "redact"):
     RANK[_foundation] = -1
 SRC = Path(__file__).resolve().parents[1] / "src" / "wattlens"
 

@@ -31,3 +31,11 @@ def test_all_extra_names_every_installable_extra() -> None:
 def test_makefile_installs_all_and_dev() -> None:
     makefile = (PYPROJECT.parent / "Makefile").read_text()
     assert '-e ".[all,dev]"' in makefile
+
+
+def test_make_test_stops_the_trusting_postgres_server_pass_or_fail() -> None:
+    """The loopback test server trusts every local user while it runs; `make test` must not leave it running."""
+    makefile = (PYPROJECT.parent / "Makefile").read_text()
+    for target in ("test:", "test-fast:"):
+        recipe = makefile.split(f"\n{target}", 1)[1].split("\n\n", 1)[0]
+        assert "|| status=$$?" in recipe and recipe.rstrip().endswith("scripts/pg.sh stop; exit $$status"), target

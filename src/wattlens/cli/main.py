@@ -20,6 +20,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from wattlens.redact import RedactingStream, passwords_in
+
 # sub-command name -> module that registers it (several names may share one module)
 COMMANDS: dict[str, str] = {
     "measure": "wattlens.cli.measure",
@@ -162,8 +164,26 @@ def main(argv: list[str] | None = None) -> int:
     verbosity = verbosity_of(args)
     if verbosity < 0:
         args.quiet = True  # the commands' own progress switch
-    with configured_output(verbosity, args.command):
+    with configured_output(verbosity, args.command), redacted_output(argv):
         return int(args.func(args) or 0)
+
+
+@contextmanager
+def redacted_output(argv: list[str]) -> Iterator[None]:
+    """While a command runs, a database password given on its command line or in the environment is printed as
+    ``***`` wherever it would appear: errors, resume hints, log records, tables (the measured program's own output
+    goes straight to the terminal and is untouched)."""
+    passwords = passwords_in(argv, environ=True)
+    if not passwords:
+        yield
+        return
+    saved = sys.stdout, sys.stderr
+    sys.stdout = RedactingStream(saved[0], passwords)  # type: ignore[assignment]
+    sys.stderr = RedactingStream(saved[1], passwords)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 if __name__ == "__main__":

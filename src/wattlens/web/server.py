@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from wattlens._logging import get_logger
 from wattlens.errors import WattlensError
+from wattlens.redact import blank, passwords_in
 from wattlens.web.cache import ResultsCache
 
 logger = get_logger(__name__)
@@ -94,24 +94,8 @@ def warm(cache: ResultsCache) -> float:
 
 def redactor(raw_url: str | None) -> Callable[[str], str]:
     """A function that blanks the database password (if the URL has one) in any text."""
-    password = None
-    if raw_url and "://" in raw_url:
-        try:
-            password = urlsplit(raw_url).password
-        except ValueError:
-            password = None
-    if not password:
-        return lambda text: text
-    from urllib.parse import quote
-
-    secrets = {password, quote(password, safe="")}
-    return lambda text: _blank(text, secrets)
-
-
-def _blank(text: str, secrets: set[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+    passwords = passwords_in([raw_url or ""], environ=True)
+    return lambda text: blank(text, passwords)
 
 
 @dataclass
