@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wattlens.cli.lifecycle_opts import add_lifecycle_args
@@ -119,6 +120,12 @@ def _register_bench(subparsers: Any) -> None:
     src.add_argument("--model", action="append", default=[], help="model id/path (repeatable; with --task)")
     src.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run (skips the stored cells)")
     src.add_argument("--retry-failed", action="store_true", help="with --resume: also re-run the failed cells")
+    src.add_argument(
+        "--trust-callables",
+        action="store_true",
+        help="with --resume: run the stored run's file.py:function models even when the file lies outside this "
+        "directory tree (a model spec 'file.py:fn' imports and runs that file)",
+    )
     src.add_argument("--run-id", help="id for a new run (default: generated)")
     m = p.add_argument_group("method (override the suite's values)")
     m.add_argument("--queries", type=int, help="inputs per repeat")
@@ -440,6 +447,19 @@ def _sigterm_to_interrupt() -> None:
         pass
 
 
+def _untrusted_code(suite: Any, trusted: bool) -> str | None:
+    """Why a stored run may not be resumed here: it would import code from outside this directory tree."""
+    from wattlens.bench.trust import untrusted_callables
+
+    untrusted = [] if trusted else untrusted_callables(suite.cells, root=Path.cwd())
+    if not untrusted:
+        return None
+    return (
+        f"the stored run would import and run code outside {str(Path.cwd())!r}: {', '.join(untrusted)}; "
+        "check it, then add --trust-callables (or resume from the directory that holds it)"
+    )
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from wattlens.bench.execute import execute, start_run
     from wattlens.bench.suites import Suite, SuiteError
@@ -457,6 +477,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 return EXIT_USAGE
             suite = Suite.from_dict(run["config"]["suite"])
             run_id = args.resume
+            problem = _untrusted_code(suite, args.trust_callables)
+            if problem is not None:
+                print(f"wattlens bench: {problem}", file=sys.stderr)
+                return EXIT_USAGE
         else:
             try:
                 suite = _build_suite(args)

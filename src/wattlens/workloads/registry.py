@@ -121,6 +121,12 @@ def available_models(task: str | Task, include_tiny: bool = True) -> list[ModelS
 _CALLABLE_RE = re.compile(r"^(?P<mod>.+\.py|[A-Za-z_][\w.]*):(?P<fn>[A-Za-z_][\w.]*)$")
 
 
+def callable_module(spec: str) -> str | None:
+    """The file (``x.py``) or module a ``file.py:function`` / ``module:function`` spec would import, else None."""
+    match = _CALLABLE_RE.match(spec.strip())
+    return match.group("mod") if match and not Path(spec.strip()).exists() else None
+
+
 def _kind_of(model: Any, task: Task) -> tuple[str, Any]:
     """(kind, payload) for a model spec; raises WorkloadError for unknown names."""
     if callable(model) and not isinstance(model, str):
