@@ -87,3 +87,18 @@ def test_check_cell_merges_phases() -> None:
     bad = _stats(j_per_query=0.001, idle_w=1.0, idle=IdlePower(50.0, 50.0, 50.0), phase="decode")
     v = check_cell({"query": _stats(), "decode": bad}, generative=True, input_tokens=10, output_tokens=5)
     assert v.status == "invalid" and all(r.startswith("decode") for r in v.reasons)
+
+
+def test_contention_needs_more_than_the_free_cpus_for_long_enough() -> None:
+    from wattlens.bench.validity import STATUS_CONTENDED, Validity, check_contention, is_contended
+
+    assert is_contended(1.0, 2, 2, 1.0)  # a hog on one of two cores, a two-thread cell
+    assert not is_contended(1.0, 2, 1, 1.0)  # a one-thread cell had its free core
+    assert not is_contended(0.2, 2, 2, 10.0)  # background noise under the slack
+    assert not is_contended(1.0, 2, 2, 0.05)  # a burst in a 50 ms cell: 0.04 CPU-s of excess
+    v = Validity()
+    assert check_contention(v, 1.5, 2, 2, 2.0) and v.status == STATUS_CONTENDED
+    assert "1.50 of 2 CPUs" in v.reasons[0] and "--threads" in v.reasons[0]
+    invalid = Validity()
+    invalid.fail("negative energy")
+    assert check_contention(invalid, 1.5, 2, 2, 2.0) and invalid.status == "invalid" and invalid.warnings

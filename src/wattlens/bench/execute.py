@@ -28,9 +28,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from wattlens._logging import get_logger
 from wattlens.bench.records import (
     CellConfig,
     CellResult,
+    CoTenantLoad,
     IdleBaselines,
     IdlePower,
     LoadResult,
@@ -42,14 +44,17 @@ from wattlens.bench.records import (
 )
 from wattlens.bench.runner import CellStats, measure_decode, measure_queries, window_row, with_idle
 from wattlens.bench.suites import Cell, Suite
-from wattlens.bench.validity import STATUS_FAILED, check_cell
+from wattlens.bench.validity import CONTENTION_SLACK_CPUS, STATUS_FAILED, check_cell, check_contention, is_contended
+from wattlens.meters import cotenant
 
+logger = get_logger(__name__)
 RUN_KIND = "bench"
 METHOD = (
     "wattlens-bench-1: warm-up excluded; >= repeats windows, each covering all inputs and >= min_window_s; "
     "idle baseline before and after every cell (net = gross - idle); 95 % t-interval and CV over repeats; "
     "load, query, prefill and decode in their own windows; CUDA/MPS synchronised after every batch and at "
-    "window edges; validity checks shown as status invalid"
+    "window edges; validity checks shown as status invalid; other processes' CPU load over the windows measured "
+    "(/proc/stat), a cell that lost the CPUs it asked for shown as status contended"
 )
 RESULT_SCHEMA = 1
 
@@ -165,7 +170,7 @@ def _load(cell: Cell, monitor: Any) -> tuple[Any, LoadResult, WindowRow]:
 
     # threads=0 means the library default: restore it explicitly, since torch.set_num_threads by an earlier
     # cell of the run is process-wide and would otherwise leak into this one.
-    threads = cell.threads or _LIB_DEFAULT_THREADS.get("torch")
+    threads = cell.threads or _default_threads()
     monitor.begin("load")
     t0 = time.perf_counter()
     try:
@@ -198,6 +203,25 @@ def _load(cell: Cell, monitor: Any) -> tuple[Any, LoadResult, WindowRow]:
 
 
 _LIB_DEFAULT_THREADS: dict[str, int] = {}
+
+
+def _default_threads() -> int | None:
+    """A library-default cell's threads: the library's own count, or fewer when other processes hold CPUs now.
+
+    PyTorch starts one intra-op thread per core; with cores taken by other work those threads spin and burn CPU
+    time while they wait, which would be charged to the model. None means "the library's default".
+    """
+    free = cotenant.free_cpus(0.1)
+    if free is None:
+        return _LIB_DEFAULT_THREADS.get("torch")
+    if "torch" not in _LIB_DEFAULT_THREADS:
+        _remember_default_threads(None)
+    lib = _LIB_DEFAULT_THREADS.get("torch") or cotenant.logical_cpus()
+    usable = max(1, min(lib, int(free + 0.5)))
+    if usable >= lib:
+        return _LIB_DEFAULT_THREADS.get("torch")
+    logger.info("%.1f of %d CPUs are busy with other processes: this cell uses %d threads", lib - free, lib, usable)
+    return usable
 
 
 def _sync_of(w: Any) -> Callable[[], None] | None:
@@ -233,9 +257,9 @@ def _release_device_memory() -> None:
         pass
 
 
-def _remember_default_threads(suite: Suite) -> None:
-    """Read torch's default intra-op thread count before any cell changes it (only if a cell will)."""
-    if "torch" in _LIB_DEFAULT_THREADS or all(c.threads == 0 for c in suite.cells):
+def _remember_default_threads(suite: Suite | None) -> None:
+    """Read torch's default intra-op thread count before any cell changes it (only if a cell will; None: now)."""
+    if "torch" in _LIB_DEFAULT_THREADS or (suite is not None and all(c.threads == 0 for c in suite.cells)):
         return
     try:
         import torch
@@ -323,7 +347,9 @@ def run_cell(
         w, load_stats, load_row = _load(cell, monitor)
         base = replace(base, config=_cell_config(cell, getattr(w, "device", None)))
         timeline.append(load_row)
+        before = cotenant.snapshot()
         measured = _measure_loaded(cell, w, monitor, idle_before, progress, timeline)
+        load_by_others = _cotenant_load(before, cotenant.snapshot(), measured.threads_used)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # one model failing must not stop the run
@@ -340,7 +366,29 @@ def run_cell(
         _release_device_memory()
     progress.step("idle baseline (after)")
     idle_after = _measure_idle(monitor, idle_s, "after", timeline)
-    return _finish(cell, base, measured, load_stats, idle_before, idle_after, timeline, t_cell, max_power_w)
+    return _finish(
+        cell, base, measured, load_stats, idle_before, idle_after, timeline, t_cell, max_power_w, load_by_others
+    )
+
+
+def _cotenant_load(
+    start: cotenant.CpuSnapshot | None, end: cotenant.CpuSnapshot | None, threads_used: int | None
+) -> CoTenantLoad | None:
+    """Other processes' CPU load over the cell's windows (None where /proc/stat cannot be read)."""
+    others = None if start is None or end is None else cotenant.others_cpus(start, end)
+    if others is None or end is None or start is None:
+        return None
+    machine = cotenant.logical_cpus()
+    cell_cpus = min(machine, threads_used or _LIB_DEFAULT_THREADS.get("torch") or machine)
+    threshold = machine - cell_cpus + CONTENTION_SLACK_CPUS
+    return CoTenantLoad(
+        others_cpus=round(others, 3),
+        machine_cpus=machine,
+        cell_cpus=cell_cpus,
+        threshold_cpus=threshold,
+        duration_s=round(end.wall_s - start.wall_s, 3),
+        contended=is_contended(others, machine, cell_cpus, end.wall_s - start.wall_s),
+    )
 
 
 def _measure_loaded(
@@ -409,6 +457,7 @@ def _finish(
     timeline: list[WindowRow],
     t_cell: float,
     max_power_w: float | None = None,
+    load_by_others: CoTenantLoad | None = None,
 ) -> CellOutcome:
     idle = IdlePower.mean_of(before, after)
     phases = {k: (with_idle(v, idle) if idle is not None else v) for k, v in measured.phases.items()}
@@ -425,6 +474,9 @@ def _finish(
         max_power_w=max_power_w,
         text_input=measured.text_input,
     )
+    if load_by_others is not None:
+        c = load_by_others
+        check_contention(validity, c.others_cpus, c.machine_cpus, c.cell_cpus, c.duration_s)
     q = phases["query"]
     no_max = "power <= maximum: no maximum known for this boundary (set max_power_w in the suite or --max-power-w)"
     res = replace(
@@ -453,6 +505,7 @@ def _finish(
         phases={k: v.result() for k, v in phases.items() if k != "query"},
         per_unit=_per_unit(measured.unit, q, phases, (tokens.input_total, tokens.output_total), tokens.inputs),
         idle=IdleBaselines(before=before, after=after, used=idle),
+        cotenant=load_by_others,
         cell_s=time.time() - t_cell,
     )
     return CellOutcome(cell, validity.status, res, None, timeline, after)

@@ -196,6 +196,24 @@ class IdleBaselines(Record):
 
 
 @dataclass(frozen=True)
+class CoTenantLoad(Record):
+    """Other processes' CPU load during a cell's measured windows (``/proc/stat``; see wattlens.meters.cotenant).
+
+    ``contended`` when the others kept more CPUs busy than the cell left free, plus a quarter of a CPU of slack,
+    and that excess adds up to at least 0.1 CPU-s (a daemon's burst in a 50 ms cell is not contention): then the
+    cell's energy is not the model's figure and it stays out of ratings and comparisons.
+    """
+
+    others_cpus: float  # mean logical CPUs busy with other processes over the windows
+    machine_cpus: int  # logical CPUs of the machine
+    cell_cpus: int  # CPUs the cell asked for (its threads, or the machine's when the library chose)
+    threshold_cpus: float  # machine_cpus - cell_cpus + 0.25
+    duration_s: float  # wall time the two snapshots spanned
+    contended: bool
+    method: str = "/proc/stat busy time minus this process tree's CPU time, over the cell's windows"
+
+
+@dataclass(frozen=True)
 class PerUnit(Record):
     """J per output token / per image where the task's unit makes it meaningful (absent where it does not)."""
 
@@ -278,6 +296,7 @@ class CellResult(Record):
     phases: Mapping[str, PhaseResult] | None = optional()
     per_unit: PerUnit | None = optional()
     idle: IdleBaselines | None = optional()
+    cotenant: CoTenantLoad | None = optional()
     cell_s: float | None = optional()
     error: str | None = optional()
     traceback: str | None = optional()

@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 STATUS_OK = "ok"
 STATUS_INVALID = "invalid"
 STATUS_FAILED = "failed"
+# measured while other processes held the CPUs the cell needed: shown, kept out of ratings and comparisons
+STATUS_CONTENDED = "contended"
+CONTENTION_SLACK_CPUS = 0.25  # background noise of an idle machine (daemons, the shell) stays below this
+# ... and a burst of a daemon during a 50 ms cell is not contention: the excess must add up to this much CPU time
+CONTENTION_MIN_EXCESS_CPU_S = 0.1
 
 MAX_CV = 0.10  # PHP's worst cell was 17 %, its p90 3 % (anchors §1.2): 10 % is loose yet catches noise
 MAX_IDLE_DRIFT = 0.20  # relative change of idle power between the baselines before and after a cell
@@ -180,3 +185,27 @@ def check_cell(
     if idle_before_w is not None or idle_after_w is not None:
         v.merge(check_idle_drift(idle_before_w, idle_after_w))
     return v
+
+
+def is_contended(others_cpus: float, machine_cpus: int, cell_cpus: int, duration_s: float) -> bool:
+    """Other processes held more CPUs than the cell left free (+ slack), for long enough to matter."""
+    excess = others_cpus - (machine_cpus - cell_cpus + CONTENTION_SLACK_CPUS)
+    return excess > 0 and excess * duration_s >= CONTENTION_MIN_EXCESS_CPU_S
+
+
+def check_contention(v: Validity, others_cpus: float, machine_cpus: int, cell_cpus: int, duration_s: float) -> bool:
+    """Mark an otherwise valid cell ``contended`` when other processes took the CPUs it asked for."""
+    threshold = machine_cpus - cell_cpus + CONTENTION_SLACK_CPUS
+    if not is_contended(others_cpus, machine_cpus, cell_cpus, duration_s):
+        return False
+    reason = (
+        f"contended: other processes kept {others_cpus:.2f} of {machine_cpus} CPUs busy during the windows "
+        f"(more than the {threshold:.2f} this {cell_cpus}-thread cell left free); its energy is not the model's — "
+        "re-run on a quiet machine or with fewer threads (--threads)"
+    )
+    if v.status == STATUS_OK:
+        v.status = STATUS_CONTENDED
+        v.reasons.append(reason)
+    else:
+        v.warn(reason)
+    return True

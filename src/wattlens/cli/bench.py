@@ -316,7 +316,7 @@ def _rich_progress_class() -> type:
             self._describe(f"{self.cell}: {text}")
 
         def cell_done(self, index: int, cell: Any, status: str, line: str) -> None:
-            colour = {"ok": "green", "invalid": "yellow", "failed": "red"}.get(status, "white")
+            colour = {"ok": "green", "contended": "yellow", "invalid": "yellow", "failed": "red"}.get(status, "white")
             self.console.print(
                 f"[{colour}]{status:>7}[/] {cell.task} {cell.model} b{cell.batch}: {line}", markup=True, highlight=False
             )

@@ -20,7 +20,7 @@ NA = "n/a"  # shown for "not applicable / unknown": never a fake number
 DASH = "—"  # shown where a failed cell has no figure at all
 
 STATUS_OK = "ok"
-STATUS_ORDER = {"ok": 0, "invalid": 1, "failed": 2}
+STATUS_ORDER = {"ok": 0, "contended": 1, "invalid": 2, "failed": 3}
 
 RowLike = BenchRow | Mapping[str, object]
 ResultLike = OptimizeResult | Mapping[str, object]
@@ -144,7 +144,7 @@ def sort_rows(rows: Iterable[BenchRow]) -> list[BenchRow]:
 
     def key(row: BenchRow) -> tuple[int, float, str]:
         energy = num(row.j_per_query)
-        return (STATUS_ORDER.get(status_of(row), 3), math.inf if energy is None else energy, str(row.model))
+        return (STATUS_ORDER.get(status_of(row), 4), math.inf if energy is None else energy, str(row.model))
 
     return sorted(rows, key=key)
 

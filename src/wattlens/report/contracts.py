@@ -51,6 +51,7 @@ SECTIONS: tuple[tuple[str, str, tuple[type[Record], ...]], ...] = (
             B.PhaseResult,
             B.IdlePower,
             B.IdleBaselines,
+            B.CoTenantLoad,
             B.LoadResult,
             B.TokenCounts,
             B.WindowRow,

@@ -203,7 +203,7 @@ def _leaderboard_html(rows: Sequence[BenchRow]) -> str:
     for task, group in f.task_groups(rows).items():
         ordered = f.sort_rows(group)
         metric = f.quality_metric(group)
-        counts = {s: sum(1 for r in group if f.status_of(r) == s) for s in ("ok", "invalid", "failed")}
+        counts = {s: sum(1 for r in group if f.status_of(r) == s) for s in ("ok", "contended", "invalid", "failed")}
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         parts.append(f"<h3>{esc(task)} <span class='meta'>({esc(summary)})</span></h3>")
         parts.append(
@@ -227,7 +227,7 @@ def _leaderboard_html(rows: Sequence[BenchRow]) -> str:
 def _summary_html(rows: Sequence[BenchRow], run: RunLike | None) -> str:
     tasks = f.task_groups(rows)
     models = {r.model for r in rows}
-    counts = {s: sum(1 for r in rows if f.status_of(r) == s) for s in ("ok", "invalid", "failed")}
+    counts = {s: sum(1 for r in rows if f.status_of(r) == s) for s in ("ok", "contended", "invalid", "failed")}
     facts: dict[str, object] = {
         "cells": len(rows),
         "tasks": ", ".join(tasks),

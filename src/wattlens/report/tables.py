@@ -143,7 +143,7 @@ def leaderboard_tables(rows: Sequence[f.RowLike]) -> list[TextTable]:
     tables = []
     for task, group in f.task_groups(f.as_rows(rows)).items():
         ordered = f.sort_rows(group)
-        counts = {s: sum(1 for r in group if f.status_of(r) == s) for s in ("ok", "invalid", "failed")}
+        counts = {s: sum(1 for r in group if f.status_of(r) == s) for s in ("ok", "contended", "invalid", "failed")}
         extra = ", ".join(f"{n} {s}" for s, n in counts.items() if n and s != "ok")
         title = f"{task} — {len(group)} cell{'s' if len(group) != 1 else ''}" + (f" ({extra})" if extra else "")
         cells: list[list[str]] = []
