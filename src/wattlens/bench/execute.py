@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wattlens._logging import get_logger
+from wattlens.bench.method import QUALITY_MIN_N
 from wattlens.bench.records import (
     CellConfig,
     CellResult,
@@ -42,10 +43,11 @@ from wattlens.bench.records import (
     WindowComponent,
     WindowRow,
 )
-from wattlens.bench.runner import CellStats, measure_decode, measure_queries, window_row, with_idle
+from wattlens.bench.runner import CellStats, flatten_outputs, measure_decode, measure_queries, window_row, with_idle
 from wattlens.bench.suites import Cell, Suite
 from wattlens.bench.validity import CONTENTION_SLACK_CPUS, STATUS_FAILED, check_cell, check_contention, is_contended
 from wattlens.meters import cotenant
+from wattlens.stats import wilson_interval
 
 logger = get_logger(__name__)
 RUN_KIND = "bench"
@@ -305,11 +307,34 @@ def _per_unit(
 
 
 @dataclass(frozen=True)
+class QualityFigure:
+    """The task metric, the number of inputs it was computed on, and its 95 % Wilson interval."""
+
+    value: float
+    n: int
+    low: float
+    high: float
+
+
+def _quality(w: Any, task: Any, cell: Cell, inputs: list[Any], outputs: list[Any]) -> QualityFigure | None:
+    """The task metric on the measured queries and, for a trained model, more inputs run outside the windows."""
+    if w.weights != "random" and len(inputs) < QUALITY_MIN_N and not w.generative:
+        inputs = task.inputs(QUALITY_MIN_N, cell.seed)
+        per_batch = [w.run(inputs[i : i + cell.batch]) for i in range(0, len(inputs), cell.batch)]
+        outputs = flatten_outputs(per_batch, len(inputs))
+    value = w.quality(inputs, outputs)
+    if value is None or not inputs:
+        return None
+    low, high = wilson_interval(value, len(inputs))
+    return QualityFigure(value=float(value), n=len(inputs), low=low, high=high)
+
+
+@dataclass(frozen=True)
 class _Measured:
     """What was measured on a loaded workload, before the idle baseline after it is known."""
 
     phases: dict[str, CellStats]
-    quality: float | None
+    quality: QualityFigure | None
     metric: str | None
     tokens: TokenCounts
     weights: str
@@ -420,10 +445,10 @@ def _measure_loaded(
         phases["prefill"] = measure_queries(w.prefill, inputs, phase="prefill", progress=windows("prefill"), **kw)
         phases["decode"] = measure_decode(w.prefill, w.decode, inputs, progress=windows("decode"), **kw)
     outputs = phases["query"].outputs or []
-    quality = None
+    quality: QualityFigure | None = None
     if cell.quality:
         progress.step("quality")
-        quality = w.quality(inputs, outputs)
+        quality = _quality(w, task, cell, inputs, outputs)
     tokens = w.count_tokens(inputs, outputs)
     info = dict(getattr(w, "info", {}) or {})
     metric = info.get("metric") or task.metric or None
@@ -481,7 +506,10 @@ def _finish(
     no_max = "power <= maximum: no maximum known for this boundary (set max_power_w in the suite or --max-power-w)"
     res = replace(
         base,
-        quality=measured.quality,
+        quality=None if measured.quality is None else measured.quality.value,
+        quality_n=None if measured.quality is None else measured.quality.n,
+        quality_low=None if measured.quality is None else measured.quality.low,
+        quality_high=None if measured.quality is None else measured.quality.high,
         metric=measured.metric,
         tokens=tokens,
         weights=measured.weights,

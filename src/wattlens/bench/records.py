@@ -273,6 +273,9 @@ class CellResult(Record):
     config: CellConfig = field(default_factory=CellConfig)
     cell: Mapping[str, object] = field(default_factory=dict)  # the suite's cell as run (Cell.to_dict)
     quality: float | None = optional()
+    quality_n: int | None = optional()  # the items the task metric was computed on
+    quality_low: float | None = optional()  # 95 % Wilson interval over those items
+    quality_high: float | None = optional()
     metric: str | None = optional()
     tokens: TokenCounts | None = optional()
     weights: str | None = optional()
@@ -438,6 +441,9 @@ class BenchRow(Record):
     min_window_s: float | None = None
     quality: float | None = None  # None where not applicable (random weights): never a fake score
     quality_metric: str | None = None
+    quality_n: int | None = optional()  # items the metric was computed on (the measured queries and more)
+    quality_low: float | None = optional()  # 95 % Wilson interval
+    quality_high: float | None = optional()
     params: int | None = None
     unit: str | None = None
     phases: Mapping[str, PhaseFigures] = field(default_factory=dict)

@@ -485,11 +485,11 @@ def measure_queries(
             mon.close()
     stats = log.summarize()
     if outputs is not None:
-        stats.outputs = _flatten_outputs(outputs, n_in)
+        stats.outputs = flatten_outputs(outputs, n_in)
     return stats
 
 
-def _flatten_outputs(per_batch: list[Any], n: int) -> list[Any]:
+def flatten_outputs(per_batch: list[Any], n: int) -> list[Any]:
     """Per-batch outputs -> one output per input (sized outputs are split; others repeated per query)."""
     flat: list[Any] = []
     for out in per_batch:

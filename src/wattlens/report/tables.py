@@ -103,7 +103,7 @@ def leaderboard_cells(row: f.RowLike, note: int | None = None) -> list[str]:
         _missing(row, f.sig(f.wh_per_1000(row))),
         _rating_cell(row),
         _latency_cell(row),
-        _missing(row, f.sig(row.quality)),  # None -> "n/a": never a made-up score
+        _missing(row, _quality_text(row)),  # None -> "n/a": never a made-up score
         _missing(row, f.sig(row.co2e_g_per_1000)),
         row.source or f.NA,
     ]
@@ -126,13 +126,19 @@ def _fold_uniform(table: TextTable, candidates: Sequence[str]) -> TextTable:
     return table
 
 
+def _quality_text(row: BenchRow) -> str:
+    """The score with the number of inputs it stands on (``0.971 n=450``); the interval is in the JSON."""
+    text = f.sig(row.quality)
+    return f"{text} n={row.quality_n}" if row.quality is not None and row.quality_n else text
+
+
 def _task_caption(rows: Sequence[BenchRow]) -> str:
     parts = ["J/query: mean with its interval"]
     if any(r.rating is not None for r in rows):
         parts.append("rating: stars from the Wh/1,000 beside them")
     metric = f.quality_metric(rows)
     if metric:
-        parts.append(f"quality: {metric}")
+        parts.append(f"quality: {metric} on n inputs (95 % Wilson interval in --json)")
     if any(r.weights == "random" for r in rows):
         parts.append("random weights: energy/latency valid, quality n/a")
     return "; ".join(parts)
