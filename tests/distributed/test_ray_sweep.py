@@ -115,7 +115,9 @@ def test_sweep_survives_a_killed_worker_and_resubmitting_duplicates_nothing(ray_
         store.close()
 
         again = subprocess.run(
-            _cli("bench", "--resume", run_id, "--db", url, "--ray", ray_cluster, "--quiet", "--json"),
+            _cli(
+                "bench", "--resume", run_id, "--db", url, "--ray", ray_cluster, "--quiet", "--json", "--trust-callables"
+            ),
             env=_env(),
             capture_output=True,
             text=True,
