@@ -65,3 +65,16 @@ def _fail_on_network_attempt():
     yield
     attempts = NETWORK_ATTEMPTS[before:]
     assert not attempts, f"test attempted network access: {attempts}"
+
+
+@pytest.fixture
+def no_cotenant_figure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read this machine as one without /proc/stat, so no co-tenant load is measured.
+
+    For benches of fake workloads behind a deterministic monitor: their figures cannot change with other work on
+    the machine, so a busy test host must not flag them ``contended``. tests/bench/test_contention.py covers
+    contention with a real CPU hog.
+    """
+    from wattlens.meters import cotenant
+
+    monkeypatch.setattr(cotenant, "machine_busy_s", lambda path=cotenant.PROC_STAT: None)

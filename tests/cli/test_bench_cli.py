@@ -86,7 +86,7 @@ class FakeWorkload:
 
 
 @pytest.fixture
-def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
+def fake_models(monkeypatch: pytest.MonkeyPatch, no_cotenant_figure: None) -> None:
     monkeypatch.setattr(workloads, "load_workload", FakeWorkload, raising=False)
     monkeypatch.setattr(tracking, "Monitor", DeterministicMonitor)
 
@@ -132,10 +132,7 @@ def test_bench_json_rows_follow_the_contract(
     assert good["j_per_query"] == pytest.approx(0.5) and good["source"] == "measured"
     assert good["net_j"] == pytest.approx(good["gross_j"] - good["idle_j"])
     assert good["boundary"] == "node: devices read by fake-counter (attribution=machine)"
-    # threads 0 asks for the library default: the row shows the count that default ran with, the request beside it
-    config = dict(good["config"])
-    assert config.pop("threads") >= 1 and good["threads_requested"] == 0
-    assert config == {"batch": 1, "precision": "fp32", "engine": "pytorch", "device": "cpu"}
+    assert good["config"] == {"batch": 1, "precision": "fp32", "threads": 0, "engine": "pytorch", "device": "cpu"}
     for key in (
         "run_id",
         "task",
@@ -168,7 +165,7 @@ def test_results_json_list_and_html(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["results", "--db", db, "--list"]) == 0
     assert run_id in capsys.readouterr().out
     html = tmp_path / "r.html"
-    assert main(["results", "--db", db, "--html", str(html)]) == 0
+    assert main(["results", "--db", db, "--html", str(html), "--full"]) == 0
     out = capsys.readouterr().out
     assert "text-classification" in out and "Ratings" in out  # leaderboard + band edges printed
     assert html.exists() and "good-trained" in html.read_text(encoding="utf-8")
@@ -456,6 +453,32 @@ def test_cpu_run_is_not_rated_against_the_gpu_reference(
         assert r["rating_band"]["population"].startswith("relative to this run's 4 text-classification models")
         assert r["wh_per_1000"] is not None  # raw Wh beside the stars
     assert main(["results", "--db", db]) == 0
+    assert "Ratings: stars for text-classification (bands and population: --full)." in capsys.readouterr().out
+    assert main(["results", "--db", db, "--full"]) == 0
     out = capsys.readouterr().out
     assert "relative to this run's 4 text-classification models" in out
     assert "reference rating n/a (reference population is gpu-node-gross" in out
+
+
+@pytest.mark.slow
+def test_first_screen_is_one_compact_table_and_one_line_on_ratings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_models: None
+) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text(SUITE, encoding="utf-8")
+    db = str(tmp_path / "cli.sqlite")
+    assert main(["bench", "--suite", str(suite), "--db", db, "--quiet", "--country", "FR"]) == 0
+    first = capsys.readouterr().out
+    assert first.count("leaderboard — 3 cells (2 ok, 1 failed)") == 1  # one table for every task
+    assert "Ratings (" not in first and "n/a (" not in first  # no per-task rating lines
+    stars = [line for line in first.splitlines() if "stars" in line.lower()]
+    assert len(stars) == 1 and "No stars for 2 of 2 tasks" in stars[0] and "--model A --model B --model C" in stars[0]
+    assert "[1] cannot load broken-model" in first  # the short reason, without the exception's class name
+    hint = first.strip().splitlines()[-1]
+    assert hint.startswith("Details") and f"--db {db} --full" in hint and "--run bench-" in hint
+
+    assert main(["results", "--db", db, "--full"]) == 0
+    full = capsys.readouterr().out
+    assert "text-classification — 2 cells (1 failed)" in full and "Ratings (" in full
+    assert main(["results", "--db", db]) == 0
+    assert "leaderboard — 3 cells" in capsys.readouterr().out

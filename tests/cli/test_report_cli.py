@@ -24,7 +24,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
+def fake_models(monkeypatch: pytest.MonkeyPatch, no_cotenant_figure: None) -> None:
     monkeypatch.setattr(workloads, "load_workload", FakeWorkload, raising=False)
     monkeypatch.setattr(tracking, "Monitor", DeterministicMonitor)
 

@@ -20,7 +20,9 @@ from wattlens.store import open_store
 
 
 @pytest.fixture
-def store_with_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+def store_with_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_cotenant_figure: None
+):
     """A store with two bench runs (3 models x 2 batches, then 1 model) and one optimize run."""
     monkeypatch.setattr(workloads, "load_workload", FakeWorkload, raising=False)
     monkeypatch.setattr(tracking, "Monitor", DeterministicMonitor)

@@ -213,17 +213,25 @@ def _default_threads() -> int | None:
     PyTorch starts one intra-op thread per core; with cores taken by other work those threads spin and burn CPU
     time while they wait, which would be charged to the model. None means "the library's default".
     """
+    restore = _LIB_DEFAULT_THREADS.get("torch")  # set only when a cell of this run changes torch's threads
     free = cotenant.free_cpus(0.1)
     if free is None:
-        return _LIB_DEFAULT_THREADS.get("torch")
-    if "torch" not in _LIB_DEFAULT_THREADS:
-        _remember_default_threads(None)
-    lib = _LIB_DEFAULT_THREADS.get("torch") or cotenant.logical_cpus()
+        return restore
+    lib = restore or _torch_threads_now() or cotenant.logical_cpus()
     usable = max(1, min(lib, int(free + 0.5)))
     if usable >= lib:
-        return _LIB_DEFAULT_THREADS.get("torch")
+        return restore  # a quiet machine: the library's own default, recorded as such
     logger.info("%.1f of %d CPUs are busy with other processes: this cell uses %d threads", lib - free, lib, usable)
     return usable
+
+
+def _torch_threads_now() -> int | None:
+    """torch's intra-op thread count when torch is already imported (a cell that never needs torch never pays for it)."""
+    torch = sys.modules.get("torch")
+    try:
+        return None if torch is None else int(torch.get_num_threads())
+    except Exception:
+        return None
 
 
 def _sync_of(w: Any) -> Callable[[], None] | None:

@@ -30,6 +30,15 @@ EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 # --- argument helpers ------------------------------------------------------------------------------------
 
 
+def _add_full(p: Any) -> None:
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="one table per task with config, weights, source, every reason and the rating bands "
+        "(default: one compact table and one line on ratings)",
+    )
+
+
 def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db",
@@ -159,6 +168,7 @@ def _register_bench(subparsers: Any) -> None:
     out = p.add_argument_group("output")
     out.add_argument("--html", metavar="PATH", help="also write the HTML report")
     out.add_argument("--json", action="store_true", help="print the result rows as JSON instead of the leaderboard")
+    _add_full(out)
     out.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_bench)
 
@@ -170,6 +180,7 @@ def _register_results(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="rows as JSON (the documented contract)")
     p.add_argument("--html", metavar="PATH", help="write the HTML report")
     p.add_argument("--list", action="store_true", help="list the bench runs in the store")
+    _add_full(p)
     p.add_argument(
         "--job",
         metavar="JOB_ID",
@@ -590,15 +601,26 @@ def _show(
     lifecycle: Mapping[str, object] | None = None,
 ) -> None:
     from wattlens.report.query import leaderboard
-    from wattlens.report.tables import leaderboard_text
+    from wattlens.report.tables import leaderboard_summary_text, leaderboard_text
 
     board = leaderboard(store, run_id, all_runs=all_runs, lifecycle=lifecycle)
     if getattr(args, "json", False):
         print(json.dumps([r.to_dict() for r in board.rows], indent=2, default=str))
-    else:
+    elif getattr(args, "full", False):
         print(leaderboard_text(board, header=header))
+    else:
+        print(leaderboard_summary_text(board, header=header, more=_details_hint(board, args, all_runs)))
     if getattr(args, "html", None):
         _write_html(board, args.html)
+
+
+def _details_hint(board: Any, args: argparse.Namespace, all_runs: bool) -> str:
+    """Where the rest is: the command that prints the full tables of this run, and the HTML report."""
+    run_id = None if board.run is None else board.run.run_id
+    which = " --all" if all_runs else (f" --run {run_id}" if run_id else "")
+    db = f" --db {args.db}" if getattr(args, "db", None) else ""
+    html = "" if getattr(args, "html", None) else "; a page with every figure: add --html report.html"
+    return f"Details (per-task tables, every reason, rating bands): wattlens results{which}{db} --full{html}"
 
 
 def _list_runs(store: Any) -> None:

@@ -358,6 +358,120 @@ def leaderboard_text(board: Leaderboard, *, header: str = "", width: int | None 
     return text + ("\n" + lifecycle if lifecycle else "")
 
 
+# ---------------------------------------------------------------------------------- compact first screen
+
+SUMMARY_COLUMNS: tuple[tuple[str, bool], ...] = (
+    ("Task", False),
+    ("Model", False),
+    ("Status", False),
+    ("J/query [low–high]", True),
+    ("Wh/1,000", True),
+    ("Rating", False),
+    ("p50 ms", True),
+    ("Quality", True),
+    ("gCO2e/1,000", True),
+)
+SHORT_REASON_CHARS = 100  # a footnote on the first screen is a hint; the full reason is in --full and the report
+
+
+def _short_reason(reason: str) -> str:
+    """The first clause of a reason without the exception's class name (``WorkloadError: ``)."""
+    first = reason.split("; ")[0].strip()
+    head, sep, rest = first.partition(": ")
+    if sep and head.isidentifier() and head.endswith(("Error", "Exception")):
+        first = rest
+    return first if len(first) <= SHORT_REASON_CHARS else first[: SHORT_REASON_CHARS - 1] + "…"
+
+
+def summary_table(rows: Sequence[f.RowLike]) -> TextTable:
+    """Every cell of the run in one table, task by task and cheapest first: what a newcomer reads first."""
+    all_rows = f.as_rows(rows)
+    cells: list[list[str]] = []
+    notes: list[str] = []
+    for task, group in f.task_groups(all_rows).items():
+        for row in f.sort_rows(group):
+            reason = f.reason_of(row)
+            status = f.status_of(row)
+            if reason:
+                notes.append(f"[{len(notes) + 1}] {_short_reason(reason)}")
+                status = f"{status} [{len(notes)}]"
+            cells.append(
+                [
+                    task,
+                    row.model or "?",
+                    status,
+                    _energy_cell(row),
+                    _missing(row, f.sig(f.wh_per_1000(row))),
+                    _rating_cell(row),
+                    _missing(row, f.sig(row.p50_ms)),
+                    _missing(row, _quality_text(row)),
+                    _missing(row, f.sig(row.co2e_g_per_1000)),
+                ]
+            )
+    counts = {s: sum(1 for r in all_rows if f.status_of(r) == s) for s in ("ok", "contended", "invalid", "failed")}
+    tally = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    return TextTable(
+        title=f"leaderboard — {len(all_rows)} cell{'s' if len(all_rows) != 1 else ''} ({tally})",
+        headers=[h for h, _ in SUMMARY_COLUMNS],
+        right=[r for _, r in SUMMARY_COLUMNS],
+        rows=cells,
+        caption="J/query: mean [95 % interval]; quality on n held-out inputs; cheapest first within each task",
+        notes=notes,
+    )
+
+
+def _unrated_reasons(rows: Sequence[BenchRow]) -> list[str]:
+    """Why the ok rows without stars have none, each distinct reason once (tier, population, too few models)."""
+    reasons: dict[str, None] = {}
+    for r in rows:
+        if not r.ok or r.rating is not None:
+            continue
+        ref, rel = r.rating_reference, r.rating_relative
+        if ref is not None and ref.run_tier and ref.reference_tier:
+            reasons[f"the reference population is {ref.reference_tier}, this machine is {ref.run_tier}"] = None
+        elif ref is not None and ref.note and "no reference population" in ref.note:
+            reasons["some tasks have no reference population"] = None
+        if rel is not None and rel.stars is None and rel.note and ">=" in rel.note:
+            reasons["within-run stars need >= 3 ok models of a task, and this run has fewer"] = None
+    return list(reasons)
+
+
+def ratings_summary(board: Leaderboard) -> str:
+    """One line on the stars: which tasks have them, and for the others why not and how to get them."""
+    ok = [r for r in board.rows if r.ok]
+    if not ok:
+        return "Ratings: none (no ok results)."
+    tasks = list(dict.fromkeys(r.task for r in ok))
+    rated = [t for t in tasks if any(r.rating is not None for r in ok if r.task == t)]
+    unrated = [t for t in tasks if t not in rated]
+    lines = []
+    if rated:
+        lines.append(f"Ratings: stars for {', '.join(rated)} (bands and population: --full).")
+    if unrated:
+        why = "; ".join(_unrated_reasons(ok)) or "no comparable population"
+        lines.append(
+            f"No stars for {len(unrated)} of {len(tasks)} tasks: {why}. To get them, bench >= 3 models of a task "
+            "(wattlens bench --task TASK --model A --model B --model C)."
+        )
+    return "\n".join(lines)
+
+
+def leaderboard_summary_text(board: Leaderboard, *, header: str = "", width: int | None = None, more: str = "") -> str:
+    """The first screen after ``bench``: the method line, one compact table, one line on ratings, where the rest
+    is (``more``: e.g. the command that shows the full per-task tables)."""
+    if not board.rows:
+        return "\n".join([header, "No results to show.\n"] if header else ["No results to show.\n"])
+    parts = [header] if header else []
+    table = render_tables([summary_table(board.rows)], width=width).rstrip("\n")
+    parts += [method_line(board), table, ratings_summary(board)]
+    lifecycle = lifecycle_text(board.rows)
+    if lifecycle:
+        parts.append(lifecycle.rstrip("\n"))
+    if more:
+        parts.append(more)
+    return "\n".join(parts) + "\n"
+
+
 # --------------------------------------------------------------------------------------------- optimize
 
 OPTIMIZE_COLUMNS: tuple[tuple[str, bool], ...] = (
