@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wattlens.cli import options as opt
 from wattlens.cli.lifecycle_opts import add_lifecycle_args
 from wattlens.units import kwh_to_j
 
@@ -34,6 +35,7 @@ def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db",
         metavar="URL",
+        type=opt.db_location,
         default=None,
         help="results database: a .sqlite path (default ./wattlens.sqlite or $WATTLENS_DB) or postgresql://...",
     )
@@ -42,13 +44,15 @@ def _add_db(p: argparse.ArgumentParser) -> None:
 def _add_carbon(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("carbon and cost (from wattlens.carbon; every default is stated)")
     g.add_argument(
-        "--country", help="ISO code or name for the grid carbon intensity (default: $WATTLENS_COUNTRY, else WORLD)"
+        "--country",
+        type=opt.country,
+        help="ISO code or name for the grid carbon intensity (default: $WATTLENS_COUNTRY, else WORLD)",
     )
-    g.add_argument("--region", help="cloud region, e.g. aws:us-east-1")
-    g.add_argument("--intensity", type=float, metavar="G_PER_KWH", help="your own grid intensity, gCO2e/kWh")
-    g.add_argument("--pue", help="PUE (number) or provider name; default 1.0 (node boundary), stated")
-    g.add_argument("--price-per-kwh", type=float, help="electricity price per kWh")
-    g.add_argument("--currency", help="currency of the price, e.g. EUR")
+    g.add_argument("--region", type=opt.region, help="cloud region, e.g. aws:us-east-1")
+    g.add_argument("--intensity", type=opt.intensity, metavar="G_PER_KWH", help="your own grid intensity, gCO2e/kWh")
+    g.add_argument("--pue", type=opt.pue, help="PUE (number) or provider name; default 1.0 (node boundary), stated")
+    g.add_argument("--price-per-kwh", type=opt.price, help="electricity price per kWh")
+    g.add_argument("--currency", type=opt.currency, help="currency of the price, e.g. EUR")
 
 
 def _carbon_settings(args: argparse.Namespace) -> dict[str, object]:
@@ -128,10 +132,12 @@ def _register_bench(subparsers: Any) -> None:
     )
     src.add_argument("--run-id", help="id for a new run (default: generated)")
     m = p.add_argument_group("method (override the suite's values)")
-    m.add_argument("--queries", type=int, help="inputs per repeat")
-    m.add_argument("--batch", type=int, action="append", help="batch size (repeatable)")
+    m.add_argument("--queries", type=opt.Int(1), help="inputs per repeat")
+    m.add_argument("--batch", type=opt.Int(1), action="append", help="batch size (repeatable)")
     m.add_argument("--precision", action="append", help="fp32 | bf16 | fp16 (repeatable)")
-    m.add_argument("--threads", type=int, action="append", help="intra-op threads, 0 = library default (repeatable)")
+    m.add_argument(
+        "--threads", type=opt.Int(0, 4096), action="append", help="intra-op threads, 0 = library default (repeatable)"
+    )
     m.add_argument("--engine", action="append", help="pytorch | onnxruntime | callable (repeatable)")
     m.add_argument(
         "--device",
@@ -139,12 +145,16 @@ def _register_bench(subparsers: Any) -> None:
         help="cpu | cuda | cuda:N | mps | auto (cuda when available, else cpu) (repeatable); "
         "default: the suite's (cpu; php: auto)",
     )
-    m.add_argument("--repeats", type=int, help="measured windows per cell (>= 5 for the method)")
-    m.add_argument("--warmup", type=int, help="warm-up batches (excluded)")
-    m.add_argument("--min-window-s", type=float, help="minimum duration of each measured window")
-    m.add_argument("--idle-s", type=float, help="idle baseline duration before/after each cell")
+    m.add_argument("--repeats", type=opt.Int(1), help="measured windows per cell (>= 5 for the method)")
+    m.add_argument("--warmup", type=opt.Int(0), help="warm-up batches (excluded)")
+    m.add_argument("--min-window-s", type=opt.Float(0), help="minimum duration of each measured window")
+    m.add_argument("--idle-s", type=opt.Float(0), help="idle baseline duration before/after each cell")
     m.add_argument("--attribution", choices=("machine", "process"), help="energy attribution of the monitor")
-    m.add_argument("--max-power-w", type=float, help="maximum draw of the boundary, W (enables the power <= max check)")
+    m.add_argument(
+        "--max-power-w",
+        type=opt.Float(0, lo_open=True),
+        help="maximum draw of the boundary, W (enables the power <= max check)",
+    )
     m.add_argument("--no-phases", action="store_true", help="skip the separate prefill/decode windows")
     m.add_argument("--no-quality", action="store_true", help="skip the quality metric")
     _add_db(p)
@@ -157,7 +167,7 @@ def _register_bench(subparsers: Any) -> None:
         "one-machine Ray); workers write each cell to --db (PostgreSQL for a multi-node cluster). Needs wattlens[ray]",
     )
     out = p.add_argument_group("output")
-    out.add_argument("--html", metavar="PATH", help="also write the HTML report")
+    out.add_argument("--html", metavar="PATH", type=opt.OutputPath("HTML file"), help="also write the HTML report")
     out.add_argument("--json", action="store_true", help="print the result rows as JSON instead of the leaderboard")
     out.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_bench)
@@ -168,7 +178,12 @@ def _register_results(subparsers: Any) -> None:
     p.add_argument("--run", metavar="RUN_ID", help="run to show (default: the latest bench run)")
     p.add_argument("--all", action="store_true", help="every bench run in the store")
     p.add_argument("--json", action="store_true", help="rows as JSON (the documented contract)")
-    p.add_argument("--html", metavar="PATH", help="write the HTML report")
+    p.add_argument(
+        "--html",
+        metavar="PATH",
+        type=opt.OutputPath("HTML file"),
+        help="write the HTML report",
+    )
     p.add_argument("--list", action="store_true", help="list the bench runs in the store")
     p.add_argument(
         "--job",
@@ -187,9 +202,13 @@ def _register_breakeven(subparsers: Any) -> None:
         description="PHP's example: --training-kwh 51686 --finetune-kwh 7571 --kwh-per-query 1e-4 -> ~592.6 M queries.",
     )
     p.add_argument(
-        "--training-kwh", type=float, help="training energy, kWh (default: the reference figure for a BLOOMz --model)"
+        "--training-kwh",
+        type=opt.Float(0),
+        help="training energy, kWh (default: the reference figure for a BLOOMz --model)",
     )
-    p.add_argument("--finetune-kwh", type=float, help="fine-tuning energy, kWh (default 0, or the reference figure)")
+    p.add_argument(
+        "--finetune-kwh", type=opt.Float(0), help="fine-tuning energy, kWh (default 0, or the reference figure)"
+    )
     p.add_argument(
         "--training-run",
         metavar="RUN_ID",
@@ -198,15 +217,18 @@ def _register_breakeven(subparsers: Any) -> None:
     p.add_argument(
         "--training-estimate",
         metavar="RUN_JSON",
+        type=opt.InputPath("JSON file"),
         help="take the training energy from `wattlens analyze MODEL --phase train --tokens ... --json` "
         "(labelled estimated, with its interval) instead of a published figure",
     )
     p.add_argument("--run", metavar="RUN_ID", help="take the per-query energy from this bench run")
     p.add_argument("--model", help="model in the run (or a BLOOMz reference model: bloomz-560m/1b7/3b/7b1)")
-    p.add_argument("--j-per-query", type=float, help="per-query energy in J (when the model is not in a run)")
-    p.add_argument("--kwh-per-query", type=float, help="per-query energy in kWh")
-    p.add_argument("--queries-per-day", type=float, help="request rate for the yearly projection and days to parity")
-    p.add_argument("--queries-per-second", type=float, help="the same rate per second (x 86,400 per day)")
+    p.add_argument("--j-per-query", type=opt.Float(0), help="per-query energy in J (when the model is not in a run)")
+    p.add_argument("--kwh-per-query", type=opt.Float(0), help="per-query energy in kWh")
+    p.add_argument(
+        "--queries-per-day", type=opt.Float(0), help="request rate for the yearly projection and days to parity"
+    )
+    p.add_argument("--queries-per-second", type=opt.Float(0), help="the same rate per second (x 86,400 per day)")
     p.add_argument("--json", action="store_true")
     _add_db(p)
     _add_carbon(p)

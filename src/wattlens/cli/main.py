@@ -20,7 +20,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from wattlens.cli.options import EXIT_USAGE, Parser, UsageError, check_namespace, one_line
+from wattlens.errors import WattlensError
 from wattlens.redact import RedactingStream, passwords_in
+
+EXIT_INTERRUPTED = 130  # what shells report after Ctrl-C
 
 # sub-command name -> module that registers it (several names may share one module)
 COMMANDS: dict[str, str] = {
@@ -40,10 +44,13 @@ COMMANDS: dict[str, str] = {
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from wattlens import __version__
+
+    parser = Parser(
         prog="wattlens",
         description="Measure, benchmark, explain and cut the energy, carbon and cost of AI workloads.",
     )
+    parser.add_argument("--version", action="version", version=f"wattlens {__version__}")
     _add_output_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = [COMMANDS[only]] if only in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
@@ -165,7 +172,21 @@ def main(argv: list[str] | None = None) -> int:
     if verbosity < 0:
         args.quiet = True  # the commands' own progress switch
     with configured_output(verbosity, args.command), redacted_output(argv):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's function, after the checks across options; a wattlens error is one line and exit 2 (bad
+    input, a store that cannot be used), Ctrl-C is exit 130, never a traceback for either."""
+    try:
+        check_namespace(args)
         return int(args.func(args) or 0)
+    except (UsageError, WattlensError) as exc:
+        print(f"wattlens {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"wattlens {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 @contextmanager
