@@ -23,6 +23,7 @@ from wattlens.store import open_store
 def store_with_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     """A store with two bench runs (3 models x 2 batches, then 1 model) and one optimize run."""
     monkeypatch.setattr(workloads, "load_workload", FakeWorkload, raising=False)
+    monkeypatch.setattr(workloads, "check_model", lambda *_a, **_k: None)  # stand-in names
     monkeypatch.setattr(tracking, "Monitor", DeterministicMonitor)
     db = str(tmp_path / "q.sqlite")
     common = ["--queries", "2", "--repeats", "5", "--min-window-s", "0.01", "--idle-s", "0.02", "--db", db]

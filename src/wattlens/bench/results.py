@@ -32,8 +32,6 @@ from wattlens.bench.ratings import DATA_DIR, RATING_VERSION, rate_rows, run_tier
 from wattlens.bench.records import BenchRow, CellConfig, CellResult, PerUnit, PhaseFigures, PhaseResult
 from wattlens.carbon import Footprint, Location
 from wattlens.units import kwh_per_1000, wh_per_1000_or_none
-
-
 from wattlens.workloads.tasks import canonical_task
 
 _log = logging.getLogger(__name__)

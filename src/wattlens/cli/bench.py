@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from wattlens.bench.training import MeasuredTraining
     from wattlens.report.query import Leaderboard
 
-EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 # --- argument helpers ------------------------------------------------------------------------------------
@@ -459,6 +459,19 @@ def _check_devices(suite: Any) -> str | None:
     return None
 
 
+def _check_models(suite: Any) -> str | None:
+    """Why a model of the suite cannot be loaded here (unknown name, missing path), or None: said before the run
+    starts instead of a run of failed cells."""
+    import wattlens.workloads as workloads
+
+    for task, model in sorted({(c.task, c.model) for c in suite.cells}):
+        try:
+            workloads.check_model(task, model)
+        except workloads.WorkloadError as exc:
+            return f"--model: {exc}"
+    return None
+
+
 def _sigterm_to_interrupt() -> None:
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -490,6 +503,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not (args.suite or args.task or args.resume):
         print("wattlens bench: give --suite quick|php|FILE, or --task T --model M, or --resume RUN_ID", file=sys.stderr)
         return EXIT_USAGE
+    if not args.resume:  # a new run's models and devices are checked before the store is opened (or created)
+        try:
+            problem = _check_devices(_build_suite(args)) or _check_models(_build_suite(args))
+        except SuiteError as exc:
+            problem = str(exc)
+        if problem is not None:
+            print(f"wattlens bench: {problem}", file=sys.stderr)
+            return EXIT_USAGE
     store = open_store(args.db)
     try:
         if args.resume:
@@ -572,6 +593,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"({', '.join(f'{n} {s}' for s, n in sorted(summary.counts.items())) or 'nothing new'}) "
             f"in {summary.duration_s:.0f} s",
         )
+        if summary.total and not summary.counts.get("ok") and summary.counts.get("failed"):
+            print(f"wattlens bench: every cell of run {run_id} failed (see the errors above)", file=sys.stderr)
+            return EXIT_FAILED
         return EXIT_OK
     finally:
         store.close()

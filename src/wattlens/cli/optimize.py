@@ -207,9 +207,30 @@ def _summary(result: OptimizeResult) -> str:
     return "\n".join(lines)
 
 
+def _unknown_model(a: argparse.Namespace) -> str | None:
+    """Why MODEL or a --candidate is not one optimize can load (checked before a run is created), else None."""
+    from wattlens.optimize.models import resolve
+    from wattlens.workloads.extra_architectures import resolve as resolve_architecture
+
+    for name in [a.model, *a.candidate]:
+        if not name or not name.strip():
+            return "MODEL: empty; allowed: minilm, a local model directory or a preset architecture"
+        if resolve(name)[1] != "preset":
+            continue
+        try:
+            resolve_architecture(name)
+        except KeyError as exc:
+            return f"MODEL {name!r}: {str(exc).strip(chr(34))}; allowed also: minilm or a local model directory"
+    return None
+
+
 def run_optimize(a: argparse.Namespace) -> int:
     from wattlens.optimize.engine import Optimizer
 
+    problem = None if a.resume else _unknown_model(a)
+    if problem:
+        print(f"wattlens optimize: error: {problem}", file=sys.stderr)
+        return 2
     try:
         req = build_request(a)
     except ValueError as exc:
