@@ -65,10 +65,9 @@ def test_results_can_add_lifecycle_to_an_old_run(tmp_path: Path, capsys, fake_mo
 def test_bad_lifecycle_flag_stops_bench_before_any_cell(tmp_path: Path, capsys, fake_models: None) -> None:  # noqa: F811
     suite = tmp_path / "s.toml"
     suite.write_text('[suite]\nname = "x"\n[[task]]\nname = "text-classification"\nmodels = ["m"]\n', "utf-8")
-    with pytest.raises(SystemExit) as exc:  # refused while parsing, before the store or any cell
-        main(["bench", "--suite", str(suite), "--db", str(tmp_path / "d.sqlite"), "--utilisation", "7"])
-    err = capsys.readouterr().err
-    assert exc.value.code == 2 and "--utilisation" in err and "allowed: a finite number > 0 and <= 1" in err
+    rc = main(["bench", "--suite", str(suite), "--db", str(tmp_path / "d.sqlite"), "--utilisation", "7"])
+    err = capsys.readouterr().err  # refused while parsing, before the store or any cell
+    assert rc == 2 and "--utilisation" in err and "allowed: a finite number > 0 and <= 1" in err
     assert not (tmp_path / "d.sqlite").exists()
 
 

@@ -498,7 +498,8 @@ def _untrusted_code(suite: Any, trusted: bool) -> str | None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from wattlens.bench.execute import execute, start_run
     from wattlens.bench.suites import Suite, SuiteError
-    from wattlens.store import open_store
+    from wattlens.cli.options import one_line
+    from wattlens.store import StoreError, open_store
 
     if not (args.suite or args.task or args.resume):
         print("wattlens bench: give --suite quick|php|FILE, or --task T --model M, or --resume RUN_ID", file=sys.stderr)
@@ -576,6 +577,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
                     progress=_progress(args.quiet),
                     retry_failed=args.retry_failed,
                 )
+        except StoreError as exc:  # locked past the retries, read-only, full: the cells committed before stay
+            hint = f"wattlens bench --resume {run_id}" + (f" --db {args.db}" if args.db else "")
+            shown = one_line(str(exc))
+            print(f"wattlens bench: error: {shown}; stored cells are kept, continue with: {hint}", file=sys.stderr)
+            return EXIT_USAGE
         except KeyboardInterrupt:
             print(
                 f"\ninterrupted: finished cells are stored. Continue with:\n"
@@ -593,7 +599,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"({', '.join(f'{n} {s}' for s, n in sorted(summary.counts.items())) or 'nothing new'}) "
             f"in {summary.duration_s:.0f} s",
         )
-        if summary.total and not summary.counts.get("ok") and summary.counts.get("failed"):
+        ran = sum(summary.counts.values())
+        if ran and summary.counts.get("failed") == ran:
             print(f"wattlens bench: every cell of run {run_id} failed (see the errors above)", file=sys.stderr)
             return EXIT_FAILED
         return EXIT_OK
@@ -666,7 +673,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     from wattlens.report.query import UnknownRunError
     from wattlens.store import open_store
 
-    store = open_store(args.db)
+    store = open_store(args.db, read_only=True)  # reading never creates a store or a folder for a mistyped path
     try:
         if args.list:
             _list_runs(store)
@@ -717,7 +724,7 @@ def _per_query_from_run(args: argparse.Namespace) -> _PerQuery | None:
     from wattlens.report.query import best_row
     from wattlens.store import open_store
 
-    store = open_store(args.db)
+    store = open_store(args.db, read_only=True)
     try:
         best = best_row(store, args.run, args.model)
     finally:
@@ -822,7 +829,7 @@ def _measured_training(args: argparse.Namespace) -> MeasuredTraining | int:
         print("wattlens breakeven: give --training-kwh or --training-run, not both", file=sys.stderr)
         return EXIT_USAGE
     try:
-        store = open_store(args.db)
+        store = open_store(args.db, read_only=True)
         try:
             return measured_training(store, args.training_run)
         finally:

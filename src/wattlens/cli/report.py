@@ -61,7 +61,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from wattlens.report.query import UnknownRunError, require_run
     from wattlens.store import open_store
 
-    store = open_store(args.db)
+    store = open_store(args.db, read_only=True)  # reading never creates a store or a folder
     try:
         try:
             run = require_run(store, args.run_id, RECENT_RUNS, where=args.db or "the store")
