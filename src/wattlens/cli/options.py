@@ -200,7 +200,35 @@ def _db_location(text: str) -> str:
         database = url.split(":///", 1)[-1]
         if database and database != ":memory:" and Path(database).is_dir():
             _bad(text, "a database file, not a directory")
+        return text
+    _check_server_url(text, url)
     return text
+
+
+_HOST_RE = re.compile(r"[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]+\]")
+_SERVER_ALLOWED = "postgresql://user[:password]@host[:port]/database with a port from 1 to 65535"
+
+
+def _check_server_url(text: str, url: str) -> None:
+    """A server URL's syntax (host, port, database), checked without connecting: an unreachable server is
+    found when the command opens the store, a malformed URL now."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+        port = parsed.port
+    except Exception:  # the port or another part the URL parser refuses
+        _bad(_masked(text), _SERVER_ALLOWED)
+    if not parsed.database or (parsed.host and not _HOST_RE.fullmatch(parsed.host)):
+        _bad(_masked(text), _SERVER_ALLOWED)
+    if port is not None and not 1 <= port <= 65535:
+        _bad(_masked(text), _SERVER_ALLOWED)
+
+
+def _masked(text: str) -> str:
+    from wattlens.redact import mask_url
+
+    return mask_url(text)
 
 
 db_location = _db_location
@@ -210,7 +238,10 @@ db_location.bad_examples = (  # type: ignore[attr-defined]
     "http://x/y",
     "",
     "results.txt",
-    "postgresql://u:secret@/db?host=%zz",
+    "postgresql://u:secret@127.0.0.1:notaport/db",
+    "postgresql://u:secret@127.0.0.1:99999/db",
+    "postgresql://u:secret@bad host/db",
+    "postgresql://u:secret@127.0.0.1:5432",
     "ftp://u:pw@h/d",
     "oracle://h/db",
 )
@@ -229,22 +260,25 @@ class OutputPath:
     def __call__(self, text: str) -> str:
         if text == "-":
             return text
-        if not text.strip() or len(text) > 4096:
-            _bad(text, self.allowed)
-        path = Path(text)
-        resolved = path.resolve()
-        if any(str(resolved) == d or str(resolved).startswith(d + "/") for d in _SPECIAL_DIRS):
-            _bad(text, self.allowed)
-        if path.is_dir() or (path.exists() and not stat.S_ISREG(path.stat().st_mode)):
-            _bad(text, self.allowed)
-        parent = resolved.parent
         try:
-            parent_ok = parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)
-        except OSError:  # a name too long for the filesystem
-            parent_ok = False
-        if not parent_ok or len(path.name.encode()) > 255 or (path.exists() and not os.access(path, os.W_OK)):
+            ok = bool(text.strip()) and len(text) <= 4096 and self._writable(Path(text))
+        except OSError:  # a name too long for the filesystem, a loop of links
+            ok = False
+        if not ok:
             _bad(text, self.allowed)
         return text
+
+    @staticmethod
+    def _writable(path: Path) -> bool:
+        resolved = path.resolve()
+        if any(str(resolved) == d or str(resolved).startswith(d + "/") for d in _SPECIAL_DIRS):
+            return False
+        if len(path.name.encode()) > 255 or path.is_dir():
+            return False
+        if path.exists() and (not stat.S_ISREG(path.stat().st_mode) or not os.access(path, os.W_OK)):
+            return False
+        parent = resolved.parent
+        return parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)
 
 
 class InputPath:
