@@ -131,6 +131,11 @@ def _register_bench(subparsers: Any) -> None:
         "directory tree (a model spec 'file.py:fn' imports and runs that file)",
     )
     src.add_argument("--run-id", help="id for a new run (default: generated)")
+    src.add_argument(
+        "--list-models",
+        action="store_true",
+        help="list the models --task knows (every task without --task) with their weights and size, and exit",
+    )
     m = p.add_argument_group("method (override the suite's values)")
     m.add_argument("--queries", type=opt.Int(1), help="inputs per repeat")
     m.add_argument("--batch", type=opt.Int(1), action="append", help="batch size (repeatable)")
@@ -459,6 +464,24 @@ def _check_devices(suite: Any) -> str | None:
     return None
 
 
+def _list_models(task: str | None) -> int:
+    """``bench --list-models [--task T]``: the catalogue, one model a line (name, weights, size, description)."""
+    from wattlens.workloads import TASKS, WorkloadError, available_models
+
+    try:
+        tasks = [task] if task else sorted(TASKS)
+        listing = [(t, available_models(t)) for t in tasks]
+    except (WorkloadError, KeyError) as exc:
+        print(f"wattlens bench: error: --task: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for name, models in listing:
+        print(f"{name}:")
+        for m in models:
+            print(f"  {m.name:<36} {m.weights:<7} {m.size:<6} {m.description}")
+    print("also: a local model directory, an .onnx file, file.py:function, or a hub id already in the offline cache")
+    return EXIT_OK
+
+
 def _check_models(suite: Any) -> str | None:
     """Why a model of the suite cannot be loaded here (unknown name, missing path), or None: said before the run
     starts instead of a run of failed cells."""
@@ -501,6 +524,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from wattlens.cli.options import one_line
     from wattlens.store import StoreError, open_store
 
+    if args.list_models:
+        return _list_models(args.task)
     if not (args.suite or args.task or args.resume):
         print("wattlens bench: give --suite quick|php|FILE, or --task T --model M, or --resume RUN_ID", file=sys.stderr)
         return EXIT_USAGE
