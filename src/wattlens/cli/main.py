@@ -17,6 +17,7 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -121,6 +122,8 @@ _QUIET_LIBRARIES_ENV = {
     "DIFFUSERS_VERBOSITY": "error",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # transformers' weight-loading bar would interleave with progress lines
 }
+# -q: no progress bar from any library either (tqdm honours TQDM_DISABLE)
+_SILENT_ENV = {"TQDM_DISABLE": "1"}
 # Commands that run the user's own program: it inherits the user's environment untouched.
 _RUNS_USER_PROGRAM = frozenset({"measure"})
 _WATTLENS_LEVEL = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}
@@ -135,7 +138,7 @@ def configured_output(verbosity: int, command: str | None = None) -> Iterator[No
     logging and environment are theirs. A user's own environment variables always win (``setdefault``);
     a command that runs the user's program (``measure``) sets none, so that program runs as it would alone.
     """
-    env = {**_OFFLINE_ENV, **(_QUIET_LIBRARIES_ENV if verbosity < 2 else {})}
+    env = {**_OFFLINE_ENV, **(_QUIET_LIBRARIES_ENV if verbosity < 2 else {}), **(_SILENT_ENV if verbosity < 0 else {})}
     if command in _RUNS_USER_PROGRAM:
         env = {}
     added_env = [k for k in env if k not in os.environ]
@@ -150,7 +153,10 @@ def configured_output(verbosity: int, command: str | None = None) -> Iterator[No
     root.setLevel(_ROOT_LEVEL.get(verbosity, logging.INFO))
     root.addHandler(handler)
     try:
-        yield
+        with warnings.catch_warnings():
+            if verbosity < 0:  # -q: errors only, so Python warnings from the libraries underneath are not shown
+                warnings.simplefilter("ignore")
+            yield
     finally:
         package.removeHandler(handler)
         root.removeHandler(handler)
