@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import logging
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Protocol
 
+from wattlens._logging import get_logger
 from wattlens.bench.lifecycle_rows import lifecycle_per_1000
 from wattlens.bench.ratings import DATA_DIR, RATING_VERSION, rate_rows, run_tier
 from wattlens.bench.records import BenchRow, CellConfig, CellResult, PerUnit, PhaseFigures, PhaseResult
@@ -34,7 +34,7 @@ from wattlens.carbon import Footprint, Location
 from wattlens.units import kwh_per_1000, wh_per_1000_or_none
 from wattlens.workloads.tasks import canonical_task
 
-_log = logging.getLogger(__name__)
+_log = get_logger(__name__)
 
 
 @lru_cache(maxsize=64)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import math
 import os
 import re
@@ -30,9 +29,10 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from wattlens._logging import get_logger
 from wattlens.store import ENV_DB, StoreError
 
-_log = logging.getLogger(__name__)
+_log = get_logger(__name__)
 
 SCHEMA_VERSION = 2  # 2: measurements gained co2e_embodied_g and water_l (issue 15)
 # Columns added after version 1, created on older databases by _migrate (ALTER TABLE ... ADD COLUMN).
