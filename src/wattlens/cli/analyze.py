@@ -113,7 +113,12 @@ def register(subparsers: Any) -> None:
         help="co-design sweep from one trace per model and phase; axes: hardware, batch, dtype, seq (prompt length "
         "for decode), runtime, tp. Prints the Pareto front of energy per token vs latency among points that fit",
     )
-    p.add_argument("--out", metavar="FILE", help="with --sweep: write every point to FILE (.csv, else JSON)")
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        type=opt.OutputPath("CSV or JSON file"),
+        help="with --sweep: write every point to FILE (.csv, else JSON)",
+    )
     t = p.add_argument_group("whole training runs (--phase train with --tokens)")
     t.add_argument(
         "--tokens",

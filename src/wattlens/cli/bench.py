@@ -119,7 +119,9 @@ def _register_bench(subparsers: Any) -> None:
         "store at once, so an interrupted run resumes with --resume RUN_ID.",
     )
     src = p.add_argument_group("what to run")
-    src.add_argument("--suite", help="quick | php | path/to/suite.toml")
+    src.add_argument(
+        "--suite", type=opt.InputPath("suite TOML file", ("quick", "php")), help="quick | php | path/to/suite.toml"
+    )
     src.add_argument("--task", help="one task instead of a suite (e.g. text-generation)")
     src.add_argument("--model", action="append", default=[], help="model id/path (repeatable; with --task)")
     src.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run (skips the stored cells)")

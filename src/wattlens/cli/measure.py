@@ -91,7 +91,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_carbon_args(m)
     add_lifecycle_args(m)
     m.add_argument(
-        "--json-file", metavar="FILE", help="also write the JSON record to FILE (COMMAND's stdout is left alone)"
+        "--json-file",
+        metavar="FILE",
+        type=opt.OutputPath("JSON file"),
+        help="also write the JSON record to FILE (COMMAND's stdout is left alone)",
     )
     m.add_argument(
         "--idle-baseline",
@@ -129,7 +132,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(node-level domains on local rank 0 only) and, with --db, write it under the job for `wattlens results "
         "--job ID`; default when launched by srun/mpirun/torchrun: the launcher's job id",
     )
-    m.add_argument("--csv", metavar="FILE", help="also append the record as one CSV row to FILE")
+    m.add_argument(
+        "--csv", metavar="FILE", type=opt.OutputPath("CSV file"), help="also append the record as one CSV row to FILE"
+    )
     m.add_argument(
         "--mlflow",
         action="store_true",

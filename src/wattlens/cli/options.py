@@ -261,24 +261,33 @@ class OutputPath:
         if text == "-":
             return text
         try:
-            ok = bool(text.strip()) and len(text) <= 4096 and self._writable(Path(text))
-        except OSError:  # a name too long for the filesystem, a loop of links
-            ok = False
-        if not ok:
-            _bad(text, self.allowed)
+            problem = "empty" if not text.strip() else "too long" if len(text) > 4096 else self._problem(Path(text))
+        except OSError as exc:  # a name too long for the filesystem, a loop of links
+            problem = exc.strerror or "unusable"
+        if problem:
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is not allowed ({problem}); allowed: {self.allowed}")
         return text
 
     @staticmethod
-    def _writable(path: Path) -> bool:
+    def _problem(path: Path) -> str | None:
+        """Why ``path`` cannot be written, or None."""
         resolved = path.resolve()
         if any(str(resolved) == d or str(resolved).startswith(d + "/") for d in _SPECIAL_DIRS):
-            return False
-        if len(path.name.encode()) > 255 or path.is_dir():
-            return False
-        if path.exists() and (not stat.S_ISREG(path.stat().st_mode) or not os.access(path, os.W_OK)):
-            return False
+            return f"{resolved.parts[1] if len(resolved.parts) > 1 else resolved} is a system folder"
+        if len(path.name.encode()) > 255:
+            return "file name too long"
+        if path.is_dir():
+            return "is a directory"
+        if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+            return "not a regular file"
+        if path.exists() and not os.access(path, os.W_OK):
+            return "not writable"
         parent = resolved.parent
-        return parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)
+        if not parent.is_dir():
+            return f"folder {str(parent)!r} does not exist"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"folder {str(parent)!r} is not writable"
+        return None
 
 
 class InputPath:
