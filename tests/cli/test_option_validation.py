@@ -131,3 +131,40 @@ def test_a_stored_bad_value_never_breaks_reading_the_store(
     assert main(["results", "--json", "--db", db]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows and all(r["co2e_g_per_1000"] is None for r in rows)  # unknown, never a made-up world figure
+
+
+def test_unknown_models_are_refused_before_any_store_or_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_models: None
+) -> None:
+    db = tmp_path / "m.sqlite"
+    assert main(["bench", "--task", "image-classification", "--model", "no-such-model", "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "no-such-model" in err and "digits-mlp" in err
+    assert main(["optimize", "nope-model", "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "nope-model" in err and "allowed" in err
+    assert not db.exists()  # no run left 'interrupted', no store created
+
+
+def test_list_models_of_a_task(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--list-models", "--task", "image-classification"]) == 0
+    out = capsys.readouterr().out
+    assert "digits-mlp" in out and "trained" in out and "resnet-50@tiny" in out
+    assert main(["bench", "--list-models", "--task", "nope"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_breakeven_names_an_unknown_run(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fake_models: None,  # noqa: F811
+) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text(SUITE, encoding="utf-8")
+    db = str(tmp_path / "b.sqlite")
+    assert main(["bench", "--suite", str(suite), "--db", db, "--json", "--quiet"]) == 0
+    capsys.readouterr()
+    argv = ["breakeven", "--run", "nope", "--model", "good-trained", "--training-kwh", "1", "--db", db]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "no run 'nope'" in err and "most recent runs" in err

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from wattlens.cli import options as opt
 from wattlens.cli.lifecycle_opts import add_lifecycle_args
+from wattlens.cli.options import UsageError
 from wattlens.units import kwh_to_j
 
 if TYPE_CHECKING:
@@ -753,6 +754,10 @@ def _per_query_from_run(args: argparse.Namespace) -> _PerQuery | None:
 
     store = open_store(args.db, read_only=True)
     try:
+        if args.run and store.get_run(args.run) is None:
+            from wattlens.report.query import require_run
+
+            require_run(store, args.run, 5, where=args.db or "the store")  # raises, naming the latest runs
         best = best_row(store, args.run, args.model)
     finally:
         store.close()
@@ -897,6 +902,8 @@ def _resolve_per_query(args: argparse.Namespace, ref: BloomzReference | None, no
         return _PerQuery(args.j_per_query, None, None, "given (--j-per-query)")
     if args.kwh_per_query is not None:
         return _PerQuery(kwh_to_j(args.kwh_per_query), None, None, "given (--kwh-per-query)")
+    if args.run and not args.model:
+        raise UsageError(f"--run {args.run} needs --model M: the model whose per-query energy to take")
     if args.run and args.model:
         got = _per_query_from_run(args)
         if got is not None:
