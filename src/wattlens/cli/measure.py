@@ -93,7 +93,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument(
         "--json-file",
         metavar="FILE",
-        type=opt.OutputPath("JSON file"),
+        type=opt.OutputPath("JSON file", create_folders=False),
         help="also write the JSON record to FILE (COMMAND's stdout is left alone)",
     )
     m.add_argument(
@@ -133,7 +133,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--job ID`; default when launched by srun/mpirun/torchrun: the launcher's job id",
     )
     m.add_argument(
-        "--csv", metavar="FILE", type=opt.OutputPath("CSV file"), help="also append the record as one CSV row to FILE"
+        "--csv",
+        metavar="FILE",
+        type=opt.OutputPath("CSV file", create_folders=False),
+        help="also append the record as one CSV row to FILE",
     )
     m.add_argument(
         "--mlflow",

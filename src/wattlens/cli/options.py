@@ -252,10 +252,12 @@ _SPECIAL_DIRS = ("/proc", "/sys", "/dev")
 class OutputPath:
     """A file the command will write: its folder must exist and be writable; not a directory, device or /proc."""
 
-    def __init__(self, what: str = "file") -> None:
-        self.allowed = f"a writable {what} path in an existing folder (not a directory, device or /proc)"
+    def __init__(self, what: str = "file", *, create_folders: bool = True) -> None:
+        self.create_folders = create_folders  # the command creates missing folders (HTML reports) or not (CSV)
+        where = "a folder that exists or can be created" if create_folders else "an existing folder"
+        self.allowed = f"a writable {what} path in {where} (not a directory, device or /proc)"
         self.__name__ = "path"
-        self.bad_examples = ("", "/", "/proc/self/status", "/dev/null", "/nonexistent-dir/x.out", _LONG + ".out")
+        self.bad_examples = ("", "/", "/proc/self/status", "/dev/null", "/dev/null/x.out", _LONG + ".out")
 
     def __call__(self, text: str) -> str:
         if text == "-":
@@ -268,8 +270,7 @@ class OutputPath:
             raise argparse.ArgumentTypeError(f"{_shown(text)} is not allowed ({problem}); allowed: {self.allowed}")
         return text
 
-    @staticmethod
-    def _problem(path: Path) -> str | None:
+    def _problem(self, path: Path) -> str | None:
         """Why ``path`` cannot be written, or None."""
         resolved = path.resolve()
         if any(str(resolved) == d or str(resolved).startswith(d + "/") for d in _SPECIAL_DIRS):
@@ -283,6 +284,10 @@ class OutputPath:
         if path.exists() and not os.access(path, os.W_OK):
             return "not writable"
         parent = resolved.parent
+        if not parent.is_dir() and self.create_folders:
+            parent = next(p for p in resolved.parents if p.exists())  # the folder the missing ones would go in
+            if not parent.is_dir():
+                return f"{str(parent)!r} is not a folder"
         if not parent.is_dir():
             return f"folder {str(parent)!r} does not exist"
         if not os.access(parent, os.W_OK | os.X_OK):
