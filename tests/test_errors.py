@@ -21,7 +21,7 @@ ERROR_BASES = [
     ("wattlens.bench.suites", "SuiteError", ValueError),
     ("wattlens.bench.breakeven", "BreakevenError", ValueError),
     ("wattlens.optimize.transforms", "TransformError", RuntimeError),
-    ("wattlens.cli.measure", "UsageError", Exception),
+    ("wattlens.cli.options", "UsageError", Exception),
 ]
 
 

@@ -34,7 +34,7 @@ def test_summary_of_known_values() -> None:
 
 def test_single_value_has_no_interval() -> None:
     s = summarize([4.0])
-    assert (s.sd, s.ci95, s.cv) == (0.0, 0.0, 0.0)
+    assert (s.sd, s.ci95, s.cv) == (0.0, 0.0, None)  # the spread of one value is unknown, never 0
 
 
 def test_percentile_is_linear_interpolation() -> None:
@@ -55,3 +55,16 @@ def test_robust_clip_tames_one_outlier() -> None:
     clipped, _lo, hi = robust_clip(values, k=3.0)
     assert max(clipped) == pytest.approx(hi) and hi < 2.0
     assert clipped[:5] == values[:5]  # the inliers are untouched
+
+
+def test_one_repeat_has_an_unknown_spread_not_zero() -> None:
+    """``--repeats 1``: the CI and CV cannot be computed from one value; they are unknown (None), never 0
+    (issue 18, finding 11)."""
+    from wattlens.bench.runner import CellStats
+
+    one = summarize([2.0])
+    assert one.cv is None and one.n == 1
+    assert summarize([2.0, 2.2]).cv is not None
+    stats = CellStats.__new__(CellStats)
+    object.__setattr__(stats, "summary", one)
+    assert stats.ci95_j is None and stats.cv is None

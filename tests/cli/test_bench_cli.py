@@ -88,6 +88,7 @@ class FakeWorkload:
 @pytest.fixture
 def fake_models(monkeypatch: pytest.MonkeyPatch, no_cotenant_figure: None) -> None:
     monkeypatch.setattr(workloads, "load_workload", FakeWorkload, raising=False)
+    monkeypatch.setattr(workloads, "check_model", lambda *_a, **_k: None)  # stand-in names
     monkeypatch.setattr(tracking, "Monitor", DeterministicMonitor)
 
 
@@ -367,8 +368,7 @@ def test_unavailable_or_unknown_device_stops_before_the_run(
         assert main(["bench", "--suite", str(suite), "--db", db, "--device", "cuda", "--quiet"]) == 2
         err = capsys.readouterr().err
         assert "torch.cuda.is_available() is False on this machine" in err
-        assert main(["results", "--db", db, "--list"]) == 0
-        assert capsys.readouterr().out.strip() == ""  # no run was started
+        assert not Path(db).exists()  # no run was started: refused before the store was opened
 
 
 class GpuMonitor(DeterministicMonitor):

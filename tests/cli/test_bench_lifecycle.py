@@ -66,7 +66,9 @@ def test_bad_lifecycle_flag_stops_bench_before_any_cell(tmp_path: Path, capsys, 
     suite = tmp_path / "s.toml"
     suite.write_text('[suite]\nname = "x"\n[[task]]\nname = "text-classification"\nmodels = ["m"]\n', "utf-8")
     rc = main(["bench", "--suite", str(suite), "--db", str(tmp_path / "d.sqlite"), "--utilisation", "7"])
-    assert rc == 2 and "utilisation 7.0 is out of range" in capsys.readouterr().err
+    err = capsys.readouterr().err  # refused while parsing, before the store or any cell
+    assert rc == 2 and "--utilisation" in err and "allowed: a finite number > 0 and <= 1" in err
+    assert not (tmp_path / "d.sqlite").exists()
 
 
 def test_report_shows_the_split_as_a_stacked_bar(tmp_path: Path, capsys, fake_models: None) -> None:  # noqa: F811

@@ -105,11 +105,14 @@ def test_human_table_shows_per_device_lines_and_the_settings(capsys) -> None:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--utilisation", "2"], "utilisation 2.0 is out of range"),
-        (["--lifetime-years", "0"], "service life 0.0 years is out of range"),
+        (
+            ["--utilisation", "2"],
+            "--utilisation/--utilization: '2' is not allowed; allowed: a finite number > 0 and <= 1",
+        ),
+        (["--lifetime-years", "0"], "--lifetime-years: '0' is not allowed; allowed: a finite number > 0"),
         (["--host", "dell-poweredge-r7400"], "Did you mean"),
         (["--wue", "hetzner"], "no published WUE for provider 'hetzner'"),
-        (["--host-share", "0"], "--host-share must be in (0, 1]"),
+        (["--host-share", "0"], "--host-share: '0' is not allowed; allowed: a finite number > 0 and <= 1"),
     ],
 )
 def test_bad_lifecycle_input_exits_2_before_running(flags, message, tmp_path, capsys) -> None:

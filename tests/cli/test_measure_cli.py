@@ -93,7 +93,7 @@ def test_world_average_is_stated(capsys: pytest.CaptureFixture[str], monkeypatch
         (["--country", "FRX", "--", "true"], "FRA"),
         (["--pue", "0.5", "--", "true"], "allowed 1 to 3"),
         (["--pue", "50", "--", "true"], "allowed 1 to 3"),
-        (["--pue", "abc", "--", "true"], "--pue must be"),
+        (["--pue", "abc", "--", "true"], "--pue: PUE must be a number"),
         ([], "no command given"),
         (["--"], "no command given"),
         (["--idle-baseline", "-1", "--", "true"], "--idle-baseline"),

@@ -26,6 +26,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture
 def fake_models(monkeypatch: pytest.MonkeyPatch, no_cotenant_figure: None) -> None:
     monkeypatch.setattr(workloads, "load_workload", FakeWorkload, raising=False)
+    monkeypatch.setattr(workloads, "check_model", lambda *_a, **_k: None)  # stand-in names
     monkeypatch.setattr(tracking, "Monitor", DeterministicMonitor)
 
 
@@ -105,7 +106,8 @@ def test_unknown_run_id_lists_recent_runs(capsys: pytest.CaptureFixture[str], be
 
 def test_unknown_run_id_in_an_empty_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "nope", "--db", str(tmp_path / "empty.sqlite")]) == 2
-    assert "holds no runs yet" in capsys.readouterr().err
+    assert "nothing has been stored there yet" in capsys.readouterr().err
+    assert not (tmp_path / "empty.sqlite").exists()  # reading never creates a store
 
 
 def _optimize_run(db: str, result: dict | None) -> str:

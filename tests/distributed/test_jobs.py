@@ -125,6 +125,9 @@ def test_bad_job_ids_are_usage_errors(tmp_path: Path) -> None:
         timeout=60,
     )
     assert out.returncode == 2 and "--job" in out.stderr and "Traceback" not in out.stderr
+    from wattlens.store import open_store
+
+    open_store(tmp_path / "x.sqlite").close()  # an existing store without the job (a missing one is its own error)
     out = subprocess.run(
         [sys.executable, "-m", "wattlens", "results", "--db", str(tmp_path / "x.sqlite"), "--job", "none-such"],
         capture_output=True,

@@ -213,11 +213,20 @@ def from_config_file(path: Path, dtype: torch.dtype) -> Workload:
     import transformers
 
     p = path / "config.json" if path.is_dir() else path
-    d = json.loads(p.read_text())
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{p}: not a JSON config ({exc}); allowed: a transformers config.json object") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"{p}: a JSON {type(d).__name__}, not an object; allowed: a transformers config.json object")
     model_type = d.pop("model_type", None)
-    if not model_type:
-        raise ValueError(f"{p}: no model_type in config")
-    cfg = transformers.AutoConfig.for_model(model_type, **d)
+    if not model_type or not isinstance(model_type, str):
+        raise ValueError(f"{p}: no model_type (a string such as 'gpt2') in config")
+    try:
+        cfg = transformers.AutoConfig.for_model(model_type, **d)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        first = str(exc).split(". ", 1)[0][:200]  # transformers lists every known model_type after the first sentence
+        raise ValueError(f"{p}: transformers cannot build a config from it ({first})") from None
     archs = d.get("architectures") or []
     model_class: str | None = archs[0] if archs and hasattr(transformers, archs[0]) else None
     if model_class is None:

@@ -620,8 +620,7 @@ def execute(
             out = run_cell(cell, monitor, idle, idle_s, progress, suite.max_power_w)
             if i == 0:
                 out.timeline[:0] = timeline0
-            store.save_cell(run_id, cell.key, out.status, out.result, out.error)
-            store.save_timeline(run_id, cell.key, out.timeline)
+            _save_or_keep_cell(store, run_id, cell.key, out)
             counts[out.status] = counts.get(out.status, 0) + 1
             idle = out.idle_after if out.idle_after is not None else idle
             progress.cell_done(i, cell, out.status, summary_line(out))
@@ -638,8 +637,55 @@ def execute(
     return close_run(store, run_id, suite, pending, counts, status, progress, t0)
 
 
+KEPT_CELL = "bench-cell"  # the kind of a finished cell kept in the retry file when the store refused it
+
+
+def _save_or_keep_cell(store: Any, run_id: str, key: str, out: Any) -> None:
+    """Commit a finished cell; when the store refuses it (locked past its retries, read-only, full), keep it in
+    the retry file (:mod:`wattlens.store.pending`) so that ``--resume`` saves it instead of measuring it again,
+    then stop the run with the store's error."""
+    from wattlens.store import StoreError
+    from wattlens.store.pending import keep
+
+    timeline = [dict(r.to_dict()) if hasattr(r, "to_dict") else dict(r) for r in out.timeline]
+    try:
+        store.save_cell(run_id, key, out.status, out.result, out.error)
+        store.save_timeline(run_id, key, timeline)
+    except StoreError as exc:
+        error = str(exc).splitlines()[0]
+        record = {"kind": KEPT_CELL, "run_id": run_id, "cell_key": key, "status": out.status}
+        result = out.result.to_dict() if hasattr(out.result, "to_dict") else out.result  # JSON in the file
+        record |= {"result": result, "error": out.error, "timeline": timeline}
+        try:
+            path = keep(store.url, record, error)
+        except OSError as keep_exc:
+            raise StoreError(f"{error}; the finished cell {key} could not be kept either ({keep_exc})") from exc
+        raise StoreError(f"{error}; the finished cell {key} is kept in {path} and saved by --resume") from exc
+
+
+def _restore_kept_cells(store: Any) -> int:
+    """Save the cells (and records) kept in the retry file for this store; returns how many were saved."""
+    from wattlens.store.pending import _replay
+
+    def save(record: Mapping[str, Any]) -> None:
+        if record.get("kind") != KEPT_CELL:
+            store.save_measurement(record)
+            return
+        rid, key = str(record["run_id"]), str(record["cell_key"])
+        store.save_cell(rid, key, str(record["status"]), record.get("result"), record.get("error"))
+        store.save_timeline(rid, key, list(record.get("timeline") or []))
+
+    try:
+        return _replay(store.url, save)
+    except (OSError, ValueError):  # an unreadable retry file: the cells are measured again instead
+        return 0
+
+
 def pending_cells(store: Any, run_id: str, suite: Suite, retry_failed: bool = False) -> list[Cell]:
-    """The cells of ``suite`` a run still has to measure (done ones skipped; failed ones too unless retried)."""
+    """The cells of ``suite`` a run still has to measure (done ones skipped; failed ones too unless retried).
+    Cells kept in the retry file by an earlier attempt that the store refused are saved first."""
+    if hasattr(store, "url") and not getattr(store, "read_only", False):
+        _restore_kept_cells(store)
     done_before = store.done_keys(run_id)
     if retry_failed:
         done_before -= {c["cell_key"] for c in store.cells(run_id) if c["status"] == STATUS_FAILED}

@@ -103,7 +103,7 @@ class RepeatSummary(Record):
     mean: float
     sd: float
     ci95: float  # half-width; 0.0 when n < 2 (not computable, flagged by validity)
-    cv: float | None  # sd / |mean|; None when the mean is 0
+    cv: float | None  # sd / |mean|; None when the mean is 0 or n < 2 (unknown)
 
     @property
     def low(self) -> float:
@@ -119,7 +119,7 @@ def summarize(values: Sequence[float]) -> RepeatSummary:
     m = mean(values)
     sd = stdev(values)
     ci = t_quantile(0.975, n - 1) * sd / math.sqrt(n) if n >= 2 else 0.0
-    cv = sd / abs(m) if m != 0 else None
+    cv = sd / abs(m) if m != 0 and n >= 2 else None  # one repeat says nothing of the spread: unknown, never 0
     return RepeatSummary(n=n, mean=m, sd=sd, ci95=ci, cv=cv)
 
 

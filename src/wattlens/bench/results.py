@@ -26,12 +26,22 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Protocol
 
+from wattlens._logging import get_logger
 from wattlens.bench.lifecycle_rows import lifecycle_per_1000
 from wattlens.bench.ratings import DATA_DIR, RATING_VERSION, rate_rows, run_tier
 from wattlens.bench.records import BenchRow, CellConfig, CellResult, PerUnit, PhaseFigures, PhaseResult
 from wattlens.carbon import Footprint, Location
 from wattlens.units import kwh_per_1000, wh_per_1000_or_none
 from wattlens.workloads.tasks import canonical_task
+
+_log = get_logger(__name__)
+
+
+@lru_cache(maxsize=64)
+def _warn_once(message: str) -> None:
+    """One warning per bad stored setting, not one per row."""
+    _log.warning("%s", message)
+
 
 STATUSES = ("ok", "invalid", "failed")
 
@@ -109,15 +119,21 @@ class _RunContext:
         return f"node: devices read by {sources} (attribution={self.attribution or 'machine'})"
 
 
-def run_location(carbon: Mapping[str, object]) -> Location:
-    from wattlens.carbon import resolve_location
+def run_location(carbon: Mapping[str, object]) -> Location | None:
+    """The run's stored location; ``None`` (CO2e unknown for its rows) when the stored value is not one this
+    wattlens knows: a bad value saved by an older version must never stop the store from being read."""
+    from wattlens.carbon import CarbonError, resolve_location
 
     intensity = carbon.get("intensity_g_per_kwh")
-    return resolve_location(
-        country=_str(carbon.get("country")),
-        region=_str(carbon.get("region")),
-        intensity_g_per_kwh=_float(intensity) if intensity is not None else None,
-    )
+    try:
+        return resolve_location(
+            country=_str(carbon.get("country")),
+            region=_str(carbon.get("region")),
+            intensity_g_per_kwh=_float(intensity) if intensity is not None else None,
+        )
+    except (CarbonError, TypeError, ValueError) as exc:
+        _warn_once(f"stored carbon settings {dict(carbon)} are not usable ({exc}): CO2e shown as unknown")
+        return None
 
 
 def _footprint_per_1000(j: float | None, lo: float | None, hi: float | None, ctx: _RunContext) -> Footprint | None:
@@ -171,8 +187,16 @@ class _Carbon:
 
 
 def _carbon_per_1000(j: float | None, lo: float | None, hi: float | None, ctx: _RunContext) -> _Carbon:
+    from wattlens.carbon import CarbonError
+
     currency = _str(ctx.carbon.get("currency"))
-    fp = _footprint_per_1000(j, lo, hi, ctx)
+    if ctx.location is None and any(ctx.carbon.get(k) for k in ("country", "region", "intensity_g_per_kwh")):
+        return _Carbon()  # the run named a place this wattlens cannot resolve: unknown, not the world average
+    try:
+        fp = _footprint_per_1000(j, lo, hi, ctx)
+    except (CarbonError, TypeError, ValueError) as exc:  # a bad stored PUE/price: unknown, never a crash
+        _warn_once(f"stored carbon settings of run {ctx.run_id} are not usable ({exc}): CO2e and cost shown as unknown")
+        return _Carbon()
     if fp is None:
         return _Carbon(currency=currency)
     cost = _float(fp.cost.get("amount")) if fp.cost is not None else None

@@ -81,7 +81,9 @@ class CellStats:
 
     @property
     def ci95_j(self) -> float | None:
-        return None if self.summary is None else self.summary.ci95
+        if self.summary is None or self.summary.n < 2:  # one repeat: the interval is unknown, not 0
+            return None
+        return self.summary.ci95
 
     @property
     def cv(self) -> float | None:

@@ -386,7 +386,7 @@ def validate(data: Mapping[str, Any], text: str = "", file: str = "<suite>") -> 
         raise SuiteError(file, lines.key("", 0, "suite"), "`suite` must be a table", "[suite]")
     _validate_table(suite_t, SUITE_KEYS, "suite", 0, lines, file)
     tasks = data.get("task")
-    if tasks is None:
+    if tasks is None or tasks == []:
         raise SuiteError(file, None, "no [[task]] table: a suite needs at least one task", "[[task]] tables")
     if not isinstance(tasks, list):
         raise SuiteError(file, lines.table("task"), "`task` must be an array of tables", "[[task]] (double brackets)")
@@ -444,6 +444,8 @@ def validate(data: Mapping[str, Any], text: str = "", file: str = "<suite>") -> 
                 )
             seen.add(cell.key)
             cells.append(cell)
+    if not cells:  # e.g. every task with models = []: a run of nothing would look like a finished benchmark
+        raise SuiteError(file, lines.table("task"), "the suite expands to no cells", "at least one model per task")
     return Suite(settings["name"], settings["description"], file, settings, cells)
 
 

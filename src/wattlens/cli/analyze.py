@@ -10,6 +10,8 @@ import json
 import sys
 from typing import Any
 
+from wattlens.cli import options as opt
+
 EXAMPLES = """examples:
   wattlens analyze gpt2 --hardware a100 --phase decode --batch 8 --prompt 512 --new-tokens 128
   wattlens analyze path/to/config.json --hardware h100 --phase prefill --seq 2048 --json
@@ -47,10 +49,12 @@ def register(subparsers: Any) -> None:
         choices=["auto", "forward", "prefill", "decode", "generate", "train"],
         help="auto = generate (prefill + decode) for LLMs, forward otherwise",
     )
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--seq", type=int, default=None, help="sequence length (forward, prefill, train)")
-    p.add_argument("--prompt", type=int, default=None, help="prompt length before decoding (default: --seq or 512)")
-    p.add_argument("--new-tokens", type=int, default=128, help="decode steps")
+    p.add_argument("--batch", type=opt.Int(1), default=1)
+    p.add_argument("--seq", type=opt.Int(1), default=None, help="sequence length (forward, prefill, train)")
+    p.add_argument(
+        "--prompt", type=opt.Int(1), default=None, help="prompt length before decoding (default: --seq or 512)"
+    )
+    p.add_argument("--new-tokens", type=opt.Int(1), default=128, help="decode steps")
     p.add_argument(
         "--dtype",
         choices=["fp32", "bf16", "fp16", "fp8", "int8"],
@@ -67,7 +71,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--tensor-parallel",
         "--tp",
-        type=int,
+        type=opt.Int(1, 4096),
         default=1,
         metavar="N",
         help="Megatron-style tensor parallelism over N devices: sharded work + all-reduces over the "
@@ -109,17 +113,28 @@ def register(subparsers: Any) -> None:
         help="co-design sweep from one trace per model and phase; axes: hardware, batch, dtype, seq (prompt length "
         "for decode), runtime, tp. Prints the Pareto front of energy per token vs latency among points that fit",
     )
-    p.add_argument("--out", metavar="FILE", help="with --sweep: write every point to FILE (.csv, else JSON)")
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        type=opt.OutputPath("CSV or JSON file"),
+        help="with --sweep: write every point to FILE (.csv, else JSON)",
+    )
     t = p.add_argument_group("whole training runs (--phase train with --tokens)")
-    t.add_argument("--tokens", type=float, help="training tokens of the run (e.g. 3.5e11): analyse the whole run")
-    t.add_argument("--gpus", type=int, help="GPUs of the run (= tp x pp x dp)")
-    t.add_argument("--pp", type=int, default=1, help="pipeline-parallel stages")
-    t.add_argument("--dp", type=int, help="data-parallel replicas (default: gpus / (tp x pp))")
+    t.add_argument(
+        "--tokens",
+        type=opt.Float(0, lo_open=True),
+        help="training tokens of the run (e.g. 3.5e11): analyse the whole run",
+    )
+    t.add_argument("--gpus", type=opt.Int(1), help="GPUs of the run (= tp x pp x dp)")
+    t.add_argument("--pp", type=opt.Int(1), default=1, help="pipeline-parallel stages")
+    t.add_argument("--dp", type=opt.Int(1), help="data-parallel replicas (default: gpus / (tp x pp))")
     t.add_argument("--mfu", help="model FLOPs utilisation, a number or LOW-HIGH (default 0.30-0.50, stated)")
-    t.add_argument("--global-batch-tokens", type=int, default=4 * 1024 * 1024, help="tokens per optimizer step")
-    t.add_argument("--country", help="grid carbon intensity by country (default: $WATTLENS_COUNTRY, else WORLD)")
-    t.add_argument("--region", help="cloud region for the carbon intensity, e.g. aws:us-east-1")
-    t.add_argument("--intensity", type=float, metavar="G_PER_KWH", help="your own grid intensity, gCO2e/kWh")
+    t.add_argument("--global-batch-tokens", type=opt.Int(1), default=4 * 1024 * 1024, help="tokens per optimizer step")
+    t.add_argument(
+        "--country", type=opt.country, help="grid carbon intensity by country (default: $WATTLENS_COUNTRY, else WORLD)"
+    )
+    t.add_argument("--region", type=opt.region, help="cloud region for the carbon intensity, e.g. aws:us-east-1")
+    t.add_argument("--intensity", type=opt.intensity, metavar="G_PER_KWH", help="your own grid intensity, gCO2e/kWh")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--by-layer", action="store_true", help="per-layer detail")
     p.add_argument("--plot", metavar="DIR", help="write figures (energy by role, energy roofline) to DIR")
@@ -129,7 +144,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="run micro-benchmarks on this machine under the meter first and use the fitted profile",
     )
-    p.add_argument("--calibrate-seconds", type=float, default=1.0, help="seconds per calibration micro-benchmark")
+    p.add_argument(
+        "--calibrate-seconds",
+        type=opt.Float(0, 600, lo_open=True),
+        default=1.0,
+        help="seconds per calibration micro-benchmark",
+    )
     p.add_argument("--full-trace", action="store_true", help="trace every decode step (slow; verification)")
     p.add_argument("--list-presets", action="store_true", help="list the preset architectures and exit")
     p.add_argument(
@@ -152,8 +172,19 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="embodied carbon instead: figure, range, system boundary and source (docs/LIFECYCLE.md)",
     )
-    h.add_argument("--lifetime-years", type=float, metavar="Y", help="with --lifecycle: service life (default 5)")
-    h.add_argument("--utilisation", "--utilization", type=float, metavar="U", help="with --lifecycle: (0, 1]")
+    h.add_argument(
+        "--lifetime-years",
+        type=opt.Float(0, 50, lo_open=True),
+        metavar="Y",
+        help="with --lifecycle: service life (default 5)",
+    )
+    h.add_argument(
+        "--utilisation",
+        "--utilization",
+        type=opt.Float(0, 1, lo_open=True),
+        metavar="U",
+        help="with --lifecycle: (0, 1]",
+    )
     h.set_defaults(func=run_hardware)
 
 

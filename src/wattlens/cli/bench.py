@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wattlens.cli import options as opt
 from wattlens.cli.lifecycle_opts import add_lifecycle_args
+from wattlens.cli.options import UsageError
 from wattlens.units import kwh_to_j
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from wattlens.bench.training import MeasuredTraining
     from wattlens.report.query import Leaderboard
 
-EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 # --- argument helpers ------------------------------------------------------------------------------------
@@ -43,6 +45,7 @@ def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db",
         metavar="URL",
+        type=opt.db_location,
         default=None,
         help="results database: a .sqlite path (default ./wattlens.sqlite or $WATTLENS_DB) or postgresql://...",
     )
@@ -51,13 +54,15 @@ def _add_db(p: argparse.ArgumentParser) -> None:
 def _add_carbon(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("carbon and cost (from wattlens.carbon; every default is stated)")
     g.add_argument(
-        "--country", help="ISO code or name for the grid carbon intensity (default: $WATTLENS_COUNTRY, else WORLD)"
+        "--country",
+        type=opt.country,
+        help="ISO code or name for the grid carbon intensity (default: $WATTLENS_COUNTRY, else WORLD)",
     )
-    g.add_argument("--region", help="cloud region, e.g. aws:us-east-1")
-    g.add_argument("--intensity", type=float, metavar="G_PER_KWH", help="your own grid intensity, gCO2e/kWh")
-    g.add_argument("--pue", help="PUE (number) or provider name; default 1.0 (node boundary), stated")
-    g.add_argument("--price-per-kwh", type=float, help="electricity price per kWh")
-    g.add_argument("--currency", help="currency of the price, e.g. EUR")
+    g.add_argument("--region", type=opt.region, help="cloud region, e.g. aws:us-east-1")
+    g.add_argument("--intensity", type=opt.intensity, metavar="G_PER_KWH", help="your own grid intensity, gCO2e/kWh")
+    g.add_argument("--pue", type=opt.pue, help="PUE (number) or provider name; default 1.0 (node boundary), stated")
+    g.add_argument("--price-per-kwh", type=opt.price, help="electricity price per kWh")
+    g.add_argument("--currency", type=opt.currency, help="currency of the price, e.g. EUR")
 
 
 def _carbon_settings(args: argparse.Namespace) -> dict[str, object]:
@@ -124,7 +129,9 @@ def _register_bench(subparsers: Any) -> None:
         "store at once, so an interrupted run resumes with --resume RUN_ID.",
     )
     src = p.add_argument_group("what to run")
-    src.add_argument("--suite", help="quick | php | path/to/suite.toml")
+    src.add_argument(
+        "--suite", type=opt.InputPath("suite TOML file", ("quick", "php")), help="quick | php | path/to/suite.toml"
+    )
     src.add_argument("--task", help="one task instead of a suite (e.g. text-generation)")
     src.add_argument("--model", action="append", default=[], help="model id/path (repeatable; with --task)")
     src.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run (skips the stored cells)")
@@ -136,11 +143,18 @@ def _register_bench(subparsers: Any) -> None:
         "directory tree (a model spec 'file.py:fn' imports and runs that file)",
     )
     src.add_argument("--run-id", help="id for a new run (default: generated)")
+    src.add_argument(
+        "--list-models",
+        action="store_true",
+        help="list the models --task knows (every task without --task) with their weights and size, and exit",
+    )
     m = p.add_argument_group("method (override the suite's values)")
-    m.add_argument("--queries", type=int, help="inputs per repeat")
-    m.add_argument("--batch", type=int, action="append", help="batch size (repeatable)")
+    m.add_argument("--queries", type=opt.Int(1), help="inputs per repeat")
+    m.add_argument("--batch", type=opt.Int(1), action="append", help="batch size (repeatable)")
     m.add_argument("--precision", action="append", help="fp32 | bf16 | fp16 (repeatable)")
-    m.add_argument("--threads", type=int, action="append", help="intra-op threads, 0 = library default (repeatable)")
+    m.add_argument(
+        "--threads", type=opt.Int(0, 4096), action="append", help="intra-op threads, 0 = library default (repeatable)"
+    )
     m.add_argument("--engine", action="append", help="pytorch | onnxruntime | callable (repeatable)")
     m.add_argument(
         "--device",
@@ -148,12 +162,16 @@ def _register_bench(subparsers: Any) -> None:
         help="cpu | cuda | cuda:N | mps | auto (cuda when available, else cpu) (repeatable); "
         "default: the suite's (cpu; php: auto)",
     )
-    m.add_argument("--repeats", type=int, help="measured windows per cell (>= 5 for the method)")
-    m.add_argument("--warmup", type=int, help="warm-up batches (excluded)")
-    m.add_argument("--min-window-s", type=float, help="minimum duration of each measured window")
-    m.add_argument("--idle-s", type=float, help="idle baseline duration before/after each cell")
+    m.add_argument("--repeats", type=opt.Int(1), help="measured windows per cell (>= 5 for the method)")
+    m.add_argument("--warmup", type=opt.Int(0), help="warm-up batches (excluded)")
+    m.add_argument("--min-window-s", type=opt.Float(0), help="minimum duration of each measured window")
+    m.add_argument("--idle-s", type=opt.Float(0), help="idle baseline duration before/after each cell")
     m.add_argument("--attribution", choices=("machine", "process"), help="energy attribution of the monitor")
-    m.add_argument("--max-power-w", type=float, help="maximum draw of the boundary, W (enables the power <= max check)")
+    m.add_argument(
+        "--max-power-w",
+        type=opt.Float(0, lo_open=True),
+        help="maximum draw of the boundary, W (enables the power <= max check)",
+    )
     m.add_argument("--no-phases", action="store_true", help="skip the separate prefill/decode windows")
     m.add_argument("--no-quality", action="store_true", help="skip the quality metric")
     _add_db(p)
@@ -166,7 +184,7 @@ def _register_bench(subparsers: Any) -> None:
         "one-machine Ray); workers write each cell to --db (PostgreSQL for a multi-node cluster). Needs wattlens[ray]",
     )
     out = p.add_argument_group("output")
-    out.add_argument("--html", metavar="PATH", help="also write the HTML report")
+    out.add_argument("--html", metavar="PATH", type=opt.OutputPath("HTML file"), help="also write the HTML report")
     out.add_argument("--json", action="store_true", help="print the result rows as JSON instead of the leaderboard")
     _add_full(out)
     out.add_argument("--quiet", action="store_true", help="no progress output")
@@ -178,7 +196,12 @@ def _register_results(subparsers: Any) -> None:
     p.add_argument("--run", metavar="RUN_ID", help="run to show (default: the latest bench run)")
     p.add_argument("--all", action="store_true", help="every bench run in the store")
     p.add_argument("--json", action="store_true", help="rows as JSON (the documented contract)")
-    p.add_argument("--html", metavar="PATH", help="write the HTML report")
+    p.add_argument(
+        "--html",
+        metavar="PATH",
+        type=opt.OutputPath("HTML file"),
+        help="write the HTML report",
+    )
     p.add_argument("--list", action="store_true", help="list the bench runs in the store")
     _add_full(p)
     p.add_argument(
@@ -198,9 +221,13 @@ def _register_breakeven(subparsers: Any) -> None:
         description="PHP's example: --training-kwh 51686 --finetune-kwh 7571 --kwh-per-query 1e-4 -> ~592.6 M queries.",
     )
     p.add_argument(
-        "--training-kwh", type=float, help="training energy, kWh (default: the reference figure for a BLOOMz --model)"
+        "--training-kwh",
+        type=opt.Float(0),
+        help="training energy, kWh (default: the reference figure for a BLOOMz --model)",
     )
-    p.add_argument("--finetune-kwh", type=float, help="fine-tuning energy, kWh (default 0, or the reference figure)")
+    p.add_argument(
+        "--finetune-kwh", type=opt.Float(0), help="fine-tuning energy, kWh (default 0, or the reference figure)"
+    )
     p.add_argument(
         "--training-run",
         metavar="RUN_ID",
@@ -209,15 +236,18 @@ def _register_breakeven(subparsers: Any) -> None:
     p.add_argument(
         "--training-estimate",
         metavar="RUN_JSON",
+        type=opt.InputPath("JSON file"),
         help="take the training energy from `wattlens analyze MODEL --phase train --tokens ... --json` "
         "(labelled estimated, with its interval) instead of a published figure",
     )
     p.add_argument("--run", metavar="RUN_ID", help="take the per-query energy from this bench run")
     p.add_argument("--model", help="model in the run (or a BLOOMz reference model: bloomz-560m/1b7/3b/7b1)")
-    p.add_argument("--j-per-query", type=float, help="per-query energy in J (when the model is not in a run)")
-    p.add_argument("--kwh-per-query", type=float, help="per-query energy in kWh")
-    p.add_argument("--queries-per-day", type=float, help="request rate for the yearly projection and days to parity")
-    p.add_argument("--queries-per-second", type=float, help="the same rate per second (x 86,400 per day)")
+    p.add_argument("--j-per-query", type=opt.Float(0), help="per-query energy in J (when the model is not in a run)")
+    p.add_argument("--kwh-per-query", type=opt.Float(0), help="per-query energy in kWh")
+    p.add_argument(
+        "--queries-per-day", type=opt.Float(0), help="request rate for the yearly projection and days to parity"
+    )
+    p.add_argument("--queries-per-second", type=opt.Float(0), help="the same rate per second (x 86,400 per day)")
     p.add_argument("--json", action="store_true")
     _add_db(p)
     _add_carbon(p)
@@ -448,6 +478,37 @@ def _check_devices(suite: Any) -> str | None:
     return None
 
 
+def _list_models(task: str | None) -> int:
+    """``bench --list-models [--task T]``: the catalogue, one model a line (name, weights, size, description)."""
+    from wattlens.workloads import TASKS, WorkloadError, available_models
+
+    try:
+        tasks = [task] if task else sorted(TASKS)
+        listing = [(t, available_models(t)) for t in tasks]
+    except (WorkloadError, KeyError) as exc:
+        print(f"wattlens bench: error: --task: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for name, models in listing:
+        print(f"{name}:")
+        for m in models:
+            print(f"  {m.name:<36} {m.weights:<7} {m.size:<6} {m.description}")
+    print("also: a local model directory, an .onnx file, file.py:function, or a hub id already in the offline cache")
+    return EXIT_OK
+
+
+def _check_models(suite: Any) -> str | None:
+    """Why a model of the suite cannot be loaded here (unknown name, missing path), or None: said before the run
+    starts instead of a run of failed cells."""
+    import wattlens.workloads as workloads
+
+    for task, model in sorted({(c.task, c.model) for c in suite.cells}):
+        try:
+            workloads.check_model(task, model)
+        except workloads.WorkloadError as exc:
+            return f"--model: {exc}"
+    return None
+
+
 def _sigterm_to_interrupt() -> None:
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -474,11 +535,22 @@ def _untrusted_code(suite: Any, trusted: bool) -> str | None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from wattlens.bench.execute import execute, start_run
     from wattlens.bench.suites import Suite, SuiteError
-    from wattlens.store import open_store
+    from wattlens.cli.options import one_line
+    from wattlens.store import StoreError, open_store
 
+    if args.list_models:
+        return _list_models(args.task)
     if not (args.suite or args.task or args.resume):
         print("wattlens bench: give --suite quick|php|FILE, or --task T --model M, or --resume RUN_ID", file=sys.stderr)
         return EXIT_USAGE
+    if not args.resume:  # a new run's models and devices are checked before the store is opened (or created)
+        try:
+            problem = _check_devices(_build_suite(args)) or _check_models(_build_suite(args))
+        except SuiteError as exc:
+            problem = str(exc)
+        if problem is not None:
+            print(f"wattlens bench: {problem}", file=sys.stderr)
+            return EXIT_USAGE
     store = open_store(args.db)
     try:
         if args.resume:
@@ -544,6 +616,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
                     progress=_progress(args.quiet),
                     retry_failed=args.retry_failed,
                 )
+        except StoreError as exc:  # locked past the retries, read-only, full: the cells committed before stay
+            hint = f"wattlens bench --resume {run_id}" + (f" --db {args.db}" if args.db else "")
+            shown = one_line(str(exc))
+            print(f"wattlens bench: error: {shown}; stored cells are kept, continue with: {hint}", file=sys.stderr)
+            return EXIT_USAGE
         except KeyboardInterrupt:
             print(
                 f"\ninterrupted: finished cells are stored. Continue with:\n"
@@ -561,6 +638,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"({', '.join(f'{n} {s}' for s, n in sorted(summary.counts.items())) or 'nothing new'}) "
             f"in {summary.duration_s:.0f} s",
         )
+        if {c["status"] for c in store.cells(run_id)} == {"failed"}:  # not one cell of the run measured
+            print(f"wattlens bench: every cell of run {run_id} failed (see the errors above)", file=sys.stderr)
+            return EXIT_FAILED
         return EXIT_OK
     finally:
         store.close()
@@ -642,7 +722,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     from wattlens.report.query import UnknownRunError
     from wattlens.store import open_store
 
-    store = open_store(args.db)
+    store = open_store(args.db, read_only=True)  # reading never creates a store or a folder for a mistyped path
     try:
         if args.list:
             _list_runs(store)
@@ -693,8 +773,12 @@ def _per_query_from_run(args: argparse.Namespace) -> _PerQuery | None:
     from wattlens.report.query import best_row
     from wattlens.store import open_store
 
-    store = open_store(args.db)
+    store = open_store(args.db, read_only=True)
     try:
+        if args.run and store.get_run(args.run) is None:
+            from wattlens.report.query import require_run
+
+            require_run(store, args.run, 5, where=args.db or "the store")  # raises, naming the latest runs
         best = best_row(store, args.run, args.model)
     finally:
         store.close()
@@ -798,7 +882,7 @@ def _measured_training(args: argparse.Namespace) -> MeasuredTraining | int:
         print("wattlens breakeven: give --training-kwh or --training-run, not both", file=sys.stderr)
         return EXIT_USAGE
     try:
-        store = open_store(args.db)
+        store = open_store(args.db, read_only=True)
         try:
             return measured_training(store, args.training_run)
         finally:
@@ -839,6 +923,8 @@ def _resolve_per_query(args: argparse.Namespace, ref: BloomzReference | None, no
         return _PerQuery(args.j_per_query, None, None, "given (--j-per-query)")
     if args.kwh_per_query is not None:
         return _PerQuery(kwh_to_j(args.kwh_per_query), None, None, "given (--kwh-per-query)")
+    if args.run and not args.model:
+        raise UsageError(f"--run {args.run} needs --model M: the model whose per-query energy to take")
     if args.run and args.model:
         got = _per_query_from_run(args)
         if got is not None:

@@ -12,6 +12,8 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
+from wattlens.cli import options as opt
+
 ENV_EMBODIED = "WATTLENS_EMBODIED"
 ENV_WATER = "WATTLENS_WATER"
 
@@ -23,12 +25,15 @@ def add_lifecycle_args(p: argparse.ArgumentParser, *, hardware: bool = False) ->
     g.add_argument("--embodied", action="store_true", help="add the amortised embodied CO2e of the hardware used")
     g.add_argument("--water", action="store_true", help="add the water consumed on site (cooling) and off site (power)")
     g.add_argument(
-        "--lifetime-years", type=float, metavar="Y", help="service life of the hardware (default 5, range 4-6, sourced)"
+        "--lifetime-years",
+        type=opt.Float(0, 50, lo_open=True),
+        metavar="Y",
+        help="service life of the hardware (default 5, range 4-6, sourced)",
     )
     g.add_argument(
         "--utilisation",
         "--utilization",
-        type=float,
+        type=opt.Float(0, 1, lo_open=True),
         metavar="U",
         help="fraction of the service life spent on work, (0, 1] (default 1: idle time not charged)",
     )
@@ -36,12 +41,17 @@ def add_lifecycle_args(p: argparse.ArgumentParser, *, hardware: bool = False) ->
         "--wue", metavar="L_PER_KWH|PROVIDER", help="on-site water usage effectiveness, or aws/gcp/azure/..."
     )
     g.add_argument("--host", metavar="KEY", help="the machine: a server/laptop key or generic-rack-server-platform")
-    g.add_argument("--host-share", type=float, metavar="F", help="our share of the host, (0, 1] (e.g. a VM's part)")
+    g.add_argument(
+        "--host-share",
+        type=opt.Float(0, 1, lo_open=True),
+        metavar="F",
+        help="our share of the host, (0, 1] (e.g. a VM's part)",
+    )
     if hardware:
         g.add_argument("--hardware", metavar="KEY", help="the device serving the queries (h100, b200, l4, ...)")
         g.add_argument(
             "--device-seconds-per-query",
-            type=float,
+            type=opt.Float(0, lo_open=True),
             metavar="S",
             help="device time per query (1/throughput from wattlens bench); default: J/query / the device's TDP",
         )

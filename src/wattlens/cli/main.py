@@ -17,10 +17,15 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from wattlens.cli.options import EXIT_USAGE, Parser, UsageError, check_namespace, one_line
+from wattlens.errors import WattlensError
 from wattlens.redact import RedactingStream, passwords_in
+
+EXIT_INTERRUPTED = 130  # what shells report after Ctrl-C
 
 # sub-command name -> module that registers it (several names may share one module)
 COMMANDS: dict[str, str] = {
@@ -40,10 +45,13 @@ COMMANDS: dict[str, str] = {
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from wattlens import __version__
+
+    parser = Parser(
         prog="wattlens",
         description="Measure, benchmark, explain and cut the energy, carbon and cost of AI workloads.",
     )
+    parser.add_argument("--version", action="version", version=f"wattlens {__version__}")
     _add_output_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = [COMMANDS[only]] if only in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
@@ -114,6 +122,8 @@ _QUIET_LIBRARIES_ENV = {
     "DIFFUSERS_VERBOSITY": "error",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # transformers' weight-loading bar would interleave with progress lines
 }
+# -q: no progress bar from any library either (tqdm honours TQDM_DISABLE)
+_SILENT_ENV = {"TQDM_DISABLE": "1"}
 # Commands that run the user's own program: it inherits the user's environment untouched.
 _RUNS_USER_PROGRAM = frozenset({"measure"})
 _WATTLENS_LEVEL = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}
@@ -128,7 +138,7 @@ def configured_output(verbosity: int, command: str | None = None) -> Iterator[No
     logging and environment are theirs. A user's own environment variables always win (``setdefault``);
     a command that runs the user's program (``measure``) sets none, so that program runs as it would alone.
     """
-    env = {**_OFFLINE_ENV, **(_QUIET_LIBRARIES_ENV if verbosity < 2 else {})}
+    env = {**_OFFLINE_ENV, **(_QUIET_LIBRARIES_ENV if verbosity < 2 else {}), **(_SILENT_ENV if verbosity < 0 else {})}
     if command in _RUNS_USER_PROGRAM:
         env = {}
     added_env = [k for k in env if k not in os.environ]
@@ -143,7 +153,10 @@ def configured_output(verbosity: int, command: str | None = None) -> Iterator[No
     root.setLevel(_ROOT_LEVEL.get(verbosity, logging.INFO))
     root.addHandler(handler)
     try:
-        yield
+        with warnings.catch_warnings():
+            if verbosity < 0:  # -q: errors only, so Python warnings from the libraries underneath are not shown
+                warnings.simplefilter("ignore")
+            yield
     finally:
         package.removeHandler(handler)
         root.removeHandler(handler)
@@ -157,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     # Import only the module of the command asked for: keeps `wattlens measure` light.
     first = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(first if first in COMMANDS else None)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error (one line already printed), --help or --version: the exit code
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -165,7 +181,21 @@ def main(argv: list[str] | None = None) -> int:
     if verbosity < 0:
         args.quiet = True  # the commands' own progress switch
     with configured_output(verbosity, args.command), redacted_output(argv):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's function, after the checks across options; a wattlens error is one line and exit 2 (bad
+    input, a store that cannot be used), Ctrl-C is exit 130, never a traceback for either."""
+    try:
+        check_namespace(args)
         return int(args.func(args) or 0)
+    except (UsageError, WattlensError) as exc:
+        print(f"wattlens {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"wattlens {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 @contextmanager

@@ -34,6 +34,7 @@ import re
 import sys
 from collections.abc import Iterator
 
+from wattlens.cli import options as opt
 from wattlens.cli.child import EXIT_INTERRUPTED, ChildRunner
 from wattlens.cli.lifecycle_opts import (
     ENV_EMBODIED,
@@ -46,7 +47,7 @@ from wattlens.cli.lifecycle_opts import (
     project_fields,
     resolve_lifecycle,
 )
-from wattlens.errors import WattlensError
+from wattlens.cli.options import UsageError  # one error class for bad input, every command
 from wattlens.units import format_j
 
 TYPE_CHECKING = False
@@ -59,23 +60,23 @@ if TYPE_CHECKING:
 EXIT_USAGE = 2
 
 
-class UsageError(WattlensError):
-    """Bad command-line input: printed as ``wattlens <cmd>: error: ...`` and exit code 2."""
-
-
 # ---------------------------------------------------------------------------------------------------
 # argument parsing
 # ---------------------------------------------------------------------------------------------------
 def _add_carbon_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("carbon and cost (offline tables; nothing given -> world average, stated)")
-    g.add_argument("--country", help="ISO code or name of the grid (FR, FRA, France)")
-    g.add_argument("--region", help="cloud region as provider:region, e.g. aws:us-east-1, gcp:europe-west1")
-    g.add_argument("--intensity", type=float, metavar="G_PER_KWH", help="your own carbon intensity, gCO2e/kWh")
-    g.add_argument("--pue", help="power usage effectiveness 1.0-3.0, or 'provider' with --region (default 1.0)")
+    g.add_argument("--country", type=opt.country, help="ISO code or name of the grid (FR, FRA, France)")
     g.add_argument(
-        "--price-per-kwh", type=float, metavar="PRICE", help="electricity price per kWh (cost shown only then)"
+        "--region", type=opt.region, help="cloud region as provider:region, e.g. aws:us-east-1, gcp:europe-west1"
     )
-    g.add_argument("--currency", help="currency of --price-per-kwh, e.g. EUR")
+    g.add_argument("--intensity", type=opt.intensity, metavar="G_PER_KWH", help="your own carbon intensity, gCO2e/kWh")
+    g.add_argument(
+        "--pue", type=opt.pue, help="power usage effectiveness 1.0-3.0, or 'provider' with --region (default 1.0)"
+    )
+    g.add_argument(
+        "--price-per-kwh", type=opt.price, metavar="PRICE", help="electricity price per kWh (cost shown only then)"
+    )
+    g.add_argument("--currency", type=opt.currency, help="currency of --price-per-kwh, e.g. EUR")
     g.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of a table on stderr")
 
 
@@ -90,15 +91,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_carbon_args(m)
     add_lifecycle_args(m)
     m.add_argument(
-        "--json-file", metavar="FILE", help="also write the JSON record to FILE (COMMAND's stdout is left alone)"
+        "--json-file",
+        metavar="FILE",
+        type=opt.OutputPath("JSON file", create_folders=False),
+        help="also write the JSON record to FILE (COMMAND's stdout is left alone)",
     )
     m.add_argument(
-        "--idle-baseline", type=float, metavar="SECONDS", help="measure the idle baseline first (net = gross - idle)"
+        "--idle-baseline",
+        type=opt.Float(0, 3600, unit="s"),
+        metavar="SECONDS",
+        help="measure the idle baseline first (net = gross - idle)",
     )
     m.add_argument("--attribution", choices=("machine", "process"), default="machine", help="default: machine")
     m.add_argument("--sources", help="comma-separated sources to use (rapl,nvml,amd,apple,estimator); default: auto")
     m.add_argument(
-        "--cpu-tdp-w", type=float, metavar="W", help="your CPU's TDP for the estimator (labelled user-given)"
+        "--cpu-tdp-w",
+        type=opt.Float(0, 2000, lo_open=True, unit="W"),
+        metavar="W",
+        help="your CPU's TDP for the estimator (labelled user-given)",
     )
     m.add_argument("--name", default=None, help="name of the measurement (default: the command)")
     m.add_argument(
@@ -109,7 +119,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="label the record (repeatable, e.g. --tag nightly --tag team=search); `wattlens serve` groups its "
         "History page by tag",
     )
-    m.add_argument("--db", metavar="URL", help="also save the record to this store (SQLite path or postgresql:// URL)")
+    m.add_argument(
+        "--db",
+        metavar="URL",
+        type=opt.db_location,
+        help="also save the record to this store (SQLite path or postgresql:// URL)",
+    )
     m.add_argument(
         "--job",
         metavar="ID",
@@ -117,7 +132,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(node-level domains on local rank 0 only) and, with --db, write it under the job for `wattlens results "
         "--job ID`; default when launched by srun/mpirun/torchrun: the launcher's job id",
     )
-    m.add_argument("--csv", metavar="FILE", help="also append the record as one CSV row to FILE")
+    m.add_argument(
+        "--csv",
+        metavar="FILE",
+        type=opt.OutputPath("CSV file", create_folders=False),
+        help="also append the record as one CSV row to FILE",
+    )
     m.add_argument(
         "--mlflow",
         action="store_true",
@@ -129,7 +149,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     s = subparsers.add_parser("sources", help="show which energy sources work here, and why others do not")
     s.add_argument("--json", action="store_true", help="print JSON")
-    s.add_argument("--cpu-tdp-w", type=float, metavar="W", help="as for measure: show the estimator with this TDP")
+    s.add_argument(
+        "--cpu-tdp-w",
+        type=opt.Float(0, 2000, lo_open=True, unit="W"),
+        metavar="W",
+        help="as for measure: show the estimator with this TDP",
+    )
     s.set_defaults(func=run_sources)
 
     p = subparsers.add_parser(
@@ -137,9 +162,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="yearly energy / CO2e / cost of a workload at a request rate",
         description="Project a year of requests: energy per query x rate, x PUE, x carbon intensity (and price).",
     )
-    p.add_argument("--j-per-query", type=float, required=True, metavar="J", help="energy per query in joules")
-    p.add_argument("--j-per-query-low", type=float, metavar="J", help="low end of the per-query interval")
-    p.add_argument("--j-per-query-high", type=float, metavar="J", help="high end of the per-query interval")
+    p.add_argument("--j-per-query", type=opt.Float(0), required=True, metavar="J", help="energy per query in joules")
+    p.add_argument("--j-per-query-low", type=opt.Float(0), metavar="J", help="low end of the per-query interval")
+    p.add_argument("--j-per-query-high", type=opt.Float(0), metavar="J", help="high end of the per-query interval")
     p.add_argument(
         "--rate", required=True, help="request rate: 10M/day, 500/s, 2k/min, 1e9/year (bare number: per day)"
     )

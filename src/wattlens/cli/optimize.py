@@ -21,6 +21,8 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from wattlens.cli import options as opt
+
 if TYPE_CHECKING:
     from wattlens.optimize.request import OptimizeRequest
     from wattlens.optimize.results import OptimizePoint, OptimizeResult
@@ -56,12 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--min-quality",
-        type=float,
+        type=opt.Float(0, 1),
         default=0.99,
         help="quality gate vs the unmodified model (cosine / top-1 / token agreement); default 0.99",
     )
-    p.add_argument("--max-p95-ms", type=float, help="latency SLO: p95 per query in ms")
-    p.add_argument("--max-rss-mb", type=float, help="peak resident memory limit in MB")
+    p.add_argument("--max-p95-ms", type=opt.Float(0, lo_open=True), help="latency SLO: p95 per query in ms")
+    p.add_argument("--max-rss-mb", type=opt.Float(0, lo_open=True), help="peak resident memory limit in MB")
     p.add_argument("--budget", help="search time budget, e.g. 5m, 90s (halving stops promoting when it is spent)")
     p.add_argument("--strategy", choices=("auto", "halving", "optuna", "exhaustive"), default="auto")
     p.add_argument("--hardware-knobs", action="store_true", help="also try GPU power limits / locked clocks (NVML)")
@@ -70,32 +72,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated transforms to try (default: all applicable); "
         "e.g. onnxruntime,ort-int8-dynamic,threads,batching,torch-compile",
     )
-    p.add_argument("--queries", type=int, default=200, help="queries per full measurement window (default 200)")
-    p.add_argument("--repeats", type=int, default=3, help="windows per full measurement (default 3)")
-    p.add_argument("--quality-inputs", type=int, default=128, help="held-aside inputs for the quality gate")
+    p.add_argument("--queries", type=opt.Int(1), default=200, help="queries per full measurement window (default 200)")
+    p.add_argument("--repeats", type=opt.Int(1), default=3, help="windows per full measurement (default 3)")
+    p.add_argument("--quality-inputs", type=opt.Int(1), default=128, help="held-aside inputs for the quality gate")
     p.add_argument("--batches", help="comma-separated batch sizes to consider (default by mode)")
     p.add_argument("--threads", help="comma-separated thread counts to consider (default 1 and all CPUs)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument(
         "--rate",
-        type=float,
+        type=opt.Float(0),
         default=1_000_000,
         metavar="QUERIES_PER_DAY",
         help="for yearly savings (default 1,000,000/day)",
     )
-    p.add_argument("--country", help="grid for CO2e (default: world average, stated)")
-    p.add_argument("--region", help="cloud region provider:region for CO2e")
-    p.add_argument("--price-per-kwh", type=float, help="electricity price for cost savings")
-    p.add_argument("--currency", help="currency of --price-per-kwh")
+    p.add_argument("--country", type=opt.country, help="grid for CO2e (default: world average, stated)")
+    p.add_argument("--region", type=opt.region, help="cloud region provider:region for CO2e")
+    p.add_argument("--price-per-kwh", type=opt.price, help="electricity price for cost savings")
+    p.add_argument("--currency", type=opt.currency, help="currency of --price-per-kwh")
     p.add_argument("--out", metavar="DIR", help="write the recommended configuration as an artefact directory")
-    p.add_argument("--db", metavar="URL", help="store (SQLite path or postgresql:// URL; default ./wattlens.sqlite)")
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        type=opt.db_location,
+        help="store (SQLite path or postgresql:// URL; default ./wattlens.sqlite)",
+    )
     p.add_argument("--resume", metavar="OPT_RUN_ID", help="resume an interrupted run (its measured trials are reused)")
     p.add_argument(
         "--no-deploy-check",
         action="store_true",
         help="skip loading baseline/recommendation in a fresh process (deployment RSS, artefact check)",
     )
-    p.add_argument("--html", metavar="FILE", help="also write the HTML report (same as wattlens report RUN --html)")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        type=opt.OutputPath("HTML file"),
+        help="also write the HTML report (same as wattlens report RUN --html)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout (progress on stderr)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run_optimize)
@@ -195,9 +207,30 @@ def _summary(result: OptimizeResult) -> str:
     return "\n".join(lines)
 
 
+def _unknown_model(a: argparse.Namespace) -> str | None:
+    """Why MODEL or a --candidate is not one optimize can load (checked before a run is created), else None."""
+    from wattlens.optimize.models import resolve
+    from wattlens.workloads.extra_architectures import resolve as resolve_architecture
+
+    for name in [a.model, *a.candidate]:
+        if not name or not name.strip():
+            return "MODEL: empty; allowed: minilm, a local model directory or a preset architecture"
+        if resolve(name)[1] != "preset":
+            continue
+        try:
+            resolve_architecture(name)
+        except KeyError as exc:
+            return f"MODEL {name!r}: {str(exc).strip(chr(34))}; allowed also: minilm or a local model directory"
+    return None
+
+
 def run_optimize(a: argparse.Namespace) -> int:
     from wattlens.optimize.engine import Optimizer
 
+    problem = None if a.resume else _unknown_model(a)
+    if problem:
+        print(f"wattlens optimize: error: {problem}", file=sys.stderr)
+        return 2
     try:
         req = build_request(a)
     except ValueError as exc:

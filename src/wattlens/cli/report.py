@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wattlens.cli import options as opt
+
 if TYPE_CHECKING:
     from wattlens.optimize.results import OptimizeResult
     from wattlens.report.query import RunInfo
@@ -43,7 +45,9 @@ def register(subparsers: Any) -> None:
         default=None,
         help="results database: a .sqlite path (default ./wattlens.sqlite or $WATTLENS_DB) or postgresql://...",
     )
-    p.add_argument("--html", metavar="FILE", help="write the self-contained HTML report to FILE")
+    p.add_argument(
+        "--html", metavar="FILE", type=opt.OutputPath("HTML file"), help="write the self-contained HTML report to FILE"
+    )
     p.add_argument("--png", metavar="DIR", help="write the figures as PNG files into DIR (created)")
     p.add_argument("--json", action="store_true", help="print the rows (bench) or the result (optimize) as JSON")
     p.set_defaults(func=cmd_report)
@@ -57,7 +61,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from wattlens.report.query import UnknownRunError, require_run
     from wattlens.store import open_store
 
-    store = open_store(args.db)
+    store = open_store(args.db, read_only=True)  # reading never creates a store or a folder
     try:
         try:
             run = require_run(store, args.run_id, RECENT_RUNS, where=args.db or "the store")

@@ -15,6 +15,7 @@ import argparse
 import sys
 from typing import Any
 
+from wattlens.cli import options as opt
 from wattlens.cli.bench import _add_db as add_db
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -29,7 +30,7 @@ def register(subparsers: Any) -> None:
     )
     add_db(s)
     s.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1; 0.0.0.0 = every interface)")
-    s.add_argument("--port", type=int, default=None, help="port (default 8765; 0 = any free port)")
+    s.add_argument("--port", type=opt.Int(0, 65535), default=None, help="port (default 8765; 0 = any free port)")
     s.set_defaults(func=cmd_serve)
 
     e = subparsers.add_parser(

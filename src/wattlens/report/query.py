@@ -134,8 +134,8 @@ def require_run(store: Any, run_id: str, recent: int = 10, *, where: str = "the 
     runs = list_runs(store)[:recent]
     if not runs:
         raise UnknownRunError(f"no run {run_id!r} in {where}; the store holds no runs yet")
-    listing = "\n".join(f"  {r.run_id}  ({r.kind}, {r.status})" for r in runs)
-    raise UnknownRunError(f"no run {run_id!r} in {where}; most recent runs:\n{listing}")
+    listing = ", ".join(f"{r.run_id} ({r.kind}, {r.status})" for r in runs)  # one line: an error is one line
+    raise UnknownRunError(f"no run {run_id!r} in {where}; most recent runs: {listing}")
 
 
 # --- bench leaderboards ---------------------------------------------------------------------------------------

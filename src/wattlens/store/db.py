@@ -29,7 +29,10 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from wattlens._logging import get_logger
 from wattlens.store import ENV_DB, StoreError
+
+_log = get_logger(__name__)
 
 SCHEMA_VERSION = 2  # 2: measurements gained co2e_embodied_g and water_l (issue 15)
 # Columns added after version 1, created on older databases by _migrate (ALTER TABLE ... ADD COLUMN).
@@ -246,6 +249,24 @@ def _hide_in(text: str, url: sa.engine.URL) -> str:
     return text.replace(str(password), "***") if password else text
 
 
+ENV_BUSY_TIMEOUT = "WATTLENS_DB_BUSY_TIMEOUT_S"
+_BACKOFF_S = (0.25, 0.5, 1.0, 2.0)  # after SQLite's own busy timeout: retried writes, then a clear error
+
+
+def _busy_timeout_ms() -> int:
+    """SQLite's wait for another writer, ``$WATTLENS_DB_BUSY_TIMEOUT_S`` (default 10 s)."""
+    try:
+        seconds = float(os.environ.get(ENV_BUSY_TIMEOUT) or 10.0)
+    except ValueError:
+        seconds = 10.0
+    return int(min(max(seconds, 0.0), 3600.0) * 1000) if math.isfinite(seconds) else 10_000
+
+
+def _is_busy(exc: sa.exc.DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text or "could not obtain lock" in text
+
+
 def _sqlite_read_only_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
@@ -260,12 +281,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     try:
         # First: switching a new file to WAL takes a lock that a second process opening it at the same moment
         # must wait for, not fail on ("database is locked").
-        cursor.execute("PRAGMA busy_timeout=10000")  # wait for another writer instead of failing at once
+        cursor.execute(f"PRAGMA busy_timeout={_busy_timeout_ms()}")  # wait for another writer, not fail at once
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer; commits survive kill -9
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")  # same referential rules as PostgreSQL
     finally:
         cursor.close()
+
+
+def _executing(statement: Any) -> Callable[[sa.Connection], Any]:
+    return lambda conn: conn.execute(statement)
 
 
 def _new_run_id(kind: str) -> str:
@@ -330,6 +355,11 @@ class Store:
         except sa.exc.OperationalError as exc:
             engine.dispose()
             raise StoreError(f"cannot connect to {store.url}: {_hide_in(str(exc.orig), engine.url)}") from exc
+        except sa.exc.DBAPIError as exc:  # e.g. a file that is not a database
+            engine.dispose()
+            reason = _hide_in(str(exc.orig), engine.url)
+            shown = f"cannot use {store.url} as a results store: {reason}"
+            raise StoreError(f"{shown}; allowed: {ALLOWED_LOCATIONS}") from exc
         except BaseException:
             engine.dispose()
             raise
@@ -452,8 +482,7 @@ class Store:
         }
         for column in _MEASUREMENT_NUMBERS:
             row[column] = _number(pick(column), column)
-        with self._engine.begin() as conn:
-            key = conn.execute(measurements_table.insert().values(**row)).inserted_primary_key
+        key = self._write(lambda conn: conn.execute(measurements_table.insert().values(**row)).inserted_primary_key)
         if key is None:  # pragma: no cover - SQLite and PostgreSQL always return the new id
             raise StoreError("the database returned no id for the new measurement")
         return int(key[0])
@@ -538,8 +567,7 @@ class Store:
         for _attempt in range(5):  # generated ids collide only within one second and 1 in 65,536
             rid = run_id if run_id is not None else _new_run_id(kind)
             try:
-                with self._engine.begin() as conn:
-                    conn.execute(runs_table.insert().values(run_id=rid, **values))
+                self._write(_executing(runs_table.insert().values(run_id=rid, **values)))
                 return rid
             except sa.exc.IntegrityError:
                 if run_id is not None:
@@ -575,12 +603,13 @@ class Store:
     def set_run_status(self, run_id: str, status: str) -> None:
         """Set a run's status (e.g. ``running``, ``done``, ``failed``, ``interrupted``); committed at once."""
         status = self._status(status)
-        with self._engine.begin() as conn:
-            result = conn.execute(
+        result = self._write(
+            lambda conn: conn.execute(
                 runs_table.update()
                 .where(runs_table.c.run_id == run_id)
                 .values(status=status, updated_unix_s=time.time())
             )
+        )
         if result.rowcount == 0:
             raise StoreError(f"unknown run {run_id!r}")
 
@@ -620,14 +649,37 @@ class Store:
         )
         self._write_for_run(run_id, [stmt])
 
+    def _write(self, work: Callable[[sa.Connection], Any]) -> Any:
+        """Run ``work`` in one transaction. A database held by another writer past the busy timeout is retried
+        with back-off (:data:`_BACKOFF_S`); a write that still fails (locked, read-only file, full disk, server
+        gone) is a :class:`StoreError` saying why, never a driver traceback. Integrity errors pass through."""
+        for delay in (*_BACKOFF_S, None):
+            try:
+                with self._engine.begin() as conn:
+                    return work(conn)
+            except sa.exc.IntegrityError:
+                raise
+            except sa.exc.DBAPIError as exc:
+                if delay is not None and _is_busy(exc):
+                    _log.warning("%s is busy (another writer); retrying in %.2g s", self.url, delay)
+                    time.sleep(delay)
+                    continue
+                reason = _hide_in(str(exc.orig).strip().splitlines()[0], self._engine.url)
+                held = " (held by another writer past the busy timeout and retries)" if _is_busy(exc) else ""
+                raise StoreError(f"cannot write to {self.url}{held}: {reason}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _write_for_run(self, run_id: str, statements: Iterable[Any]) -> None:
+        def work(conn: sa.Connection) -> None:
+            for stmt in statements:
+                if isinstance(stmt, tuple):
+                    conn.execute(*stmt)
+                else:
+                    conn.execute(stmt)
+
+        statements = list(statements)  # a retried transaction runs them again
         try:
-            with self._engine.begin() as conn:
-                for stmt in statements:
-                    if isinstance(stmt, tuple):
-                        conn.execute(*stmt)
-                    else:
-                        conn.execute(stmt)
+            self._write(work)
         except sa.exc.IntegrityError as exc:  # the foreign key: no such run
             if self.get_run(run_id) is None:
                 raise StoreError(f"unknown run {run_id!r}: create_run() first") from exc

@@ -52,6 +52,7 @@ _EXPORTS = {
     "Generated": "base",
     "load_workload": "registry",
     "available_models": "registry",
+    "check_model": "registry",
     "ModelSpec": "registry",
     "ENGINES": "registry",
     "PRECISIONS": "_runtime",

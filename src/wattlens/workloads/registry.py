@@ -177,6 +177,38 @@ def _kind_of(model: Any, task: Task) -> tuple[str, Any]:
     return "hub", spec
 
 
+def check_model(task: str | Task, model: Any) -> None:
+    """Raise :class:`WorkloadError` (with the task's models) when ``model`` cannot be loaded for ``task`` here:
+    not in the catalogue, not a local path/ONNX file/callable, and not a hub id already in the local cache
+    (nothing is downloaded). Cheap: nothing is loaded.
+
+    >>> check_model("image-classification", "digits-mlp")
+    >>> check_model("image-classification", "no-such-model")
+    Traceback (most recent call last):
+    ...
+    wattlens.workloads.errors.WorkloadError: unknown model 'no-such-model' for image-classification ...
+    """
+    t = get_task(task)
+    kind, payload = _kind_of(model, t)
+    if kind != "hub" or _in_hub_cache(str(payload)):
+        return
+    raise WorkloadError(
+        f"unknown model {str(model)!r} for {t.name}: not in the catalogue, not a local path, not in the offline "
+        f"hub cache.{_unknown_hint(str(model), t)}"
+    )
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # no hub client: the loader says what is missing
+        return True
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # an id the hub client rejects (bad characters): not loadable either
+        return False
+
+
 def _unknown_hint(spec: str, task: Task) -> str:
     names = [m.name for m in available_models(task)]
     from .extra_architectures import preset_names
