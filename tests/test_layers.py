@@ -1,7 +1,7 @@
 """The layers of DESIGN.md, enforced: a module may import only its own layer or layers below it.
 
 Order, bottom up: meters < carbon < tracking < store < workloads < bench < analyze < optimize < report
-< integrations < distributed < web < cli / api, with the stdlib-only foundation modules (``errors``, ``_lazy``,
+< integrations < distributed < serving < web < cli / api, with the stdlib-only foundation modules (``errors``, ``_lazy``,
 ``_logging``,
 ``units``, ``stats``, ``records``) below every layer. carbon imports no other layer (it is data + lookup), so it
 sits below tracking, whose results carry a footprint. A static scan of every ``import`` in src/wattlens —
@@ -30,6 +30,7 @@ LAYERS = [
     "report",
     "integrations",
     "distributed",
+    "serving",
     "web",
     "cli",
 ]
