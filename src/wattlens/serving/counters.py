@@ -33,12 +33,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from wattlens._logging import get_logger
 from wattlens.meters.base import DOMAIN_CPU, ComponentEnergy
 from wattlens.tracking import IdleBaseline, Monitor
 
 logger = get_logger(__name__)
+T = TypeVar("T")
 WINDOW = "wattlens-serving"
 IDLE_BASIS_BASELINE = "measured-baseline"
 IDLE_BASIS_MIN = "min-observed-power"
@@ -177,23 +179,30 @@ class EnergyCounters:
         """Call ``fn(duration_s, energy_j)`` with every tick's readable energy (under the counters' lock)."""
         self._listeners.append(fn)
 
-    def tick(self) -> None:
-        """Close the current window, add its energy to the totals, open the next. Never raises."""
+    def tick(self, after: Callable[[], T] | None = None) -> T | None:
+        """Close the current window, add its energy to the totals, open the next. Never raises.
+
+        ``after`` runs under the same lock right after the tick (the middleware changes its count of active requests
+        there, so that no other tick can fall between the reading and the change)."""
         with self._lock:
-            if self._closed:
-                return
-            if self._monitor is None:
-                self._open_meter()
-                return
-            try:
-                m = self._monitor.end(WINDOW)
-                self._monitor.begin(WINDOW)
-                comps, duration_s = m.components, float(m.duration_s)
-            except Exception as exc:
-                self._restart_meter(exc)
-                return
-            self._ticks += 1
-            self._add(comps, duration_s)
+            self._tick_locked()
+            return after() if after is not None else None
+
+    def _tick_locked(self) -> None:
+        if self._closed:
+            return
+        if self._monitor is None:
+            self._open_meter()
+            return
+        try:
+            m = self._monitor.end(WINDOW)
+            self._monitor.begin(WINDOW)
+            comps, duration_s = m.components, float(m.duration_s)
+        except Exception as exc:
+            self._restart_meter(exc)
+            return
+        self._ticks += 1
+        self._add(comps, duration_s)
 
     def _add(self, comps: list[ComponentEnergy], duration_s: float) -> None:
         health: dict[tuple[str, str], Health] = {}
