@@ -350,9 +350,11 @@ def summarise(cfg: LoadTestConfig, records: list[RequestRecord], samples: list[t
     failed = len(records) - len(ok)
     m = window.measurement
     a, b = window.start_s, window.end_s
-    if a is None or b is None or m is None:
+    if a is None or b is None:
         reasons.append("no steady state: the run ended before every client had finished a request")
         a = b = t0
+    elif m is None:
+        reasons.append("the meter gave no reading for the window")
     span = b - a
     inside = [r for r in ok if a <= r.done_s <= b]
     if span < cfg.min_window_s:
