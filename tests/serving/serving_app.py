@@ -70,7 +70,11 @@ async def completions(request: Request) -> object:
 
         def events():  # type: ignore[no-untyped-def]
             for tok in _generate(body["prompt"], max_tokens):
-                chunk = {"object": "text_completion", "created": created, "choices": [{"text": tokenizer.decode([tok])}]}
+                chunk = {
+                    "object": "text_completion",
+                    "created": created,
+                    "choices": [{"text": tokenizer.decode([tok])}],
+                }
                 yield f"data: {json.dumps(chunk)}\n\n"
             yield "data: [DONE]\n\n"
 

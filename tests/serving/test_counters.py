@@ -136,9 +136,16 @@ def test_exposition_parses_and_names_follow_conventions():
     exp.scrape()
     sum(i * i for i in range(50000))
     parsed = _parse(exp.scrape())
-    assert {"wattlens_energy_joules", "wattlens_power_watts", "wattlens_up", "wattlens_meter_info",
-            "wattlens_energy_mode_joules", "wattlens_energy_low_joules", "wattlens_energy_high_joules",
-            "wattlens_process_energy_joules"} <= set(parsed)  # fmt: skip
+    assert {
+        "wattlens_energy_joules",
+        "wattlens_power_watts",
+        "wattlens_up",
+        "wattlens_meter_info",
+        "wattlens_energy_mode_joules",
+        "wattlens_energy_low_joules",
+        "wattlens_energy_high_joules",
+        "wattlens_process_energy_joules",
+    } <= set(parsed)
     energy = parsed["wattlens_energy_joules"]
     assert all(name == "wattlens_energy_joules_total" for name, _, _ in energy)
     assert {lab["domain"] for _, lab, _ in energy} == {"cpu", "memory"}

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -112,7 +111,7 @@ def test_sigterm_exits_cleanly():
 class _Receiver(BaseHTTPRequestHandler):
     bodies: list[bytes] = []
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         n = int(self.headers["Content-Length"])
         _Receiver.bodies.append(self.rfile.read(n))
         self.send_response(200)
@@ -150,8 +149,10 @@ def test_otlp_push_reaches_a_real_receiver():
     assert {"hw.energy", "hw.power", "hw.host.energy", "hw.host.power"} <= set(metrics)
     energy = metrics["hw.energy"]
     assert energy.unit == "J" and energy.sum.is_monotonic and energy.sum.aggregation_temporality == 2  # cumulative
-    points = {dict((a.key, a.value.string_value) for a in p.attributes)["hw.type"]: p.as_double
-              for p in energy.sum.data_points}  # fmt: skip
+    points = {
+        dict((a.key, a.value.string_value) for a in p.attributes)["hw.type"]: p.as_double
+        for p in energy.sum.data_points
+    }
     assert set(points) == {"cpu", "memory"} and all(v > 0 for v in points.values())
     host = metrics["hw.host.energy"].sum.data_points[0].as_double
     assert host == pytest.approx(sum(points.values()), rel=0.05)  # the host total is its own metric, not a sum of these

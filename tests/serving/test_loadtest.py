@@ -59,8 +59,24 @@ def model_server(tmp_path_factory):
 @pytest.mark.slow
 def test_embeddings_at_a_constant_rate(model_server, tmp_path, capsys):
     db = str(tmp_path / "lt.sqlite")
-    argv = ["loadtest", model_server + "/v1/embeddings", "--openai", "--rate", "8", "--duration", "6",
-            "--min-window", "3", "--idle", "1", "--model", "all-MiniLM-L6-v2", "--db", db, "--json"]  # fmt: skip
+    argv = [
+        "loadtest",
+        model_server + "/v1/embeddings",
+        "--openai",
+        "--rate",
+        "8",
+        "--duration",
+        "6",
+        "--min-window",
+        "3",
+        "--idle",
+        "1",
+        "--model",
+        "all-MiniLM-L6-v2",
+        "--db",
+        db,
+        "--json",
+    ]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["valid"], out["reasons"]
@@ -79,8 +95,25 @@ def test_embeddings_at_a_constant_rate(model_server, tmp_path, capsys):
 @pytest.mark.slow
 def test_streamed_completions_at_fixed_concurrency_with_the_middleware(model_server, tmp_path, capsys):
     db = str(tmp_path / "lt.sqlite")
-    argv = ["loadtest", model_server + "/v1/completions", "--openai", "--concurrency", "2", "--duration", "6",
-            "--min-window", "3", "--idle", "1", "--stream", "--max-tokens", "8", "--db", db, "--json"]  # fmt: skip
+    argv = [
+        "loadtest",
+        model_server + "/v1/completions",
+        "--openai",
+        "--concurrency",
+        "2",
+        "--duration",
+        "6",
+        "--min-window",
+        "3",
+        "--idle",
+        "1",
+        "--stream",
+        "--max-tokens",
+        "8",
+        "--db",
+        db,
+        "--json",
+    ]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["valid"], out["reasons"]

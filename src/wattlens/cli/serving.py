@@ -1,4 +1,4 @@
-"""``wattlens exporter`` (the meter on /metrics, or pushed over OTLP) and ``wattlens loadtest`` (steady-state J/request).
+"""``wattlens exporter`` (the meter on /metrics, or pushed over OTLP), ``wattlens loadtest`` (steady-state J/request).
 
     wattlens exporter --port 9464                     # http://127.0.0.1:9464/metrics
     wattlens exporter --port 9464 --processes         # + per-process energy (attributed by CPU-time share)
@@ -121,21 +121,25 @@ def cmd_exporter(args: argparse.Namespace) -> int:
                 from wattlens.serving.otel import OtlpBridge
             except ImportError as exc:
                 exporter.close()
-                return _err("exporter", f"--otlp needs the serving extra ({exc.name} missing): pip install 'wattlens[serving]'")
+                return _err(
+                    "exporter", f"--otlp needs the serving extra ({exc.name} missing): pip install 'wattlens[serving]'"
+                )
             bridge = OtlpBridge(counters, args.otlp, interval_s=otlp_interval)
             where = f"pushing to {bridge.endpoint} every {otlp_interval:g} s"
         else:
             server = serve(exporter, args.host, port)
-            host, bound = server.server_address[:2]
-            where = f"http://{host if ':' not in str(host) else f'[{host}]'}:{bound}/metrics"
+            host, bound = str(server.server_address[0]), int(server.server_address[1])
+            where = f"http://{host if ':' not in host else f'[{host}]'}:{bound}/metrics"
     except ExporterError as exc:
         exporter.close()
         return _err("exporter", str(exc))
     exporter.start()
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
-    print(f"wattlens exporter: {where} ({counters.snapshot().meter.get('sources', '?')}); SIGTERM or Ctrl-C stops it",
-          flush=True)  # fmt: skip
+    print(
+        f"wattlens exporter: {where} ({counters.snapshot().meter.get('sources', '?')}); SIGTERM or Ctrl-C stops it",
+        flush=True,
+    )
     thread = None
     if server is not None:
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5}, daemon=True)
@@ -182,14 +186,15 @@ def _config(args: argparse.Namespace) -> Any:
         try:
             body = json.loads(args.body)
         except json.JSONDecodeError:
-            raise _Usage("--body: a JSON object, e.g. '{\"input\": \"hello\"}'") from None
+            raise _Usage('--body: a JSON object, e.g. \'{"input": "hello"}\'') from None
         if not isinstance(body, dict):
-            raise _Usage("--body: a JSON object, e.g. '{\"input\": \"hello\"}'")
+            raise _Usage('--body: a JSON object, e.g. \'{"input": "hello"}\'')
     return LoadTestConfig(
         url=args.url,
         rate=None if args.rate is None else _number("--rate", args.rate, low=-math.inf),
-        concurrency=None if args.concurrency is None else int(
-            _number("--concurrency", args.concurrency, low=-math.inf, integer=True)),  # fmt: skip
+        concurrency=None
+        if args.concurrency is None
+        else int(_number("--concurrency", args.concurrency, low=-math.inf, integer=True)),
         duration_s=_number("--duration", args.duration, low=1, high=86400),
         min_window_s=_number("--min-window", args.min_window, low=0.5, high=86400),
         idle_s=_number("--idle", args.idle, low=0, high=600),

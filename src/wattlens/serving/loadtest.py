@@ -75,7 +75,9 @@ class LoadTestConfig(Record):
     def validate(self) -> None:
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise LoadTestError(f"URL {self.url!r}: an http(s) URL of the endpoint, e.g. http://127.0.0.1:8000/v1/completions")
+            raise LoadTestError(
+                f"URL {self.url!r}: an http(s) URL of the endpoint, e.g. http://127.0.0.1:8000/v1/completions"
+            )
         if (self.rate is None) == (self.concurrency is None):
             raise LoadTestError("give exactly one of --rate R (requests per second > 0) or --concurrency N (>= 1)")
         if self.rate is not None and not (math.isfinite(self.rate) and self.rate > 0):
@@ -89,7 +91,7 @@ class LoadTestConfig(Record):
             raise LoadTestError(f"--idle {self.idle_s}: seconds of idle baseline in 0..600 (0 = none: gross only)")
         if self.api not in APIS:
             raise LoadTestError(f"--api {self.api!r}: one of {', '.join(APIS)}")
-        if self.stream and not self.api.startswith("openai-") or self.stream and self.api == "openai-embeddings":
+        if (self.stream and not self.api.startswith("openai-")) or (self.stream and self.api == "openai-embeddings"):
             raise LoadTestError("--stream: only for OpenAI completions or chat endpoints")
         if self.max_tokens < 1:
             raise LoadTestError(f"--max-tokens {self.max_tokens}: an integer >= 1")
@@ -161,8 +163,12 @@ def request_body(cfg: LoadTestConfig, i: int) -> dict[str, Any]:
     if cfg.api == "openai-embeddings":
         return {"model": model, "input": prompt}
     if cfg.api == "openai-chat":
-        return {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": cfg.max_tokens,
-                "stream": cfg.stream}  # fmt: skip
+        return {
+            "model": model,
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": cfg.max_tokens,
+            "stream": cfg.stream,
+        }
     if cfg.api == "openai-completions":
         return {"model": model, "prompt": prompt, "max_tokens": cfg.max_tokens, "stream": cfg.stream}
     return {"input": prompt}
@@ -267,8 +273,9 @@ async def _drive(cfg: LoadTestConfig, window: _Window) -> tuple[list[RequestReco
     return records, samples, t0
 
 
-async def _drive_rate(cfg: LoadTestConfig, run_one: Any, window: _Window, t0: float, deadline: float,
-                      in_flight: list[int]) -> None:  # fmt: skip
+async def _drive_rate(
+    cfg: LoadTestConfig, run_one: Any, window: _Window, t0: float, deadline: float, in_flight: list[int]
+) -> None:
     assert cfg.rate is not None
     period = 1.0 / cfg.rate
     warmup_s = max(1.0, 0.1 * cfg.duration_s)
@@ -342,8 +349,9 @@ def _pct(values: list[float], q: float) -> float | None:
     return percentile(values, q) if values else None
 
 
-def summarise(cfg: LoadTestConfig, records: list[RequestRecord], samples: list[tuple[float, int]], t0: float,
-              window: _Window) -> LoadTestResult:  # fmt: skip
+def summarise(
+    cfg: LoadTestConfig, records: list[RequestRecord], samples: list[tuple[float, int]], t0: float, window: _Window
+) -> LoadTestResult:
     """The figures of a finished run (pure: separately tested)."""
     reasons: list[str] = []
     ok = [r for r in records if r.ok]
@@ -383,7 +391,7 @@ def summarise(cfg: LoadTestConfig, records: list[RequestRecord], samples: list[t
     high = m.high_j if m is not None else None
     if basis == "net" and low is not None and high is not None and idle is not None:
         low, high = max(0.0, low - idle), max(0.0, high - idle)  # the idle interval's own width is in the notes
-    per = (lambda x: None if x is None or n_in == 0 else x / n_in)
+    per = lambda x: None if x is None or n_in == 0 else x / n_in
     return LoadTestResult(
         url=cfg.url,
         mode=cfg.mode,
@@ -461,8 +469,11 @@ def save_result(result: LoadTestResult, cfg: LoadTestConfig, db: str | None, env
     if result.idle_power_w is not None:
         p = IdlePower(result.idle_power_w, result.idle_power_w, result.idle_power_w, result.source)
         idle = IdleBaselines(before=p, used=p)
-    tokens_per = None if not result.output_tokens or not result.window_requests else (
-        result.output_tokens / result.window_requests)  # fmt: skip
+    tokens_per = (
+        None
+        if not result.output_tokens or not result.window_requests
+        else (result.output_tokens / result.window_requests)
+    )
     q = PhaseResult(
         phase="query",
         batch=int(result.target) if result.mode == "concurrency" else 1,
@@ -480,10 +491,12 @@ def save_result(result: LoadTestResult, cfg: LoadTestConfig, db: str | None, env
         gross_j=result.gross_j,
         idle_j=result.idle_j,
         net_j=result.net_j,
-        gross_j_per_query=None if result.gross_j is None or not result.window_requests else (
-            result.gross_j / result.window_requests),  # fmt: skip
-        net_j_per_query=None if result.net_j is None or not result.window_requests else (
-            result.net_j / result.window_requests),  # fmt: skip
+        gross_j_per_query=None
+        if result.gross_j is None or not result.window_requests
+        else (result.gross_j / result.window_requests),
+        net_j_per_query=None
+        if result.net_j is None or not result.window_requests
+        else (result.net_j / result.window_requests),
         mean_power_w=result.mean_power_w,
         p50_ms=result.p50_ms,
         p95_ms=result.p95_ms,
@@ -502,15 +515,19 @@ def save_result(result: LoadTestResult, cfg: LoadTestConfig, db: str | None, env
         status="ok" if result.valid else "invalid",
         reasons=result.reasons,
         query=q,
-        per_unit=PerUnit(unit="output-token", output_tokens_per_query=tokens_per,
-                         j_per_output_token=result.j_per_output_token) if result.output_tokens else None,  # fmt: skip
+        per_unit=PerUnit(
+            unit="output-token", output_tokens_per_query=tokens_per, j_per_output_token=result.j_per_output_token
+        )
+        if result.output_tokens
+        else None,
         idle=idle,
         info={"loadtest": result.to_dict()},
     )
     store = open_store(db)
     try:
-        run_id = store.create_run("bench", {"loadtest": cfg.to_dict(), "suite": {"name": "loadtest"}},
-                                  environment=dict(environment))  # fmt: skip
+        run_id = store.create_run(
+            "bench", {"loadtest": cfg.to_dict(), "suite": {"name": "loadtest"}}, environment=dict(environment)
+        )
         store.save_cell(run_id, f"loadtest:{cfg.url}", "ok" if result.valid else "invalid", cell.to_dict())
         store.set_run_status(run_id, "done")
     finally:

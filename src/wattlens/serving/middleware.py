@@ -39,8 +39,26 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Log-spaced from 1 mJ (an embedding on a GPU) to 1 kJ (a long generation on a node)
-DEFAULT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0,
-                   250.0, 1000.0)  # fmt: skip
+DEFAULT_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    25.0,
+    50.0,
+    100.0,
+    250.0,
+    1000.0,
+)
 HEADER = b"x-energy-joules"
 ATTRIBUTION_HELP = (
     "Energy attributed to each request (J): every interval between request edges is shared equally among the "

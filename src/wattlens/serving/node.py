@@ -41,7 +41,9 @@ class NodeCpuSource(EnergySource):
         n = m.n_threads
         self._static = (n * m.idle_w.low, n * m.idle_w.mid, n * m.idle_w.high)
         self._dynamic = (m.dynamic_w.low, m.dynamic_w.mid, m.dynamic_w.high)
-        self._note = f"{m.note}. Node attribution: idle of all {n} logical CPUs + dynamic power x every process's CPU time"
+        self._note = (
+            f"{m.note}. Node attribution: idle of all {n} logical CPUs + dynamic power x every process's CPU time"
+        )
 
     @classmethod
     def probe(cls, **kwargs: Any) -> SourceStatus:

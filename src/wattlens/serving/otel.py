@@ -53,8 +53,9 @@ def otlp_endpoint(url: str) -> str:
 def _hw_attributes(key: CounterKey) -> dict[str, str]:
     return {
         "hw.type": key.domain,
-        "hw.id": f"{key.domain}{key.device}" if key.device and not key.device.startswith(key.domain) else key.device
-        or key.domain,
+        "hw.id": f"{key.domain}{key.device}"
+        if key.device and not key.device.startswith(key.domain)
+        else key.device or key.domain,
         "wattlens.source": key.source,
         "wattlens.method": key.method,
     }

@@ -13,7 +13,7 @@ demo_joules_total{domain="cpu"} 1.5
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -30,7 +30,7 @@ class Family:
     name: str
     kind: str
     help: str
-    samples: list[tuple[str, Mapping[str, str], float]]
+    samples: Sequence[tuple[str, Mapping[str, str], float]]
 
 
 def escape_label(value: str) -> str:
