@@ -156,7 +156,8 @@ def cmd_exporter(args: argparse.Namespace) -> int:
         exporter.close()
         for s, h in previous.items():
             signal.signal(s, h)
-    print("wattlens exporter: stopped", file=sys.stderr)
+    if not getattr(args, "quiet", False):
+        print("wattlens exporter: stopped", file=sys.stderr)
     return EXIT_OK
 
 

@@ -17,6 +17,7 @@ Used only where no sensor measures the CPU package (RAPL absent); memory stays w
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -25,6 +26,10 @@ from wattlens.meters.cotenant import machine_busy_s
 from wattlens.meters.estimator import CpuPowerModel, resolve_cpu_power
 
 METHOD = "cpu-time-model:node"
+# /proc/stat counts CPU time in USER_HZ ticks (10 ms): a second read within 2 ms cannot show anything new, so an edge
+# that follows another that closely (the middleware closes a window and opens the next at once) reuses it.
+REUSE_S = 0.002
+_NOT_BUSY = (3, 4, 7)  # idle, iowait, steal: the fields of the "cpu" line that are not this machine's busy time
 
 
 class NodeCpuSource(EnergySource):
@@ -44,6 +49,36 @@ class NodeCpuSource(EnergySource):
         self._note = (
             f"{m.note}. Node attribution: idle of all {n} logical CPUs + dynamic power x every process's CPU time"
         )
+        self._fd: int | None = None
+        self._last = (-1.0, 0.0)  # (monotonic s of the read, busy CPU-s)
+        try:
+            self._tick_s = float(os.sysconf("SC_CLK_TCK"))
+        except (ValueError, OSError, AttributeError):
+            self._tick_s = 100.0
+
+    def _busy_s(self) -> float | None:
+        """Busy CPU-seconds of the whole machine: one pread of a kept descriptor (no open/close per edge)."""
+        now = time.monotonic()
+        if now - self._last[0] < REUSE_S:
+            return self._last[1]
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDONLY)
+            head = os.pread(self._fd, 256, 0).split(b"\n", 1)[0].split()
+            if not head or head[0] != b"cpu":
+                return None
+            busy = sum(int(v) for i, v in enumerate(head[1:9]) if i not in _NOT_BUSY) / self._tick_s
+        except (OSError, ValueError):
+            return None
+        self._last = (now, busy)
+        return busy
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            finally:
+                self._fd = None
 
     @classmethod
     def probe(cls, **kwargs: Any) -> SourceStatus:
@@ -56,7 +91,7 @@ class NodeCpuSource(EnergySource):
         return SourceStatus(self.name, ok, self._note if ok else "/proc/stat unreadable", (DOMAIN_CPU,), ESTIMATED)
 
     def snapshot(self) -> Snapshot:
-        busy = machine_busy_s(self._path)  # never raises: None where unreadable
+        busy = self._busy_s()  # never raises: None where unreadable
         if busy is None:
             return Snapshot(time.monotonic(), None, {"cpu": f"{self._path} unreadable"})
         return Snapshot(time.monotonic(), busy)
