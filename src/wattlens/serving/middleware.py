@@ -1,15 +1,19 @@
 """``EnergyMiddleware``: energy per request for any ASGI app (Starlette, FastAPI), on ``/metrics`` and in a header.
 
-Attribution (stated in the metric's help and docs/SERVING.md): the meter's window is closed and reopened at every
-request's start and end (and when the response headers leave, for the header), so between two such edges the set
-of requests in flight is constant; the energy of that interval is shared equally among them — each request is
-charged by its **active time**, weighted by how many others were active with it (a fair-share clock: a request
-alone for 10 ms gets all of those 10 ms' energy, two together share it half and half). The sum over requests
-equals the energy metered while at least one request was active; energy with none active is counted in
-``wattlens_unattributed_energy_joules_total``. When the app reports tokens (``request.state.wattlens_tokens = n``,
-or ``scope["state"]["wattlens_tokens"]``), they are added to ``wattlens_tokens_total`` so that J/token is
-``rate(wattlens_request_energy_joules_sum) / rate(wattlens_tokens_total)``; the split between requests stays by
-active time.
+Attribution (stated in the metric's help and docs/SERVING.md), by **active time, fair share**: a request edge
+(start, end) only reads the clock — a few microseconds, so the middleware stays far inside 1 % of a request — and
+advances a fair-share clock ``S`` by ``dt / n`` while ``n`` requests are active: a request alone for 10 ms gains 10 ms
+of share time, two together 5 ms each. The meter is read once per interval (1 s by a background tick, and at every
+scrape); an interval's energy ``E`` over its duration ``T`` gives its mean power ``P = E / T``, and each request is
+charged ``P`` x its share time in that interval. So the requests together get ``P`` x the interval's busy time, and
+the rest of ``E`` (time with no request active) is ``wattlens_unattributed_energy_joules_total``: request energies
+plus unattributed energy equal the meter's total. A request's energy is final once the interval it ended in has been
+metered: it enters the histogram then (at most one interval later).
+
+When the app reports tokens (``request.state.wattlens_tokens = n``, or ``scope["state"]["wattlens_tokens"]``) they
+are added to ``wattlens_tokens_total``, so J/token is ``rate(wattlens_request_energy_joules_sum) /
+rate(wattlens_tokens_total)``; the split between requests stays by active time. ``X-Energy-Joules`` (``header=True``)
+is an estimate made when the headers leave: the request's share time so far x the last metered interval's power.
 
 The energy is the meter's whole boundary (node-level where a sensor measures the node, see
 :func:`wattlens.serving.counters.default_monitor`): gross, idle included.
@@ -23,6 +27,8 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -61,66 +67,128 @@ DEFAULT_BUCKETS = (
 )
 HEADER = b"x-energy-joules"
 ATTRIBUTION_HELP = (
-    "Energy attributed to each request (J): every interval between request edges is shared equally among the "
-    "requests active in it (active time, fair share); gross meter energy, idle included."
+    "Energy attributed to each request (J): each metered interval's mean power x the request's fair share of the "
+    "interval's active time (time shared equally among the requests active together); gross meter energy."
 )
+MAX_SEGMENTS = 4096  # metered intervals kept for requests still open (over an hour at 1 Hz); older: the oldest power
 
 
 class RequestEnergyLedger:
-    """The fair-share clock: cumulative energy per active request, the histogram, tokens, unattributed energy."""
+    """The fair-share clock, the metered intervals' powers, the histogram, tokens and unattributed energy."""
 
-    def __init__(self, counters: EnergyCounters, buckets: tuple[float, ...] = DEFAULT_BUCKETS) -> None:
+    def __init__(
+        self, counters: EnergyCounters, buckets: tuple[float, ...] = DEFAULT_BUCKETS, interval_s: float = 1.0
+    ) -> None:
         self.counters = counters
         self.buckets = tuple(sorted(buckets))
+        self.interval_s = interval_s
         self._bucket_counts = [0] * (len(self.buckets) + 1)  # the last is +Inf
         self._sum_j = 0.0
         self._count = 0
         self._tokens = 0
-        self._active = 0
-        self._per_request_j = 0.0  # Σ interval energy / requests active in it
         self._unattributed_j = 0.0
-        self._lock = threading.Lock()  # histogram updates (the clock itself runs under the counters' lock)
+        self._lock = threading.Lock()
+        self._active = 0
+        self._share_s = 0.0  # the fair-share clock S: seconds of share time handed out since start
+        self._t_last = time.monotonic()
+        self._busy_s = 0.0  # time with >= 1 request active since the last metered interval
+        self._tick_share_s = 0.0  # S at the last metered interval's end
+        self._segments: deque[tuple[float, float, float]] = deque(maxlen=MAX_SEGMENTS)  # (S from, S to, power W)
+        self._pending: list[tuple[float, float, int | None]] = []  # finished requests: (S start, S end, tokens)
+        self._last_power_w: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         counters.add_listener(self._on_tick)
 
-    def _on_tick(self, duration_s: float, energy_j: float) -> None:
-        if self._active > 0:
-            self._per_request_j += energy_j / self._active
-        else:
-            self._unattributed_j += energy_j
-
-    def _enter(self) -> float:
-        self._active += 1
-        return self._per_request_j
-
-    def _leave(self) -> float:
-        self._active -= 1
-        return self._per_request_j
+    # ---- request edges: the clock only (no meter read) ------------------------------------------------------
+    def _advance(self, now: float) -> None:
+        dt = now - self._t_last
+        if dt > 0:
+            if self._active > 0:
+                self._share_s += dt / self._active
+                self._busy_s += dt
+            self._t_last = now
 
     def start(self) -> float:
-        """A request begins: the clock's reading, to subtract at its end."""
-        return self.counters.tick(self._enter) or 0.0
-
-    def so_far(self, started: float) -> float:
-        """Energy attributed to a still-active request since ``started`` (ticks the meter)."""
-        now = self.counters.tick(lambda: self._per_request_j) or started
-        return max(0.0, now - started)
-
-    def finish(self, started: float, tokens: int | None) -> float:
-        """A request ends: its energy (J), recorded in the histogram."""
-        now = self.counters.tick(self._leave) or started
-        energy = max(0.0, now - started)
+        """A request begins: the fair-share clock's reading."""
+        if self._thread is None:
+            self._start_thread()
+        now = time.monotonic()
         with self._lock:
-            self._bucket_counts[bisect.bisect_left(self.buckets, energy)] += 1
-            self._sum_j += energy
-            self._count += 1
-            if tokens:
-                self._tokens += int(tokens)
-        return energy
+            self._advance(now)
+            self._active += 1
+            return self._share_s
+
+    def so_far(self, started: float) -> float | None:
+        """Estimated energy of a still-active request: its share time so far x the last metered power (or None)."""
+        now = time.monotonic()
+        with self._lock:
+            self._advance(now)
+            power = self._last_power_w
+            return None if power is None else (self._share_s - started) * power
+
+    def finish(self, started: float, tokens: int | None) -> None:
+        """A request ends; its energy is charged when the interval it ended in is metered."""
+        now = time.monotonic()
+        with self._lock:
+            self._advance(now)
+            self._active -= 1
+            self._pending.append((started, self._share_s, tokens))
+
+    # ---- metered intervals ----------------------------------------------------------------------------------
+    def _start_thread(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="wattlens-middleware-tick", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.counters.tick()
+
+    def _on_tick(self, duration_s: float, energy_j: float) -> None:
+        """After each metered interval (called by the counters): close its segment, charge the finished requests."""
+        now = time.monotonic()
+        with self._lock:
+            self._advance(now)
+            power = energy_j / duration_s if duration_s > 0 else 0.0
+            busy = min(self._busy_s, max(duration_s, 0.0))
+            self._unattributed_j += max(0.0, energy_j - power * busy)
+            self._segments.append((self._tick_share_s, self._share_s, power))
+            self._tick_share_s = self._share_s
+            self._busy_s = 0.0
+            self._last_power_w = power
+            finished, self._pending = self._pending, []
+            charged = [(self._charge(a, b), tokens) for a, b, tokens in finished]
+        for joules, tokens in charged:
+            self._observe(joules, tokens)
+
+    def _charge(self, a: float, b: float) -> float:
+        """Energy of share time [a, b]: the power of each metered segment over the part of [a, b] inside it."""
+        joules = 0.0
+        covered_from = b
+        for lo, hi, power in reversed(self._segments):
+            if hi <= a:
+                break
+            overlap = min(b, hi) - max(a, lo)
+            if overlap > 0:
+                joules += overlap * power
+            covered_from = lo
+        if covered_from > a and self._segments:  # began before the oldest kept segment: charged at its power
+            joules += (covered_from - a) * self._segments[0][2]
+        return joules
+
+    def _observe(self, joules: float, tokens: int | None) -> None:
+        self._bucket_counts[bisect.bisect_left(self.buckets, joules)] += 1
+        self._sum_j += joules
+        self._count += 1
+        if tokens:
+            self._tokens += int(tokens)
 
     def families(self) -> list[Family]:
         with self._lock:
             counts, total_j, n, tokens = list(self._bucket_counts), self._sum_j, self._count, self._tokens
-        unattributed = self._unattributed_j
+            unattributed = self._unattributed_j
         samples: list[tuple[str, dict[str, str], float]] = []
         cumulative = 0
         for edge, c in zip((*self.buckets, float("inf")), counts, strict=True):
@@ -144,6 +212,13 @@ class RequestEnergyLedger:
             ),
         ]
 
+    def close(self) -> None:
+        """Stop the background tick and the meter."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.counters.close()
+
 
 _SHARED: dict[str, RequestEnergyLedger] = {}
 _SHARED_LOCK = threading.Lock()
@@ -165,8 +240,8 @@ class EnergyMiddleware:
         ledger: the :class:`RequestEnergyLedger` to use (default: one per process over the machine's meter).
         metrics_path: where the app's ``/metrics`` is served (the exporter's series plus the request ones);
             ``None`` serves none (scrape a separate ``wattlens exporter``).
-        header: add ``X-Energy-Joules`` — the energy attributed up to the moment the response headers leave (for
-            a non-streamed response, all of its work; for a streamed one, up to its first byte).
+        header: add ``X-Energy-Joules`` — an estimate when the response headers leave: the request's share time so
+            far x the last metered interval's power (absent before the first interval has been metered).
     """
 
     def __init__(
@@ -196,9 +271,10 @@ class EnergyMiddleware:
         async def send_with_header(message: Message) -> None:
             if message["type"] == "http.response.start":
                 joules = ledger.so_far(started)
-                headers = list(message.get("headers", ()))
-                headers.append((HEADER, f"{joules:.6g}".encode("ascii")))
-                message = {**message, "headers": headers}
+                if joules is not None:  # none before the first metered interval: no figure rather than a guess
+                    headers = list(message.get("headers", ()))
+                    headers.append((HEADER, f"{joules:.6g}".encode("ascii")))
+                    message = {**message, "headers": headers}
             await send(message)
 
         try:
