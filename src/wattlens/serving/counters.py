@@ -18,7 +18,8 @@ Guarantees a long-running exporter needs:
 The idle/active split follows Kepler's convention: ``idle`` is the idle power x time (a measured baseline when
 one is given, else the lowest power seen over a full interval so far), ``active`` the rest of the gross energy.
 
->>> c = EnergyCounters(monitor_factory=lambda: __import__("wattlens").Monitor(sources=["estimator"]))
+>>> from wattlens.tracking import Monitor
+>>> c = EnergyCounters(monitor_factory=lambda: Monitor(sources=["estimator"]))
 >>> c.tick(); c.tick()
 >>> sorted({k.domain for k in c.snapshot().energy})
 ['cpu', 'memory']
