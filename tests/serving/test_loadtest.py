@@ -90,6 +90,8 @@ def test_embeddings_at_a_constant_rate(model_server, tmp_path, capsys):
     assert row["model"] == "all-MiniLM-L6-v2" and row["status"] == "ok"
     assert row["j_per_query"] == pytest.approx(out["j_per_request"])
     assert row["queries"] == out["window_requests"] and row["p95_ms"] == pytest.approx(out["p95_ms"])
+    assert main(["report", out["run_id"], "--db", db]) == 0
+    assert "loadtest-openai-embeddings" in capsys.readouterr().out
 
 
 @pytest.mark.slow
