@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -86,7 +87,7 @@ def test_port_in_use_from_the_cli(running_exporter, capsys):
 @pytest.mark.slow
 def test_sigterm_exits_cleanly():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wattlens", "exporter", "--port", "0"],
+        [sys.executable, "-m", "wattlens", "exporter", "--port", "0", "--idle-baseline", "0.3", "--processes"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -95,8 +96,11 @@ def test_sigterm_exits_cleanly():
     try:
         line = proc.stdout.readline()  # "wattlens exporter: http://127.0.0.1:PORT/metrics (...)"
         url = line.split()[2]
+        time.sleep(1.2)  # a second tick: per-process shares need two readings
         with urllib.request.urlopen(url, timeout=10) as r:
-            assert b"wattlens_energy_joules_total" in r.read()
+            text = r.read().decode()
+        assert "wattlens_energy_joules_total" in text and 'idle_basis="measured-baseline"' in text
+        assert 'attributed="cpu-time-share"' in text
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
         assert "Traceback" not in proc.stderr.read()
