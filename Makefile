@@ -34,10 +34,12 @@ demo: $(STAMP)
 # Everything: lint and types first, then every test with line coverage (the figure is printed; below
 # COV_FLOOR fails). The loopback PostgreSQL test server (trust auth) is stopped when the tests end, pass or fail.
 # CLI and worker subprocesses started by the tests are measured too. The browser tests of
-# `wattlens serve` drive Debian's Chromium (scripts/chromium.sh installs it when missing).
+# `wattlens serve` drive Debian's Chromium (scripts/chromium.sh installs it when missing); the exporter's
+# tests start Debian's Prometheus server on a loopback port (scripts/prometheus.sh installs it when missing).
 test: lint
 	scripts/pg.sh start >/dev/null
 	scripts/chromium.sh >/dev/null
+	scripts/prometheus.sh >/dev/null
 	rm -f .coverage .coverage.*
 	status=0; \
 	WATTLENS_TEST_PG_URL=$(PGURL) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not perf" \

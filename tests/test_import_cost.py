@@ -8,6 +8,7 @@ import sys
 
 HEAVY = ("torch", "numpy", "pandas", "sqlalchemy", "transformers", "matplotlib", "psutil")
 INTEGRATED = ("mlflow", "lightning", "pytorch_lightning", "accelerate", "IPython")  # the integrations' libraries
+SERVING = ("fastapi", "prometheus_client", "opentelemetry", "starlette", "uvicorn", "httpx")  # the serving extra
 
 
 def _modules_after(code: str) -> set[str]:
@@ -25,8 +26,8 @@ def test_import_wattlens_imports_nothing_heavy() -> None:
     mods = _modules_after("import wattlens")
     assert not {m.split(".")[0] for m in mods} & set(HEAVY)
     assert "wattlens.tracking" not in mods and "wattlens.meters.estimator" not in mods  # all lazy
-    assert not {m.split(".")[0] for m in mods} & set(INTEGRATED)
-    assert not any(m.startswith("wattlens.integrations") for m in mods)
+    assert not {m.split(".")[0] for m in mods} & {*INTEGRATED, *SERVING}
+    assert not any(m.startswith(("wattlens.integrations", "wattlens.serving")) for m in mods)
 
 
 def test_the_pytest_plugin_module_imports_nothing_of_wattlens_until_asked() -> None:
@@ -57,3 +58,11 @@ def test_the_distributed_layer_imports_neither_ray_nor_torch_unless_used() -> No
     )
     assert not {m.split(".")[0] for m in mods} & {"torch", "ray", "numpy", "sqlalchemy"}
     assert "wattlens.distributed.ray_sweep" not in mods
+
+
+def test_the_exporter_needs_neither_prometheus_client_nor_opentelemetry() -> None:
+    """``wattlens exporter`` (without --otlp) writes the text format itself: no client library, no web stack."""
+    mods = _modules_after(
+        "import wattlens.serving.exporter as e\nx = e.Exporter(e.EnergyCounters()); x.scrape(); x.close()"
+    )
+    assert not {m.split(".")[0] for m in mods} & {*SERVING, "torch", "numpy", "sqlalchemy"}

@@ -1,8 +1,8 @@
 """The layers of DESIGN.md, enforced: a module may import only its own layer or layers below it.
 
 Order, bottom up: meters < carbon < tracking < store < workloads < bench < analyze < optimize < report
-< integrations < distributed < web < cli / api, with the stdlib-only foundation modules (``errors``, ``_lazy``,
-``_logging``,
+< integrations < distributed < serving < web < cli / api, with the stdlib-only foundation modules (``errors``,
+``_lazy``, ``_logging``,
 ``units``, ``stats``, ``records``) below every layer. carbon imports no other layer (it is data + lookup), so it
 sits below tracking, whose results carry a footprint. A static scan of every ``import`` in src/wattlens —
 absolute and relative (``from ..store import x``) — so a violation fails even when the offending import
@@ -30,6 +30,7 @@ LAYERS = [
     "report",
     "integrations",
     "distributed",
+    "serving",
     "web",
     "cli",
 ]

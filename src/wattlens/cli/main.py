@@ -41,6 +41,8 @@ COMMANDS: dict[str, str] = {
     "optimize": "wattlens.cli.optimize",
     "serve": "wattlens.cli.web",
     "export": "wattlens.cli.web",
+    "exporter": "wattlens.cli.serving",
+    "loadtest": "wattlens.cli.serving",
 }
 
 
