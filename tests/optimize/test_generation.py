@@ -226,7 +226,7 @@ def test_artefact_recipe_int8_is_reapplied_by_the_bench_loader(bases, tmp_path: 
     rec = GenTrial({"quant": "int8-pc", "threads": 1, "batch": 1, "cache": "static"}, "x", "full")
     res = GenOptimizeResult("r1", "m", "online", "token_agreement", 0.95, "greedy", 6, "fixed", hardware_profile())
     d = save(target, None, rec, res, str(tmp_path / "a"))
-    model, tok, gen, runtime = load(d)
+    model, _tok, gen, runtime = load(d)
     assert any("quantized" in type(m).__module__ for m in model.modules())
     assert gen["cache_implementation"] == "static" and runtime["threads"] == 1
     w = load_workload("text-generation", d, batch=1, threads=1)

@@ -264,7 +264,12 @@ def measure(
         s = time.perf_counter()
         try:
             ids, clock = run_batch(
-                v, [texts[i] for i in idx], cache=cache, max_new_tokens=max_new_tokens, decoding=decoding, on_first=first
+                v,
+                [texts[i] for i in idx],
+                cache=cache,
+                max_new_tokens=max_new_tokens,
+                decoding=decoding,
+                on_first=first,
             )
         except BaseException:
             for name in ("gen-prefill", "gen-decode"):

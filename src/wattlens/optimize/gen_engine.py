@@ -52,7 +52,9 @@ def prompts(n: int, seed: int) -> list[str]:
     """``n`` prompts of varied length (cycling through PROMPT_WORDS words)."""
     from wattlens.workloads import data
 
-    return [data.prompts(1, seed=seed * 1000 + i, words=PROMPT_WORDS[i % len(PROMPT_WORDS)])[0]["text"] for i in range(n)]
+    return [
+        data.prompts(1, seed=seed * 1000 + i, words=PROMPT_WORDS[i % len(PROMPT_WORDS)])[0]["text"] for i in range(n)
+    ]
 
 
 def min_quality(req: OptimizeRequest) -> float | None:
@@ -60,7 +62,14 @@ def min_quality(req: OptimizeRequest) -> float | None:
 
 
 def baseline(req: OptimizeRequest, default_threads: int) -> ConfigDict:
-    return {"model": req.model, **GS.BASE_VARIANT, "threads": default_threads, "batch": 1, "sort": False, "cache": "dynamic"}
+    return {
+        "model": req.model,
+        **GS.BASE_VARIANT,
+        "threads": default_threads,
+        "batch": 1,
+        "sort": False,
+        "cache": "dynamic",
+    }
 
 
 class GenOptimizer:
@@ -131,7 +140,9 @@ class GenOptimizer:
             elif key.startswith("gquality:"):
                 self.quality[key[len("gquality:") :]] = GenQuality.from_dict(res)
         if self.trials or self.quality:
-            self.say(f"resuming {cells.run_id}: {len(self.trials)} trials, {len(self.quality)} variants already measured")
+            self.say(
+                f"resuming {cells.run_id}: {len(self.trials)} trials, {len(self.quality)} variants already measured"
+            )
 
     def _run(self, cells: RunCells) -> GenOptimizeResult:
         from wattlens.optimize.models import default_threads, load_base
@@ -160,7 +171,10 @@ class GenOptimizer:
         passed, vq = self._screen(variants, base, draft_base, q_texts, cells)
         base_cfg = baseline(req, default_threads())
         configs = [
-            {**v, **r} for v in passed for r in runtimes if GS.valid({**v, **r}) and config_key({**v, **r}) != config_key(base_cfg)
+            {**v, **r}
+            for v in passed
+            for r in runtimes
+            if GS.valid({**v, **r}) and config_key({**v, **r}) != config_key(base_cfg)
         ]
         self.say(f"probing {len(configs)} configurations + the baseline on {PROBE_QUERIES}+ prompts each")
         probes = [self._trial(c, "probe", m_texts, base, draft_base, cells) for c in [base_cfg, *configs]]
@@ -172,11 +186,16 @@ class GenOptimizer:
         base_t = full[0] if full[0].ok else None
         feasible = [t for t in full[1:] if t.ok and t.j_per_token and not self._violation(t)]
         rec = min(feasible, key=lambda t: t.j_per_token or 0.0, default=None)
-        if rec is not None and base_t is not None and base_t.j_per_token and rec.j_per_token >= base_t.j_per_token:
+        if (
+            rec is not None
+            and base_t is not None
+            and base_t.j_per_token
+            and (rec.j_per_token or 0.0) >= base_t.j_per_token
+        ):
             rec = base_t  # nothing beats the default: the honest advice is to keep it
         rec = rec or base_t
         factor, f_lo, f_hi = _factor(base_t, rec)
-        rec_q = self.quality.get(_vkey(GS_variant(rec.config))) if rec is not None else None
+        rec_q = self.quality.get(_vkey(gen_variant(rec.config))) if rec is not None else None
         result = GenOptimizeResult(
             run_id=cells.run_id,
             model=req.model,
@@ -208,8 +227,8 @@ class GenOptimizer:
             loadavg_start=load0,
             loadavg_end=procmem.loadavg(),
             weights=base.weights,
-            notes=tuple(base.notes)
-            + (
+            notes=(
+                *base.notes,
                 "quality measured greedy at batch 8 with left padding (reference and variant alike)",
                 "energy: prefill window = call start to first new token; decode window = the rest of the call",
             ),
@@ -225,7 +244,9 @@ class GenOptimizer:
     def _variant(self, spec: Config, base: Any, draft_base: Any) -> D.GenVariant:
         key = _vkey(spec)
         if key not in self.variants:
-            self.variants[key] = D.build(base, spec, draft_base if spec.get("draft") else None, self.req.compile_backend)
+            self.variants[key] = D.build(
+                base, spec, draft_base if spec.get("draft") else None, self.req.compile_backend
+            )
         return self.variants[key]
 
     def _screen(
@@ -285,7 +306,7 @@ class GenOptimizer:
         label = GS.describe(c)
         n = max(PROBE_QUERIES, 2 * int(c.get("batch") or 1)) if fidelity == "probe" else len(texts)
         try:
-            v = self._variant(GS_variant(c), base, draft_base)
+            v = self._variant(gen_variant(c), base, draft_base)
             m = D.measure(v, c, texts[:n], self.monitor, max_new_tokens=self.req.gen_tokens, decoding=self.req.decoding)
             t = summarise_trial(c, label, fidelity, m)
         except Exception as exc:  # a failing configuration is a result, not the end of the search
@@ -294,8 +315,8 @@ class GenOptimizer:
         self.trials[key] = t
         if t.ok and t.j_per_token is not None:
             self.say(
-                f"  [{fidelity:5}] {label:45} {t.j_per_token * 1e3:8.2f} mJ/token  TTFT p95 {t.ttft_p95_ms or 0:7.1f} ms"
-                f"  ITL p95 {t.itl_p95_ms or 0:6.1f} ms"
+                f"  [{fidelity:5}] {label:45} {t.j_per_token * 1e3:8.2f} mJ/token  "
+                f"TTFT p95 {t.ttft_p95_ms or 0:7.1f} ms  ITL p95 {t.itl_p95_ms or 0:6.1f} ms"
             )
         else:
             self.say(f"  [{fidelity:5}] {label:45} failed: {t.why}")
@@ -309,12 +330,12 @@ class GenOptimizer:
         return ""
 
 
-def GS_variant(c: Config) -> ConfigDict:  # noqa: N802 - reads as "the generation-space variant of"
+def gen_variant(c: Config) -> ConfigDict:
     return {k: c.get(k, GS.BASE_VARIANT.get(k)) for k in GS.GEN_VARIANT_KEYS}
 
 
 def _vkey(spec: Config) -> str:
-    return config_key(GS_variant(spec))
+    return config_key(gen_variant(spec))
 
 
 def _pct(values: Sequence[float], q: float) -> float | None:
@@ -488,15 +509,26 @@ def _trial_line(role: str, t: GenTrial) -> str:
 def gen_summary(r: GenOptimizeResult, explain: bool = False) -> str:
     """The human summary of a generation result (``--explain`` adds the per-transform verdicts)."""
     hw = r.hardware
-    isa = ", ".join(
-        n for n, on in (("AVX2", hw.avx2), ("AVX-512", hw.avx512), ("AVX512-VNNI", hw.avx512_vnni),
-                        ("AVX-VNNI", hw.avx_vnni), ("AMX", hw.amx)) if on
-    ) or "none of AVX2/AVX-512/VNNI/AMX"
+    isa = (
+        ", ".join(
+            n
+            for n, on in (
+                ("AVX2", hw.avx2),
+                ("AVX-512", hw.avx512),
+                ("AVX512-VNNI", hw.avx512_vnni),
+                ("AVX-VNNI", hw.avx_vnni),
+                ("AMX", hw.amx),
+            )
+            if on
+        )
+        or "none of AVX2/AVX-512/VNNI/AMX"
+    )
     lines = [
         f"run {r.run_id}: {r.model} (text-generation, {r.mode}, {r.decoding}, {r.max_new_tokens} new tokens; "
         f"weights: {r.weights})",
         f"  hardware: {hw.cpu_model}; {isa}; torch kernels {hw.torch_cpu_capability}, int8 engine "
-        f"{hw.quantized_engine}" + (f"; GPU compute capability {hw.gpu_compute_capability}" if hw.gpu_compute_capability else "")
+        f"{hw.quantized_engine}"
+        + (f"; GPU compute capability {hw.gpu_compute_capability}" if hw.gpu_compute_capability else "")
         + f" — {hw.note}",
     ]
     if r.baseline is not None:

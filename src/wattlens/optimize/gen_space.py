@@ -273,7 +273,8 @@ def build_gen_space(
     sorts = [False, True] if "length-bucketing" in on else [False]
     caches = ["dynamic", "static"] if "static-kv-cache" in on else ["dynamic"]
     runtimes: list[ConfigDict] = [
-        {"threads": t, "batch": b, "sort": s, "cache": k} for t, b, s, k in itertools.product(threads, batches, sorts, caches)
+        {"threads": t, "batch": b, "sort": s, "cache": k}
+        for t, b, s, k in itertools.product(threads, batches, sorts, caches)
     ]
     infos = [by_name[n].describe(ctx) for n in sorted(chosen) if n in by_name]
     return variants, runtimes, skipped, infos
