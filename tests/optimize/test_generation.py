@@ -140,12 +140,16 @@ def test_measure_splits_prefill_and_decode_windows(bases) -> None:
         mon.close()
     t = summarise_trial({"batch": 2}, "x", "probe", m)
     assert t.queries == 4 and t.generated_tokens == 24
-    assert t.j_per_token and t.j_per_token > 0 and t.prefill_j_per_query and t.decode_j_per_token
-    assert t.j_per_token_low <= t.j_per_token <= t.j_per_token_high
+    j, lo, hi, jq = t.j_per_token, t.j_per_token_low, t.j_per_token_high, t.j_per_query
+    assert j is not None and lo is not None and hi is not None and jq is not None
+    assert j > 0 and (t.prefill_j_per_query or 0) > 0 and (t.decode_j_per_token or 0) > 0
+    assert lo <= j <= hi
     assert t.energy_source in ("measured", "integrated", "estimated")
-    assert t.ttft_p50_ms and t.ttft_p95_ms >= t.ttft_p50_ms and t.itl_p95_ms >= t.itl_p50_ms > 0
-    assert t.peak_rss_mb and t.peak_rss_mb > 0
-    assert abs(t.j_per_query * 4 - t.j_per_token * 24) < 1e-9
+    p50, p95, i50, i95 = t.ttft_p50_ms, t.ttft_p95_ms, t.itl_p50_ms, t.itl_p95_ms
+    assert p50 is not None and p95 is not None and i50 is not None and i95 is not None
+    assert p95 >= p50 > 0 and i95 >= i50 > 0
+    assert (t.peak_rss_mb or 0) > 0
+    assert abs(jq * 4 - j * 24) < 1e-9
 
 
 def test_hardware_profile_records_isa_and_kernels() -> None:

@@ -253,7 +253,26 @@ def run_optimize(a: argparse.Namespace) -> int:
             print(optimize_table(result))
         except Exception:  # the summary above already has the essentials
             pass
+    if a.explain:
+        _explain(result, to_stderr=a.json)
     return 0 if result.recommended is not None else 3
+
+
+def _explain(result: OptimizeResult, to_stderr: bool) -> None:
+    """Why each transform won or lost on this hardware (stderr when --json keeps stdout for the JSON)."""
+    from wattlens.optimize.explain import encoder_verdicts
+
+    out = sys.stderr if to_stderr else sys.stdout
+    hw = result.context.hardware if result.context is not None else None
+    if hw is not None:
+        print(
+            f"hardware: {hw.cpu_model}; AVX2 {hw.avx2}, AVX-512 {hw.avx512}, VNNI {hw.avx512_vnni or hw.avx_vnni}, "
+            f"AMX {hw.amx}; torch kernels {hw.torch_cpu_capability}, int8 engine {hw.quantized_engine} — {hw.note}",
+            file=out,
+        )
+    print("why each transform won or lost here:", file=out)
+    for v in encoder_verdicts(result):
+        print(f"  {v.transform:20} {v.verdict:18} {v.why}", file=out)
 
 
 def _run_generation(a: argparse.Namespace, req: OptimizeRequest, say: Any) -> int:

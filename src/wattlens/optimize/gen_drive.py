@@ -70,6 +70,8 @@ def build(base: Base, spec: Config, draft_base: Base | None = None, backend: str
         module = copy.deepcopy(base.module)
     if quant.startswith("int8"):
         module = int8_dynamic(module, quant)
+    elif quant == "bf16":
+        module = module.to(torch.bfloat16)
     elif quant != "none":
         raise TransformError(f"quantisation {quant!r} is not implemented for generation")
     if spec.get("compile"):

@@ -389,6 +389,7 @@ def _factor(base: GenTrial | None, rec: GenTrial | None) -> tuple[float | None, 
 
 _KNOB_OF = {
     "torch-int8-dynamic": lambda c: str(c.get("quant", "none")).startswith("int8"),
+    "bf16": lambda c: c.get("quant") == "bf16",
     "threads": lambda c: True,
     "static-kv-cache": lambda c: c.get("cache") == "static",
     "micro-batching": lambda c: int(c.get("batch") or 1) > 1,
@@ -402,7 +403,7 @@ _KNOB_OF = {
 def _without(c: Config, transform: str) -> dict[str, Any]:
     """``c`` with one transform taken away (the pair that isolates what it did)."""
     d = dict(c)
-    if transform == "torch-int8-dynamic":
+    if transform in ("torch-int8-dynamic", "bf16"):
         d["quant"] = "none"
     elif transform == "static-kv-cache":
         d["cache"] = "dynamic"
@@ -427,7 +428,7 @@ def explain(
 ) -> list[TransformVerdict]:
     """One verdict per transform: skipped (why it does not apply here), rejected (quality), or the measured factor
     of the configurations using it against the same configuration without it (probe trials, same fidelity)."""
-    out = [TransformVerdict(s.transform, "skipped", s.why) for s in skipped]
+    out = [TransformVerdict(s.transform, "skipped", s.why or "") for s in skipped]
     probes = {config_key(t.config): t for t in trials if t.fidelity == "probe" and t.ok and t.j_per_token}
     for name, uses in _KNOB_OF.items():
         if any(s.transform == name for s in skipped):
@@ -466,9 +467,12 @@ def explain(
 
 
 def _variant_uses(name: str, label: str) -> bool:
-    return {"torch-int8-dynamic": "int8", "torch-compile": "compiled", "speculative-decoding": "draft="}.get(
-        name, "\0"
-    ) in label
+    return {
+        "torch-int8-dynamic": "int8",
+        "bf16": "bf16",
+        "torch-compile": "compiled",
+        "speculative-decoding": "draft=",
+    }.get(name, "\0") in label
 
 
 def _threads_verdict(probes: Any) -> TransformVerdict:

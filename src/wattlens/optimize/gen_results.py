@@ -13,26 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wattlens.optimize.results import ConfigDict, SkippedTransform, TransformInfo
+from wattlens.optimize.results import ConfigDict, HardwareProfile, SkippedTransform, TransformInfo
 from wattlens.records import Record, optional
 
-
-@dataclass(frozen=True)
-class HardwareProfile(Record):
-    """The machine a saving was measured on: savings are specific to it (int8 gains most with VNNI/AMX)."""
-
-    cpu_model: str
-    avx2: bool
-    avx512: bool
-    avx512_vnni: bool
-    avx_vnni: bool
-    amx: bool
-    torch_cpu_capability: str  # what ATen dispatches to here (torch.backends.cpu.get_cpu_capability())
-    quantized_engine: str  # torch's int8 kernel library (x86 = fbgemm+onednn, qnnpack, ...)
-    int4_cpu_kernel: bool  # torch.ops.aten._weight_int4pack_mm_for_cpu present in this torch build
-    n_cpus: int
-    gpu_compute_capability: str | None = optional()
-    note: str = "savings are specific to this CPU/GPU, its instruction sets and this software stack"
+__all__ = ["GenOptimizeResult", "GenQuality", "GenTrial", "HardwareProfile", "TransformVerdict", "VariantQuality"]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import os
 
 from wattlens.optimize.gen_results import HardwareProfile
 from wattlens.optimize.results import Config, ConfigDict, SkippedTransform, TransformInfo
-from wattlens.optimize.space import Context, Transform
+from wattlens.optimize.space import Context, Transform, _bf16
 
 GEN_VARIANT_KEYS = ("model", "quant", "compile", "draft")
 GEN_RUNTIME_KEYS = ("threads", "batch", "sort", "cache")
@@ -81,6 +81,14 @@ GEN_TRANSFORMS: tuple[Transform, ...] = (
         _cpu,
         lossy=True,
     ),
+    Transform(
+        "bf16",
+        "quant",
+        ("bf16",),
+        "cast weights+activations to bfloat16; ~0 build cost; needs native bf16 (AVX512-BF16/AMX) to gain on CPU",
+        _bf16,
+        lossy=True,
+    ),
     Transform("int4-weight-only", "quant", ("int4-wo",), "group-wise int4 weights; quality risk high", _int4, True),
     Transform("threads", "threads", ("1..n_cpus",), "none; more threads trade CPU-seconds for latency", _threads),
     Transform("interop-threads", "interop", (1,), "none", _interop),
@@ -136,6 +144,7 @@ GEN_TRANSFORMS: tuple[Transform, ...] = (
 
 DEFAULT_GEN_TRANSFORMS = (
     "torch-int8-dynamic",
+    "bf16",
     "int4-weight-only",
     "threads",
     "interop-threads",
@@ -259,6 +268,8 @@ def build_gen_space(
     variants: list[ConfigDict] = [{"model": model, **BASE_VARIANT}]
     if "torch-int8-dynamic" in on:
         variants += [{"model": model, **BASE_VARIANT, "quant": q} for q in ("int8-pc", "int8-pt")]
+    if "bf16" in on:
+        variants.append({"model": model, **BASE_VARIANT, "quant": "bf16"})
     if "speculative-decoding" in on:
         variants.append({"model": model, **BASE_VARIANT, "draft": draft})
     if "torch-compile" in on:
