@@ -92,6 +92,22 @@ def test_every_generation_transform_applies(bases) -> None:
     assert [len(x) for x in sampled] == [4, 4]
 
 
+def test_onnxruntime_kv_cache_decoder_matches_torch_greedy(bases, tmp_path: Path) -> None:
+    """The exported KV-cache decoder step reproduces torch's greedy tokens, left-padded batches included."""
+    from wattlens.optimize import gen_drive as D
+
+    target, _ = bases
+    plain = D.build(target, {})
+    ort = D.build(target, {"engine": "onnxruntime"}, workdir=str(tmp_path))
+    assert (tmp_path / "decoder_fp32.onnx").exists()
+    want = D.continuations(plain, PROMPTS, batch=1, max_new_tokens=8)
+    assert D.continuations(ort, PROMPTS, batch=1, max_new_tokens=8) == want
+    assert D.continuations(ort, PROMPTS, batch=4, max_new_tokens=8) == D.continuations(plain, PROMPTS, 4, 8)
+    q = D.build(target, {"engine": "onnxruntime", "quant": "int8-pc"}, workdir=str(tmp_path))
+    ids, clock = D.run_batch(q, PROMPTS[:2], max_new_tokens=5)
+    assert [len(x) for x in ids] == [5, 5] and clock.sizes == [1] * 5
+
+
 def test_speculative_decoding_output_equals_target_greedy_exactly(bases) -> None:
     """It must: assisted generation only keeps draft tokens the target itself would have chosen greedily."""
     from wattlens.optimize import gen_drive as D

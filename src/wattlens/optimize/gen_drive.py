@@ -59,12 +59,26 @@ def same_tokenizer(a: Any, b: Any) -> str | None:
     return None
 
 
-def build(base: Base, spec: Config, draft_base: Base | None = None, backend: str = "inductor") -> GenVariant:
-    """Apply ``spec``'s model-level transforms to a copy of the base (the base stays unmodified)."""
+def build(
+    base: Base,
+    spec: Config,
+    draft_base: Base | None = None,
+    backend: str = "inductor",
+    workdir: str | None = None,
+) -> GenVariant:
+    """Apply ``spec``'s model-level transforms to a copy of the base (the base stays unmodified). ONNX Runtime
+    variants are exported into ``workdir``."""
     import torch
 
     t0 = time.process_time()
     quant = str(spec.get("quant") or "none")
+    if spec.get("engine") == "onnxruntime":
+        from wattlens.optimize.gen_onnx import build_ort
+
+        if workdir is None:
+            raise TransformError("the ONNX Runtime decoder needs a working directory")
+        decoder, _size = build_ort(base.module, workdir, quant, base.device)
+        return GenVariant(dict(spec), base, decoder, build_s=time.process_time() - t0)
     module = base.module
     if quant != "none" or spec.get("compile"):
         module = copy.deepcopy(base.module)
@@ -246,6 +260,8 @@ def measure(
 
     threads, batch = int(config.get("threads") or 1), int(config.get("batch") or 1)
     torch.set_num_threads(threads)
+    if hasattr(v.module, "set_threads"):  # ONNX Runtime: one session per thread count
+        v.module.set_threads(threads)
     cache, sort = str(config.get("cache") or "dynamic"), bool(config.get("sort"))
     groups = batches(texts, batch, sort)
     for idx in groups[:warmup]:  # compile, allocator and cache shapes warm up outside the windows

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -94,6 +96,7 @@ class GenOptimizer:
         self.trials: dict[str, GenTrial] = {}
         self.variants: dict[str, D.GenVariant] = {}
         self.rejected: list[str] = []
+        self.workdir: str | None = None  # exported ONNX decoders (removed after the run)
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> GenOptimizeResult:
@@ -101,6 +104,7 @@ class GenOptimizer:
 
         threads0 = torch.get_num_threads()
         own_monitor = self.monitor is None
+        self.workdir = tempfile.mkdtemp(prefix="wattlens-gen-")
         try:
             if self.store is None:
                 from wattlens.store import open_store
@@ -122,6 +126,7 @@ class GenOptimizer:
             return result
         finally:
             torch.set_num_threads(threads0)
+            shutil.rmtree(self.workdir, ignore_errors=True)
             if own_monitor and self.monitor is not None:
                 try:
                     self.monitor.close()
@@ -245,7 +250,7 @@ class GenOptimizer:
         key = _vkey(spec)
         if key not in self.variants:
             self.variants[key] = D.build(
-                base, spec, draft_base if spec.get("draft") else None, self.req.compile_backend
+                base, spec, draft_base if spec.get("draft") else None, self.req.compile_backend, self.workdir
             )
         return self.variants[key]
 
@@ -389,6 +394,7 @@ def _factor(base: GenTrial | None, rec: GenTrial | None) -> tuple[float | None, 
 
 _KNOB_OF = {
     "torch-int8-dynamic": lambda c: str(c.get("quant", "none")).startswith("int8"),
+    "onnxruntime-decoder": lambda c: c.get("engine") == "onnxruntime",
     "bf16": lambda c: c.get("quant") == "bf16",
     "threads": lambda c: True,
     "static-kv-cache": lambda c: c.get("cache") == "static",
@@ -415,6 +421,8 @@ def _without(c: Config, transform: str) -> dict[str, Any]:
         d["compile"] = False
     elif transform == "speculative-decoding":
         d["draft"] = None
+    elif transform == "onnxruntime-decoder":
+        d["engine"] = "torch"
     return d
 
 
@@ -472,6 +480,7 @@ def _variant_uses(name: str, label: str) -> bool:
         "bf16": "bf16",
         "torch-compile": "compiled",
         "speculative-decoding": "draft=",
+        "onnxruntime-decoder": "onnxruntime",
     }.get(name, "\0") in label
 
 

@@ -17,9 +17,9 @@ from wattlens.optimize.gen_results import HardwareProfile
 from wattlens.optimize.results import Config, ConfigDict, SkippedTransform, TransformInfo
 from wattlens.optimize.space import Context, Transform, _bf16
 
-GEN_VARIANT_KEYS = ("model", "quant", "compile", "draft")
+GEN_VARIANT_KEYS = ("model", "engine", "quant", "compile", "draft")
 GEN_RUNTIME_KEYS = ("threads", "batch", "sort", "cache")
-BASE_VARIANT: ConfigDict = {"quant": "none", "compile": False, "draft": None}
+BASE_VARIANT: ConfigDict = {"engine": "torch", "quant": "none", "compile": False, "draft": None}
 
 
 def _cpu(ctx: Context) -> str | None:
@@ -59,10 +59,7 @@ def _int4(ctx: Context) -> str | None:
 
 
 def _ort_decoder(ctx: Context) -> str | None:
-    return (
-        "ONNX Runtime decoder export with KV cache needs optimum's exporters, which are not installed "
-        "(optimum is not a dependency); torch.onnx export of a cache-carrying decoder is not implemented"
-    )
+    return None if ctx.device == "cpu" else "the decoder export is driven on CPU sessions here"
 
 
 def _gpu_knobs(ctx: Context) -> str | None:
@@ -136,7 +133,14 @@ GEN_TRANSFORMS: tuple[Transform, ...] = (
         "equals the target's; acceptance rate measured; batch 1 only; draft memory added",
         _draft,
     ),
-    Transform("onnxruntime-decoder", "engine", ("onnxruntime",), "export + ORT session", _ort_decoder),
+    Transform(
+        "onnxruntime-decoder",
+        "engine",
+        ("onnxruntime", "onnxruntime int8-pc"),
+        "torch.onnx.export (TorchScript) of a KV-cache decoder step (~2 s CPU; optimum not used: optimum-onnx pins "
+        "transformers<4.58) + ORT session, fp32 and ORT dynamic int8; full-sequence logits at prefill (KL needs them)",
+        _ort_decoder,
+    ),
     Transform(
         "gpu-power-limit", "power_limit", (0.8, 0.6), "NVML power cap; needs root; restored afterwards", _gpu_knobs
     ),
@@ -223,6 +227,8 @@ def int8_expectation(hw: HardwareProfile) -> str:
 def describe(c: Config) -> str:
     """Short label, e.g. ``gpt2 int8-pc draft=distilgpt2 t1 b4 static sorted``."""
     parts = [str(c.get("model", ""))]
+    if c.get("engine") == "onnxruntime":
+        parts.append("onnxruntime")
     parts.append(str(c.get("quant", "none")) if c.get("quant", "none") != "none" else "fp32")
     if c.get("compile"):
         parts.append("compiled")
@@ -274,6 +280,10 @@ def build_gen_space(
         variants.append({"model": model, **BASE_VARIANT, "draft": draft})
     if "torch-compile" in on:
         variants.append({"model": model, **BASE_VARIANT, "compile": True})
+    if "onnxruntime-decoder" in on:
+        variants.append({"model": model, **BASE_VARIANT, "engine": "onnxruntime"})
+        if "torch-int8-dynamic" in on:
+            variants.append({"model": model, **BASE_VARIANT, "engine": "onnxruntime", "quant": "int8-pc"})
     if threads is None:
         threads = sorted({1, ctx.n_cpus}) if "threads" in on else [ctx.default_threads]
     if batches is None:
@@ -296,4 +306,6 @@ def valid(c: Config) -> bool:
     generation supports no batches); a compiled forward is tried with the static cache only (fixed shapes)."""
     if c.get("draft") and int(c.get("batch") or 1) != 1:
         return False
+    if c.get("engine") == "onnxruntime" and c.get("cache") == "static":
+        return False  # the ORT decoder carries its own KV tensors: the cache knob is torch's
     return not (c.get("compile") and c.get("cache") != "static")
