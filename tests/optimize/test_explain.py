@@ -5,6 +5,7 @@ from __future__ import annotations
 from wattlens.optimize.explain import encoder_verdicts
 from wattlens.optimize.gen_space import int8_expectation
 from wattlens.optimize.results import (
+    ConfigDict,
     HardwareProfile,
     OptimizeContext,
     OptimizePoint,
@@ -16,11 +17,18 @@ from wattlens.optimize.results import (
 )
 
 
-def _hw(**kw: bool) -> HardwareProfile:
-    base = {"avx2": True, "avx512": False, "avx512_vnni": False, "avx_vnni": False, "amx": False}
-    base.update(kw)
+def _hw(avx512: bool = False, avx512_vnni: bool = False, amx: bool = False) -> HardwareProfile:
     return HardwareProfile(
-        "cpu", torch_cpu_capability="AVX2", quantized_engine="x86", int4_cpu_kernel=True, n_cpus=2, **base
+        "cpu",
+        avx2=True,
+        avx512=avx512,
+        avx512_vnni=avx512_vnni,
+        avx_vnni=False,
+        amx=amx,
+        torch_cpu_capability="AVX2",
+        quantized_engine="x86",
+        int4_cpu_kernel=True,
+        n_cpus=2,
     )
 
 
@@ -33,9 +41,9 @@ def test_int8_expectation_depends_on_the_isa() -> None:
 
 
 def test_encoder_verdicts_say_won_lost_skipped_and_rejected() -> None:
-    ort8 = {"engine": "onnxruntime", "precision": "int8", "threads": 1, "batch": 4}
-    ort = {"engine": "onnxruntime", "precision": "fp32", "threads": 1, "batch": 4}
-    torch_pt = {"engine": "torch", "precision": "int8", "threads": 1, "batch": 1}
+    ort8: ConfigDict = {"engine": "onnxruntime", "precision": "int8", "threads": 1, "batch": 4}
+    ort: ConfigDict = {"engine": "onnxruntime", "precision": "fp32", "threads": 1, "batch": 4}
+    torch_pt: ConfigDict = {"engine": "torch", "precision": "int8", "threads": 1, "batch": 1}
     r = OptimizeResult(
         recommended=OptimizePoint(ort8, 0.01, "ort int8"),
         trials=(TrialPoint(ort8, "a", 0.01, 0.995, 5, 9, 100), TrialPoint(ort, "b", 0.02, 1.0, 5, 9, 100)),
