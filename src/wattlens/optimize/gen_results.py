@@ -89,7 +89,7 @@ class TransformVerdict(Record):
     """Why one transform won or lost on this hardware (``wattlens optimize --explain``)."""
 
     transform: str
-    verdict: str  # won | lost | rejected | skipped | not-measured
+    verdict: str  # won | lost | helped, not chosen | rejected | skipped | not-measured | N thread(s) best
     why: str
     factor_vs_baseline: float | None = optional()  # baseline J/token / this transform's best J/token
 
