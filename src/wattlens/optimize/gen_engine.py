@@ -246,6 +246,8 @@ class GenOptimizer:
                 *base.notes,
                 "quality measured greedy at batch 8 with left padding (reference and variant alike)",
                 "energy: prefill window = call start to first new token; decode window = the rest of the call",
+                "peak_rss_mb is the search process's peak during the trial (every built variant is resident); the "
+                "artefact's own footprint is what `wattlens bench --model DIR` measures",
             ),
         )
         if req.artefact_dir and rec is not None:
