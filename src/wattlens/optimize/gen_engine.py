@@ -20,7 +20,6 @@ cache, greedy.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import tempfile
 import time
@@ -512,7 +511,6 @@ def optimize_generation(req: OptimizeRequest, **kw: Any) -> GenOptimizeResult:
     """Run one generation optimisation (``OptimizeRequest(task="text-generation")``)."""
     if req.task != "text-generation":
         raise OptimizeError(f"optimize_generation serves task text-generation, not {req.task!r}")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return GenOptimizer(req, **kw).run()
 
 
