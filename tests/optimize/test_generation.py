@@ -257,3 +257,30 @@ def test_cli_rejects_bad_generation_options(gpt2_dirs: tuple[str, str]) -> None:
     p = _cli([gpt2_dirs[0], "--task", "text-generation", "--max-new-tokens", "0"], stderr=subprocess.PIPE, text=True)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 2 and "--max-new-tokens" in err and "Traceback" not in err
+
+
+def test_artefact_of_an_onnxruntime_or_bf16_recommendation(bases, tmp_path: Path) -> None:
+    import torch
+
+    from wattlens.optimize import gen_drive as D
+    from wattlens.optimize.gen_artefact import load, save
+    from wattlens.optimize.gen_onnx import OrtDecoder
+    from wattlens.optimize.gen_results import GenOptimizeResult, GenTrial
+    from wattlens.optimize.gen_space import hardware_profile
+    from wattlens.workloads import load_workload
+
+    target, _ = bases
+    res = GenOptimizeResult("r2", "m", "offline", "token_agreement", 0.95, "greedy", 5, "fixed", hardware_profile())
+    ort = D.build(target, {"engine": "onnxruntime"}, workdir=str(tmp_path / "work"))
+    rec = GenTrial({"engine": "onnxruntime", "quant": "none", "threads": 1, "batch": 4}, "x", "full")
+    d = save(target, None, rec, res, str(tmp_path / "ort"), ort.module.path)
+    model, tok, gen, _ = load(d)
+    assert isinstance(model, OrtDecoder) and os.path.exists(os.path.join(d, "decoder.onnx"))
+    enc = tok(PROMPTS[:2], return_tensors="pt", padding=True)
+    out = model.generate(enc["input_ids"], enc["attention_mask"], **gen)
+    assert out.shape[1] == enc["input_ids"].shape[1] + 5
+    assert "ONNX Runtime" in load_workload("text-generation", d, batch=1, threads=1).info["engine_note"]
+    rec16 = GenTrial({"quant": "bf16", "threads": 1, "batch": 1}, "x", "full")
+    d16 = save(target, None, rec16, res, str(tmp_path / "bf16"))
+    w = load_workload("text-generation", d16, batch=1, threads=1)
+    assert next(w.model.parameters()).dtype == torch.bfloat16

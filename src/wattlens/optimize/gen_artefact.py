@@ -4,6 +4,7 @@ Layout of ``DIR`` (``wattlens optimize MODEL --task text-generation --out DIR``)
 
     config.json, model.safetensors, tokenizer files   the unmodified fp32 model (``save_pretrained``)
     draft/                                             the draft model, when speculative decoding won
+    decoder.onnx                                       the KV-cache decoder step, when ONNX Runtime won
     wattlens-optimize.json                             task, recipe (quant, cache, draft), runtime (threads,
                                                        batch, bucketing), generate() settings, measured figures,
                                                        the hardware they were measured on
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from typing import Any
 
 from wattlens.optimize.gen_results import GenOptimizeResult, GenTrial
@@ -27,16 +29,29 @@ from wattlens.optimize.models import Base
 from wattlens.workloads.recipes import ARTEFACT_FILE, apply_recipe, artefact_json
 
 FORMAT = "wattlens-optimize-generation/1"
+DECODER = "decoder.onnx"  # the ONNX Runtime decoder step, when that engine won
 
 
-def save(base: Base, draft: Base | None, rec: GenTrial, result: GenOptimizeResult, out_dir: str) -> str:
-    """Write the artefact directory for the recommended configuration ``rec``; returns its path."""
+def save(
+    base: Base,
+    draft: Base | None,
+    rec: GenTrial,
+    result: GenOptimizeResult,
+    out_dir: str,
+    decoder_path: str | None = None,
+) -> str:
+    """Write the artefact directory for the recommended configuration ``rec`` (``decoder_path``: its ONNX decoder
+    when the engine is ONNX Runtime); returns its path."""
     os.makedirs(out_dir, exist_ok=True)
     base.module.save_pretrained(out_dir)
     base.tokenizer.save_pretrained(out_dir)
     c = rec.config
     if c.get("draft") and draft is not None:
         draft.module.save_pretrained(os.path.join(out_dir, "draft"))
+    if c.get("engine") == "onnxruntime":
+        if not decoder_path or not os.path.exists(decoder_path):
+            raise ValueError("the recommended ONNX Runtime decoder file is missing")
+        shutil.copyfile(decoder_path, os.path.join(out_dir, DECODER))
     doc = {
         "format": FORMAT,
         "task": "text-generation",
@@ -44,7 +59,12 @@ def save(base: Base, draft: Base | None, rec: GenTrial, result: GenOptimizeResul
         "weights": base.weights,
         "weights_in_dir": True,
         "run_id": result.run_id,
-        "recipe": {"quant": c.get("quant", "none"), "compile": bool(c.get("compile")), "draft": bool(c.get("draft"))},
+        "recipe": {
+            "engine": c.get("engine", "torch"),
+            "quant": c.get("quant", "none"),
+            "compile": bool(c.get("compile")),
+            "draft": bool(c.get("draft")),
+        },
         "runtime": {
             "threads": c.get("threads"),
             "interop_threads": 1,
@@ -73,7 +93,15 @@ def load(path: str) -> tuple[Any, Any, dict[str, Any], dict[str, Any]]:
     doc = artefact_json(path)
     if doc is None or doc.get("task") != "text-generation":
         raise ValueError(f"{path}: not a wattlens text-generation artefact ({ARTEFACT_FILE} missing or other task)")
-    model = apply_recipe(transformers.AutoModelForCausalLM.from_pretrained(path).eval(), doc.get("recipe", {}))
+    recipe = doc.get("recipe", {})
+    model = transformers.AutoModelForCausalLM.from_pretrained(path).eval()
+    if recipe.get("engine") == "onnxruntime":
+        from wattlens.optimize.gen_onnx import OrtDecoder
+
+        model = OrtDecoder(os.path.join(path, DECODER), model)
+        model.set_threads(int(doc.get("runtime", {}).get("threads") or 1))
+    else:
+        model = apply_recipe(model, recipe)
     tok = transformers.AutoTokenizer.from_pretrained(path)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token or "[PAD]"

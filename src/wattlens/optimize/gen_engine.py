@@ -174,10 +174,12 @@ class GenOptimizer:
         m_texts = prompts(max(req.queries, PROBE_QUERIES), req.seed)
         passed, vq = self._screen(variants, base, draft_base, q_texts, cells)
         base_cfg = baseline(req, default_threads())
+        # speculative decoding runs at batch 1 only: offline, its variant is tried at batch 1 (else never)
+        b1 = list({config_key(r): r for r in ({**r, "batch": 1, "sort": False} for r in runtimes)}.values())
         configs = [
             {**v, **r}
             for v in passed
-            for r in runtimes
+            for r in (b1 if v.get("draft") else runtimes)
             if GS.valid({**v, **r}) and config_key({**v, **r}) != config_key(base_cfg)
         ]
         # stage 1 probes everything with the dynamic cache; the static cache (outputs identical, small effect on
@@ -252,7 +254,9 @@ class GenOptimizer:
         if req.artefact_dir and rec is not None:
             from wattlens.optimize.gen_artefact import save
 
-            path = save(base, draft_base, rec, result, req.artefact_dir)
+            built = self.variants.get(_vkey(rec.config))
+            onnx = getattr(built.module, "path", None) if built is not None else None
+            path = save(base, draft_base, rec, result, req.artefact_dir, onnx)
             result = dataclasses.replace(result, artefact_path=path)
         return result
 

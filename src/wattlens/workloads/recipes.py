@@ -64,4 +64,8 @@ def apply_recipe(module: Any, recipe: dict[str, Any]) -> Any:
     quant = str(recipe.get("quant") or "none")
     if quant in ("int8-pc", "int8-pt"):
         return int8_dynamic(module, per_channel=quant == "int8-pc")
+    if quant == "bf16":
+        import torch
+
+        return module.to(torch.bfloat16)
     return module

@@ -369,9 +369,17 @@ def _load_torch(
     if art is not None:  # a wattlens optimize artefact: its recorded recipe is re-applied (e.g. int8 dynamic)
         from .recipes import apply_recipe
 
-        loaded.model = apply_recipe(loaded.model, art.get("recipe", {}))
+        recipe = art.get("recipe", {})
+        loaded.model = apply_recipe(loaded.model, recipe)
+        if recipe.get("quant") == "bf16":
+            prec = "bf16"  # the workload casts to its precision: the recipe's, not the fp32 default
         weights = str(art.get("weights") or "trained")
-        info.update(optimize_run=str(art.get("run_id")), recipe=json.dumps(art.get("recipe", {}), sort_keys=True))
+        info.update(optimize_run=str(art.get("run_id")), recipe=json.dumps(recipe, sort_keys=True))
+        if recipe.get("engine") == "onnxruntime":
+            info["engine_note"] = (
+                "the recommendation runs the ONNX Runtime decoder (decoder.onnx, wattlens.optimize.gen_artefact.load); "
+                "bench measures the PyTorch path of the same weights and quantisation"
+            )
         if t.generative and not gen_opts and art.get("generate", {}).get("max_new_tokens"):
             gen_opts = {"new_tokens": int(art["generate"]["max_new_tokens"])}
     return hf.WORKLOAD_CLASS[t.name](t, payload, loaded, weights, prec, threads, batch, info, device=device, **gen_opts)
