@@ -259,6 +259,14 @@ def test_cli_rejects_bad_generation_options(gpt2_dirs: tuple[str, str]) -> None:
     assert p.returncode == 2 and "--max-new-tokens" in err and "Traceback" not in err
 
 
+def test_cli_unknown_draft_is_one_line_and_exit_2(gpt2_dirs: tuple[str, str], tmp_path: Path) -> None:
+    args = [gpt2_dirs[0], "--task", "text-generation", "--draft", "no-such-model", "--db", str(tmp_path / "s.db")]
+    p = _cli([*args, "--quiet"], stderr=subprocess.PIPE, text=True)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 2 and "Traceback" not in err
+    assert err.strip().count("\n") == 0 and "--draft 'no-such-model'" in err
+
+
 def test_artefact_of_an_onnxruntime_or_bf16_recommendation(bases, tmp_path: Path) -> None:
     import torch
 

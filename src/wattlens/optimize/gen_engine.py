@@ -157,8 +157,8 @@ class GenOptimizer:
         self.monitor.begin("optimize-search")
         hw = GS.hardware_profile()
         loader = self.loader or load_base
-        base = loader(req.model, req.task, device=req.device, gen_tokens=req.gen_tokens)
-        draft_base = loader(req.draft, req.task, device=req.device, gen_tokens=req.gen_tokens) if req.draft else None
+        base = _load(loader, req.model, "MODEL", req)
+        draft_base = _load(loader, req.draft, "--draft", req) if req.draft else None
         ctx = probe_context(req.task, req.mode, device=req.device, hardware_knobs=req.hardware_knobs, prunable=False)
         variants, runtimes, skipped, infos = GS.build_gen_space(
             ctx,
@@ -348,6 +348,15 @@ class GenOptimizer:
         if self.req.max_rss_mb is not None and (t.peak_rss_mb or 0) > self.req.max_rss_mb:
             return f"peak RSS {t.peak_rss_mb:.0f} MB > {self.req.max_rss_mb} MB"
         return ""
+
+
+def _load(loader: Any, name: str, option: str, req: OptimizeRequest) -> Any:
+    """A model for the run; an unknown name or unreadable directory is the user's input error (exit 2)."""
+    try:
+        return loader(name, req.task, device=req.device, gen_tokens=req.gen_tokens)
+    except (KeyError, OSError, ValueError) as exc:
+        msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise OptimizeError(f"{option} {name!r}: {msg.splitlines()[0][:300]}") from exc
 
 
 def gen_variant(c: Config) -> ConfigDict:
