@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -100,6 +101,8 @@ def real(model: str, queries: int, repeats: int) -> dict:
         "halving_best": SP.describe(sh.best.config),
         "exhaustive_best": SP.describe(ex.best.config),
         "energy_vs_exhaustive_optimum": a / b,
+        "exhaustive_optimum_j_per_query": b,
+        "halving_j_per_query": a,
         "halving_measure_s": sh.cost_s,
         "exhaustive_measure_s": ex.cost_s,
         "cost_share": sh.cost_s / ex.cost_s,
@@ -116,9 +119,15 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
+    from wattlens.optimize.gen_space import cpu_flags
+
+    flags = cpu_flags()
+    isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "avx512_bf16") if f in flags]
+    load0 = os.getloadavg()
     res = synthetic(a.seeds)
     if a.real:
         res["real"] = real(a.real, a.queries, a.repeats)
+    res["cpu_flags"], res["loadavg"] = isa, (load0, os.getloadavg())
     if a.json:
         print(json.dumps(res, indent=1))
         return 0
@@ -142,8 +151,12 @@ def main() -> int:
             f"\nreal {a.real}: {r['configs']} configurations; halving best {r['halving_best']!r}, exhaustive best "
             f"{r['exhaustive_best']!r}; energy vs exhaustive optimum x{r['energy_vs_exhaustive_optimum']:.3f}; "
             f"measurement time {r['halving_measure_s']:.0f} s vs {r['exhaustive_measure_s']:.0f} s "
-            f"({100 * r['cost_share']:.0f} %)"
+            f"({100 * r['cost_share']:.0f} %); exhaustive optimum {1e3 * r['exhaustive_optimum_j_per_query']:.3f} "
+            f"mJ/query, the search's {1e3 * r['halving_j_per_query']:.3f} mJ/query (interleaved medians)"
         )
+    print(
+        f"CPU flags: {' '.join(res['cpu_flags']) or 'no AVX2'}; load average {res['loadavg'][0]} -> {res['loadavg'][1]}"
+    )
     return 0
 
 

@@ -540,6 +540,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.list_models:
         return _list_models(args.task)
+    if not (args.suite or args.task or args.resume) and args.model:
+        from wattlens.workloads.recipes import artefact_json
+
+        # a `wattlens optimize --out DIR` artefact names its own task
+        tasks = {str((artefact_json(m) or {}).get("task") or "") for m in args.model}
+        if len(tasks) == 1 and "" not in tasks:
+            args.task = tasks.pop()
     if not (args.suite or args.task or args.resume):
         print("wattlens bench: give --suite quick|php|FILE, or --task T --model M, or --resume RUN_ID", file=sys.stderr)
         return EXIT_USAGE

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wattlens.cli import options as opt
 
@@ -59,9 +59,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--min-quality",
         type=opt.Float(0, 1),
-        default=0.99,
-        help="quality gate vs the unmodified model (cosine / top-1 / token agreement); default 0.99",
+        default=None,
+        help="quality gate vs the unmodified model (cosine / top-1 / token agreement; with --quality-metric kl_mean "
+        "the largest mean KL in nats); default 0.99 (encoders), 0.95 token agreement, 0.05 nats KL",
     )
+    g = p.add_argument_group("text generation")
+    g.add_argument(
+        "--quality-metric",
+        choices=("token_agreement", "kl_mean"),
+        default="token_agreement",
+        help="the gated generation metric (both are reported)",
+    )
+    g.add_argument("--draft", metavar="MODEL", help="same-tokenizer draft for speculative decoding (e.g. distilgpt2)")
+    g.add_argument("--decoding", choices=("greedy", "sampling"), default="greedy", help="decoding measured")
+    g.add_argument(
+        "--max-new-tokens", type=opt.Int(1), default=16, help="tokens generated per prompt (fixed; default 16)"
+    )
+    g.add_argument("--explain", action="store_true", help="say why each transform won or lost on this hardware")
     p.add_argument("--max-p95-ms", type=opt.Float(0, lo_open=True), help="latency SLO: p95 per query in ms")
     p.add_argument("--max-rss-mb", type=opt.Float(0, lo_open=True), help="peak resident memory limit in MB")
     p.add_argument("--budget", help="search time budget, e.g. 5m, 90s (halving stops promoting when it is spent)")
@@ -125,7 +139,7 @@ def build_request(a: argparse.Namespace) -> OptimizeRequest:
         task=a.task,
         mode=a.mode,
         candidates=list(a.candidate),
-        min_quality=a.min_quality,
+        min_quality=a.min_quality if a.min_quality is not None or a.task == "text-generation" else 0.99,
         max_p95_ms=a.max_p95_ms,
         max_rss_mb=a.max_rss_mb,
         budget_s=parse_duration(a.budget),
@@ -147,6 +161,10 @@ def build_request(a: argparse.Namespace) -> OptimizeRequest:
         store_url=a.db,
         run_id=a.resume,
         deploy_check=not a.no_deploy_check,
+        quality_metric=a.quality_metric,
+        draft=a.draft,
+        decoding=a.decoding,
+        gen_tokens=a.max_new_tokens,
     )
 
 
@@ -237,6 +255,8 @@ def run_optimize(a: argparse.Namespace) -> int:
         print(f"wattlens optimize: error: {exc}", file=sys.stderr)
         return 2
     say = None if a.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    if a.task == "text-generation":
+        return _run_generation(a, req, say)
     opt = Optimizer(req, progress=say)
     try:
         result = opt.run()
@@ -268,4 +288,50 @@ def run_optimize(a: argparse.Namespace) -> int:
             print(optimize_table(result))
         except Exception:  # the summary above already has the essentials
             pass
+    if a.explain:
+        _explain(result, to_stderr=a.json)
+    return 0 if result.recommended is not None else 3
+
+
+def _explain(result: OptimizeResult, to_stderr: bool) -> None:
+    """Why each transform won or lost on this hardware (stderr when --json keeps stdout for the JSON)."""
+    from wattlens.optimize.explain import encoder_verdicts
+
+    out = sys.stderr if to_stderr else sys.stdout
+    hw = result.context.hardware if result.context is not None else None
+    if hw is not None:
+        print(
+            f"hardware: {hw.cpu_model}; AVX2 {hw.avx2}, AVX-512 {hw.avx512}, VNNI {hw.avx512_vnni or hw.avx_vnni}, "
+            f"AMX {hw.amx}; torch kernels {hw.torch_cpu_capability}, int8 engine {hw.quantized_engine} — {hw.note}",
+            file=out,
+        )
+    print("why each transform won or lost here:", file=out)
+    for v in encoder_verdicts(result):
+        print(f"  {v.transform:20} {v.verdict:18} {v.why}", file=out)
+
+
+def _run_generation(a: argparse.Namespace, req: OptimizeRequest, say: Any) -> int:
+    from wattlens.optimize.gen_engine import GenOptimizer, gen_summary
+
+    if a.max_new_tokens < 1:
+        print("wattlens optimize: error: --max-new-tokens must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        opt = GenOptimizer(req, progress=say)
+        result = opt.run()
+    except KeyboardInterrupt:
+        print(
+            f"wattlens optimize: interrupted; measured trials are stored — continue with --resume {opt.run_id}"
+            + (f" --db {a.db}" if a.db else ""),
+            file=sys.stderr,
+        )
+        return 130
+    except ValueError as exc:
+        print(f"wattlens optimize: error: {exc}", file=sys.stderr)
+        return 2
+    if a.json:
+        json.dump(result.to_dict(), sys.stdout, indent=1, default=str)
+        print()
+    else:
+        print(gen_summary(result, explain=a.explain))
     return 0 if result.recommended is not None else 3

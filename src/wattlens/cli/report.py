@@ -132,8 +132,17 @@ def _optimize_headline(result: OptimizeResult) -> str:
 
 
 def _report_optimize(store: Any, run: RunInfo, args: argparse.Namespace) -> int:
+    from wattlens.optimize.runstore import load_generation_result
     from wattlens.report.query import optimize_result
 
+    gen = load_generation_result(run.run_id, store)
+    if gen is not None:
+        from wattlens.optimize.gen_engine import gen_summary
+
+        print(json.dumps(gen.to_dict(), indent=2, default=str) if args.json else gen_summary(gen, explain=True))
+        if args.html or args.png:
+            print("text-generation optimize runs have no HTML/PNG report yet; use --json", file=sys.stderr)
+        return EXIT_OK
     result = optimize_result(store, run.run_id)
     if result is None:
         _err(f"optimize run {run.run_id!r} has no result yet (status {run.status!r}: unfinished or interrupted)")

@@ -44,6 +44,7 @@ from wattlens.optimize.results import (
     ConfigDict,
     DeployCheck,
     Fidelity,
+    HardwareProfile,
     OptimizeContext,
     OptimizePoint,
     OptimizeResult,
@@ -402,6 +403,7 @@ class Optimizer:
                 gpu_count=ctx.gpu_count,
                 weights=base_model.weights,
                 notes=tuple(base_model.notes),
+                hardware=_hardware(),
             ),
         )
 
@@ -518,6 +520,16 @@ class Optimizer:
             return None
         finally:
             shutil.rmtree(bdir, ignore_errors=True)
+
+
+def _hardware() -> HardwareProfile | None:
+    """ISA flags and kernels of this machine (never fails the run)."""
+    from wattlens.optimize.gen_space import hardware_profile
+
+    try:
+        return hardware_profile()
+    except Exception:  # informative only
+        return None
 
 
 def _quality_only(t: Trial) -> QualityReport | None:

@@ -92,7 +92,9 @@ def load_base(name: str, task: str, *, device: str = "cpu", gen_tokens: int = 8)
     if kind == "artefact" and path is not None:
         with open(os.path.join(path, "wattlens-optimize.json")) as f:
             cfg = json.load(f)
-        return load_base(cfg["base_model"], task, device=device, gen_tokens=gen_tokens)
+        if not cfg.get("weights_in_dir"):
+            return load_base(cfg["base_model"], task, device=device, gen_tokens=gen_tokens)
+        kind = "local"  # a generation artefact holds the model itself (save_pretrained)
     t = get_task(task)
     notes: list[str] = []
     if path is not None:

@@ -45,6 +45,9 @@ class OptimizeRequest:
     threads: list[int] | None = None
     gen_tokens: int = 8
     compile_backend: str = "inductor"
+    quality_metric: str = "token_agreement"  # text-generation: token_agreement | kl_mean (the gated one)
+    draft: str | None = None  # text-generation: a same-tokenizer draft model for speculative decoding
+    decoding: str = "greedy"  # text-generation: greedy | sampling (measured configurations; quality is greedy)
 
     @property
     def constraints(self) -> Constraints:

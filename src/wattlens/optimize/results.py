@@ -363,6 +363,24 @@ class EnergyBoundary(Record):
 
 
 @dataclass(frozen=True)
+class HardwareProfile(Record):
+    """The machine a saving was measured on: savings are specific to it (int8 gains most with VNNI/AMX)."""
+
+    cpu_model: str
+    avx2: bool
+    avx512: bool
+    avx512_vnni: bool
+    avx_vnni: bool
+    amx: bool
+    torch_cpu_capability: str  # what ATen dispatches to here (torch.backends.cpu.get_cpu_capability())
+    quantized_engine: str  # torch's int8 kernel library (x86 = fbgemm+onednn, qnnpack, ...)
+    int4_cpu_kernel: bool  # torch.ops.aten._weight_int4pack_mm_for_cpu present in this torch build
+    n_cpus: int
+    gpu_compute_capability: str | None = optional()
+    note: str = "savings are specific to this CPU/GPU, its instruction sets and this software stack"
+
+
+@dataclass(frozen=True)
 class OptimizeContext(Record):
     n_cpus: int
     default_threads: int
@@ -372,6 +390,7 @@ class OptimizeContext(Record):
     gpu_count: int
     weights: str
     notes: tuple[str, ...] = ()
+    hardware: HardwareProfile | None = optional()  # ISA flags and kernels: the savings are specific to them
 
 
 @dataclass(frozen=True)

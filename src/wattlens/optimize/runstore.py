@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from wattlens.optimize.gen_results import GenOptimizeResult
 from wattlens.optimize.request import OptimizeError, OptimizeRequest
 from wattlens.optimize.results import OptimizeResult, QualityReport, Trial
 
@@ -70,6 +71,19 @@ def load_result(run_id: str, store_url: str | None = None, store: Any = None) ->
 
         store = open_store(store_url)
     for cell in store.cells(run_id):
-        if cell["cell_key"] == RESULT_CELL and isinstance(cell.get("result"), Mapping):
-            return OptimizeResult.from_dict(cell["result"])
+        res = cell.get("result")
+        if cell["cell_key"] == RESULT_CELL and isinstance(res, Mapping) and res.get("wattlens") != GENERATION:
+            return OptimizeResult.from_dict(res)
+    return None
+
+
+GENERATION = "optimize-generation"  # the ``wattlens`` tag of a text-generation result (its own record)
+
+
+def load_generation_result(run_id: str, store: Any) -> GenOptimizeResult | None:
+    """The stored result of a text-generation optimize run, or None (unfinished, or not a generation run)."""
+    for cell in store.cells(run_id):
+        res = cell.get("result")
+        if cell["cell_key"] == RESULT_CELL and isinstance(res, Mapping) and res.get("wattlens") == GENERATION:
+            return GenOptimizeResult.from_dict(res)
     return None

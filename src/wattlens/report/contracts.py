@@ -25,6 +25,7 @@ from wattlens.analyze.sweep import SweepPoint, SweepResult
 from wattlens.analyze.training import CommPart, TrainingRun
 from wattlens.bench import records as B
 from wattlens.bench.breakeven import Breakeven, BreakevenReport, PaperFigure
+from wattlens.optimize import gen_results as G
 from wattlens.optimize import results as O
 from wattlens.records import Record, json_key
 from wattlens.report import compare as C
@@ -79,11 +80,18 @@ SECTIONS: tuple[tuple[str, str, tuple[type[Record], ...]], ...] = (
             O.SkippedTransform,
             O.EnergyBoundary,
             O.OptimizeContext,
+            O.HardwareProfile,
             O.ArtefactInfo,
             O.DeployCheck,
             O.Savings,
             O.SavingsPerYear,
         ),
+    ),
+    (
+        "optimize: text generation",
+        "`wattlens optimize MODEL --task text-generation --json`, the run's `result` cell; trials are its "
+        "`gtrial:<fidelity>:<config key>` cells, variant qualities its `gquality:<key>` cells",
+        (G.GenOptimizeResult, G.GenTrial, G.GenQuality, G.VariantQuality, G.TransformVerdict),
     ),
     (
         "optimize: trials",

@@ -148,7 +148,7 @@ def export_onnx(
     args: tuple[Any, ...],
     path: Path,
     inputs: list[str],
-    output: str,
+    output: str | list[str],
     axes: dict[str, dict[int, str]],
     opset: int = OPSET,
 ) -> Path:
@@ -174,7 +174,7 @@ def export_onnx(
                 args,
                 str(staging / path.name),
                 input_names=inputs,
-                output_names=[output],
+                output_names=[output] if isinstance(output, str) else list(output),
                 dynamic_axes=axes,
                 opset_version=opset,
                 dynamo=False,

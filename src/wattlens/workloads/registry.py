@@ -12,6 +12,7 @@ A model spec is one of
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from ._runtime import normalize_precision, set_threads, versions
 from .base import Workload
 from .errors import WorkloadError, close_matches
+from .recipes import artefact_json
 from .tasks import Task, get_task
 
 ENGINES = ("pytorch", "onnxruntime", "callable")
@@ -394,6 +396,22 @@ def _load_torch(
         "source": "local path" if local else "hub cache",
         "weights_note": "user-supplied weights, assumed trained (quality is computed, not verified)",
     }
-    return hf.WORKLOAD_CLASS[t.name](
-        t, payload, loaded, "trained", prec, threads, batch, info, device=device, **gen_opts
-    )
+    weights = "trained"
+    art = artefact_json(payload) if local else None
+    if art is not None:  # a wattlens optimize artefact: its recorded recipe is re-applied (e.g. int8 dynamic)
+        from .recipes import apply_recipe
+
+        recipe = art.get("recipe", {})
+        loaded.model = apply_recipe(loaded.model, recipe)
+        if recipe.get("quant") == "bf16":
+            prec = "bf16"  # the workload casts to its precision: the recipe's, not the fp32 default
+        weights = str(art.get("weights") or "trained")
+        info.update(optimize_run=str(art.get("run_id")), recipe=json.dumps(recipe, sort_keys=True))
+        if recipe.get("engine") == "onnxruntime":
+            info["engine_note"] = (
+                "the recommendation runs the ONNX Runtime decoder (decoder.onnx, wattlens.optimize.gen_artefact.load); "
+                "bench measures the PyTorch path of the same weights and quantisation"
+            )
+        if t.generative and not gen_opts and art.get("generate", {}).get("max_new_tokens"):
+            gen_opts = {"new_tokens": int(art["generate"]["max_new_tokens"])}
+    return hf.WORKLOAD_CLASS[t.name](t, payload, loaded, weights, prec, threads, batch, info, device=device, **gen_opts)
