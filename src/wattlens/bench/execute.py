@@ -226,7 +226,7 @@ def _default_threads() -> int | None:
 
 
 def _torch_threads_now() -> int | None:
-    """torch's intra-op thread count when torch is already imported (a cell that never needs torch never pays for it)."""
+    """torch's intra-op thread count when torch is already imported (a cell without torch never pays for it)."""
     torch = sys.modules.get("torch")
     try:
         return None if torch is None else int(torch.get_num_threads())
