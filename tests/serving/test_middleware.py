@@ -112,11 +112,15 @@ def test_every_series_of_the_grafana_panels_is_exported():
     exprs = [t["expr"] for p in doc["panels"] for t in p["targets"]]
     used = {m for e in exprs for m in re.findall(r"wattlens_[a-z_]+", e)}
     app, ledger = _app(header=False, processes=True)
+    written: set[str] = set()
     with TestClient(app) as client:
-        client.get("/work")
-        client.get("/metrics")
-        client.get("/work")
-        text = client.get("/metrics").text
+        # a request enters the histogram up to one metering interval after it ends: scrape again, bounded
+        for _ in range(30):
+            client.get("/work")
+            text = client.get("/metrics").text
+            written = {s.name for f in prom_parser.text_string_to_metric_families(text) for s in f.samples}
+            if used <= written:
+                break
+            time.sleep(0.1)
     ledger.close()
-    written = {s.name for f in prom_parser.text_string_to_metric_families(text) for s in f.samples}
     assert used and used <= written, used - written
