@@ -87,6 +87,9 @@ class FakeWorkload:
 
 @pytest.fixture
 def fake_models(monkeypatch: pytest.MonkeyPatch, no_cotenant_figure: None) -> None:
+    import wattlens.bench.execute as execute
+
+    monkeypatch.setattr(execute, "_LIB_DEFAULT_THREADS", {})  # an earlier test's remembered torch default
     monkeypatch.setattr(workloads, "load_workload", FakeWorkload, raising=False)
     monkeypatch.setattr(workloads, "check_model", lambda *_a, **_k: None)  # stand-in names
     monkeypatch.setattr(tracking, "Monitor", DeterministicMonitor)
