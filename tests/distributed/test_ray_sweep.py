@@ -107,8 +107,13 @@ def test_sweep_survives_a_killed_worker_and_resubmitting_duplicates_nothing(ray_
             assert executor["attempt"] == 2 and executor["pid"] != killed_pid
             assert any("worker died" in w for w in killed["result"]["warnings"])
         others = [c for k, c in by_key.items() if k != killed_key]
-        assert all(c["status"] == "ok" for c in others), [(c["cell_key"], c["status"], c["error"]) for c in others]
-        hosts = {c["result"]["info"]["executor"]["node_id"] for c in cells if c["status"] == "ok"}
+        # two Ray nodes share this host's cores: a cell may be measured yet marked contended (or invalid for its
+        # spread) by the validity checks; what this test holds is that it was measured, once, with its result
+        measured = {"ok", "contended", "invalid"}
+        assert all(c["status"] in measured and c["result"] for c in others), [
+            (c["cell_key"], c["status"], c["error"]) for c in others
+        ]
+        hosts = {c["result"]["info"]["executor"]["node_id"] for c in cells if c["status"] in measured}
         assert len(hosts) == 2  # the cells were spread over both Ray nodes
         assert store.get_run(run_id)["status"] == "done"
         before = {c["cell_key"]: c["updated_unix_s"] for c in cells}
