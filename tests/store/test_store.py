@@ -151,6 +151,18 @@ def test_timeline_round_trip_order_and_replace(store):
         store.save_timeline("ghost", "cell", rows[:1])
 
 
+def test_a_cell_and_its_timeline_are_one_commit(store):
+    rid = store.create_run("bench", {})
+    rows = [{"t_s": 0.0, "power_w": 10.0}, {"t_s": 0.1, "power_w": 11.0}]
+    store.save_cell(rid, "cell", "ok", {"j_per_query": 1.0}, timeline=rows)
+    assert store.done_keys(rid) == {"cell"} and store.timeline(rid, "cell") == rows
+    store.save_cell(rid, "cell", "ok", {"j_per_query": 2.0}, timeline=rows[:1])  # a re-measured cell: both replaced
+    assert store.cells(rid)[0]["result"] == {"j_per_query": 2.0} and store.timeline(rid, "cell") == rows[:1]
+    with pytest.raises(StoreError, match="timeline row"):  # a bad row: neither the cell nor its timeline is written
+        store.save_cell(rid, "other", "ok", {"j_per_query": 3.0}, timeline=[{"t_s": float("nan")}, "not a row"])
+    assert store.done_keys(rid) == {"cell"} and store.timeline(rid, "other") == []
+
+
 # --- measurements ---------------------------------------------------------------------------------
 
 

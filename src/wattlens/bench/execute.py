@@ -46,6 +46,7 @@ from wattlens.bench.records import (
 from wattlens.bench.runner import CellStats, flatten_outputs, measure_decode, measure_queries, window_row, with_idle
 from wattlens.bench.suites import Cell, Suite
 from wattlens.bench.validity import CONTENTION_SLACK_CPUS, STATUS_FAILED, check_cell, check_contention, is_contended
+from wattlens.errors import caused_by_interrupt
 from wattlens.meters import cotenant
 from wattlens.stats import wilson_interval
 
@@ -386,6 +387,8 @@ def run_cell(
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # one model failing must not stop the run
+        if caused_by_interrupt(exc):  # a Ctrl-C that a C extension turned into another error
+            raise KeyboardInterrupt from exc
         tb = traceback.format_exc(limit=6)
         idle_after = _measure_idle(monitor, idle_s, "after", timeline)
         error = f"{type(exc).__name__}: {exc}"
@@ -609,10 +612,10 @@ def execute(
     _remember_default_threads(suite)
     pending = pending_cells(store, run_id, suite, retry_failed)
     counts: dict[str, int] = {}
-    store.set_run_status(run_id, "running")
-    progress.start(run_id, len(suite.cells), len(suite.cells) - len(pending))
     status = "done"
     try:
+        store.set_run_status(run_id, "running")
+        progress.start(run_id, len(suite.cells), len(suite.cells) - len(pending))
         timeline0: list[WindowRow] = []
         idle = _measure_idle(monitor, idle_s, "before", timeline0) if pending else None
         for i, cell in enumerate(pending):
@@ -649,8 +652,7 @@ def _save_or_keep_cell(store: Any, run_id: str, key: str, out: Any) -> None:
 
     timeline = [dict(r.to_dict()) if hasattr(r, "to_dict") else dict(r) for r in out.timeline]
     try:
-        store.save_cell(run_id, key, out.status, out.result, out.error)
-        store.save_timeline(run_id, key, timeline)
+        store.save_cell(run_id, key, out.status, out.result, out.error, timeline=timeline)
     except StoreError as exc:
         error = str(exc).splitlines()[0]
         record = {"kind": KEPT_CELL, "run_id": run_id, "cell_key": key, "status": out.status}
@@ -672,8 +674,8 @@ def _restore_kept_cells(store: Any) -> int:
             store.save_measurement(record)
             return
         rid, key = str(record["run_id"]), str(record["cell_key"])
-        store.save_cell(rid, key, str(record["status"]), record.get("result"), record.get("error"))
-        store.save_timeline(rid, key, list(record.get("timeline") or []))
+        timeline = list(record.get("timeline") or [])
+        store.save_cell(rid, key, str(record["status"]), record.get("result"), record.get("error"), timeline=timeline)
 
     try:
         return _replay(store.url, save)

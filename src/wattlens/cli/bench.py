@@ -509,6 +509,10 @@ def _check_models(suite: Any) -> str | None:
     return None
 
 
+def _resume_hint(run_id: str, db: str | None) -> str:
+    return f"wattlens bench --resume {run_id}" + (f" --db {db}" if db else "")
+
+
 def _sigterm_to_interrupt() -> None:
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -624,16 +628,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
                     retry_failed=args.retry_failed,
                 )
         except StoreError as exc:  # locked past the retries, read-only, full: the cells committed before stay
-            hint = f"wattlens bench --resume {run_id}" + (f" --db {args.db}" if args.db else "")
             shown = one_line(str(exc))
+            if not run_id:  # the run itself could not be created: nothing to continue
+                print(f"wattlens bench: error: {shown}; nothing was stored", file=sys.stderr)
+                return EXIT_USAGE
+            hint = _resume_hint(run_id, args.db)
             print(f"wattlens bench: error: {shown}; stored cells are kept, continue with: {hint}", file=sys.stderr)
             return EXIT_USAGE
         except KeyboardInterrupt:
-            print(
-                f"\ninterrupted: finished cells are stored. Continue with:\n"
-                f"  wattlens bench --resume {run_id}" + (f" --db {args.db}" if args.db else ""),
-                file=sys.stderr,
-            )
+            if not run_id:
+                print("\ninterrupted before the run started: nothing was stored", file=sys.stderr)
+            else:
+                hint = _resume_hint(run_id, args.db)
+                print(f"\ninterrupted: finished cells are stored. Continue with:\n  {hint}", file=sys.stderr)
             return EXIT_INTERRUPTED
         finally:
             monitor.close()

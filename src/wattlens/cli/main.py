@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from wattlens.cli.options import EXIT_USAGE, Parser, UsageError, check_namespace, one_line
-from wattlens.errors import WattlensError
+from wattlens.errors import WattlensError, caused_by_interrupt
 from wattlens.redact import RedactingStream, passwords_in
 
 EXIT_INTERRUPTED = 130  # what shells report after Ctrl-C
@@ -196,6 +196,13 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wattlens {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
+        print(f"wattlens {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if not caused_by_interrupt(exc):
+            raise
+        # a Ctrl-C inside a C extension's import or callback comes back as another error (onnxruntime:
+        # "ImportError: initialization failed" from the KeyboardInterrupt): it is still a Ctrl-C
         print(f"wattlens {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 

@@ -6,7 +6,7 @@
   scheduled into: co-located cells would otherwise share one RAPL counter. In ``process`` attribution (CPU-time
   shares) cells may share a node.
 * **Workers write their cell** to the store the moment it finishes (``run_cell`` → ``save_cell`` +
-  ``save_timeline``, one transaction each), and mark it ``running`` (attempt, host, pid) when it starts.
+  its timeline, one transaction), and mark it ``running`` (attempt, host, pid) when it starts.
 * **Resumable and idempotent**: cells already ``ok``/``failed``/``invalid`` are skipped; a cell is one row keyed by
   (run, cell key), so a re-submitted cell replaces its own row, never adds one.
 * **A worker that dies** (killed, out of memory, its node lost) fails its task; the driver submits the cell once
@@ -192,8 +192,7 @@ def run_cell_task(
         warnings += (f"attempt {attempt}: the previous attempt's worker died ({previous_error}); cell re-run",)
     info = {**dict(out.result.info or {}), "executor": where.to_dict()}
     result = replace(out.result, info=info, warnings=warnings or None)
-    store.save_cell(run_id, cell.key, out.status, result, out.error)
-    store.save_timeline(run_id, cell.key, out.timeline)
+    store.save_cell(run_id, cell.key, out.status, result, out.error, timeline=out.timeline)
     return CellReport(
         cell.key, out.status, summary_line(out), attempt, where.host, where.pid, time.time() - t0, out.error
     )

@@ -55,7 +55,7 @@ from wattlens.optimize.results import (
     config_int,
     config_key,
 )
-from wattlens.optimize.runstore import RESULT_CELL, RunCells, load_result
+from wattlens.optimize.runstore import RESULT_CELL, RunCells, close_quietly, load_result, open_run
 from wattlens.optimize.trials import TrialMeasurer
 from wattlens.optimize.variants import ModelLoader, VariantBank, full_config
 
@@ -151,27 +151,25 @@ class Optimizer:
         own_monitor = self.monitor is None
         machine = None
         try:
-            if self.store is None:
-                from wattlens.store import open_store
-
-                self.store = open_store(self.req.store_url)
-            cells = RunCells.open(self.store, self.req)
+            self.store, cells, finished = open_run(self.store, self.req, lambda rid, st: load_result(rid, store=st))
             self.run_id = cells.run_id
+            if finished is not None:
+                self.say(f"run {cells.run_id} is complete: its stored result")
+                return finished
             if own_monitor:
                 self.monitor = make_monitor(self.req.attribution)
             machine = self._machine_monitor()
-            return self._measured(cells, workdir, machine)
+            try:
+                return self._measured(cells, workdir, machine)
+            except BaseException:  # anywhere before the result is stored: screening, search, finish
+                cells.mark_interrupted()
+                raise
         finally:
             torch.set_num_threads(threads0)
             if own_parallelism:
                 os.environ.pop(_TOKENIZERS_PARALLELISM, None)
             shutil.rmtree(workdir, ignore_errors=True)
-            for mon in (self.monitor if own_monitor else None, machine):
-                try:
-                    if mon is not None:
-                        mon.close()
-                except Exception:  # closing is best-effort
-                    pass
+            close_quietly(self.monitor if own_monitor else None, machine)
 
     def _machine_monitor(self) -> Any:
         """A second monitor in machine attribution (the saving factor on that boundary), when the first is not."""
@@ -199,7 +197,6 @@ class Optimizer:
                 self.monitor.end("optimize-search")
             except Exception:
                 pass
-            cells.set_status("interrupted")
             raise
         finally:
             if measurer is not None:

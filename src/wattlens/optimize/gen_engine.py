@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from wattlens.errors import caused_by_interrupt
 from wattlens.optimize import gen_drive as D
 from wattlens.optimize import gen_quality as GQ
 from wattlens.optimize import gen_space as GS
@@ -40,7 +41,7 @@ from wattlens.optimize.gen_results import (
 )
 from wattlens.optimize.request import OptimizeError, OptimizeRequest
 from wattlens.optimize.results import Config, ConfigDict, config_key
-from wattlens.optimize.runstore import RESULT_CELL, RunCells
+from wattlens.optimize.runstore import RESULT_CELL, RunCells, close_quietly, load_generation_result, open_run
 from wattlens.optimize.space import probe_context
 
 DEFAULT_MIN = {"token_agreement": 0.95, "kl_mean": 0.05}
@@ -105,32 +106,26 @@ class GenOptimizer:
         own_monitor = self.monitor is None
         self.workdir = tempfile.mkdtemp(prefix="wattlens-gen-")
         try:
-            if self.store is None:
-                from wattlens.store import open_store
-
-                self.store = open_store(self.req.store_url)
-            cells = RunCells.open(self.store, self.req)
+            self.store, cells, finished = open_run(self.store, self.req, load_generation_result)
             self.run_id = cells.run_id
+            if finished is not None:
+                return finished
             if own_monitor:
                 from wattlens.optimize.engine import make_monitor
 
                 self.monitor = make_monitor(self.req.attribution)
             try:
                 result = self._run(cells)
+                cells.store.save_cell(cells.run_id, RESULT_CELL, "ok", result)
             except BaseException:
-                cells.set_status("interrupted")
+                cells.mark_interrupted()
                 raise
-            cells.store.save_cell(cells.run_id, RESULT_CELL, "ok", result)
             cells.set_status("done")
             return result
         finally:
             torch.set_num_threads(threads0)
             shutil.rmtree(self.workdir, ignore_errors=True)
-            if own_monitor and self.monitor is not None:
-                try:
-                    self.monitor.close()
-                except Exception:  # closing is best-effort
-                    pass
+            close_quietly(self.monitor if own_monitor else None)
 
     def _resumed(self, cells: RunCells) -> None:
         from collections.abc import Mapping
@@ -295,6 +290,8 @@ class GenOptimizer:
                     kls = GQ.kl_per_prompt(ref_logits or [], D.teacher_forced_logits(v.module, base, q_texts, ref))
                     q = GQ.summarise(req.quality_metric, ref, cont, kls)
                 except Exception as exc:  # a transform that cannot be applied is reported, never ends the search
+                    if caused_by_interrupt(exc):
+                        raise KeyboardInterrupt from exc
                     why = f"transform failed: {type(exc).__name__}: {exc}"
                     self.rejected.append(f"{label}: {why}")
                     out.append(VariantQuality(label, None, False, why))
@@ -330,6 +327,8 @@ class GenOptimizer:
             m = D.measure(v, c, texts[:n], self.monitor, max_new_tokens=self.req.gen_tokens, decoding=self.req.decoding)
             t = summarise_trial(c, label, fidelity, m)
         except Exception as exc:  # a failing configuration is a result, not the end of the search
+            if caused_by_interrupt(exc):
+                raise KeyboardInterrupt from exc
             t = GenTrial(dict(c), label, fidelity, ok=False, why=f"{type(exc).__name__}: {exc}")
         cells.store.save_cell(cells.run_id, key, "ok" if t.ok else "failed", t, None if t.ok else t.why)
         self.trials[key] = t

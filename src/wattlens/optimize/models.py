@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from wattlens.errors import caused_by_interrupt
 from wattlens.optimize import transforms as T
 from wattlens.optimize.results import ConfigDict, config_str
 
@@ -334,7 +335,9 @@ def st_available(base: Base) -> bool:
         return False
     try:
         import sentence_transformers  # noqa: F401
-    except Exception:  # not installed (optional extra): fall back to the transformers path
+    except Exception as exc:  # not installed (optional extra): fall back to the transformers path
+        if caused_by_interrupt(exc):
+            raise KeyboardInterrupt from exc
         return False
     return True
 

@@ -7,8 +7,8 @@ measured is measured again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from wattlens.optimize.gen_results import GenOptimizeResult
 from wattlens.optimize.request import OptimizeError, OptimizeRequest
@@ -62,6 +62,45 @@ class RunCells:
 
     def set_status(self, status: str) -> None:
         self.store.set_run_status(self.run_id, status)
+
+    def mark_interrupted(self) -> None:
+        """The run stopped before its result (Ctrl-C, an error): say so, so that ``--resume`` is offered. Best
+        effort: a store that is gone must not replace the reason the run stopped."""
+        try:
+            self.store.set_run_status(self.run_id, "interrupted")
+        except Exception:
+            pass
+
+
+R = TypeVar("R")
+
+
+def open_run(
+    store: Any, req: OptimizeRequest, stored: Callable[[str, Any], R | None]
+) -> tuple[Any, RunCells, R | None]:
+    """What every optimize run does first: the store (opened from ``req.store_url`` when not given), the run's
+    cells (new, or ``req.run_id`` resumed, marked running), and — for a resumed run that was stopped after its
+    result was stored — that result (``stored(run_id, store)``), the run then marked done: nothing is left to
+    measure or compute."""
+    if store is None:
+        from wattlens.store import open_store
+
+        store = open_store(req.store_url)
+    cells = RunCells.open(store, req)
+    finished = stored(cells.run_id, store) if req.run_id else None
+    if finished is not None:
+        cells.set_status("done")
+    return store, cells, finished
+
+
+def close_quietly(*monitors: Any) -> None:
+    """Close what a run opened (monitors); best effort, after the run's own outcome is decided."""
+    for mon in monitors:
+        try:
+            if mon is not None:
+                mon.close()
+        except Exception:
+            pass
 
 
 def load_result(run_id: str, store_url: str | None = None, store: Any = None) -> OptimizeResult | None:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from wattlens.errors import caused_by_interrupt
 from wattlens.optimize.pareto import Objective, pareto_front
 from wattlens.optimize.pareto import dominates as _dominates
 from wattlens.optimize.results import Config, Constraints, Fidelity, Knobs, Trial, config_key
@@ -91,6 +92,8 @@ def _run(
     try:
         t = evaluate(config, fid)
     except Exception as exc:  # a broken configuration must not end the search: record it and move on
+        if caused_by_interrupt(exc):  # a Ctrl-C a C extension turned into another error: not a result
+            raise KeyboardInterrupt from exc
         t = Trial(dict(config), fid.name, ok=False, why=f"{type(exc).__name__}: {exc}")
     log.append(t)
     if on_trial is not None:

@@ -297,7 +297,8 @@ def method_line(board: Leaderboard) -> str:
     )
     return (
         f"Boundary: {listed(m.boundaries)}; J/query basis: {listed(m.energy_bases)} (net = gross - idle "
-        f"baseline measured before and after each cell); source: {listed(m.sources)}; CO2e at {where}; "
+        f"baseline: bench measures it before and after each cell, loadtest before the first request); "
+        f"source: {listed(m.sources)}; CO2e at {where}; "
         "[low-high] = meter interval + 95 % t-interval over the repeats"
     )
 

@@ -627,8 +627,12 @@ class Store:
         status: str,
         result: Mapping[str, Any] | None,
         error: str | BaseException | None = None,
+        timeline: Iterable[Mapping[str, Any]] | None = None,
     ) -> None:
-        """Insert or replace one cell of a run; committed before returning (a crash right after keeps it)."""
+        """Insert or replace one cell of a run; committed before returning (a crash right after keeps it).
+
+        ``timeline``: the cell's raw timeline rows, replaced in the same transaction — a crash leaves the cell
+        with its timeline or neither, never a cell without one."""
         status = self._status(status)
         if not isinstance(cell_key, str) or not cell_key:
             raise StoreError(f"cell key {cell_key!r}: a non-empty string")
@@ -647,7 +651,8 @@ class Store:
             index_elements=[cells_table.c.run_id, cells_table.c.cell_key],
             set_={k: insert.excluded[k] for k in ("status", "result", "error", "updated_unix_s")},
         )
-        self._write_for_run(run_id, [stmt])
+        extra = [] if timeline is None else self._timeline_statements(run_id, cell_key, timeline)
+        self._write_for_run(run_id, [*extra, stmt])
 
     def _write(self, work: Callable[[sa.Connection], Any]) -> Any:
         """Run ``work`` in one transaction. A database held by another writer past the busy timeout is retried
@@ -702,6 +707,12 @@ class Store:
     # -- timelines --------------------------------------------------------------------------------
     def save_timeline(self, run_id: str, cell_key: str, rows: Iterable[Mapping[str, Any]]) -> int:
         """Replace the raw timeline of one cell with ``rows`` (kept in order); returns how many were saved."""
+        statements = self._timeline_statements(run_id, cell_key, rows)
+        self._write_for_run(run_id, statements)
+        return len(statements[1][1]) if len(statements) > 1 else 0
+
+    @staticmethod
+    def _timeline_statements(run_id: str, cell_key: str, rows: Iterable[Mapping[str, Any]]) -> list[Any]:
         data = [
             {"run_id": run_id, "cell_key": cell_key, "seq": i, "row": _json_object(r, "timeline row")}
             for i, r in enumerate(rows)
@@ -710,8 +721,7 @@ class Store:
         statements: list[Any] = [t.delete().where(t.c.run_id == run_id, t.c.cell_key == cell_key)]
         if data:
             statements.append((t.insert(), data))
-        self._write_for_run(run_id, statements)
-        return len(data)
+        return statements
 
     def timeline(self, run_id: str, cell_key: str) -> list[dict[str, Any]]:
         """The timeline rows of one cell, in the order saved."""
