@@ -178,3 +178,34 @@ def test_measured_method_binds_self_and_exposes_last_result() -> None:
     assert m.infer.last_result is Model.infer.last_result  # one wrapper per function, shared like a function's
     assert m.infer.last_result.measurement.name == "infer"
     assert isinstance(Model.__dict__["infer"], wattlens.MeasuredFunction)
+
+
+def test_embodied_and_water_from_the_python_api_leave_operational_co2e_alone() -> None:
+    with wattlens.measure("off", country="FR") as plain:
+        sum(i * i for i in range(50_000))
+    with wattlens.measure("on", country="FR", embodied=True, water=True, lifetime_years=4, utilisation=0.5) as m:
+        sum(i * i for i in range(50_000))
+    assert plain.result is not None and m.result is not None
+    assert plain.result.co2e_embodied_g is None and "co2e_embodied_g" not in plain.result.to_dict()
+    rec = m.result.to_dict()
+    assert m.result.co2e_embodied_g is not None and m.result.co2e_embodied_g > 0
+    assert m.result.water_l is not None and m.result.water_l > 0
+    assert rec["co2e_total_g"] == pytest.approx(rec["co2e_g"] + rec["co2e_embodied_g"])
+    assert rec["embodied"]["amortisation"]["lifetime_years"] == 4.0
+    assert rec["embodied"]["amortisation"]["utilisation"] == 0.5
+    ran = []
+    with pytest.raises(CarbonError, match="no-such-server"):  # checked before the block runs
+        with wattlens.measure("bad", host="no-such-server"):
+            ran.append(1)
+    assert not ran
+    with pytest.raises(CarbonError):  # and at decoration time
+        wattlens.measured(embodied=True, lifetime_years=-1)
+
+
+def test_a_measured_function_carries_its_embodied_share() -> None:
+    @wattlens.measured(country="DE", embodied=True)
+    def work() -> int:
+        return sum(range(10_000))
+
+    assert work() == sum(range(10_000))
+    assert work.last_result is not None and (work.last_result.co2e_embodied_g or 0) > 0

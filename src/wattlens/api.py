@@ -19,6 +19,14 @@ inference: 0.012 s, 0.13 J [0.01, 0.14] (estimated, machine)
 >>> predict.last_result.measurement.name
 'predict'
 
+Embodied carbon of the hardware and water, off by default (the operational CO2e is never changed):
+
+>>> with wattlens.measure("inference", country="FR", embodied=True, water=True, lifetime_years=5) as m:
+...     _ = sum(i * i for i in range(100_000))
+>>> r = m.result
+>>> r.co2e_embodied_g > 0 and r.water_l > 0, r.to_dict()["embodied"]["amortisation"]["lifetime_years"]
+(True, 5.0)
+
 Everything is offline: carbon intensity comes from bundled tables (``country=`` / ``region=``; with
 neither, the world average is used and the result says so). PUE defaults to 1.0 (node boundary), stated.
 """
@@ -34,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, ove
 from wattlens.carbon.settings import CarbonSettings
 from wattlens.meters.base import MeterError
 from wattlens.tracking import IdleBaseline, Measurement, Monitor
+from wattlens.tracking.lifecycle_fields import OFF, LifecycleOptions, lifecycle_options, measurement_fields
 from wattlens.tracking.summary import MeasuredFootprint, build_record
 
 if TYPE_CHECKING:
@@ -74,6 +83,38 @@ def _shared_monitor(sources: list[Any] | None, attribution: str, cpu_tdp_w: floa
 
 
 _STORES: dict[str, Any] = {}
+
+
+_LIFECYCLE_KEYS = ("embodied", "water", "lifetime_years", "utilisation", "wue", "host", "host_share")
+
+
+def _lifecycle(carbon: _Carbon, *values: Any) -> LifecycleOptions:
+    """The embodied-carbon / water switches, checked now (a bad value raises before the measured code runs)."""
+    embodied, water, lifetime_years, utilisation, wue, host, host_share = values
+    return lifecycle_options(
+        embodied=bool(embodied),
+        water=bool(water),
+        lifetime_years=lifetime_years,
+        utilisation=utilisation,
+        wue=wue,
+        host=host,
+        host_share=host_share,
+        location=carbon.location,
+    )
+
+
+def _footprint(m: Measurement, carbon: _Carbon, lifecycle: LifecycleOptions, monitor: Monitor) -> MeasuredFootprint:
+    """The window's footprint; with embodied carbon or water switched on, their fields in ``extra`` (a problem
+    computing them is a note on the result, never an exception at the end of the user's block)."""
+    fp = carbon.footprint(m)
+    if not lifecycle.enabled:
+        return MeasuredFootprint(m, fp)
+    try:
+        fields = measurement_fields(lifecycle, m, getattr(monitor, "sources", ()), fp, carbon.location)
+    except Exception as exc:  # the block ran and was measured: the lifecycle figures are a bonus
+        m.notes.append(f"lifecycle figures unavailable: {type(exc).__name__}: {exc}")
+        return MeasuredFootprint(m, fp)
+    return MeasuredFootprint(m, fp, extra=fields)
 
 
 def _store_for(db: str | None) -> Any:
@@ -149,9 +190,17 @@ class measure:
         cpu_tdp_w: float | None = None,
         idle_baseline_s: float | None = None,
         db: str | None = None,
+        embodied: bool = False,
+        water: bool = False,
+        lifetime_years: float | None = None,
+        utilisation: float | None = None,
+        wue: str | float | None = None,
+        host: str | None = None,
+        host_share: float | None = None,
     ) -> None:
         self.name = name
         self._carbon = _Carbon(country, region, intensity_g_per_kwh, pue, price_per_kwh, currency)
+        self._lifecycle = _lifecycle(self._carbon, embodied, water, lifetime_years, utilisation, wue, host, host_share)
         # An idle baseline changes the monitor's state: it gets a monitor of its own (closed afterwards).
         # Otherwise a process-wide monitor per configuration is reused, so that `measure` in a loop costs
         # a window (µs), not a source discovery (ms) each time; it holds no thread between windows.
@@ -186,7 +235,7 @@ class measure:
                 self.monitor.close()
         if exc_type is not None:
             m.notes.append(f"the measured block raised {exc_type.__name__}")
-        self.result = MeasuredFootprint(m, self._carbon.footprint(m))
+        self.result = _footprint(m, self._carbon, self._lifecycle, self.monitor)
         _save(self._db, self._store, self.result.to_dict())
         return False  # never swallow, never replace, the block's own exception
 
@@ -216,8 +265,10 @@ class MeasuredFunction(Generic[P, R]):
         monitor: Monitor | None = None,
         monitor_kwargs: dict[str, Any] | None = None,
         db: str | None = None,
+        lifecycle: LifecycleOptions = OFF,
     ) -> None:
         functools.update_wrapper(self, func)
+        self._lifecycle = lifecycle
         self.__wrapped__: Callable[P, R] = func
         self.label = label
         self.last_result = None
@@ -259,7 +310,7 @@ class MeasuredFunction(Generic[P, R]):
             m.name = self.label
             if failed:
                 m.notes.append(f"the call raised {failed}")
-            result = MeasuredFootprint(m, self._carbon.footprint(m))
+            result = _footprint(m, self._carbon, self._lifecycle, mon)
             self.last_result = result
             _save(self._db, self._store, result.to_dict())
             if self._callback is not None:
@@ -313,6 +364,7 @@ def measured(
     monitor_keys = ("sources", "attribution", "cpu_tdp_w")
     monitor_kwargs: dict[str, Any] = {k: measure_kwargs[k] for k in monitor_keys if k in measure_kwargs}
     label = name if isinstance(name, str) else None
+    life = _lifecycle(carbon, *(measure_kwargs.get(k) for k in _LIFECYCLE_KEYS))
 
     def decorate(func: Callable[P, R]) -> MeasuredFunction[P, R]:
         return MeasuredFunction(
@@ -323,6 +375,7 @@ def measured(
             monitor=measure_kwargs.get("monitor"),
             monitor_kwargs=monitor_kwargs,
             db=measure_kwargs.get("db"),
+            lifecycle=life,
         )
 
     return decorate

@@ -14,6 +14,7 @@ MODULES = [
     "wattlens.tracking",
     "wattlens.tracking.monitor",
     "wattlens.tracking.hardware",
+    "wattlens.tracking.lifecycle_fields",
     "wattlens.cli.measure",
 ]
 

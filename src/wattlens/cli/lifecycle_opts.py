@@ -9,13 +9,16 @@ WUE switches water on. The method and every default: docs/LIFECYCLE.md.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from typing import Any
 
 from wattlens.cli import options as opt
-
-ENV_EMBODIED = "WATTLENS_EMBODIED"
-ENV_WATER = "WATTLENS_WATER"
+from wattlens.tracking.lifecycle_fields import (  # noqa: F401 - re-exported for the commands
+    ENV_EMBODIED,
+    ENV_WATER,
+    LifecycleOptions,
+    lifecycle_options,
+    measurement_fields,
+)
 
 
 def add_lifecycle_args(p: argparse.ArgumentParser, *, hardware: bool = False) -> None:
@@ -57,67 +60,19 @@ def add_lifecycle_args(p: argparse.ArgumentParser, *, hardware: bool = False) ->
         )
 
 
-@dataclass(frozen=True)
-class LifecycleOptions:
-    """What the user switched on, resolved and validated before anything runs."""
-
-    embodied: bool
-    water: bool
-    amortisation: Any  # wattlens.carbon.lifecycle.Amortisation | None
-    wue: Any  # wattlens.carbon.water.WueSetting | None
-    host: str | None
-    host_share: float
-
-    @property
-    def enabled(self) -> bool:
-        return self.embodied or self.water
-
-
 def resolve_lifecycle(args: argparse.Namespace, location: Any) -> LifecycleOptions:
     """Validate the lifecycle flags now (a bad value fails before the command runs); raises CarbonError."""
-    from wattlens.carbon.hardware_footprints import LifecycleError, find_hardware
-    from wattlens.carbon.lifecycle import env_flag, resolve_amortisation
-    from wattlens.carbon.water import resolve_wue
-
-    host = getattr(args, "host", None)
-    implies_embodied = any(
-        getattr(args, k, None) is not None for k in ("lifetime_years", "utilisation", "host", "host_share", "hardware")
+    return lifecycle_options(
+        embodied=bool(getattr(args, "embodied", False)),
+        water=bool(getattr(args, "water", False)),
+        lifetime_years=getattr(args, "lifetime_years", None),
+        utilisation=getattr(args, "utilisation", None),
+        wue=getattr(args, "wue", None),
+        host=getattr(args, "host", None),
+        host_share=getattr(args, "host_share", None),
+        hardware=getattr(args, "hardware", None),
+        location=location,
     )
-    embodied = bool(getattr(args, "embodied", False) or implies_embodied or env_flag(ENV_EMBODIED))
-    water = bool(getattr(args, "water", False) or getattr(args, "wue", None) is not None or env_flag(ENV_WATER))
-    life = resolve_amortisation(args.lifetime_years, args.utilisation) if embodied else None
-    share = 1.0 if getattr(args, "host_share", None) is None else float(args.host_share)
-    if not 0.0 < share <= 1.0:
-        raise LifecycleError(f"--host-share must be in (0, 1] (our fraction of the host machine), got {share!r}")
-    if host is not None:
-        find_hardware(host)  # unknown keys fail now, with suggestions
-    wue = resolve_wue(args.wue, location) if water else None
-    return LifecycleOptions(embodied, water, life, wue, host, share)
-
-
-def measurement_fields(opts: LifecycleOptions, measurement: Any, sources: Any, footprint: Any, location: Any) -> dict:
-    """The lifecycle fields of one measured window (empty when nothing is switched on)."""
-    if not opts.enabled:
-        return {}
-    from wattlens.carbon.lifecycle import DeviceUse, embodied_footprint
-    from wattlens.carbon.lifecycle_record import record_fields
-    from wattlens.carbon.water import water_footprint
-    from wattlens.tracking.hardware import used_devices
-
-    embodied = water = None
-    if opts.embodied:
-        uses = [
-            DeviceUse(d.domain, measurement.duration_s, d.name, d.device, d.logical_cpus, d.memory_gb)
-            for d in used_devices(measurement, sources)
-        ]
-        embodied = embodied_footprint(uses, opts.amortisation, host=opts.host, host_share=opts.host_share)
-    if opts.water:
-        pue = footprint.pue if footprint is not None else 1.0
-        water = water_footprint(
-            measurement.energy_j, measurement.low_j, measurement.high_j, pue=pue, location=location, wue=opts.wue
-        )
-    co2e = [getattr(footprint, k, None) for k in ("co2e_g", "co2e_low_g", "co2e_high_g")]
-    return record_fields(embodied, water, *co2e)
 
 
 def fmt_grams(v: float | None) -> str:

@@ -43,6 +43,16 @@ class MeasuredFootprint:
     def co2e_g(self) -> float | None:
         return None if self.footprint is None else self.footprint.co2e_g
 
+    @property
+    def co2e_embodied_g(self) -> float | None:
+        """Amortised embodied CO2e of the hardware used (``embodied=True``); None when off or unavailable."""
+        return (self.extra or {}).get("co2e_embodied_g")
+
+    @property
+    def water_l(self) -> float | None:
+        """Water consumed on site and off site (``water=True``); None when off or unavailable."""
+        return (self.extra or {}).get("water_l")
+
     def to_dict(self) -> dict[str, Any]:
         return build_record(self.measurement, self.footprint, self.extra)
 
