@@ -92,6 +92,28 @@ def test_concurrent_requests_share_the_intervals():
     ledger.counters.close()
 
 
+
+def test_split_by_tokens_charges_a_long_generation_for_its_tokens():
+    """The same two requests as above, the first reporting 3 tokens and the second 1: by tokens they get 3:1 of
+    their joint energy (by time it was 1:3); the total is what the time split gave."""
+    ledger = RecordingLedger(EnergyCounters(lambda: Monitor(sources=["estimator"])), split="tokens")
+    ledger._thread = object()  # type: ignore[assignment]
+    ledger.counters.tick()
+    a = ledger.start()
+    b = ledger.start()
+    time.sleep(0.2)
+    ledger.finish(a, 3)
+    time.sleep(0.2)
+    ledger.finish(b, 1)
+    ledger.counters.tick()
+    ea, eb = ledger.charged
+    assert ea == pytest.approx(3 * eb, rel=1e-9)
+    assert ea + eb == pytest.approx(ledger._last_power_w * 0.4, rel=0.1)
+    assert "output tokens" in ledger.families()[0].help
+    with pytest.raises(ValueError, match="split 'bytes'"):
+        RequestEnergyLedger(ledger.counters, split="bytes")
+    ledger.counters.close()
+
 def test_a_request_spanning_intervals_is_charged_each_intervals_power():
     ledger = RecordingLedger(EnergyCounters(lambda: Monitor(sources=["estimator"])))
     ledger._thread = object()  # type: ignore[assignment]

@@ -12,7 +12,9 @@ metered: it enters the histogram then (at most one interval later).
 
 When the app reports tokens (``request.state.wattlens_tokens = n``, or ``scope["state"]["wattlens_tokens"]``) they
 are added to ``wattlens_tokens_total``, so J/token is ``rate(wattlens_request_energy_joules_sum) /
-rate(wattlens_tokens_total)``; the split between requests stays by active time. ``X-Energy-Joules`` (``header=True``)
+rate(wattlens_tokens_total)``; the split between requests stays by active time, unless ``split="tokens"``: then
+the energy of the requests that finished in the same metered interval and reported tokens is re-split among them by
+their tokens (the total unchanged; requests without tokens keep their time share). ``X-Energy-Joules`` (``header=True``)
 is an estimate made when the headers leave: the request's share time so far x the last metered interval's power.
 
 The energy is the meter's whole boundary (node-level where a sensor measures the node, see
@@ -70,6 +72,12 @@ ATTRIBUTION_HELP = (
     "Energy attributed to each request (J): each metered interval's mean power x the request's fair share of the "
     "interval's active time (time shared equally among the requests active together); gross meter energy."
 )
+TOKENS_HELP = (
+    "Energy attributed to each request (J): each metered interval's mean power x the requests' fair share of its "
+    "active time, then the energy of the requests that finished in the same interval and reported tokens re-split "
+    "among them by their output tokens (requests without tokens keep their time share); gross meter energy."
+)
+SPLITS = ("time", "tokens")
 MAX_SEGMENTS = 4096  # metered intervals kept for requests still open (over an hour at 1 Hz); older: the oldest power
 
 
@@ -77,8 +85,15 @@ class RequestEnergyLedger:
     """The fair-share clock, the metered intervals' powers, the histogram, tokens and unattributed energy."""
 
     def __init__(
-        self, counters: EnergyCounters, buckets: tuple[float, ...] = DEFAULT_BUCKETS, interval_s: float = 1.0
+        self,
+        counters: EnergyCounters,
+        buckets: tuple[float, ...] = DEFAULT_BUCKETS,
+        interval_s: float = 1.0,
+        split: str = "time",
     ) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split {split!r}: one of {', '.join(SPLITS)}")
+        self.split = split
         self.counters = counters
         self.buckets = tuple(sorted(buckets))
         self.interval_s = interval_s
@@ -160,6 +175,8 @@ class RequestEnergyLedger:
             self._last_power_w = power
             finished, self._pending = self._pending, []
             charged = [(self._charge(a, b), tokens) for a, b, tokens in finished]
+        if self.split == "tokens":
+            charged = by_tokens(charged)
         for joules, tokens in charged:
             self._observe(joules, tokens)
 
@@ -197,7 +214,12 @@ class RequestEnergyLedger:
         samples.append(("_sum", {}, total_j))
         samples.append(("_count", {}, float(n)))
         return [
-            Family("wattlens_request_energy_joules", "histogram", ATTRIBUTION_HELP, samples),
+            Family(
+                "wattlens_request_energy_joules",
+                "histogram",
+                TOKENS_HELP if self.split == "tokens" else ATTRIBUTION_HELP,
+                samples,
+            ),
             Family(
                 "wattlens_tokens",
                 "counter",
@@ -220,16 +242,32 @@ class RequestEnergyLedger:
         self.counters.close()
 
 
+def by_tokens(charged: list[tuple[float, int | None]]) -> list[tuple[float, int | None]]:
+    """Re-split the energy of the requests that reported tokens by their tokens (the total is kept); the others
+    keep their time share.
+
+    >>> by_tokens([(2.0, 1), (2.0, 3), (1.0, None)])
+    [(1.0, 1), (3.0, 3), (1.0, None)]
+    """
+    weighted = [(j, t) for j, t in charged if t]
+    total_tokens = sum(int(t) for _, t in weighted if t)
+    if total_tokens <= 0:
+        return charged
+    pool = sum(j for j, _ in weighted)
+    return [(pool * t / total_tokens, t) if t else (j, t) for j, t in charged]
+
+
 _SHARED: dict[str, RequestEnergyLedger] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_ledger() -> RequestEnergyLedger:
-    """One ledger (and one meter) per process, shared by every app that adds the middleware without its own."""
+def shared_ledger(split: str = "time") -> RequestEnergyLedger:
+    """One ledger (and one meter) per process and split, shared by every app that adds the middleware without its
+    own."""
     with _SHARED_LOCK:
-        if "default" not in _SHARED:
-            _SHARED["default"] = RequestEnergyLedger(EnergyCounters())
-        return _SHARED["default"]
+        if split not in _SHARED:
+            _SHARED[split] = RequestEnergyLedger(EnergyCounters(), split=split)
+        return _SHARED[split]
 
 
 class EnergyMiddleware:
@@ -242,6 +280,9 @@ class EnergyMiddleware:
             ``None`` serves none (scrape a separate ``wattlens exporter``).
         header: add ``X-Energy-Joules`` — an estimate when the response headers leave: the request's share time so
             far x the last metered interval's power (absent before the first interval has been metered).
+        split: ``time`` (fair share of active time) or ``tokens`` (then the requests finishing in the same metered
+            interval that reported tokens share their energy by tokens: a long generation beside a short one is
+            charged for its tokens, not just its time); ignored when ``ledger`` is given (it has its own).
     """
 
     def __init__(
@@ -251,9 +292,10 @@ class EnergyMiddleware:
         ledger: RequestEnergyLedger | None = None,
         metrics_path: str | None = "/metrics",
         header: bool = False,
+        split: str = "time",
     ) -> None:
         self.app = app
-        self.ledger = ledger or shared_ledger()
+        self.ledger = ledger or shared_ledger(split)
         self.metrics_path = metrics_path
         self.header = header
 
