@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("starlette")
 
-MODULES = ("__init__", "counters", "node", "promtext", "exporter", "otel", "middleware", "loadtest")
+MODULES = ("__init__", "counters", "node", "promtext", "exporter", "otel", "middleware", "loadtest", "gpu_processes")
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -92,7 +92,6 @@ def test_concurrent_requests_share_the_intervals():
     ledger.counters.close()
 
 
-
 def test_split_by_tokens_charges_a_long_generation_for_its_tokens():
     """The same two requests as above, the first reporting 3 tokens and the second 1: by tokens they get 3:1 of
     their joint energy (by time it was 1:3); the total is what the time split gave."""
@@ -113,6 +112,7 @@ def test_split_by_tokens_charges_a_long_generation_for_its_tokens():
     with pytest.raises(ValueError, match="split 'bytes'"):
         RequestEnergyLedger(ledger.counters, split="bytes")
     ledger.counters.close()
+
 
 def test_a_request_spanning_intervals_is_charged_each_intervals_power():
     ledger = RecordingLedger(EnergyCounters(lambda: Monitor(sources=["estimator"])))

@@ -1,7 +1,7 @@
 """``wattlens exporter`` (the meter on /metrics, or pushed over OTLP), ``wattlens loadtest`` (steady-state J/request).
 
     wattlens exporter --port 9464                     # http://127.0.0.1:9464/metrics
-    wattlens exporter --port 9464 --processes         # + per-process energy (attributed by CPU-time share)
+    wattlens exporter --port 9464 --processes         # + per-process energy (CPU-time share; GPU SM-utilisation share)
     wattlens exporter --otlp http://127.0.0.1:4318    # OpenTelemetry hw.energy / hw.power instead
     wattlens loadtest http://127.0.0.1:8000/v1/completions --rate 4 --duration 60 --openai
 
@@ -31,7 +31,11 @@ def register(subparsers: Any) -> None:
     )
     e.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     e.add_argument("--port", default="9464", help="port for /metrics (default 9464; 0 = any free port)")
-    e.add_argument("--processes", action="store_true", help="also per-process energy (attributed by CPU-time share)")
+    e.add_argument(
+        "--processes",
+        action="store_true",
+        help="also per-process energy (CPU: by CPU-time share; NVIDIA GPUs: by SM-utilisation share)",
+    )
     e.add_argument("--otlp", metavar="URL", help="push to this OTLP/HTTP collector instead of serving /metrics")
     e.add_argument("--otlp-interval", default="10", metavar="S", help="seconds between OTLP pushes (default 10)")
     e.add_argument("--interval", default="1", metavar="S", help="seconds between meter ticks (default 1)")

@@ -33,10 +33,10 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from wattlens._logging import get_logger
-from wattlens.meters.base import DOMAIN_CPU, ComponentEnergy
+from wattlens.meters.base import DOMAIN_CPU, DOMAIN_GPU, ComponentEnergy
 from wattlens.tracking import IdleBaseline, Monitor
 
 logger = get_logger(__name__)
@@ -78,11 +78,15 @@ class Health:
 
 @dataclass(frozen=True)
 class ProcessTotal:
-    """Energy attributed to one live process by its share of the machine's busy CPU time."""
+    """Energy attributed to one live process: CPU by its share of the machine's busy CPU time, a GPU by its share
+    of the device's SM utilisation samples (``attributed`` names which)."""
 
     pid: int
     comm: str
     energy_j: float
+    domain: str = "cpu"
+    device: str = ""
+    attributed: str = "cpu-time-share"
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class EnergyCounters:
         idle: IdleBaseline | None = None,
         processes: bool = False,
         power_interval_s: float = 1.0,
+        gpu_processes: Any = None,
     ) -> None:
         self._factory = monitor_factory or default_monitor
         self._lock = threading.Lock()
@@ -143,6 +148,9 @@ class EnergyCounters:
         self._meter_info: dict[str, str] = {}
         self._listeners: list[Callable[[float, float], None]] = []
         self._procs = ProcessShares() if processes else None
+        # GPU shares: opened at the first tick that has a GPU reading (NVML is only asked where a GPU was metered)
+        self._gpu_procs = gpu_processes
+        self._want_gpu_procs = processes
         self._closed = False
         self._open_meter()
 
@@ -208,6 +216,7 @@ class EnergyCounters:
         health: dict[tuple[str, str], Health] = {}
         readable = 0.0
         cpu_j = 0.0
+        gpu_j: dict[str, float] = {}
         for c in comps:
             where = (c.domain, c.device or "")
             e = c.energy_j
@@ -220,10 +229,18 @@ class EnergyCounters:
             readable += e
             if c.domain == DOMAIN_CPU:
                 cpu_j += e
+            elif c.domain == DOMAIN_GPU and c.device:
+                gpu_j[c.device] = gpu_j.get(c.device, 0.0) + e
         self._health = health
         self._track_power(duration_s)
         if self._procs is not None:
             self._procs.attribute(cpu_j)
+        if gpu_j and self._want_gpu_procs:
+            if self._gpu_procs is None:
+                from wattlens.serving.gpu_processes import GpuProcessShares
+
+                self._gpu_procs = GpuProcessShares()
+            self._gpu_procs.attribute(gpu_j)
         for fn in self._listeners:
             try:
                 fn(duration_s, readable)
@@ -269,12 +286,18 @@ class EnergyCounters:
                 energy={k: Totals(**vars(t)) for k, t in self._totals.items()},
                 power_w=dict(self._power),
                 health=dict(self._health),
-                processes=self._procs.top() if self._procs is not None else (),
+                processes=self._process_totals(),
                 restarts=self._restarts,
                 ticks=self._ticks,
                 idle_basis=self.idle_basis,
                 meter=dict(self._meter_info),
             )
+
+    def _process_totals(self) -> tuple[ProcessTotal, ...]:
+        cpu = self._procs.top() if self._procs is not None else ()
+        gpu = self._gpu_procs.top() if self._gpu_procs is not None else ()
+        shares = tuple(ProcessTotal(pid, comm, e, "gpu", dev, "sm-utilisation-share") for pid, comm, dev, e in gpu)
+        return (*cpu, *shares)
 
     def close(self) -> None:
         with self._lock:

@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from wattlens._logging import get_logger
 from wattlens.errors import WattlensError
-from wattlens.serving.counters import CountersView, EnergyCounters
+from wattlens.serving.counters import CountersView, EnergyCounters, ProcessTotal
 from wattlens.serving.promtext import CONTENT_TYPE, Family, render
 
 logger = get_logger(__name__)
@@ -48,6 +48,11 @@ class ExporterError(WattlensError, OSError):
 
 def _device(device: str) -> str:
     return device or "all"
+
+
+def _process_labels(p: ProcessTotal) -> dict[str, str]:
+    where = {"domain": p.domain, "device": _device(p.device)}
+    return {"pid": str(p.pid), "comm": p.comm, **where, "attributed": p.attributed}
 
 
 def families(view: CountersView) -> list[Family]:
@@ -68,10 +73,7 @@ def families(view: CountersView) -> list[Family]:
         for (d, dev), h in sorted(view.health.items())
     ]
     info = {"meter": "wattlens", **view.meter, "idle_basis": view.idle_basis}
-    procs = [
-        ("_total", {"pid": str(p.pid), "comm": p.comm, "domain": "cpu", "attributed": "cpu-time-share"}, p.energy_j)
-        for p in view.processes
-    ]
+    procs = [("_total", _process_labels(p), p.energy_j) for p in view.processes]
     return [
         Family("wattlens_energy_joules", "counter", "Energy since the exporter started (J), per component.", energy),
         Family("wattlens_energy_low_joules", "counter", "Low end of the energy interval (J).", low),
@@ -94,7 +96,8 @@ def families(view: CountersView) -> list[Family]:
         Family(
             "wattlens_process_energy_joules",
             "counter",
-            "CPU energy attributed to a live process by its share of the machine's busy CPU time (J; attributed).",
+            "Energy attributed to a live process (J; attributed): CPU by its share of the machine's busy CPU time, "
+            "a GPU by its share of the device's SM utilisation samples (NVML).",
             procs,
         ),
     ]

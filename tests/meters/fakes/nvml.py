@@ -82,6 +82,8 @@ class FakeGpu:
     vgpu: bool = False
     vgpu_power: bool = True
     lost: bool = False  # every call raises GPU_IS_LOST (GPU fell off the bus)
+    # nvmlDeviceGetProcessUtilization: (pid, smUtil %, timeStamp µs) samples NVML keeps; None = NOT_SUPPORTED
+    process_samples: list[tuple[int, int, int]] | None = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -199,6 +201,20 @@ class FakeNvml(types.ModuleType):
         if gpu.arch < VOLTA or gpu.vgpu:
             self._raise("NVML_ERROR_NOT_SUPPORTED")
         return gpu.energy_mj
+
+    def nvmlDeviceGetProcessUtilization(self, handle: _Handle, last_seen_timestamp: int) -> list[types.SimpleNamespace]:
+        """Samples newer than ``last_seen_timestamp`` (µs); NOT_FOUND when there are none, as the library does."""
+        self._count("nvmlDeviceGetProcessUtilization")
+        gpu = self._gpu(handle)
+        if gpu.process_samples is None or gpu.vgpu:
+            self._raise("NVML_ERROR_NOT_SUPPORTED")
+        fresh = [(pid, sm, ts) for pid, sm, ts in gpu.process_samples or [] if ts > last_seen_timestamp]
+        if not fresh:
+            self._raise("NVML_ERROR_NOT_FOUND")
+        return [
+            types.SimpleNamespace(pid=pid, smUtil=sm, memUtil=0, encUtil=0, decUtil=0, timeStamp=ts)
+            for pid, sm, ts in fresh
+        ]
 
     def nvmlDeviceGetPowerUsage(self, handle: _Handle) -> int:
         self._count("nvmlDeviceGetPowerUsage")
