@@ -223,7 +223,9 @@ def test_optimize_generation_end_to_end_resume_after_kill_and_bench_loads_the_ar
     assert run_id is not None
     done_before = {c["cell_key"] for c in st.cells(run_id) if c["cell_key"].startswith("gtrial:")}
     assert len(done_before) >= 2
-    res = _cli([*args, "--resume", run_id, "--json", "--explain", "--out", out], stdout=subprocess.PIPE, text=True)
+    page = tmp_path / "gen.html"
+    resume = [*args, "--resume", run_id, "--json", "--explain", "--out", out, "--html", str(page)]
+    res = _cli(resume, stdout=subprocess.PIPE, text=True)
     stdout, _ = res.communicate(timeout=300)
     assert res.returncode == 0
     result = json.loads(stdout)
@@ -232,6 +234,7 @@ def test_optimize_generation_end_to_end_resume_after_kill_and_bench_loads_the_ar
     assert result["hardware"]["note"] and "avx2" in result["hardware"]
     assert {v["transform"] for v in result["explain"]} >= {"threads", "speculative-decoding", "static-kv-cache"}
     assert result["recommended"]["j_per_token"] > 0 and result["baseline"]["ttft_p95_ms"] > 0
+    assert "Why each transform won or lost here" in page.read_text(encoding="utf-8")  # --html for generation
     w = load_workload("text-generation", out, batch=1, threads=1)
     assert w.info.get("optimize_run") == run_id
 

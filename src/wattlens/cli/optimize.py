@@ -329,6 +329,13 @@ def _run_generation(a: argparse.Namespace, req: OptimizeRequest, say: Any) -> in
     except ValueError as exc:
         print(f"wattlens optimize: error: {exc}", file=sys.stderr)
         return 2
+    if a.html:
+        try:
+            from wattlens.report import write_generation_html
+
+            write_generation_html(result, a.html, title=f"wattlens optimize {a.model} (text generation, {a.mode})")
+        except Exception as exc:  # the search result is stored either way
+            print(f"wattlens optimize: could not write {a.html}: {exc}", file=sys.stderr)
     if a.json:
         json.dump(result.to_dict(), sys.stdout, indent=1, default=str)
         print()

@@ -140,8 +140,13 @@ def _report_optimize(store: Any, run: RunInfo, args: argparse.Namespace) -> int:
         from wattlens.optimize.gen_engine import gen_summary
 
         print(json.dumps(gen.to_dict(), indent=2, default=str) if args.json else gen_summary(gen, explain=True))
-        if args.html or args.png:
-            print("text-generation optimize runs have no HTML/PNG report yet; use --json", file=sys.stderr)
+        if args.html:
+            from wattlens.report import write_generation_html
+
+            path = write_generation_html(gen, args.html, title=f"wattlens optimize {run.run_id} (text generation)")
+            print(f"HTML report: {path}", file=sys.stderr)
+        if args.png:
+            print("text-generation optimize runs have no PNG figures; see --html or --json", file=sys.stderr)
         return EXIT_OK
     result = optimize_result(store, run.run_id)
     if result is None:

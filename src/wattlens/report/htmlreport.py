@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from wattlens.bench.records import BenchRow
+from wattlens.optimize.gen_results import GenOptimizeResult, GenTrial
 from wattlens.optimize.results import OptimizeResult
 from wattlens.records import to_json
 from wattlens.report import _fmt as f
@@ -619,3 +620,147 @@ def render_optimize_html(result: f.ResultLike, *, title: str) -> str:
 def write_optimize_html(result: f.ResultLike, path: str | Path, *, title: str = "wattlens optimize report") -> Path:
     """Write the optimize report (recommendation and its price, Pareto chart, rejected with why) as one HTML file."""
     return _write(path, render_optimize_html(result, title=title))
+
+
+# --- optimize: text generation -------------------------------------------------------------------------------------
+
+
+def _iv(value: float | None, low: float | None, high: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.4g} [{low:.3g}–{high:.3g}]" if low is not None and high is not None else f"{value:.4g}"
+
+
+def _num(value: float | None, fmt: str = "{:.4g}") -> str:
+    return "n/a" if value is None else fmt.format(value)
+
+
+_GEN_HEADERS = (
+    "Role",
+    "Config",
+    "J/token [95 %]",
+    "J/query",
+    "Prefill J/query",
+    "Decode J/token",
+    "TTFT p50/p95 ms",
+    "ITL p50/p95 ms",
+    "Tokens/s",
+    "Peak RSS MB",
+    "Source",
+)
+
+
+def _gen_row(role: str, t: GenTrial) -> list[str]:
+    return [
+        role,
+        t.label,
+        _iv(t.j_per_token, t.j_per_token_low, t.j_per_token_high),
+        _num(t.j_per_query),
+        _num(t.prefill_j_per_query),
+        _num(t.decode_j_per_token),
+        f"{_num(t.ttft_p50_ms, '{:.3g}')} / {_num(t.ttft_p95_ms, '{:.3g}')}",
+        f"{_num(t.itl_p50_ms, '{:.3g}')} / {_num(t.itl_p95_ms, '{:.3g}')}",
+        _num(t.tokens_per_s, "{:.3g}"),
+        _num(t.peak_rss_mb, "{:.0f}"),
+        t.energy_source or "n/a",
+    ]
+
+
+def _gen_recommendation_html(r: GenOptimizeResult) -> str:
+    rows = [_gen_row(role, t) for role, t in (("baseline", r.baseline), ("recommended", r.recommended)) if t]
+    if not rows:
+        return "<p>No configuration was measured.</p>"
+    parts = [html_table(_GEN_HEADERS, rows, numeric=[False, False, *([True] * 8), False])]
+    if r.saving_factor_j_per_token:
+        parts.append(
+            f"<p>Saving factor <b>×{r.saving_factor_j_per_token:.2f}</b> J/token "
+            f"[{r.saving_factor_low or 0:.2f}, {r.saving_factor_high or 0:.2f}] on this hardware "
+            "(the interval: the worst case of the two configurations' intervals).</p>"
+        )
+    q = r.recommended_quality
+    if q is not None:
+        gate = ">=" if r.quality_metric == "token_agreement" else "<="
+        parts.append(
+            f"<p>Quality of the recommendation vs the unmodified model: token agreement {q.token_agreement:.4f} "
+            f"[{q.token_agreement_low:.3f}, {q.token_agreement_high:.3f}], mean KL {q.kl_mean_nats:.3g} nats "
+            f"[{q.kl_mean_low_nats:.3g}, {q.kl_mean_high_nats:.3g}], n={q.n_prompts} prompts ({q.n_tokens} tokens; "
+            f"{esc(q.interval)}); gate {esc(r.quality_metric)} {gate} {r.min_quality}.</p>"
+        )
+    return "".join(parts)
+
+
+def _gen_trials_html(r: GenOptimizeResult) -> str:
+    headers = ("Config", "Fidelity", "Status", "J/token [95 %]", "TTFT p95 ms", "ITL p95 ms", "Tokens/s", "Resumed")
+    rows = [
+        [
+            t.label,
+            t.fidelity,
+            "ok" if t.ok else f"failed: {t.why or ''}",
+            _iv(t.j_per_token, t.j_per_token_low, t.j_per_token_high),
+            _num(t.ttft_p95_ms, "{:.3g}"),
+            _num(t.itl_p95_ms, "{:.3g}"),
+            _num(t.tokens_per_s, "{:.3g}"),
+            "yes" if t.resumed else "",
+        ]
+        for t in r.trials
+    ]
+    rejected = "".join(f"<li>{esc(x)}</li>" for x in r.rejected)
+    extra = f"<h3>Rejected</h3><ul>{rejected}</ul>" if rejected else ""
+    numeric = [False, False, False, True, True, True, True, False]
+    return (html_table(headers, rows, numeric=numeric) if rows else "") + extra
+
+
+def _gen_explain_html(r: GenOptimizeResult) -> str:
+    rows = [[v.transform, v.verdict, _num(v.factor_vs_baseline, "×{:.2f}"), v.why] for v in r.explain]
+    variants = [
+        [
+            v.variant,
+            "passed" if v.passed else "failed",
+            "n/a" if v.quality is None else f"{v.quality.value:.4g} (n={v.quality.n_prompts})",
+            v.why or "",
+        ]
+        for v in r.variant_quality
+    ]
+    out = html_table(("Transform", "Verdict", "vs baseline", "Why"), rows) if rows else ""
+    if variants:
+        out += "<h3>Variant quality (the gate)</h3>" + html_table(("Variant", "Gate", "Quality", "Why"), variants)
+    return out
+
+
+def _gen_context_html(r: GenOptimizeResult) -> str:
+    search = {
+        "search_duration_s": r.search_duration_s,
+        "search_cpu_s": r.search_cpu_s,
+        "search_energy_j": r.search_energy_j,
+        "decoding": r.decoding,
+        "max_new_tokens": f"{r.max_new_tokens} ({r.max_new_tokens_policy})",
+        "weights": r.weights,
+        "mode": r.mode,
+    }
+    notes = "".join(f"<li>{esc(n)}</li>" for n in r.notes)
+    return (
+        kv_table(search)
+        + "<h3>Hardware</h3>"
+        + kv_table(r.hardware.to_dict())
+        + (f"<h3>Notes</h3><ul>{notes}</ul>" if notes else "")
+    )
+
+
+def render_generation_html(result: GenOptimizeResult, *, title: str) -> str:
+    """The text-generation optimize report (recommendation with J/token, TTFT and ITL, every trial, why each
+    transform won or lost, quality of each variant, hardware and the search's own cost) as an HTML string."""
+    sections = [
+        ("recommendation", "Recommendation and its price", _gen_recommendation_html(result)),
+        ("explain", "Why each transform won or lost here", _gen_explain_html(result)),
+        ("trials", "Every configuration measured", _gen_trials_html(result)),
+        ("context", "Search and hardware", _gen_context_html(result)),
+    ]
+    meta = esc(f"text-generation · {result.model} · run {result.run_id}")
+    return _page(title, sections, meta)
+
+
+def write_generation_html(
+    result: GenOptimizeResult, path: str | Path, *, title: str = "wattlens optimize report (text generation)"
+) -> Path:
+    """Write :func:`render_generation_html` to ``path`` (one self-contained file)."""
+    return _write(path, render_generation_html(result, title=title))
