@@ -86,6 +86,13 @@ def build(
         module = int8_dynamic(module, quant)
     elif quant == "bf16":
         module = module.to(torch.bfloat16)
+    elif quant == "int4-wo":
+        from wattlens.workloads.recipes import int4_weight_only
+
+        try:
+            module = int4_weight_only(module)
+        except RuntimeError as exc:
+            raise TransformError(f"int4 weight-only: {exc}") from exc
     elif quant != "none":
         raise TransformError(f"quantisation {quant!r} is not implemented for generation")
     if spec.get("compile"):

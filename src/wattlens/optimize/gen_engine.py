@@ -419,6 +419,7 @@ _KNOB_OF = {
     "torch-int8-dynamic": lambda c: str(c.get("quant", "none")).startswith("int8"),
     "onnxruntime-decoder": lambda c: c.get("engine") == "onnxruntime",
     "bf16": lambda c: c.get("quant") == "bf16",
+    "int4-weight-only": lambda c: c.get("quant") == "int4-wo",
     "threads": lambda c: True,
     "static-kv-cache": lambda c: c.get("cache") == "static",
     "micro-batching": lambda c: int(c.get("batch") or 1) > 1,
@@ -432,7 +433,7 @@ _KNOB_OF = {
 def _without(c: Config, transform: str) -> dict[str, Any]:
     """``c`` with one transform taken away (the pair that isolates what it did)."""
     d = dict(c)
-    if transform in ("torch-int8-dynamic", "bf16"):
+    if transform in ("torch-int8-dynamic", "bf16", "int4-weight-only"):
         d["quant"] = "none"
     elif transform == "static-kv-cache":
         d["cache"] = "dynamic"
@@ -501,6 +502,7 @@ def _variant_uses(name: str, label: str) -> bool:
     return {
         "torch-int8-dynamic": "int8",
         "bf16": "bf16",
+        "int4-weight-only": "int4-wo",
         "torch-compile": "compiled",
         "speculative-decoding": "draft=",
         "onnxruntime-decoder": "onnxruntime",

@@ -52,10 +52,11 @@ def _draft(ctx: Context) -> str | None:
 
 
 def _int4(ctx: Context) -> str | None:
-    return (
-        "torch 2.13 ships a CPU kernel (aten._weight_int4pack_mm_for_cpu) but wattlens has no int4 packing "
-        "transform for it yet (torchao's int4_weight_only is not a dependency); not tried"
-    )
+    if ctx.device != "cpu":
+        return "the int4 weight-only kernel used here is ATen's CPU one"
+    from wattlens.workloads.recipes import int4_kernel_available
+
+    return None if int4_kernel_available() else "this torch build has no aten._weight_int4pack_mm_for_cpu"
 
 
 def _ort_decoder(ctx: Context) -> str | None:
@@ -86,7 +87,15 @@ GEN_TRANSFORMS: tuple[Transform, ...] = (
         _bf16,
         lossy=True,
     ),
-    Transform("int4-weight-only", "quant", ("int4-wo",), "group-wise int4 weights; quality risk high", _int4, True),
+    Transform(
+        "int4-weight-only",
+        "quant",
+        ("int4-wo",),
+        "GPT-2 Conv1D -> nn.Linear, then group-wise (32) asymmetric int4 weights, fp32 activations, ATen's CPU "
+        "kernel (_weight_int4pack_mm_for_cpu); 8x smaller linear weights; quality risk high: measured",
+        _int4,
+        lossy=True,
+    ),
     Transform("threads", "threads", ("1..n_cpus",), "none; more threads trade CPU-seconds for latency", _threads),
     Transform("interop-threads", "interop", (1,), "none", _interop),
     Transform(
@@ -276,6 +285,8 @@ def build_gen_space(
         variants += [{"model": model, **BASE_VARIANT, "quant": q} for q in ("int8-pc", "int8-pt")]
     if "bf16" in on:
         variants.append({"model": model, **BASE_VARIANT, "quant": "bf16"})
+    if "int4-weight-only" in on:
+        variants.append({"model": model, **BASE_VARIANT, "quant": "int4-wo"})
     if "speculative-decoding" in on:
         variants.append({"model": model, **BASE_VARIANT, "draft": draft})
     if "torch-compile" in on:

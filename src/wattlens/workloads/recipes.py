@@ -59,11 +59,86 @@ def int8_dynamic(module: Any, per_channel: bool = True) -> Any:
         return quantize_dynamic(conv1d_to_linear(module.float()), {torch.nn.Linear: qconfig}, dtype=torch.qint8)
 
 
+INT4_GROUP_SIZE = 32  # weights per scale/zero pair: 32 keeps int4's error small on models as small as GPT-2
+
+
+def int4_kernel_available() -> bool:
+    """Whether this torch build has the CPU int4 weight-only kernel (``aten._weight_int4pack_mm_for_cpu``)."""
+    import torch
+
+    return hasattr(torch.ops.aten, "_weight_int4pack_mm_for_cpu") and hasattr(
+        torch.ops.aten, "_convert_weight_to_int4pack_for_cpu"
+    )
+
+
+def _int4_linear(linear: Any, group_size: int) -> Any:
+    """An ``nn.Module`` computing ``linear`` with its weight in group-wise asymmetric int4 (16 levels per group of
+    ``group_size`` input weights, a float scale and zero per group), activations in fp32, through ATen's CPU
+    kernel. Dequantised weight = (q - 8) x scale + zero, the kernel's convention."""
+    import torch
+
+    w = linear.weight.detach().float()
+    out_features, k = w.shape
+    n = -(-out_features // 16) * 16  # the kernel packs output rows in 16s: zero rows pad, the output is sliced back
+    if n != out_features:
+        w = torch.cat([w, w.new_zeros(n - out_features, k)])
+    groups = w.reshape(-1, group_size)
+    low, high = groups.amin(dim=1, keepdim=True), groups.amax(dim=1, keepdim=True)
+    scales = (high - low).clamp(min=1e-6) / 15
+    zeros = low + scales * 8
+    q = ((groups - low) / scales).round().clamp(0, 15).to(torch.int32).reshape(n, k)
+    packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, 1)
+    scales_zeros = torch.cat([scales.reshape(n, -1, 1), zeros.reshape(n, -1, 1)], 2).transpose(0, 1).contiguous()
+
+    class Int4WeightOnlyLinear(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.in_features, self.out_features, self.group_size = k, out_features, group_size
+            self.register_buffer("packed_weight", packed)
+            self.register_buffer("scales_and_zeros", scales_zeros)
+            bias = linear.bias.detach().float().clone() if linear.bias is not None else None
+            self.register_buffer("bias", bias)
+
+        def forward(self, x: Any) -> Any:
+            flat = x.reshape(-1, self.in_features).float().contiguous()
+            y = torch.ops.aten._weight_int4pack_mm_for_cpu(
+                flat, self.packed_weight, self.group_size, self.scales_and_zeros
+            )
+            y = y[:, : self.out_features]
+            if self.bias is not None:
+                y = y + self.bias
+            return y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
+
+    return Int4WeightOnlyLinear()
+
+
+def int4_weight_only(module: Any, group_size: int = INT4_GROUP_SIZE) -> Any:
+    """Every ``nn.Linear`` whose input width is a multiple of ``group_size`` gets int4 weights (Conv1D converted
+    first); the others (and embeddings) stay fp32. Raises RuntimeError when this torch has no CPU int4 kernel."""
+    import torch
+
+    if not int4_kernel_available():
+        raise RuntimeError("this torch build has no CPU int4 weight-only kernel (aten._weight_int4pack_mm_for_cpu)")
+    module = conv1d_to_linear(module.float())
+
+    def swap(parent: Any) -> None:
+        for name, child in list(parent.named_children()):
+            if isinstance(child, torch.nn.Linear) and child.in_features % group_size == 0:
+                setattr(parent, name, _int4_linear(child, group_size))
+            else:
+                swap(child)
+
+    swap(module)
+    return module
+
+
 def apply_recipe(module: Any, recipe: dict[str, Any]) -> Any:
     """The recorded model-level transforms applied to ``module`` (unknown keys are left to the caller)."""
     quant = str(recipe.get("quant") or "none")
     if quant in ("int8-pc", "int8-pt"):
         return int8_dynamic(module, per_channel=quant == "int8-pc")
+    if quant == "int4-wo":
+        return int4_weight_only(module)
     if quant == "bf16":
         import torch
 
