@@ -112,6 +112,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--resume", metavar="OPT_RUN_ID", help="resume an interrupted run (its measured trials are reused)")
     p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="measure each rung of the search's trials as Ray tasks on the cluster at ADDRESS (auto: the one this "
+        "machine joined; local: a one-machine Ray); workers store each trial in --db (PostgreSQL for a multi-node "
+        "cluster); the model path must exist on every node. Successive halving; encoder tasks. Needs wattlens[ray]",
+    )
+    p.add_argument(
         "--no-deploy-check",
         action="store_true",
         help="skip loading baseline/recommendation in a fresh process (deployment RSS, artefact check)",
@@ -242,6 +249,21 @@ def _unknown_model(a: argparse.Namespace) -> str | None:
     return None
 
 
+def _ray_trials(a: argparse.Namespace, req: OptimizeRequest) -> tuple[Any, str | None]:
+    """Join the Ray cluster and check the store can be shared with it, before any run is created."""
+    if a.strategy in ("optuna", "exhaustive"):
+        return None, f"--ray searches with successive halving (--strategy auto or halving), not {a.strategy}"
+    from wattlens.distributed.ray_sweep import RaySweepError
+    from wattlens.store.db import normalise_url
+
+    try:
+        from wattlens.distributed.ray_optimize import RayTrials
+
+        return RayTrials(req, normalise_url(a.db), a.ray), None
+    except RaySweepError as exc:
+        return None, str(exc)
+
+
 def run_optimize(a: argparse.Namespace) -> int:
     from wattlens.optimize.engine import Optimizer
 
@@ -256,8 +278,18 @@ def run_optimize(a: argparse.Namespace) -> int:
         return 2
     say = None if a.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     if a.task == "text-generation":
+        if a.ray:
+            why = "--ray: text-generation searches run in one process for now"
+            print(f"wattlens optimize: error: {why}", file=sys.stderr)
+            return 2
         return _run_generation(a, req, say)
-    opt = Optimizer(req, progress=say)
+    remote = None
+    if a.ray:
+        remote, problem = _ray_trials(a, req)
+        if problem:
+            print(f"wattlens optimize: error: {problem}", file=sys.stderr)
+            return 2
+    opt = Optimizer(req, progress=say, remote=remote)
     try:
         result = opt.run()
     except KeyboardInterrupt:
@@ -270,6 +302,9 @@ def run_optimize(a: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"wattlens optimize: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if remote is not None:
+            remote.close()
     if a.html:
         try:
             from wattlens.report import write_optimize_html  # lazy: matplotlib only when asked

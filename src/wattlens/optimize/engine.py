@@ -28,7 +28,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from wattlens.optimize import accounting as A
 from wattlens.optimize import procmem
@@ -56,7 +56,7 @@ from wattlens.optimize.results import (
     config_key,
 )
 from wattlens.optimize.runstore import RESULT_CELL, RunCells, close_quietly, load_result, open_run
-from wattlens.optimize.trials import TrialMeasurer
+from wattlens.optimize.trials import TrialMeasurer, trial_cell
 from wattlens.optimize.variants import ModelLoader, VariantBank, full_config
 
 __all__ = [
@@ -96,6 +96,44 @@ def baseline_config(req: OptimizeRequest, bank: VariantBank, default_threads: in
     }
 
 
+class RemoteTrials(Protocol):
+    """Measures a rung's configurations elsewhere (``wattlens.distributed.ray_optimize``): each trial is stored by
+    whoever measured it; the trials come back in the order asked."""
+
+    def __call__(self, run_id: str, configs: list[Config], fid: Fidelity) -> list[Trial]: ...
+
+
+def worker_measurer(req: OptimizeRequest, store: Any, run_id: str, *, n_cpus: int | None = None) -> TrialMeasurer:
+    """What a worker of a distributed search measures trials with: the same base model, held-aside split and
+    measurement inputs as the search process (same request, same seed), the run's stored variant qualities and
+    trials, its own meter. Trials it measures are stored into ``run_id`` as they finish."""
+    import onnxruntime  # noqa: F401 - loaded before any model, as in the search process (rss0 = runtime libraries)
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+    from wattlens.optimize.models import scratch_dir
+
+    os.environ.setdefault(_TOKENIZERS_PARALLELISM, "false")
+    cells = RunCells(store, run_id)
+    done, known = cells.resumed()
+    rss0 = procmem.rss_now_mb()
+    bank = VariantBank(req, scratch_dir(), save_quality=cells.save_quality, known_quality=known)
+    base = bank.base(req.model)
+    ctx = SP.probe_context(req.task, req.mode, device=req.device, prunable=_prunable(base.module))
+    m_texts, _ = bank.texts(max(req.queries, 128), seed=req.seed)
+    bank.hold_aside()
+    return TrialMeasurer(
+        req,
+        bank,
+        make_monitor(req.attribution),
+        n_cpus=n_cpus or ctx.n_cpus,
+        inputs=m_texts,
+        cells=cells,
+        done=done,
+        rss0_mb=rss0,
+    )
+
+
 def _prunable(module: Any) -> bool:
     return any(hasattr(m, "attention") and hasattr(m, "intermediate") for m in module.modules())
 
@@ -125,12 +163,14 @@ class Optimizer:
         monitor: Any = None,
         store: Any = None,
         loader: ModelLoader | None = None,
+        remote: RemoteTrials | None = None,
     ) -> None:
         self.req = req
         self.say = progress or (lambda msg: None)
         self.store = store
         self.monitor = monitor
         self.loader = loader
+        self.remote = remote
         self.run_id: str | None = None
         self.phases: dict[str, float] = {}
 
@@ -277,7 +317,9 @@ class Optimizer:
         req = self.req
         n = len(configs)
         strategy = req.strategy if req.strategy != "auto" else ("halving" if n <= 400 else "optuna")
-        self.say(f"searching {n} configurations ({strategy})")
+        if self.remote is not None:  # rungs of independent trials are what a cluster runs in parallel
+            strategy = "halving"
+        self.say(f"searching {n} configurations ({strategy}{', trials as Ray tasks' if self.remote else ''})")
         constraints = req.constraints
         if strategy == "exhaustive":
             return S.exhaustive(configs, measurer.evaluate, rungs[-1], constraints, on_trial=self._on_trial)
@@ -293,9 +335,18 @@ class Optimizer:
                 on_trial=self._on_trial,
             )
         budget = None if req.budget_s is None else max(10.0, req.budget_s * 0.6)
+        many = None if self.remote is None else (lambda cs, fid: self._evaluate_remote(measurer, cs, fid))
         return S.successive_halving(
-            configs, measurer.evaluate, rungs, constraints, on_trial=self._on_trial, budget_s=budget
+            configs, measurer.evaluate, rungs, constraints, on_trial=self._on_trial, budget_s=budget, evaluate_many=many
         )
+
+    def _evaluate_remote(self, measurer: TrialMeasurer, configs: list[Config], fid: Fidelity) -> list[Trial]:
+        """One rung on the cluster: trials a resumed run already has are reused, the rest submitted at once."""
+        assert self.remote is not None and self.run_id is not None
+        cells = [trial_cell(c, fid) for c in configs]
+        todo = [c for c, cell in zip(configs, cells, strict=True) if cell not in measurer.done]
+        fresh = iter(self.remote(self.run_id, todo, fid) if todo else [])
+        return [measurer.done[cell] if cell in measurer.done else next(fresh) for cell in cells]
 
     def _on_trial(self, t: Trial) -> None:
         label = SP.describe(dict(t.config))

@@ -101,6 +101,21 @@ def _run(
     return t
 
 
+def _run_many(
+    evaluate_many: Callable[[list[Config], Fidelity], list[Trial]],
+    configs: Sequence[Config],
+    fid: Fidelity,
+    log: list[Trial],
+    on_trial: Callable[[Trial], None] | None,
+) -> list[Trial]:
+    trials = list(evaluate_many(list(configs), fid))
+    for t in trials:
+        log.append(t)
+        if on_trial is not None:
+            on_trial(t)
+    return trials
+
+
 def energy_of(t: Trial) -> float:
     """A trial's J per query as a sort key (unknown energy sorts last)."""
     return math.inf if t.j_per_query is None else t.j_per_query
@@ -145,10 +160,14 @@ def successive_halving(
     keep_pareto: int = 4,
     on_trial: Callable[[Trial], None] | None = None,
     budget_s: float | None = None,
+    evaluate_many: Callable[[list[Config], Fidelity], list[Trial]] | None = None,
 ) -> SearchOutcome:
     """Measure all configurations on ``rungs[0]``; keep the best ``1/eta`` by energy per query (plus up to
     ``keep_pareto`` energy/p95 Pareto points, so the reported frontier is not only the low-energy corner);
     repeat on the next rung; the last rung is the full, repeated measurement.
+
+    ``evaluate_many``: measure a whole rung at once (in parallel, e.g. as Ray tasks: ``optimize --ray``) instead of
+    one ``evaluate`` call per configuration; the rung's trials come back in the order asked.
 
     Infeasible trials (errors, quality gate) are dropped at once; latency/memory limits are applied with
     25 % slack before the last rung because short windows are noisy. ``budget_s`` stops early (the
@@ -163,7 +182,9 @@ def successive_halving(
     for i, fid in enumerate(rungs):
         last = i == len(rungs) - 1
         results = []
-        for c in survivors:
+        if evaluate_many is not None:
+            results = _run_many(evaluate_many, survivors, fid, log, on_trial)
+        for c in survivors if evaluate_many is None else ():
             if budget_s is not None and time.perf_counter() - t0 > budget_s and not last:
                 notes.append(f"budget {budget_s:.0f} s reached during rung {fid.name}; unmeasured configs dropped")
                 break

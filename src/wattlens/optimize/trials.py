@@ -95,6 +95,11 @@ class ProbePruner:
         return ""
 
 
+def trial_cell(config: Config, fid: Fidelity) -> str:
+    """The store cell of one trial: ``trial:<rung>:<config key>``."""
+    return f"trial:{fid.name}:{config_key(config)}"
+
+
 class TrialMeasurer:
     """Measures configurations for one run: ``evaluate`` is what the search strategies call."""
 
@@ -124,11 +129,15 @@ class TrialMeasurer:
         self._workers: dict[str, WorkerClient] = {}
 
     # -- the search's callable ------------------------------------------------------------------------
-    def evaluate(self, config: Config, fid: Fidelity) -> Trial:
-        cell = f"trial:{fid.name}:{config_key(config)}"
+    def evaluate(self, config: Config, fid: Fidelity, where: str | None = None) -> Trial:
+        """The trial of ``config`` at ``fid``: the stored one when a resumed run has it, else measured and stored
+        at once. ``where``: the process it ran in when not the search's own (a Ray worker), kept with the trial."""
+        cell = trial_cell(config, fid)
         if cell in self.done:
             return self.done[cell]
         t = self.measure(config, fid)
+        if where is not None:
+            t = t.with_detail(process=where)
         if self.cells is not None:
             self.cells.save_trial(cell, t)
         return t
