@@ -93,3 +93,25 @@ def test_import_stays_light() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_rung_measured_at_once_chooses_what_one_at_a_time_chooses() -> None:
+    """``evaluate_many`` (optimize --ray: a rung's trials as parallel tasks) is called once per rung with that
+    rung's survivors, and the search promotes and recommends exactly as with one evaluate call per trial."""
+    configs = Y.space(Y.small_knobs())
+    rungs = S.default_rungs(200, 3)
+    one_by_one = S.successive_halving(configs, Y.Surface(seed=3, noise=0.0).evaluate, rungs, S.Constraints())
+    surface, calls = Y.Surface(seed=3, noise=0.0), []
+
+    def many(batch: list, fid: S.Fidelity) -> list:
+        calls.append((fid.name, len(batch)))
+        return [surface.evaluate(c, fid) for c in batch]
+
+    def never(config: object, fid: object) -> None:
+        raise AssertionError("with evaluate_many, no trial is evaluated one at a time")
+
+    at_once = S.successive_halving(configs, never, rungs, S.Constraints(), evaluate_many=many)
+    assert [name for name, _ in calls] == [f.name for f in rungs] and calls[0][1] == len(configs)
+    assert at_once.best is not None and one_by_one.best is not None
+    assert at_once.best.config == one_by_one.best.config
+    assert [t.config for t in at_once.trials] == [t.config for t in one_by_one.trials]
