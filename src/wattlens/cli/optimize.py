@@ -249,6 +249,14 @@ def _unknown_model(a: argparse.Namespace) -> str | None:
     return None
 
 
+def _interrupted(run_id: str | None, db: str | None) -> None:
+    if run_id is None:
+        print("wattlens optimize: interrupted before the run started: nothing was stored", file=sys.stderr)
+        return
+    hint = f"--resume {run_id}" + (f" --db {db}" if db else "")
+    print(f"wattlens optimize: interrupted; measured trials are stored — continue with {hint}", file=sys.stderr)
+
+
 def _ray_trials(a: argparse.Namespace, req: OptimizeRequest) -> tuple[Any, str | None]:
     """Join the Ray cluster and check the store can be shared with it, before any run is created."""
     if a.strategy in ("optuna", "exhaustive"):
@@ -293,11 +301,7 @@ def run_optimize(a: argparse.Namespace) -> int:
     try:
         result = opt.run()
     except KeyboardInterrupt:
-        print(
-            f"wattlens optimize: interrupted; measured trials are stored — continue with "
-            f"--resume {opt.run_id}" + (f" --db {a.db}" if a.db else ""),
-            file=sys.stderr,
-        )
+        _interrupted(opt.run_id, a.db)
         return 130
     except ValueError as exc:
         print(f"wattlens optimize: error: {exc}", file=sys.stderr)
@@ -353,13 +357,13 @@ def _run_generation(a: argparse.Namespace, req: OptimizeRequest, say: Any) -> in
         return 2
     try:
         opt = GenOptimizer(req, progress=say)
+    except ValueError as exc:
+        print(f"wattlens optimize: error: {exc}", file=sys.stderr)
+        return 2
+    try:
         result = opt.run()
     except KeyboardInterrupt:
-        print(
-            f"wattlens optimize: interrupted; measured trials are stored — continue with --resume {opt.run_id}"
-            + (f" --db {a.db}" if a.db else ""),
-            file=sys.stderr,
-        )
+        _interrupted(opt.run_id, a.db)
         return 130
     except ValueError as exc:
         print(f"wattlens optimize: error: {exc}", file=sys.stderr)

@@ -196,12 +196,12 @@ class Optimizer:
             if finished is not None:
                 self.say(f"run {cells.run_id} is complete: its stored result")
                 return finished
-            if own_monitor:
-                self.monitor = make_monitor(self.req.attribution)
-            machine = self._machine_monitor()
             try:
+                if own_monitor:
+                    self.monitor = make_monitor(self.req.attribution)
+                machine = self._machine_monitor()
                 return self._measured(cells, workdir, machine)
-            except BaseException:  # anywhere before the result is stored: screening, search, finish
+            except BaseException:  # anywhere before the result is stored: meters, screening, search, finish
                 cells.mark_interrupted()
                 raise
         finally:

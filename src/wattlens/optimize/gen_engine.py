@@ -110,11 +110,11 @@ class GenOptimizer:
             self.run_id = cells.run_id
             if finished is not None:
                 return finished
-            if own_monitor:
-                from wattlens.optimize.engine import make_monitor
-
-                self.monitor = make_monitor(self.req.attribution)
             try:
+                if own_monitor:
+                    from wattlens.optimize.engine import make_monitor
+
+                    self.monitor = make_monitor(self.req.attribution)
                 result = self._run(cells)
                 cells.store.save_cell(cells.run_id, RESULT_CELL, "ok", result)
             except BaseException:

@@ -34,7 +34,11 @@ class RunCells:
             cells = cls(store, req.run_id)
         else:
             cells = cls(store, store.create_run(RUN_KIND, req.config_dict()))
-        store.set_run_status(cells.run_id, "running")
+        try:
+            store.set_run_status(cells.run_id, "running")
+        except BaseException:  # Ctrl-C right after the run was created: say it stopped
+            cells.mark_interrupted()
+            raise
         return cells
 
     def resumed(self) -> tuple[dict[str, Trial], dict[str, QualityReport]]:
@@ -87,9 +91,13 @@ def open_run(
 
         store = open_store(req.store_url)
     cells = RunCells.open(store, req)
-    finished = stored(cells.run_id, store) if req.run_id else None
-    if finished is not None:
-        cells.set_status("done")
+    try:
+        finished = stored(cells.run_id, store) if req.run_id else None
+        if finished is not None:
+            cells.set_status("done")
+    except BaseException:
+        cells.mark_interrupted()
+        raise
     return store, cells, finished
 
 
