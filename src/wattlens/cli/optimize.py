@@ -249,6 +249,13 @@ def _unknown_model(a: argparse.Namespace) -> str | None:
     return None
 
 
+def _write_html(write: Any, result: Any, path: str, title: str) -> None:
+    try:
+        write(result, path, title=title)
+    except Exception as exc:  # the search result is stored either way
+        print(f"wattlens optimize: could not write {path}: {exc}", file=sys.stderr)
+
+
 def _interrupted(run_id: str | None, db: str | None) -> None:
     if run_id is None:
         print("wattlens optimize: interrupted before the run started: nothing was stored", file=sys.stderr)
@@ -310,12 +317,9 @@ def run_optimize(a: argparse.Namespace) -> int:
         if remote is not None:
             remote.close()
     if a.html:
-        try:
-            from wattlens.report import write_optimize_html  # lazy: matplotlib only when asked
+        from wattlens.report import write_optimize_html  # lazy: matplotlib only when asked
 
-            write_optimize_html(result, a.html, title=f"wattlens optimize {a.model} ({a.task}, {a.mode})")
-        except Exception as exc:  # the search result is stored either way
-            print(f"wattlens optimize: could not write {a.html}: {exc}", file=sys.stderr)
+        _write_html(write_optimize_html, result, a.html, f"wattlens optimize {a.model} ({a.task}, {a.mode})")
     if a.json:
         json.dump(result.to_dict(), sys.stdout, indent=1, default=str)
         print()
@@ -369,12 +373,9 @@ def _run_generation(a: argparse.Namespace, req: OptimizeRequest, say: Any) -> in
         print(f"wattlens optimize: error: {exc}", file=sys.stderr)
         return 2
     if a.html:
-        try:
-            from wattlens.report import write_generation_html
+        from wattlens.report import write_generation_html
 
-            write_generation_html(result, a.html, title=f"wattlens optimize {a.model} (text generation, {a.mode})")
-        except Exception as exc:  # the search result is stored either way
-            print(f"wattlens optimize: could not write {a.html}: {exc}", file=sys.stderr)
+        _write_html(write_generation_html, result, a.html, f"wattlens optimize {a.model} (text generation, {a.mode})")
     if a.json:
         json.dump(result.to_dict(), sys.stdout, indent=1, default=str)
         print()
