@@ -1,10 +1,10 @@
 """The Monitor's raw fast path (one estimator source) gives the same figures as the careful snapshot path.
 
 The fast path reads the estimator's two counters at each edge without Snapshot objects, defers the
-components to the first read, and at a begin edge that follows another edge by < REUSE_GAP_S reuses the
-reaped-children CPU time read there. These tests pin what must not change: figures equal to the careful
-path's, children's CPU time counted when they are reaped in the window, and an honest interval when a
-reused start cannot tell whether a child was reaped just before the window.
+components to the first read, and a begin edge that follows another edge by < REUSE_GAP_S reads nothing: the
+window starts at that edge. These tests pin what must not change: figures equal to the careful path's,
+children's CPU time counted when they are reaped in the window, a window started at the previous edge covering
+that edge's span in both its duration and its energy (and saying so), and back-to-back windows that tile.
 """
 
 from __future__ import annotations
@@ -60,18 +60,39 @@ def test_a_child_reaped_inside_the_window_is_counted() -> None:
     assert cpu is not None
     cpu_s = (cpu.energy_j - m.duration_s * model.n_threads * model.idle_w.mid) / model.dynamic_w.mid
     assert cpu_s >= 0.19  # the child's 0.2 CPU seconds are in it (central value: idle + dynamic x CPU s)
-    assert "reaped children" not in cpu.note  # a fresh start: exact, no widening
+    assert not any("previous window edge" in n for n in m.notes)  # a fresh start: read at begin()
 
 
-def test_a_reused_start_that_saw_a_reap_widens_the_interval_instead_of_guessing(monkeypatch) -> None:
-    monkeypatch.setattr("wattlens.tracking.monitor.REUSE_GAP_S", 60.0)  # always reuse: the ambiguous case on demand
+def test_a_window_begun_just_after_an_edge_starts_there_in_time_and_energy(monkeypatch) -> None:
+    monkeypatch.setattr("wattlens.tracking.monitor.REUSE_GAP_S", 60.0)  # always start at the previous edge
     with Monitor(["estimator"]) as mon:
         mon.begin("before")
-        mon.end("before")
-        subprocess.run([sys.executable, "-c", BUSY], check=True)  # reaped *between* the windows
+        before = mon.end("before")
+        subprocess.run([sys.executable, "-c", BUSY], check=True)  # >= 0.2 CPU s, reaped *between* the windows
         mon.begin("after")
-        m = mon.end("after")
-    cpu = m.component("cpu")
-    assert cpu is not None and "reaped children" in cpu.note and "low end leaves it out" in cpu.note
-    # the low end excludes the child's ~0.2 CPU s, the central value and the high end include it
-    assert cpu.low_j < 0.5 * cpu.energy_j <= cpu.high_j
+        after = mon.end("after")
+        model = mon.sources[0].model  # type: ignore[attr-defined]
+    # the window starts where "before" ended: the child's run is inside its duration and inside its energy
+    assert after.start_unix_s == pytest.approx(before.start_unix_s + before.duration_s, abs=2e-3)
+    assert after.duration_s >= 0.2
+    cpu = after.component("cpu")
+    assert cpu is not None
+    cpu_s = (cpu.energy_j - after.duration_s * model.n_threads * model.idle_w.mid) / model.dynamic_w.mid
+    assert cpu_s >= 0.19 and cpu.low_j < cpu.energy_j < cpu.high_j
+    assert any("began at the previous window edge" in n for n in after.notes)
+
+
+def test_back_to_back_windows_tile_their_enclosing_window() -> None:
+    with Monitor(["estimator"]) as mon:
+        mon.begin("all")
+        parts = []
+        for _ in range(20):
+            mon.begin("part")
+            _spin(0.005)
+            parts.append(mon.end("part"))
+        whole = mon.end("all")
+    duration = sum(p.duration_s for p in parts)
+    energy = sum(p.energy_j for p in parts)
+    # each part starts at the previous edge: together they cover the enclosing window but its last instant
+    assert duration <= whole.duration_s < duration + 1e-3
+    assert energy == pytest.approx(whole.energy_j, rel=0.02)

@@ -279,17 +279,12 @@ class EnergySource(ABC):
       its result is first read instead of at ``end()``. The edges are still read at the edges.
     * ``edge_calls()`` may return zero-argument callables (ideally C functions: no Python frame) whose
       results, as a tuple, are the source's raw reading at an edge — no ``Snapshot`` object, no clock read
-      (the Monitor reads the clock once per edge); ``delta_values(a, b, duration_s, start_reused)`` then
-      turns two such tuples into components, never raising. ``snapshot``/``delta`` must keep working as well.
-      With ``last_reading_reusable = True`` (two calls only), the second value is monotone and changes only
-      at rare events (the estimator's reaped-children CPU time): at a begin edge the Monitor may reuse the
-      value it read at the previous edge instead of calling again, and says so with ``start_reused=True``;
-      the source must then widen its interval if that value changed in the window.
+      (the Monitor reads the clock once per edge); ``delta_values(a, b, duration_s)`` then turns two such
+      tuples into components, never raising. ``snapshot``/``delta`` must keep working as well.
     """
 
     name: str = "source"
     pure_delta: bool = False
-    last_reading_reusable: bool = False
 
     @classmethod
     @abstractmethod
@@ -306,9 +301,7 @@ class EnergySource(ABC):
         """Zero-argument callables giving this source's raw reading, for the single-source fast path (or None)."""
         return None
 
-    def delta_values(
-        self, start: tuple[Any, ...], end: tuple[Any, ...], duration_s: float, start_reused: bool = False
-    ) -> list[ComponentEnergy]:
+    def delta_values(self, start: tuple[Any, ...], end: tuple[Any, ...], duration_s: float) -> list[ComponentEnergy]:
         """Components from two raw readings of :meth:`edge_calls` (only called when that is not None)."""
         return self.delta(Snapshot(0.0, start), Snapshot(duration_s, end))
 

@@ -341,10 +341,6 @@ class EstimatorSource(EnergySource):
 
     name = "estimator"
     pure_delta = True  # delta() is arithmetic on the two edge readings
-    # Reaped children's CPU time only grows when a child is reaped: a window may start from the value read at the
-    # previous edge (no getrusage at begin, ~0.26 µs). When it grew in such a window, the reap may have happened
-    # just before the window began: the interval's low end then leaves those seconds out (delta_values).
-    last_reading_reusable = True
 
     def __init__(
         self,
@@ -459,9 +455,7 @@ class EstimatorSource(EnergySource):
             return [ComponentEnergy.unavailable(d, METHOD, reason) for d in self.domains]
         return self.delta_values(a, b, end.t_s - start.t_s)
 
-    def delta_values(
-        self, a: tuple[Any, ...], b: tuple[Any, ...], duration_s: float, start_reused: bool = False
-    ) -> list[ComponentEnergy]:
+    def delta_values(self, a: tuple[Any, ...], b: tuple[Any, ...], duration_s: float) -> list[ComponentEnergy]:
         try:
             t = duration_s
             self_s = _seconds(b[0]) - _seconds(a[0])
@@ -469,29 +463,19 @@ class EstimatorSource(EnergySource):
             cpu_s = self_s + children_s
             if cpu_s < 0.0:
                 cpu_s = 0.0
-            # Children reaped between the previous edge and this window's start may be in children_s when the
-            # start value was reused (see last_reading_reusable): the low end leaves them out, and says so.
-            ambiguous = start_reused and children_s > 0.0
-            low_cpu_s = max(self_s, 0.0) if ambiguous else cpu_s
             out = []
             if self._want_cpu:
                 t0, t1, t2, c0, c1, c2 = self._cpu_coefs
-                note = self._cpu_note
-                if ambiguous:
-                    note += (
-                        f"; {children_s:.3g} s of reaped children's CPU time appeared in this window or just before "
-                        "it began (the low end leaves it out)"
-                    )
                 out.append(
                     ComponentEnergy(
                         DOMAIN_CPU,
                         t1 * t + c1 * cpu_s,
                         ESTIMATED,
                         METHOD,
-                        t0 * t + c0 * low_cpu_s,
+                        t0 * t + c0 * cpu_s,
                         t2 * t + c2 * cpu_s,
                         "",
-                        note,
+                        self._cpu_note,
                     )
                 )
             if self._want_mem:

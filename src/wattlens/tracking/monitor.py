@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from wattlens.meters.sampler import Sampler
+    from wattlens.tracking.result import Computed
 
 ATTRIBUTIONS = (ATTRIBUTION_MACHINE, ATTRIBUTION_PROCESS)
 IDLE_WINDOW = "__wattlens_idle__"
@@ -265,7 +266,8 @@ class Monitor:
         # counter found implausible). Edge-read-only sources (the estimator) cost the sampler nothing.
         self._sampled = tuple(s for s in self._sources if _overrides(s, "sample") or self._period(s) is not None)
         # name -> (monotonic s, unix s, snapshots, process share), or on the raw fast path (see _bind_raw_edges)
-        # (monotonic s, unix s, first reading, second reading, second reading reused from the previous edge)
+        # (monotonic s, unix s, first reading, second reading, s between the previous edge and begin() when the
+        # window starts at that edge, else 0.0)
         self._open: dict[str, tuple[Any, ...]] = {}
         self._lock = _thread.allocate_lock()
         self._sampler: Sampler | None = None
@@ -451,7 +453,7 @@ class Monitor:
         t1 = _monotonic()
         share1 = self._share.read() if self._share is not None else None
         entry = self._pop(name)
-        if len(entry) == 5:  # begun by the raw fast path (see _bind_raw_edges): (t0, unix0, r0, r1, reused)
+        if len(entry) == 5:  # begun by the raw fast path (see _bind_raw_edges): (t0, unix0, r0, r1, early_s)
             t0, unix0, snaps0, share0 = entry[0], entry[1], [Snapshot(entry[0], entry[2:4])], None
         else:
             t0, unix0, snaps0, share0 = entry
@@ -468,11 +470,11 @@ class Monitor:
         They are closures over the monitor's state installed on the instance, shadowing the general methods
         above: an edge is then the source's raw calls (C functions), one clock read and one dict operation.
         Profiled on the 2-core VM (benchmarks/measure_overhead.py --profile): process_time() and
-        getrusage(RUSAGE_CHILDREN) cost ~0.25 µs each per edge; Python's share of a window fell from ~2.9 µs
-        (methods, Snapshot objects, components built at end) to ~0.5 µs. A begin edge within REUSE_GAP_S of the
-        previous edge reuses the children reading taken there (one syscall less; see REUSE_GAP_S and the
-        estimator's ``last_reading_reusable``). ``close()`` removes the closures (and their reference cycle).
-        A raw read that fails falls back to the general methods, which record the reason.
+        getrusage(RUSAGE_CHILDREN) cost 0.25-0.6 µs each per edge, depending on the host; Python's share of a
+        window fell from ~2.9 µs (methods, Snapshot objects, components built at end) to ~0.5 µs. A begin edge
+        within REUSE_GAP_S of the previous edge reads nothing: the window starts at that edge, with its reading and
+        time (see REUSE_GAP_S). ``close()`` removes the closures (and their reference cycle). A raw read that
+        fails falls back to the general methods, which record the reason.
         """
         delta = self._single_delta
         if len(calls) == 2:  # the estimator's shape: the edge calls its two C functions directly
@@ -480,13 +482,14 @@ class Monitor:
         else:  # any other shape: one tuple-building call, and a no-op C call in the second place
             f0, f1 = (lambda: tuple([f() for f in calls])), tuple
             delta = self._nested_delta
-        src: EnergySource = self._single  # type: ignore[assignment]  # set when there are raw calls
-        reuse = len(calls) == 2 and bool(getattr(src, "last_reading_reusable", False))
-        last: list[Any] = [None, -1.0]  # the second call's latest reading and when (monotonic s) it was taken
+        # The latest edge's reading, (first value, second value, monotonic s), replaced whole (one store: a window
+        # begun in another thread never mixes two edges); -1.0: no edge yet.
+        last: list[tuple[Any, Any, float]] = [(None, None, -1.0)]
         reuse_gap_s = REUSE_GAP_S
 
-        def compute(p: tuple[Any, ...], duration_s: float) -> list[ComponentEnergy]:  # p: see Measurement
-            return delta((p[1], p[2]), (p[3], p[4]), duration_s, p[5])
+        def compute(p: tuple[Any, ...], duration_s: float) -> Computed:  # p: see Measurement
+            comps = delta((p[1], p[2]), (p[3], p[4]), duration_s)
+            return (comps, (_started_early(p[5]),)) if p[5] else comps
 
         opened = self._open
         mono, wall = _monotonic, _time
@@ -504,12 +507,14 @@ class Monitor:
                 self._start_sampler()
             try:
                 t0 = mono()
-                if reuse and t0 - last[1] < reuse_gap_s:  # read less than REUSE_GAP_S ago: reuse it
-                    opened[name] = (t0, wall(), f0(), last[0], True)  # five fields: a raw start
+                r0, r1, t_prev = last[0]
+                gap = t0 - t_prev
+                if gap < reuse_gap_s:  # the previous edge was read just now: the window starts there
+                    opened[name] = (t_prev, wall() - gap, r0, r1, gap)  # five fields: a raw start
                 else:
-                    a1 = last[0] = f1()
-                    last[1] = t0
-                    opened[name] = (t0, wall(), f0(), a1, False)
+                    unix0, a0, a1 = wall(), f0(), f1()
+                    last[0] = (a0, a1, t0)
+                    opened[name] = (t0, unix0, a0, a1, 0.0)
             except Exception:  # the raw read failed: the careful path records why
                 Monitor.begin(self, name)
 
@@ -519,7 +524,7 @@ class Monitor:
             except Exception:  # the careful path reads snapshot(), which records why
                 return Monitor.end(self, name)
             t1 = mono()
-            last[0], last[1] = b1, t1
+            last[0] = (b0, b1, t1)
             try:
                 entry = opened.pop(name)
             except (KeyError, TypeError):
@@ -527,7 +532,7 @@ class Monitor:
             if sampled and self._sampler is not None and not opened:
                 self._idle_since = t1  # the sampler watchdog closes it after LINGER_S
             try:
-                t0, unix0, a0, a1, reused = entry
+                t0, unix0, a0, a1, early_s = entry
             except ValueError:  # four fields: begun on the careful path
                 t0, unix0, snaps0 = entry[:3]
                 comps = self._deltas(snaps0, [Snapshot(t1, (b0, b1))])
@@ -538,11 +543,12 @@ class Monitor:
                 m.start_unix_s = unix0
                 m.duration_s = t1 - t0
                 m._components = None
-                m._pending = (compute, a0, a1, b0, b1, reused)
+                m._pending = (compute, a0, a1, b0, b1, early_s)
                 m._ctx = self._ctx
                 return m
-            comps = delta((a0, a1), (b0, b1), t1 - t0, reused)
-            return Measurement(name, unix0, t1 - t0, comps, attribution, self.idle, list(self._notes))
+            comps = delta((a0, a1), (b0, b1), t1 - t0)
+            notes = [*self._notes, _started_early(early_s)] if early_s else list(self._notes)
+            return Measurement(name, unix0, t1 - t0, comps, attribution, self.idle, notes)
 
         self.begin = begin  # type: ignore[method-assign]
         self.end = end  # type: ignore[method-assign]
@@ -556,15 +562,15 @@ class Monitor:
             self._idle_since = _monotonic()  # the sampler watchdog closes it after LINGER_S
         return opened
 
-    def _single_delta(self, a: Any, b: Any, duration_s: float, reused: bool = False) -> list[ComponentEnergy]:
+    def _single_delta(self, a: Any, b: Any, duration_s: float) -> list[ComponentEnergy]:
         """The single source's components from two raw readings (never raises)."""
         src: EnergySource = self._single  # type: ignore[assignment]
         try:
-            return src.delta_values(a, b, duration_s, reused)
+            return src.delta_values(a, b, duration_s)
         except Exception as exc:  # delta_values() must not raise; be sure
             return self._failed(0, f"delta failed: {type(exc).__name__}: {exc}")
 
-    def _nested_delta(self, a: Any, b: Any, duration_s: float, reused: bool = False) -> list[ComponentEnergy]:
+    def _nested_delta(self, a: Any, b: Any, duration_s: float) -> list[ComponentEnergy]:
         return self._single_delta(a[0], b[0], duration_s)  # readings of the generic shape: (values, ())
 
     def _compute_pending(
@@ -783,10 +789,20 @@ class Monitor:
 
 
 LINGER_S = 0.5
-# A begin edge may reuse a source's "reusable" reading (the estimator's reaped-children CPU time) taken at the
-# previous edge if that was less than this long ago: too short for a child to be spawned and reaped in between
-# (posix_spawn + exit + wait of `true` takes ~1 ms here), long enough for back-to-back windows in a step loop.
-REUSE_GAP_S = 0.0005
+# A begin edge less than this long after the previous edge of the same Monitor (raw fast path) reads nothing: the
+# window starts at that edge, with its reading and its time, so its duration and its energy cover the same span
+# (up to this much longer than asked; the Measurement's notes say by how much). Back-to-back windows in a step
+# loop then cost one edge read instead of two, and tile exactly.
+REUSE_GAP_S = 0.0001
+
+
+def _started_early(gap_s: float) -> str:
+    return (
+        f"began at the previous window edge, {gap_s * 1e6:.1f} µs before begin() (that edge's reading reused; "
+        "duration and energy both include the gap)"
+    )
+
+
 _SAMPLER: Sampler | None = None
 _SAMPLER_LOCK = _thread.allocate_lock()
 
