@@ -60,6 +60,15 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 	$(VENV)/bin/mypy
 
+# The meter's own cost against CodeCarbon and Zeus, in one run (issue 14). The anchors live in their own venv,
+# built once from the package registry with constraints.txt (neither pulls torch).
+ANCHORS ?= /tmp/anchors-venv
+bench-overhead: $(STAMP)
+	test -x $(ANCHORS)/bin/python || python3 -m venv $(ANCHORS)
+	$(ANCHORS)/bin/python -c "import codecarbon, zeus" 2>/dev/null || \
+		$(ANCHORS)/bin/pip install -q -c constraints.txt codecarbon==3.3.2 zeus==0.16.0
+	$(PY) benchmarks/measure_overhead.py --runs 5 --anchor-python $(ANCHORS)/bin/python --profile
+
 clean:
 	scripts/pg.sh stop
 	rm -rf $(VENV) build *.egg-info

@@ -18,7 +18,7 @@ the ratio anchor ÷ wattlens (> 1: wattlens is cheaper):
   of ``Monitor()``, and ``perf_counter_ns`` around each syscall of an estimator and a RAPL window edge.
 
 The header records the date, the machine's load (1-minute average before and after), the CPU model and its
-flags. Usage::
+flags. ``make bench-overhead`` builds the anchors' venv once and runs it with ``--profile``; by hand::
 
     python3 -m venv /tmp/anchors-venv
     /tmp/anchors-venv/bin/pip install -c constraints.txt codecarbon==3.3.2 zeus==0.16.0
