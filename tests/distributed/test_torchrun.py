@@ -8,26 +8,18 @@
 from __future__ import annotations
 
 import json
-import os
 import resource
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.distributed.launch import job_env, torchrun
 from wattlens.meters.estimator import EstimatorSource
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent
-TORCHRUN = Path(sys.executable).with_name("torchrun")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cli(*args: str) -> list[str]:
@@ -40,11 +32,9 @@ def launch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     pytest.importorskip("torch.distributed")
     tmp = tmp_path_factory.mktemp("torchrun")
     db = tmp / "job.sqlite"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "OMPI_", "PMI_"))}
-    env.update(OMP_NUM_THREADS="1", WATTLENS_COUNTRY="FR")
-    cmd = _cli("measure", "--json-file", str(tmp / "wrapper.json"), "--", str(TORCHRUN), "--nproc_per_node=2")
-    cmd += ["--master_addr=127.0.0.1", f"--master_port={_free_port()}", str(HERE / "ddp_train.py")]
-    cmd += [str(tmp / "ranks.json"), "--steps", "60", "--db", str(db), "--job", "tr-1"]
+    env = job_env(WATTLENS_COUNTRY="FR")
+    job = torchrun(HERE / "ddp_train.py", str(tmp / "ranks.json"), "--steps", "60", "--db", str(db), "--job", "tr-1")
+    cmd = _cli("measure", "--json-file", str(tmp / "wrapper.json"), "--", *job)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -6,52 +6,24 @@ import csv
 
 import pytest
 
-torch = pytest.importorskip("torch")
+pytest.importorskip("torch")
 pl = pytest.importorskip("lightning.pytorch")
 
+from tests.integrations.tiny_fit import Classifier, loaders  # noqa: E402
 from wattlens.integrations.lightning import EnergyCallback  # noqa: E402
 from wattlens.store import open_store  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 
-class _Classifier(pl.LightningModule):
-    def __init__(self, fail_at: int | None = None) -> None:
-        super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 2))
-        self.fail_at = fail_at
-
-    def training_step(self, batch, batch_idx):
-        if self.fail_at is not None and self.global_step >= self.fail_at:
-            raise RuntimeError("user code failed")
-        x, y = batch
-        loss = torch.nn.functional.cross_entropy(self.net(x), y)
-        self.log("train_loss", loss)
-        return loss
-
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        self.log("val_loss", torch.nn.functional.cross_entropy(self.net(x), y))
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
-
-
-def _loaders():
-    """160 points of 32 standard-normal features, random binary labels (seed 0)."""
-    g = torch.Generator().manual_seed(0)
-    ds = torch.utils.data.TensorDataset(torch.randn(160, 32, generator=g), torch.randint(0, 2, (160,), generator=g))
-    return torch.utils.data.DataLoader(ds, batch_size=8), torch.utils.data.DataLoader(ds, batch_size=32)
-
-
-def _trainer(tmp_path, cb):
+def _trainer(tmp_path, cb, logger=None):
     from lightning.pytorch.loggers import CSVLogger
 
     return pl.Trainer(
         accelerator="cpu",
         max_epochs=2,
         callbacks=[cb],
-        logger=CSVLogger(str(tmp_path / "logs")),
+        logger=logger or CSVLogger(str(tmp_path / "logs")),
         log_every_n_steps=5,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -68,8 +40,8 @@ def test_fit_logs_energy_through_self_log_and_stores_the_run(tmp_path):
     db = str(tmp_path / "w.sqlite")
     cb = EnergyCallback(db=db)
     trainer = _trainer(tmp_path, cb)
-    train, val = _loaders()
-    trainer.fit(_Classifier(), train, val)
+    train, val = loaders()
+    trainer.fit(Classifier(), train, val)
 
     rows = _csv_rows(trainer)
     step_rows = [r for r in rows if r.get("energy/step_j")]
@@ -100,9 +72,9 @@ def test_fit_logs_energy_through_self_log_and_stores_the_run(tmp_path):
 def test_a_failing_fit_keeps_its_record_as_failed(tmp_path):
     db = str(tmp_path / "w.sqlite")
     cb = EnergyCallback(db=db)
-    train, val = _loaders()
+    train, val = loaders()
     with pytest.raises(RuntimeError, match="user code failed"):  # the user's error, not ours
-        _trainer(tmp_path, cb).fit(_Classifier(fail_at=7), train, val)
+        _trainer(tmp_path, cb).fit(Classifier(fail_at=7), train, val)
     with open_store(db) as st:
         run = st.get_run(cb.run_id)
         (cell,) = st.cells(cb.run_id)
@@ -116,7 +88,38 @@ def test_non_zero_rank_logs_nothing(tmp_path, monkeypatch):
     trainer = _trainer(tmp_path, cb)
     for k, v in {"RANK": "1", "LOCAL_RANK": "1", "WORLD_SIZE": "2"}.items():
         monkeypatch.setenv(k, v)
-    train, val = _loaders()
-    trainer.fit(_Classifier(), train, val)
+    train, val = loaders()
+    trainer.fit(Classifier(), train, val)
     assert not any(k.startswith("energy/") for row in _csv_rows(trainer) for k, v in row.items() if v)
     assert cb.run_id is None and cb.record is None
+
+
+def test_mlflow_true_logs_into_the_mlflow_loggers_own_run(tmp_path, monkeypatch):
+    """Lightning's MLFlowLogger makes its run through MlflowClient (no active fluent run): ours must join it."""
+    mlflow = pytest.importorskip("mlflow")
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    monkeypatch.chdir(tmp_path)  # MLflow puts a SQLite store's artifacts in ./mlruns
+    for var in ("MLFLOW_RUN_ID", "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
+        monkeypatch.delenv(var, raising=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow_logger = MLFlowLogger(experiment_name="fit", tracking_uri=uri)
+    cb = EnergyCallback(db=False, mlflow=True, country="FR")
+    train, val = loaders()
+    try:
+        _trainer(tmp_path, cb, logger=mlflow_logger).fit(Classifier(), train, val)
+        assert mlflow.active_run() is None  # no fluent run was started behind the logger's back
+    finally:
+        mlflow.set_tracking_uri(None)  # MLFlowLogger sets the process-wide URI
+
+    client = mlflow.MlflowClient(uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    (run,) = client.search_runs(experiments)  # the logger's run, and no second one
+    assert run.info.run_id == mlflow_logger.run_id
+    metrics, tags = run.data.metrics, run.data.tags
+    assert 0 < metrics["energy_low_j"] <= metrics["energy_j"] <= metrics["energy_high_j"]  # mlflow=True's names
+    assert metrics["co2e_g"] > 0 and metrics["energy/train_j"] > 0  # beside the logger's own energy/* keys
+    steps = [h.step for h in client.get_metric_history(run.info.run_id, "step_energy_j")]
+    assert len(steps) >= 2 and steps == sorted(steps)  # per step, at Lightning's log events
+    assert tags["wattlens.source"] == "estimated" and tags["wattlens.location"].startswith("FRA")
+    assert tags["wattlens.scope"] == "this process's node (single-process job)"

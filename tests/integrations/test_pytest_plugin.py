@@ -160,3 +160,33 @@ def test_a_test_that_cannot_run_twice_keeps_its_first_verdict(pytester: pytest.P
     recs = {r["test"].split("::")[1]: r for r in json.loads((pytester.path / "e.json").read_text())["tests"]}
     assert recs["test_once"]["calls"] == 1 and "not repeatable" in recs["test_once"]["notes"][0]
     assert recs["test_no_repeat"]["calls"] == 1
+
+
+def test_energy_top_shows_exactly_n_tests(pytester: pytest.Pytester):
+    light = "".join(f"def test_light_{i}():\n    sum(range(1000))\n\n" for i in range(4))
+    pytester.makepyfile(test_many=f"def test_heavy():\n    sum(i * i for i in range(2_000_000))\n\n{light}")
+    result = _run(pytester, "--energy-top", "2", "--energy-min-s", "0")
+    result.assert_outcomes(passed=5)
+    report = result.stdout.str().split("wattlens energy")[1]
+    shown = [ln for ln in report.splitlines() if "test_many.py::" in ln]
+    assert len(shown) == 2 and shown[0].endswith("test_many.py::test_heavy")  # the most expensive first
+    assert "5 test(s) measured" in report and "... 3 more (--energy-top 0 for all" in report
+
+
+@pytest.mark.parametrize("activation", [["--energy"], []], ids=["option", "marker"])
+def test_a_bad_energy_source_stops_the_session_before_any_test(pytester: pytest.Pytester, activation):
+    pytester.makepyfile(
+        test_src="""
+        import pytest
+
+        @pytest.mark.energy(max_j=1e6)
+        def test_x():
+            pass
+        """
+    )
+    result = _run(pytester, *activation, "--energy-sources", "rapl,bogus")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--energy-sources 'rapl,bogus': unknown source 'bogus'; allowed: *rapl, nvml, amd, apple, estimator*"]
+    )
+    assert "Traceback" not in result.stderr.str() and "collected" not in result.stdout.str()  # no test ran

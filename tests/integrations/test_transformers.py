@@ -13,44 +13,19 @@ import pytest
 
 pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
-torch = pytest.importorskip("torch")
+pytest.importorskip("torch")
 
-from wattlens.cli.main import main  # noqa: E402
-from wattlens.integrations.transformers import EnergyCallback  # noqa: E402
-from wattlens.store import open_store  # noqa: E402
+from tests.integrations.tiny_bert import SEQ, Tokens, tiny_bert
+from wattlens.cli.main import main
+from wattlens.integrations.transformers import EnergyCallback
+from wattlens.store import open_store
 
 pytestmark = pytest.mark.slow
-SEQ = 16
-
-
-class _Tokens(torch.utils.data.Dataset):
-    """Random token ids (uniform over 5..99), all-ones attention, binary labels; fixed seed."""
-
-    def __init__(self, n: int, seed: int) -> None:
-        g = torch.Generator().manual_seed(seed)
-        self.ids = torch.randint(5, 100, (n, SEQ), generator=g)
-        self.labels = torch.randint(0, 2, (n,), generator=g)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, i: int) -> dict:
-        return {"input_ids": self.ids[i], "attention_mask": torch.ones(SEQ, dtype=torch.long), "labels": self.labels[i]}
 
 
 def _trainer(tmp_path, callback, report_to="none", steps=20):
-    from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+    from transformers import Trainer, TrainingArguments
 
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=100,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=32,
-        num_labels=2,
-    )  # weights: random
     args = TrainingArguments(
         output_dir=str(tmp_path / "out"),
         max_steps=steps,
@@ -65,10 +40,10 @@ def _trainer(tmp_path, callback, report_to="none", steps=20):
         include_num_input_tokens_seen=True,
     )
     return Trainer(
-        model=BertForSequenceClassification(config),
+        model=tiny_bert(),
         args=args,
-        train_dataset=_Tokens(80, 0),
-        eval_dataset=_Tokens(16, 1),
+        train_dataset=Tokens(80, 0),
+        eval_dataset=Tokens(16, 1),
         callbacks=[callback],
     )
 
@@ -116,6 +91,26 @@ def test_trainer_logs_energy_to_every_reporter_and_stores_the_training(tmp_path,
     assert rec["training"]["tokens_seen"] == 20 * 4 * SEQ
     assert rec["location"]["key"] == "FRA" and rec["energy_j"] == pytest.approx(final["energy/train_j"], rel=1e-6)
     assert len(rec["evaluations"]) == 2 and len(rec["epochs"]) == 1
+
+
+def test_mlflow_true_with_the_mlflow_reporter_logs_into_one_run(tmp_path, monkeypatch):
+    """report_to=["mlflow"] opens the active run; mlflow=True's metrics and tags join it (no second run)."""
+    mlflow = pytest.importorskip("mlflow")
+
+    monkeypatch.chdir(tmp_path)  # MLflow puts a SQLite store's artifacts in ./mlruns
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    _trainer(tmp_path, EnergyCallback(db=False, mlflow=True), report_to=["mlflow"], steps=10).train()
+    assert mlflow.active_run() is None  # the reporter ended its run; we started none
+
+    client = mlflow.MlflowClient(uri)
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    metrics = run.data.metrics
+    assert 0 < metrics["energy_low_j"] <= metrics["energy_j"] <= metrics["energy_high_j"]  # mlflow=True's names
+    assert metrics["energy/train_j"] > 0  # the reporter's copy of the Trainer's log, in the same run
+    assert [h.step for h in client.get_metric_history(run.info.run_id, "step_energy_j")] == [5, 10]
+    assert run.data.tags["wattlens.source"] == "estimated"
 
 
 def test_breakeven_reads_the_measured_training(tmp_path, capsys):

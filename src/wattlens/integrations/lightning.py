@@ -13,7 +13,8 @@ log), ``energy/epoch_*`` and ``energy/eval_*`` (validation, sanity check exclude
 where Lightning writes logs, ``log_every_n_steps``, and at epoch ends), so every configured logger
 (TensorBoard, CSV, MLflow, W&B...) receives them; the final train figures are written to the loggers at
 ``on_train_end``, where ``self.log`` is not allowed. The provenance (source, method, location, PUE) goes to
-each logger's hyperparameters as ``wattlens/meter``.
+each logger's hyperparameters as ``wattlens/meter``. With ``mlflow=True`` and an ``MLFlowLogger`` among the
+trainer's loggers, the canonical MLflow metrics and the provenance tags go into that logger's own run.
 
 A "step" here is one training batch (with gradient accumulation, a fraction of an optimizer step). Under
 DDP (``strategy="ddp"``, torchrun, Slurm) only local rank 0 of each node meters and only global rank 0
@@ -22,11 +23,13 @@ logs. Works with ``lightning.pytorch`` and ``pytorch_lightning`` trainers, on CP
 
 from __future__ import annotations
 
+import re
+import warnings
 from typing import Any
 
 from wattlens._logging import get_logger
 from wattlens.integrations.errors import missing_extra
-from wattlens.integrations.training import MeteredCallback, meter_for, model_facts
+from wattlens.integrations.training import MeteredCallback, MlflowRun, meter_for, model_facts
 
 try:
     from lightning.pytorch import Callback
@@ -54,7 +57,10 @@ class EnergyCallback(MeteredCallback, Callback):  # type: ignore[misc]
 
     # ---- the fit ---------------------------------------------------------------------------------------
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
-        self.meter.start(_fit_facts(trainer, pl_module))
+        if (getattr(trainer, "world_size", 1) or 1) > 1:
+            _quiet_sync_dist_advice(self.meter.prefix)
+        run = _mlflow_logger_run(trainer) if self.meter.mlflow else None
+        self.meter.start(_fit_facts(trainer, pl_module), mlflow_run=run)
         if self.meter.logging:
             self._to_loggers(trainer, hyperparams={"wattlens/meter": self.meter.describe()})
 
@@ -110,6 +116,38 @@ class EnergyCallback(MeteredCallback, Callback):  # type: ignore[misc]
                     lg.log_metrics(metrics, step=trainer.global_step)
             except Exception as exc:  # one failing logger must not stop the others, nor the fit
                 logger.warning("logger %s refused the energy figures: %s", type(lg).__name__, exc)
+
+
+def _quiet_sync_dist_advice(prefix: str) -> None:
+    """Under DDP Lightning advises ``sync_dist=True`` for every epoch-level metric; ours are the node's figure,
+    logged by global rank 0 alone, so syncing them would be wrong (and would wait on ranks that never log them).
+    Silence that advice for our metric names only."""
+    names = re.escape(prefix) + r"(train|step|epoch|eval)_\w+"
+    warnings.filterwarnings(
+        "ignore", message=rf"It is recommended to use `self\.log\('{names}', \.\.\., sync_dist=True\)`"
+    )
+
+
+def _mlflow_logger_run(trainer: Any) -> MlflowRun | None:
+    """The run of the trainer's ``MLFlowLogger`` (``mlflow=True`` then logs there, not in a second run).
+
+    Lightning's logger creates its run through ``MlflowClient``, which MLflow's fluent API (the active run)
+    does not see. Asked on global rank 0 only: elsewhere the logger is a no-op. ``None`` without such a logger.
+    """
+    if not getattr(trainer, "is_global_zero", True):
+        return None
+    for lg in getattr(trainer, "loggers", None) or []:
+        if not any(cls.__name__ == "MLFlowLogger" for cls in type(lg).__mro__):
+            continue
+        try:
+            run_id = lg.run_id  # creates the logger's run if it does not exist yet, as its first log would
+            uri = getattr(lg.experiment, "tracking_uri", None)
+        except Exception as exc:  # the logger's own failure shows in its own logging; ours must not stop the fit
+            logger.warning("could not read the MLFlowLogger's run (%s: %s)", type(exc).__name__, exc)
+            return None
+        if run_id:
+            return MlflowRun(str(run_id), str(uri) if uri else None)
+    return None
 
 
 def _lightning_writes_logs_now(trainer: Any) -> bool:

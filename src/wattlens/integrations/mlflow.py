@@ -129,10 +129,12 @@ def tags_of(record: Mapping[str, Any]) -> dict[str, str]:
 # --- plumbing --------------------------------------------------------------------------------------
 
 
-def _check_reachable(mlflow: Any) -> None:
+def _check_reachable(mlflow: Any, tracking_uri: str | None = None) -> None:
     """An HTTP tracking server that does not accept a connection fails here in seconds (OSError), instead of
-    after MLflow's own retries (minutes by default); a server that answered once is not asked again."""
-    uri = _tracking_uri(mlflow)
+    after MLflow's own retries (minutes by default); a server that answered once is not asked again.
+
+    ``tracking_uri``: the store to check (default: MLflow's current tracking URI)."""
+    uri = tracking_uri or _tracking_uri(mlflow)
     parts = urlsplit(uri)
     if parts.scheme not in ("http", "https") or uri in _reachable or not parts.hostname:
         return
@@ -149,9 +151,9 @@ def _tracking_uri(mlflow: Any) -> str:
         return os.environ.get("MLFLOW_TRACKING_URI", "(default)")
 
 
-def _warn(mlflow: Any, what: str, exc: BaseException, kept: str) -> None:
+def _warn(mlflow: Any, what: str, exc: BaseException, kept: str, tracking_uri: str | None = None) -> None:
     """One warning per tracking URI and process: MLflow failing must not flood the user's log."""
-    uri = _tracking_uri(mlflow) if mlflow is not None else "(mlflow)"
+    uri = tracking_uri or (_tracking_uri(mlflow) if mlflow is not None else "(mlflow)")
     if uri in _warned:
         logger.debug("MLflow %s failed again: %s", what, exc)
         return
@@ -265,28 +267,43 @@ def _jsonable(record: Mapping[str, Any]) -> Any:
 class RunLogger:
     """Metrics at every training log event (used by the callbacks' ``mlflow=True``).
 
+    Where they land: ``run_id`` in the store at ``tracking_uri`` when given (the Lightning callback passes its
+    ``MLFlowLogger``'s run, which MLflow's fluent API does not know), else the active run, else
+    ``$MLFLOW_RUN_ID``, else a new run (see the module docstring).
+
     After the first failure it warns once and stops trying (a training loop must not wait on MLflow at every
     step); the callback's store record keeps the figures.
     """
 
-    def __init__(self, run_id: str | None = None) -> None:
+    def __init__(self, run_id: str | None = None, tracking_uri: str | None = None) -> None:
         self._mlflow = _mlflow()
         self._run_id = run_id
+        self._tracking_uri = tracking_uri
+        self._fixed_client: Any = None
         self.failed = False
 
     def log(self, metrics: Mapping[str, float], step: int | None = None, tags: Mapping[str, str] | None = None) -> bool:
         if self.failed or not metrics:
             return False
         try:
-            _check_reachable(self._mlflow)
+            _check_reachable(self._mlflow, self._tracking_uri)
             rid = self._run_id or _current_run_id(self._mlflow)
             m, t = _batch(self._mlflow, metrics, tags or {}, step)
-            self._mlflow.MlflowClient().log_batch(rid, metrics=m, tags=t)
+            self._client().log_batch(rid, metrics=m, tags=t)
             return True
         except Exception as exc:
             self.failed = True
-            _warn(self._mlflow, "log step energy", exc, "the training record goes to the wattlens store")
+            kept = "the training record goes to the wattlens store"
+            _warn(self._mlflow, "log step energy", exc, kept, self._tracking_uri)
             return False
+
+    def _client(self) -> Any:
+        """A client of the given store (made once), else of MLflow's current tracking URI (which may change)."""
+        if not self._tracking_uri:
+            return self._mlflow.MlflowClient()
+        if self._fixed_client is None:
+            self._fixed_client = self._mlflow.MlflowClient(self._tracking_uri)
+        return self._fixed_client
 
 
 class CommandRun:

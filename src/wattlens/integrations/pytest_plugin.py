@@ -96,15 +96,16 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{MARKER}(max_j=None, repeat=True, min_s=None): wattlens energy budget / settings for this test "
         "(measured with --energy, or whenever a budget is set)",
     )
+    sources = _check_sources(config.getoption("energy_sources"))  # a bad name stops the session before any test
     if _asked(config):
         if (config.getoption("energy_save") or config.getoption("energy_json")) and _xdist_workers(config):
             raise pytest.UsageError(
                 "--energy-save and --energy-json collect every test's figures in one process: run them without "
                 "pytest-xdist's -n (budgets and --energy-compare work with -n)"
             )
-        config.pluginmanager.register(EnergySession(config, everything=True), "wattlens-energy")
+        config.pluginmanager.register(EnergySession(config, everything=True, sources=sources), "wattlens-energy")
     else:
-        config.pluginmanager.register(_MarkerWatch(config), "wattlens-energy-watch")
+        config.pluginmanager.register(_MarkerWatch(config, sources), "wattlens-energy-watch")
 
 
 def _xdist_workers(config: pytest.Config) -> bool:
@@ -121,15 +122,16 @@ def _asked(config: pytest.Config) -> bool:
 class _MarkerWatch:
     """No option given: start measuring only if some collected test carries an energy marker."""
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, sources: list[str] | None = None) -> None:
         self.config = config
+        self.sources = sources
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list) -> None:
         marked = [item for item in items if item.get_closest_marker(MARKER) is not None]
         if not marked:
             return
-        plugin = EnergySession(config, everything=False)
+        plugin = EnergySession(config, everything=False, sources=self.sources)
         plugin.check_markers(items)
         config.pluginmanager.register(plugin, "wattlens-energy")
 
@@ -155,6 +157,24 @@ def _check_name(flag: str, name: str) -> None:
             f"{flag} {name!r}: a baseline name is 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
+
+
+def _check_sources(value: str | None) -> list[str] | None:
+    """``--energy-sources``: comma-separated known source names (or their aliases); None when not given."""
+    if value is None:
+        return None
+    from wattlens.meters.discovery import ALIASES, KNOWN_NAMES
+
+    names = [s.strip() for s in value.split(",") if s.strip()]
+    unknown = [n for n in names if n not in KNOWN_NAMES and n not in ALIASES]
+    if names and not unknown:
+        return names
+    what = f"unknown source {unknown[0]!r}" if unknown else "no source named"
+    aliases = ", ".join(f"{a}={n}" for a, n in ALIASES.items())
+    raise pytest.UsageError(
+        f"--energy-sources {value!r}: {what}; allowed: a comma-separated list of {', '.join(KNOWN_NAMES)} "
+        f"(aliases {aliases})"
+    )
 
 
 def check_marker(item: Any) -> dict[str, Any]:
@@ -195,7 +215,7 @@ def check_marker(item: Any) -> dict[str, Any]:
 class EnergySession:
     """Measures tests, checks budgets and baselines, reports and saves (see the module docstring)."""
 
-    def __init__(self, config: pytest.Config, everything: bool) -> None:
+    def __init__(self, config: pytest.Config, everything: bool, sources: list[str] | None = None) -> None:
         self.config = config
         self.everything = everything  # all tests (an option was given) or only the marked ones
         self.top = _option(config, "top")
@@ -217,8 +237,7 @@ class EnergySession:
         if self.save_name is not None:
             _check_name("--energy-save", self.save_name)
         self.baseline = self._load_baseline() if self.compare_name is not None else None
-        sources = config.getoption("energy_sources")
-        self.sources = [s.strip() for s in sources.split(",") if s.strip()] if sources else None
+        self.sources = sources  # checked at configure time (_check_sources)
         self.records: list[dict[str, Any]] = []
         self.specs: dict[str, dict[str, Any]] = {}
         self._monitor: Any = None
@@ -249,8 +268,9 @@ class EnergySession:
             from wattlens.tracking.monitor import Monitor
 
             try:
-                self._monitor = Monitor(self.sources, self.attribution)
-            except Exception as exc:  # e.g. an unknown source name: a usage error, said once
+                sources = None if self.sources is None else tuple(self.sources)
+                self._monitor = Monitor(sources, self.attribution)
+            except Exception as exc:  # names are checked at configure time; anything else still says which flag
                 raise pytest.UsageError(f"--energy-sources {','.join(self.sources or [])!r}: {exc}") from None
             if self.idle_s > 0:
                 self._idle = self._monitor.measure_idle(self.idle_s)

@@ -193,6 +193,14 @@ def merge_measurements(name: str, parts: list[Measurement]) -> Measurement:
     )
 
 
+@dataclass(frozen=True)
+class MlflowRun:
+    """An MLflow run named by a framework's own logger: its id and the tracking store that holds it."""
+
+    run_id: str
+    tracking_uri: str | None = None
+
+
 # --- configuration ------------------------------------------------------------------------------------
 
 
@@ -361,6 +369,7 @@ class TrainingMeter:
         self._evals: list[WindowFigures] = []
         self._final: WindowFigures | None = None
         self._mlflow_logger: Any = None
+        self._mlflow_run: MlflowRun | None = None
         self._mlflow_tags_sent = False
 
     # ---- state ---------------------------------------------------------------------------------------
@@ -392,11 +401,16 @@ class TrainingMeter:
         self._close_monitor()
 
     # ---- lifecycle -----------------------------------------------------------------------------------
-    def start(self, training: Mapping[str, Any]) -> None:
-        """Training begins: decide this process's role, open the monitor and the train window."""
+    def start(self, training: Mapping[str, Any], mlflow_run: MlflowRun | None = None) -> None:
+        """Training begins: decide this process's role, open the monitor and the train window.
+
+        ``mlflow_run``: with ``mlflow=True``, the MLflow run to log into (a framework logger's own run);
+        ``None``: the active run (see :class:`wattlens.integrations.mlflow.RunLogger`).
+        """
         if self._mon is not None:  # a second train() on the same callback: close the first one cleanly
             self.finish({})
         self._reset()
+        self._mlflow_run = mlflow_run
         self.rank = self._given_rank or detect_rank()
         self._training = {k: v for k, v in training.items() if v is not None}
         if not self.rank.meters_node:
@@ -418,7 +432,8 @@ class TrainingMeter:
         if self.mlflow and self.rank is not None and self.rank.logs:
             from wattlens.integrations.mlflow import RunLogger
 
-            self._mlflow_logger = RunLogger()
+            run = self._mlflow_run
+            self._mlflow_logger = RunLogger() if run is None else RunLogger(run.run_id, run.tracking_uri)
         logger.info("%s", self.describe())
 
     def describe(self) -> str:
@@ -776,6 +791,7 @@ __all__ = [
     "SETTINGS",
     "STEP_COST_BUDGET",
     "MeteredCallback",
+    "MlflowRun",
     "TrainingMeter",
     "WindowFigures",
     "merge_measurements",
