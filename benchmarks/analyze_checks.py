@@ -85,8 +85,8 @@ def check_h200() -> None:
 
     d = json.loads(H200_RUN.read_text())
     cells = next(c for c in d["checks"] if c["name"] == "bench")["figures"]["cells"]
-    net: dict[str, Any] = {}
-    measured_net: dict[str, float] = {}
+    analyses: dict[str, Any] = {}
+    measured: dict[str, dict[str, float]] = {}
     for c in cells:
         a = analyze(
             PRESET[c["model"]],
@@ -102,20 +102,28 @@ def check_h200() -> None:
         row("h200", c["model"], "latency p50", c["p50_ms"] / 1e3, a.time_range(), "s")
         row("h200", c["model"], "net J/query", c["net_j_per_query"], b.net_energy_j, "J")
         row("h200", c["model"], "gross J/query", c["gross_j_per_query"], b.energy_j, "J")
-        net[c["model"]] = b.net_energy_j
-        measured_net[c["model"]] = c["net_j_per_query"]
+        analyses[c["model"]] = a
+        measured[c["model"]] = c
     pairs = [
         ("resnet-50", "vit-base-patch16-224"),
         ("distilgpt2", "gpt2"),
         ("distilgpt2", "gpt2-xl"),
         ("gpt2", "gpt2-xl"),
     ]
-    from wattlens.analyze.records import Range
+    from wattlens.analyze.ratio import ratio_interval
 
     for x, y in pairs:
-        px, py = net[x], net[y]
-        r = Range(px.low / py.high, px.mid / py.mid, px.high / py.low)
-        row("h200", f"{x} / {y}", "net ratio", measured_net[x] / measured_net[y], r, "")
+        # correlated: the profile's, host's and node's constants are shared by both analyses (they cancel);
+        # each model's byte bounds and each family's host time per op move independently
+        for quantity, key, label in (
+            ("net", "net_j_per_query", "net ratio"),
+            ("energy", "gross_j_per_query", "gross ratio"),
+            ("time", "p50_ms", "latency ratio"),
+        ):
+            r = ratio_interval(analyses[x], analyses[y], quantity)
+            n = r.naive
+            note = f"width x{r.width:.2f}; naive [{n.low:.3g}, {n.high:.3g}] x{n.high / n.low:.1f}"
+            row("h200", f"{x} / {y}", label, measured[x][key] / measured[y][key], r.ratio, "", note)
 
 
 def _cpu_suite(tmp: Path, models: dict[str, str]) -> Path:
@@ -181,6 +189,8 @@ def check_cpu() -> None:
         )
         out = p.stdout
         rows = json.loads(out[out.find("[") :]) if "[" in out else []
+        if p.returncode or len(rows) < len(models):
+            sys.stderr.write(f"cpu: bench exited {p.returncode}, {len(rows)} rows: {p.stderr[-2000:]}\n")
     from wattlens.analyze.profiles import this_machine
 
     dyn = resolve_cpu_power().dynamic_w
@@ -194,6 +204,7 @@ def check_cpu() -> None:
         one_core = calibrate(target_s=0.5, save=False).profile
     for r in rows:
         if r.get("status") != "ok":
+            sys.stderr.write(f"cpu: {r.get('model')}: {r.get('status')} {r.get('error') or ''}\n")
             continue
         cell = {
             "task": r["task"],
@@ -222,6 +233,9 @@ ML_ENERGY = [
     ("qwen3-8b", "h100", 1, 8, 0.444, 645, "qwen3-8b.json"),
     ("qwen3-32b", "h100", 2, 256, 0.229, 634, "qwen3-32b.json"),
     ("qwen3-32b", "h100", 2, 8, 1.63, 634, "qwen3-32b.json"),
+    # FP8 weights and activations (vLLM's FP8 checkpoint): W8A8 GEMMs on the H100's FP8 units
+    ("llama-3-405b-fp8", "h100", 8, 256, 2.06, 367, "llama-3-405b.json"),
+    ("llama-3-405b-fp8", "h100", 8, 8, 13.97, 367, "llama-3-405b.json"),
 ]
 
 
@@ -244,6 +258,7 @@ def check_mlenergy() -> None:
                 backend="fused",
                 tensor_parallel=tp,
                 levers=False,
+                dtype="fp8" if name.endswith("-fp8") else None,
             )
             per.append(a.energy_range().scaled(1.0 / (batch * out_tok)))
         r = Range(min(p.low for p in per), math.sqrt(per[0].mid * per[1].mid), max(p.high for p in per))
@@ -352,6 +367,7 @@ def render() -> str:
             out.append(
                 f"{r['case'][:34]:34s} {r['quantity'][:24]:24s} {r['measured']:10.4g} {r['mid']:10.4g} "
                 f"{r['low']:10.4g} {r['high']:10.4g} {ratio:>8s} {'yes' if r['inside'] else 'NO'}"
+                + (f"  {r['note']}" if r["note"] else "")
             )
     return "\n".join(out)
 

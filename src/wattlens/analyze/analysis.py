@@ -26,7 +26,7 @@ from wattlens.analyze.model import (
     estimate,
     framework_record,
 )
-from wattlens.analyze.profiles import Profile, get_profile
+from wattlens.analyze.profiles import Profile, fallback_note, get_profile
 from wattlens.analyze.records import (
     AnalysisReport,
     BoundaryEnergy,
@@ -285,6 +285,17 @@ class Analysis:
                 "generation loop's ops) adds host time during which the device waits (role host_framework). "
                 + TRANSFERS
                 + "."
+            )
+        for dt in dict.fromkeys(d for d in (self.request.compute_dtype, self.model.dtype) if d):
+            note = fallback_note(p, dt)
+            if note:
+                out.append(note)
+        if p.kind == "cpu" and self.estimate.options.derating:
+            from wattlens.analyze.cpu_gemm import cpu_gemm_efficiency
+
+            out.append(
+                cpu_gemm_efficiency().describe()
+                + ("; a whole-socket profile: measured on one core (U)" if p.name != "this-machine" else "")
             )
         if p.vendor == "nvidia" and p.kind == "gpu" and self.model.dtype == "fp32":
             out.append(

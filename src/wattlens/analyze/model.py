@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wattlens.analyze import roles as R
+from wattlens.analyze.cpu_gemm import cpu_gemm_efficiency
 from wattlens.analyze.graph import CATEGORIES, FIELDS, HI, IDX, LO, Record
 from wattlens.analyze.host import HostModel
 from wattlens.analyze.profiles import Figure, Profile
@@ -303,6 +304,9 @@ class _Consts:
         backend = "fused" if (opt.host is not None and opt.host.fused_kernels) else opt.backend
         self.w = _byte_weight(corner, backend)
         self.curve = p.calibrated.get("matrix_curve") if p.calibrated else None
+        # batch-1 GEMMs on a CPU core: skinny-GEMM and GEMV efficiencies measured here (cpu_gemm.py)
+        self.cpu_gemm = cpu_gemm_efficiency() if p.kind == "cpu" else None
+        self.cpu_gemv = self.cpu_gemm.memory_at(corner) if self.cpu_gemm is not None else 1.0
         self.floor = opt.host.kernel_floor_us.at(corner) * 1e-6 if opt.host else 0.0
         self.host_op = opt.host.op_us.at(corner) * 1e-6 if opt.host else 0.0
         self.fused = bool(opt.host and opt.host.fused_kernels)
@@ -358,6 +362,9 @@ def _device(r: Record, k: _Consts) -> _Dev:
             d_m = 1.0
         d_v = derate(fv_step / peak_v, _VECTOR_STEPS) if fv_step > 0 else 1.0
         d_b = derate(b_step / bw, _MEMORY_STEPS) if b_step > 0 else 1.0
+        if mat and k.cpu_gemm is not None and f_step > 0 and b_step > 0:
+            d_m *= k.cpu_gemm.compute_at(f_step / b_step, k.corner)
+            d_b *= k.cpu_gemv
     else:
         d_m = d_v = d_b = 1.0
     rm, rv, rb = peak_m * frac * d_m, peak_v * frac * d_v, bw * d_b

@@ -177,6 +177,21 @@ class Profile:
         }
 
 
+def fallback_note(profile: Profile, dtype: str) -> str | None:
+    """What ``dtype``'s matrix work is priced at when the profile has no peak for it (e.g. fp8 on an A100, which
+    has no FP8 units): the stated substitute, or None when the profile has the figure."""
+    if dtype in profile.peak_tflops:
+        return None
+    try:
+        _, used = profile.peak_flops(dtype)
+    except ValueError:
+        return None
+    return (
+        f"{dtype}: {profile.name} has no {dtype} peak figure (no {dtype} units in hardware_profiles.csv): its "
+        f"matrix work is priced at the {used} peak and energy per FLOP instead -- a what-if, not a measured rate"
+    )
+
+
 def _fallbacks(dtype: str) -> list[str]:
     order = {
         "fp32": ["fp32", "tf32", "bf16", "fp16"],

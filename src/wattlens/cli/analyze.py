@@ -168,6 +168,11 @@ def register(subparsers: Any) -> None:
     h.add_argument("name", nargs="?", help="one profile (name or alias) to show in full")
     h.add_argument("--json", action="store_true")
     h.add_argument(
+        "--nodes",
+        action="store_true",
+        help="node profiles for analyze --boundary node/facility: accelerators, host CPUs, DRAM, other power, sources",
+    )
+    h.add_argument(
         "--lifecycle",
         action="store_true",
         help="embodied carbon instead: figure, range, system boundary and source (docs/LIFECYCLE.md)",
@@ -193,6 +198,8 @@ def run_hardware(args: argparse.Namespace) -> int:
         from wattlens.cli.lifecycle_opts import run_hardware_lifecycle
 
         return run_hardware_lifecycle(args)
+    if args.nodes:
+        return _run_nodes(args)
     from wattlens.analyze import profiles as P
     from wattlens.analyze.output import hardware_table
 
@@ -219,6 +226,28 @@ def run_hardware(args: argparse.Namespace) -> int:
         print(f"\naliases: {', '.join(f'{k}->{v}' for k, v in sorted(P.ALIASES.items()))}")
         print("figures, [low, high] ranges and sources: wattlens hardware NAME (--json); columns: docs/HARDWARE.md")
     return 0
+
+
+def _run_nodes(args: argparse.Namespace) -> int:
+    from wattlens.analyze import boundary as B
+
+    nodes = [B.get_node(n) for n in B.node_names()]
+    if args.json:
+        print(json.dumps({"nodes": [n.to_dict() for n in nodes]}, indent=1))
+        return 0
+    head = f"{'node':22s} {'accelerators':24s} {'CPU idle W':>12s} {'W/busy thread':>14s} {'DRAM W':>12s}"
+    print(f"{head} {'other W':>12s}")
+    for n in nodes:
+        print(
+            f"{n.name:22s} {f'{n.accelerators} x {n.accelerator}':24s} {_span(n.cpu_idle_w):>12s} "
+            f"{_span(n.cpu_busy_thread_w):>14s} {_span(n.dram_w):>12s} {_span(n.other_w):>12s}"
+        )
+    print("\nsources and notes: wattlens hardware --nodes --json; rows: wattlens/analyze/data/node_profiles.csv")
+    return 0
+
+
+def _span(fig: Any) -> str:
+    return f"{fig.low:.4g}" if fig.low == fig.high else f"{fig.low:.4g}-{fig.high:.4g}"
 
 
 def _profile_text(d: dict[str, Any]) -> str:
