@@ -2,11 +2,10 @@
 
 Order, bottom up: meters < carbon < tracking < store < workloads < bench < analyze < optimize < report
 < integrations < distributed < serving < web < cli / api, with the stdlib-only foundation modules (``errors``,
-``_lazy``, ``_logging``,
-``units``, ``stats``, ``records``) below every layer. carbon imports no other layer (it is data + lookup), so it
-sits below tracking, whose results carry a footprint. A static scan of every ``import`` in src/wattlens —
-absolute and relative (``from ..store import x``) — so a violation fails even when the offending import
-sits inside a function.
+``_lazy``, ``_logging``, ``units``, ``stats``, ``pareto``, ``records``) below every layer. carbon imports no
+other layer (it is data + lookup), so it sits below tracking, whose results carry a footprint. A static scan of
+every ``import`` in src/wattlens — absolute and relative (``from ..store import x``) — so a violation fails even
+when the offending import sits inside a function.
 """
 
 from __future__ import annotations
@@ -39,8 +38,8 @@ RANK["api"] = RANK["cli"]  # the public facade sits at the top beside the CLI
 RANK["__main__"] = RANK["cli"]
 RANK["__init__"] = RANK["cli"]
 # stdlib-only foundations below every layer: lazy exports, the root error, loggers, units (J/Wh/kWh),
-# statistics, the record base class of every result, password blanking
-for _foundation in ("_lazy", "errors", "_logging", "units", "stats", "records", "redact"):
+# statistics, the Pareto front, the record base class of every result, password blanking
+for _foundation in ("_lazy", "errors", "_logging", "units", "stats", "pareto", "records", "redact"):
     RANK[_foundation] = -1
 SRC = Path(__file__).resolve().parents[1] / "src" / "wattlens"
 

@@ -125,6 +125,22 @@ print(json.dumps({"before": before, "after": after}))
     assert out["before"]["root_handlers"] == out["after"]["root_handlers"] == []
 
 
+def test_the_optimizer_turns_tokenizer_threads_off_only_while_it_measures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search run and a distributed worker's trials run inside ``serial_tokenizers``: set while inside, the
+    caller's environment given back after (unset stays unset, a caller's own value is kept), even on an error."""
+    from wattlens.optimize.engine import serial_tokenizers
+
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    with pytest.raises(RuntimeError), serial_tokenizers():
+        assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
+        raise RuntimeError("a trial failed")
+    assert "TOKENIZERS_PARALLELISM" not in os.environ
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")
+    with serial_tokenizers():
+        assert os.environ["TOKENIZERS_PARALLELISM"] == "true"
+    assert os.environ["TOKENIZERS_PARALLELISM"] == "true"
+
+
 def test_optuna_verbosity_is_given_back() -> None:
     optuna = pytest.importorskip("optuna")
     from wattlens.optimize import search as S

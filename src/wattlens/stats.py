@@ -1,9 +1,10 @@
-"""Descriptive statistics, one home: mean, stdev, median, percentile, MAD.
+"""Descriptive statistics, one home: mean, geometric mean, stdev, median, percentile, MAD.
 
 Stdlib only (``math``; the ``statistics`` module costs ~3 ms to import, too much for the meters) and below
 every layer. Empty input is treated the same way by every function: ``ValueError("<name> of no values")`` —
 never a silent 0 or NaN. Where "no value" is a legitimate answer (a figure nobody measured), use
-:func:`median_of_known`, which drops unknowns (``None``) and answers ``None`` when nothing is left.
+:func:`median_of_known` or :func:`percentile_of_known`, which drop unknowns (``None``) and answer ``None`` when
+nothing is left.
 
 >>> median([3.0, 1.0, 2.0])
 2.0
@@ -12,6 +13,8 @@ never a silent 0 or NaN. Where "no value" is a legitimate answer (a figure nobod
 >>> median_of_known([None, 4.0, 2.0])
 3.0
 >>> median_of_known([None]) is None
+True
+>>> percentile_of_known([], 95) is None
 True
 """
 
@@ -32,6 +35,16 @@ def _require(values: Sequence[float], what: str) -> None:
 def mean(values: Sequence[float]) -> float:
     _require(values, "mean")
     return math.fsum(values) / len(values)
+
+
+def geometric_mean(values: Sequence[float]) -> float:
+    """Geometric mean of positive values (e.g. ratios).
+
+    >>> geometric_mean([0.5, 2.0])
+    1.0
+    """
+    _require(values, "geometric_mean")
+    return math.exp(math.fsum(math.log(v) for v in values) / len(values))
 
 
 def stdev(values: Sequence[float]) -> float:
@@ -65,10 +78,15 @@ def mad(values: Sequence[float]) -> float:
     return median([abs(v - m) for v in values])
 
 
+def percentile_of_known(values: Iterable[float | None], q: float) -> float | None:
+    """:func:`percentile` of the values that are known (not None); None when none is."""
+    known = [v for v in values if v is not None]
+    return percentile(known, q) if known else None
+
+
 def median_of_known(values: Iterable[float | None]) -> float | None:
     """Median of the values that are known (not None); None when none is."""
-    known = [v for v in values if v is not None]
-    return median(known) if known else None
+    return percentile_of_known(values, 50.0)
 
 
 def wilson_interval(share: float, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""Energy units, one home: joules <-> watt-hours <-> kilowatt-hours.
+"""Energy units, one home: joules <-> watt-hours <-> kilowatt-hours (<-> megawatt-hours).
 
 Stdlib only and below every layer (``tests/test_layers.py``), so meters, carbon, bench, optimize and report
 all convert with the same constants instead of re-declaring ``3600`` or ``3.6e6``.
@@ -9,12 +9,17 @@ all convert with the same constants instead of re-declaring ``3600`` or ``3.6e6`
 0.1
 >>> kwh_to_j(1.0)
 3600000.0
+>>> kwh_to_wh(0.25)
+250.0
 """
 
 from __future__ import annotations
 
 J_PER_WH = 3600.0
-J_PER_KWH = 3.6e6
+WH_PER_KWH = 1000.0
+J_PER_KWH = J_PER_WH * WH_PER_KWH  # 3.6e6
+KWH_PER_MWH = 1000.0
+J_PER_MWH = J_PER_KWH * KWH_PER_MWH  # 3.6e9
 QUERIES_PER_THOUSAND = 1000.0  # "per 1,000 queries", the unit of AI Energy Score and PHP leaderboards
 
 
@@ -28,6 +33,10 @@ def j_to_kwh(joules: float) -> float:
 
 def wh_to_j(wh: float) -> float:
     return wh * J_PER_WH
+
+
+def kwh_to_wh(kwh: float) -> float:
+    return kwh * WH_PER_KWH
 
 
 def kwh_to_j(kwh: float) -> float:
@@ -57,7 +66,7 @@ def format_j(joules: float | None) -> str:
     """
     if joules is None:
         return "n/a"
-    for unit, scale in (("kWh", 3.6e6), ("Wh", 3600.0)):
+    for unit, scale in (("kWh", J_PER_KWH), ("Wh", J_PER_WH)):
         if abs(joules) >= scale:
             return f"{joules / scale:.4g} {unit}"
     return f"{joules:.4g} J"

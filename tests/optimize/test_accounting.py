@@ -3,6 +3,8 @@ never for the search process's RSS (which holds every variant at once); and the 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from wattlens.bench.records import WindowComponent, WindowRow
@@ -36,6 +38,7 @@ def _j(windows: list[WindowRow], queries: int = 100) -> float:
 def test_meter_rss_comes_from_the_memory_component() -> None:
     split = A.split_components(_windows(10.0, 1660.0), 100)
     assert split.meter_rss_mb == pytest.approx(1660.0)
+    assert split.meter_w_per_gb == pytest.approx(W)  # the component's own W/GB, not a re-declared constant
     assert split.rescalable and split.memory_j_per_gb == pytest.approx(W * 2.0 / 100)
     assert split.cpu_j_per_query == pytest.approx(0.1)
 
@@ -55,6 +58,14 @@ def test_measured_dram_energy_is_not_rescaled() -> None:
     split = A.split_components(wins, 100)
     j, delta = A.charge_footprint(_j(wins), split, 330.0)
     assert not split.rescalable and j == _j(wins) and delta == 0.0
+    assert split.meter_w_per_gb is None  # a measured DRAM counter has no W/GB
+
+
+def test_the_accounting_note_states_the_meters_own_w_per_gb() -> None:
+    p = _point(cpu=0.02, mem_search=0.004, rss=1660.0, est_fp=500.0, deploy=None)
+    first = A.assumptions(p, dataclasses.replace(p, meter_w_per_gb=0.5), None)[0]
+    assert "(0.5 W/GB x RSS x wall time)" in first
+    assert "(the meter's W/GB x RSS x wall time)" in A.assumptions(p, p, None)[0]  # unknown: no figure invented
 
 
 def _point(cpu: float, mem_search: float, rss: float, est_fp: float, deploy: float | None) -> OptimizePoint:

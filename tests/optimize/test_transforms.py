@@ -60,12 +60,28 @@ def test_ort_int8(tiny_base, texts, ref, tmp_path, scheme) -> None:
     assert v.size_mb < 0.5 * T.module_size_mb(tiny_base.module)  # int8 weights really are smaller
 
 
-def test_ort_threads_and_spin_sessions(tiny_base, texts, ref, tmp_path) -> None:
+def test_ort_threads_and_spin_sessions(tiny_base, texts, ref, tmp_path, monkeypatch) -> None:
+    """One ORT session per (threads, spin) setting, opened with those settings, and reused by a later call."""
+    opened = []
+    real = T.ort_session
+
+    def recording(path, threads, spin=True, device="cpu"):
+        sess = real(path, threads, spin, device)
+        opened.append((threads, spin, sess))
+        return sess
+
+    monkeypatch.setattr(T, "ort_session", recording)
     v = build_variant(tiny_base, {**SPEC, "engine": "onnxruntime"}, str(tmp_path))
     a = make_fn(v, 1, "default")(texts)
     b = make_fn(v, 2, "nospin")(texts)
+    again = make_fn(v, 1, "default")(texts)  # the same setting: its session again, not a new one
     np.testing.assert_allclose(a, b, atol=1e-5)
-    assert set(v._sessions) == {(1, True), (2, False)}
+    np.testing.assert_allclose(again, a, atol=1e-6)
+    assert [(threads, spin) for threads, spin, _ in opened] == [(1, True), (2, False)]
+    for threads, spin, sess in opened:
+        opts = sess.get_session_options()
+        assert opts.intra_op_num_threads == threads
+        assert opts.get_session_config_entry("session.intra_op.allow_spinning") == ("1" if spin else "0")
 
 
 def test_structured_prune_removes_work(tiny_base, texts, ref, tmp_path) -> None:

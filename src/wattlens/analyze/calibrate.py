@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from wattlens.analyze.profiles import Figure, Profile, save_calibrated, this_machine
+from wattlens.stats import median, percentile
 
 
 @dataclass
@@ -389,7 +390,6 @@ def calibrate_host(model: Any, dtype: str = "fp32", seq: int = 24, reps: int = 4
     cache dir and used by every later analysis of that family (as the host band's reference)."""
     import copy
     import dataclasses
-    import statistics
 
     import torch
 
@@ -432,8 +432,7 @@ def calibrate_host(model: Any, dtype: str = "fp32", seq: int = 24, reps: int = 4
                 ts.append(time.perf_counter() - t0)
     finally:
         torch.set_num_threads(threads)
-    ts.sort()
-    p20, p50 = ts[len(ts) // 5], statistics.median(ts)
+    p20, p50 = percentile(ts, 20), median(ts)
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
     entry = {
         "op_us": [p20 / ops * 1e6, p50 / ops * 1e6],

@@ -195,18 +195,13 @@ def from_preset(name: str, dtype: torch.dtype) -> Workload:
 
 
 def build_unet(kwargs: dict[str, Any]) -> torch.nn.Module:
-    """diffusers' UNet2DConditionModel when installed, else the plain-torch re-implementation."""
-    try:
-        import diffusers
+    """diffusers' UNet2DConditionModel when installed, else the plain-torch re-implementation (on the meta device):
+    the choice of the text-to-image workload (:func:`wattlens.workloads.diffusion.unet_class`)."""
+    from wattlens.workloads.diffusion import unet_class
 
-        with torch.device("meta"):
-            unet: Any = diffusers.UNet2DConditionModel(**kwargs)  # a torch module behind a lazy export
-            return unet
-    except ImportError:
-        from wattlens.workloads.unet_torch import UNet2DCondition
-
-        with torch.device("meta"):
-            return UNet2DCondition(**kwargs)
+    with torch.device("meta"):
+        unet: torch.nn.Module = unet_class("auto")(**kwargs)  # a torch module behind a lazy export
+        return unet
 
 
 def from_config_file(path: Path, dtype: torch.dtype) -> Workload:

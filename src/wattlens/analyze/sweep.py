@@ -32,6 +32,7 @@ from wattlens.analyze.records import Range
 from wattlens.analyze.retype import DTYPES, retype
 from wattlens.analyze.traces import ModelSource, TraceRequest, TraceSet, get_traces
 from wattlens.errors import WattlensError
+from wattlens.pareto import Objective, pareto_front
 from wattlens.records import Record, optional
 
 AXES = ("hardware", "batch", "dtype", "seq", "runtime", "tp")
@@ -138,19 +139,18 @@ def _retyped(traces: list[PhaseTrace], dtype: str) -> list[PhaseTrace]:
     return [dataclasses.replace(t, records=retype(t.records, TRACE_DTYPE, dtype)) for t in traces]
 
 
-def pareto_front(points: Sequence[SweepPoint]) -> list[int]:
-    """Indices of the points no other fitting point beats on both energy per token and latency (mid)."""
-    cand = sorted(
-        (i for i, p in enumerate(points) if p.fits is not False),
-        key=lambda i: (points[i].latency_s.mid, points[i].energy_j_per_token.mid),
-    )
-    front, best = [], float("inf")
-    for i in cand:
-        e = points[i].energy_j_per_token.mid
-        if e < best:
-            front.append(i)
-            best = e
-    return front
+# the sweep's two axes of the front, both minimised: latency first (the order of SweepResult.pareto), then energy
+_FRONT_OBJECTIVES: tuple[Objective[tuple[int, SweepPoint]], ...] = (
+    Objective(lambda ip: ip[1].latency_s.mid),
+    Objective(lambda ip: ip[1].energy_j_per_token.mid),
+)
+
+
+def _front(points: Sequence[SweepPoint]) -> list[int]:
+    """Indices of the fitting points no other fitting point beats on both latency and energy per token (mid), in
+    order of latency (:func:`wattlens.pareto.pareto_front`)."""
+    fitting = [(i, p) for i, p in enumerate(points) if p.fits is not False]
+    return [i for i, _ in pareto_front(fitting, _FRONT_OBJECTIVES)]
 
 
 def sweep(
@@ -201,7 +201,7 @@ def sweep(
                             rq0, batch=b, seq=s, prompt=s, runtime=rt, host=host, tensor_parallel=tp
                         )
                         points.append(_point(rt_traces, info, prof, rq, dt, ts.model.weights_bytes))
-    front = pareto_front(points)
+    front = _front(points)
     on = set(front)
     points = [dataclasses.replace(p, pareto=i in on) for i, p in enumerate(points)]
     return SweepResult(
@@ -386,4 +386,4 @@ def plot(result: SweepResult, out_dir: str) -> str:
     return str(path)
 
 
-__all__ = ["AXES", "SweepError", "SweepPoint", "SweepResult", "pareto_front", "parse_axes", "sweep", "to_csv", "write"]
+__all__ = ["AXES", "SweepError", "SweepPoint", "SweepResult", "parse_axes", "sweep", "to_csv", "write"]

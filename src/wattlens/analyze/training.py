@@ -34,6 +34,7 @@ from wattlens.analyze.profiles import Figure, Profile, get_profile
 from wattlens.analyze.records import Range
 from wattlens.errors import WattlensError
 from wattlens.records import Record, optional
+from wattlens.units import J_PER_KWH
 
 DEFAULT_MFU = Figure(
     0.30,
@@ -236,7 +237,7 @@ def training_run(
     pue_r = parse_pue(pue)
     boundary = "facility" if pue_r else "node"
     e_b = node_e if pue_r is None else Range(node_e.low * pue_r.low, node_e.mid * pue_r.mid, node_e.high * pue_r.high)
-    kwh = e_b.scaled(1 / 3.6e6)
+    kwh = e_b.scaled(1 / J_PER_KWH)
     from wattlens.carbon import resolve_location
 
     loc = resolve_location(country=country, region=region, intensity_g_per_kwh=intensity)

@@ -46,7 +46,7 @@ from pathlib import Path
 from wattlens.bench.method import robust_clip
 from wattlens.bench.records import BenchRow, Rating, RatingBand
 from wattlens.stats import percentile
-from wattlens.units import wh_per_1000
+from wattlens.units import kwh_to_wh, wh_per_1000
 from wattlens.workloads.tasks import canonical_task
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -77,7 +77,7 @@ class ReferenceModel:
 
     @property
     def wh_per_1000_queries(self) -> float:
-        return self.kwh_per_1000_queries * 1000.0
+        return kwh_to_wh(self.kwh_per_1000_queries)
 
 
 @lru_cache(maxsize=1)

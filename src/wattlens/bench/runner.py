@@ -32,7 +32,7 @@ from typing import Any
 
 from wattlens.bench.method import MIN_REPEATS, RepeatSummary, summarize
 from wattlens.bench.records import IdlePower, PhaseResult, WindowComponent, WindowRow
-from wattlens.stats import percentile
+from wattlens.stats import mean, percentile
 
 BASIS_NET = "net"
 BASIS_GROSS = "gross"
@@ -301,7 +301,7 @@ def _summarize_cell(
         high_q.append(hi / q)  # type: ignore[operator]
     s = summarize(per_q)
     net = None if common["idle_j"] is None else gross - common["idle_j"]
-    low = sum(low_q) / len(low_q) - s.ci95
+    low = mean(low_q) - s.ci95
     if low < 0:  # energy drawn by the work cannot be negative: the spread across repeats exceeds the mean
         cv = "n/a" if s.cv is None else f"{s.cv:.0%}"
         notes = [
@@ -315,7 +315,7 @@ def _summarize_cell(
         source=source,
         j_per_query=s.mean,
         j_per_query_low=low,
-        j_per_query_high=sum(high_q) / len(high_q) + s.ci95,
+        j_per_query_high=mean(high_q) + s.ci95,
         summary=s,
         per_repeat_j_per_query=per_q,
         gross_j=gross,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import os
-import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -42,6 +41,7 @@ from wattlens.carbon.hardware_footprints import (
     match_gpu,
 )
 from wattlens.carbon.intensity import _as_number
+from wattlens.stats import median
 
 DEFAULTS_CSV = Path(__file__).resolve().parent / "data" / "lifecycle_defaults.csv"
 SECONDS_PER_YEAR = 365.25 * 86400.0
@@ -343,7 +343,7 @@ def _assess_cpu(use: DeviceUse, life: Amortisation) -> DeviceEmbodied:
         return _unavailable(use, f"no die area for {model} in cpu_die_area.csv; its embodied carbon is unknown")
     divisor, spread = _spread()
     threads = max(1, int(use.logical_cpus or 1))
-    central = statistics.median(per_thread) * threads
+    central = median(per_thread) * threads
     low, high = min(per_thread) * threads / divisor, max(per_thread) * threads * (1.0 + spread)
     if how == "exact":
         r = rows[0]
@@ -395,7 +395,7 @@ def _assess_key(use: DeviceUse, life: Amortisation) -> DeviceEmbodied:
 
 def _host_kg(rows: Sequence[HardwareFootprint]) -> tuple[float, float, float]:
     centrals = [r.embodied_kg for r in rows]
-    return statistics.median(centrals), min(r.low_kg for r in rows), max(r.high_kg for r in rows)
+    return median(centrals), min(r.low_kg for r in rows), max(r.high_kg for r in rows)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from wattlens.cli import options as opt
+from wattlens.units import J_PER_MWH, KWH_PER_MWH
 
 EXAMPLES = """examples:
   wattlens analyze gpt2 --hardware a100 --phase decode --batch 8 --prompt 512 --new-tokens 128
@@ -508,9 +509,9 @@ def _training_text(run: Any) -> str:
         f"model FLOPs {_rng(run.model_flops)} ({_rng(run.flops_per_token)} per token)",
         f"MFU {_rng(run.mfu, '.2f')} ({run.mfu_source}); bottom-up step model: MFU {_rng(run.modelled_mfu, '.2f')}",
         f"time {_rng(run.time_s.scaled(1 / 86400))} days | GPU-hours {_rng(run.gpu_hours)}",
-        f"energy: GPUs {_rng(run.energy_j.scaled(1 / 3.6e9))} MWh (mean {_rng(run.mean_gpu_power_w)} W per GPU); "
-        f"node {_rng(run.node_energy_j.scaled(1 / 3.6e9))} MWh; {run.energy_boundary} "
-        f"{_rng(run.energy_kwh.scaled(1 / 1000))} MWh",
+        f"energy: GPUs {_rng(run.energy_j.scaled(1 / J_PER_MWH))} MWh (mean {_rng(run.mean_gpu_power_w)} W per GPU); "
+        f"node {_rng(run.node_energy_j.scaled(1 / J_PER_MWH))} MWh; {run.energy_boundary} "
+        f"{_rng(run.energy_kwh.scaled(1 / KWH_PER_MWH))} MWh",
     ]
     if run.co2e_kg is not None:
         lines.append(
@@ -521,7 +522,7 @@ def _training_text(run: Any) -> str:
     for c in run.communication:
         lines.append(
             f"  {c.part:34s} {c.bytes_per_gpu / 1e12:10.3g} TB  {_rng(c.time_s.scaled(1 / 3600))} h  "
-            f"{_rng(c.energy_j.scaled(1 / 3.6e9))} MWh  [{c.link}]"
+            f"{_rng(c.energy_j.scaled(1 / J_PER_MWH))} MWh  [{c.link}]"
         )
     lines.append("assumptions:")
     lines += [f"  - {a}" for a in run.assumptions]

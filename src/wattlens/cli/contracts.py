@@ -1,6 +1,8 @@
-"""The result records of every layer, for docs/CONTRACTS.md: report's own sections (bench, optimize, analyze,
-results queries) plus those of the layers above report — serving and distributed — which report may not import.
-``scripts/contracts.py`` writes and checks the document from :data:`ALL_SECTIONS`."""
+"""The result records of every layer, for docs/CONTRACTS.md: report's own sections (bench, carbon, optimize,
+analyze, results queries) plus those of the layers above report — serving, distributed and web's exports — which
+report may not import. The web API's answers have their own document, docs/WEB.md (``wattlens.web.apidoc``).
+``scripts/contracts.py`` writes and checks both; ``tests/report/test_contracts.py`` fails when a record of the
+package is in neither."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from wattlens.distributed import records as D
 from wattlens.distributed import topology as T
 from wattlens.report.contracts import SECTIONS, Sections
 from wattlens.serving import loadtest as L
+from wattlens.web.aiesc import ExportResult
 
 UPPER_SECTIONS: Sections = (
     (
@@ -36,6 +39,12 @@ UPPER_SECTIONS: Sections = (
         "`wattlens bench --ray ADDRESS`: where each cell ran (`info.executor` of the cell's result), the cluster, "
         "and what a cell task returns to the driver",
         (RS.CellAttempt, RS.ClusterInfo, RS.CellReport),
+    ),
+    (
+        "web: exports",
+        "`wattlens export --aiesc|--mlenergy RUN_ID DIR` (`wattlens.web.aiesc.export_aiesc`, "
+        "`wattlens.web.mlenergy.export_mlenergy`): what an export wrote",
+        (ExportResult,),
     ),
 )
 

@@ -34,7 +34,7 @@ _MEASURERS: dict[tuple[str, str], Any] = {}  # (store URL, run id) -> this worke
 
 def trial_task(req: Any, db_url: str, run_id: str, config: Config, fid: Fidelity) -> Trial:
     """One trial on a Ray worker: measured, stored in the run, returned (with where it ran)."""
-    from wattlens.optimize.engine import worker_measurer
+    from wattlens.optimize.engine import serial_tokenizers, worker_measurer
     from wattlens.store import open_store
 
     key = (db_url, run_id)
@@ -45,7 +45,8 @@ def trial_task(req: Any, db_url: str, run_id: str, config: Config, fid: Fidelity
         node = str(ray_module().get_runtime_context().get_node_id())[:12]
     except Exception:  # informative only
         node = ""
-    trial: Trial = measurer.evaluate(config, fid, where=f"ray:{socket.gethostname()}:{os.getpid()}:{node}")
+    with serial_tokenizers():  # as in the search process, the worker's environment given back afterwards
+        trial: Trial = measurer.evaluate(config, fid, where=f"ray:{socket.gethostname()}:{os.getpid()}:{node}")
     return trial
 
 

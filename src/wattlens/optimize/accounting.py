@@ -50,6 +50,7 @@ class EnergySplit:
     memory_j_per_query: float
     meter_rss_mb: float | None  # the (time-weighted) RSS the meter's memory term charged
     memory_j_per_gb: float | None  # None: the memory figure is not a W/GB x RSS model (kept as measured)
+    meter_w_per_gb: float | None = None  # the (time-weighted) W/GB of that model, as the meter's components gave it
 
     @property
     def rescalable(self) -> bool:
@@ -82,7 +83,8 @@ def split_components(windows: Sequence[WindowRow], queries: int) -> EnergySplit:
     q = max(1, queries)
     rss = rss_s / seconds if seconds > 0 else _process_peak_rss_mb()
     per_gb = gb_s / q if modelled_only and seconds > 0 else None
-    return EnergySplit(cpu / q, mem / q, rss, per_gb)
+    w_per_gb = gb_s / seconds if modelled_only and seconds > 0 else None
+    return EnergySplit(cpu / q, mem / q, rss, per_gb, w_per_gb)
 
 
 def _process_peak_rss_mb() -> float | None:
@@ -188,8 +190,10 @@ def assumptions(base: OptimizePoint | None, rec: OptimizePoint | None, baseline_
     """The accounting stated in words (kept in the result beside the figures)."""
     ref = rec or base
     meter = ref.meter_rss_mb if ref is not None else None
+    w_per_gb = ref.meter_w_per_gb if ref is not None else None
+    charged = "the meter's W/GB" if w_per_gb is None else f"{w_per_gb:.4g} W/GB"
     notes = [
-        "J per query = the meter's CPU term as measured + its memory term (0.392 W/GB x RSS x wall time) "
+        f"J per query = the meter's CPU term as measured + its memory term ({charged} x RSS x wall time) "
         "charged for each configuration's OWN deployment footprint (model + runtime working set), not the "
         "search process's RSS"
         + (f" ({meter:.0f} MB, which holds every variant at once)" if meter else "")

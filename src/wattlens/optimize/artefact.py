@@ -120,11 +120,10 @@ class LoadedArtefact:
 
         cfg = self.config
         if self.meta.get("model_file"):
-            import transformers as tf
-
             from wattlens.optimize.transforms import ort_session
+            from wattlens.workloads.hf import load_tokenizer
 
-            tok = tf.AutoTokenizer.from_pretrained(self.dir)
+            tok = load_tokenizer(self.dir)
             base = M.Base(
                 self.meta["base_model"],
                 self.meta["task"],

@@ -27,7 +27,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from wattlens.optimize import accounting as A
@@ -72,6 +73,19 @@ __all__ = [
 _TOKENIZERS_PARALLELISM = "TOKENIZERS_PARALLELISM"
 
 
+@contextmanager
+def serial_tokenizers() -> Iterator[None]:
+    """``TOKENIZERS_PARALLELISM=false`` while inside: the tokenizer's own threads would skew the CPU-time meter.
+    A value the caller set is left alone; the caller's environment is given back as it was on the way out."""
+    own = _TOKENIZERS_PARALLELISM not in os.environ
+    os.environ.setdefault(_TOKENIZERS_PARALLELISM, "false")
+    try:
+        yield
+    finally:
+        if own:
+            os.environ.pop(_TOKENIZERS_PARALLELISM, None)
+
+
 def make_monitor(attribution: str = "process") -> Any:
     from wattlens.tracking import Monitor
 
@@ -106,22 +120,23 @@ class RemoteTrials(Protocol):
 def worker_measurer(req: OptimizeRequest, store: Any, run_id: str, *, n_cpus: int | None = None) -> TrialMeasurer:
     """What a worker of a distributed search measures trials with: the same base model, held-aside split and
     measurement inputs as the search process (same request, same seed), the run's stored variant qualities and
-    trials, its own meter. Trials it measures are stored into ``run_id`` as they finish."""
+    trials, its own meter. Trials it measures are stored into ``run_id`` as they finish. Like the search process,
+    measure its trials inside :func:`serial_tokenizers` (``wattlens.distributed.ray_optimize.trial_task`` does)."""
     import onnxruntime  # noqa: F401 - loaded before any model, as in the search process (rss0 = runtime libraries)
     import torch  # noqa: F401
     import transformers  # noqa: F401
 
     from wattlens.optimize.models import scratch_dir
 
-    os.environ.setdefault(_TOKENIZERS_PARALLELISM, "false")
     cells = RunCells(store, run_id)
     done, known = cells.resumed()
     rss0 = procmem.rss_now_mb()
-    bank = VariantBank(req, scratch_dir(), save_quality=cells.save_quality, known_quality=known)
-    base = bank.base(req.model)
-    ctx = SP.probe_context(req.task, req.mode, device=req.device, prunable=_prunable(base.module))
-    m_texts, _ = bank.texts(max(req.queries, 128), seed=req.seed)
-    bank.hold_aside()
+    with serial_tokenizers():  # the held-aside split and inputs are tokenized as in the search process
+        bank = VariantBank(req, scratch_dir(), save_quality=cells.save_quality, known_quality=known)
+        base = bank.base(req.model)
+        ctx = SP.probe_context(req.task, req.mode, device=req.device, prunable=_prunable(base.module))
+        m_texts, _ = bank.texts(max(req.queries, 128), seed=req.seed)
+        bank.hold_aside()
     return TrialMeasurer(
         req,
         bank,
@@ -178,15 +193,16 @@ class Optimizer:
     def run(self) -> OptimizeResult:
         """The whole optimisation; the scratch directory (exported/quantised models) and the monitors this run
         opened are cleaned up whatever happens (the artefact is copied out before)."""
+        # the tokenizer's threads off for this run (workers inherit it), the caller's environment given back after
+        with serial_tokenizers():
+            return self._run()
+
+    def _run(self) -> OptimizeResult:
         import torch
 
         from wattlens.optimize.models import scratch_dir
 
         threads0 = torch.get_num_threads()  # trials change the global pool size: give the caller theirs back
-        # the tokenizer's own threads would skew the CPU-time meter: off for this run (workers inherit it),
-        # unless the caller chose; the caller's environment is given back as it was
-        own_parallelism = _TOKENIZERS_PARALLELISM not in os.environ
-        os.environ.setdefault(_TOKENIZERS_PARALLELISM, "false")
         workdir = scratch_dir()
         own_monitor = self.monitor is None
         machine = None
@@ -206,8 +222,6 @@ class Optimizer:
                 raise
         finally:
             torch.set_num_threads(threads0)
-            if own_parallelism:
-                os.environ.pop(_TOKENIZERS_PARALLELISM, None)
             shutil.rmtree(workdir, ignore_errors=True)
             close_quietly(self.monitor if own_monitor else None, machine)
 

@@ -87,14 +87,17 @@ def save(
 
 
 def load(path: str) -> tuple[Any, Any, dict[str, Any], dict[str, Any]]:
-    """(model with the recipe applied, tokenizer, ``generate`` kwargs, runtime settings) of an artefact."""
-    import transformers
+    """(model with the recipe applied, tokenizer, ``generate`` kwargs, runtime settings) of an artefact, loaded
+    through the workloads layer's loader (local files only, never downloaded)."""
+    from wattlens.workloads.hf import load_model, load_tokenizer
+    from wattlens.workloads.tasks import get_task
 
     doc = artefact_json(path)
     if doc is None or doc.get("task") != "text-generation":
         raise ValueError(f"{path}: not a wattlens text-generation artefact ({ARTEFACT_FILE} missing or other task)")
     recipe = doc.get("recipe", {})
-    model = transformers.AutoModelForCausalLM.from_pretrained(path).eval()
+    task = get_task("text-generation")
+    model = load_model(path, task, local=True)
     if recipe.get("engine") == "onnxruntime":
         from wattlens.optimize.gen_onnx import OrtDecoder
 
@@ -102,12 +105,12 @@ def load(path: str) -> tuple[Any, Any, dict[str, Any], dict[str, Any]]:
         model.set_threads(int(doc.get("runtime", {}).get("threads") or 1))
     else:
         model = apply_recipe(model, recipe)
-    tok = transformers.AutoTokenizer.from_pretrained(path)
+    tok = load_tokenizer(path)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token or "[PAD]"
     tok.padding_side = "left"
     gen = {k: v for k, v in doc.get("generate", {}).items() if v is not None}
     gen["pad_token_id"] = tok.pad_token_id
     if doc.get("recipe", {}).get("draft"):
-        gen["assistant_model"] = transformers.AutoModelForCausalLM.from_pretrained(os.path.join(path, "draft")).eval()
+        gen["assistant_model"] = load_model(os.path.join(path, "draft"), task, local=True)
     return model, tok, gen, dict(doc.get("runtime", {}))

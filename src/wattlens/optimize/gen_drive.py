@@ -21,7 +21,7 @@ from typing import Any
 from wattlens.optimize import procmem
 from wattlens.optimize.models import MAX_LENGTH, Base
 from wattlens.optimize.results import Config
-from wattlens.optimize.transforms import TransformError
+from wattlens.optimize.transforms import TransformError, torch_dynamic_int8
 
 
 @dataclass
@@ -39,14 +39,9 @@ class GenVariant:
 def int8_dynamic(module: Any, scheme: str) -> Any:
     """int8 weights of every linear layer (``int8-pc`` per-channel or ``int8-pt`` per-tensor scales); GPT-2's
     ``Conv1D`` layers become ``nn.Linear`` first, else ``quantize_dynamic`` would only see the LM head."""
-    from wattlens.workloads.recipes import apply_recipe
-
     if scheme not in ("int8-pc", "int8-pt"):
         raise TransformError(f"unknown int8 scheme {scheme!r}")
-    try:
-        return apply_recipe(module, {"quant": scheme})
-    except ImportError as exc:  # torch builds without the eager quantization API
-        raise TransformError(f"torch dynamic quantization unavailable: {exc}") from exc
+    return torch_dynamic_int8(module, "per-channel" if scheme == "int8-pc" else "per-tensor")
 
 
 def same_tokenizer(a: Any, b: Any) -> str | None:

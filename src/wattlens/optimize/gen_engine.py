@@ -43,6 +43,7 @@ from wattlens.optimize.request import OptimizeError, OptimizeRequest
 from wattlens.optimize.results import Config, ConfigDict, config_key
 from wattlens.optimize.runstore import RESULT_CELL, RunCells, close_quietly, load_generation_result, open_run
 from wattlens.optimize.space import probe_context
+from wattlens.stats import mean, median, percentile_of_known
 
 DEFAULT_MIN = {"token_agreement": 0.95, "kl_mean": 0.05}
 PROBE_QUERIES = 4
@@ -366,12 +367,6 @@ def _vkey(spec: Config) -> str:
     return config_key(gen_variant(spec))
 
 
-def _pct(values: Sequence[float], q: float) -> float | None:
-    from wattlens.stats import percentile
-
-    return percentile(list(values), q) if values else None
-
-
 def summarise_trial(c: Config, label: str, fidelity: str, m: D.GenMeasurement) -> GenTrial:
     """Per-token and per-query figures of one measurement."""
     total = m.prefill_j + m.decode_j
@@ -390,11 +385,11 @@ def summarise_trial(c: Config, label: str, fidelity: str, m: D.GenMeasurement) -
         decode_j_per_token=m.decode_j / decode_tokens,
         energy_source=m.source,
         energy_method=m.method,
-        ttft_p50_ms=_pct(m.ttft_ms, 50),
-        ttft_p95_ms=_pct(m.ttft_ms, 95),
-        itl_p50_ms=_pct(m.itl_ms, 50),
-        itl_p95_ms=_pct(m.itl_ms, 95),
-        query_p95_ms=_pct(m.query_ms, 95),
+        ttft_p50_ms=percentile_of_known(m.ttft_ms, 50),
+        ttft_p95_ms=percentile_of_known(m.ttft_ms, 95),
+        itl_p50_ms=percentile_of_known(m.itl_ms, 50),
+        itl_p95_ms=percentile_of_known(m.itl_ms, 95),
+        query_p95_ms=percentile_of_known(m.query_ms, 95),
         tokens_per_s=m.tokens / m.duration_s if m.duration_s else None,
         peak_rss_mb=m.peak_rss_mb,
         duration_s=m.duration_s,
@@ -482,7 +477,7 @@ def explain(
         if not ratios:
             out.append(TransformVerdict(name, "not-measured", "no pair of probes differing only in this transform"))
             continue
-        best, med = max(ratios), sorted(ratios)[len(ratios) // 2]
+        best, med = max(ratios), median(ratios)
         verdict = "won" if rec is not None and uses(rec.config) else ("lost" if med <= 1.0 else "helped, not chosen")
         why = (
             f"{med:.2f}x less J/token with it than without (median of {len(ratios)} probe pairs differing only in "
@@ -493,7 +488,7 @@ def explain(
         if name == "speculative-decoding":
             acc = [t.acceptance_rate for t in probes.values() if t.acceptance_rate is not None]
             if acc:
-                why += f"; measured acceptance rate {sum(acc) / len(acc):.2f}"
+                why += f"; measured acceptance rate {mean(acc):.2f}"
         out.append(TransformVerdict(name, verdict, why, med))
     return out
 

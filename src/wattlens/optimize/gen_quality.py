@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from wattlens.optimize.gen_results import GenQuality
+from wattlens.stats import mean
 
 METRICS = ("token_agreement", "kl_mean")
 BOOTSTRAP_RESAMPLES = 1000
@@ -67,8 +68,8 @@ def summarise(
     agree = agreement_per_prompt(ref, out)
     a_lo, a_hi = bootstrap_mean(agree, seed)
     k_lo, k_hi = bootstrap_mean(kls, seed)
-    a_mean = sum(agree) / len(agree)
-    k_mean = sum(kls) / len(kls)
+    a_mean = mean(agree)
+    k_mean = mean(kls)
     exact = sum(1 for r, o in zip(ref, out, strict=True) if list(r) == list(o)) / len(ref)
     value, lo, hi = (a_mean, a_lo, a_hi) if metric == "token_agreement" else (k_mean, k_lo, k_hi)
     return GenQuality(

@@ -21,6 +21,7 @@ from typing import Any
 
 from wattlens._logging import get_logger
 from wattlens.optimize.results import Config
+from wattlens.stats import mean
 
 logger = get_logger(__name__)
 
@@ -227,12 +228,12 @@ def cpu_thermal() -> dict[str, object]:
         except (OSError, ValueError):
             continue
     if mhz:
-        out["cpu_mhz"] = sum(mhz) / len(mhz)
+        out["cpu_mhz"] = mean(mhz)
     elif os.path.exists("/proc/cpuinfo"):
         try:
             vals = [float(line.split(":")[1]) for line in open("/proc/cpuinfo") if line.startswith("cpu MHz")]
             if vals:
-                out["cpu_mhz"] = sum(vals) / len(vals)
+                out["cpu_mhz"] = mean(vals)
                 out["cpu_mhz_note"] = "/proc/cpuinfo (a VM may report a constant nominal clock)"
         except (OSError, ValueError, IndexError):
             pass

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 from wattlens.optimize import space as SP
 from wattlens.optimize.accounting import AS_MEASURED, round_account
-from wattlens.optimize.pareto import Objective, pareto_front
 from wattlens.optimize.results import (
     Config,
     Constraints,
@@ -25,7 +24,8 @@ from wattlens.optimize.results import (
 )
 from wattlens.optimize.search import SearchOutcome
 from wattlens.optimize.variants import public_config
-from wattlens.stats import median, median_of_known
+from wattlens.pareto import Objective, pareto_front
+from wattlens.stats import mean, median, median_of_known
 from wattlens.units import wh_per_1000
 
 
@@ -69,6 +69,7 @@ def confirmed_point(
         j_per_query_cpu=_known([d.cpu_j_per_query for d in details], nonzero=True),
         j_per_query_memory=_known([d.memory_j_per_query for d in details]),
         meter_rss_mb=_known([d.meter_rss_mb for d in details], nonzero=True),
+        meter_w_per_gb=_known([d.meter_w_per_gb for d in details], nonzero=True),
         # the same windows with the memory term charged for the search process's RSS (the old figure)
         j_per_query_search_process=_known(
             [s if s is not None else t.j_per_query for s, t in zip(search_process, ok, strict=True)]
@@ -121,5 +122,4 @@ def exhaustive_cost_estimate(outcome: SearchOutcome, full: Fidelity, n: int) -> 
         per_cfg[key] = est if t.fidelity == full.name else per_cfg.get(key, est)
     if not per_cfg:
         return None
-    mean = sum(per_cfg.values()) / len(per_cfg)
-    return sum(per_cfg.values()) + mean * max(0, n - len(per_cfg))
+    return sum(per_cfg.values()) + mean(list(per_cfg.values())) * max(0, n - len(per_cfg))

@@ -91,6 +91,7 @@ class TrialDetail(Record):
     cpu_j_per_query: float | None = optional()
     memory_j_per_query: float | None = optional()
     meter_rss_mb: float | None = optional()  # the RSS the meter's memory term charged (the search process)
+    meter_w_per_gb: float | None = optional()  # the W/GB of the meter's memory term (its components' own)
     memory_rescalable: bool | None = optional()  # the memory term is a W/GB x RSS model that can be re-charged
     memory_j_per_gb: float | None = optional()  # J per query per GB resident: re-charges the memory term
     j_per_query_search_process: float | None = optional()  # as the meter charged it, before re-charging
@@ -288,6 +289,7 @@ class OptimizePoint(Record):
     deploy_rss_mb: float | None = optional()  # peak RSS of a fresh process serving only this configuration
     memory_footprint_estimate_mb: float | None = optional()  # what the search charged before the deploy check
     j_per_query_memory_deployed: float | None = optional()
+    meter_w_per_gb: float | None = optional()  # the W/GB of the meter's memory term (its components' own)
     hidden_costs: HiddenCosts | None = optional()
     accounts: tuple[RoundAccount, ...] = internal()
 

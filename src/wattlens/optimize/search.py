@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wattlens.errors import caused_by_interrupt
-from wattlens.optimize.pareto import Objective, pareto_front
-from wattlens.optimize.pareto import dominates as _dominates
 from wattlens.optimize.results import Config, Constraints, Fidelity, Knobs, Trial, config_key
+from wattlens.pareto import Objective, pareto_front
+from wattlens.pareto import dominates as _dominates
 
 __all__ = [
     "Constraints",

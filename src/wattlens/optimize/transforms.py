@@ -40,25 +40,20 @@ def cast(module: Any, precision: str) -> Any:
 
 
 def torch_dynamic_int8(module: Any, scheme: str = "per-channel") -> Any:
-    """``torch.ao.quantization.quantize_dynamic`` of every ``nn.Linear`` (int8 weights, activations per batch).
+    """``torch.ao.quantization.quantize_dynamic`` of every linear layer (int8 weights, activations per batch),
+    through the one implementation the bench loader re-applies (:func:`wattlens.workloads.recipes.int8_dynamic`).
 
     ``scheme``: ``per-tensor`` (one scale per weight matrix) or ``per-channel`` (one per output row).
     Tolerance: per-channel typically cosine >= 0.97, per-tensor >= 0.9 on sentence encoders (anchors §4).
     """
-    import warnings
+    from wattlens.workloads.recipes import int8_dynamic
 
-    import torch
-
-    try:
-        from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
-    except ImportError as exc:  # torch builds without the eager quantization API
-        raise TransformError(f"torch dynamic quantization unavailable: {exc}") from exc
     if scheme not in ("per-tensor", "per-channel"):
         raise TransformError(f"unknown int8 scheme {scheme!r}")
-    qconfig = per_channel_dynamic_qconfig if scheme == "per-channel" else default_dynamic_qconfig
-    with warnings.catch_warnings():  # the torch.ao deprecation notice is not the user's problem here
-        warnings.simplefilter("ignore")
-        return quantize_dynamic(module.float(), {torch.nn.Linear: qconfig}, dtype=torch.qint8)
+    try:
+        return int8_dynamic(module, per_channel=scheme == "per-channel")
+    except ImportError as exc:  # torch builds without the eager quantization API
+        raise TransformError(f"torch dynamic quantization unavailable: {exc}") from exc
 
 
 # --------------------------------------------------------------------------------------------------

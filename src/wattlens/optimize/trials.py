@@ -255,6 +255,7 @@ class TrialMeasurer:
                 cpu_j_per_query=split.cpu_j_per_query,
                 memory_j_per_query=split.memory_j_per_query,
                 meter_rss_mb=split.meter_rss_mb,
+                meter_w_per_gb=split.meter_w_per_gb,
                 memory_rescalable=split.rescalable,
                 memory_j_per_gb=split.memory_j_per_gb,
                 j_per_query_search_process=stats.j_per_query,

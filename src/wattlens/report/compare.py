@@ -15,13 +15,13 @@ are not called different: the verdict is ``overlap`` whatever the ratio.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from wattlens.bench.records import BenchRow, CellConfig
 from wattlens.records import Record
 from wattlens.report.query import MachineInfo, RunInfo, UnknownRunError, leaderboard, list_runs, require_run
+from wattlens.stats import geometric_mean
 
 MATCH_KEYS = "task, model, batch, precision, engine"
 Key = tuple[str, str, int | None, str | None, str | None]
@@ -107,7 +107,7 @@ def _summarised(base: Comparison, pairs: tuple[ComparedPair, ...]) -> Comparison
     counts: dict[str, int] = {}
     for p in pairs:
         counts[p.verdict] = counts.get(p.verdict, 0) + 1
-    geomean = math.exp(math.fsum(math.log(r) for r in ratios) / len(ratios)) if ratios else None
+    geomean = geometric_mean(ratios) if ratios else None
     return dataclasses.replace(base, pairs=pairs, matched=len(ratios), geomean_ratio=geomean, counts=counts)
 
 

@@ -25,6 +25,9 @@ from wattlens.analyze.sweep import SweepPoint, SweepResult
 from wattlens.analyze.training import CommPart, TrainingRun
 from wattlens.bench import records as B
 from wattlens.bench.breakeven import Breakeven, BreakevenReport, PaperFigure
+from wattlens.bench.method import RepeatSummary
+from wattlens.bench.training import MeasuredTraining, TrainingBreakeven
+from wattlens.carbon.intensity import Location
 from wattlens.optimize import gen_results as G
 from wattlens.optimize import results as O
 from wattlens.records import Record, json_key
@@ -60,7 +63,23 @@ SECTIONS: tuple[tuple[str, str, tuple[type[Record], ...]], ...] = (
             B.RunSummary,
         ),
     ),
-    ("bench: break-even", "`wattlens breakeven --json`", (BreakevenReport, Breakeven, PaperFigure)),
+    (
+        "bench: the statistics of a cell's repeats",
+        "`wattlens.bench.method.summarize(values)`: the mean of the repeats with its 95 % half-width (Student t), "
+        "the source of a row's `j_per_query`, `ci95_j` and `cv`",
+        (RepeatSummary,),
+    ),
+    (
+        "bench: break-even",
+        "`wattlens breakeven --json`; with `--training-run RUN` the measured training (`training_run`)",
+        (BreakevenReport, Breakeven, PaperFigure, TrainingBreakeven, MeasuredTraining),
+    ),
+    (
+        "carbon: where the electricity came from",
+        "`location` of a leaderboard row (`BenchRow`), of `MethodSummary` and of every footprint "
+        "(`wattlens measure --json` → `footprint.location`; `wattlens.carbon.resolve_location()`)",
+        (Location,),
+    ),
     (
         "optimize: the result",
         "`wattlens optimize --json`, `wattlens report OPT_RUN --json`, the run's `result` cell "

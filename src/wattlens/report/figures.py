@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from wattlens.bench.records import BenchRow
-from wattlens.optimize.pareto import Objective, pareto_front
 from wattlens.optimize.results import Config, OptimizeResult
+from wattlens.pareto import Objective, pareto_front
 from wattlens.report import _fmt as f
 from wattlens.stats import median
 
@@ -49,7 +49,7 @@ class _Point(Protocol):
 
 
 def _front(items: Sequence[T], x_of: Getter[T], y_of: Getter[T], minimize_y: bool) -> list[T]:
-    """The (x, y) Pareto front, x minimised: the one front function of wattlens.optimize.pareto."""
+    """The (x, y) Pareto front, x minimised: the one front function of wattlens.pareto."""
     return pareto_front(items, [Objective(x_of), Objective(y_of, minimize=minimize_y)])
 
 

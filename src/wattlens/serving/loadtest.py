@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from wattlens._logging import get_logger
 from wattlens.errors import WattlensError
 from wattlens.records import Record, optional
-from wattlens.stats import percentile
+from wattlens.stats import percentile_of_known
 
 logger = get_logger(__name__)
 APIS = ("json", "openai-completions", "openai-chat", "openai-embeddings")
@@ -345,10 +345,6 @@ def _mean_in_flight(samples: list[tuple[float, int]], a: float, b: float) -> tup
     return (area / (b - a) if b > a else 0.0), float(at_a), float(at_b)
 
 
-def _pct(values: list[float], q: float) -> float | None:
-    return percentile(values, q) if values else None
-
-
 def summarise(
     cfg: LoadTestConfig, records: list[RequestRecord], samples: list[tuple[float, int]], t0: float, window: _Window
 ) -> LoadTestResult:
@@ -407,11 +403,11 @@ def summarise(
         window_requests=n_in,
         mean_in_flight=mean_if,
         throughput_rps=throughput,
-        p50_ms=_pct(latencies, 50),
-        p95_ms=_pct(latencies, 95),
-        p99_ms=_pct(latencies, 99),
-        ttft_p50_ms=_pct(ttfts, 50),
-        ttft_p95_ms=_pct(ttfts, 95),
+        p50_ms=percentile_of_known(latencies, 50),
+        p95_ms=percentile_of_known(latencies, 95),
+        p99_ms=percentile_of_known(latencies, 99),
+        ttft_p50_ms=percentile_of_known(ttfts, 50),
+        ttft_p95_ms=percentile_of_known(ttfts, 95),
         output_tokens=out_tokens,
         gross_j=gross,
         idle_j=idle,

@@ -149,17 +149,30 @@ def _pick_impl(impl: str) -> str:
     return "diffusers"
 
 
+def unet_class(impl: str = "auto") -> Any:
+    """The UNet class ``impl`` picks: diffusers' ``UNet2DConditionModel`` (``auto``: when diffusers is installed),
+    else the plain-torch re-implementation (``unet_torch.UNet2DCondition``). The one place that chooses; ``wattlens
+    analyze`` builds its UNet presets with it too."""
+    if _pick_impl(impl) == "torch":
+        from .unet_torch import UNet2DCondition
+
+        return UNet2DCondition
+    import diffusers
+
+    return diffusers.UNet2DConditionModel
+
+
 def _build_unet_vae(impl: str, unet_cfg: dict[str, Any], vae_cfg: dict[str, Any]) -> tuple[Any, Any]:
     """(UNet, latent->pixel decoder): diffusers' classes when available, else the plain-torch stand-ins."""
+    # Any: diffusers' lazy top-level exports hide that these are torch modules from the type checker
+    unet: Any = unet_class(impl)(**unet_cfg)
     if impl == "torch":
-        from .unet_torch import UNet2DCondition, VAEDecoder
+        from .unet_torch import VAEDecoder
 
-        return UNet2DCondition(**unet_cfg).eval(), VAEDecoder(vae_cfg).eval()
+        return unet.eval(), VAEDecoder(vae_cfg).eval()
     import diffusers
 
     from .unet_torch import DecoderOf
 
-    # Any: diffusers' lazy top-level exports hide that these are torch modules from the type checker
     vae: Any = diffusers.AutoencoderKL(**vae_cfg)
-    unet: Any = diffusers.UNet2DConditionModel(**unet_cfg)
     return unet.eval(), DecoderOf(vae.eval()).eval()

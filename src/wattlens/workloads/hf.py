@@ -102,26 +102,11 @@ def load_pretrained(source: str, task: Task, local: bool, **model_kwargs: Any) -
     ``model_kwargs`` go to ``from_pretrained`` (e.g. ``attn_implementation="eager"``, which exports to ONNX)."""
     import transformers
 
-    cls = getattr(transformers, AUTO_CLASS[task.name])
+    model = load_model(source, task, local, **model_kwargs)
+    loaded = Loaded(model=model)
     try:
-        model = cls.from_pretrained(source, local_files_only=True, **model_kwargs)
-    except Exception as exc:  # OSError (not cached), ValueError/KeyError (not a model for this task), ...
-        if local:
-            raise WorkloadError(f"could not load a {task.name} model from {source!r}: {exc}") from exc
-        raise WorkloadError(
-            f"model {source!r} is not a wattlens preset, not a local path and not in the local Hugging Face "
-            "cache; wattlens never downloads (no network / no hub at run time). Pass a local directory saved "
-            "with save_pretrained(), an .onnx file, or a 'module:function' callable."
-        ) from exc
-    loaded = Loaded(model=model.eval())
-    try:
-        tok = transformers.AutoTokenizer.from_pretrained(source, local_files_only=True)
-        # transformers 5 builds an empty tokenizer (a handful of special tokens) when a directory has a
-        # config but no vocabulary files: that is no tokenizer at all
-        if len(tok) < MIN_VOCAB:
-            raise ValueError(f"tokenizer at {source} has only {len(tok)} tokens")
-        loaded.tokenizer = tok
-        loaded.tokenizer_note = f"the model's own tokenizer ({type(tok).__name__})"
+        loaded.tokenizer = load_tokenizer(source)
+        loaded.tokenizer_note = f"the model's own tokenizer ({type(loaded.tokenizer).__name__})"
     except (OSError, ValueError, TypeError):
         if task.modality != "image" or task.name == "image-to-text":
             loaded.tokenizer = minilm.load_tokenizer()
@@ -134,6 +119,36 @@ def load_pretrained(source: str, task: Task, local: bool, **model_kwargs: Any) -
             size = size if isinstance(size, int) else int(min(size))
             loaded.image_size = ("shortest_edge", 800, 1333) if task.name == "object-detection" else size
     return loaded
+
+
+def load_model(source: str, task: Task, local: bool, **model_kwargs: Any) -> Any:
+    """The model alone (eval mode) of :func:`load_pretrained`: the task's Auto class, local files only."""
+    import transformers
+
+    cls = getattr(transformers, AUTO_CLASS[task.name])
+    try:
+        model = cls.from_pretrained(source, local_files_only=True, **model_kwargs)
+    except Exception as exc:  # OSError (not cached), ValueError/KeyError (not a model for this task), ...
+        if local:
+            raise WorkloadError(f"could not load a {task.name} model from {source!r}: {exc}") from exc
+        raise WorkloadError(
+            f"model {source!r} is not a wattlens preset, not a local path and not in the local Hugging Face "
+            "cache; wattlens never downloads (no network / no hub at run time). Pass a local directory saved "
+            "with save_pretrained(), an .onnx file, or a 'module:function' callable."
+        ) from exc
+    return model.eval()
+
+
+def load_tokenizer(source: str) -> Any:
+    """The tokenizer saved with a model (local files only); OSError / ValueError / TypeError when there is none."""
+    import transformers
+
+    tok = transformers.AutoTokenizer.from_pretrained(source, local_files_only=True)
+    # transformers 5 builds an empty tokenizer (a handful of special tokens) when a directory has a
+    # config but no vocabulary files: that is no tokenizer at all
+    if len(tok) < MIN_VOCAB:
+        raise ValueError(f"tokenizer at {source} has only {len(tok)} tokens")
+    return tok
 
 
 # ---------------------------------------------------------------------------------------------------------
