@@ -210,23 +210,28 @@ def _fraction(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _thousandths(paths: list[str]) -> list[float]:
+    """The integers the kernel writes in these sysfs files, divided by 1,000 (millidegrees -> °C, kHz -> MHz);
+    a file that cannot be read or parsed is skipped."""
+    values = []
+    for f in paths:
+        try:
+            with open(f) as fh:
+                values.append(int(fh.read().strip()) / 1000.0)
+        except (OSError, ValueError):
+            continue
+    return values
+
+
 def cpu_thermal() -> dict[str, object]:
     """CPU temperature (thermal zones / hwmon) and mean current clock, where the kernel reports them."""
     out: dict[str, object] = {}
-    temps = []
-    for f in glob.glob("/sys/class/thermal/thermal_zone*/temp") + glob.glob("/sys/class/hwmon/hwmon*/temp*_input"):
-        try:
-            temps.append(int(open(f).read().strip()) / 1000.0)
-        except (OSError, ValueError):
-            continue
+    temps = _thousandths(
+        glob.glob("/sys/class/thermal/thermal_zone*/temp") + glob.glob("/sys/class/hwmon/hwmon*/temp*_input")
+    )
     if temps:
         out["cpu_temp_c"] = max(temps)
-    mhz = []
-    for f in glob.glob("/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq"):
-        try:
-            mhz.append(int(open(f).read().strip()) / 1000.0)
-        except (OSError, ValueError):
-            continue
+    mhz = _thousandths(glob.glob("/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq"))
     if mhz:
         out["cpu_mhz"] = mean(mhz)
     elif os.path.exists("/proc/cpuinfo"):
