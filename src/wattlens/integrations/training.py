@@ -45,6 +45,7 @@ from wattlens._logging import get_logger
 from wattlens.carbon.settings import CarbonSettings
 from wattlens.integrations.errors import IntegrationError
 from wattlens.meters.base import SOURCE_RANK, UNAVAILABLE, ComponentEnergy
+from wattlens.stats import median
 from wattlens.tracking.ranks import RankInfo, detect_rank
 from wattlens.tracking.result import Measurement
 
@@ -566,8 +567,8 @@ class TrainingMeter:
             return
         rows = self._block[1:] if self._first_block else self._block
         self._block, self._first_block = [], False
-        cost = _median([c for c, _ in rows])  # our CPU time in both hooks of one metered step
-        step = _median([d for _, d in rows])
+        cost = median([c for c, _ in rows])  # our CPU time in both hooks of one metered step
+        step = median([d for _, d in rows])
         self.calibration = (cost, step)
         every = (
             MAX_STEP_EVERY if step <= 0 else min(MAX_STEP_EVERY, max(1, math.ceil(cost / (STEP_COST_BUDGET * step))))
@@ -763,12 +764,6 @@ class TrainingMeter:
             return None
         finally:
             store.close()
-
-
-def _median(values: list[float]) -> float:
-    s = sorted(values)
-    n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2.0
 
 
 def model_facts(model: Any) -> dict[str, Any]:
