@@ -4,7 +4,10 @@ Every cell is a :class:`wattlens.bench.records.CellResult` and every timeline ro
 :class:`wattlens.bench.records.WindowRow`, shaped like those of a real ``wattlens bench`` run on this machine
 (the estimator's provenance, idle baselines before and after, 5 repeats), with figures drawn from stated
 distributions: J/query log-uniform over 4 decades per task, intervals +-10..40 %, p95 = 1.3..2 x p50.
-The runs say what they are: their suite is named ``synthetic`` and their environment carries
+Cells on a GPU (``devices=("cpu", "cuda")``) split each window's energy into cpu, memory and gpu components
+(:data:`GPU_SHARE` of it on the GPU). Beside the bench runs: ``measure`` records (:func:`write_measurements`) and a
+text-generation optimize run (:func:`write_generation_run`: every trial, variant quality and the result stored as
+the engine stores them). The runs say what they are: their suite is named ``synthetic`` and their environment carries
 ``"synthetic": true`` (they are test data, never results).
 
     python -m benchmarks.web_store out.sqlite --cells 10000
@@ -52,6 +55,8 @@ ENVIRONMENT = {
     "monitor": {"attribution": "machine", "sources": ["estimator"]},
 }
 IDLE_W = 10.8
+GPU_SHARE = 0.6  # of a GPU cell's window energy, on the GPU (the rest: cpu 0.25, memory 0.15)
+GPU_ENVIRONMENT = {**ENVIRONMENT, "gpus": ["NVIDIA H100 80GB HBM3 (synthetic)"]}
 
 
 def _suite(name: str, tasks: Sequence[str]) -> dict[str, Any]:
@@ -100,13 +105,15 @@ def _phase(rng: random.Random, j: float, batch: int, phase: str = "query") -> Ph
     )
 
 
-def cell_result(rng: random.Random, task: str, model: str, batch: int, precision: str, j: float) -> CellResult:
+def cell_result(
+    rng: random.Random, task: str, model: str, batch: int, precision: str, j: float, device: str = "cpu"
+) -> CellResult:
     metric = next((m for t, _, m in TASKS if t == task), None)
     trained = metric is not None and rng.random() < 0.6
     query = _phase(rng, j, batch)
     generative = task in ("text-generation", "summarization")
     phases = {"prefill": _phase(rng, j * 0.2, batch, "prefill"), "decode": _phase(rng, j * 0.8, batch, "decode")}
-    config = CellConfig(batch=batch, precision=precision, threads=2, engine="pytorch", device="cpu")
+    config = CellConfig(batch=batch, precision=precision, threads=2, engine="pytorch", device=device)
     status = "ok" if rng.random() > 0.03 else "invalid"
     return CellResult(
         task=task,
@@ -122,7 +129,7 @@ def cell_result(rng: random.Random, task: str, model: str, batch: int, precision
         engine="pytorch",
         precision=precision,
         threads=2,
-        device="cpu",
+        device=device,
         threads_used=2,
         load=LoadResult(duration_s=2.0, wall_s=2.0, energy_j=30.0, low_j=5.0, high_j=45.0, source="estimated"),
         status=status,
@@ -146,6 +153,19 @@ def _component(energy: float, low: float, high: float, domain: str = "cpu") -> W
     )
 
 
+def _components(energy: float, on_gpu: bool) -> tuple[WindowComponent, ...]:
+    """A measured window's energy per domain: cpu and memory, and :data:`GPU_SHARE` on the GPU for a GPU cell."""
+    if not on_gpu:
+        cpu = _component(energy * 0.7, energy * 0.5, energy)
+        return (cpu, _component(energy * 0.3, energy * 0.25, energy * 0.35, "memory"))
+    gpu = energy * GPU_SHARE
+    return (
+        _component(energy * 0.25, energy * 0.2, energy * 0.3),
+        _component(energy * 0.15, energy * 0.12, energy * 0.18, "memory"),
+        _component(gpu, gpu * 0.97, gpu * 1.03, "gpu"),
+    )
+
+
 def timeline(rng: random.Random, result: CellResult, t0: float) -> list[WindowRow]:
     """Idle before, load, 5 query windows (and prefill/decode for generative cells), idle after."""
     rows: list[WindowRow] = []
@@ -160,8 +180,7 @@ def timeline(rng: random.Random, result: CellResult, t0: float) -> list[WindowRo
             comps = (WindowComponent(domain="cpu", power_w=IDLE_W * 0.15), WindowComponent("memory", power_w=9.2))
             energy, low, high = idle, idle * 0.8, idle * 1.2
         else:
-            cpu = _component(energy * 0.7, energy * 0.5, energy)
-            comps = (cpu, _component(energy * 0.3, energy * 0.25, energy * 0.35, "memory"))
+            comps = _components(energy, on_gpu)
         rows.append(
             WindowRow(
                 phase=phase,
@@ -182,6 +201,7 @@ def timeline(rng: random.Random, result: CellResult, t0: float) -> list[WindowRo
         t += duration + 0.01
 
     q = result.query or PhaseResult()
+    on_gpu = (result.device or "cpu") != "cpu"
     add("idle-before", 0, 1.0, None, None)
     add("load", 0, 2.0, 30.0, 0)
     windows = [("query", q), *sorted((result.phases or {}).items())]
@@ -205,12 +225,15 @@ def write_run(
     timelines: int = 50,
     extra_models: Sequence[str] = (),
     environment: dict[str, Any] | None = None,
+    devices: Sequence[str] = ("cpu",),
 ) -> str:
-    """One synthetic bench run of ``cells`` cells (timelines kept for the first ``timelines`` of them)."""
+    """One synthetic bench run of ``cells`` cells (timelines kept for the first ``timelines`` of them); each model
+    is measured on every device of ``devices`` (a GPU's cells have a ``gpu`` energy component)."""
     rng = random.Random(seed)
     task_names = [t for t, _, _ in TASKS]
-    run_id = store.create_run("bench", _suite(name, task_names), environment=environment or ENVIRONMENT)
-    configs = [(b, p) for b in BATCHES for p in PRECISIONS]
+    default_env = GPU_ENVIRONMENT if any(d != "cpu" for d in devices) else ENVIRONMENT
+    run_id = store.create_run("bench", _suite(name, task_names), environment=environment or default_env)
+    configs = [(b, p, d) for d in devices for b in BATCHES for p in PRECISIONS]
     per_task = max(1, math.ceil(cells / len(TASKS)))
     n_models = models_per_task or max(1, math.ceil(per_task / len(configs)))
     done = 0
@@ -221,16 +244,170 @@ def write_run(
         for model in models:
             model_rng = random.Random(f"{seed}:{model}")  # one model costs about the same in every run and seed
             model_j = base_j * 10 ** model_rng.uniform(-1.5, 2.5)
-            for batch, precision in configs:
+            for batch, precision, device in configs:
                 if done >= cells:
                     break
                 j = model_j * (0.6 if precision == "bf16" else 1.0) / batch**0.5 * rng.uniform(0.9, 1.1)
-                result = cell_result(rng, task, model, batch, precision, j)
+                result = cell_result(rng, task, model, batch, precision, j, device)
                 key = f"{task}|{model}|batch={batch}|{precision}|threads=2|pytorch"
+                key += f"|{device}" if device != "cpu" else ""
                 store.save_cell(run_id, key, result.status or "ok", result.to_dict())
                 if done < timelines:
                     store.save_timeline(run_id, key, [r.to_dict() for r in timeline(rng, result, 1.8e9 + done * 60)])
                 done += 1
+    store.set_run_status(run_id, "done")
+    return run_id
+
+
+def write_measurements(store: Any, n: int, *, seed: int = 0, t0: float = 1.8e9) -> list[int]:
+    """``n`` records as ``wattlens measure --db --tag`` stores them (one job a minute, over three tags)."""
+    rng = random.Random(seed)
+    ids = []
+    for i in range(n):
+        energy = 10 ** rng.uniform(1, 4)
+        spread = rng.uniform(0.1, 0.3)
+        record = {
+            "name": f"job-{i}",
+            "tags": [("nightly", "team=search", "ci")[i % 3]],
+            "start_unix_s": t0 + 60 * i,
+            "duration_s": energy / 25.0,
+            "energy_j": energy,
+            "low_j": energy * (1 - spread),
+            "high_j": energy * (1 + spread),
+            "source": "estimated",
+            "attribution": "process",
+            "co2e_g": energy / 3.6e6 * 56.0,
+            "co2e_low_g": energy * (1 - spread) / 3.6e6 * 40.0,
+            "co2e_high_g": energy * (1 + spread) / 3.6e6 * 75.0,
+            "location": {"key": "FR", "name": "France", "year": 2023},
+            "exit_code": 0,
+        }
+        ids.append(store.save_measurement(record))
+    return ids
+
+
+# --- a text-generation optimize run -----------------------------------------------------------------------------
+
+GEN_MODEL = "tiny-gpt2 (synthetic)"
+# (quant, draft, threads, batch, fidelity, mJ/token, query p95 ms): the baseline (fp32 t1 b1) at both fidelities, and
+# probes and finalists whose front is int8-pc t2 b4 (cheapest), bf16 t2 b4 (closer to the model), the baseline
+GEN_TRIALS: tuple[tuple[str, str | None, int, int, str, float, float], ...] = (
+    ("none", None, 1, 1, "probe", 2.10, 420.0),
+    ("int8-pc", None, 2, 4, "probe", 0.95, 310.0),
+    ("int8-pc", None, 1, 4, "probe", 1.05, 480.0),
+    ("bf16", None, 2, 4, "probe", 1.25, 360.0),
+    ("none", "draft-model", 1, 1, "probe", 1.70, 600.0),
+    ("none", None, 1, 1, "full", 2.00, 400.0),
+    ("int8-pc", None, 2, 4, "full", 0.90, 300.0),
+    ("int8-pc", None, 1, 4, "full", 1.00, 500.0),
+    ("bf16", None, 2, 4, "full", 1.20, 350.0),
+)
+# each variant (quant, draft): token agreement with the unmodified model (greedy) and mean KL in nats
+GEN_QUALITY: dict[tuple[str, str | None], tuple[float, float]] = {
+    ("none", None): (1.0, 0.0),
+    ("int8-pc", None): (0.97, 0.012),
+    ("bf16", None): (0.99, 0.003),
+    ("none", "draft-model"): (1.0, 0.0),
+}
+
+
+def _gen_quality(agree: float, kl: float) -> Any:
+    from wattlens.optimize.gen_results import GenQuality
+
+    lo, hi = agree - 0.01, min(1.0, agree + 0.01)
+    return GenQuality("token_agreement", agree, lo, hi, 32, agree, lo, hi, kl, kl * 0.8, kl * 1.2, "bootstrap", 512)
+
+
+def _gen_trial(model: str, row: tuple[str, str | None, int, int, str, float, float]) -> Any:
+    from wattlens.optimize.gen_results import GenTrial
+    from wattlens.optimize.gen_space import BASE_VARIANT, describe
+
+    quant, draft, threads, batch, fidelity, mj, p95 = row
+    config = {"model": model, **BASE_VARIANT, "quant": quant, "draft": draft}
+    config.update(threads=threads, batch=batch, sort=False, cache="dynamic")
+    j, queries = mj / 1000, 8 if fidelity == "probe" else 32
+    return GenTrial(
+        config=config,
+        label=describe(config),
+        fidelity=fidelity,
+        queries=queries,
+        generated_tokens=queries * 16,
+        j_per_token=j,
+        j_per_token_low=j * 0.9,
+        j_per_token_high=j * 1.1,
+        j_per_query=j * 16,
+        prefill_j_per_query=j * 3,
+        decode_j_per_token=j * 0.8,
+        energy_source="estimated",
+        energy_method="cpu-time-model",
+        ttft_p50_ms=p95 / 8,
+        ttft_p95_ms=p95 / 5,
+        itl_p50_ms=p95 / 30,
+        itl_p95_ms=p95 / 20,
+        query_p95_ms=p95,
+        tokens_per_s=16000 / p95,
+        peak_rss_mb=900.0 if quant == "none" else 600.0,
+        duration_s=p95 / 100,
+        cpu_s=p95 / 60,
+    )
+
+
+def generation_result(run_id: str, model: str = GEN_MODEL) -> Any:
+    """A :class:`~wattlens.optimize.gen_results.GenOptimizeResult` of :data:`GEN_TRIALS`, each variant's quality
+    (:data:`GEN_QUALITY`) as the engine's screening records it; the recommendation is int8-pc t2 b4."""
+    from wattlens.optimize.gen_results import GenOptimizeResult, VariantQuality
+    from wattlens.optimize.gen_space import BASE_VARIANT, describe
+    from wattlens.optimize.results import HardwareProfile
+
+    trials = tuple(_gen_trial(model, row) for row in GEN_TRIALS)
+    variants = tuple(
+        VariantQuality(describe({"model": model, **BASE_VARIANT, "quant": q, "draft": d}), _gen_quality(*v), True)
+        for (q, d), v in GEN_QUALITY.items()
+    )
+    base, rec = (t for t in trials if t.fidelity == "full" and t.label.endswith(("fp32 t1 b1", "int8-pc t2 b4")))
+    hardware = HardwareProfile("AMD EPYC (synthetic)", True, False, False, False, False, "AVX2", "x86", False, 2)
+    return GenOptimizeResult(
+        run_id=run_id,
+        model=model,
+        mode="online",
+        quality_metric="token_agreement",
+        min_quality=0.95,
+        decoding="greedy",
+        max_new_tokens=16,
+        max_new_tokens_policy="fixed: 16 new tokens for every configuration",
+        hardware=hardware,
+        baseline=base,
+        recommended=rec,
+        recommended_quality=_gen_quality(*GEN_QUALITY[("int8-pc", None)]),
+        saving_factor_j_per_token=base.j_per_token / rec.j_per_token,
+        saving_factor_low=base.j_per_token_low / rec.j_per_token_high,
+        saving_factor_high=base.j_per_token_high / rec.j_per_token_low,
+        trials=trials,
+        variant_quality=variants,
+        rejected=(f"{model} int4-wo: token agreement 0.81 < 0.95",),
+        search_cpu_s=120.0,
+        search_duration_s=95.0,
+        search_energy_j=1400.0,
+        weights="random",
+    )
+
+
+def write_generation_run(store: Any, model: str = GEN_MODEL) -> str:
+    """A finished text-generation optimize run stored as the engine stores one: a ``gtrial:`` cell per trial, a
+    ``gquality:`` cell per variant, then the ``result`` cell (:func:`generation_result`) and status done."""
+    from wattlens.optimize.gen_space import describe, variant_part
+    from wattlens.optimize.results import config_key
+    from wattlens.optimize.runstore import RESULT_CELL, RUN_KIND
+
+    run_id = store.create_run(RUN_KIND, {"model": model, "task": "text-generation", "mode": "online"})
+    result = generation_result(run_id, model)
+    for t in result.trials:
+        store.save_cell(run_id, f"gtrial:{t.fidelity}:{config_key(t.config)}", "ok", t)
+    quality = {v.variant: v.quality for v in result.variant_quality}
+    variants = {config_key(variant_part(t.config)): describe(variant_part(t.config)) for t in result.trials}
+    for key, label in variants.items():
+        store.save_cell(run_id, f"gquality:{key}", "ok", quality[label])
+    store.save_cell(run_id, RESULT_CELL, "ok", result)
     store.set_run_status(run_id, "done")
     return run_id
 

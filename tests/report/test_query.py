@@ -107,3 +107,35 @@ def test_optimize_results_read_back_typed(store_with_runs) -> None:
     assert result.recommended is not None and result.recommended.config["precision"] == "int8"
     assert [role for role, _ in result.points()][:2] == ["baseline", "recommended"]
     assert Q.optimize_result(store, first) is None  # a bench run has no optimize result
+
+
+def test_a_text_generation_run_is_read_through_the_query_layer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its front is J/token x token agreement x query p95 over the full-fidelity trials; its hidden costs are
+    against the baseline of the same fidelity; ``wattlens report`` reads it through the same layer."""
+    from benchmarks.web_store import write_generation_run
+
+    db = str(tmp_path / "gen.sqlite")
+    with open_store(db) as store:
+        run_id = write_generation_run(store, "m")
+        assert Q.optimize_result(store, run_id) is None  # not an encoder result
+        result = Q.generation_result(store, run_id)
+    assert result is not None and result.recommended is not None
+    view = Q.generation_view(result)
+    assert [p.label for p in view.pareto] == ["m int8-pc t2 b4", "m bf16 t2 b4", "m fp32 t1 b1"]
+    full = {p.label: p for p in view.points if p.fidelity == "full"}
+    assert not full["m int8-pc t1 b4"].on_front  # as cheap-ish and as good, but slower than int8-pc t2 b4
+    rec = full["m int8-pc t2 b4"]
+    assert rec.roles == ("recommended",) and full["m fp32 t1 b1"].roles == ("baseline",)
+    assert rec.agreement == 0.97 and rec.hidden_costs is not None
+    assert rec.hidden_costs.agreement_delta == pytest.approx(-0.03)
+    assert rec.hidden_costs.query_p95_ratio == pytest.approx(300 / 400)
+    assert rec.hidden_costs.peak_rss_ratio == pytest.approx(600 / 900)
+    probes = [p for p in view.points if p.fidelity == "probe"]
+    assert len(probes) == 5 and not any(p.on_front for p in probes)
+    draft = next(p for p in probes if "draft=" in p.label)
+    assert draft.hidden_costs is not None and draft.hidden_costs.query_p95_ratio == pytest.approx(600 / 420)
+    assert main(["report", run_id, "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert f"run {run_id}: m (text-generation" in out and "saving factor x2.22 J/token" in out

@@ -4,7 +4,9 @@
   cell), with its raw timelines;
 * two synthetic bench runs on two "machines" (benchmarks/web_store: typed records, stated distributions), one of
   them with a model whose name is markup (``EVIL``): the page must show it as text;
-* an optimize result (the report tests' fixture, stored as the optimize run's ``result`` cell);
+* a text-generation optimize run (benchmarks/web_store: every trial, variant quality and the result stored as the
+  engine stores them), and after it an encoder optimize result (the report tests' fixture, stored as the optimize
+  run's ``result`` cell: the latest optimize run);
 * a real analysis (``wattlens analyze distilgpt2 --db``), and two real ``wattlens measure --db --tag`` records;
 * a load-test run (a kind without its own page: the History page summarises it).
 """
@@ -15,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.web_store import ENVIRONMENT, write_run
+from benchmarks.web_store import ENVIRONMENT, write_generation_run, write_run
 
 from tests.report.fixtures import optimize_result
 from wattlens.cli.main import main as cli
@@ -48,6 +50,7 @@ class Seeded:
     synth_b: str
     optimize_run: str
     loadtest_run: str
+    generation_run: str
 
 
 def seed(folder: Path) -> Seeded:
@@ -63,6 +66,7 @@ def seed(folder: Path) -> Seeded:
         real_run = start_run(store, suite, carbon={"country": "FR"})
         summary = execute(store, real_run, suite)
         assert summary.status == "done", summary
+        generation = write_generation_run(store)
         cells = RunCells(store, store.create_run("optimize", {"model": "distilbert-base-uncased-sst2"}))
         cells.save_result(OptimizeResult.from_dict(_with_hidden_costs(optimize_result())))
         cells.set_status("done")
@@ -79,7 +83,7 @@ def seed(folder: Path) -> Seeded:
     for tag in ("nightly", "team=search"):
         command = [sys.executable, "-c", "sum(i * i for i in range(300000))"]
         assert cli(["measure", "--country", "FR", "--db", db, "--tag", tag, "--", *command]) == 0
-    return Seeded(db, real_run, synth_a, synth_b, cells.run_id, loadtest)
+    return Seeded(db, real_run, synth_a, synth_b, cells.run_id, loadtest, generation)
 
 
 def copy_store(source: str, target: str) -> None:

@@ -15,7 +15,7 @@ from tests.web.seed import EVIL, MACHINE_B, Seeded
 from wattlens.analyze.records import AnalysisSummary
 from wattlens.bench.records import BenchRow, WindowRow
 from wattlens.optimize.results import OptimizeResult
-from wattlens.report.query import leaderboard
+from wattlens.report.query import GenerationView, leaderboard
 from wattlens.store import open_store
 
 pytestmark = pytest.mark.slow  # the seeded store runs a real (tiny) benchmark and a real analysis
@@ -78,6 +78,12 @@ def test_compare_two_runs_and_two_machines(live: Live, seeded: Seeded) -> None:
     d = live.api(f"/api/compare?a={seeded.synth_a}&b={seeded.synth_b}")
     c = d["comparison"]
     assert c["matched"] > 50 and c["geomean_ratio"] > 0
+    assert len(c["pairs"]) == d["limit"] == 50 < d["total"]  # one page of pairs, those measured on both sides first
+    ranks = d["points"]["rank"]  # the chart: every pair measured on both sides, by its row in the table
+    assert ranks == list(range(1, len(ranks) + 1)) and len(ranks) >= c["matched"]
+    assert d["points"]["ratio"][:50] == [p["ratio"] for p in c["pairs"]]
+    page2 = live.api(f"/api/compare?a={seeded.synth_a}&b={seeded.synth_b}&offset=50")
+    assert page2["comparison"]["pairs"][0]["ratio"] == d["points"]["ratio"][50] and page2["total"] == d["total"]
     both = [p for p in c["pairs"] if p["ratio"] is not None]
     for p in both[:20]:
         assert p["ratio"] == pytest.approx(p["b"]["j_per_query"] / p["a"]["j_per_query"])
@@ -112,6 +118,65 @@ def test_optimize_analyze_and_history(live: Live, seeded: Seeded) -> None:
     assert "France" in m["location"] and m["source"] == "estimated"
     assert [len(live.api(f"/api/history?tag={quote(t)}")["measurements"]) for t in h["tags"]] == [1, 1]
     assert [r["run_id"] for r in h["runs"]] == [seeded.loadtest_run] and h["runs"][0]["energy_j"] == 120.0
+
+
+def test_a_text_generation_optimize_run_shows_its_front_and_hidden_costs(live: Live, seeded: Seeded) -> None:
+    d = live.api(f"/api/optimize?run={seeded.generation_run}")
+    assert d["message"] is None and d["result"] is None  # a finished run: never "no result yet"
+    view = GenerationView.from_dict(d["generation"])
+    assert view.result.run_id == seeded.generation_run and view.result.recommended is not None
+    assert [p.label.rsplit(" ", 3)[1:] for p in view.pareto] == [
+        ["int8-pc", "t2", "b4"],
+        ["bf16", "t2", "b4"],
+        ["fp32", "t1", "b1"],
+    ]
+    assert len(view.points) == len([t for t in view.result.trials if t.ok])
+    rec = next(p for p in view.points if "recommended" in p.roles)
+    assert rec.on_front and rec.hidden_costs is not None and rec.hidden_costs.agreement_delta == pytest.approx(-0.03)
+    assert rec.hidden_costs.ttft_p95_ratio == pytest.approx(60 / 80) and (rec.hidden_costs.tokens_per_s_ratio or 0) > 1
+    assert [r["run_id"] for r in d["runs"]][:2] == [seeded.optimize_run, seeded.generation_run]
+    assert live.get(f"/optimize?run={seeded.generation_run}").status == 200
+
+
+def test_leaderboard_points_are_ranked_as_the_table(live: Live, seeded: Seeded) -> None:
+    """The chart's x is each point's row number in the table (1-based): ok rows cheapest first, then invalid."""
+    d = live.api(f"/api/leaderboard?run={seeded.synth_a}&task=text-classification&limit=1000")
+    points, rows = d["points"], d["rows"]
+    assert points["rank"][0] == 1 and "invalid" in points["status"]
+    for rank, key in zip(points["rank"], points["cell_key"], strict=True):
+        assert rows[rank - 1]["cell_key"] == key
+    filtered = live.api(f"/api/leaderboard?run={seeded.synth_a}&task=text-classification&batch=8&limit=1000")
+    assert [r["cell_key"] for r in filtered["rows"]] == [
+        filtered["points"]["cell_key"][filtered["points"]["rank"].index(i + 1)] for i in range(filtered["total"])
+    ]
+
+
+def test_an_internal_error_is_one_line_without_traceback_or_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Something unexpected inside a view: the page and the JSON say "internal error" and where the details are
+    (the server's log), never the traceback, the exception's text or a file path."""
+    from wattlens.web import views
+
+    secret = "/home/alice/private/results.sqlite"
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise OSError(f"disk error reading {secret} at {__file__}")
+
+    db = str(tmp_path / "store.sqlite")
+    open_store(db).close()
+    monkeypatch.setattr(views, "list_runs", broken)
+    for live in live_server(db):
+        answers = [live.get(path) for path in ("/", "/api/leaderboard", "/api/runs", "/optimize", "/api/history")]
+    for answer in answers:
+        assert answer.status == 500, answer.text[:200]
+        for leak in ("Traceback", 'File "', secret, "/home/", ".py", "disk error", str(tmp_path)):
+            assert leak not in answer.text, (leak, answer.text[:300])
+    assert answers[1].json() == {
+        "error": "internal error (OSError); the details are in the server's log",
+        "status": 500,
+    }
+    assert "Something went wrong" in answers[0].text and "internal error (OSError)" in answers[0].text
 
 
 def test_every_page_is_a_shell_over_its_api(live: Live) -> None:

@@ -80,6 +80,7 @@ def _pages(seeded: Seeded) -> list[tuple[str, str, dict[str, str]]]:
         ("run", f"/run?id={seeded.real_run}", {}),
         ("compare", f"/compare?a={seeded.synth_a}&b={seeded.synth_b}", {}),
         ("optimize", "/optimize", {}),
+        ("optimize-generation", f"/optimize?run={seeded.generation_run}", {}),
         ("analyze", "/analyze", {}),
         ("history", "/history", {}),
     ]
@@ -106,19 +107,72 @@ def test_charts_have_their_points(tab: Page, live: Live, seeded: Seeded) -> None
     drawable = [w for w in timeline["windows"] if w["energy_j"] is not None and w["duration_s"] > 0]
     assert tab.charts()["timeline"]["points"] == len(drawable)
     tab.open(f"/compare?a={seeded.synth_a}&b={seeded.synth_b}")
-    pairs = live.api(f"/api/compare?a={seeded.synth_a}&b={seeded.synth_b}")["comparison"]["pairs"]
-    both = [p for p in pairs if p["a"] and p["b"] and p["a"]["j_per_query"] and p["b"]["j_per_query"]]
-    assert tab.charts()["compare"]["points"] == 2 * len(both) > 0
+    compared = live.api(f"/api/compare?a={seeded.synth_a}&b={seeded.synth_b}")
+    assert tab.charts()["compare"]["points"] == 2 * len(compared["points"]["rank"]) > 2 * compared["limit"]
+    assert tab.page.locator("table.data tbody tr").count() == compared["limit"]  # one page of the pairs
     tab.open("/optimize")
     result = live.api("/api/optimize")["result"]
     drawn = len(result["pareto"]) + len(result["rejected"]) + 2 + len(result.get("trials") or [])
     assert tab.charts()["pareto-quality"]["points"] == drawn
+    tab.open(f"/optimize?run={seeded.generation_run}")
+    assert "unfinished" not in tab.page.locator("main").inner_text()
+    gen = live.api(f"/api/optimize?run={seeded.generation_run}")["generation"]
+    with_agreement = [p for p in gen["points"] if p["agreement"] is not None]
+    roles = sum(len(p["roles"]) for p in with_agreement)
+    drawn = len(with_agreement) + roles  # every point once (probe, full or front), the baseline and the pick again
+    assert tab.charts()["gen-agreement"]["points"] == drawn and tab.charts()["gen-latency"]["points"] == drawn
+    assert tab.page.locator("table.data").first.locator("tbody tr").count() == len(gen["pareto"])
     tab.open("/analyze")
     roles = live.api("/api/analyze")["analysis"]["roles"]
     assert tab.charts()["roles"]["points"] == len(roles) and tab.charts()["levels"]["points"] >= 3
     tab.open("/history")
     charts = tab.charts()
     assert charts["history-energy"]["points"] == 2 and charts["history-carbon"]["points"] == 2
+
+
+def test_the_chart_ticks_are_the_table_ranks(tab: Page, live: Live, seeded: Seeded) -> None:
+    tab.open(f"/?run={seeded.synth_a}&task=fill-mask")
+    ticks = tab.charts()["leaderboard"]["xTicks"]
+    points = live.api(f"/api/leaderboard?run={seeded.synth_a}&task=fill-mask")["points"]
+    assert ticks and "0" not in ticks and all(1 <= int(t) <= max(points["rank"]) for t in ticks)
+    first_rank = tab.page.locator("table.data tbody tr").first.locator("td").first.inner_text()
+    assert first_rank == "1" == str(points["rank"][0])
+
+
+def _until(tab: Page, selector: str, value: str, timeout_s: float = 30.0) -> None:
+    """Wait until the page has drawn again with ``selector`` showing ``value`` (polled: the page's CSP forbids the
+    string evaluation wait_for_function uses)."""
+    import time
+
+    check = (
+        f"(() => {{ const s = document.querySelector({selector!r}); "
+        f"return !!s && s.value === {value!r} && document.body.dataset.ready === '1'; }})()"
+    )
+    deadline = time.monotonic() + timeout_s
+    while not tab.page.evaluate(check):
+        assert time.monotonic() < deadline, f"{selector} never showed {value!r}"
+        time.sleep(0.05)
+
+
+def test_back_undoes_a_filter(tab: Page, seeded: Seeded) -> None:
+    tab.open(f"/?run={seeded.synth_a}&task=text-classification&limit=200")
+    rows = tab.page.locator("table.data tbody tr")
+    before = rows.count()
+    tab.page.select_option("select[name=precision]", "bf16")
+    tab.page.wait_for_selector(READY, state="attached")
+    tab.page.select_option("select[name=batch]", "8")
+    tab.page.wait_for_selector(READY, state="attached")
+    assert "batch=8" in tab.page.url and rows.count() < before
+    tab.page.go_back()
+    _until(tab, "select[name=batch]", "")
+    assert "precision=bf16" in tab.page.url and "batch=8" not in tab.page.url
+    assert tab.page.locator("select[name=precision]").input_value() == "bf16"
+    tab.page.go_back()
+    _until(tab, "select[name=precision]", "")
+    assert "precision" not in tab.page.url and rows.count() == before
+    tab.page.go_forward()
+    _until(tab, "select[name=precision]", "bf16")
+    assert tab.errors == []
 
 
 def test_filters_change_the_table(tab: Page, seeded: Seeded) -> None:

@@ -354,7 +354,8 @@ def _explain(result: OptimizeResult, to_stderr: bool) -> None:
 
 
 def _run_generation(a: argparse.Namespace, req: OptimizeRequest, say: Any) -> int:
-    from wattlens.optimize.gen_engine import GenOptimizer, gen_summary
+    from wattlens.optimize.gen_engine import GenOptimizer
+    from wattlens.report import generation_summary
 
     if a.max_new_tokens < 1:
         print("wattlens optimize: error: --max-new-tokens must be >= 1", file=sys.stderr)
@@ -380,5 +381,5 @@ def _run_generation(a: argparse.Namespace, req: OptimizeRequest, say: Any) -> in
         json.dump(result.to_dict(), sys.stdout, indent=1, default=str)
         print()
     else:
-        print(gen_summary(result, explain=a.explain))
+        print(generation_summary(result, explain=a.explain))
     return 0 if result.recommended is not None else 3

@@ -7,7 +7,8 @@ Works for both kinds of run in the store:
     wattlens report RUN_ID --json
 
 Runs are read through the results-query layer (:mod:`wattlens.report.query`): bench runs as a leaderboard
-(the ``wattlens results --json`` contract), optimize runs as their stored result (the run's ``result`` cell).
+(the ``wattlens results --json`` contract), optimize runs as their stored result (the run's ``result`` cell; a
+text-generation run's own record).
 Heavy imports (rich, matplotlib, the report layer) happen inside the command only. Exit codes: 0 ok
 (a ``--png`` with nothing honest to draw only warns), 2 usage error (unknown run id, with the most recent
 run ids on stderr; a run kind without a report; an optimize run without its result yet).
@@ -132,14 +133,13 @@ def _optimize_headline(result: OptimizeResult) -> str:
 
 
 def _report_optimize(store: Any, run: RunInfo, args: argparse.Namespace) -> int:
-    from wattlens.optimize.runstore import load_generation_result
-    from wattlens.report.query import optimize_result
+    from wattlens.report.query import generation_result, optimize_result
 
-    gen = load_generation_result(run.run_id, store)
+    gen = generation_result(store, run.run_id)
     if gen is not None:
-        from wattlens.optimize.gen_engine import gen_summary
+        from wattlens.report import generation_summary
 
-        print(json.dumps(gen.to_dict(), indent=2, default=str) if args.json else gen_summary(gen, explain=True))
+        print(json.dumps(gen.to_dict(), indent=2, default=str) if args.json else generation_summary(gen, explain=True))
         if args.html:
             from wattlens.report import write_generation_html
 

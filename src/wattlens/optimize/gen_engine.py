@@ -360,7 +360,7 @@ def _load(loader: Any, name: str, option: str, req: OptimizeRequest) -> Any:
 
 
 def gen_variant(c: Config) -> ConfigDict:
-    return {k: c.get(k, GS.BASE_VARIANT.get(k)) for k in GS.GEN_VARIANT_KEYS}
+    return GS.variant_part(c)
 
 
 def _vkey(spec: Config) -> str:
@@ -521,73 +521,3 @@ def optimize_generation(req: OptimizeRequest, **kw: Any) -> GenOptimizeResult:
     if req.task != "text-generation":
         raise OptimizeError(f"optimize_generation serves task text-generation, not {req.task!r}")
     return GenOptimizer(req, **kw).run()
-
-
-def _trial_line(role: str, t: GenTrial) -> str:
-    def f(x: float | None, scale: float = 1.0, spec: str = ".2f") -> str:
-        return "n/a" if x is None else format(x * scale, spec)
-
-    acc = f", acceptance {t.acceptance_rate:.2f}" if t.acceptance_rate is not None else ""
-    return (
-        f"  {role:<12} {t.label}: {f(t.j_per_token, 1e3)} mJ/token [{f(t.j_per_token_low, 1e3)}, "
-        f"{f(t.j_per_token_high, 1e3)}] ({t.energy_source}), {f(t.j_per_query, 1e3)} mJ/query, "
-        f"prefill {f(t.prefill_j_per_query, 1e3)} mJ/query, decode {f(t.decode_j_per_token, 1e3)} mJ/token, "
-        f"TTFT p50/p95 {f(t.ttft_p50_ms, 1, '.1f')}/{f(t.ttft_p95_ms, 1, '.1f')} ms, "
-        f"ITL p50/p95 {f(t.itl_p50_ms, 1, '.1f')}/{f(t.itl_p95_ms, 1, '.1f')} ms, "
-        f"peak RSS {f(t.peak_rss_mb, 1, '.0f')} MB{acc}"
-    )
-
-
-def gen_summary(r: GenOptimizeResult, explain: bool = False) -> str:
-    """The human summary of a generation result (``--explain`` adds the per-transform verdicts)."""
-    hw = r.hardware
-    isa = (
-        ", ".join(
-            n
-            for n, on in (
-                ("AVX2", hw.avx2),
-                ("AVX-512", hw.avx512),
-                ("AVX512-VNNI", hw.avx512_vnni),
-                ("AVX-VNNI", hw.avx_vnni),
-                ("AMX", hw.amx),
-            )
-            if on
-        )
-        or "none of AVX2/AVX-512/VNNI/AMX"
-    )
-    lines = [
-        f"run {r.run_id}: {r.model} (text-generation, {r.mode}, {r.decoding}, {r.max_new_tokens} new tokens; "
-        f"weights: {r.weights})",
-        f"  hardware: {hw.cpu_model}; {isa}; torch kernels {hw.torch_cpu_capability}, int8 engine "
-        f"{hw.quantized_engine}"
-        + (f"; GPU compute capability {hw.gpu_compute_capability}" if hw.gpu_compute_capability else "")
-        + f" — {hw.note}",
-    ]
-    if r.baseline is not None:
-        lines.append(_trial_line("baseline", r.baseline))
-    if r.recommended is not None:
-        lines.append(_trial_line("recommended", r.recommended))
-    q = r.recommended_quality
-    if q is not None:
-        lines.append(
-            f"  quality: token agreement {q.token_agreement:.4f} [{q.token_agreement_low:.3f}, "
-            f"{q.token_agreement_high:.3f}], mean KL {q.kl_mean_nats:.3g} nats [{q.kl_mean_low_nats:.3g}, "
-            f"{q.kl_mean_high_nats:.3g}], n={q.n_prompts} prompts ({q.n_tokens} tokens); gate: {r.quality_metric} "
-            f"{'>=' if r.quality_metric == 'token_agreement' else '<='} {r.min_quality}"
-        )
-    if r.saving_factor_j_per_token:
-        lines.append(
-            f"  saving factor x{r.saving_factor_j_per_token:.2f} J/token "
-            f"[{r.saving_factor_low or 0:.2f}, {r.saving_factor_high or 0:.2f}] on this hardware"
-        )
-    lines.append(
-        f"  search: {len(r.trials)} trials, {r.search_duration_s or 0:.0f} s, {r.search_cpu_s or 0:.0f} CPU-s, "
-        f"{r.search_energy_j or 0:.0f} J; load average {r.loadavg_start} -> {r.loadavg_end}"
-    )
-    if r.artefact_path:
-        lines.append(f"  artefact: {r.artefact_path} (wattlens bench --model {r.artefact_path})")
-    lines.append(f"  rejected: {len(r.rejected)}" + "".join(f"\n    {x}" for x in r.rejected))
-    if explain:
-        lines.append("  why each transform won or lost here:")
-        lines += [f"    {v.transform:22} {v.verdict:12} {v.why}" for v in r.explain]
-    return "\n".join(lines)

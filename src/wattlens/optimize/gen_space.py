@@ -233,6 +233,12 @@ def int8_expectation(hw: HardwareProfile) -> str:
     return "no AVX2: int8 kernels fall back to slow paths"
 
 
+def variant_part(c: Config) -> ConfigDict:
+    """The variant part of a generation configuration (what changes the model, so what its quality belongs to),
+    with the unmodified model's values where ``c`` says nothing."""
+    return {k: c.get(k, BASE_VARIANT.get(k)) for k in GEN_VARIANT_KEYS}
+
+
 def describe(c: Config) -> str:
     """Short label, e.g. ``gpt2 int8-pc draft=distilgpt2 t1 b4 static sorted``."""
     parts = [str(c.get("model", ""))]

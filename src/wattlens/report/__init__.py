@@ -11,9 +11,10 @@ draw (``wattlens.report.figures`` uses the Agg backend and never opens a window)
 from __future__ import annotations
 
 from wattlens.report.htmlreport import write_bench_html, write_generation_html, write_optimize_html
-from wattlens.report.tables import leaderboard_table, optimize_table
+from wattlens.report.tables import generation_summary, leaderboard_table, optimize_table
 
 __all__ = [
+    "generation_summary",
     "leaderboard_table",
     "optimize_table",
     "write_bench_html",

@@ -15,7 +15,7 @@ are not called different: the verdict is ``overlap`` whatever the ratio.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from wattlens.bench.records import BenchRow, CellConfig
@@ -198,14 +198,24 @@ def compare_rows(
     return _summarised(Comparison(label_a=label_a, label_b=label_b, notes=tuple(notes)), pairs)
 
 
-def compare_runs(store: object, run_a: str, run_b: str, *, task: str | None = None) -> Comparison:
-    """Two bench runs side by side (:class:`UnknownRunError` for a run that is not there or not a bench run)."""
+RowsOf = Callable[[str], Sequence[BenchRow]]  # a bench run's leaderboard rows, by run id
+
+
+def _rows_of(store: object) -> RowsOf:
+    return lambda run_id: leaderboard(store, run_id).rows
+
+
+def compare_runs(
+    store: object, run_a: str, run_b: str, *, task: str | None = None, rows_of: RowsOf | None = None
+) -> Comparison:
+    """Two bench runs side by side (:class:`UnknownRunError` for a run that is not there or not a bench run).
+    ``rows_of`` gives a run's leaderboard rows when the caller keeps them (default: read from the store)."""
     runs = [require_run(store, r) for r in (run_a, run_b)]
     for run in runs:
         if run.kind != "bench":
             raise UnknownRunError(f"run {run.run_id!r} is a {run.kind!r} run; only bench runs can be compared")
-    boards = [leaderboard(store, r.run_id) for r in runs]
-    result = compare_rows(boards[0].rows, boards[1].rows, runs[0].run_id, runs[1].run_id, task=task)
+    rows = [(rows_of or _rows_of(store))(r.run_id) for r in runs]
+    result = compare_rows(rows[0], rows[1], runs[0].run_id, runs[1].run_id, task=task)
     return _replace_comparison(result, runs, runs[0].machine, runs[1].machine)
 
 
@@ -217,9 +227,12 @@ def machines(store: object) -> dict[str, list[RunInfo]]:
     return groups
 
 
-def compare_machines(store: object, machine_a: str, machine_b: str, *, task: str | None = None) -> Comparison:
+def compare_machines(
+    store: object, machine_a: str, machine_b: str, *, task: str | None = None, rows_of: RowsOf | None = None
+) -> Comparison:
     """Every bench run of two machines side by side (for each key, each machine's newest run that has it)."""
     groups = machines(store)
+    read = rows_of or _rows_of(store)
     sides: list[tuple[list[RunInfo], list[BenchRow]]] = []
     for key in (machine_a, machine_b):
         runs = groups.get(key)
@@ -229,7 +242,7 @@ def compare_machines(store: object, machine_a: str, machine_b: str, *, task: str
         rows: list[BenchRow] = []
         for run in runs:  # newest first: a key measured again later replaces the older figure
             seen = {_key(r) for r in rows}
-            rows.extend(r for r in leaderboard(store, run.run_id).rows if _key(r) not in seen)
+            rows.extend(r for r in read(run.run_id) if _key(r) not in seen)
         sides.append((runs, rows))
     result = compare_rows(sides[0][1], sides[1][1], machine_a, machine_b, task=task)
     both = (sides[0][0], sides[1][0])

@@ -27,8 +27,11 @@ from wattlens.bench.records import BenchRow, WindowRow
 from wattlens.bench.results import bench_runs, run_rows
 from wattlens.carbon import Location
 from wattlens.errors import WattlensError
-from wattlens.optimize.results import OptimizeResult
-from wattlens.optimize.runstore import load_result
+from wattlens.optimize.gen_results import GenOptimizeResult, GenQuality, GenTrial, VariantQuality
+from wattlens.optimize.gen_space import describe, variant_part
+from wattlens.optimize.results import ConfigDict, OptimizeResult, config_key
+from wattlens.optimize.runstore import load_generation_result, load_result
+from wattlens.pareto import Objective, pareto_front
 from wattlens.records import Record
 
 
@@ -266,6 +269,154 @@ def run_timeline(store: Any, run_id: str, cell_key: str) -> tuple[WindowRow, ...
 def optimize_result(store: Any, run_id: str) -> OptimizeResult | None:
     """The stored result of an optimize run, or None while the run is unfinished (or was interrupted)."""
     return load_result(run_id, store=store)
+
+
+def generation_result(store: Any, run_id: str) -> GenOptimizeResult | None:
+    """The stored result of a text-generation optimize run (``wattlens optimize --task text-generation``), or
+    None (unfinished, interrupted, or not a text-generation run)."""
+    return load_generation_result(run_id, store)
+
+
+GEN_OBJECTIVES = (
+    "J/token (lower is better)",
+    "token agreement with the unmodified model (higher is better)",
+    "query p95 latency (lower is better)",
+)
+GEN_FRONT_RULE = (
+    "The front is computed over the full-fidelity trials (the baseline and the finalists, measured on the same "
+    "prompts): a point is on it when no other is at least as good on J/token, token agreement and query p95 "
+    "latency and better on one. Probe trials (fewer prompts) are shown, not ranked."
+)
+
+
+@dataclass(frozen=True)
+class GenHiddenCosts(Record):
+    """What a text-generation configuration costs besides energy, against the baseline measured at the same
+    fidelity (ratios > 1: more than the baseline; agreement_delta < 0: further from the unmodified model)."""
+
+    agreement_delta: float | None = None
+    ttft_p95_ratio: float | None = None
+    itl_p95_ratio: float | None = None
+    query_p95_ratio: float | None = None
+    tokens_per_s_ratio: float | None = None
+    peak_rss_ratio: float | None = None
+
+
+@dataclass(frozen=True)
+class GenPoint(Record):
+    """One measured text-generation configuration, with its variant's quality and its hidden costs."""
+
+    label: str
+    config: ConfigDict
+    fidelity: str  # probe | full
+    j_per_token: float
+    j_per_token_low: float | None = None
+    j_per_token_high: float | None = None
+    j_per_query: float | None = None
+    agreement: float | None = None  # token agreement of its variant vs the unmodified model (greedy)
+    agreement_low: float | None = None
+    agreement_high: float | None = None
+    kl_mean_nats: float | None = None
+    ttft_p95_ms: float | None = None
+    itl_p95_ms: float | None = None
+    query_p95_ms: float | None = None
+    tokens_per_s: float | None = None
+    peak_rss_mb: float | None = None
+    energy_source: str | None = None
+    roles: tuple[str, ...] = ()  # baseline, recommended
+    on_front: bool = False
+    hidden_costs: GenHiddenCosts | None = None
+
+
+@dataclass(frozen=True)
+class GenerationView(Record):
+    """A text-generation optimize run as the page shows it: the stored result, every measured point, the Pareto
+    front (J/token x token agreement x query p95) and the hidden costs of each point."""
+
+    result: GenOptimizeResult
+    points: tuple[GenPoint, ...] = ()  # every ok trial with a J/token: full fidelity first, then probes
+    pareto: tuple[GenPoint, ...] = ()  # cheapest first
+    objectives: tuple[str, ...] = GEN_OBJECTIVES
+    front_rule: str = GEN_FRONT_RULE
+
+
+def _ratio(value: float | None, base: float | None) -> float | None:
+    return value / base if value is not None and base else None
+
+
+def _gen_hidden_costs(t: GenTrial, q: GenQuality | None, base: GenTrial, base_q: GenQuality | None) -> GenHiddenCosts:
+    agreement = None if q is None or base_q is None else q.token_agreement - base_q.token_agreement
+    return GenHiddenCosts(
+        agreement_delta=agreement,
+        ttft_p95_ratio=_ratio(t.ttft_p95_ms, base.ttft_p95_ms),
+        itl_p95_ratio=_ratio(t.itl_p95_ms, base.itl_p95_ms),
+        query_p95_ratio=_ratio(t.query_p95_ms, base.query_p95_ms),
+        tokens_per_s_ratio=_ratio(t.tokens_per_s, base.tokens_per_s),
+        peak_rss_ratio=_ratio(t.peak_rss_mb, base.peak_rss_mb),
+    )
+
+
+def _gen_point(t: GenTrial, q: GenQuality | None, roles: tuple[str, ...]) -> GenPoint:
+    return GenPoint(
+        label=t.label,
+        config=dict(t.config),
+        fidelity=t.fidelity,
+        j_per_token=t.j_per_token or 0.0,
+        j_per_token_low=t.j_per_token_low,
+        j_per_token_high=t.j_per_token_high,
+        j_per_query=t.j_per_query,
+        agreement=None if q is None else q.token_agreement,
+        agreement_low=None if q is None else q.token_agreement_low,
+        agreement_high=None if q is None else q.token_agreement_high,
+        kl_mean_nats=None if q is None else q.kl_mean_nats,
+        ttft_p95_ms=t.ttft_p95_ms,
+        itl_p95_ms=t.itl_p95_ms,
+        query_p95_ms=t.query_p95_ms,
+        tokens_per_s=t.tokens_per_s,
+        peak_rss_mb=t.peak_rss_mb,
+        energy_source=t.energy_source,
+        roles=roles,
+    )
+
+
+GEN_FRONT: tuple[Objective[GenPoint], ...] = (
+    Objective(lambda p: p.j_per_token),
+    Objective(lambda p: p.agreement, minimize=False, required=False),
+    Objective(lambda p: p.query_p95_ms, required=False),
+)
+
+
+def generation_view(result: GenOptimizeResult) -> GenerationView:
+    """Every ok trial of a text-generation result as a point with its variant's quality and hidden costs, and
+    the Pareto front of the full-fidelity ones."""
+    quality: dict[str, VariantQuality] = {v.variant: v for v in result.variant_quality}
+
+    def quality_of(t: GenTrial) -> GenQuality | None:
+        v = quality.get(describe(variant_part(t.config)))
+        return None if v is None else v.quality
+
+    def key(t: GenTrial | None) -> str | None:
+        return None if t is None else config_key(t.config)
+
+    base_key, rec_key = key(result.baseline), key(result.recommended)
+    bases = {t.fidelity: t for t in result.trials if t.ok and key(t) == base_key}
+    measured = [t for t in result.trials if t.ok and t.j_per_token]
+    measured.sort(key=lambda t: (t.fidelity != "full", t.j_per_token or 0.0))
+    points = []
+    for t in measured:
+        roles = tuple(
+            r for r, k in (("baseline", base_key), ("recommended", rec_key)) if t.fidelity == "full" and key(t) == k
+        )
+        point = _gen_point(t, quality_of(t), roles)
+        base = bases.get(t.fidelity)
+        if base is not None:
+            costs = _gen_hidden_costs(t, quality_of(t), base, quality_of(base))
+            point = dataclasses.replace(point, hidden_costs=costs)
+        points.append(point)
+    front = pareto_front([p for p in points if p.fidelity == "full"], GEN_FRONT)
+    on_front = {id(p) for p in front}
+    points = [dataclasses.replace(p, on_front=id(p) in on_front) for p in points]
+    return GenerationView(result, tuple(points), tuple(p for p in points if p.on_front))
 
 
 # --- analyses ---------------------------------------------------------------------------------------------------

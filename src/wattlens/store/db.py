@@ -522,6 +522,19 @@ class Store:
             meas = conn.execute(sa.select(sa.func.count(), sa.func.max(m.c.id))).one()
         return (*runs, *cells, *meas)
 
+    def change_marks(self) -> dict[str, Any]:
+        """What changes when something is stored, per part of the store, in three queries: ``measurements``
+        (count, latest id), ``runs`` ({run_id: (status, updated_unix_s)}) and ``cells`` ({run_id: (count, latest
+        update)}). A reader compares two of them to learn *what* changed (a new measurement, one run's cells)
+        and keeps everything else it computed."""
+        r, c, m = runs_table, cells_table, measurements_table
+        cells_query = sa.select(c.c.run_id, sa.func.count(), sa.func.max(c.c.updated_unix_s)).group_by(c.c.run_id)
+        with self._engine.connect() as conn:
+            meas = tuple(conn.execute(sa.select(sa.func.count(), sa.func.max(m.c.id))).one())
+            runs = {str(k): (s, u) for k, s, u in conn.execute(sa.select(r.c.run_id, r.c.status, r.c.updated_unix_s))}
+            cells = {str(k): (int(n), u) for k, n, u in conn.execute(cells_query)}
+        return {"measurements": meas, "runs": runs, "cells": cells}
+
     def timeline_keys(self, run_id: str) -> list[str]:
         """The cells of a run that have a timeline stored."""
         t = timeline_table

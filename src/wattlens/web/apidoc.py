@@ -7,6 +7,7 @@ from pathlib import Path
 
 from wattlens.records import Record
 from wattlens.report import contracts
+from wattlens.report.query import GenerationView, GenHiddenCosts, GenPoint
 from wattlens.web import pages, views
 
 WEB_SECTIONS: tuple[tuple[str, str, tuple[type[Record], ...]], ...] = (
@@ -16,11 +17,12 @@ WEB_SECTIONS: tuple[tuple[str, str, tuple[type[Record], ...]], ...] = (
         "leaderboard",
         "`GET /api/leaderboard?run=&task=&device=&precision=&batch=&engine=&status=&offset=&limit=`; rows are "
         "`BenchRow` (docs/CONTRACTS.md)",
-        (views.LeaderboardResponse, views.TaskCount, views.FilterValues, views.EnergyPoints),
+        (views.LeaderboardResponse, views.TaskCount, views.FilterValues, views.EnergyPoints, views.StaleNote),
     ),
     (
         "run",
-        "`GET /api/run?id=&status=&offset=&limit=`; rows are `BenchRow`, `entry` a `RunEntry` (docs/CONTRACTS.md)",
+        "`GET /api/run?id=&status=&offset=&limit=`; rows are `BenchRow`, `entry` a `RunEntry` (docs/CONTRACTS.md), "
+        "`stale` a `StaleNote`",
         (views.RunResponse, views.EnergyTotals),
     ),
     (
@@ -31,13 +33,14 @@ WEB_SECTIONS: tuple[tuple[str, str, tuple[type[Record], ...]], ...] = (
     (
         "compare",
         "`GET /api/compare?a=&b=` (two bench runs) or `?machine_a=&machine_b=` (two machines), `&task=`; the "
-        "comparison is a `Comparison` (docs/CONTRACTS.md)",
-        (views.CompareResponse, views.MachineChoice),
+        "comparison is a `Comparison` (docs/CONTRACTS.md), `stale` a `StaleNote`",
+        (views.CompareResponse, views.MachineChoice, views.ComparePoints),
     ),
     (
         "optimize",
-        "`GET /api/optimize?run=`; the result is an `OptimizeResult` (docs/CONTRACTS.md)",
-        (views.OptimizeResponse,),
+        "`GET /api/optimize?run=`; `result` is an `OptimizeResult`, a text-generation run's `generation` a "
+        "`GenerationView` whose `result` is a `GenOptimizeResult` (docs/CONTRACTS.md)",
+        (views.OptimizeResponse, GenerationView, GenPoint, GenHiddenCosts),
     ),
     (
         "analyze",

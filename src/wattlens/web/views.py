@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from wattlens.analyze.records import AnalysisSummary
@@ -21,10 +22,11 @@ from wattlens.errors import WattlensError
 from wattlens.optimize.results import OptimizeResult
 from wattlens.records import Record
 from wattlens.report import _fmt as f
-from wattlens.report.compare import Comparison, compare_machines, compare_runs, machines
-from wattlens.report.history import History, RunEntry, history, run_entry
+from wattlens.report.compare import ComparedPair, Comparison, compare_machines, compare_runs, machines
+from wattlens.report.history import KINDS_WITH_PAGES, History, RunEntry, history, run_entry
 from wattlens.report.query import (
     ANALYSIS_KIND,
+    GenerationView,
     Leaderboard,
     MachineInfo,
     MethodSummary,
@@ -32,13 +34,15 @@ from wattlens.report.query import (
     RunInfo,
     UnknownRunError,
     analysis_result,
+    generation_result,
+    generation_view,
     leaderboard,
     list_runs,
     optimize_result,
     require_run,
     run_timeline,
 )
-from wattlens.web.cache import ResultsCache
+from wattlens.web.cache import CELL_COUNTS, MEASUREMENTS, NOTHING, RUN_LIST, Cached, ResultsCache, run_scope
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -64,6 +68,15 @@ class NotFound(WebError, KeyError):
 
 
 # --- records the API answers with ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaleNote(Record):
+    """Figures answered from before the store's latest change while the new ones are computed in the background
+    (a leaderboard of thousands of cells takes seconds): when they were computed, and what to expect."""
+
+    computed_unix_s: float
+    message: str
 
 
 @dataclass(frozen=True)
@@ -113,8 +126,10 @@ class TaskCount(Record):
 @dataclass(frozen=True)
 class EnergyPoints(Record):
     """The chart's points: the filtered rows with a J/query figure (ok and invalid alike, the status says which),
-    cheapest first; all of them, not one page."""
+    in the table's order (ok cheapest first, then invalid); all of them, not one page. ``rank`` is each point's
+    row number in the table (1-based), the chart's x."""
 
+    rank: tuple[int, ...] = ()
     label: tuple[str, ...] = ()
     cell_key: tuple[str, ...] = ()
     j_per_query: tuple[float, ...] = ()
@@ -145,6 +160,7 @@ class LeaderboardResponse(Record):
     rating_lines: tuple[str, ...] = ()
     rating_rule: str = ""
     message: str | None = None
+    stale: StaleNote | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +188,7 @@ class RunResponse(Record):
     rows: tuple[BenchRow, ...] = ()
     timeline_cells: tuple[str, ...] = ()
     entry: RunEntry | None = None  # runs of other kinds: the summary of their cells
+    stale: StaleNote | None = None
 
 
 @dataclass(frozen=True)
@@ -192,8 +209,27 @@ class MachineChoice(Record):
 
 
 @dataclass(frozen=True)
+class ComparePoints(Record):
+    """The chart's points: every pair with a J/query figure on both sides (all of them, not one page); ``rank`` is
+    each one's row number in the table (1-based), the chart's x."""
+
+    rank: tuple[int, ...] = ()
+    label: tuple[str, ...] = ()
+    a_j_per_query: tuple[float | None, ...] = ()
+    a_j_per_query_low: tuple[float | None, ...] = ()
+    a_j_per_query_high: tuple[float | None, ...] = ()
+    b_j_per_query: tuple[float | None, ...] = ()
+    b_j_per_query_low: tuple[float | None, ...] = ()
+    b_j_per_query_high: tuple[float | None, ...] = ()
+    ratio: tuple[float | None, ...] = ()
+    verdict: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CompareResponse(Record):
-    """``/api/compare``: the runs and machines to choose from, and the comparison asked for (if both sides given)."""
+    """``/api/compare``: the runs and machines to choose from, and the comparison asked for (if both sides given):
+    its summary over every pair (of ``task``, if given), one page of its pairs (pairs measured on both sides first)
+    and every pair measured on both sides as chart points."""
 
     mode: str = "runs"  # runs | machines
     a: str | None = None
@@ -202,17 +238,25 @@ class CompareResponse(Record):
     runs: tuple[RunChoice, ...] = ()
     machines: tuple[MachineChoice, ...] = ()
     tasks: tuple[str, ...] = ()
-    comparison: Comparison | None = None
+    comparison: Comparison | None = None  # its ``pairs``: the page [offset, offset + limit) of ``total``
+    total: int = 0
+    offset: int = 0
+    limit: int = DEFAULT_LIMIT
+    points: ComparePoints = field(default_factory=ComparePoints)
     message: str | None = None
+    stale: StaleNote | None = None
 
 
 @dataclass(frozen=True)
 class OptimizeResponse(Record):
-    """``/api/optimize``: an optimize run's stored result (Pareto front, hidden costs, rejections)."""
+    """``/api/optimize``: an optimize run's stored result (Pareto front, hidden costs, rejections): ``result``
+    for a run of the encoder tasks, ``generation`` for a text-generation run (J/token x token agreement x
+    latency); neither while the run is unfinished (``message`` says so)."""
 
     run: RunInfo | None = None
     runs: tuple[RunChoice, ...] = ()
     result: OptimizeResult | None = None
+    generation: GenerationView | None = None
     message: str | None = None
 
 
@@ -255,13 +299,13 @@ def _page(params: Params) -> tuple[int, int]:
 
 
 def _runs(cache: ResultsCache, kind: str | None = None) -> list[RunInfo]:
-    return cache.get(("runs", kind), lambda: list_runs(cache.store, kind, count_cells=True))
+    return cache.get(("runs", kind), lambda: list_runs(cache.store, kind, count_cells=True), (RUN_LIST, CELL_COUNTS))
 
 
 def _require(cache: ResultsCache, run_id: str, kind: str | None = None) -> RunInfo:
     """The run, or :class:`NotFound` naming the store's most recent runs (of that kind)."""
     try:
-        run = cache.get(("run", run_id), lambda: require_run(cache.store, run_id, RECENT))
+        run = cache.get(("run", run_id), lambda: require_run(cache.store, run_id, RECENT), [run_scope(run_id)])
     except UnknownRunError as exc:
         raise NotFound(str(exc)) from None
     if kind is not None and run.kind != kind:
@@ -270,8 +314,22 @@ def _require(cache: ResultsCache, run_id: str, kind: str | None = None) -> RunIn
     return run
 
 
-def _board(cache: ResultsCache, run_id: str) -> Leaderboard:
-    return cache.get(("leaderboard", run_id), lambda: leaderboard(cache.store, run_id))
+def _board(cache: ResultsCache, run_id: str) -> Cached[Leaderboard]:
+    """A bench run's leaderboard; after the run changed, the previous one (marked stale) while the new one is
+    computed in the background: rebuilding 10,000 cells takes seconds, the page must not wait for it."""
+    return cache.get_or_stale(("leaderboard", run_id), lambda: leaderboard(cache.store, run_id), [run_scope(run_id)])
+
+
+def _stale(*boards: Cached[Leaderboard]) -> StaleNote | None:
+    old = [b.computed_unix_s for b in boards if b.stale]
+    if not old:
+        return None
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(min(old)))
+    return StaleNote(
+        computed_unix_s=min(old),
+        message=f"The store has changed since these figures were computed ({when}); the new figures are being "
+        "computed and this page reloads when they are ready.",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -285,17 +343,19 @@ class _TaskView:
     labels: Mapping[str, str]
 
 
-def _task_view(cache: ResultsCache, run_id: str, task: str | None) -> _TaskView:
+def _task_view(cache: ResultsCache, board: Cached[Leaderboard], task: str | None) -> _TaskView:
+    """Derived from one computation of the board (its token): kept as long as that board is the one shown."""
+
     def build() -> _TaskView:
-        rows = [r for r in _board(cache, run_id).rows if r.task == task]
+        rows = f.sort_rows(r for r in board.value.rows if r.task == task)
         labels = {r.cell_key: f"{r.model} · {f.config_label(r.config)}" for r in rows}
-        return _TaskView(tuple(f.sort_rows(rows)), _points(rows, labels), _choices(rows), labels)
+        return _TaskView(tuple(rows), _points(rows, labels), _choices(rows), labels)
 
-    return cache.get(("task-view", run_id, task), build)
+    return cache.get(("task-view", board.token, task), build, NOTHING)
 
 
-def _tasks_of(cache: ResultsCache, run_id: str) -> tuple[TaskCount, ...]:
-    return cache.get(("tasks", run_id), lambda: _tasks(_board(cache, run_id).rows))
+def _tasks_of(cache: ResultsCache, board: Cached[Leaderboard]) -> tuple[TaskCount, ...]:
+    return cache.get(("tasks", board.token), lambda: _tasks(board.value.rows), NOTHING)
 
 
 # --- endpoints ----------------------------------------------------------------------------------------------------
@@ -324,8 +384,11 @@ def _choices(rows: Sequence[BenchRow]) -> FilterValues:
 
 
 def _points(rows: Sequence[BenchRow], labels: Mapping[str, str]) -> EnergyPoints:
-    drawn = sorted((r for r in rows if r.j_per_query is not None), key=lambda r: (r.j_per_query, r.model))
+    """The rows (in the table's order) that have a J/query figure, each with its row number in the table."""
+    ranked = [(i + 1, r) for i, r in enumerate(rows) if r.j_per_query is not None]
+    drawn = [r for _, r in ranked]
     return EnergyPoints(
+        rank=tuple(rank for rank, _ in ranked),
         label=tuple(labels[r.cell_key] for r in drawn),
         cell_key=tuple(r.cell_key for r in drawn),
         j_per_query=tuple(r.j_per_query or 0.0 for r in drawn),
@@ -360,12 +423,13 @@ def leaderboard_view(cache: ResultsCache, params: Params) -> LeaderboardResponse
             )
         run_id = runs[0].run_id
     run = _require(cache, run_id, "bench")
-    board = _board(cache, run.run_id)
-    tasks = _tasks_of(cache, run.run_id)
+    cached = _board(cache, run.run_id)
+    board = cached.value
+    tasks = _tasks_of(cache, cached)
     task = _text(params, "task") or (tasks[0].task if tasks else None)
     if task is not None and tasks and task not in {t.task for t in tasks}:
         raise BadRequest(f"task {task!r} is not in run {run.run_id}; its tasks: {', '.join(t.task for t in tasks)}")
-    view = _task_view(cache, run.run_id, task)
+    view = _task_view(cache, cached, task)
     where = RowFilter(
         device=_text(params, "device"),
         precision=_text(params, "precision"),
@@ -393,6 +457,7 @@ def leaderboard_view(cache: ResultsCache, params: Params) -> LeaderboardResponse
         rating_lines=lines,
         rating_rule=board.rating_rule,
         message=None if kept else "No row of this task matches the filter.",
+        stale=_stale(cached),
     )
 
 
@@ -424,7 +489,7 @@ def run_view(cache: ResultsCache, params: Params) -> RunResponse:
     page = PAGE_OF_KIND.get(run.kind, "run")
     offset, limit = _page(params)
     if run.kind != "bench":
-        cells = cache.get(("cells", run.run_id), lambda: cache.store.cells(run.run_id))
+        cells = cache.get(("cells", run.run_id), lambda: cache.store.cells(run.run_id), [run_scope(run.run_id)])
         counts: dict[str, int] = {}
         for c in cells:
             counts[str(c["status"])] = counts.get(str(c["status"]), 0) + 1
@@ -438,13 +503,16 @@ def run_view(cache: ResultsCache, params: Params) -> RunResponse:
             entry=entry,
             timeline_cells=tuple(cache.store.timeline_keys(run.run_id)),
         )
-    board = _board(cache, run.run_id)
+    cached = _board(cache, run.run_id)
+    board = cached.value
     status = _text(params, "status")
     rows = [r for r in board.rows if status is None or r.status == status]
     counts = {}
     for r in board.rows:
         counts[r.status] = counts.get(r.status, 0) + 1
-    keys = cache.get(("timeline-keys", run.run_id), lambda: tuple(cache.store.timeline_keys(run.run_id)))
+    keys = cache.get(
+        ("timeline-keys", run.run_id), lambda: tuple(cache.store.timeline_keys(run.run_id)), [run_scope(run.run_id)]
+    )
     return RunResponse(
         run=run,
         machine=run.machine,
@@ -456,6 +524,7 @@ def run_view(cache: ResultsCache, params: Params) -> RunResponse:
         limit=limit,
         rows=tuple(rows[offset : offset + limit]),
         timeline_cells=keys,
+        stale=_stale(cached),
     )
 
 
@@ -464,7 +533,9 @@ def timeline_view(cache: ResultsCache, params: Params) -> TimelineResponse:
     if run_id is None or cell is None:
         raise BadRequest("run and cell are required: /api/timeline?run=RUN_ID&cell=CELL_KEY")
     run = _require(cache, run_id)
-    windows = cache.get(("timeline", run.run_id, cell), lambda: run_timeline(cache.store, run.run_id, cell))
+    windows = cache.get(
+        ("timeline", run.run_id, cell), lambda: run_timeline(cache.store, run.run_id, cell), [run_scope(run.run_id)]
+    )
     if not windows:
         raise NotFound(f"run {run.run_id!r} has no timeline for cell {cell!r}")
     starts = [w.start_unix_s for w in windows if w.start_unix_s is not None]
@@ -474,7 +545,7 @@ def timeline_view(cache: ResultsCache, params: Params) -> TimelineResponse:
 def compare_view(cache: ResultsCache, params: Params) -> CompareResponse:
     """Two bench runs (``a``, ``b``) or two machines (``machine_a``, ``machine_b``) side by side."""
     runs = _runs(cache, "bench")
-    groups = cache.get(("machines",), lambda: machines(cache.store))
+    groups = _machines(cache)
     choices = tuple(MachineChoice(k, v[0].machine.label, len(v)) for k, v in groups.items())
     task = _text(params, "task")
     ma, mb = _text(params, "machine_a"), _text(params, "machine_b")
@@ -486,19 +557,92 @@ def compare_view(cache: ResultsCache, params: Params) -> CompareResponse:
     if a is None or b is None:
         need = "two machines" if mode == "machines" else "two bench runs"
         return _replace(base, message=f"Choose {need} to compare (this store has {len(runs)} bench runs).")
+    offset, limit = _page(params)
     try:
-        if mode == "machines":
-            comparison = cache.get(("compare-m", a, b), lambda: compare_machines(cache.store, a, b))
-        else:
-            _require(cache, a, "bench")
-            _require(cache, b, "bench")
-            comparison = cache.get(("compare", a, b), lambda: compare_runs(cache.store, a, b))
+        comparison, boards = _comparison(cache, mode, a, b)
     except UnknownRunError as exc:
         raise NotFound(str(exc)) from None
+    tokens = tuple(board.token for board in boards)
+    view = cache.get(("compare-view", mode, a, b, tokens, task), lambda: _compare_view(comparison, task), NOTHING)
+    page = dataclasses.replace(view.comparison, pairs=view.comparison.pairs[offset : offset + limit])
+    return _replace(
+        base,
+        tasks=view.tasks,
+        comparison=page,
+        total=len(view.comparison.pairs),
+        offset=offset,
+        limit=limit,
+        points=view.points,
+        stale=_stale(*boards),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _CompareView:
+    """A comparison prepared once for one task filter: its pairs in table order and its chart points."""
+
+    comparison: Comparison
+    tasks: tuple[str, ...]
+    points: ComparePoints
+
+
+def _both(pair: ComparedPair) -> bool:
+    return (
+        pair.a is not None and pair.b is not None and pair.a.j_per_query is not None and pair.b.j_per_query is not None
+    )
+
+
+def _compare_view(comparison: Comparison, task: str | None) -> _CompareView:
     tasks = tuple(dict.fromkeys(p.task for p in comparison.pairs))
     if task is not None:
         comparison = comparison.for_task(task)
-    return _replace(base, tasks=tasks, comparison=comparison)
+    pairs = sorted(comparison.pairs, key=lambda p: not _both(p))  # measured on both sides first (stable)
+    ranked = [(i + 1, p) for i, p in enumerate(pairs) if _both(p)]
+
+    def side(pick: Callable[[ComparedPair], float | None]) -> tuple[float | None, ...]:
+        return tuple(pick(p) for _, p in ranked)
+
+    points = ComparePoints(
+        rank=tuple(i for i, _ in ranked),
+        label=tuple(f"{p.task} · {p.model} · {f.config_label(p.config)}" for _, p in ranked),
+        a_j_per_query=side(lambda p: p.a.j_per_query if p.a else None),
+        a_j_per_query_low=side(lambda p: p.a.j_per_query_low if p.a else None),
+        a_j_per_query_high=side(lambda p: p.a.j_per_query_high if p.a else None),
+        b_j_per_query=side(lambda p: p.b.j_per_query if p.b else None),
+        b_j_per_query_low=side(lambda p: p.b.j_per_query_low if p.b else None),
+        b_j_per_query_high=side(lambda p: p.b.j_per_query_high if p.b else None),
+        ratio=side(lambda p: p.ratio),
+        verdict=tuple(p.verdict for _, p in ranked),
+    )
+    return _CompareView(dataclasses.replace(comparison, pairs=tuple(pairs)), tasks, points)
+
+
+def _machines(cache: ResultsCache) -> dict[str, list[RunInfo]]:
+    return cache.get(("machines",), lambda: machines(cache.store), (RUN_LIST,))
+
+
+def _comparison(cache: ResultsCache, mode: str, a: str, b: str) -> tuple[Comparison, list[Cached[Leaderboard]]]:
+    """The comparison from the kept leaderboards of the runs it reads (kept while those boards are the ones shown)."""
+    if mode == "machines":
+        groups = _machines(cache)
+        run_ids = [r.run_id for side in (a, b) for r in groups.get(side, [])]
+    else:
+        run_ids = [_require(cache, a, "bench").run_id, _require(cache, b, "bench").run_id]
+    boards = {run_id: _board(cache, run_id) for run_id in run_ids}
+    tokens = tuple(board.token for board in boards.values())
+
+    def rows_of(run_id: str) -> Sequence[BenchRow]:
+        return boards[run_id].value.rows if run_id in boards else _board(cache, run_id).value.rows
+
+    if mode == "machines":
+        comparison = cache.get(
+            ("compare-m", a, b, tokens), lambda: compare_machines(cache.store, a, b, rows_of=rows_of), NOTHING
+        )
+    else:
+        comparison = cache.get(
+            ("compare", a, b, tokens), lambda: compare_runs(cache.store, a, b, rows_of=rows_of), NOTHING
+        )
+    return comparison, list(boards.values())
 
 
 def _replace(response: CompareResponse, **changes: object) -> CompareResponse:
@@ -514,9 +658,22 @@ def optimize_view(cache: ResultsCache, params: Params) -> OptimizeResponse:
             message="This store holds no optimize runs yet: wattlens optimize MODEL --db " + str(cache.store.url)
         )
     run = _require(cache, run_id, "optimize")
-    result = cache.get(("optimize", run.run_id), lambda: optimize_result(cache.store, run.run_id))
-    message = None if result else f"run {run.run_id} has no result yet (status {run.status}: unfinished or interrupted)"
-    return OptimizeResponse(run=run, runs=choices, result=result, message=message)
+    result, generation = cache.get(
+        ("optimize", run.run_id), lambda: _optimize_outcome(cache, run.run_id), [run_scope(run.run_id)]
+    )
+    message = None
+    if result is None and generation is None:
+        message = f"run {run.run_id} has no result yet (status {run.status}: unfinished or interrupted)"
+    return OptimizeResponse(run=run, runs=choices, result=result, generation=generation, message=message)
+
+
+def _optimize_outcome(cache: ResultsCache, run_id: str) -> tuple[OptimizeResult | None, GenerationView | None]:
+    """An optimize run's stored result: the encoder tasks' record, or a text-generation run's view."""
+    result = optimize_result(cache.store, run_id)
+    if result is not None:
+        return result, None
+    generation = generation_result(cache.store, run_id)
+    return None, None if generation is None else generation_view(generation)
 
 
 def analyze_view(cache: ResultsCache, params: Params) -> AnalyzeResponse:
@@ -529,7 +686,9 @@ def analyze_view(cache: ResultsCache, params: Params) -> AnalyzeResponse:
             + str(cache.store.url)
         )
     run = _require(cache, run_id, ANALYSIS_KIND)
-    summary = cache.get(("analysis", run.run_id), lambda: analysis_result(cache.store, run.run_id))
+    summary = cache.get(
+        ("analysis", run.run_id), lambda: analysis_result(cache.store, run.run_id), [run_scope(run.run_id)]
+    )
     return AnalyzeResponse(
         run=run, runs=choices, analysis=summary, message=None if summary else f"run {run.run_id} holds no analysis"
     )
@@ -538,4 +697,7 @@ def analyze_view(cache: ResultsCache, params: Params) -> AnalyzeResponse:
 def history_view(cache: ResultsCache, params: Params) -> History:
     tag = _text(params, "tag")
     limit = _int_param(params, "limit", None, 1, 100_000)
-    return cache.get(("history", tag, limit), lambda: history(cache.store, tag, limit=limit))
+    others = [run_scope(r.run_id) for r in _runs(cache) if r.kind not in KINDS_WITH_PAGES]  # summarised there
+    return cache.get(
+        ("history", tag, limit), lambda: history(cache.store, tag, limit=limit), [MEASUREMENTS, RUN_LIST, *others]
+    )

@@ -2,7 +2,8 @@
  *
  * Data is written as text only (textContent / text nodes), never as markup: a model named <script> shows as text.
  * Charts: drag to zoom (x and y), double-click to reset, hover for values, "log scale" for energy axes.
- * For tests and scripts, window.wattlens.charts[name] = {points, series, log} and body[data-ready] = "1" once drawn.
+ * For tests and scripts, window.wattlens.charts[name] = {points, series, log, xTicks} and body[data-ready] = "1" once
+ * drawn. Every change of a filter or a selection is a browser history entry: Back undoes it.
  */
 (function () {
   "use strict";
@@ -103,9 +104,11 @@
       else p.set(k, v);
     }
     const q = p.toString();
-    history.replaceState(null, "", location.pathname + (q ? "?" + q : ""));
+    const url = location.pathname + (q ? "?" + q : "");
+    if (url !== location.pathname + location.search) history.pushState(null, "", url); // Back undoes it
     render();
   }
+  window.addEventListener("popstate", () => render());
   function apiUrl(path, p) {
     const q = (p || params()).toString();
     return path + (q ? "?" + q : "");
@@ -140,6 +143,13 @@
   }
   function message(text, cls) {
     return h("div", { class: cls || "box" }, text);
+  }
+  // figures from before the store's latest change (the new ones are being computed): say so, and reload soon
+  let refreshTimer = null;
+  function staleNote(stale) {
+    if (!stale) return null;
+    refreshTimer = setTimeout(render, 3000);
+    return h("div", { class: "warnbox", "data-stale": "1" }, stale.message);
   }
   function dl(pairs) {
     return h("dl", { class: "kv" }, pairs.filter((p) => p).map(([k, v]) => [h("dt", null, k), h("dd", null, v)]));
@@ -177,6 +187,7 @@
     const holder = h("div");
     add(box, [spec.title ? h("h3", null, spec.title) : null, bar, holder, tip]);
     let plot = null;
+    let lastTicks = [];
 
     function cleaned(values) {
       return values.map((v) => (num(v) === null || (log && v <= 0) ? null : v));
@@ -196,6 +207,13 @@
       const yFmt = (v) => (v === null || v === undefined ? "" : yFmt0(v));
       const xFmt = spec.xFmt || ((v) => (spec.xNames ? spec.xNames[v] ?? "" : sig(v, 4)));
       const categorical = !!spec.categorical || !!spec.xNames;
+      // a categorical x (ranks, pairs) has integer ticks only, labelled as the hover labels them
+      const xTicks = (u, ticks) => {
+        const labels = ticks.map((t) => (!Number.isInteger(t) ? "" : spec.xNames ? spec.xNames[t] ?? "" : xFmt(t)));
+        lastTicks = labels.filter((l) => l !== "");
+        if (W.charts[name]) W.charts[name].xTicks = lastTicks;
+        return labels;
+      };
       const opts = {
         width: Math.max(320, (box.clientWidth || 900) - 4),
         height: spec.height || 300,
@@ -206,7 +224,8 @@
         axes: [
           {
             label: spec.xLabel,
-            values: spec.xNames ? (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? spec.xNames[t] ?? "" : "")) : undefined,
+            values: categorical ? xTicks : undefined,
+            incrs: categorical ? [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000] : undefined,
             rotate: spec.xNames ? -20 : 0,
             size: spec.xNames ? 70 : 50,
           },
@@ -234,7 +253,7 @@
       };
       W.charts[name] = null;
       plot = new uPlot(opts, data, holder);
-      W.charts[name] = { points: points, series: series.length, log: log, hidden: hidden, x: [plot.scales.x.min, plot.scales.x.max], y: [plot.scales.y.min, plot.scales.y.max] };
+      W.charts[name] = { points: points, series: series.length, log: log, hidden: hidden, x: [plot.scales.x.min, plot.scales.x.max], y: [plot.scales.y.min, plot.scales.y.max], xTicks: lastTicks };
       clear(bar);
       add(bar, [
         spec.logToggle !== false && spec.logY !== undefined
@@ -356,7 +375,7 @@
     const d = await getJSON(apiUrl("/api/leaderboard"));
     if (!d.run) return [message(d.message || "No bench run.", "warnbox")];
     const p = params();
-    const out = [];
+    const out = [staleNote(d.stale)];
     out.push(h("div", { class: "controls" }, runChoices(d.runs, d.run.run_id, (v) => setParams({ run: v, task: null, offset: null }))));
     out.push(
       h("p", { class: "muted" }, "run ", runLink(d.run.run_id), " · ", d.run.status, " · ", when(d.run.created_unix_s), " · machine: ", d.machine ? d.machine.label : NA)
@@ -405,7 +424,7 @@
     );
     if (d.message) out.push(message(d.message, "warnbox"));
     const pts = d.points;
-    const xs = pts.j_per_query.map((_, i) => i);
+    const xs = pts.rank; // each point's row number in the table: the chart's x ticks are the table's ranks
     const holder = h("div");
     out.push(holder);
     out.push(
@@ -431,7 +450,7 @@
     out.push(pager(d.total, d.offset, d.limit));
     return [out, () =>
       chart(holder, "leaderboard", {
-        title: "J per query of " + d.task + ", cheapest first, with intervals",
+        title: "J per query of " + d.task + " by rank in the table (ok cheapest first, then invalid), with intervals",
         x: xs,
         series: [
           { label: "ok", y: pts.j_per_query.map((v, i) => (pts.status[i] === "ok" ? v : null)), lo: pts.j_per_query_low, hi: pts.j_per_query_high },
@@ -442,8 +461,8 @@
         yLabel: "J per query",
         logY: true,
         yFmt: joules,
-        xFmt: (v) => String(v + 1),
-        tip: (i) => [pts.label[i], "J/query " + joules(pts.j_per_query[i]) + " " + span(pts.j_per_query_low[i], pts.j_per_query_high[i]), "quality " + sig(pts.quality[i]) + " · p95 " + sig(pts.p95_ms[i]) + " ms · " + pts.status[i]],
+        xFmt: (v) => String(v),
+        tip: (i) => ["#" + pts.rank[i] + " " + pts.label[i], "J/query " + joules(pts.j_per_query[i]) + " " + span(pts.j_per_query_low[i], pts.j_per_query_high[i]), "quality " + sig(pts.quality[i]) + " · p95 " + sig(pts.p95_ms[i]) + " ms · " + pts.status[i]],
       })];
   }
 
@@ -474,6 +493,7 @@
     const r = d.run;
     const counts = Object.entries(d.counts).map(([k, n]) => k + " " + n).join(" · ") || "none";
     const out = [
+      staleNote(d.stale),
       dl([
         ["run", r.run_id],
         ["kind", r.kind],
@@ -593,18 +613,18 @@
   async function comparePage() {
     const p = params();
     const d = await getJSON(apiUrl("/api/compare"));
-    const out = [];
+    const out = [staleNote(d.stale)];
     const modeSel = select("compare", "mode", [["runs", "two runs"], ["machines", "two machines"]], d.mode, (v) =>
       setParams(v === "machines" ? { a: null, b: null, machine_a: d.machines[0] ? d.machines[0].key : null, machine_b: d.machines[1] ? d.machines[1].key : d.machines[0] ? d.machines[0].key : null } : { machine_a: null, machine_b: null })
     );
     let sides;
     if (d.mode === "machines") {
       const opts = d.machines.map((m) => [m.key, m.label + " (" + m.runs + " runs)"]);
-      sides = [select("machine A", "machine_a", opts, d.a, (v) => setParams({ machine_a: v })), select("machine B", "machine_b", opts, d.b, (v) => setParams({ machine_b: v }))];
+      sides = [select("machine A", "machine_a", opts, d.a, (v) => setParams({ machine_a: v, offset: null })), select("machine B", "machine_b", opts, d.b, (v) => setParams({ machine_b: v, offset: null }))];
     } else {
-      sides = [runChoices(d.runs, d.a, (v) => setParams({ a: v }), "run A"), runChoices(d.runs, d.b, (v) => setParams({ b: v }), "run B")];
+      sides = [runChoices(d.runs, d.a, (v) => setParams({ a: v, offset: null }), "run A"), runChoices(d.runs, d.b, (v) => setParams({ b: v, offset: null }), "run B")];
     }
-    const taskSel = select("task", "task", [["", "all tasks"]].concat(d.tasks.map((t) => [t, t])), p.get("task") || "", (v) => setParams({ task: v }));
+    const taskSel = select("task", "task", [["", "all tasks"]].concat(d.tasks.map((t) => [t, t])), p.get("task") || "", (v) => setParams({ task: v, offset: null }));
     out.push(h("div", { class: "controls" }, modeSel, sides, taskSel));
     if (d.message) out.push(message(d.message, "warnbox"));
     const c = d.comparison;
@@ -623,12 +643,13 @@
         c.notes.map((n) => h("div", { class: "note" }, n))
       )
     );
-    const both = c.pairs.filter((x) => x.a && x.b && num(x.a.j_per_query) !== null && num(x.b.j_per_query) !== null);
+    const pts = d.points; // every pair measured on both sides (the table shows one page of all the pairs)
     const holder = h("div");
     out.push(holder);
     out.push(
       table(
         [
+          { label: "#", num: true, cell: (x, i) => d.offset + i + 1 },
           { label: "task", cell: (x) => x.task },
           { label: "model", cell: (x) => x.model },
           { label: "config", cell: (x) => cfg(x.config) },
@@ -641,20 +662,22 @@
         c.pairs
       )
     );
+    out.push(pager(d.total, d.offset, d.limit));
     return [out, () =>
       chart(holder, "compare", {
-        title: "J per query, A and B, for the pairs measured on both sides",
-        x: both.map((_, i) => i),
+        title: "J per query, A and B, for the " + pts.rank.length + " pairs measured on both sides (x: the pair's row in the table)",
+        x: pts.rank,
         series: [
-          { label: "A", y: both.map((x) => x.a.j_per_query), lo: both.map((x) => x.a.j_per_query_low), hi: both.map((x) => x.a.j_per_query_high) },
-          { label: "B", y: both.map((x) => x.b.j_per_query), lo: both.map((x) => x.b.j_per_query_low), hi: both.map((x) => x.b.j_per_query_high) },
+          { label: "A", y: pts.a_j_per_query, lo: pts.a_j_per_query_low, hi: pts.a_j_per_query_high },
+          { label: "B", y: pts.b_j_per_query, lo: pts.b_j_per_query_low, hi: pts.b_j_per_query_high },
         ],
         xLabel: "pair",
         categorical: true,
         yLabel: "J per query",
         logY: true,
         yFmt: joules,
-        tip: (i) => [both[i].task + " · " + both[i].model + " · " + cfg(both[i].config), "A " + joules(both[i].a.j_per_query) + " · B " + joules(both[i].b.j_per_query), "B/A " + ratio(both[i].ratio) + " · " + both[i].verdict],
+        xFmt: (v) => String(v),
+        tip: (i) => ["#" + pts.rank[i] + " " + pts.label[i], "A " + joules(pts.a_j_per_query[i]) + " · B " + joules(pts.b_j_per_query[i]), "B/A " + ratio(pts.ratio[i]) + " · " + pts.verdict[i]],
       })];
   }
 
@@ -680,6 +703,7 @@
     const out = [];
     if (d.runs.length) out.push(h("div", { class: "controls" }, runChoices(d.runs, d.run && d.run.run_id, (v) => setParams({ run: v }))));
     if (d.message) out.push(message(d.message, "warnbox"));
+    if (d.generation) return generationOptimize(d.generation, out);
     const res = d.result;
     if (!res) return [out];
     const b = res.baseline || {}, rec = res.recommended || {};
@@ -736,6 +760,97 @@
           logX: true,
           xFmt: joules,
           tip: (i) => a.at(i).map(([s, it]) => s.label + ": " + (it.pt.label || cfg(it.pt.config)) + " · " + joules(it.pt.j_per_query) + " · quality " + sig(it.pt.quality, 4) + " · p95 " + sig(it.pt.p95_ms) + " ms" + (it.pt.why ? " · " + it.pt.why : "")),
+        });
+      }
+    }];
+  }
+
+  // a text-generation optimize run: J/token x token agreement x latency, and what each point costs besides energy
+  function genSets(g, metric) {
+    const mk = (label, list, color, line) => ({
+      label: label,
+      color: color,
+      line: line,
+      whiskers: true,
+      items: list.filter((pt) => num(pt.j_per_token) !== null && pt.j_per_token > 0).map((pt) => ({ x: pt.j_per_token, y: num(pt[metric]), lo: metric === "agreement" ? pt.agreement_low : null, hi: metric === "agreement" ? pt.agreement_high : null, pt: pt })),
+    });
+    const has = (pt, role) => (pt.roles || []).includes(role);
+    return [
+      mk("probes", g.points.filter((pt) => pt.fidelity !== "full"), "#adb5bd"),
+      mk("full trials", g.points.filter((pt) => pt.fidelity === "full" && !pt.on_front), "#868e96"),
+      mk("Pareto front", g.pareto, "#1f6f43", true),
+      mk("baseline", g.points.filter((pt) => has(pt, "baseline")), "#1c7ed6"),
+      mk("recommended", g.points.filter((pt) => has(pt, "recommended")), "#e67700"),
+    ];
+  }
+
+  function genPointLine(t) {
+    if (!t) return NA;
+    return t.label + ": " + joules(t.j_per_token) + "/token " + span(t.j_per_token_low, t.j_per_token_high) + ", TTFT p95 " + sig(t.ttft_p95_ms) + " ms, ITL p95 " + sig(t.itl_p95_ms) + " ms, " + sig(t.tokens_per_s) + " tokens/s";
+  }
+
+  function generationOptimize(g, out) {
+    const r = g.result;
+    const q = r.recommended_quality;
+    const gate = r.quality_metric + (r.quality_metric === "token_agreement" ? " ≥ " : " ≤ ") + sig(r.min_quality, 4);
+    out.push(
+      h(
+        "div",
+        { class: "box" },
+        dl([
+          ["model", r.model + " · text-generation · " + r.mode + " · " + r.decoding + ", " + r.max_new_tokens + " new tokens · weights " + (r.weights || NA)],
+          ["baseline", genPointLine(r.baseline)],
+          ["recommended", genPointLine(r.recommended)],
+          ["saving", ratio(r.saving_factor_j_per_token) + " less energy per token " + span(r.saving_factor_low, r.saving_factor_high, (x) => ratio(x)) + " on this hardware"],
+          ["quality", (q ? "token agreement " + sig(q.token_agreement, 4) + " " + span(q.token_agreement_low, q.token_agreement_high, (x) => sig(x, 4)) + ", mean KL " + sig(q.kl_mean_nats) + " nats, n=" + q.n_prompts + " prompts · " : "") + "gate " + gate],
+          ["search", r.trials.length + " trials, " + joules(r.search_energy_j) + " metered, " + sig(r.search_duration_s) + " s"],
+          ["hardware", (r.hardware.cpu_model || NA) + (r.hardware.note ? " — " + r.hardware.note : "")],
+        ])
+      )
+    );
+    const grid = h("div", { class: "grid2" });
+    out.push(grid);
+    const hc = (pt, k) => (pt.hidden_costs ? pt.hidden_costs[k] : null);
+    const delta = (x) => (num(x) === null ? NA : (x >= 0 ? "+" : "") + sig(x, 3));
+    out.push(h("h2", null, "Pareto front and the hidden cost of each point"));
+    out.push(h("p", { class: "note" }, g.front_rule));
+    const columns = [
+      { label: "configuration", cell: (pt) => pt.label + ((pt.roles || []).length ? " (" + pt.roles.join(", ") + ")" : "") },
+      { label: "J/token", num: true, cell: (pt) => h("span", null, joules(pt.j_per_token), h("div", { class: "note" }, span(pt.j_per_token_low, pt.j_per_token_high))) },
+      { label: "token agreement (Δ)", num: true, cell: (pt) => sig(pt.agreement, 4) + " (" + delta(hc(pt, "agreement_delta")) + ")" },
+      { label: "KL nats", num: true, cell: (pt) => sig(pt.kl_mean_nats) },
+      { label: "TTFT p95 ms (× base)", num: true, cell: (pt) => sig(pt.ttft_p95_ms) + " (" + ratio(hc(pt, "ttft_p95_ratio")) + ")" },
+      { label: "ITL p95 ms (× base)", num: true, cell: (pt) => sig(pt.itl_p95_ms) + " (" + ratio(hc(pt, "itl_p95_ratio")) + ")" },
+      { label: "query p95 ms (× base)", num: true, cell: (pt) => sig(pt.query_p95_ms) + " (" + ratio(hc(pt, "query_p95_ratio")) + ")" },
+      { label: "tokens/s (× base)", num: true, cell: (pt) => sig(pt.tokens_per_s) + " (" + ratio(hc(pt, "tokens_per_s_ratio")) + ")" },
+      { label: "peak RSS MB (× base)", num: true, cell: (pt) => sig(pt.peak_rss_mb) + " (" + ratio(hc(pt, "peak_rss_ratio")) + ")" },
+    ];
+    out.push(table(columns, g.pareto));
+    out.push(h("h2", null, "Every configuration measured"));
+    out.push(table([{ label: "fidelity", cell: (pt) => pt.fidelity + (pt.on_front ? " · front" : "") }].concat(columns), g.points));
+    if ((r.explain || []).length) {
+      out.push(h("h2", null, "Why each transform won or lost here"));
+      out.push(table([{ label: "transform", cell: (v) => v.transform }, { label: "verdict", cell: (v) => v.verdict }, { label: "vs baseline", num: true, cell: (v) => ratio(v.factor_vs_baseline) }, { label: "why", cell: (v) => v.why }], r.explain));
+    }
+    if ((r.rejected || []).length) {
+      out.push(h("h2", null, "Rejected"));
+      out.push(h("ul", null, r.rejected.map((x) => h("li", null, x))));
+    }
+    return [out, () => {
+      for (const [name, metric, label, fmt] of [["gen-agreement", "agreement", "token agreement", (v) => sig(v, 4)], ["gen-latency", "query_p95_ms", "query p95 ms", (v) => sig(v)]]) {
+        const a = align(genSets(g, metric));
+        const cell = h("div");
+        grid.appendChild(cell);
+        chart(cell, name, {
+          title: "Energy per token × " + label + " (log energy axis)",
+          x: a.x,
+          series: a.series,
+          xLabel: "J per token",
+          yLabel: label,
+          logX: true,
+          xFmt: joules,
+          yFmt: fmt,
+          tip: (i) => a.at(i).map(([s, it]) => s.label + ": " + it.pt.label + " · " + joules(it.pt.j_per_token) + "/token · agreement " + sig(it.pt.agreement, 4) + " · query p95 " + sig(it.pt.query_p95_ms) + " ms"),
         });
       }
     }];
@@ -909,6 +1024,7 @@
     const page = PAGES[body.dataset.page];
     if (!page) return;
     const mine = ++rendering;
+    clearTimeout(refreshTimer);
     body.dataset.ready = "0";
     W.ready = false;
     W.charts = {};
