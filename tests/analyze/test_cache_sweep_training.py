@@ -73,6 +73,10 @@ def test_sweep_points_equal_direct_analyses_and_form_a_front():
     assert not again.traced_now  # the one trace came from the cache
     csv_text = S.to_csv(r)
     assert csv_text.splitlines()[0].split(",") == list(S.CSV_COLUMNS) and len(csv_text.splitlines()) == 17
+    # an A100 has no FP8 units: its fp8 points say what priced them, the H100's (which has them) do not
+    assert {x.priced_as for x in r.points if x.hardware.startswith("a100") and x.dtype == "fp8"} == {"int8"}
+    assert all(x.priced_as is None for x in r.points if x.hardware == "h100-sxm" or x.dtype == "bf16")
+    assert "a100" in S.text(r) and "no fp8 units" in S.text(r)
 
 
 def test_sweep_cli_errors_are_one_line(capsys, tmp_path):

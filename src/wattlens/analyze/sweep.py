@@ -63,6 +63,9 @@ class SweepPoint(Record):
     fits: bool | None
     paced_by: str  # host | device (mid)
     pareto: bool = False  # on the front of energy per token vs latency among the points that fit
+    # the dtype whose peak and energy per FLOP priced the matrix work when the hardware has no units for ``dtype``
+    # (e.g. fp8 on an A100: int8) -- a what-if, not a measured rate
+    priced_as: str | None = optional()
 
 
 @dataclass(frozen=True)
@@ -256,7 +259,18 @@ def _point(
         device_memory_bytes=dev,
         fits=(resident <= dev) if dev else None,
         paced_by=paced,
+        priced_as=_priced_as(prof, dtype),
     )
+
+
+def _priced_as(prof: Profile, dtype: str) -> str | None:
+    """The substitute dtype when ``prof`` has no peak for ``dtype`` (see profiles.fallback_note), else None."""
+    if dtype in prof.peak_tflops:
+        return None
+    try:
+        return prof.peak_flops(dtype)[1]
+    except ValueError:
+        return None
 
 
 CSV_COLUMNS = (
@@ -282,6 +296,7 @@ CSV_COLUMNS = (
     "fits",
     "paced_by",
     "pareto",
+    "priced_as",
 )
 
 
@@ -308,6 +323,7 @@ def to_csv(result: SweepResult) -> str:
                 "" if p.fits is None else str(p.fits).lower(),
                 p.paced_by,
                 str(p.pareto).lower(),
+                p.priced_as or "",
             ]
         )
     return buf.getvalue()
@@ -342,6 +358,9 @@ def text(result: SweepResult, top: int = 12) -> str:
     nofit = sum(1 for p in result.points if p.fits is False)
     if nofit:
         lines.append(f"  ({nofit} points do not fit in device memory and are left off the front)")
+    substitutes = sorted({(p.hardware, p.dtype, p.priced_as) for p in result.points if p.priced_as})
+    for hardware, dtype, used in substitutes:
+        lines.append(f"  note: {hardware} has no {dtype} units: its {dtype} points are priced at the {used} peak")
     return "\n".join(lines)
 
 
