@@ -42,7 +42,7 @@ test: lint
 	scripts/prometheus.sh >/dev/null
 	rm -f .coverage .coverage.*
 	status=0; \
-	WATTLENS_TEST_PG_URL=$(PGURL) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not perf" \
+	WATTLENS_TEST_PG_URL=$(PGURL) HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not perf" --durations=20 \
 		--cov --cov-report=term --cov-fail-under=$(COV_FLOOR) || status=$$?; \
 	[ $$status -ne 0 ] || HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m perf || status=$$?; \
 	scripts/pg.sh stop; exit $$status

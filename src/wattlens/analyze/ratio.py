@@ -26,12 +26,12 @@ which is never exceeded. When the two analyses share no group, the result *is* t
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from wattlens._logging import get_logger
 from wattlens.analyze.records import Range
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from wattlens.analyze.host import HostModel
     from wattlens.analyze.profiles import Figure, Profile
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 QUANTITIES = ("energy", "net", "time")
 ENDS = ("low", "high")
